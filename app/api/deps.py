@@ -1,0 +1,47 @@
+"""Dependencies shared by the routes: the unit of work and the authenticated actor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.database import Database
+from app.errors import UnauthenticatedError
+from app.services.auth import Actor, authenticate
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def _unit_of_work(
+    database: Annotated[Database, Depends(get_database)],
+) -> AsyncIterator[AsyncSession]:
+    async with database.transaction() as session:
+        yield session
+
+
+# scope="function": the transaction commits when the route returns, before the response is
+# sent, so a client that has its 201 can read what it made from any instance.
+Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="r247_… token")
+
+
+async def _current_actor(
+    request: Request,
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None:
+        raise UnauthenticatedError("send Authorization: Bearer <token>")
+    remote = request.client.host if request.client else None
+    return await authenticate(session, credentials.credentials, remote)
+
+
+CurrentActor = Annotated[Actor, Depends(_current_actor, scope="function")]

@@ -1,0 +1,83 @@
+"""/v1/requests: thin routes, one service call each."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app.api.deps import CurrentActor, Session
+from app.models.enums import Priority, RequestStatus, RequestType
+from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.schemas.requests import AckOut, CountryCode, RequestCreate, RequestOut, RequestPage
+from app.services import requests as request_service
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe submission: the same key and body give the first answer again",
+    ),
+]
+
+
+@router.post("", status_code=201, response_model=RequestOut)
+async def submit_request(
+    body: RequestCreate,
+    session: Session,
+    actor: CurrentActor,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> RequestOut:
+    """Submit a request to another country's 24/7 desk. A replay of an Idempotency-Key gives
+    the first answer again, with the header `Idempotent-Replayed: true`."""
+    submission = await request_service.submit(session, actor, body, idempotency_key=idempotency_key)
+    response.headers["Location"] = f"/v1/requests/{submission.request.id}"
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return submission.request
+
+
+@router.get("", response_model=RequestPage)
+async def list_requests(
+    session: Session,
+    actor: CurrentActor,
+    status: Annotated[list[RequestStatus] | None, Query()] = None,
+    type: Annotated[list[RequestType] | None, Query()] = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
+    target_country: CountryCode | None = None,
+    requesting_country: CountryCode | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> RequestPage:
+    filters = request_service.RequestFilter(
+        statuses=status or [],
+        types=type or [],
+        priorities=priority or [],
+        target_country=target_country,
+        requesting_country=requesting_country,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return await request_service.list_requests(session, actor, filters, cursor=cursor, limit=limit)
+
+
+@router.get("/{request_id}", response_model=RequestOut)
+async def get_request(request_id: uuid.UUID, session: Session, actor: CurrentActor) -> RequestOut:
+    return await request_service.get(session, actor, request_id)
+
+
+@router.post("/{request_id}/ack", response_model=AckOut)
+async def acknowledge_request(
+    request_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> AckOut:
+    return await request_service.acknowledge(session, actor, request_id)

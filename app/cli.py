@@ -1,0 +1,253 @@
+"""The `relay247` command: serve, migrate, demo, seed-demo, and directory administration."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+
+from app.database import Database
+from app.database.embedded import DATABASE_NAME, ensure_database, start_embedded_server
+from app.database.migrate import SchemaOutOfDateError, assert_schema_current, upgrade_to_head
+from app.errors import DomainError
+from app.models.enums import AgencyKind, Role
+from app.services import demo, directory
+from app.settings import database_settings, realtime_settings
+
+cli = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+tokens_cli = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
+directory_cli = typer.Typer(help="Countries and agencies of the network.", no_args_is_help=True)
+cli.add_typer(tokens_cli, name="tokens")
+cli.add_typer(directory_cli, name="directory")
+
+T = TypeVar("T")
+
+
+def _echo_err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _database_url() -> str:
+    """DATABASE_URL, or the embedded Postgres (started or joined) when it is unset."""
+    settings = database_settings()
+    if settings.url:
+        return settings.url
+    server_url = start_embedded_server(settings.data_dir)
+    url = asyncio.run(ensure_database(server_url, DATABASE_NAME))
+    # Uvicorn's worker processes and create_app() find the database the same way.
+    os.environ["DATABASE_URL"] = url
+    database_settings.cache_clear()
+    return url
+
+
+def _in_transaction(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    async def run() -> T:
+        database = Database(url, pool_size=1, max_overflow=0)
+        try:
+            await assert_schema_current(database.engine)
+            async with database.transaction() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except SchemaOutOfDateError as exc:
+        _echo_err(f"relay247: {exc}")
+        raise typer.Exit(1) from exc
+    except DomainError as exc:
+        _echo_err(f"relay247: {exc.detail}")
+        raise typer.Exit(1) from exc
+
+
+def _check_schema(url: str) -> None:
+    async def check() -> None:
+        database = Database(url, pool_size=1, max_overflow=0)
+        try:
+            await assert_schema_current(database.engine)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(check())
+    except SchemaOutOfDateError as exc:
+        _echo_err(f"relay247: {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    settings = realtime_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws="websockets-sansio",
+        ws_max_size=64 * 1024,
+        ws_ping_interval=settings.ws_ping_interval.total_seconds(),
+        ws_ping_timeout=settings.ws_ping_timeout.total_seconds(),
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="TCP port.")]
+
+
+@cli.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8247,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the service. Refuses to start on an out-of-date schema."""
+    url = _database_url()
+    _check_schema(url)
+    _serve(host, port, workers)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision."""
+    upgrade_to_head(_database_url())
+    typer.echo("relay247: schema is up to date")
+
+
+def _credentials_file() -> Path:
+    return database_settings().data_dir / "demo-credentials.json"
+
+
+def _seed(url: str) -> dict[str, Any]:
+    """Seed the demo world, or read back the credentials saved when it was seeded."""
+    credentials = _in_transaction(url, demo.seed_demo)
+    path = _credentials_file()
+    if credentials is None:
+        if not path.is_file():
+            _echo_err(
+                "relay247: the demo world is already seeded and its tokens were shown once; "
+                "create new ones with `relay247 tokens create`"
+            )
+            raise typer.Exit(1)
+        saved: dict[str, Any] = json.loads(path.read_text())
+        return saved
+    # Demo tokens only, kept so `make run` can show them again; never done for real tokens.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(credentials, indent=2))
+    return credentials
+
+
+@cli.command("seed-demo")
+def seed_demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create the demo countries, agencies and principals; print their credentials."""
+    credentials = _seed(_database_url())
+    if as_json:
+        typer.echo(json.dumps(credentials))
+    else:
+        _print_demo(credentials, base_url=None)
+
+
+def _print_demo(credentials: dict[str, Any], base_url: str | None) -> None:
+    lines = []
+    if base_url:
+        ws_url = base_url.replace("http", "ws", 1) + "/v1/ws"
+        lines += [
+            f"relay247 demo on {base_url}",
+            f"  API docs:  {base_url}/docs",
+            f"  WebSocket: {ws_url}",
+            "",
+        ]
+    lines.append(f"{'country':8} {'role':14} token")
+    for code, country in credentials["countries"].items():
+        lines.append(f"{code:8} {'unit':14} {country['unit']['token']}")
+        lines.append(f"{code:8} {'ncb':14} {country['ncb']['token']}")
+        for cp in country["contact_points"]:
+            lines.append(f"{code:8} {'contact_point':14} {cp['token']}")
+    lines.append(f"{'*':8} {'gs':14} {credentials['global_desk']['token']}")
+    lines.append(f"{'*':8} {'auditor':14} {credentials['auditor']['token']}")
+    lines.append(f"(also saved in {_credentials_file()})")
+    if base_url:
+        fr, de = credentials["countries"]["FR"], credentials["countries"]["DE"]
+        lines += [
+            "",
+            "Try it: France asks Germany to preserve data",
+            f"  curl -s {base_url}/v1/requests -H 'Authorization: Bearer {fr['unit']['token']}' \\",
+            '    -H \'Content-Type: application/json\' -d \'{"type":"preservation",'
+            '"priority":"urgent","target_country":"DE","subject":"Preserve mailbox",'
+            '"details":"Ransom negotiation mailbox","legal_basis":"Budapest Art. 29",'
+            '"handling_code":"AMBER","identifiers":[{"kind":"email","value":"x@example.org"}]}\'',
+            f"  and watch Germany's desk with token {de['contact_points'][0]['token']}",
+        ]
+    typer.echo("\n".join(lines))
+
+
+@cli.command("demo")
+def demo_command(host: Host = "127.0.0.1", port: Port = 8247) -> None:
+    """Migrate, seed the demo world if absent, print its credentials, and serve."""
+    url = _database_url()
+    upgrade_to_head(url)
+    credentials = _seed(url)
+    _print_demo(credentials, base_url=f"http://{host}:{port}")
+    sys.stdout.flush()
+    _serve(host, port, workers=1)
+
+
+@directory_cli.command("add-country")
+def add_country(
+    code: Annotated[str, typer.Argument(help="ISO 3166-1 alpha-2")],
+    name: Annotated[str, typer.Argument()],
+) -> None:
+    """Add a country to the network."""
+    if len(code) != 2 or not code.isalpha():
+        _echo_err("relay247: a country code is two letters (ISO 3166-1 alpha-2)")
+        raise typer.Exit(2)
+    _in_transaction(_database_url(), lambda s: directory.ensure_country(s, code.upper(), name))
+    typer.echo(f"country {code.upper()} ({name}) is in the network")
+
+
+@directory_cli.command("add-agency")
+def add_agency(
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2")],
+    kind: Annotated[AgencyKind, typer.Option()],
+    name: Annotated[str, typer.Option()],
+) -> None:
+    """Add an agency of a country; prints its id."""
+    agency = _in_transaction(
+        _database_url(),
+        lambda s: directory.create_agency(s, country=country.upper(), kind=kind, name=name),
+    )
+    typer.echo(str(agency.id))
+
+
+@tokens_cli.command("create")
+def create_token(
+    agency_id: Annotated[uuid.UUID, typer.Option(help="The agency the principal acts for.")],
+    role: Annotated[Role, typer.Option()],
+    name: Annotated[str, typer.Option(help="Person, desk or system the token is for.")],
+    label: Annotated[str, typer.Option(help="A note on the token.")] = "",
+) -> None:
+    """Create a principal with a role in an agency, and a token for it (shown only now)."""
+
+    async def work(session: Any) -> str:
+        principal = await directory.create_principal(
+            session, agency_id=agency_id, role=role, name=name
+        )
+        return await directory.issue_token(session, principal_id=principal.id, label=label)
+
+    typer.echo(_in_transaction(_database_url(), work))
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,59 @@
+"""Engine and the unit of work: one transaction per use case.
+
+Services ``flush()`` and never ``commit()``; :meth:`Database.transaction` commits on success
+and rolls back on error. Channels that received event rows are woken only after the commit,
+so a rolled-back change never wakes anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.database.urls import sqlalchemy_url
+
+_WOKEN_CHANNELS = "relay247.woken_channels"
+
+WakeCallback = Callable[[Iterable[str]], None]
+
+
+def wake_after_commit(session: AsyncSession, channel: str) -> None:
+    """Ask for ``channel``'s listeners to be woken once this transaction commits."""
+    session.info.setdefault(_WOKEN_CHANNELS, set()).add(channel)
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            sqlalchemy_url(url),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._on_commit: list[WakeCallback] = []
+
+    def on_commit(self, callback: WakeCallback) -> None:
+        """Register who is told which channels a committed transaction wrote to."""
+        self._on_commit.append(callback)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            channels = session.info.pop(_WOKEN_CHANNELS, None)
+        if channels:
+            for callback in self._on_commit:
+                callback(channels)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,47 @@
+"""Domain errors. Each carries its HTTP status and a message that says what is wrong;
+app/api/problems.py renders them all as RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class InvalidInputError(DomainError):
+    status = 422
+    slug = "invalid-input"
+    title = "Invalid input"
+
+
+class UnauthenticatedError(DomainError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Authentication required"
+
+
+class ForbiddenError(DomainError):
+    status = 403
+    slug = "forbidden"
+    title = "Not allowed"
+
+
+class NotFoundError(DomainError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class ConflictError(DomainError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"

@@ -1,0 +1,24 @@
+"""Every table, one per module, on one metadata (what Alembic compares against)."""
+
+from app.models.agency import Agency
+from app.models.api_token import ApiToken
+from app.models.audit import AuditEntry
+from app.models.base import Base
+from app.models.country import Country
+from app.models.event import Channel, Event
+from app.models.idempotency import IdempotencyKey
+from app.models.principal import Principal
+from app.models.request import CooperationRequest
+
+__all__ = [
+    "Agency",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Channel",
+    "CooperationRequest",
+    "Country",
+    "Event",
+    "IdempotencyKey",
+    "Principal",
+]

@@ -1,0 +1,95 @@
+"""The closed vocabularies of the domain (DESIGN.md), stored as checked text columns."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Enum
+
+
+class AgencyKind(enum.StrEnum):
+    UNIT = "unit"  # a national cybercrime unit
+    NCB = "ncb"  # an INTERPOL National Central Bureau
+    GS = "gs"  # the General Secretariat: the global desk
+    PARTNER = "partner"  # a private partner (Project Gateway)
+
+
+class Role(enum.StrEnum):
+    UNIT = "unit"  # a national unit's case system: sends requests
+    CONTACT_POINT = "contact_point"  # the 24/7 desk of a country: receives and acknowledges
+    NCB = "ncb"
+    GS = "gs"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class RequestType(enum.StrEnum):
+    PRESERVATION = "preservation"  # Budapest Art. 29
+    TRAFFIC_DATA = "traffic_data"  # Budapest Art. 30
+    SUBSCRIBER_INFO = "subscriber_info"  # Budapest Art. 18 / Second Protocol Art. 7
+    EMERGENCY_DISCLOSURE = "emergency_disclosure"  # Second Protocol Art. 9
+    MUTUAL_ASSISTANCE = "mutual_assistance"
+    TECHNICAL_ASSISTANCE = "technical_assistance"  # Budapest Art. 35
+    INCIDENT_SUPPORT = "incident_support"  # ransomware, attack in progress
+    INFORMATION_SHARING = "information_sharing"
+
+
+class Priority(enum.StrEnum):
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+
+class RequestStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    INFO_REQUESTED = "info_requested"
+    RESPONDED = "responded"
+    CLOSED = "closed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class HandlingCode(enum.StrEnum):
+    """Traffic Light Protocol 2.0."""
+
+    CLEAR = "CLEAR"
+    GREEN = "GREEN"
+    AMBER = "AMBER"
+    AMBER_STRICT = "AMBER+STRICT"
+    RED = "RED"
+
+
+class OnwardUse(enum.StrEnum):
+    """Restrictions on onward use of what is shared."""
+
+    H0 = "H0"  # crime-fighting purposes only
+    H1 = "H1"  # not for use in court without permission
+    H2 = "H2"  # no onward transfer without permission
+    H3 = "H3"  # other restriction, stated in the request
+
+
+class IdentifierKind(enum.StrEnum):
+    IP = "ip"
+    DOMAIN = "domain"
+    URL = "url"
+    EMAIL = "email"
+    ACCOUNT = "account"
+    PHONE = "phone"
+    CRYPTO_ADDRESS = "crypto_address"
+    HASH = "hash"
+
+
+def db_enum(enum_class: type[enum.StrEnum]) -> Enum:
+    """A text column with a CHECK constraint: new values need no ALTER TYPE."""
+    return Enum(
+        enum_class,
+        name=enum_class.__name__.lower(),
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, created_at_column
+from app.models.enums import (
+    HandlingCode,
+    OnwardUse,
+    Priority,
+    RequestStatus,
+    RequestType,
+    db_enum,
+)
+
+
+class CooperationRequest(Base):
+    """A cooperation request from a national unit to another country's 24/7 contact point."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint("requesting_country <> target_country", name="not_to_own_country"),
+        # Keyset pagination for each way of seeing requests: by target desk, by sender, all.
+        Index("ix_requests_target_created", "target_country", "created_at", "id"),
+        Index("ix_requests_agency_created", "requesting_agency_id", "created_at", "id"),
+        Index("ix_requests_created", "created_at", "id"),
+    )
+    # created_at/updated_at come from the database clock; fetch them on insert (RETURNING).
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    type: Mapped[RequestType] = mapped_column(db_enum(RequestType), nullable=False)
+    priority: Mapped[Priority] = mapped_column(db_enum(Priority), nullable=False)
+    status: Mapped[RequestStatus] = mapped_column(db_enum(RequestStatus), nullable=False)
+
+    requesting_agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id"), nullable=False
+    )
+    requesting_country: Mapped[str] = mapped_column(
+        CHAR(2), ForeignKey("countries.code"), nullable=False
+    )
+    target_country: Mapped[str] = mapped_column(
+        CHAR(2), ForeignKey("countries.code"), nullable=False
+    )
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), nullable=False)
+
+    subject: Mapped[str] = mapped_column(String(300), nullable=False)
+    details: Mapped[str] = mapped_column(Text, nullable=False)
+    identifiers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    legal_basis: Mapped[str] = mapped_column(String(500), nullable=False)
+    handling_code: Mapped[HandlingCode] = mapped_column(db_enum(HandlingCode), nullable=False)
+    onward_use: Mapped[list[OnwardUse]] = mapped_column(ARRAY(String(2)), nullable=False)
+    # SHA-256 of the canonical content: what audit entries and auditors see instead of it.
+    content_hash: Mapped[str] = mapped_column(CHAR(64), nullable=False)
+
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))

@@ -1,0 +1,76 @@
+"""Wake-ups after commit, coalesced.
+
+Event rows are the truth; a notification only says "channel X has something new". It is sent
+after commit (a NOTIFY inside the write transaction takes a global lock at commit), and every
+channel woken while one NOTIFY is in flight rides on the next. The local hub is woken at once,
+without a round trip through Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+
+import asyncpg
+
+PG_CHANNEL = "relay247_events"
+_MAX_PAYLOAD = 7900  # Postgres refuses a NOTIFY payload of 8000 bytes or more
+log = logging.getLogger(__name__)
+
+
+def _payloads(channels: set[str]) -> list[str]:
+    payloads, current = [], ""
+    for channel in sorted(channels):
+        if current and len(current) + len(channel) + 1 > _MAX_PAYLOAD:
+            payloads.append(current)
+            current = ""
+        current = f"{current},{channel}" if current else channel
+    return [*payloads, current] if current else payloads
+
+
+class Notifier:
+    def __init__(self, dsn: str, *, wake_local: Callable[[Iterable[str]], None]) -> None:
+        self._dsn = dsn
+        self._wake_local = wake_local
+        self._pending: set[str] = set()
+        self._ready = asyncio.Event()
+
+    def wake(self, channels: Iterable[str]) -> None:
+        """Called after a commit; never blocks."""
+        channels = set(channels)
+        self._wake_local(channels)
+        self._pending |= channels
+        self._ready.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._run(), name="relay247-notifier")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        connection: asyncpg.Connection | None = None
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                batch, self._pending = self._pending, set()
+                try:
+                    if connection is None or connection.is_closed():
+                        connection = await asyncpg.connect(self._dsn)
+                    for payload in _payloads(batch):
+                        await connection.execute("SELECT pg_notify($1, $2)", PG_CHANNEL, payload)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    # Other instances' hubs catch up by their poll; nothing is lost, only late.
+                    log.warning("wake-up not sent (%s); peers will catch up by polling", exc)
+                    connection = None
+                    await asyncio.sleep(0.5)
+        finally:
+            if connection is not None:
+                await connection.close()

@@ -1,0 +1,80 @@
+"""GET /v1/ws: authenticate, then hand the socket to a SocketSession."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+from starlette.websockets import WebSocket
+
+from app.database import Database
+from app.errors import UnauthenticatedError
+from app.realtime.hub import Hub
+from app.realtime.protocol import CLOSE_POLICY, AuthFrame
+from app.realtime.socket import DISCONNECTED, SocketSession
+from app.services.auth import Actor, authenticate
+from app.settings import RealtimeSettings
+
+router = APIRouter()
+
+
+def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:  # not a browser: browsers always send Origin on a WebSocket
+        return True
+    return origin in allowed or urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+async def _token(websocket: WebSocket, wait_seconds: float) -> str | None:
+    scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return credentials.strip()
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), timeout=wait_seconds)
+        return AuthFrame.model_validate_json(text).token
+    except (TimeoutError, ValidationError, KeyError):
+        return None
+
+
+async def _authenticate(
+    websocket: WebSocket, database: Database, settings: RealtimeSettings
+) -> Actor | None:
+    if {"token", "access_token"} & set(websocket.query_params):
+        await websocket.close(CLOSE_POLICY, "no tokens in URLs: use a header or an auth frame")
+        return None
+    if not _origin_allowed(websocket, settings.ws_allowed_origins):
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
+        return None
+    token = await _token(websocket, settings.ws_auth_timeout.total_seconds())
+    if token is None:
+        await websocket.close(
+            CLOSE_POLICY, 'authenticate first: {"type":"auth","token":"r247_..."}'
+        )
+        return None
+    remote = websocket.client.host if websocket.client else None
+    try:
+        async with database.transaction() as session:
+            return await authenticate(session, token, remote)
+    except UnauthenticatedError as exc:
+        await websocket.close(CLOSE_POLICY, exc.detail[:120])
+        return None
+
+
+@router.websocket("/v1/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    hub: Hub = state.hub
+    database: Database = state.database
+    settings: RealtimeSettings = state.realtime_settings
+    await websocket.accept()
+    with contextlib.suppress(*DISCONNECTED):
+        actor = await _authenticate(websocket, database, settings)
+        if actor is None:
+            return
+        session = SocketSession(
+            websocket, actor, hub=hub, database=database, queue_size=settings.ws_queue_size
+        )
+        await session.serve()

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.models.enums import (
+    HandlingCode,
+    IdentifierKind,
+    OnwardUse,
+    Priority,
+    RequestStatus,
+    RequestType,
+)
+
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    Field(description="ISO 3166-1 alpha-2, upper case", examples=["DE"]),
+]
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$", re.I)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HEX_DIGEST = re.compile(r"^([0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$", re.I)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.I)
+_PHONE = re.compile(r"^\+?[0-9 ().-]{4,32}$")
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Identifier(_Input):
+    """A typed selector the request is about: an IP address, a domain, an account..."""
+
+    kind: IdentifierKind
+    value: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+    @model_validator(mode="after")
+    def _value_fits_kind(self) -> Self:
+        problem = _identifier_problem(self.kind, self.value)
+        if problem:
+            raise ValueError(f"{self.kind.value} identifier {self.value[:80]!r}: {problem}")
+        return self
+
+
+def _identifier_problem(kind: IdentifierKind, value: str) -> str | None:
+    match kind:
+        case IdentifierKind.IP:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                return "not an IPv4 or IPv6 address"
+        case IdentifierKind.DOMAIN if not _DOMAIN.match(value):
+            return "not a domain name"
+        case IdentifierKind.URL if not _URL.match(value):
+            return "not an absolute URL"
+        case IdentifierKind.EMAIL if not _EMAIL.match(value):
+            return "not an e-mail address"
+        case IdentifierKind.HASH if not _HEX_DIGEST.match(value):
+            return "not a hex MD5, SHA-1, SHA-256 or SHA-512 digest"
+        case IdentifierKind.PHONE if not _PHONE.match(value):
+            return "not a phone number"
+    return None
+
+
+class RequestCreate(_Input):
+    """A cooperation request, as a national unit's case system submits it."""
+
+    type: RequestType
+    priority: Priority
+    target_country: CountryCode
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    details: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    identifiers: Annotated[list[Identifier], Field(max_length=100)] = []
+    legal_basis: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=500),
+        Field(examples=["Budapest Convention Art. 29"]),
+    ]
+    handling_code: HandlingCode
+    onward_use: Annotated[
+        list[OnwardUse], Field(max_length=4, description="Restrictions on onward use (H0-H3)")
+    ] = []
+
+    @model_validator(mode="after")
+    def _onward_use_once_each(self) -> Self:
+        if len(set(self.onward_use)) != len(self.onward_use):
+            raise ValueError("onward_use lists a restriction more than once")
+        return self
+
+
+class RequestContentOut(BaseModel):
+    subject: str
+    details: str
+    identifiers: list[Identifier]
+    legal_basis: str
+
+
+class RequestOut(BaseModel):
+    """A request as the caller may see it. ``content`` is null for auditors, who see metadata
+    and the content hash only."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    type: RequestType
+    priority: Priority
+    status: RequestStatus
+    requesting_agency_id: uuid.UUID
+    requesting_country: str
+    target_country: str
+    handling_code: HandlingCode
+    onward_use: list[OnwardUse]
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: uuid.UUID | None
+    content: RequestContentOut | None
+
+
+class RequestPage(BaseModel):
+    items: list[RequestOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class AckOut(BaseModel):
+    request_id: uuid.UUID
+    status: RequestStatus
+    acknowledged_at: datetime
+    acknowledged_by: uuid.UUID
+    already_acknowledged: bool = Field(
+        description="True when the request had been acknowledged before: nothing changed"
+    )

@@ -1,0 +1,70 @@
+"""The audit trail: one entry per change and per read of request content, written in the
+same transaction as what it records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import AuditEntry
+from app.services.auth import Actor
+
+
+def _entry(
+    actor: Actor | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    content_hash: str | None,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "actor_principal_id": actor.principal_id if actor else None,
+        "actor_agency_id": actor.agency_id if actor else None,
+        "actor_role": actor.role.value if actor else None,
+        "actor_country": actor.country if actor else None,
+        "remote_addr": actor.remote_addr if actor else None,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "content_hash": content_hash,
+        "details": details or {},
+    }
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor | None,
+    action: str,
+    *,
+    object_type: str,
+    object_id: str,
+    content_hash: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """``actor`` is None for what the service does by itself (escalations, purges)."""
+    await session.execute(
+        insert(AuditEntry).values(
+            _entry(actor, action, object_type, object_id, content_hash, details)
+        )
+    )
+
+
+async def record_many(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    object_type: str,
+    objects: Sequence[tuple[str, str | None]],
+) -> None:
+    """One entry per (object id, content hash), in a single statement."""
+    if not objects:
+        return
+    await session.execute(
+        insert(AuditEntry),
+        [_entry(actor, action, object_type, oid, chash, None) for oid, chash in objects],
+    )

@@ -1,0 +1,86 @@
+"""Bearer tokens and the authenticated actor.
+
+A token reads ``r247_<prefix>_<secret>``: the 48-bit prefix is a public, indexed handle and
+the 256-bit secret is never stored; only a SHA-256 of the whole token is. Tokens are random
+and long, so a fast hash is the right one (nothing to brute-force), compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import UnauthenticatedError
+from app.models import Agency, ApiToken, Principal
+from app.models.enums import Role
+
+_SCHEME = "r247"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is calling: a principal, on behalf of its agency, from a country."""
+
+    principal_id: uuid.UUID
+    agency_id: uuid.UUID
+    country: str
+    role: Role
+    name: str
+    remote_addr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    token: str  # shown once, to whoever asked for it
+    prefix: str
+    secret_hash: bytes
+
+
+def new_token() -> NewToken:
+    prefix = secrets.token_hex(6)
+    token = f"{_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+    return NewToken(token=token, prefix=prefix, secret_hash=_digest(token))
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _prefix_of(token: str) -> str | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != _SCHEME or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+async def authenticate(session: AsyncSession, token: str, remote_addr: str | None) -> Actor:
+    prefix = _prefix_of(token)
+    if prefix is None:
+        raise UnauthenticatedError("the bearer token is malformed: expected r247_<prefix>_<secret>")
+    row = (
+        await session.execute(
+            select(ApiToken.secret_hash, Principal, Agency.country_code)
+            .join(Principal, ApiToken.principal_id == Principal.id)
+            .join(Agency, Principal.agency_id == Agency.id)
+            .where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
+        )
+    ).one_or_none()
+    # Compare even when no row matched, so timing tells nothing about which prefixes exist.
+    expected = row.secret_hash if row else b"\0" * 32
+    if not hmac.compare_digest(expected, _digest(token)) or row is None:
+        raise UnauthenticatedError("the bearer token is unknown or revoked")
+    principal: Principal = row.Principal
+    return Actor(
+        principal_id=principal.id,
+        agency_id=principal.agency_id,
+        country=row.country_code,
+        role=principal.role,
+        name=principal.name,
+        remote_addr=remote_addr,
+    )

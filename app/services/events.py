@@ -1,0 +1,129 @@
+"""Event channels: who hears what, and how an event gets its offset.
+
+A channel is a country's desk (``desk:FR``), an agency (``agency:<uuid>``) or the global desk.
+Each event row on a channel takes the next offset by updating the channel's counter row; the
+row lock is held to commit, so offsets are gap-free and follow commit order, and a reader
+that has seen offset N has seen everything before it. Publishing is the last write of a use
+case, to hold that lock as briefly as possible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, String, bindparam, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.database import wake_after_commit
+from app.models import Channel, Event
+from app.models.enums import Role
+from app.services.auth import Actor
+
+GLOBAL_DESK = "global"
+
+
+def desk_channel(country: str) -> str:
+    return f"desk:{country}"
+
+
+def agency_channel(agency_id: uuid.UUID) -> str:
+    return f"agency:{agency_id}"
+
+
+def channels_for(actor: Actor) -> list[str]:
+    """The channels an actor's sockets are subscribed to."""
+    match actor.role:
+        case Role.CONTACT_POINT | Role.NCB:
+            return [desk_channel(actor.country)]
+        case Role.UNIT:
+            return [agency_channel(actor.agency_id)]
+        case Role.GS:
+            return [GLOBAL_DESK]
+        case Role.AUDITOR | Role.ADMIN:
+            return []
+
+
+async def publish(
+    session: AsyncSession,
+    event_type: str,
+    *,
+    channels: Iterable[str],
+    request_id: uuid.UUID | None,
+    data: dict[str, Any],
+) -> None:
+    # Counters are locked in name order, so two transactions never wait on each other in a cycle.
+    for channel in sorted(set(channels)):
+        offset = await session.scalar(
+            pg_insert(Channel)
+            .values(name=channel, last_offset=1)
+            .on_conflict_do_update(
+                index_elements=[Channel.name], set_={"last_offset": Channel.last_offset + 1}
+            )
+            .returning(Channel.last_offset)
+        )
+        await session.execute(
+            insert(Event).values(
+                channel=channel, offset=offset, type=event_type, request_id=request_id, data=data
+            )
+        )
+        wake_after_commit(session, channel)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    channel: str
+    offset: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+_READ_SINCE = text(
+    """
+    SELECT e.channel, e."offset", e.type, e.data, e.created_at
+    FROM unnest(:channels, :afters) AS since(channel, after)
+    CROSS JOIN LATERAL (
+        SELECT * FROM events
+        WHERE events.channel = since.channel AND events."offset" > since.after
+        ORDER BY events."offset"
+        LIMIT :per_channel
+    ) AS e
+    ORDER BY e.channel, e."offset"
+    """
+).bindparams(
+    bindparam("channels", type_=ARRAY(String)),
+    bindparam("afters", type_=ARRAY(BigInteger)),
+)
+
+
+async def read_since(
+    connection: AsyncConnection, cursors: dict[str, int], *, per_channel: int
+) -> list[StoredEvent]:
+    """Events after each channel's cursor, in offset order, at most ``per_channel`` each."""
+    if not cursors:
+        return []
+    rows = await connection.execute(
+        _READ_SINCE,
+        {
+            "channels": list(cursors),
+            "afters": list(cursors.values()),
+            "per_channel": per_channel,
+        },
+    )
+    return [StoredEvent(*row) for row in rows]
+
+
+async def heads(connection: AsyncConnection, channels: Iterable[str]) -> dict[str, int]:
+    """The last offset of each channel (0 for one that has had no event yet)."""
+    names = list(channels)
+    rows = await connection.execute(
+        select(Channel.name, Channel.last_offset).where(Channel.name.in_(names))
+    )
+    found: dict[str, int] = {name: offset for name, offset in rows.tuples()}
+    return {name: found.get(name, 0) for name in names}

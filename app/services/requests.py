@@ -1,0 +1,320 @@
+"""Cooperation requests: submit, read, list, acknowledge; and who may see each one."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, select, true, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.canonical import sha256_hex
+from app.errors import ForbiddenError, InvalidInputError, NotFoundError
+from app.models import CooperationRequest, Country
+from app.models.enums import Priority, RequestStatus, RequestType, Role
+from app.pagination import Cursor
+from app.schemas.requests import (
+    AckOut,
+    Identifier,
+    RequestContentOut,
+    RequestCreate,
+    RequestOut,
+    RequestPage,
+)
+from app.services import audit, events, idempotency
+from app.services.auth import Actor
+from app.services.lifecycle import check_transition
+
+OBJECT_TYPE = "request"
+
+
+# --- who may see and do what ---------------------------------------------------------------
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The one rule of who sees a request: the sending agency, the target country's desk and
+    NCB, the global desk, auditors (metadata only). Everyone else: it does not exist."""
+    match actor.role:
+        case Role.UNIT:
+            return CooperationRequest.requesting_agency_id == actor.agency_id
+        case Role.CONTACT_POINT | Role.NCB:
+            return CooperationRequest.target_country == actor.country
+        case Role.GS | Role.AUDITOR:
+            return true()
+        case Role.ADMIN:
+            return false()
+
+
+def reads_content(actor: Actor) -> bool:
+    return actor.role is not Role.AUDITOR
+
+
+def _may_acknowledge(actor: Actor, request: CooperationRequest) -> bool:
+    if actor.role is Role.GS:
+        return True
+    return actor.role in (Role.CONTACT_POINT, Role.NCB) and actor.country == request.target_country
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+def _content(request: CooperationRequest | RequestCreate) -> dict[str, Any]:
+    identifiers = [
+        i.model_dump(mode="json") if isinstance(i, Identifier) else i for i in request.identifiers
+    ]
+    return {
+        "subject": request.subject,
+        "details": request.details,
+        "identifiers": identifiers,
+        "legal_basis": request.legal_basis,
+    }
+
+
+def _view(request: CooperationRequest, actor: Actor) -> RequestOut:
+    content = RequestContentOut.model_validate(_content(request)) if reads_content(actor) else None
+    return RequestOut.model_validate(
+        {
+            **{c: getattr(request, c) for c in RequestOut.model_fields if c != "content"},
+            "content": content,
+        }
+    )
+
+
+def _event_data(request: CooperationRequest) -> dict[str, Any]:
+    """What a push carries: metadata, never content. Content is read with an audited GET."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "request_id": str(request.id),
+        "type": request.type.value,
+        "priority": request.priority.value,
+        "status": request.status.value,
+        "requesting_country": request.requesting_country,
+        "requesting_agency_id": str(request.requesting_agency_id),
+        "target_country": request.target_country,
+        "handling_code": request.handling_code.value,
+        "created_at": iso(request.created_at),
+        "acknowledged_at": iso(request.acknowledged_at),
+        "acknowledged_by": str(request.acknowledged_by) if request.acknowledged_by else None,
+    }
+
+
+# --- use cases ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    request: RequestOut
+    replayed: bool  # True: an Idempotency-Key retry, answered with the first answer
+
+
+async def submit(
+    session: AsyncSession, actor: Actor, draft: RequestCreate, *, idempotency_key: str | None
+) -> Submission:
+    if actor.role is not Role.UNIT:
+        raise ForbiddenError(
+            f"only a national unit's case system (role unit) submits requests, not {actor.role}"
+        )
+    if idempotency_key is not None:
+        stored = await idempotency.claim(
+            session,
+            agency_id=actor.agency_id,
+            key=idempotency_key,
+            fingerprint=sha256_hex(draft.model_dump(mode="json")),
+        )
+        if stored is not None:
+            return Submission(request=RequestOut.model_validate(stored.body), replayed=True)
+
+    if draft.target_country == actor.country:
+        raise InvalidInputError(
+            f"target_country {draft.target_country} is your own country: relay247 carries "
+            "requests between countries"
+        )
+    if await session.get(Country, draft.target_country) is None:
+        raise InvalidInputError(
+            f"target_country {draft.target_country} is not a country of the network"
+        )
+
+    content = _content(draft)
+    request = CooperationRequest(
+        type=draft.type,
+        priority=draft.priority,
+        status=RequestStatus.SUBMITTED,
+        requesting_agency_id=actor.agency_id,
+        requesting_country=actor.country,
+        target_country=draft.target_country,
+        created_by=actor.principal_id,
+        subject=content["subject"],
+        details=content["details"],
+        identifiers=content["identifiers"],
+        legal_basis=content["legal_basis"],
+        handling_code=draft.handling_code,
+        onward_use=list(draft.onward_use),
+        content_hash=sha256_hex(content),
+    )
+    session.add(request)
+    await session.flush()
+
+    view = _view(request, actor)
+    if idempotency_key is not None:
+        await idempotency.store(
+            session,
+            agency_id=actor.agency_id,
+            key=idempotency_key,
+            answer=idempotency.StoredAnswer(status_code=201, body=view.model_dump(mode="json")),
+        )
+    await audit.record(
+        session,
+        actor,
+        "request.submitted",
+        object_type=OBJECT_TYPE,
+        object_id=str(request.id),
+        content_hash=request.content_hash,
+        details={"target_country": request.target_country, "type": request.type.value},
+    )
+    # Until rosters exist, the whole desk of the target country is assigned.
+    await events.publish(
+        session,
+        "request.assigned",
+        channels=[events.desk_channel(request.target_country)],
+        request_id=request.id,
+        data=_event_data(request),
+    )
+    return Submission(request=view, replayed=False)
+
+
+async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> RequestOut:
+    request = await session.scalar(
+        select(CooperationRequest).where(CooperationRequest.id == request_id, visible_to(actor))
+    )
+    if request is None:
+        raise NotFoundError(f"no request {request_id} that you may see")
+    if reads_content(actor):
+        await audit.record(
+            session,
+            actor,
+            "request.read",
+            object_type=OBJECT_TYPE,
+            object_id=str(request.id),
+            content_hash=request.content_hash,
+        )
+    return _view(request, actor)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    statuses: list[RequestStatus] = field(default_factory=list)
+    types: list[RequestType] = field(default_factory=list)
+    priorities: list[Priority] = field(default_factory=list)
+    target_country: str | None = None
+    requesting_country: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        r = CooperationRequest
+        clauses: list[ColumnElement[bool]] = []
+        if self.statuses:
+            clauses.append(r.status.in_(self.statuses))
+        if self.types:
+            clauses.append(r.type.in_(self.types))
+        if self.priorities:
+            clauses.append(r.priority.in_(self.priorities))
+        if self.target_country:
+            clauses.append(r.target_country == self.target_country)
+        if self.requesting_country:
+            clauses.append(r.requesting_country == self.requesting_country)
+        if self.created_after:
+            clauses.append(r.created_at >= self.created_after)
+        if self.created_before:
+            clauses.append(r.created_at < self.created_before)
+        return clauses
+
+
+async def list_requests(
+    session: AsyncSession,
+    actor: Actor,
+    filters: RequestFilter,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> RequestPage:
+    r = CooperationRequest
+    query = select(r).where(visible_to(actor), *filters.clauses())
+    if cursor is not None:
+        after = Cursor.decode(cursor)
+        query = query.where(tuple_(r.created_at, r.id) < tuple_(after.created_at, after.id))
+    rows = list(
+        await session.scalars(query.order_by(r.created_at.desc(), r.id.desc()).limit(limit + 1))
+    )
+    page, more = rows[:limit], len(rows) > limit
+    if reads_content(actor):
+        await audit.record_many(
+            session,
+            actor,
+            "request.read",
+            object_type=OBJECT_TYPE,
+            objects=[(str(request.id), request.content_hash) for request in page],
+        )
+    next_cursor = Cursor(page[-1].created_at, page[-1].id).encode() if more else None
+    return RequestPage(items=[_view(request, actor) for request in page], next_cursor=next_cursor)
+
+
+async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> AckOut:
+    """A human at the target desk has seen the request. Idempotent: a second ack changes
+    nothing and says so."""
+    request = await session.scalar(
+        select(CooperationRequest)
+        .where(CooperationRequest.id == request_id, visible_to(actor))
+        .with_for_update()
+    )
+    if request is None:
+        raise NotFoundError(f"no request {request_id} that you may see")
+    if not _may_acknowledge(actor, request):
+        raise ForbiddenError(
+            f"only the {request.target_country} desk or the global desk acknowledges this request"
+        )
+    if request.acknowledged_at is not None and request.acknowledged_by is not None:
+        return AckOut(
+            request_id=request.id,
+            status=request.status,
+            acknowledged_at=request.acknowledged_at,
+            acknowledged_by=request.acknowledged_by,
+            already_acknowledged=True,
+        )
+    check_transition(request.status, RequestStatus.ACKNOWLEDGED)
+    request.status = RequestStatus.ACKNOWLEDGED
+    request.acknowledged_by = actor.principal_id
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    request.acknowledged_at = request.updated_at = now
+    await session.flush()
+
+    await audit.record(
+        session,
+        actor,
+        "request.acknowledged",
+        object_type=OBJECT_TYPE,
+        object_id=str(request.id),
+        content_hash=request.content_hash,
+    )
+    await events.publish(
+        session,
+        "request.acknowledged",
+        channels=[
+            events.agency_channel(request.requesting_agency_id),
+            events.desk_channel(request.target_country),
+        ],
+        request_id=request.id,
+        data=_event_data(request),
+    )
+    return AckOut(
+        request_id=request.id,
+        status=request.status,
+        acknowledged_at=request.acknowledged_at,
+        acknowledged_by=actor.principal_id,
+        already_acknowledged=False,
+    )
