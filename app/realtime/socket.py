@@ -48,7 +48,14 @@ class SocketState(enum.Enum):
 
 class SocketSession:
     def __init__(
-        self, websocket: WebSocket, actor: Actor, *, hub: Hub, database: Database, queue_size: int
+        self,
+        websocket: WebSocket,
+        actor: Actor,
+        *,
+        hub: Hub,
+        database: Database,
+        queue_size: int,
+        close_timeout: float,
     ) -> None:
         self.websocket = websocket
         self.actor = actor
@@ -56,8 +63,10 @@ class SocketSession:
         self._database = database
         self._queue: asyncio.Queue[LiveEvent | ResumeFrame] = asyncio.Queue(queue_size)
         self._send_lock = asyncio.Lock()
+        self._close_timeout = close_timeout
         self._cursors: dict[str, int] = {}
         self._closer: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
         self.state = SocketState.OPEN
 
     # --- the hub's side ------------------------------------------------------------------
@@ -78,16 +87,22 @@ class SocketSession:
         self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(*DISCONNECTED):
-            async with self._send_lock:
-                await self.websocket.close(code, reason)
+        # The sender may be blocked on a peer that stopped reading, holding the send lock:
+        # stop it (it is cancelled before a frame is written, never halfway through one).
+        if self._sender is not None:
+            self._sender.cancel()
+        with contextlib.suppress(*DISCONNECTED, TimeoutError):
+            async with asyncio.timeout(self._close_timeout):
+                async with self._send_lock:
+                    await self.websocket.close(code, reason)
+        # A peer that never reads again is reaped by the server's ping timeout.
 
     # --- life of the socket --------------------------------------------------------------
 
     async def serve(self) -> None:
         channels = event_channels.channels_for(self.actor)
         self._cursors = await self._hub.subscribe(self, channels)
-        sender = asyncio.create_task(self._send_loop(), name="relay247-socket-send")
+        self._sender = sender = asyncio.create_task(self._send_loop(), name="relay247-socket-send")
         try:
             await self._send(
                 {

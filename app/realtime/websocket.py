@@ -75,6 +75,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         if actor is None:
             return
         session = SocketSession(
-            websocket, actor, hub=hub, database=database, queue_size=settings.ws_queue_size
+            websocket,
+            actor,
+            hub=hub,
+            database=database,
+            queue_size=settings.ws_queue_size,
+            close_timeout=settings.ws_ping_timeout.total_seconds(),
         )
         await session.serve()

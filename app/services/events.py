@@ -125,5 +125,5 @@ async def heads(connection: AsyncConnection, channels: Iterable[str]) -> dict[st
     rows = await connection.execute(
         select(Channel.name, Channel.last_offset).where(Channel.name.in_(names))
     )
-    found: dict[str, int] = {name: offset for name, offset in rows.tuples()}
+    found: dict[str, int] = {row.name: row.last_offset for row in rows}
     return {name: found.get(name, 0) for name in names}

@@ -1,0 +1,79 @@
+"""Command-line flags and the settings of one run."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    rate: float  # POSTs per second in the latency test
+    requests: int  # measured POSTs in the latency test
+    warmup: int  # POSTs before the latency test, not measured
+    dashboards: int  # WebSockets listening during the latency test
+    concurrency: int  # POSTs in flight in the intake test, inserts in flight in the floor
+    intake_requests: int
+    floor_serial_inserts: int  # one-at-a-time inserts: the latency floor
+    floor_ws_frames: int
+    push_timeout_s: float  # a push later than this after its POST counts as missing
+    output: Path
+    quick: bool
+
+    def as_json(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["output"] = str(self.output)
+        return values
+
+
+_FULL = {"requests": 2000, "intake_requests": 2000, "serial": 500, "frames": 2000, "warmup": 30}
+_QUICK = {"requests": 300, "intake_requests": 300, "serial": 200, "frames": 500, "warmup": 10}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark relay247: submit-to-push latency, intake throughput, floor.",
+    )
+    parser.add_argument("--rate", type=float, default=100.0, help="POSTs/s (default 100)")
+    parser.add_argument("--requests", type=int, help="latency POSTs (default 2000, quick 300)")
+    parser.add_argument("--dashboards", type=int, default=50, help="WebSockets (default 50)")
+    parser.add_argument("--concurrency", type=int, default=32, help="in flight (default 32)")
+    parser.add_argument("--intake-requests", type=int, help="default 2000, quick 300")
+    parser.add_argument("--push-timeout", type=float, default=5.0, help="seconds (default 5)")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
+    return parser
+
+
+def _positive(parser: argparse.ArgumentParser, name: str, value: float) -> None:
+    if value <= 0:
+        parser.error(f"{name} must be positive")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    sizes = _QUICK if args.quick else _FULL
+    config = BenchConfig(
+        rate=args.rate,
+        requests=args.requests or sizes["requests"],
+        warmup=sizes["warmup"],
+        dashboards=args.dashboards,
+        concurrency=args.concurrency,
+        intake_requests=args.intake_requests or sizes["intake_requests"],
+        floor_serial_inserts=sizes["serial"],
+        floor_ws_frames=sizes["frames"],
+        push_timeout_s=args.push_timeout,
+        output=args.output,
+        quick=args.quick,
+    )
+    for name in ("rate", "requests", "dashboards", "concurrency", "intake_requests"):
+        _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
+    _positive(parser, "--push-timeout", config.push_timeout_s)
+    return config

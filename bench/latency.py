@@ -1,0 +1,223 @@
+"""Submit-to-push latency: POSTs at a steady rate, and the first dashboard of the target
+country to receive each request's ``request.assigned`` frame.
+
+The schedule is absolute (POST ``i`` is due at ``start + i / rate``) and each POST is its own
+task, so a slow response delays nothing after it. A push is matched to its POST by
+``data.request_id``; it may arrive before the POST's response does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.progress import progress
+from bench.stats import summarize_ms
+from bench.workload import Credentials, dashboard_plan, request_body, route
+
+CONNECT_BATCH = 10  # dashboards opened at once
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    received: float  # perf_counter() when the frame came off the socket
+    channel: str
+
+
+@dataclass(slots=True)
+class Arrivals:
+    """The first push of each request, over every dashboard."""
+
+    first: dict[str, Push] = field(default_factory=dict)
+    frames: int = 0
+    dropped_dashboards: int = 0
+
+    def record(self, request_id: str, push: Push) -> None:
+        self.frames += 1
+        self.first.setdefault(request_id, push)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    target: str
+    due: float  # when the schedule wanted the POST sent
+    sent: float  # just before the POST was sent
+    answered: float
+    status: int  # 0: no HTTP answer
+    request_id: str | None
+
+
+# --- dashboards ----------------------------------------------------------------------------
+
+
+async def _open_dashboard(ws_url: str, token: str) -> ClientConnection:
+    connection = await connect(
+        ws_url, additional_headers={"Authorization": f"Bearer {token}"}, proxy=None
+    )
+    welcome = json.loads(await connection.recv())
+    if welcome.get("type") != "welcome":
+        await connection.close()
+        raise RuntimeError(f"expected a welcome frame, got {welcome!r}")
+    return connection
+
+
+async def _listen(connection: ClientConnection, arrivals: Arrivals) -> None:
+    try:
+        async for message in connection:
+            received = time.perf_counter()
+            frame = json.loads(message)
+            if frame.get("type") == "event" and frame.get("event") == "request.assigned":
+                arrivals.record(frame["data"]["request_id"], Push(received, frame["channel"]))
+    except ConnectionClosed:
+        pass
+    # Reached only when the server ends the socket: our own teardown cancels this task.
+    arrivals.dropped_dashboards += 1
+
+
+@contextlib.asynccontextmanager
+async def dashboards(
+    base_url: str, credentials: Credentials, count: int, arrivals: Arrivals
+) -> AsyncIterator[None]:
+    """Open ``count`` dashboards spread over the countries, listening until the block ends."""
+    ws_url = base_url.replace("http", "ws", 1) + "/v1/ws"
+    plan = dashboard_plan(credentials, count)
+    connections: list[ClientConnection] = []
+    listeners: list[asyncio.Task[None]] = []
+    try:
+        for start in range(0, len(plan), CONNECT_BATCH):
+            batch = plan[start : start + CONNECT_BATCH]
+            opened = await asyncio.gather(*(_open_dashboard(ws_url, t) for _, t in batch))
+            connections.extend(opened)
+        listeners = [asyncio.create_task(_listen(c, arrivals)) for c in connections]
+        progress(f"{len(connections)} dashboards connected and welcomed")
+        yield
+    finally:
+        for listener in listeners:
+            listener.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+
+
+# --- submissions ---------------------------------------------------------------------------
+
+
+async def submit(
+    client: httpx.AsyncClient, credentials: Credentials, index: int, due: float
+) -> Submitted:
+    source, target = route(index, credentials.countries)
+    headers = {"Authorization": f"Bearer {credentials.units[source]}"}
+    body = request_body(target, index)
+    sent = time.perf_counter()
+    try:
+        response = await client.post("/v1/requests", json=body, headers=headers)
+    except httpx.HTTPError:
+        return Submitted(target, due, sent, time.perf_counter(), 0, None)
+    answered = time.perf_counter()
+    request_id = response.json()["id"] if response.status_code == 201 else None
+    return Submitted(target, due, sent, answered, response.status_code, request_id)
+
+
+async def paced(
+    client: httpx.AsyncClient, credentials: Credentials, first: int, count: int, rate: float
+) -> list[Submitted]:
+    """POST ``count`` requests, POST ``i`` due at ``start + i / rate``, each in its own task."""
+    start = time.perf_counter() + 0.01
+    tasks: list[asyncio.Task[Submitted]] = []
+    for i in range(count):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(submit(client, credentials, first + i, due)))
+    return list(await asyncio.gather(*tasks))
+
+
+async def wait_for_pushes(arrivals: Arrivals, submitted: list[Submitted], grace: float) -> None:
+    """Until every accepted request has had its push, or ``grace`` seconds after the last
+    POST was sent."""
+    expected = [s.request_id for s in submitted if s.request_id is not None]
+    deadline = max((s.sent for s in submitted), default=time.perf_counter()) + grace
+    while time.perf_counter() < deadline:
+        if all(request_id in arrivals.first for request_id in expected):
+            return
+        await asyncio.sleep(0.02)
+
+
+# --- the test ------------------------------------------------------------------------------
+
+
+def _report(
+    submitted: list[Submitted], arrivals: Arrivals, timeout: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    accepted = [s for s in submitted if s.request_id is not None]
+    pushes = {s.request_id: arrivals.first.get(s.request_id) for s in accepted}
+    on_time = [
+        (s, push)
+        for s in accepted
+        if (push := pushes[s.request_id]) is not None and push.received - s.sent <= timeout
+    ]
+    latency = {
+        **summarize_ms(push.received - s.sent for s, push in on_time),
+        "missing": len(accepted) - len(on_time),
+        "wrong_channel": sum(push.channel != f"desk:{s.target}" for s, push in on_time),
+        "push_before_post_response": sum(push.received < s.answered for s, push in on_time),
+        "timeout_s": timeout,
+    }
+    post = {
+        **summarize_ms(s.answered - s.sent for s in accepted),
+        "failed": len(submitted) - len(accepted),
+        "statuses": _statuses(submitted),
+        "schedule_lag_ms": summarize_ms(s.sent - s.due for s in submitted),
+        "achieved_rate_per_s": round(_rate(submitted), 1),
+    }
+    return latency, post
+
+
+def _statuses(submitted: list[Submitted]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in submitted:
+        counts[str(s.status)] = counts.get(str(s.status), 0) + 1
+    return counts
+
+
+def _rate(submitted: list[Submitted]) -> float:
+    if len(submitted) < 2:
+        return 0.0
+    span = max(s.sent for s in submitted) - min(s.sent for s in submitted)
+    return (len(submitted) - 1) / span if span > 0 else 0.0
+
+
+async def run_latency(
+    client: httpx.AsyncClient,
+    base_url: str,
+    credentials: Credentials,
+    *,
+    dashboards_count: int,
+    warmup: int,
+    requests: int,
+    rate: float,
+    push_timeout_s: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the ``latency_ms`` and ``post_latency_ms`` sections of the report."""
+    arrivals = Arrivals()
+    async with dashboards(base_url, credentials, dashboards_count, arrivals):
+        warm = await paced(client, credentials, 0, warmup, rate)
+        await wait_for_pushes(arrivals, warm, push_timeout_s)
+        progress(f"warmed up with {warmup} requests; {requests} requests at {rate:g}/s")
+        submitted = await paced(client, credentials, warmup, requests, rate)
+        await wait_for_pushes(arrivals, submitted, push_timeout_s)
+    latency, post = _report(submitted, arrivals, push_timeout_s)
+    latency["dashboards"] = dashboards_count
+    latency["dashboards_dropped"] = arrivals.dropped_dashboards
+    latency["assigned_frames_received"] = arrivals.frames
+    progress(f"push latency p50 {latency['p50']} ms, p99 {latency['p99']} ms")
+    return latency, post

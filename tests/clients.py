@@ -1,0 +1,58 @@
+"""Small real clients for tests: HTTP via httpx, WebSocket via the websockets library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.factories import Party
+
+
+def http(base_url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, timeout=10)
+
+
+class Dashboard:
+    """A contact point's (or a unit's) live connection."""
+
+    def __init__(self, connection: ClientConnection, welcome: dict[str, Any]) -> None:
+        self.connection = connection
+        self.welcome = welcome
+
+    @classmethod
+    async def open(cls, ws_url: str, party: Party, *, via_frame: bool = False) -> Dashboard:
+        if via_frame:
+            connection = await connect(ws_url)
+            await connection.send(json.dumps({"type": "auth", "token": party.token}))
+        else:
+            connection = await connect(ws_url, additional_headers=party.headers)
+        welcome = json.loads(await asyncio.wait_for(connection.recv(), 5))
+        assert welcome["type"] == "welcome", welcome
+        return cls(connection, welcome)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(frame))
+
+    async def receive(self, timeout: float = 5) -> dict[str, Any]:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+        return frame
+
+    async def receive_event(self, event: str, timeout: float = 5) -> dict[str, Any]:
+        """The next frame, which must be the given event."""
+        frame = await self.receive(timeout)
+        assert frame["type"] == "event" and frame["event"] == event, frame
+        return frame
+
+    async def assert_silent(self, seconds: float = 0.5) -> None:
+        try:
+            frame = await asyncio.wait_for(self.connection.recv(), seconds)
+        except TimeoutError:
+            return
+        raise AssertionError(f"expected no frame, got {frame}")
+
+    async def close(self) -> None:
+        await self.connection.close()

@@ -1,0 +1,111 @@
+"""Test harness: a real Postgres, a real uvicorn on a loopback port, real clients.
+
+The database is DATABASE_URL's server (CI: the machine's Postgres) or, when that is unset,
+the embedded one; tests use a database of their own on it, migrated once per run with the
+real Alembic revisions and emptied before each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import uvicorn
+
+from app.database import Database
+from app.database.embedded import ensure_database, start_embedded_server
+from app.database.migrate import upgrade_to_head
+from app.database.urls import asyncpg_dsn
+from app.main import create_app
+from tests.factories import World, make_world
+
+TEST_DATABASE = "relay247_test"
+_TABLES = (
+    "requests, events, channels, audit_entries, idempotency_keys, api_tokens, principals, "
+    "agencies, countries"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+async def server_url() -> str:
+    """URL of a Postgres server's maintenance database, where test databases are made."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    data_dir = Path(__file__).resolve().parent.parent / ".relay247" / "test"
+    return await asyncio.to_thread(start_embedded_server, data_dir)
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> str:
+    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+    finally:
+        await connection.close()
+    url = await ensure_database(server_url, TEST_DATABASE)
+    await asyncio.to_thread(upgrade_to_head, url)
+    return url
+
+
+@pytest.fixture(autouse=True)
+async def _clean_database(database_url: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await connection.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url, pool_size=2, max_overflow=2)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def world(database: Database) -> World:
+    return await make_world(database)
+
+
+class RunningServer:
+    def __init__(self, server: uvicorn.Server, port: int) -> None:
+        self.server = server
+        self.http = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{port}/v1/ws"
+
+
+@pytest.fixture
+async def server(database_url: str) -> AsyncIterator[RunningServer]:
+    """The real application under a real uvicorn, in this test's event loop."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(database_url),
+        host="127.0.0.1",
+        port=port,
+        ws="websockets-sansio",
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    yield RunningServer(server, port)
+    server.should_exit = True
+    await task

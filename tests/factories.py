@@ -1,0 +1,122 @@
+"""Typed factories: build the directory a test needs through the real services."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.database import Database
+from app.models.enums import AgencyKind, Role
+from app.services import directory
+
+COUNTRY_NAMES = {"FR": "France", "DE": "Germany", "JP": "Japan", "BR": "Brazil"}
+
+
+@dataclass(frozen=True)
+class Party:
+    """A principal with its token, as a test uses it."""
+
+    principal_id: uuid.UUID
+    agency_id: uuid.UUID
+    country: str
+    role: Role
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    parties: dict[tuple[str, Role], Party] = field(default_factory=dict)
+
+    def __call__(self, country: str, role: Role) -> Party:
+        return self.parties[(country, role)]
+
+    def unit(self, country: str) -> Party:
+        return self(country, Role.UNIT)
+
+    def desk(self, country: str) -> Party:
+        return self(country, Role.CONTACT_POINT)
+
+    @property
+    def gs(self) -> Party:
+        return self("INT", Role.GS)
+
+    @property
+    def auditor(self) -> Party:
+        return self("INT", Role.AUDITOR)
+
+    @property
+    def admin(self) -> Party:
+        return self("INT", Role.ADMIN)
+
+
+async def make_party(
+    database: Database, *, agency_id: uuid.UUID, country: str, role: Role, name: str
+) -> Party:
+    async with database.transaction() as session:
+        principal = await directory.create_principal(
+            session, agency_id=agency_id, role=role, name=name
+        )
+        token = await directory.issue_token(session, principal_id=principal.id)
+    return Party(principal.id, agency_id, country, role, token)
+
+
+async def make_world(database: Database, countries: Iterable[str] = ("FR", "DE", "JP")) -> World:
+    """Per country a unit (with a case system and a contact point) and an NCB; plus the
+    General Secretariat with the global desk, an auditor and an admin (keyed 'INT')."""
+    world = World()
+    agencies: dict[tuple[str, AgencyKind], Any] = {}
+    async with database.transaction() as session:
+        for code in countries:
+            await directory.ensure_country(session, code, COUNTRY_NAMES.get(code, code))
+            for kind in (AgencyKind.UNIT, AgencyKind.NCB):
+                agency = await directory.create_agency(
+                    session, country=code, kind=kind, name=f"{code} {kind.value}"
+                )
+                agencies[(code, kind)] = agency.id
+        gs = await directory.create_agency(
+            session, country="FR", kind=AgencyKind.GS, name="General Secretariat"
+        )
+    for code in countries:
+        for role, kind in (
+            (Role.UNIT, AgencyKind.UNIT),
+            (Role.CONTACT_POINT, AgencyKind.UNIT),
+            (Role.NCB, AgencyKind.NCB),
+        ):
+            world.parties[(code, role)] = await make_party(
+                database,
+                agency_id=agencies[(code, kind)],
+                country=code,
+                role=role,
+                name=f"{code} {role.value}",
+            )
+    for role in (Role.GS, Role.AUDITOR, Role.ADMIN):
+        party = await make_party(
+            database, agency_id=gs.id, country="FR", role=role, name=f"GS {role.value}"
+        )
+        world.parties[("INT", role)] = party
+    return world
+
+
+def request_body(target: str = "DE", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "preservation",
+        "priority": "urgent",
+        "target_country": target,
+        "subject": "Preserve the mailbox of a ransomware negotiator",
+        "details": "Account used in negotiations on 2026-11-20; preserve for 90 days.",
+        "identifiers": [
+            {"kind": "email", "value": "negotiator@example.org"},
+            {"kind": "ip", "value": "203.0.113.7"},
+        ],
+        "legal_basis": "Budapest Convention Art. 29",
+        "handling_code": "AMBER",
+        "onward_use": ["H2"],
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,274 @@
+"""Submit over REST, receive the push on the target desk's socket, acknowledge, and see the
+acknowledgement on the requester's socket; plus the socket's own rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import asyncpg
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from app.database.urls import asyncpg_dsn
+from tests.clients import Dashboard, http
+from tests.conftest import RunningServer
+from tests.factories import World, request_body
+
+
+async def submit(server: RunningServer, world: World, target: str = "DE") -> str:
+    async with http(server.http) as client:
+        response = await client.post(
+            "/v1/requests", json=request_body(target), headers=world.unit("FR").headers
+        )
+    assert response.status_code == 201, response.text
+    request_id: str = response.json()["id"]
+    return request_id
+
+
+async def test_submitted_request_is_pushed_to_target_desk_and_ack_reaches_requester(
+    server: RunningServer, world: World
+) -> None:
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    ncb = await Dashboard.open(server.ws, world("DE", world.desk("DE").role.NCB))
+    requester = await Dashboard.open(server.ws, world.unit("FR"), via_frame=True)
+    other_desk = await Dashboard.open(server.ws, world.desk("JP"))
+    assert desk.welcome["channels"] == ["desk:DE"]
+
+    request_id = await submit(server, world)
+
+    assigned = await desk.receive_event("request.assigned")
+    assert assigned["data"]["request_id"] == request_id
+    assert assigned["channel"] == "desk:DE"
+    assert assigned["offset"] == desk.welcome["cursors"]["desk:DE"] + 1
+    assert "subject" not in assigned["data"], "pushes carry metadata, never content"
+    assert (await ncb.receive_event("request.assigned"))["data"]["request_id"] == request_id
+
+    await desk.send({"type": "ack", "request_id": request_id})
+    result = await desk.receive()
+    assert result["type"] == "ack_result"
+    assert result["already_acknowledged"] is False
+    assert result["acknowledged_by"] == str(world.desk("DE").principal_id)
+
+    acknowledged = await requester.receive_event("request.acknowledged")
+    assert acknowledged["data"]["request_id"] == request_id
+    assert acknowledged["data"]["status"] == "acknowledged"
+    # The rest of the desk learns it is taken care of.
+    assert (await desk.receive_event("request.acknowledged"))["data"]["request_id"] == request_id
+    assert (await ncb.receive_event("request.acknowledged"))["data"]["request_id"] == request_id
+
+    await other_desk.assert_silent()
+    for dashboard in (desk, ncb, requester, other_desk):
+        await dashboard.close()
+
+
+async def test_second_ack_is_a_noop_that_says_so(server: RunningServer, world: World) -> None:
+    request_id = await submit(server, world)
+    requester = await Dashboard.open(server.ws, world.unit("FR"))
+    async with http(server.http) as client:
+        first = await client.post(
+            f"/v1/requests/{request_id}/ack", headers=world.desk("DE").headers
+        )
+        second = await client.post(
+            f"/v1/requests/{request_id}/ack", headers=world.desk("DE").headers
+        )
+    assert first.status_code == second.status_code == 200
+    assert first.json()["already_acknowledged"] is False
+    assert second.json()["already_acknowledged"] is True
+    assert second.json()["acknowledged_at"] == first.json()["acknowledged_at"]
+    await requester.receive_event("request.acknowledged")
+    await requester.assert_silent()
+    await requester.close()
+
+
+async def test_ack_frame_for_a_request_you_may_not_see_is_refused(
+    server: RunningServer, world: World
+) -> None:
+    request_id = await submit(server, world, target="DE")
+    japan = await Dashboard.open(server.ws, world.desk("JP"))
+    await japan.send({"type": "ack", "request_id": request_id})
+    error = await japan.receive()
+    assert error["type"] == "error"
+    assert error["status"] == 404
+    await japan.close()
+
+
+@pytest.mark.parametrize(
+    ("connect_kwargs", "reason_part"),
+    [
+        ({"additional_headers": {"Authorization": "Bearer r247_nope_nope"}}, "unknown"),
+        ({"additional_headers": {"Authorization": "Bearer garbage"}}, "malformed"),
+        ({"additional_headers": {"Origin": "https://evil.example"}}, "origin"),
+    ],
+)
+async def test_socket_refuses_bad_credentials_and_foreign_origins(
+    server: RunningServer, connect_kwargs: dict[str, dict[str, str]], reason_part: str
+) -> None:
+    async with connect(server.ws, **connect_kwargs) as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert reason_part in closed.value.rcvd.reason
+
+
+async def test_socket_refuses_token_in_url(server: RunningServer, world: World) -> None:
+    async with connect(f"{server.ws}?token={world.desk('DE').token}") as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert "URL" in closed.value.rcvd.reason
+
+
+async def test_socket_that_never_authenticates_is_closed(server: RunningServer) -> None:
+    app = server.server.config.app
+    app.state.realtime_settings = app.state.realtime_settings.model_copy(
+        update={"ws_auth_timeout": timedelta(seconds=0.3)}
+    )
+    async with connect(server.ws) as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert "authenticate first" in closed.value.rcvd.reason
+
+
+async def test_unreadable_frames_get_an_error_and_the_socket_stays_open(
+    server: RunningServer, world: World
+) -> None:
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    await desk.connection.send("not json")
+    assert "unreadable frame" in (await desk.receive())["detail"]
+    await desk.send({"type": "ack", "request_id": "not-a-uuid"})
+    assert "request_id" in (await desk.receive())["detail"]
+    await desk.send({"type": "ping"})
+    assert (await desk.receive()) == {"type": "pong"}
+    await desk.close()
+
+
+async def test_resume_replays_every_missed_event_in_order_then_live_ones(
+    server: RunningServer, world: World
+) -> None:
+    first = await Dashboard.open(server.ws, world.desk("DE"))
+    start = first.welcome["cursors"]["desk:DE"]
+    await first.close()
+    missed = [await submit(server, world) for _ in range(5)]
+
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    await desk.send({"type": "resume", "cursors": {"desk:DE": start}})
+    replayed = [await desk.receive_event("request.assigned") for _ in missed]
+    assert [e["data"]["request_id"] for e in replayed] == missed
+    assert [e["offset"] for e in replayed] == list(range(start + 1, start + 6))
+    assert (await desk.receive())["type"] == "resumed"
+
+    live = await submit(server, world)
+    event = await desk.receive_event("request.assigned")
+    assert (event["data"]["request_id"], event["offset"]) == (live, start + 6)
+    await desk.close()
+
+
+async def test_resume_of_a_channel_not_yours_is_refused(
+    server: RunningServer, world: World
+) -> None:
+    desk = await Dashboard.open(server.ws, world.desk("JP"))
+    await desk.send({"type": "resume", "cursors": {"desk:DE": 0}})
+    error = await desk.receive()
+    assert error["type"] == "error"
+    assert "desk:DE" in error["detail"]
+    await desk.close()
+
+
+async def test_events_committed_out_of_id_order_reach_sockets_in_offset_order(
+    server: RunningServer, world: World, database_url: str
+) -> None:
+    """Offsets are taken under the channel's row lock, so a transaction that began first but
+    commits last still gets the later offset: offsets follow commit order."""
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    slow = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        transaction = slow.transaction()
+        await transaction.start()
+        # A big event id taken first, offset not yet: as a slow writer would.
+        await slow.execute("SELECT nextval(pg_get_serial_sequence('events', 'id'))")
+        fast_id = await submit(server, world)
+        fast = await desk.receive_event("request.assigned")
+        offset = await slow.fetchval(
+            "INSERT INTO channels AS c (name, last_offset) VALUES ('desk:DE', 1) "
+            "ON CONFLICT (name) DO UPDATE SET last_offset = c.last_offset + 1 "
+            "RETURNING last_offset"
+        )
+        await slow.execute(
+            "INSERT INTO events (channel, \"offset\", type, data) VALUES ('desk:DE', $1, "
+            "'request.updated', $2::jsonb)",
+            offset,
+            json.dumps({"note": "slow"}),
+        )
+        await transaction.commit()
+        await slow.execute("SELECT pg_notify('relay247_events', 'desk:DE')")
+    finally:
+        await slow.close()
+    late = await desk.receive_event("request.updated")
+    assert fast["data"]["request_id"] == fast_id
+    assert late["offset"] == fast["offset"] + 1
+    await desk.close()
+
+
+async def append_raw_events(dsn: str, channel: str, count: int, pad: int) -> None:
+    """Write events straight into the table, as another instance would, and wake the hubs."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with connection.transaction():
+            last = await connection.fetchval(
+                "INSERT INTO channels AS c (name, last_offset) VALUES ($1, $2) "
+                "ON CONFLICT (name) DO UPDATE SET last_offset = c.last_offset + $2 "
+                "RETURNING last_offset",
+                channel,
+                count,
+            )
+            await connection.executemany(
+                "INSERT INTO events (channel, \"offset\", type, data) "
+                "VALUES ($1, $2, 'request.updated', $3::jsonb)",
+                [
+                    (channel, offset, json.dumps({"pad": "x" * pad}))
+                    for offset in range(last - count + 1, last + 1)
+                ],
+            )
+        await connection.execute("SELECT pg_notify('relay247_events', $1)", channel)
+    finally:
+        await connection.close()
+
+
+async def test_slow_client_is_closed_with_resume_code_and_loses_nothing(
+    server: RunningServer, world: World, database_url: str
+) -> None:
+    app = server.server.config.app
+    app.state.realtime_settings = app.state.realtime_settings.model_copy(
+        update={"ws_queue_size": 10}
+    )
+    count = 200
+    # max_queue=1: the client library stops reading the socket once one frame is unread.
+    async with connect(
+        server.ws, additional_headers=world.desk("DE").headers, max_queue=1
+    ) as connection:
+        start = json.loads(await connection.recv())["cursors"]["desk:DE"]
+        # 200 x 50 kB is more than the socket buffers hold: the server's sends block.
+        await append_raw_events(asyncpg_dsn(database_url), "desk:DE", count, pad=50_000)
+        await asyncio.sleep(1)
+        received = 0
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(connection.recv(), 10)
+                received += 1
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4000
+    assert received < count
+
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    await desk.send({"type": "resume", "cursors": {"desk:DE": start}})
+    offsets = [(await desk.receive_event("request.updated"))["offset"] for _ in range(count)]
+    assert offsets == list(range(start + 1, start + count + 1))
+    assert (await desk.receive())["type"] == "resumed"
+    await desk.close()

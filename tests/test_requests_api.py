@@ -1,0 +1,138 @@
+"""The request REST API: submit, read, list with filters and cursors."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from app.database.urls import asyncpg_dsn
+from tests.clients import http
+from tests.conftest import RunningServer
+from tests.factories import World, request_body
+
+
+async def test_submit_returns_the_request_and_where_it_lives(
+    server: RunningServer, world: World
+) -> None:
+    async with http(server.http) as client:
+        response = await client.post(
+            "/v1/requests", json=request_body("DE"), headers=world.unit("FR").headers
+        )
+        assert response.status_code == 201
+        created = response.json()
+        assert response.headers["location"] == f"/v1/requests/{created['id']}"
+        assert created["status"] == "submitted"
+        assert created["requesting_country"] == "FR"
+        assert created["target_country"] == "DE"
+        assert created["requesting_agency_id"] == str(world.unit("FR").agency_id)
+        assert created["content"]["identifiers"][1] == {"kind": "ip", "value": "203.0.113.7"}
+        assert len(created["content_hash"]) == 64
+
+        # Readable at once: the transaction committed before the 201 went out.
+        fetched = await client.get(
+            response.headers["location"], headers=world.desk("DE").headers
+        )
+    assert fetched.status_code == 200
+    assert fetched.json() == created
+
+
+async def test_auditor_sees_metadata_and_hash_but_no_content(
+    server: RunningServer, world: World
+) -> None:
+    async with http(server.http) as client:
+        created = (
+            await client.post(
+                "/v1/requests", json=request_body("DE"), headers=world.unit("FR").headers
+            )
+        ).json()
+        seen = await client.get(f"/v1/requests/{created['id']}", headers=world.auditor.headers)
+    assert seen.status_code == 200
+    assert seen.json()["content"] is None
+    assert seen.json()["content_hash"] == created["content_hash"]
+
+
+async def test_list_pages_through_everything_once_newest_first(
+    server: RunningServer, world: World
+) -> None:
+    async with http(server.http) as client:
+        ids = []
+        for n in range(7):
+            response = await client.post(
+                "/v1/requests",
+                json=request_body("DE", subject=f"request {n}"),
+                headers=world.unit("FR").headers,
+            )
+            ids.append(response.json()["id"])
+        seen: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+            page = (
+                await client.get("/v1/requests", params=params, headers=world.desk("DE").headers)
+            ).json()
+            seen += [item["id"] for item in page["items"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    assert seen == list(reversed(ids))
+    assert pages == 3
+
+
+async def test_list_filters(server: RunningServer, world: World) -> None:
+    async with http(server.http) as client:
+        for target, priority, kind in (
+            ("DE", "emergency", "emergency_disclosure"),
+            ("DE", "routine", "preservation"),
+            ("JP", "routine", "preservation"),
+        ):
+            await client.post(
+                "/v1/requests",
+                json=request_body(target, priority=priority, type=kind),
+                headers=world.unit("FR").headers,
+            )
+
+        async def count(**params: str | list[str]) -> int:
+            response = await client.get("/v1/requests", params=params, headers=world.gs.headers)
+            assert response.status_code == 200, response.text
+            return len(response.json()["items"])
+
+        assert await count() == 3
+        assert await count(target_country="DE") == 2
+        assert await count(priority="emergency") == 1
+        assert await count(priority=["emergency", "routine"]) == 3
+        assert await count(type="preservation", target_country="JP") == 1
+        assert await count(status="acknowledged") == 0
+        assert await count(requesting_country="FR") == 3
+        assert await count(created_after="2999-01-01T00:00:00Z") == 0
+        assert await count(created_before="2999-01-01T00:00:00Z") == 3
+
+
+async def test_reads_of_content_are_audited(
+    server: RunningServer, world: World, database_url: str
+) -> None:
+    async with http(server.http) as client:
+        created = (
+            await client.post(
+                "/v1/requests", json=request_body("DE"), headers=world.unit("FR").headers
+            )
+        ).json()
+        await client.get(f"/v1/requests/{created['id']}", headers=world.desk("DE").headers)
+        await client.get("/v1/requests", headers=world.gs.headers)
+        await client.get(f"/v1/requests/{created['id']}", headers=world.auditor.headers)
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await connection.fetch(
+            "SELECT action, actor_principal_id, content_hash FROM audit_entries "
+            "WHERE object_id = $1 ORDER BY id",
+            created["id"],
+        )
+    finally:
+        await connection.close()
+    assert [(r["action"], r["actor_principal_id"]) for r in rows] == [
+        ("request.submitted", world.unit("FR").principal_id),
+        ("request.read", world.desk("DE").principal_id),
+        ("request.read", world.gs.principal_id),
+        # The auditor saw no content: nothing to record as a read of it.
+    ]
+    assert {r["content_hash"] for r in rows} == {created["content_hash"]}
