@@ -28,6 +28,7 @@ def environment(database: BenchDatabase, event_loop: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "event_loop": event_loop,
         "postgres_version": database.server_version,
+        "postgres_durability": database.durability,
         "embedded_postgres": database.embedded,
         "database": database.display_url,
         "versions": {p: _version(p) for p in ("relay247", "httpx", "websockets", "asyncpg")},

@@ -29,6 +29,7 @@ BENCH_DATABASE = "relay247_bench"
 EMBEDDED_DIR = Path(".relay247")
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+DURABILITY = ("fsync", "synchronous_commit")
 
 
 class BenchError(RuntimeError):
@@ -40,6 +41,7 @@ class BenchDatabase:
     url: str  # the relay247_bench database
     embedded: bool
     server_version: str
+    durability: dict[str, str]  # fsync and synchronous_commit: what a commit waits for
 
     @property
     def dsn(self) -> str:
@@ -68,9 +70,11 @@ async def recreate_database() -> BenchDatabase:
         await connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
         version: str = await connection.fetchval("SHOW server_version")
+        durability = {name: await connection.fetchval(f"SHOW {name}") for name in DURABILITY}
     finally:
         await connection.close()
-    database = BenchDatabase(with_database(server_url, BENCH_DATABASE), embedded, version)
+    url = with_database(server_url, BENCH_DATABASE)
+    database = BenchDatabase(url, embedded, version, durability)
     progress(f"database {database.display_url} recreated (PostgreSQL {version})")
     return database
 

@@ -37,14 +37,15 @@ class Dashboard:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.connection.send(json.dumps(frame))
 
-    async def receive(self, timeout: float = 5) -> dict[str, Any]:
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+    async def receive(self, wait: float = 5) -> dict[str, Any]:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), wait))
         return frame
 
-    async def receive_event(self, event: str, timeout: float = 5) -> dict[str, Any]:
+    async def receive_event(self, event: str, wait: float = 5) -> dict[str, Any]:
         """The next frame, which must be the given event."""
-        frame = await self.receive(timeout)
-        assert frame["type"] == "event" and frame["event"] == event, frame
+        frame = await self.receive(wait)
+        assert frame["type"] == "event", frame
+        assert frame["event"] == event, frame
         return frame
 
     async def assert_silent(self, seconds: float = 0.5) -> None:

@@ -44,7 +44,7 @@ async def server_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    data_dir = Path(__file__).resolve().parent.parent / ".relay247" / "test"
+    data_dir = Path(__file__).parent.parent / ".relay247" / "test"
     return await asyncio.to_thread(start_embedded_server, data_dir)
 
 

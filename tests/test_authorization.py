@@ -134,8 +134,6 @@ async def test_a_revoked_or_forged_token_is_refused(server: RunningServer, world
     real = world.unit("FR").token
     forged = real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB")
     async with http(server.http) as client:
-        response = await client.get(
-            "/v1/requests", headers={"Authorization": f"Bearer {forged}"}
-        )
+        response = await client.get("/v1/requests", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"

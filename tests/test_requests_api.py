@@ -28,9 +28,7 @@ async def test_submit_returns_the_request_and_where_it_lives(
         assert len(created["content_hash"]) == 64
 
         # Readable at once: the transaction committed before the 201 went out.
-        fetched = await client.get(
-            response.headers["location"], headers=world.desk("DE").headers
-        )
+        fetched = await client.get(response.headers["location"], headers=world.desk("DE").headers)
     assert fetched.status_code == 200
     assert fetched.json() == created
 

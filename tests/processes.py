@@ -1,0 +1,78 @@
+"""Run the real `relay247` command in subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+RELAY247 = str(Path(sys.executable).with_name("relay247"))
+
+
+def environment(**overrides: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY247_")}
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+async def run(*args: str, env: dict[str, str], wait: float = 120) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        RELAY247,
+        *args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), wait)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+@asynccontextmanager
+async def serving(port: int, env: dict[str, str], *extra: str) -> AsyncIterator[str]:
+    """`relay247 serve` on a loopback port, until it answers /readyz; stopped with SIGTERM."""
+    process = await asyncio.create_subprocess_exec(
+        RELAY247,
+        "serve",
+        "--port",
+        str(port),
+        *extra,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+            for _ in range(300):
+                if process.returncode is not None:
+                    assert process.stderr is not None
+                    raise AssertionError((await process.stderr.read()).decode())
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("relay247 serve did not become ready in 30 s")
+        yield base
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

@@ -1,0 +1,94 @@
+"""A use case commits its change, event and audit entry together or not at all; audit
+entries cannot be changed or removed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from app.database.urls import asyncpg_dsn
+from tests.clients import Dashboard, http
+from tests.conftest import RunningServer
+from tests.factories import World, request_body
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    yield connection
+    await connection.close()
+
+
+async def test_a_failure_at_the_last_write_leaves_nothing_behind(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    # The event insert is the last write of a submission: make Postgres refuse it.
+    await db.execute(
+        """
+        CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'disk full'; END $$;
+        CREATE TRIGGER refuse_event BEFORE INSERT ON events
+            FOR EACH ROW EXECUTE FUNCTION refuse_event();
+        """
+    )
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    try:
+        async with http(server.http) as client:
+            response = await client.post(
+                "/v1/requests",
+                json=request_body(),
+                headers={**world.unit("FR").headers, "Idempotency-Key": "k"},
+            )
+    finally:
+        await db.execute("DROP TRIGGER refuse_event ON events; DROP FUNCTION refuse_event()")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "nothing was changed" in response.json()["detail"]
+    for table in ("requests", "events", "audit_entries", "idempotency_keys"):
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
+    await desk.assert_silent()
+    await desk.close()
+
+
+async def test_failed_acknowledgement_changes_nothing(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        request_id = (
+            await client.post("/v1/requests", json=request_body(), headers=world.unit("FR").headers)
+        ).json()["id"]
+        await db.execute(
+            """
+            CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'audit store down'; END $$;
+            CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entries
+                FOR EACH ROW EXECUTE FUNCTION refuse_audit();
+            """
+        )
+        try:
+            response = await client.post(
+                f"/v1/requests/{request_id}/ack", headers=world.desk("DE").headers
+            )
+        finally:
+            await db.execute(
+                "DROP TRIGGER refuse_audit ON audit_entries; DROP FUNCTION refuse_audit()"
+            )
+    assert response.status_code == 500
+    assert await db.fetchval("SELECT status FROM requests") == "submitted"
+    assert await db.fetchval("SELECT count(*) FROM events") == 1  # the assignment only
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_entries SET action = 'nothing'", "DELETE FROM audit_entries"],
+)
+async def test_audit_entries_are_append_only(
+    server: RunningServer, world: World, db: asyncpg.Connection, statement: str
+) -> None:
+    async with http(server.http) as client:
+        await client.post("/v1/requests", json=request_body(), headers=world.unit("FR").headers)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        await db.execute(statement)
+    assert await db.fetchval("SELECT action FROM audit_entries") == "request.submitted"

@@ -1,0 +1,123 @@
+"""The `relay247` command as an operator uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from app.database.urls import asyncpg_dsn, with_database
+from tests.conftest import free_port
+from tests.processes import environment, run, serving
+
+
+async def test_serve_without_database_url_runs_the_embedded_postgres(tmp_path: Path) -> None:
+    env = environment(DATABASE_URL=None, RELAY247_DATA_DIR=str(tmp_path / "data"))
+    code, _, stderr = await run("migrate", env=env)
+    assert code == 0, stderr
+    async with serving(free_port(), env) as base, httpx.AsyncClient(base_url=base) as client:
+        assert (await client.get("/readyz")).json() == {"status": "ok"}
+    assert (tmp_path / "data" / "pg" / "PG_VERSION").is_file()
+    # The data folder is reused on the next start: already migrated, nothing to do.
+    code, _, stderr = await run("migrate", env=env)
+    assert code == 0, stderr
+
+
+async def test_serve_refuses_an_out_of_date_schema(server_url: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await connection.execute('DROP DATABASE IF EXISTS "relay247_test_empty" WITH (FORCE)')
+        await connection.execute('CREATE DATABASE "relay247_test_empty"')
+    finally:
+        await connection.close()
+    env = environment(DATABASE_URL=with_database(server_url, "relay247_test_empty"))
+    code, _, stderr = await run("serve", "--port", str(free_port()), env=env, wait=30)
+    assert code == 1
+    assert "run `relay247 migrate`" in stderr
+
+
+async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data_dir(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = environment(DATABASE_URL=database_url, RELAY247_DATA_DIR=str(tmp_path))
+    code, stdout, stderr = await run("seed-demo", "--json", env=env)
+    assert code == 0, stderr
+    credentials = json.loads(stdout)
+    assert set(credentials["countries"]) == {"FR", "DE", "BR", "JP", "NG", "US"}
+    for country in credentials["countries"].values():
+        assert {"unit", "ncb", "contact_points"} <= set(country)
+        assert len(country["contact_points"]) == 2
+    assert credentials["global_desk"]["token"].startswith("r247_")
+    assert credentials["auditor"]["token"].startswith("r247_")
+    assert (tmp_path / "demo-credentials.json").stat().st_mode & 0o077 == 0
+
+    code, again, _ = await run("seed-demo", "--json", env=env)
+    assert code == 0
+    assert json.loads(again) == credentials
+
+    async with serving(free_port(), env) as base, httpx.AsyncClient(base_url=base) as client:
+        token = credentials["countries"]["FR"]["unit"]["token"]
+        response = await client.post(
+            "/v1/requests",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "type": "emergency_disclosure",
+                "priority": "emergency",
+                "target_country": "US",
+                "subject": "Threat to life",
+                "details": "Subscriber behind an account announcing an attack",
+                "legal_basis": "Second Additional Protocol Art. 9",
+                "handling_code": "RED",
+            },
+        )
+        assert response.status_code == 201, response.text
+
+
+async def test_tokens_create_makes_a_working_token(database_url: str) -> None:
+    env = environment(DATABASE_URL=database_url)
+    code, _, stderr = await run("directory", "add-country", "DE", "Germany", env=env)
+    assert code == 0, stderr
+    code, agency_id, stderr = await run(
+        "directory",
+        "add-agency",
+        "--country",
+        "DE",
+        "--kind",
+        "ncb",
+        "--name",
+        "NCB Wiesbaden",
+        env=env,
+    )
+    assert code == 0, stderr
+    code, _, stderr = await run(
+        "tokens",
+        "create",
+        "--agency-id",
+        agency_id.strip(),
+        "--role",
+        "unit",
+        "--name",
+        "x",
+        env=env,
+    )
+    assert code == 1
+    assert "role unit belongs to an agency of kind unit" in stderr
+    code, token, stderr = await run(
+        "tokens",
+        "create",
+        "--agency-id",
+        agency_id.strip(),
+        "--role",
+        "ncb",
+        "--name",
+        "duty",
+        env=env,
+    )
+    assert code == 0, stderr
+    async with serving(free_port(), env) as base, httpx.AsyncClient(base_url=base) as client:
+        response = await client.get(
+            "/v1/requests", headers={"Authorization": f"Bearer {token.strip()}"}
+        )
+    assert response.status_code == 200
