@@ -60,13 +60,17 @@ async def database_url(server_url: str) -> str:
     return url
 
 
-@pytest.fixture(autouse=True)
-async def _clean_database(database_url: str) -> None:
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A bare connection to the test database, to look at what the service wrote."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await connection.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
-    finally:
-        await connection.close()
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_database(db: asyncpg.Connection) -> None:
+    await db.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture

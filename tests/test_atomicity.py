@@ -3,22 +3,12 @@ entries cannot be changed or removed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
-from app.database.urls import asyncpg_dsn
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    yield connection
-    await connection.close()
 
 
 async def test_a_failure_at_the_last_write_leaves_nothing_behind(

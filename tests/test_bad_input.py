@@ -7,7 +7,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from app.database.urls import asyncpg_dsn
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
@@ -94,14 +93,10 @@ async def test_bad_call(
 
 
 async def test_bad_input_writes_nothing(
-    server: RunningServer, world: World, database_url: str
+    server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     async with http(server.http) as client:
         for _, body, _, _ in BAD_BODIES:
             await client.post("/v1/requests", json=body, headers=world.unit("FR").headers)
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        for table in ("requests", "events", "audit_entries", "idempotency_keys"):
-            assert await connection.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
-    finally:
-        await connection.close()
+    for table in ("requests", "events", "audit_entries", "idempotency_keys"):
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608

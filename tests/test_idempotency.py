@@ -7,23 +7,13 @@ import json
 
 import asyncpg
 
-from app.database.urls import asyncpg_dsn
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
 
 
-async def _count(database_url: str, sql: str) -> int:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        value: int = await connection.fetchval(sql)
-        return value
-    finally:
-        await connection.close()
-
-
 async def test_retry_with_same_key_and_body_gets_the_first_answer(
-    server: RunningServer, world: World, database_url: str
+    server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     headers = {**world.unit("FR").headers, "Idempotency-Key": "case-2026-0001"}
     async with http(server.http) as client:
@@ -38,12 +28,12 @@ async def test_retry_with_same_key_and_body_gets_the_first_answer(
     assert second.json() == first.json()
     assert second.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
-    assert await _count(database_url, "SELECT count(*) FROM requests") == 1
-    assert await _count(database_url, "SELECT count(*) FROM events") == 1
+    assert await db.fetchval("SELECT count(*) FROM requests") == 1
+    assert await db.fetchval("SELECT count(*) FROM events") == 1
 
 
 async def test_same_key_with_another_body_is_refused(
-    server: RunningServer, world: World, database_url: str
+    server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     headers = {**world.unit("FR").headers, "Idempotency-Key": "case-2026-0002"}
     async with http(server.http) as client:
@@ -54,11 +44,11 @@ async def test_same_key_with_another_body_is_refused(
     assert other.status_code == 422
     assert other.headers["content-type"] == "application/problem+json"
     assert "different body" in other.json()["detail"]
-    assert await _count(database_url, "SELECT count(*) FROM requests") == 1
+    assert await db.fetchval("SELECT count(*) FROM requests") == 1
 
 
 async def test_keys_belong_to_one_agency(
-    server: RunningServer, world: World, database_url: str
+    server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     async with http(server.http) as client:
         for country in ("FR", "JP"):
@@ -68,11 +58,11 @@ async def test_keys_belong_to_one_agency(
                 headers={**world.unit(country).headers, "Idempotency-Key": "shared-key"},
             )
             assert response.status_code == 201
-    assert await _count(database_url, "SELECT count(*) FROM requests") == 2
+    assert await db.fetchval("SELECT count(*) FROM requests") == 2
 
 
 async def test_twenty_concurrent_retries_make_exactly_one_request(
-    server: RunningServer, world: World, database_url: str
+    server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     headers = {**world.unit("FR").headers, "Idempotency-Key": "storm"}
     async with http(server.http) as client:
@@ -82,11 +72,9 @@ async def test_twenty_concurrent_retries_make_exactly_one_request(
     assert [r.status_code for r in responses] == [201] * 20
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 19
-    assert await _count(database_url, "SELECT count(*) FROM requests") == 1
-    assert await _count(database_url, "SELECT count(*) FROM events") == 1
+    assert await db.fetchval("SELECT count(*) FROM requests") == 1
+    assert await db.fetchval("SELECT count(*) FROM events") == 1
     assert (
-        await _count(
-            database_url, "SELECT count(*) FROM audit_entries WHERE action = 'request.submitted'"
-        )
+        await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'request.submitted'")
         == 1
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.database.urls import asyncpg_dsn
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
@@ -107,7 +106,7 @@ async def test_list_filters(server: RunningServer, world: World) -> None:
 
 
 async def test_reads_of_content_are_audited(
-    server: RunningServer, world: World, database_url: str
+    server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     async with http(server.http) as client:
         created = (
@@ -118,15 +117,11 @@ async def test_reads_of_content_are_audited(
         await client.get(f"/v1/requests/{created['id']}", headers=world.desk("DE").headers)
         await client.get("/v1/requests", headers=world.gs.headers)
         await client.get(f"/v1/requests/{created['id']}", headers=world.auditor.headers)
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        rows = await connection.fetch(
-            "SELECT action, actor_principal_id, content_hash FROM audit_entries "
-            "WHERE object_id = $1 ORDER BY id",
-            created["id"],
-        )
-    finally:
-        await connection.close()
+    rows = await db.fetch(
+        "SELECT action, actor_principal_id, content_hash FROM audit_entries "
+        "WHERE object_id = $1 ORDER BY id",
+        created["id"],
+    )
     assert [(r["action"], r["actor_principal_id"]) for r in rows] == [
         ("request.submitted", world.unit("FR").principal_id),
         ("request.read", world.desk("DE").principal_id),

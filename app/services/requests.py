@@ -103,6 +103,24 @@ def _event_data(request: CooperationRequest) -> dict[str, Any]:
     }
 
 
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    request: CooperationRequest,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor,
+        action,
+        object_type=OBJECT_TYPE,
+        object_id=str(request.id),
+        content_hash=request.content_hash,
+        details=details,
+    )
+
+
 # --- use cases ------------------------------------------------------------------------------
 
 
@@ -167,14 +185,12 @@ async def submit(
             key=idempotency_key,
             answer=idempotency.StoredAnswer(status_code=201, body=view.model_dump(mode="json")),
         )
-    await audit.record(
+    await _audit(
         session,
         actor,
         "request.submitted",
-        object_type=OBJECT_TYPE,
-        object_id=str(request.id),
-        content_hash=request.content_hash,
-        details={"target_country": request.target_country, "type": request.type.value},
+        request,
+        {"target_country": request.target_country, "type": request.type.value},
     )
     # Until rosters exist, the whole desk of the target country is assigned.
     await events.publish(
@@ -194,14 +210,7 @@ async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> Req
     if request is None:
         raise NotFoundError(f"no request {request_id} that you may see")
     if reads_content(actor):
-        await audit.record(
-            session,
-            actor,
-            "request.read",
-            object_type=OBJECT_TYPE,
-            object_id=str(request.id),
-            content_hash=request.content_hash,
-        )
+        await _audit(session, actor, "request.read", request)
     return _view(request, actor)
 
 
@@ -293,14 +302,7 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
     request.acknowledged_at = request.updated_at = now
     await session.flush()
 
-    await audit.record(
-        session,
-        actor,
-        "request.acknowledged",
-        object_type=OBJECT_TYPE,
-        object_id=str(request.id),
-        content_hash=request.content_hash,
-    )
+    await _audit(session, actor, "request.acknowledged", request)
     await events.publish(
         session,
         "request.acknowledged",
