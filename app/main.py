@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import log_redaction
 from app.api import health, problems
 from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
@@ -22,6 +23,7 @@ from app.settings import api_settings, database_settings, realtime_settings
 def create_app(database_url: str | None = None) -> FastAPI:
     """``database_url`` defaults to DATABASE_URL; `relay247 serve` sets it, starting the
     embedded Postgres first when the operator gave none."""
+    log_redaction.install()
     db_settings = database_settings()
     rt_settings = realtime_settings()
 

@@ -40,8 +40,12 @@ async def run(*args: str, env: dict[str, str], wait: float = 120) -> tuple[int, 
 
 
 @asynccontextmanager
-async def serving(port: int, env: dict[str, str], *extra: str) -> AsyncIterator[str]:
-    """`relay247 serve` on a loopback port, until it answers /readyz; stopped with SIGTERM."""
+async def serving(
+    port: int, env: dict[str, str], *extra: str, log: Path | None = None
+) -> AsyncIterator[str]:
+    """`relay247 serve` on a loopback port, until it answers /readyz; stopped with SIGTERM.
+    With ``log``, the server's output goes to that file."""
+    log_file = log.open("wb") if log else None
     process = await asyncio.create_subprocess_exec(
         RELAY247,
         "serve",
@@ -49,16 +53,16 @@ async def serving(port: int, env: dict[str, str], *extra: str) -> AsyncIterator[
         str(port),
         *extra,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log_file or subprocess.DEVNULL,
+        stderr=log_file or subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=2) as client:
             for _ in range(300):
                 if process.returncode is not None:
-                    assert process.stderr is not None
-                    raise AssertionError((await process.stderr.read()).decode())
+                    output = await process.stderr.read() if process.stderr else b"(in log)"
+                    raise AssertionError(output.decode())
                 try:
                     if (await client.get("/readyz")).status_code == 200:
                         break
@@ -76,3 +80,5 @@ async def serving(port: int, env: dict[str, str], *extra: str) -> AsyncIterator[
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        if log_file is not None:
+            log_file.close()

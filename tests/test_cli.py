@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from app.database.urls import asyncpg_dsn, with_database
 from tests.conftest import free_port
+from tests.factories import World
 from tests.processes import environment, run, serving
 
 
@@ -121,3 +126,23 @@ async def test_tokens_create_makes_a_working_token(database_url: str) -> None:
             "/v1/requests", headers={"Authorization": f"Bearer {token.strip()}"}
         )
     assert response.status_code == 200
+
+
+async def test_a_token_put_in_a_url_is_refused_and_not_logged(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    env = environment(DATABASE_URL=database_url)
+    token = world.desk("DE").token
+    secret = token.split("_", 2)[2]
+    log = tmp_path / "server.log"
+    async with serving(free_port(), env, log=log) as base:
+        async with connect(base.replace("http", "ws") + f"/v1/ws?token={token}") as connection:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(connection.recv(), 5)
+        async with httpx.AsyncClient(base_url=base) as client:
+            await client.get(f"/v1/requests?access_token={token}")
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    written = log.read_text()
+    assert "/v1/ws?token=" in written, "the handshake is logged, redacted"
+    assert secret not in written
