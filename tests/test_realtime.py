@@ -248,14 +248,14 @@ async def test_slow_client_is_closed_with_resume_code_and_loses_nothing(
     app.state.realtime_settings = app.state.realtime_settings.model_copy(
         update={"ws_queue_size": 10}
     )
-    count = 200
+    count = 250
     # max_queue=1: the client library stops reading the socket once one frame is unread.
     async with connect(
         server.ws, additional_headers=world.desk("DE").headers, max_queue=1
     ) as connection:
         start = json.loads(await connection.recv())["cursors"]["desk:DE"]
-        # 200 x 50 kB is more than the socket buffers hold: the server's sends block.
-        await append_raw_events(asyncpg_dsn(database_url), "desk:DE", count, pad=50_000)
+        # 250 x 100 kB is far more than loopback socket buffers hold: the server blocks.
+        await append_raw_events(asyncpg_dsn(database_url), "desk:DE", count, pad=100_000)
         await asyncio.sleep(1)
         received = 0
         closed: ConnectionClosed | None = None
