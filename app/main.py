@@ -47,6 +47,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 batch=rt_settings.backfill_batch,
             )
             notifier = Notifier(asyncpg_dsn(url), wake_local=hub.wake)
+            hub.own_notifier_pid = lambda: notifier.backend_pid
             database.on_commit(notifier.wake)
             app.state.database = database
             app.state.hub = hub

@@ -101,6 +101,7 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
         host="127.0.0.1",
         port=port,
         ws="websockets-sansio",
+        ws_per_message_deflate=False,
         log_level="warning",
         lifespan="on",
     )

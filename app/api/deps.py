@@ -14,7 +14,9 @@ from app.errors import UnauthenticatedError
 from app.services.auth import Actor, authenticate
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
+    # async, though it awaits nothing: a plain def dependency would run in the threadpool,
+    # a thread hop on every request.
     database: Database = request.app.state.database
     return database
 

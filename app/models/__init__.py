@@ -3,7 +3,7 @@
 from app.models.agency import Agency
 from app.models.api_token import ApiToken
 from app.models.audit import AuditEntry
-from app.models.base import Base
+from app.models.base import Base, table_of
 from app.models.country import Country
 from app.models.event import Channel, Event
 from app.models.idempotency import IdempotencyKey
@@ -21,4 +21,5 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "Principal",
+    "table_of",
 ]

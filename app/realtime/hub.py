@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,6 +63,8 @@ class Hub:
         self._heads: dict[str, int] = {}  # last offset read, per channel with local sockets
         self._dirty: set[str] = set()
         self._woken = asyncio.Event()
+        # The local notifier wakes this hub directly; its NOTIFY coming back is ignored.
+        self.own_notifier_pid: Callable[[], int | None] = lambda: None
 
     # --- subscriptions -------------------------------------------------------------------
 
@@ -164,15 +166,17 @@ class Hub:
                 log.warning("event listener lost (%s); reconnecting", exc)
             await asyncio.sleep(1.0)
 
+    def _on_notify(self, _connection: object, pid: int, _channel: str, payload: str) -> None:
+        if pid != self.own_notifier_pid():
+            self.wake(payload.split(","))
+
     async def _listen_once(self) -> None:
         """LISTEN until the connection is lost; return or raise when it is."""
         connection = await asyncpg.connect(self._dsn)
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda _: lost.set())
-            await connection.add_listener(
-                PG_CHANNEL, lambda _c, _pid, _ch, payload: self.wake(payload.split(","))
-            )
+            await connection.add_listener(PG_CHANNEL, self._on_notify)
             self.wake(list(self._heads))  # whatever moved while nobody listened
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):

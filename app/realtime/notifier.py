@@ -36,6 +36,7 @@ class Notifier:
         self._wake_local = wake_local
         self._pending: set[str] = set()
         self._ready = asyncio.Event()
+        self.backend_pid: int | None = None  # of the connection NOTIFY is sent from
 
     def wake(self, channels: Iterable[str]) -> None:
         """Called after a commit; never blocks."""
@@ -64,6 +65,7 @@ class Notifier:
                 try:
                     if connection is None or connection.is_closed():
                         connection = await asyncpg.connect(self._dsn)
+                        self.backend_pid = connection.get_server_pid()
                     for payload in _payloads(batch):
                         await connection.execute("SELECT pg_notify($1, $2)", PG_CHANNEL, payload)
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditEntry
+from app.models import AuditEntry, table_of
 from app.services.auth import Actor
+
+_audit_entries = table_of(AuditEntry)  # Core inserts: no ORM bookkeeping for append-only rows
 
 
 def _entry(
@@ -47,7 +49,7 @@ async def record(
 ) -> None:
     """``actor`` is None for what the service does by itself (escalations, purges)."""
     await session.execute(
-        insert(AuditEntry).values(
+        insert(_audit_entries).values(
             _entry(actor, action, object_type, object_id, content_hash, details)
         )
     )
@@ -65,6 +67,6 @@ async def record_many(
     if not objects:
         return
     await session.execute(
-        insert(AuditEntry),
+        insert(_audit_entries),
         [_entry(actor, action, object_type, oid, chash, None) for oid, chash in objects],
     )

@@ -13,11 +13,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import UnauthenticatedError
-from app.models import Agency, ApiToken, Principal
+from app.models import Agency, ApiToken, Principal, table_of
 from app.models.enums import Role
 
 _SCHEME = "r247"
@@ -59,28 +59,37 @@ def _prefix_of(token: str) -> str | None:
     return parts[1]
 
 
+_tokens, _principals, _agencies = table_of(ApiToken), table_of(Principal), table_of(Agency)
+# Core, not ORM: this runs on every request and every socket handshake.
+_LOOKUP = (
+    select(
+        _tokens.c.secret_hash,
+        _principals.c.id,
+        _principals.c.agency_id,
+        _principals.c.role,
+        _principals.c.name,
+        _agencies.c.country_code,
+    )
+    .join(_principals, _tokens.c.principal_id == _principals.c.id)
+    .join(_agencies, _principals.c.agency_id == _agencies.c.id)
+    .where(_tokens.c.prefix == bindparam("prefix"), _tokens.c.revoked_at.is_(None))
+)
+
+
 async def authenticate(session: AsyncSession, token: str, remote_addr: str | None) -> Actor:
     prefix = _prefix_of(token)
     if prefix is None:
         raise UnauthenticatedError("the bearer token is malformed: expected r247_<prefix>_<secret>")
-    row = (
-        await session.execute(
-            select(ApiToken.secret_hash, Principal, Agency.country_code)
-            .join(Principal, ApiToken.principal_id == Principal.id)
-            .join(Agency, Principal.agency_id == Agency.id)
-            .where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
-        )
-    ).one_or_none()
+    row = (await session.execute(_LOOKUP, {"prefix": prefix})).one_or_none()
     # Compare even when no row matched, so timing tells nothing about which prefixes exist.
     expected = row.secret_hash if row else b"\0" * 32
     if not hmac.compare_digest(expected, _digest(token)) or row is None:
         raise UnauthenticatedError("the bearer token is unknown or revoked")
-    principal: Principal = row.Principal
     return Actor(
-        principal_id=principal.id,
-        agency_id=principal.agency_id,
+        principal_id=row.id,
+        agency_id=row.agency_id,
         country=row.country_code,
-        role=principal.role,
-        name=principal.name,
+        role=row.role,
+        name=row.name,
         remote_addr=remote_addr,
     )

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, insert, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, String, Uuid, bindparam, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.database import wake_after_commit
-from app.models import Channel, Event
+from app.models import Channel, Event, table_of
 from app.models.enums import Role
 from app.services.auth import Actor
 
@@ -49,6 +49,29 @@ def channels_for(actor: Actor) -> list[str]:
             return []
 
 
+# Take the channel's next offset and write the event in one round trip.
+_channels, _events = table_of(Channel), table_of(Event)
+_next_offset = (
+    pg_insert(_channels)
+    .values(name=bindparam("channel"), last_offset=1)
+    .on_conflict_do_update(
+        index_elements=[_channels.c.name], set_={"last_offset": _channels.c.last_offset + 1}
+    )
+    .returning(_channels.c.last_offset)
+    .cte("next_offset")
+)
+_APPEND = insert(_events).from_select(
+    ["channel", "offset", "type", "request_id", "data"],
+    select(
+        bindparam("channel", type_=String),
+        _next_offset.c.last_offset,
+        bindparam("type", type_=String),
+        bindparam("request_id", type_=Uuid),
+        bindparam("data", type_=JSONB),
+    ),
+)
+
+
 async def publish(
     session: AsyncSession,
     event_type: str,
@@ -59,18 +82,9 @@ async def publish(
 ) -> None:
     # Counters are locked in name order, so two transactions never wait on each other in a cycle.
     for channel in sorted(set(channels)):
-        offset = await session.scalar(
-            pg_insert(Channel)
-            .values(name=channel, last_offset=1)
-            .on_conflict_do_update(
-                index_elements=[Channel.name], set_={"last_offset": Channel.last_offset + 1}
-            )
-            .returning(Channel.last_offset)
-        )
         await session.execute(
-            insert(Event).values(
-                channel=channel, offset=offset, type=event_type, request_id=request_id, data=data
-            )
+            _APPEND,
+            {"channel": channel, "type": event_type, "request_id": request_id, "data": data},
         )
         wake_after_commit(session, channel)
 

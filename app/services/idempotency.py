@@ -16,7 +16,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInputError
-from app.models import IdempotencyKey
+from app.models import IdempotencyKey, table_of
+
+_keys = table_of(IdempotencyKey)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +36,10 @@ async def claim(
     'different' body.
     """
     claimed = await session.scalar(
-        insert(IdempotencyKey)
+        insert(_keys)
         .values(agency_id=agency_id, key=key, body_hash=fingerprint, status_code=0, response={})
         .on_conflict_do_nothing()
-        .returning(IdempotencyKey.key)
+        .returning(_keys.c.key)
     )
     if claimed is not None:
         return None
@@ -61,7 +63,7 @@ async def store(
     session: AsyncSession, *, agency_id: uuid.UUID, key: str, answer: StoredAnswer
 ) -> None:
     await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.agency_id == agency_id, IdempotencyKey.key == key)
+        update(_keys)
+        .where(_keys.c.agency_id == agency_id, _keys.c.key == key)
         .values(status_code=answer.status_code, response=answer.body)
     )
