@@ -11,9 +11,11 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from bench.config import BenchConfig, parse_args
@@ -21,7 +23,7 @@ from bench.floor import run_floor
 from bench.intake import run_intake
 from bench.latency import run_latency
 from bench.progress import progress
-from bench.report import environment, ratios, write
+from bench.report import environment, ratios, warnings, write
 from bench.stack import BenchError, cli_environment, migrate, recreate_database, seed, serving
 from bench.workload import Credentials, request_body
 
@@ -32,7 +34,13 @@ def _client(base_url: str, config: BenchConfig) -> httpx.AsyncClient:
         base_url=base_url,
         timeout=30.0,
         trust_env=False,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        limits=httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            # Below uvicorn's keep-alive timeout (5 s): a connection the server is closing
+            # is never reused, which would fail a POST with no fault of relay247.
+            keepalive_expiry=2.0,
+        ),
     )
 
 
@@ -41,7 +49,7 @@ async def _measure_service(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     await migrate(env)
     credentials = Credentials.from_seed(await seed(env))
-    async with serving(env, log) as base_url, _client(base_url, config) as client:
+    async with serving(env, log, config.workers) as base_url, _client(base_url, config) as client:
         latency, post = await run_latency(
             client,
             base_url,
@@ -87,6 +95,7 @@ async def run(config: BenchConfig, event_loop: str) -> dict[str, Any]:
         "intake": intake,
         "floor": floor,
         "ratios": ratios(latency, intake, floor),
+        "warnings": warnings(config.rate, latency, post, intake),
         "environment": env_section,
     }
 
@@ -97,7 +106,7 @@ def _loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str
         import uvloop
     except ImportError:
         return None, "asyncio"
-    return uvloop.new_event_loop, f"uvloop {uvloop.__version__}"
+    return uvloop.new_event_loop, f"uvloop {metadata.version('uvloop')}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,9 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             report = runner.run(run(config, event_loop))
-    except BenchError as exc:
-        progress(f"failed: {exc}")
+    except (BenchError, OSError, asyncpg.PostgresError) as exc:
+        progress(f"failed: {type(exc).__name__}: {exc}")
         return 1
+    except KeyboardInterrupt:
+        progress("interrupted; relay247 serve was stopped")
+        return 130
     print(write(report, config.output))
     progress(f"report written to {config.output}")
     return 0

@@ -21,7 +21,8 @@ class BenchConfig:
     intake_requests: int
     floor_serial_inserts: int  # one-at-a-time inserts: the latency floor
     floor_ws_frames: int
-    push_timeout_s: float  # a push later than this after its POST counts as missing
+    push_timeout_s: float  # a push later than this after its POST counts as late
+    workers: int  # relay247 serve --workers
     output: Path
     quick: bool
 
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=32, help="in flight (default 32)")
     parser.add_argument("--intake-requests", type=int, help="default 2000, quick 300")
     parser.add_argument("--push-timeout", type=float, default=5.0, help="seconds (default 5)")
+    parser.add_argument("--workers", type=int, default=1, help="relay247 serve --workers")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
     return parser
@@ -70,10 +72,11 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         floor_serial_inserts=sizes["serial"],
         floor_ws_frames=sizes["frames"],
         push_timeout_s=args.push_timeout,
+        workers=args.workers,
         output=args.output,
         quick=args.quick,
     )
-    for name in ("rate", "requests", "dashboards", "concurrency", "intake_requests"):
+    for name in ("rate", "requests", "dashboards", "concurrency", "intake_requests", "workers"):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     _positive(parser, "--push-timeout", config.push_timeout_s)
     return config

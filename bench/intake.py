@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from bench.latency import Submitted, submit
 from bench.progress import progress
 from bench.stats import summarize_ms
+from bench.submit import Submitted, outcomes, submit
 from bench.workload import Credentials
 
 
@@ -37,7 +37,7 @@ async def run_intake(
         *(_worker(client, credentials, indexes, first + count, results) for _ in range(concurrency))
     )
     elapsed = time.perf_counter() - started
-    accepted = [r for r in results if r.status == 201]
+    accepted = [r for r in results if r.request_id is not None]
     throughput = len(accepted) / elapsed
     progress(f"intake: {throughput:.0f} requests/s with {concurrency} in flight")
     return {
@@ -45,6 +45,7 @@ async def run_intake(
         "concurrency": concurrency,
         "accepted": len(accepted),
         "failed": len(results) - len(accepted),
+        "outcomes": outcomes(results),
         "elapsed_s": round(elapsed, 3),
         "requests_per_s": round(throughput, 1),
         "post_latency_ms": summarize_ms(r.answered - r.sent for r in accepted),

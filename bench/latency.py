@@ -22,7 +22,8 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.progress import progress
 from bench.stats import summarize_ms
-from bench.workload import Credentials, dashboard_plan, request_body, route
+from bench.submit import Submitted, outcomes, submit
+from bench.workload import Credentials, dashboard_plan
 
 CONNECT_BATCH = 10  # dashboards opened at once
 
@@ -44,16 +45,6 @@ class Arrivals:
     def record(self, request_id: str, push: Push) -> None:
         self.frames += 1
         self.first.setdefault(request_id, push)
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    target: str
-    due: float  # when the schedule wanted the POST sent
-    sent: float  # just before the POST was sent
-    answered: float
-    status: int  # 0: no HTTP answer
-    request_id: str | None
 
 
 # --- dashboards ----------------------------------------------------------------------------
@@ -110,22 +101,6 @@ async def dashboards(
 # --- submissions ---------------------------------------------------------------------------
 
 
-async def submit(
-    client: httpx.AsyncClient, credentials: Credentials, index: int, due: float
-) -> Submitted:
-    source, target = route(index, credentials.countries)
-    headers = {"Authorization": f"Bearer {credentials.units[source]}"}
-    body = request_body(target, index)
-    sent = time.perf_counter()
-    try:
-        response = await client.post("/v1/requests", json=body, headers=headers)
-    except httpx.HTTPError:
-        return Submitted(target, due, sent, time.perf_counter(), 0, None)
-    answered = time.perf_counter()
-    request_id = response.json()["id"] if response.status_code == 201 else None
-    return Submitted(target, due, sent, answered, response.status_code, request_id)
-
-
 async def paced(
     client: httpx.AsyncClient, credentials: Credentials, first: int, count: int, rate: float
 ) -> list[Submitted]:
@@ -143,57 +118,48 @@ async def paced(
 
 async def wait_for_pushes(arrivals: Arrivals, submitted: list[Submitted], grace: float) -> None:
     """Until every accepted request has had its push, or ``grace`` seconds after the last
-    POST was sent."""
+    POST was answered."""
     expected = [s.request_id for s in submitted if s.request_id is not None]
-    deadline = max((s.sent for s in submitted), default=time.perf_counter()) + grace
+    deadline = max((s.answered for s in submitted), default=time.perf_counter()) + grace
     while time.perf_counter() < deadline:
         if all(request_id in arrivals.first for request_id in expected):
             return
         await asyncio.sleep(0.02)
 
 
-# --- the test ------------------------------------------------------------------------------
+# --- the report ----------------------------------------------------------------------------
 
 
-def _report(
-    submitted: list[Submitted], arrivals: Arrivals, timeout: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    accepted = [s for s in submitted if s.request_id is not None]
-    pushes = {s.request_id: arrivals.first.get(s.request_id) for s in accepted}
-    on_time = [
-        (s, push)
-        for s in accepted
-        if (push := pushes[s.request_id]) is not None and push.received - s.sent <= timeout
-    ]
-    latency = {
-        **summarize_ms(push.received - s.sent for s, push in on_time),
-        "missing": len(accepted) - len(on_time),
-        "wrong_channel": sum(push.channel != f"desk:{s.target}" for s, push in on_time),
-        "push_before_post_response": sum(push.received < s.answered for s, push in on_time),
+def _rate(count: int, since: float, until: float) -> float | None:
+    return round(count / (until - since), 1) if until > since else None
+
+
+def _push_section(accepted: list[Submitted], arrivals: Arrivals, timeout: float) -> dict[str, Any]:
+    pairs = [(s, arrivals.first[s.request_id]) for s in accepted if s.request_id in arrivals.first]
+    return {
+        **summarize_ms(push.received - s.sent for s, push in pairs),
+        "missing": len(accepted) - len(pairs),
+        "late": sum(push.received - s.sent > timeout for s, push in pairs),
         "timeout_s": timeout,
+        "wrong_channel": sum(push.channel != f"desk:{s.target}" for s, push in pairs),
+        "push_before_post_response": sum(push.received < s.answered for s, push in pairs),
     }
-    post = {
+
+
+def _post_section(submitted: list[Submitted], rate: float) -> dict[str, Any]:
+    accepted = [s for s in submitted if s.request_id is not None]
+    first_sent = min(s.sent for s in submitted)
+    return {
         **summarize_ms(s.answered - s.sent for s in accepted),
         "failed": len(submitted) - len(accepted),
-        "statuses": _statuses(submitted),
+        "outcomes": outcomes(submitted),
+        "offered_rate_per_s": rate,
+        "sent_rate_per_s": _rate(len(submitted) - 1, first_sent, max(s.sent for s in submitted)),
+        "completed_rate_per_s": _rate(
+            len(accepted), first_sent, max(s.answered for s in submitted)
+        ),
         "schedule_lag_ms": summarize_ms(s.sent - s.due for s in submitted),
-        "achieved_rate_per_s": round(_rate(submitted), 1),
     }
-    return latency, post
-
-
-def _statuses(submitted: list[Submitted]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for s in submitted:
-        counts[str(s.status)] = counts.get(str(s.status), 0) + 1
-    return counts
-
-
-def _rate(submitted: list[Submitted]) -> float:
-    if len(submitted) < 2:
-        return 0.0
-    span = max(s.sent for s in submitted) - min(s.sent for s in submitted)
-    return (len(submitted) - 1) / span if span > 0 else 0.0
 
 
 async def run_latency(
@@ -215,7 +181,9 @@ async def run_latency(
         progress(f"warmed up with {warmup} requests; {requests} requests at {rate:g}/s")
         submitted = await paced(client, credentials, warmup, requests, rate)
         await wait_for_pushes(arrivals, submitted, push_timeout_s)
-    latency, post = _report(submitted, arrivals, push_timeout_s)
+    accepted = [s for s in submitted if s.request_id is not None]
+    latency = _push_section(accepted, arrivals, push_timeout_s)
+    post = _post_section(submitted, rate)
     latency["dashboards"] = dashboards_count
     latency["dashboards_dropped"] = arrivals.dropped_dashboards
     latency["assigned_frames_received"] = arrivals.frames

@@ -35,16 +35,16 @@ def environment(database: BenchDatabase, event_loop: str) -> dict[str, Any]:
     }
 
 
-def _ratio(numerator: Any, denominator: Any) -> float | None:
+def _ratio(numerator: Any, denominator: Any, digits: int = 2) -> float | None:
     if not numerator or not denominator:
         return None
-    return round(float(numerator) / float(denominator), 2)
+    return round(float(numerator) / float(denominator), digits)
 
 
 def _floor_sum(insert: dict[str, Any], ws: dict[str, Any], q: str) -> float | None:
     if insert[q] is None or ws[q] is None:
         return None
-    return round(insert[q] + ws[q], 3)
+    return round(float(insert[q]) + float(ws[q]), 3)
 
 
 def ratios(
@@ -64,7 +64,7 @@ def ratios(
         "push_p50_over_loaded_floor_p50": _ratio(latency["p50"], loaded["p50"]),
         "push_p99_over_loaded_floor_p99": _ratio(latency["p99"], loaded["p99"]),
         "intake_over_floor_inserts": _ratio(
-            intake["requests_per_s"], floor["insert"]["inserts_per_s"]
+            intake["requests_per_s"], floor["insert"]["inserts_per_s"], digits=4
         ),
         "basis": (
             "floor_latency = serial insert+commit + websocket frame (idle server); "
@@ -72,6 +72,36 @@ def ratios(
             "intake ratio = relay247 requests/s over bare inserts/s at the same concurrency"
         ),
     }
+
+
+def warnings(
+    rate: float, latency: dict[str, Any], post: dict[str, Any], intake: dict[str, Any]
+) -> list[str]:
+    """What a reader of the figures must know: saturation, a late load generator, losses."""
+    notes = []
+    completed = post["completed_rate_per_s"]
+    if completed is not None and completed < 0.95 * rate:
+        notes.append(
+            f"relay247 did not keep up with {rate:g} POST/s (it completed {completed}/s): the "
+            "latency figures include queueing; lower --rate to measure below saturation"
+        )
+    lag = post["schedule_lag_ms"]["p99"]
+    if lag is not None and lag > 20:
+        notes.append(f"the load generator fell behind its schedule (lag p99 {lag} ms)")
+    if latency["missing"] or latency["late"]:
+        notes.append(
+            f"{latency['missing']} pushes never arrived and {latency['late']} came later than "
+            f"{latency['timeout_s']:g}s"
+        )
+    if latency["wrong_channel"] or latency["dashboards_dropped"]:
+        notes.append(
+            f"{latency['wrong_channel']} pushes on a foreign channel, "
+            f"{latency['dashboards_dropped']} dashboards closed by the server"
+        )
+    failed = post["failed"] + intake["failed"]
+    if failed:
+        notes.append(f"{failed} POSTs failed: {post['outcomes']} / {intake['outcomes']}")
+    return notes
 
 
 def write(report: dict[str, Any], path: Path) -> str:

@@ -156,7 +156,7 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(env: Mapping[str, str], log: Path) -> AsyncIterator[str]:
+async def serving(env: Mapping[str, str], log: Path, workers: int) -> AsyncIterator[str]:
     """Run ``relay247 serve`` on a free port; yield its base URL; always stop it."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +168,8 @@ async def serving(env: Mapping[str, str], log: Path) -> AsyncIterator[str]:
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             env=dict(env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log_file,
