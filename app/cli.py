@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,10 @@ def _database_url() -> str:
     if settings.url:
         return settings.url
     server_url = start_embedded_server(settings.data_dir)
+    # The embedded server is stopped by an atexit hook. uvicorn re-raises the signal that
+    # stopped it once it has shut down, and SIGTERM's default action skips atexit: make it
+    # an ordinary exit instead.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     url = asyncio.run(ensure_database(server_url, DATABASE_NAME))
     # Uvicorn's worker processes and create_app() find the database the same way.
     os.environ["DATABASE_URL"] = url
