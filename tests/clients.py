@@ -9,11 +9,23 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.factories import Party
+from tests.factories import Party, request_body
 
 
 def http(base_url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, timeout=10)
+
+
+async def submit_request(
+    client: httpx.AsyncClient, sender: Party, target: str = "DE", **overrides: Any
+) -> dict[str, Any]:
+    """POST a valid request from ``sender`` and return the created request."""
+    response = await client.post(
+        "/v1/requests", json=request_body(target, **overrides), headers=sender.headers
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
 
 
 class Dashboard:

@@ -13,18 +13,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.database.urls import asyncpg_dsn
-from tests.clients import Dashboard, http
+from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
-from tests.factories import World, request_body
+from tests.factories import World
 
 
 async def submit(server: RunningServer, world: World, target: str = "DE") -> str:
     async with http(server.http) as client:
-        response = await client.post(
-            "/v1/requests", json=request_body(target), headers=world.unit("FR").headers
-        )
-    assert response.status_code == 201, response.text
-    request_id: str = response.json()["id"]
+        created = await submit_request(client, world.unit("FR"), target)
+    request_id: str = created["id"]
     return request_id
 
 

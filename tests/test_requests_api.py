@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.clients import http
+from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
 
@@ -36,11 +36,7 @@ async def test_auditor_sees_metadata_and_hash_but_no_content(
     server: RunningServer, world: World
 ) -> None:
     async with http(server.http) as client:
-        created = (
-            await client.post(
-                "/v1/requests", json=request_body("DE"), headers=world.unit("FR").headers
-            )
-        ).json()
+        created = await submit_request(client, world.unit("FR"))
         seen = await client.get(f"/v1/requests/{created['id']}", headers=world.auditor.headers)
     assert seen.status_code == 200
     assert seen.json()["content"] is None
@@ -109,11 +105,7 @@ async def test_reads_of_content_are_audited(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     async with http(server.http) as client:
-        created = (
-            await client.post(
-                "/v1/requests", json=request_body("DE"), headers=world.unit("FR").headers
-            )
-        ).json()
+        created = await submit_request(client, world.unit("FR"))
         await client.get(f"/v1/requests/{created['id']}", headers=world.desk("DE").headers)
         await client.get("/v1/requests", headers=world.gs.headers)
         await client.get(f"/v1/requests/{created['id']}", headers=world.auditor.headers)
