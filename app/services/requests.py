@@ -182,6 +182,8 @@ async def submit(
                 f"target_country {draft.target_country} is not a country of the network"
             ) from exc
         raise
+    # The row is written; this transient object (never added to the session) only carries
+    # its values to the view, the audit entry and the event.
     request = CooperationRequest(
         **values, created_at=stamps.created_at, updated_at=stamps.updated_at
     )
