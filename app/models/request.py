@@ -30,8 +30,6 @@ class CooperationRequest(Base):
         Index("ix_requests_agency_created", "requesting_agency_id", "created_at", "id"),
         Index("ix_requests_created", "created_at", "id"),
     )
-    # created_at/updated_at come from the database clock; fetch them on insert (RETURNING).
-    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     type: Mapped[RequestType] = mapped_column(db_enum(RequestType), nullable=False)
