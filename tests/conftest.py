@@ -22,13 +22,13 @@ from app.database.embedded import ensure_database, start_embedded_server
 from app.database.migrate import upgrade_to_head
 from app.database.urls import asyncpg_dsn
 from app.main import create_app
+from app.models import Base
 from tests.factories import World, make_world
 
-TEST_DATABASE = "relay247_test"
-_TABLES = (
-    "requests, events, channels, audit_entries, idempotency_keys, api_tokens, principals, "
-    "agencies, countries"
-)
+# Several test runs may share one server (parallel checkouts): each names its own database.
+TEST_DATABASE = os.environ.get("RELAY247_TEST_DATABASE", "relay247_test")
+# Every table of the schema, so a table added later is emptied too.
+_TABLES = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.database.urls import asyncpg_dsn, with_database
-from tests.conftest import free_port
+from tests.conftest import TEST_DATABASE, free_port
 from tests.factories import World
 from tests.processes import environment, run, serving
 
@@ -33,13 +33,14 @@ async def test_serve_without_database_url_runs_the_embedded_postgres(tmp_path: P
 
 
 async def test_serve_refuses_an_out_of_date_schema(server_url: str) -> None:
+    empty = f"{TEST_DATABASE}_empty"
     connection = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
-        await connection.execute('DROP DATABASE IF EXISTS "relay247_test_empty" WITH (FORCE)')
-        await connection.execute('CREATE DATABASE "relay247_test_empty"')
+        await connection.execute(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{empty}"')
     finally:
         await connection.close()
-    env = environment(DATABASE_URL=with_database(server_url, "relay247_test_empty"))
+    env = environment(DATABASE_URL=with_database(server_url, empty))
     code, _, stderr = await run("serve", "--port", str(free_port()), env=env, wait=30)
     assert code == 1
     assert "run `relay247 migrate`" in stderr
