@@ -9,6 +9,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -245,16 +246,35 @@ def create_token(
     role: Annotated[Role, typer.Option()],
     name: Annotated[str, typer.Option(help="Person, desk or system the token is for.")],
     label: Annotated[str, typer.Option(help="A note on the token.")] = "",
+    expires_in_hours: Annotated[
+        float | None, typer.Option(min=0.001, help="The token stops working after this.")
+    ] = None,
 ) -> None:
     """Create a principal with a role in an agency, and a token for it (shown only now)."""
+    expires_at = datetime.now(UTC) + timedelta(hours=expires_in_hours) if expires_in_hours else None
 
     async def work(session: Any) -> str:
         principal = await directory.create_principal(
             session, agency_id=agency_id, role=role, name=name
         )
-        return await directory.issue_token(session, principal_id=principal.id, label=label)
+        return await directory.issue_token(
+            session, principal_id=principal.id, label=label, expires_at=expires_at
+        )
 
     typer.echo(_in_transaction(_database_url(), work))
+
+
+@tokens_cli.command("revoke")
+def revoke_token(
+    prefix: Annotated[
+        str, typer.Argument(help="The token's prefix: r247_<prefix>_..., or the whole token.")
+    ],
+) -> None:
+    """Revoke a token: refused at once on REST; its open sockets close within seconds."""
+    parts = prefix.split("_")
+    handle = parts[1] if len(parts) >= 3 and parts[0] == "r247" else prefix
+    _in_transaction(_database_url(), lambda s: directory.revoke_token(s, prefix=handle))
+    typer.echo(f"token {handle} is revoked")
 
 
 def main() -> None:

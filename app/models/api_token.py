@@ -24,5 +24,7 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A token stops working at this time; None: until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     principal: Mapped[Principal] = relationship(lazy="raise")

@@ -11,10 +11,12 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Uuid, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.errors import UnauthenticatedError
 from app.models import Agency, ApiToken, Principal, table_of
@@ -28,6 +30,7 @@ class Actor:
     """Who is calling: a principal, on behalf of its agency, from a country."""
 
     principal_id: uuid.UUID
+    token_id: uuid.UUID  # the token it authenticated with: revoking it ends its sockets too
     agency_id: uuid.UUID
     country: str
     role: Role
@@ -60,9 +63,19 @@ def _prefix_of(token: str) -> str | None:
 
 
 _tokens, _principals, _agencies = table_of(ApiToken), table_of(Principal), table_of(Agency)
+
+
+def _usable() -> ColumnElement[bool]:
+    """The one rule of whether a token still works: not revoked, not expired."""
+    return (_tokens.c.revoked_at.is_(None)) & or_(
+        _tokens.c.expires_at.is_(None), _tokens.c.expires_at > func.now()
+    )
+
+
 # Core, not ORM: this runs on every request and every socket handshake.
 _LOOKUP = (
     select(
+        _tokens.c.id.label("token_id"),
         _tokens.c.secret_hash,
         _principals.c.id,
         _principals.c.agency_id,
@@ -72,7 +85,12 @@ _LOOKUP = (
     )
     .join(_principals, _tokens.c.principal_id == _principals.c.id)
     .join(_agencies, _principals.c.agency_id == _agencies.c.id)
-    .where(_tokens.c.prefix == bindparam("prefix"), _tokens.c.revoked_at.is_(None))
+    .where(_tokens.c.prefix == bindparam("prefix"), _usable())
+)
+# An array parameter, not an IN list: one statement (and one prepared plan) however many
+# sockets are open.
+_UNUSABLE_AMONG = select(_tokens.c.id).where(
+    _tokens.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))), ~_usable()
 )
 
 
@@ -84,12 +102,29 @@ async def authenticate(session: AsyncSession, token: str, remote_addr: str | Non
     # Compare even when no row matched, so timing tells nothing about which prefixes exist.
     expected = row.secret_hash if row else b"\0" * 32
     if not hmac.compare_digest(expected, _digest(token)) or row is None:
-        raise UnauthenticatedError("the bearer token is unknown or revoked")
+        raise UnauthenticatedError("the bearer token is unknown, revoked or expired")
     return Actor(
         principal_id=row.id,
+        token_id=row.token_id,
         agency_id=row.agency_id,
         country=row.country_code,
         role=row.role,
         name=row.name,
         remote_addr=remote_addr,
     )
+
+
+async def unusable_tokens(
+    session: AsyncSession | AsyncConnection, token_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these tokens have been revoked or have expired since they authenticated."""
+    ids = list(token_ids)
+    if not ids:
+        return set()
+    return set((await session.scalars(_UNUSABLE_AMONG, {"ids": ids})).all())
+
+
+async def ensure_still_usable(session: AsyncSession, actor: Actor) -> None:
+    """For long-lived connections: the token that opened it must still work for each act."""
+    if actor.token_id in await unusable_tokens(session, [actor.token_id]):
+        raise UnauthenticatedError("the bearer token was revoked or has expired")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInputError, NotFoundError
 from app.models import Agency, ApiToken, Country, Principal
 from app.models.enums import AgencyKind, Role
+from app.services import audit
 from app.services.auth import new_token
 
 # Which kinds of agency each role may belong to: a role acts for its agency, so a unit's case
@@ -58,7 +60,13 @@ async def create_principal(
     return principal
 
 
-async def issue_token(session: AsyncSession, *, principal_id: uuid.UUID, label: str = "") -> str:
+async def issue_token(
+    session: AsyncSession,
+    *,
+    principal_id: uuid.UUID,
+    label: str = "",
+    expires_at: datetime | None = None,
+) -> str:
     """Create a token for the principal and return it: the only time it is ever seen."""
     token = new_token()
     session.add(
@@ -67,10 +75,29 @@ async def issue_token(session: AsyncSession, *, principal_id: uuid.UUID, label: 
             prefix=token.prefix,
             secret_hash=token.secret_hash,
             label=label,
+            expires_at=expires_at,
         )
     )
     await session.flush()
     return token.token
+
+
+async def revoke_token(session: AsyncSession, *, prefix: str) -> None:
+    """Revoke the token with this prefix. It stops working at once on REST, and every open
+    socket it authenticated is closed within seconds, on every instance."""
+    revoked = await session.scalar(
+        update(ApiToken)
+        .where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(ApiToken.id)
+    )
+    if revoked is None:
+        if await session.scalar(select(ApiToken.id).where(ApiToken.prefix == prefix)) is None:
+            raise NotFoundError(f"no token with prefix {prefix}")
+        return  # revoked before: nothing changes
+    await audit.record(
+        session, None, "token.revoked", object_type="api_token", object_id=str(revoked)
+    )
 
 
 async def find_agency(session: AsyncSession, *, country: str, name: str) -> Agency | None:
