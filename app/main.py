@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import log_redaction
 from app.api import health, problems
@@ -13,11 +15,38 @@ from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
 from app.database import Database
 from app.database.migrate import assert_schema_current
+from app.database.session import create_engine
 from app.database.urls import asyncpg_dsn
 from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
-from app.settings import api_settings, database_settings, realtime_settings
+from app.realtime.registry import SocketRegistry
+from app.settings import RealtimeSettings, api_settings, database_settings, realtime_settings
+from app.supervisor import Supervisor
+
+
+def _supervise(
+    hub: Hub,
+    notifier: Notifier,
+    sockets: SocketRegistry,
+    reads: AsyncEngine,
+    settings: RealtimeSettings,
+) -> Supervisor:
+    """Every background loop of an instance, each with the time after which silence means
+    it is stuck."""
+    poll = settings.poll_interval.total_seconds()
+    token_check = settings.token_check_interval.total_seconds()
+    supervisor = Supervisor()
+    supervisor.add("hub.dispatch", hub.dispatch, stall_after=4 * poll + 10)
+    supervisor.add("hub.listen", hub.listen, stall_after=hub.listener_stall_bound())
+    # The notifier only works when there is something to send; a hung send fails it.
+    supervisor.add("notifier", notifier.run, stall_after=None)
+    supervisor.add(
+        "sockets.token_watch",
+        functools.partial(sockets.watch_tokens, engine=reads, interval=token_check),
+        stall_after=4 * token_check + 10,
+    )
+    return supervisor
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
@@ -38,24 +67,31 @@ def create_app(database_url: str | None = None) -> FastAPI:
         database = Database(
             url, pool_size=db_settings.pool_size, max_overflow=db_settings.max_overflow
         )
+        reads = create_engine(url, pool_size=rt_settings.realtime_pool_size, max_overflow=0)
         try:
             await assert_schema_current(database.engine)
             hub = Hub(
-                database,
+                reads,
                 asyncpg_dsn(url),
                 poll_interval=rt_settings.poll_interval.total_seconds(),
                 batch=rt_settings.backfill_batch,
+                replay_capacity=rt_settings.ws_replay_buffer,
             )
             notifier = Notifier(asyncpg_dsn(url), wake_local=hub.wake)
             hub.own_notifier_pid = lambda: notifier.backend_pid
             database.on_commit(notifier.wake)
+            sockets = SocketRegistry()
+            supervisor = _supervise(hub, notifier, sockets, reads, rt_settings)
             app.state.database = database
             app.state.hub = hub
+            app.state.sockets = sockets
+            app.state.supervisor = supervisor
             app.state.realtime_settings = rt_settings
-            async with hub.running(), notifier.running():
+            async with supervisor.running():
                 yield
         finally:
             await database.dispose()
+            await reads.dispose()
 
     app = FastAPI(
         title="relay247",

@@ -52,11 +52,32 @@ class RealtimeSettings(BaseSettings):
         default=timedelta(seconds=5),
         description="How long a socket may stay open before it authenticates.",
     )
-    ws_queue_size: int = Field(
-        default=1000,
-        ge=10,
-        description="Events buffered for one socket; a client that falls further behind is "
-        "closed with code 4000 and resumes from its cursors.",
+    ws_send_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="A socket that accepts no data for this long while events wait for it "
+        "(its client stopped reading) is closed with code 4000: reconnect and resume.",
+    )
+    ws_resume_wait: timedelta = Field(
+        default=timedelta(seconds=2),
+        description="How long after the welcome the server waits for the client's first "
+        "frame, `resume`, before it starts live delivery from the welcome's heads.",
+    )
+    ws_replay_buffer: int = Field(
+        default=1024,
+        ge=16,
+        description="Newest events per channel an instance keeps in memory, shared by all its "
+        "sockets; a socket further behind reads from the table.",
+    )
+    token_check_interval: timedelta = Field(
+        default=timedelta(seconds=2),
+        description="How often open sockets' tokens are checked: a revoked or expired token's "
+        "sockets are closed (code 4001) within this.",
+    )
+    realtime_pool_size: int = Field(
+        default=3,
+        ge=1,
+        description="Database connections of the realtime reads (hub, resumes), apart from "
+        "the REST pool so that REST load cannot starve delivery.",
     )
     ws_ping_interval: timedelta = Field(default=timedelta(seconds=20))
     ws_ping_timeout: timedelta = Field(default=timedelta(seconds=20))

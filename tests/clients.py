@@ -34,24 +34,48 @@ class Dashboard:
     def __init__(self, connection: ClientConnection, welcome: dict[str, Any]) -> None:
         self.connection = connection
         self.welcome = welcome
+        self.heads: dict[str, int] = welcome["heads"]
+        self._early: list[dict[str, Any]] = []  # frames read while waiting for `resumed`
 
     @classmethod
-    async def open(cls, ws_url: str, party: Party, *, via_frame: bool = False) -> Dashboard:
+    async def open(
+        cls,
+        ws_url: str,
+        party: Party,
+        *,
+        via_frame: bool = False,
+        resume: dict[str, int] | None = None,
+    ) -> Dashboard:
+        """Connect, authenticate and send the first frame, `resume`. Without ``resume``, the
+        cursors are empty (live from the welcome's heads) and the dashboard is returned once
+        the server has said `resumed`; with it, the caller reads the replay itself."""
         if via_frame:
             connection = await connect(ws_url)
             await connection.send(json.dumps({"type": "auth", "token": party.token}))
         else:
             connection = await connect(ws_url, additional_headers=party.headers)
+        # Sent before the welcome is read: the protocol allows it, and it is what a client
+        # that wants no gap does.
+        await connection.send(json.dumps({"type": "resume", "cursors": resume or {}}))
         welcome = json.loads(await asyncio.wait_for(connection.recv(), 5))
         assert welcome["type"] == "welcome", welcome
-        return cls(connection, welcome)
+        dashboard = cls(connection, welcome)
+        if resume is None:
+            while (frame := await dashboard._recv(5))["type"] != "resumed":
+                dashboard._early.append(frame)
+        return dashboard
+
+    async def _recv(self, wait: float) -> dict[str, Any]:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), wait))
+        return frame
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.connection.send(json.dumps(frame))
 
     async def receive(self, wait: float = 5) -> dict[str, Any]:
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), wait))
-        return frame
+        if self._early:
+            return self._early.pop(0)
+        return await self._recv(wait)
 
     async def receive_event(self, event: str, wait: float = 5) -> dict[str, Any]:
         """The next frame, which must be the given event."""
@@ -61,6 +85,8 @@ class Dashboard:
         return frame
 
     async def assert_silent(self, seconds: float = 0.5) -> None:
+        if self._early:
+            raise AssertionError(f"expected no frame, got {self._early[0]}")
         try:
             frame = await asyncio.wait_for(self.connection.recv(), seconds)
         except TimeoutError:

@@ -39,7 +39,7 @@ async def test_submitted_request_is_pushed_to_target_desk_and_ack_reaches_reques
     assigned = await desk.receive_event("request.assigned")
     assert assigned["data"]["request_id"] == request_id
     assert assigned["channel"] == "desk:DE"
-    assert assigned["offset"] == desk.welcome["cursors"]["desk:DE"] + 1
+    assert assigned["offset"] == desk.heads["desk:DE"] + 1
     assert "subject" not in assigned["data"], "pushes carry metadata, never content"
     assert (await ncb.receive_event("request.assigned"))["data"]["request_id"] == request_id
 
@@ -150,12 +150,11 @@ async def test_resume_replays_every_missed_event_in_order_then_live_ones(
     server: RunningServer, world: World
 ) -> None:
     first = await Dashboard.open(server.ws, world.desk("DE"))
-    start = first.welcome["cursors"]["desk:DE"]
+    start = first.heads["desk:DE"]
     await first.close()
     missed = [await submit(server, world) for _ in range(5)]
 
-    desk = await Dashboard.open(server.ws, world.desk("DE"))
-    await desk.send({"type": "resume", "cursors": {"desk:DE": start}})
+    desk = await Dashboard.open(server.ws, world.desk("DE"), resume={"desk:DE": start})
     replayed = [await desk.receive_event("request.assigned") for _ in missed]
     assert [e["data"]["request_id"] for e in replayed] == missed
     assert [e["offset"] for e in replayed] == list(range(start + 1, start + 6))
@@ -170,12 +169,14 @@ async def test_resume_replays_every_missed_event_in_order_then_live_ones(
 async def test_resume_of_a_channel_not_yours_is_refused(
     server: RunningServer, world: World
 ) -> None:
-    desk = await Dashboard.open(server.ws, world.desk("JP"))
-    await desk.send({"type": "resume", "cursors": {"desk:DE": 0}})
-    error = await desk.receive()
-    assert error["type"] == "error"
-    assert "desk:DE" in error["detail"]
-    await desk.close()
+    async with connect(server.ws, additional_headers=world.desk("JP").headers) as connection:
+        await connection.send(json.dumps({"type": "resume", "cursors": {"desk:DE": 0}}))
+        assert json.loads(await connection.recv())["type"] == "welcome"
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert "desk:DE" in closed.value.rcvd.reason
 
 
 async def test_events_committed_out_of_id_order_reach_sockets_in_offset_order(
@@ -238,22 +239,29 @@ async def append_raw_events(dsn: str, channel: str, count: int, pad: int) -> Non
         await connection.close()
 
 
-async def test_slow_client_is_closed_with_resume_code_and_loses_nothing(
-    server: RunningServer, world: World, database_url: str
-) -> None:
+def _send_timeout(server: RunningServer, seconds: float) -> None:
     app = server.server.config.app
     app.state.realtime_settings = app.state.realtime_settings.model_copy(
-        update={"ws_queue_size": 10}
+        update={"ws_send_timeout": timedelta(seconds=seconds)}
     )
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4000_and_resumes_losing_nothing(
+    server: RunningServer, world: World, database_url: str
+) -> None:
+    _send_timeout(server, 1)
     count = 250
     # max_queue=1: the client library stops reading the socket once one frame is unread.
     async with connect(
         server.ws, additional_headers=world.desk("DE").headers, max_queue=1
     ) as connection:
-        start = json.loads(await connection.recv())["cursors"]["desk:DE"]
-        # 250 x 100 kB is far more than loopback socket buffers hold: the server blocks.
+        await connection.send(json.dumps({"type": "resume", "cursors": {}}))
+        start = json.loads(await connection.recv())["heads"]["desk:DE"]
+        assert json.loads(await connection.recv())["type"] == "resumed"
+        # 250 x 100 kB is far more than loopback socket buffers hold: the server's send blocks,
+        # and after the 1 s send timeout the server gives up on this client.
         await append_raw_events(asyncpg_dsn(database_url), "desk:DE", count, pad=100_000)
-        await asyncio.sleep(1)
+        await asyncio.sleep(3)
         received = 0
         closed: ConnectionClosed | None = None
         while closed is None:
@@ -266,9 +274,25 @@ async def test_slow_client_is_closed_with_resume_code_and_loses_nothing(
     assert closed.rcvd.code == 4000
     assert received < count
 
-    desk = await Dashboard.open(server.ws, world.desk("DE"))
-    await desk.send({"type": "resume", "cursors": {"desk:DE": start}})
+    desk = await Dashboard.open(server.ws, world.desk("DE"), resume={"desk:DE": start})
     offsets = [(await desk.receive_event("request.updated"))["offset"] for _ in range(count)]
     assert offsets == list(range(start + 1, start + count + 1))
     assert (await desk.receive())["type"] == "resumed"
+    await desk.close()
+
+
+async def test_a_client_that_keeps_reading_is_never_closed_by_a_burst(
+    server: RunningServer, world: World, database_url: str
+) -> None:
+    """Slowness is measured as time without progress on the socket, not as events pending:
+    5,000 events committed at once reach a client that reads as fast as it can."""
+    _send_timeout(server, 1)
+    count = 5000
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    start = desk.heads["desk:DE"]
+    await append_raw_events(asyncpg_dsn(database_url), "desk:DE", count, pad=200)
+    offsets = [(await desk.receive_event("request.updated"))["offset"] for _ in range(count)]
+    assert offsets == list(range(start + 1, start + count + 1))
+    await desk.send({"type": "ping"})
+    assert (await desk.receive()) == {"type": "pong"}
     await desk.close()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import get_database
 from app.database import Database
+from app.supervisor import Supervisor
 
 router = APIRouter(tags=["health"])
+_DATABASE_CHECK_TIMEOUT = 3.0
 
 
 @router.get("/healthz")
@@ -22,15 +26,25 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(
-    database: Annotated[Database, Depends(get_database)],
-) -> dict[str, str] | JSONResponse:
-    """The database answers: this instance can take traffic."""
+    request: Request, database: Annotated[Database, Depends(get_database)]
+) -> dict[str, Any] | JSONResponse:
+    """This instance can take traffic: the database answers and every background loop
+    (delivery, wake-ups, token watch) is up and making progress."""
+    supervisor: Supervisor = request.app.state.supervisor
+    problems = {f"loop {name}": problem for name, problem in supervisor.problems().items()}
     try:
-        async with database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(_DATABASE_CHECK_TIMEOUT):
+            async with database.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
     except Exception as exc:
+        problems["database"] = f"unreachable ({type(exc).__name__})"
+    now = time.monotonic()
+    loops = {name: health.as_json(now) for name, health in supervisor.health.items()}
+    if problems:
+        detail = "; ".join(f"{what}: {why}" for what, why in problems.items())
         return JSONResponse(
-            {"status": "unavailable", "detail": f"database unreachable: {type(exc).__name__}"},
+            {"status": "unavailable", "detail": detail, "loops": loops},
             status_code=503,
+            headers={"Retry-After": "5"},
         )
-    return {"status": "ok"}
+    return {"status": "ok", "loops": loops}

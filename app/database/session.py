@@ -2,20 +2,24 @@
 
 Services ``flush()`` and never ``commit()``; :meth:`Database.transaction` commits on success
 and rolls back on error. Channels that received event rows are woken only after the commit,
-so a rolled-back change never wakes anyone.
+so a rolled-back change never wakes anyone. The wake-up hangs on the session's own commit
+event, so it fires for every session of this database that commits, however it was opened.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.database.urls import sqlalchemy_url
 
@@ -29,34 +33,51 @@ def wake_after_commit(session: AsyncSession, channel: str) -> None:
     session.info.setdefault(_WOKEN_CHANNELS, set()).add(channel)
 
 
+def create_engine(url: str, *, pool_size: int, max_overflow: int, **options: Any) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        # No pre-ping: with asyncpg it costs a BEGIN/ROLLBACK round trip on every checkout
+        # (measured: as many pings as real transactions). A connection found dead is
+        # invalidated when it fails, and recycling bounds how stale any can get.
+        pool_recycle=300,
+        **options,
+    )
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(
-            sqlalchemy_url(url),
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            # No pre-ping: with asyncpg it costs a BEGIN/ROLLBACK round trip on every checkout
-            # (measured: as many pings as real transactions). A connection found dead is
-            # invalidated when it fails, and recycling bounds how stale any can get.
-            pool_recycle=300,
+        self.engine: AsyncEngine = create_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow
         )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_commit: list[WakeCallback] = []
+        # A session class of this database's own, so its commit hooks wake only its listeners.
+        session_class = type("Relay247Session", (Session,), {})
+        event.listen(session_class, "after_commit", self._after_commit)
+        event.listen(session_class, "after_soft_rollback", self._after_rollback)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=session_class
+        )
 
     def on_commit(self, callback: WakeCallback) -> None:
         """Register who is told which channels a committed transaction wrote to."""
         self._on_commit.append(callback)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            async with session.begin():
-                yield session
-            channels = session.info.pop(_WOKEN_CHANNELS, None)
+    def _after_commit(self, session: Session) -> None:
+        channels = session.info.pop(_WOKEN_CHANNELS, None)
         if channels:
             for callback in self._on_commit:
                 callback(channels)
+
+    def _after_rollback(self, session: Session, _previous: SessionTransaction) -> None:
+        session.info.pop(_WOKEN_CHANNELS, None)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session, session.begin():
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -9,15 +9,15 @@ without a round trip through Postgres.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import asyncpg
 
+from app.supervisor import Heartbeat
+
 PG_CHANNEL = "relay247_events"
 _MAX_PAYLOAD = 7900  # Postgres refuses a NOTIFY payload of 8000 bytes or more
-log = logging.getLogger(__name__)
+_TIMEOUT = 5.0  # connect and send; a hung NOTIFY fails the loop, which is then restarted
 
 
 def _payloads(channels: set[str]) -> list[str]:
@@ -45,34 +45,28 @@ class Notifier:
         self._pending |= channels
         self._ready.set()
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._run(), name="relay247-notifier")
+    async def run(self, beat: Heartbeat) -> None:
+        """Supervised loop. While it is down, other instances' hubs catch up by their poll:
+        nothing is lost, only late."""
+        connection = await asyncpg.connect(self._dsn, timeout=_TIMEOUT)
         try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        connection: asyncpg.Connection | None = None
-        try:
+            self.backend_pid = connection.get_server_pid()
+            beat()
             while True:
                 await self._ready.wait()
                 self._ready.clear()
                 batch, self._pending = self._pending, set()
                 try:
-                    if connection is None or connection.is_closed():
-                        connection = await asyncpg.connect(self._dsn)
-                        self.backend_pid = connection.get_server_pid()
                     for payload in _payloads(batch):
-                        await connection.execute("SELECT pg_notify($1, $2)", PG_CHANNEL, payload)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    # Other instances' hubs catch up by their poll; nothing is lost, only late.
-                    log.warning("wake-up not sent (%s); peers will catch up by polling", exc)
-                    connection = None
-                    await asyncio.sleep(0.5)
+                        await asyncio.wait_for(
+                            connection.execute("SELECT pg_notify($1, $2)", PG_CHANNEL, payload),
+                            _TIMEOUT,
+                        )
+                except BaseException:
+                    self._pending |= batch  # sent again by the restarted loop
+                    self._ready.set()
+                    raise
+                beat()
         finally:
-            if connection is not None:
-                await connection.close()
+            self.backend_pid = None
+            connection.terminate()

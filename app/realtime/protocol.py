@@ -1,4 +1,15 @@
-"""The WebSocket protocol: frames a client may send, and the close codes the server uses."""
+"""The WebSocket protocol: frames a client may send, and the close codes the server uses.
+
+Close codes, and what a client does on each:
+
+- 1008 policy violation (bad or missing credentials, a token in the URL, a foreign Origin,
+  an invalid ``resume``): fix the client; reconnecting as it is will fail again.
+- 4001 the token was revoked or has expired: get a new token.
+- 4000 too slow (the socket took nothing for ``RELAY247_WS_SEND_TIMEOUT``), 1011 server
+  error, 1012 service restart (the instance is shutting down), 1013 try again later (the
+  database is unavailable), or a lost connection: reconnect, with backoff, and resume from
+  your cursors. Nothing is lost: events stay in the table.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +18,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-# 1008 (policy violation): authentication failed, a token in the URL, a foreign Origin.
 CLOSE_POLICY = 1008
-# The client fell too far behind: reconnect and send `resume` with your last offsets.
-CLOSE_RESUME = 4000
-# The server is shutting down: reconnect (to any instance) and resume.
-CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SERVICE_RESTART = 1012  # sent by uvicorn to every socket on a graceful shutdown
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_TOO_SLOW = 4000
+CLOSE_TOKEN_REVOKED = 4001
 
 
 class _Frame(BaseModel):
@@ -25,10 +36,11 @@ class AuthFrame(_Frame):
 
 
 class ResumeFrame(_Frame):
-    """Ask for every event after these offsets, then live ones."""
+    """The client's first frame after authenticating: deliver every event after these offsets,
+    then live ones. A channel left out starts at its head in the welcome (live from now)."""
 
     type: Literal["resume"]
-    cursors: dict[str, Annotated[int, Field(ge=0)]]
+    cursors: dict[str, Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field(max_length=1000)
 
 
 class AckFrame(_Frame):

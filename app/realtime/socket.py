@@ -1,9 +1,19 @@
-"""One authenticated WebSocket: its cursors, its bounded queue, and the frames it answers.
+"""One authenticated WebSocket: its cursors, the frames it answers, and how it ends.
 
-Every event a socket sends moves its cursor for that channel by exactly one. An event that
-would skip offsets (after a resume, or while the socket was subscribing) first pulls the
-missing ones from the table, and one at or below the cursor is a duplicate and is dropped:
-so a client sees each offset of its channels once, in order, with no gap.
+The life of a socket:
+
+1. ``AWAITING_START``: it follows its channels on the hub and sends ``welcome`` with each
+   channel's head, then waits for the client's first frame. A ``resume`` states the cursors
+   to deliver from; anything else, or silence for ``ws_resume_wait``, starts from the heads.
+   No event is sent before the cursors are known, so nothing arrives twice or out of order.
+2. ``LIVE``: a sender task sends every event after the cursors, in offset order, moving each
+   cursor by exactly one per frame (replay and live delivery are the same loop); a receiver
+   task answers the client's frames. After a ``resume``, a ``resumed`` frame marks the moment
+   the socket caught up with everything that was committed before.
+3. ``CLOSING`` / ``CLOSED``: whatever ends it (the client, a revoked token, a client too slow
+   to take its frames, a database outage, a bug) ends both tasks and, unless the client is
+   gone, sends a close code that tells the client what to do (see protocol.py). A socket is
+   never left half alive.
 """
 
 from __future__ import annotations
@@ -13,35 +23,59 @@ import contextlib
 import enum
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.database import Database
-from app.errors import DomainError
+from app.database.faults import is_unavailable
+from app.errors import DomainError, UnauthenticatedError
+from app.log_redaction import describe_exception
 from app.realtime.hub import Hub, LiveEvent
 from app.realtime.protocol import (
-    CLOSE_RESUME,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_POLICY,
+    CLOSE_TOKEN_REVOKED,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN_LATER,
     AckFrame,
     AuthFrame,
     PingFrame,
     ResumeFrame,
     client_frame,
 )
+from app.services import auth
 from app.services import events as event_channels
 from app.services import requests as request_service
 from app.services.auth import Actor
+from app.settings import RealtimeSettings
 
 log = logging.getLogger(__name__)
 
-# How a peer that went away shows itself, depending on whether we were reading or writing.
-# Starlette raises RuntimeError for a send after the close handshake has begun.
-DISCONNECTED = (WebSocketDisconnect, OSError, RuntimeError)
+Frame = AuthFrame | ResumeFrame | AckFrame | PingFrame
+T = TypeVar("T")
+# A close frame's reason must fit in 123 bytes.
+_MAX_REASON_BYTES = 120
+
+
+class PeerGone(Exception):
+    """Reading from or writing to the client failed: it is gone, there is no one to tell."""
+
+
+class _TooSlow(Exception):
+    pass
+
+
+class _Refused(Exception):
+    """The client broke the protocol; close with 1008 and this reason."""
 
 
 class SocketState(enum.Enum):
-    OPEN = "open"  # authenticated, subscribed, welcome sent
+    AWAITING_START = "awaiting_start"
+    LIVE = "live"
     CLOSING = "closing"
     CLOSED = "closed"
 
@@ -54,56 +88,54 @@ class SocketSession:
         *,
         hub: Hub,
         database: Database,
-        queue_size: int,
-        close_timeout: float,
+        reads: AsyncEngine,
+        settings: RealtimeSettings,
     ) -> None:
         self.websocket = websocket
         self.actor = actor
         self._hub = hub
         self._database = database
-        self._queue: asyncio.Queue[LiveEvent | ResumeFrame] = asyncio.Queue(queue_size)
-        self._send_lock = asyncio.Lock()
-        self._close_timeout = close_timeout
+        self._reads = reads
+        self._settings = settings
+        self._batch = settings.backfill_batch
         self._cursors: dict[str, int] = {}
-        self._closer: asyncio.Task[None] | None = None
-        self._sender: asyncio.Task[None] | None = None
-        self.state = SocketState.OPEN
+        self._wakeup = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        self._resumed_pending = False  # a `resumed` frame is due once the socket caught up
+        self._close_requested: tuple[int, str] | None = None
+        self._stop = asyncio.Event()
+        self.state = SocketState.AWAITING_START
 
-    # --- the hub's side ------------------------------------------------------------------
+    # --- called by the hub and the token watcher: never block -------------------------------
 
-    def offer(self, event: LiveEvent) -> None:
-        if self.state is not SocketState.OPEN:
-            return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self._begin_close(CLOSE_RESUME, "too far behind: reconnect and resume")
+    def wake(self) -> None:
+        self._wakeup.set()
 
-    def _begin_close(self, code: int, reason: str) -> None:
-        if self.state is not SocketState.OPEN:
-            return
-        self.state = SocketState.CLOSING
-        self._hub.unsubscribe(self)
-        self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+    def add_channel(self, channel: str) -> None:
+        if channel not in self._cursors:
+            self._cursors[channel] = 0
+            self._hub.add_to_channel(self, channel)
+            self._wakeup.set()
 
-    async def _close(self, code: int, reason: str) -> None:
-        # The sender may be blocked on a peer that stopped reading, holding the send lock:
-        # stop it (it is cancelled before a frame is written, never halfway through one).
-        if self._sender is not None:
-            self._sender.cancel()
-        with contextlib.suppress(*DISCONNECTED, TimeoutError):
-            async with asyncio.timeout(self._close_timeout):
-                async with self._send_lock:
-                    await self.websocket.close(code, reason)
-        # A peer that never reads again is reaped by the server's ping timeout.
+    def request_close(self, code: int, reason: str) -> None:
+        if self._close_requested is None:
+            self._close_requested = (code, reason)
+            self._stop.set()
 
-    # --- life of the socket --------------------------------------------------------------
+    def backlog(self) -> int:
+        """Events committed (and read by the hub) that this socket has not sent yet."""
+        return sum(max(0, self._hub.head(c) - cursor) for c, cursor in self._cursors.items())
+
+    # --- the life of the socket ------------------------------------------------------------
 
     async def serve(self) -> None:
-        channels = event_channels.channels_for(self.actor)
-        self._cursors = await self._hub.subscribe(self, channels)
-        self._sender = sender = asyncio.create_task(self._send_loop(), name="relay247-socket-send")
+        channels: list[str] = []
         try:
+            async with self._reads.connect() as connection:
+                channels = await event_channels.channels_for(connection, self.actor)
+            prefix = event_channels.prefix_followed_by(self.actor)
+            heads = await self._hub.follow(self, channels, prefix=prefix)
+            self._cursors = dict(heads)
             await self._send(
                 {
                     "type": "welcome",
@@ -115,123 +147,218 @@ class SocketSession:
                         "country": self.actor.country,
                     },
                     "channels": channels,
-                    "cursors": dict(self._cursors),
+                    "heads": heads,
                 }
             )
-            await self._receive_loop()
-        except DISCONNECTED:
+            first = await self._start(heads)
+            self.state = SocketState.LIVE
+            await self._live(first)
+        except PeerGone:
             pass
+        except _Refused as exc:
+            await self._close(CLOSE_POLICY, str(exc))
+        except _TooSlow:
+            await self._close(CLOSE_TOO_SLOW, "too slow to take events: reconnect and resume")
+        except Exception as exc:
+            if is_unavailable(exc):
+                log.warning("socket closed: database unavailable (%s)", type(exc).__name__)
+                await self._close(CLOSE_TRY_AGAIN_LATER, "database unavailable: reconnect later")
+            else:
+                log.error("socket failed\n%s", describe_exception(exc))
+                await self._close(CLOSE_INTERNAL_ERROR, "server error: reconnect and resume")
         finally:
             self.state = SocketState.CLOSED
-            self._hub.unsubscribe(self)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, *DISCONNECTED):
-                await sender
-            if self._closer is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._closer
+            self._hub.unfollow(self, list(self._cursors) or channels)
+
+    async def _start(self, heads: dict[str, int]) -> Frame | None:
+        """Wait for the first frame; set the cursors. Returns a first frame that was not a
+        resume, for the receiver to answer."""
+        try:
+            async with asyncio.timeout(self._settings.ws_resume_wait.total_seconds()):
+                text = await self._receive_text()
+        except TimeoutError:
+            return None
+        try:
+            frame = client_frame.validate_json(text) if text is not None else None
+        except ValidationError as exc:
+            if _frame_type(text) == "resume":
+                raise _Refused(f"invalid resume: {_problems(exc)}") from exc
+            await self._error(f"unreadable frame: {_problems(exc)}")
+            return None
+        if not isinstance(frame, ResumeFrame):
+            if text is None:
+                await self._error("send JSON text frames, not binary ones")
+            return frame
+        foreign = sorted(set(frame.cursors) - set(heads))
+        if foreign:
+            raise _Refused(f"resume names channels that are not yours: {', '.join(foreign)}")
+        beyond = {c: n for c, n in frame.cursors.items() if n > heads[c]}
+        if beyond:
+            await self._error(
+                "a cursor is beyond its channel's last offset; resuming from the last offset",
+                cursors=beyond,
+                heads={c: heads[c] for c in beyond},
+            )
+        self._cursors.update({c: min(n, heads[c]) for c, n in frame.cursors.items()})
+        self._resumed_pending = True
+        return None
+
+    async def _live(self, first: Frame | None) -> None:
+        sender = asyncio.create_task(self._send_loop(), name="relay247-socket-send")
+        receiver = asyncio.create_task(self._receive_loop(first), name="relay247-socket-receive")
+        stopper: asyncio.Task[object] = asyncio.create_task(
+            self._stop.wait(), name="relay247-socket-stop"
+        )
+        try:
+            done, _ = await asyncio.wait(
+                {sender, receiver, stopper}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (sender, receiver, stopper):
+                task.cancel()
+            await asyncio.gather(sender, receiver, stopper, return_exceptions=True)
+        for task in done:
+            if task is not stopper:
+                task.result()  # raises what ended it
+        if self._close_requested is not None:
+            await self._close(*self._close_requested)
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.state = SocketState.CLOSING
+        # A client that stopped reading cannot take the close frame either; it gets it if it
+        # reads again within the bound, else the server's ping timeout ends the connection.
+        with contextlib.suppress(PeerGone, TimeoutError):
+            async with asyncio.timeout(self._settings.ws_ping_timeout.total_seconds()):
+                async with self._send_lock:
+                    short = reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
+                    await _peer(self.websocket.close(code, short))
+
+    # --- outgoing --------------------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        while True:
+            self._wakeup.clear()  # before looking, so a wake-up while sending is not lost
+            if await self._send_available():
+                continue
+            if self._resumed_pending:
+                self._resumed_pending = False
+                await self._send({"type": "resumed", "cursors": dict(self._cursors)})
+            await self._wakeup.wait()
+
+    async def _send_available(self) -> bool:
+        """One batch per channel that has news, channels taking turns. True if any was sent."""
+        sent = False
+        for channel in list(self._cursors):
+            cursor = self._cursors[channel]
+            if self._hub.head(channel) <= cursor:
+                continue
+            for event in await self._hub.events_after(channel, cursor, self._batch):
+                if event.offset != self._cursors[channel] + 1:
+                    log.error("offset %s of %s out of sequence; re-reading", event.offset, channel)
+                    break
+                await self._send_event(event)
+                sent = True
+        return sent
+
+    async def _send_event(self, event: LiveEvent) -> None:
+        try:
+            async with asyncio.timeout(self._settings.ws_send_timeout.total_seconds()):
+                await self._send_text(event.frame)
+        except TimeoutError as exc:
+            raise _TooSlow from exc
+        self._cursors[event.channel] = event.offset
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self._send_text(json.dumps(frame, separators=(",", ":"), default=str))
 
     async def _send_text(self, text: str) -> None:
         async with self._send_lock:
-            await self.websocket.send_text(text)
+            await _peer(self.websocket.send_text(text))
 
-    # --- outgoing events -----------------------------------------------------------------
+    async def _error(self, detail: str, **extra: Any) -> None:
+        await self._send({"type": "error", "detail": detail, **extra})
 
-    async def _send_loop(self) -> None:
+    # --- incoming --------------------------------------------------------------------------
+
+    async def _receive_text(self) -> str | None:
+        """The next frame's text (None for a binary frame)."""
+        message = await _peer(self.websocket.receive())
+        if message["type"] == "websocket.disconnect":
+            raise PeerGone
+        text: str | None = message.get("text")
+        return text
+
+    async def _receive_loop(self, first: Frame | None) -> None:
+        if first is not None:
+            await self._handle(first)
         while True:
-            item = await self._queue.get()
-            if isinstance(item, ResumeFrame):
-                await self._resume(item.cursors)
-                continue
-            cursor = self._cursors.get(item.channel)
-            if cursor is None or item.offset <= cursor:
-                continue
-            if item.offset > cursor + 1:
-                await self._backfill({item.channel: cursor}, upto=item.offset - 1)
-            await self._deliver(item)
-
-    async def _deliver(self, event: LiveEvent) -> None:
-        await self._send_text(event.frame)
-        self._cursors[event.channel] = event.offset
-
-    async def _backfill(self, cursors: dict[str, int], *, upto: int | None = None) -> None:
-        pending = dict(cursors)
-        while pending:
-            batch = await self._hub.read_since(pending)
-            if not batch:
-                return
-            for event in batch:
-                if upto is not None and event.offset > upto:
-                    return
-                if event.offset == self._cursors[event.channel] + 1:
-                    await self._deliver(event)
-            pending = {c: self._cursors[c] for c in {e.channel for e in batch}}
-
-    async def _resume(self, requested: dict[str, int]) -> None:
-        heads = await self._hub.heads(requested)
-        beyond = {c: n for c, n in requested.items() if n > heads[c]}
-        for channel, offset in requested.items():
-            self._cursors[channel] = min(offset, heads[channel])
-        await self._backfill({c: self._cursors[c] for c in requested})
-        if beyond:
-            await self._send(
-                {
-                    "type": "error",
-                    "detail": "a cursor is beyond its channel's last offset; resumed from there",
-                    "cursors": beyond,
-                    "heads": heads,
-                }
-            )
-        await self._send({"type": "resumed", "cursors": dict(self._cursors)})
-
-    # --- incoming frames -----------------------------------------------------------------
-
-    async def _receive_loop(self) -> None:
-        while self.state is SocketState.OPEN:
-            message = await self.websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
+            text = await self._receive_text()
             if text is None:
                 await self._error("send JSON text frames, not binary ones")
                 continue
             try:
                 frame = client_frame.validate_json(text)
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or 'frame'}: {e['msg']}"
-                    for e in exc.errors()[:3]
-                )
-                await self._error(f"unreadable frame: {problems}")
+                await self._error(f"unreadable frame: {_problems(exc)}")
                 continue
             await self._handle(frame)
 
-    async def _handle(self, frame: AuthFrame | ResumeFrame | AckFrame | PingFrame) -> None:
+    async def _handle(self, frame: Frame) -> None:
         match frame:
             case PingFrame():
                 await self._send({"type": "pong"})
             case AuthFrame():
                 await self._error("already authenticated")
-            case ResumeFrame(cursors=cursors):
-                foreign = sorted(set(cursors) - set(self._cursors))
-                if foreign:
-                    await self._error(f"not your channels: {', '.join(foreign)}")
-                    return
-                try:
-                    self._queue.put_nowait(frame)
-                except asyncio.QueueFull:
-                    self._begin_close(CLOSE_RESUME, "too far behind: reconnect and resume")
+            case ResumeFrame():
+                await self._error(
+                    "resume is only taken as the first frame after authenticating: "
+                    "reconnect to resume from other cursors"
+                )
             case AckFrame(request_id=request_id):
-                try:
-                    async with self._database.transaction() as session:
-                        result = await request_service.acknowledge(session, self.actor, request_id)
-                except DomainError as exc:
-                    await self._error(exc.detail, status=exc.status, request_id=str(request_id))
-                    return
-                await self._send({"type": "ack_result", **result.model_dump(mode="json")})
+                await self._acknowledge(request_id)
 
-    async def _error(self, detail: str, **extra: Any) -> None:
-        await self._send({"type": "error", "detail": detail, **extra})
+    async def _acknowledge(self, request_id: Any) -> None:
+        try:
+            async with self._database.transaction() as session:
+                # The socket outlives checks made at its start: the token must still work.
+                await auth.ensure_still_usable(session, self.actor)
+                result = await request_service.acknowledge(session, self.actor, request_id)
+        except UnauthenticatedError as exc:
+            self.request_close(CLOSE_TOKEN_REVOKED, exc.detail)
+            return
+        except DomainError as exc:
+            await self._error(exc.detail, status=exc.status, request_id=str(request_id))
+            return
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            await self._error(
+                "database unavailable: nothing was changed; send the ack again",
+                status=503,
+                request_id=str(request_id),
+            )
+            return
+        await self._send({"type": "ack_result", **result.model_dump(mode="json")})
+
+
+async def _peer(operation: Awaitable[T]) -> T:
+    """Await a read or write on the socket; its failures mean the client is gone."""
+    try:
+        return await operation
+    except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+        # OSError: uvicorn's ClientDisconnected; RuntimeError: Starlette's "send after close".
+        raise PeerGone from exc
+
+
+def _frame_type(text: str | None) -> object:
+    try:
+        parsed = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return parsed.get("type") if isinstance(parsed, dict) else None
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'frame'}: {e['msg']}" for e in exc.errors()[:3]
+    )

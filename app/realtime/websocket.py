@@ -8,13 +8,14 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 from pydantic import ValidationError
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.database import Database
 from app.errors import UnauthenticatedError
 from app.realtime.hub import Hub
 from app.realtime.protocol import CLOSE_POLICY, AuthFrame
-from app.realtime.socket import DISCONNECTED, SocketSession
+from app.realtime.registry import SocketRegistry
+from app.realtime.socket import PeerGone, SocketSession
 from app.services.auth import Actor, authenticate
 from app.settings import RealtimeSettings
 
@@ -69,17 +70,17 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     hub: Hub = state.hub
     database: Database = state.database
     settings: RealtimeSettings = state.realtime_settings
+    sockets: SocketRegistry = state.sockets
     await websocket.accept()
-    with contextlib.suppress(*DISCONNECTED):
+    with contextlib.suppress(PeerGone, WebSocketDisconnect, OSError, RuntimeError):
         actor = await _authenticate(websocket, database, settings)
         if actor is None:
             return
         session = SocketSession(
-            websocket,
-            actor,
-            hub=hub,
-            database=database,
-            queue_size=settings.ws_queue_size,
-            close_timeout=settings.ws_ping_timeout.total_seconds(),
+            websocket, actor, hub=hub, database=database, reads=hub.engine, settings=settings
         )
-        await session.serve()
+        sockets.add(session)
+        try:
+            await session.serve()
+        finally:
+            sockets.discard(session)

@@ -1,6 +1,9 @@
 """Event channels: who hears what, and how an event gets its offset.
 
-A channel is a country's desk (``desk:FR``), an agency (``agency:<uuid>``) or the global desk.
+A channel is a country's desk (``desk:FR``), an agency (``agency:<uuid>``) or the global desk
+(``global``: what is addressed to the global desk itself). Every request event is published
+on its target country's desk, so the global desk, which must see all of them, follows every
+desk channel: one counter per country, never one counter row that all intake would queue on.
 Each event row on a channel takes the next offset by updating the channel's counter row; the
 row lock is held to commit, so offsets are gap-free and follow commit order, and a reader
 that has seen offset N has seen everything before it. Publishing is the last write of a use
@@ -21,32 +24,40 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.database import wake_after_commit
-from app.models import Channel, Event, table_of
+from app.models import Channel, Country, Event, table_of
 from app.models.enums import Role
 from app.services.auth import Actor
 
 GLOBAL_DESK = "global"
+DESK_PREFIX = "desk:"
 
 
 def desk_channel(country: str) -> str:
-    return f"desk:{country}"
+    return f"{DESK_PREFIX}{country}"
 
 
 def agency_channel(agency_id: uuid.UUID) -> str:
     return f"agency:{agency_id}"
 
 
-def channels_for(actor: Actor) -> list[str]:
-    """The channels an actor's sockets are subscribed to."""
+async def channels_for(connection: AsyncConnection, actor: Actor) -> list[str]:
+    """The channels an actor's sockets follow."""
     match actor.role:
         case Role.CONTACT_POINT | Role.NCB:
             return [desk_channel(actor.country)]
         case Role.UNIT:
             return [agency_channel(actor.agency_id)]
         case Role.GS:
-            return [GLOBAL_DESK]
+            countries = await connection.scalars(select(Country.code).order_by(Country.code))
+            return [GLOBAL_DESK, *(desk_channel(code) for code in countries)]
         case Role.AUDITOR | Role.ADMIN:
             return []
+
+
+def prefix_followed_by(actor: Actor) -> str | None:
+    """Channels an actor's sockets also follow when they appear while connected: the global
+    desk follows the desk of a country that joins the network meanwhile."""
+    return DESK_PREFIX if actor.role is Role.GS else None
 
 
 # Take the channel's next offset and write the event in one round trip.
@@ -141,3 +152,12 @@ async def heads(connection: AsyncConnection, channels: Iterable[str]) -> dict[st
     )
     found: dict[str, int] = {row.name: row.last_offset for row in rows}
     return {name: found.get(name, 0) for name in names}
+
+
+async def desk_channels(connection: AsyncConnection) -> list[str]:
+    """Every desk channel that has had an event (the global desk's safety net finds new
+    countries' desks with it when a wake-up was lost)."""
+    rows = await connection.scalars(
+        select(Channel.name).where(Channel.name.startswith(DESK_PREFIX, autoescape=True))
+    )
+    return list(rows)

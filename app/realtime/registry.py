@@ -1,0 +1,53 @@
+"""The open sockets of this instance, and the watch that ends those whose token stopped
+working (revoked or expired) on any instance."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.realtime.protocol import CLOSE_TOKEN_REVOKED
+from app.realtime.socket import SocketSession
+from app.services import auth
+from app.supervisor import Heartbeat
+
+
+class SocketRegistry:
+    def __init__(self) -> None:
+        self._sockets: set[SocketSession] = set()
+
+    def add(self, socket: SocketSession) -> None:
+        self._sockets.add(socket)
+
+    def discard(self, socket: SocketSession) -> None:
+        self._sockets.discard(socket)
+
+    def __iter__(self) -> Iterator[SocketSession]:
+        return iter(tuple(self._sockets))
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+    def backlog(self) -> int:
+        """Events read by the hub but not yet sent, over all sockets."""
+        return sum(socket.backlog() for socket in self)
+
+    async def watch_tokens(self, beat: Heartbeat, *, engine: AsyncEngine, interval: float) -> None:
+        """Supervised loop: one query for every open socket's token, every ``interval``. A
+        revocation is a committed row, so every instance sees it within the interval."""
+        while True:
+            sockets = list(self)
+            if sockets:
+                async with engine.connect() as connection:
+                    unusable = await auth.unusable_tokens(
+                        connection, {socket.actor.token_id for socket in sockets}
+                    )
+                for socket in sockets:
+                    if socket.actor.token_id in unusable:
+                        socket.request_close(
+                            CLOSE_TOKEN_REVOKED, "token revoked or expired: use a new token"
+                        )
+            beat()
+            await asyncio.sleep(interval)
