@@ -11,7 +11,9 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -91,10 +93,14 @@ class RunningServer:
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/v1/ws"
 
+    @property
+    def app(self) -> Any:
+        return self.server.config.app
 
-@pytest.fixture
-async def server(database_url: str) -> AsyncIterator[RunningServer]:
-    """The real application under a real uvicorn, in this test's event loop."""
+
+@asynccontextmanager
+async def running_server(database_url: str) -> AsyncIterator[RunningServer]:
+    """The real application under a real uvicorn, in the caller's event loop."""
     port = free_port()
     config = uvicorn.Config(
         create_app(database_url),
@@ -111,6 +117,14 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    yield RunningServer(server, port)
-    server.should_exit = True
-    await task
+    try:
+        yield RunningServer(server, port)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def server(database_url: str) -> AsyncIterator[RunningServer]:
+    async with running_server(database_url) as running:
+        yield running

@@ -66,9 +66,12 @@ async def make_party(
     return Party(principal.id, agency_id, country, role, token)
 
 
-async def make_world(database: Database, countries: Iterable[str] = ("FR", "DE", "JP")) -> World:
-    """Per country a unit (with a case system and a contact point) and an NCB; plus the
-    General Secretariat with the global desk, an auditor and an admin (keyed 'INT')."""
+async def make_world(
+    database: Database, countries: Iterable[str] = ("FR", "DE", "JP"), *, with_gs: bool = True
+) -> World:
+    """Per country a unit (with a case system and a contact point) and an NCB; plus, unless
+    ``with_gs`` is False, the General Secretariat with the global desk, an auditor and an
+    admin (keyed 'INT')."""
     world = World()
     agencies: dict[tuple[str, AgencyKind], Any] = {}
     async with database.transaction() as session:
@@ -79,9 +82,10 @@ async def make_world(database: Database, countries: Iterable[str] = ("FR", "DE",
                     session, country=code, kind=kind, name=f"{code} {kind.value}"
                 )
                 agencies[(code, kind)] = agency.id
-        gs = await directory.create_agency(
-            session, country="FR", kind=AgencyKind.GS, name="General Secretariat"
-        )
+        if with_gs:
+            gs = await directory.create_agency(
+                session, country="FR", kind=AgencyKind.GS, name="General Secretariat"
+            )
     for code in countries:
         for role, kind in (
             (Role.UNIT, AgencyKind.UNIT),
@@ -95,7 +99,7 @@ async def make_world(database: Database, countries: Iterable[str] = ("FR", "DE",
                 role=role,
                 name=f"{code} {role.value}",
             )
-    for role in (Role.GS, Role.AUDITOR, Role.ADMIN):
+    for role in (Role.GS, Role.AUDITOR, Role.ADMIN) if with_gs else ():
         party = await make_party(
             database, agency_id=gs.id, country="FR", role=role, name=f"GS {role.value}"
         )

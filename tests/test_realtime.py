@@ -12,10 +12,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from app.database import Database
 from app.database.urls import asyncpg_dsn
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
-from tests.factories import World
+from tests.factories import World, make_world
+from tests.feeds import append_raw_events
 
 
 async def submit(server: RunningServer, world: World, target: str = "DE") -> str:
@@ -214,31 +216,6 @@ async def test_events_committed_out_of_id_order_reach_sockets_in_offset_order(
     await desk.close()
 
 
-async def append_raw_events(dsn: str, channel: str, count: int, pad: int) -> None:
-    """Write events straight into the table, as another instance would, and wake the hubs."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        async with connection.transaction():
-            last = await connection.fetchval(
-                "INSERT INTO channels AS c (name, last_offset) VALUES ($1, $2) "
-                "ON CONFLICT (name) DO UPDATE SET last_offset = c.last_offset + $2 "
-                "RETURNING last_offset",
-                channel,
-                count,
-            )
-            await connection.executemany(
-                'INSERT INTO events (channel, "offset", type, data) '
-                "VALUES ($1, $2, 'request.updated', $3::jsonb)",
-                [
-                    (channel, offset, json.dumps({"pad": "x" * pad}))
-                    for offset in range(last - count + 1, last + 1)
-                ],
-            )
-        await connection.execute("SELECT pg_notify('relay247_events', $1)", channel)
-    finally:
-        await connection.close()
-
-
 def _send_timeout(server: RunningServer, seconds: float) -> None:
     app = server.server.config.app
     app.state.realtime_settings = app.state.realtime_settings.model_copy(
@@ -296,3 +273,45 @@ async def test_a_client_that_keeps_reading_is_never_closed_by_a_burst(
     await desk.send({"type": "ping"})
     assert (await desk.receive()) == {"type": "pong"}
     await desk.close()
+
+
+async def test_the_global_desk_hears_every_request_of_the_network_live(
+    server: RunningServer, world: World
+) -> None:
+    global_desk = await Dashboard.open(server.ws, world.gs)
+    assert set(global_desk.welcome["channels"]) == {"global", "desk:DE", "desk:FR", "desk:JP"}
+    to_germany = await submit(server, world, target="DE")
+    async with http(server.http) as client:
+        to_france = (await submit_request(client, world.unit("JP"), "FR"))["id"]
+    seen = [await global_desk.receive_event("request.assigned") for _ in range(2)]
+    assert {(e["channel"], e["data"]["request_id"]) for e in seen} == {
+        ("desk:DE", to_germany),
+        ("desk:FR", to_france),
+    }
+    await global_desk.close()
+
+
+async def test_the_global_desk_follows_a_country_that_joins_while_it_is_connected(
+    server: RunningServer, world: World, database: Database
+) -> None:
+    global_desk = await Dashboard.open(server.ws, world.gs)
+    assert "desk:BR" not in global_desk.welcome["channels"]
+    brazil = await make_world(database, countries=("BR",), with_gs=False)
+    request_id = await submit(server, world, target="BR")
+    event = await global_desk.receive_event("request.assigned")
+    assert (event["channel"], event["offset"]) == ("desk:BR", 1)
+    assert event["data"]["request_id"] == request_id
+    assert brazil.desk("BR").country == "BR"
+    await global_desk.close()
+
+
+async def test_the_global_desk_resumes_every_desk(server: RunningServer, world: World) -> None:
+    first = await Dashboard.open(server.ws, world.gs)
+    cursors = {c: n for c, n in first.heads.items() if c.startswith("desk:")}
+    await first.close()
+    missed = {await submit(server, world, target=target) for target in ("DE", "JP", "DE")}
+    global_desk = await Dashboard.open(server.ws, world.gs, resume=cursors)
+    replayed = [await global_desk.receive_event("request.assigned") for _ in missed]
+    assert {e["data"]["request_id"] for e in replayed} == missed
+    assert (await global_desk.receive())["type"] == "resumed"
+    await global_desk.close()
