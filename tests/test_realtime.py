@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app.database import Database
 from app.database.urls import asyncpg_dsn
+from app.services import events
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World, make_world
@@ -315,3 +316,26 @@ async def test_the_global_desk_resumes_every_desk(server: RunningServer, world: 
     assert {e["data"]["request_id"] for e in replayed} == missed
     assert (await global_desk.receive())["type"] == "resumed"
     await global_desk.close()
+
+
+async def test_every_committed_session_wakes_listeners_and_a_rolled_back_one_none(
+    database: Database, world: World
+) -> None:
+    woken: list[set[str]] = []
+    database.on_commit(lambda channels: woken.append(set(channels)))
+    # Sessions opened any way at all, not only through Database.transaction().
+    async with database.sessions() as session:
+        await events.publish(
+            session, "request.updated", channels=["desk:DE"], request_id=None, data={}
+        )
+        await session.commit()
+    async with database.sessions() as session:
+        await events.publish(
+            session, "request.updated", channels=["desk:JP"], request_id=None, data={}
+        )
+        await session.rollback()
+    async with database.transaction() as session:
+        await events.publish(
+            session, "request.updated", channels=["desk:FR"], request_id=None, data={}
+        )
+    assert woken == [{"desk:DE"}, {"desk:FR"}]
