@@ -2,8 +2,9 @@
 
 Run it with ``make bench`` (``.venv/bin/python -m bench``); ``--quick`` for a smoke test.
 
-What is measured, all in one run on one database (``relay247_bench``, dropped and recreated
-on the server of ``DATABASE_URL``, or on the embedded Postgres when that is unset):
+What is measured, all in one run on one database (``relay247_bench``, or the name given by
+``--database`` or ``RELAY247_BENCH_DATABASE``, dropped and recreated on the server of
+``DATABASE_URL``, or on the embedded Postgres when that is unset):
 
 * **Submit-to-push latency.** Dashboards (WebSockets authenticated with the contact-point and
   NCB tokens of the six demo countries) listen on their country's desk. Unit tokens submit

@@ -1,6 +1,6 @@
 """Run every measurement in order and print the report.
 
-1. ``relay247_bench`` is recreated, migrated and seeded; ``relay247 serve`` starts.
+1. The bench database (``--database``) is recreated, migrated and seeded; serve starts.
 2. Submit-to-push latency (dashboards connected), then intake throughput (dashboards closed).
 3. The server stops; the floor is measured on the same database.
 """
@@ -73,7 +73,7 @@ async def _measure_service(
 async def run(config: BenchConfig, event_loop: str) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
-    database = await recreate_database()
+    database = await recreate_database(config.database)
     env_section = environment(database, event_loop)
     with cli_environment(database) as env:
         log = config.output.parent / "server.log"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCH_DATABASE = "relay247_bench"
+DATABASE_ENV = "RELAY247_BENCH_DATABASE"
+_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,7 @@ class BenchConfig:
     floor_ws_frames: int
     push_timeout_s: float  # a push later than this after its POST counts as late
     workers: int  # relay247 serve --workers
+    database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
 
@@ -48,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--intake-requests", type=int, help="default 2000, quick 300")
     parser.add_argument("--push-timeout", type=float, default=5.0, help="seconds (default 5)")
     parser.add_argument("--workers", type=int, default=1, help="relay247 serve --workers")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(DATABASE_ENV, BENCH_DATABASE),
+        help=f"database to drop and recreate (default ${DATABASE_ENV} or {BENCH_DATABASE})",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
     return parser
@@ -73,10 +84,13 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         floor_ws_frames=sizes["frames"],
         push_timeout_s=args.push_timeout,
         workers=args.workers,
+        database=args.database,
         output=args.output,
         quick=args.quick,
     )
     for name in ("rate", "requests", "dashboards", "concurrency", "intake_requests", "workers"):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     _positive(parser, "--push-timeout", config.push_timeout_s)
+    if not _DATABASE_NAME.fullmatch(config.database):
+        parser.error("--database must be a lower-case identifier: letters, digits, _")
     return config
