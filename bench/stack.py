@@ -78,6 +78,18 @@ async def recreate_database(name: str) -> BenchDatabase:
     return database
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One running ``relay247 serve``."""
+
+    url: str  # http://127.0.0.1:<port>
+    pid: int  # the process we started: the server itself with --workers 1, else the supervisor
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http", "ws", 1) + "/v1/ws"
+
+
 def _relay247() -> list[str]:
     script = Path(sys.executable).parent / "relay247"
     if script.is_file():
@@ -155,8 +167,8 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(env: Mapping[str, str], log: Path, workers: int) -> AsyncIterator[str]:
-    """Run ``relay247 serve`` on a free port; yield its base URL; always stop it."""
+async def serving(env: Mapping[str, str], log: Path, workers: int) -> AsyncIterator[Server]:
+    """Run ``relay247 serve`` on a free port; yield it; always stop it."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as log_file:
@@ -177,8 +189,8 @@ async def serving(env: Mapping[str, str], log: Path, workers: int) -> AsyncItera
         try:
             base_url = f"http://127.0.0.1:{port}"
             await _wait_ready(base_url, process, log)
-            progress(f"relay247 serve ready on {base_url} (log: {log})")
-            yield base_url
+            progress(f"relay247 serve ready on {base_url} (pid {process.pid}, log: {log})")
+            yield Server(base_url, process.pid)
         finally:
             await _stop(process)
             progress("relay247 serve stopped")
