@@ -7,6 +7,11 @@
   durable write on an idle server, the part of a push that storing the request must cost.
 * ``websocket``: a bare ``websockets`` server on loopback sends a text frame the size of a
   relay247 event frame to its one client, one frame at a time; send-to-receive latency.
+* ``websocket_fanout``: a bare ``websockets`` server in its own process (bench/floor_server.py)
+  broadcasts such a frame to as many sockets as the fan-out test has, read by this process
+  exactly as relay247's fan-out is: from the command sent to each socket's frame.
+* ``resume``: a bare read of the events the resume test wrote (one query per backfill
+  batch), then the bare server streaming as many frames to one client that parses each.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from bench.fanout import Receipts, listening, summarize_rounds
 from bench.progress import progress
+from bench.stack import BenchError
 from bench.stats import summarize_ms
 
 CREATE_TABLE = """
@@ -46,6 +52,15 @@ WARMUP = 20
 WARMUP_EVENTS = 2  # fan-outs before the measured ones
 CONNECT_BATCH = 50
 ROOT = Path(__file__).resolve().parent.parent  # where ``python -m bench.floor_server`` runs
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeSpan:
+    """The events the resume measurement wrote: ``count`` on ``channel`` after ``after``."""
+
+    channel: str
+    after: int
+    count: int
 
 
 async def _timed_inserts(connection: asyncpg.Connection, body: str, count: int) -> list[float]:
@@ -166,8 +181,10 @@ async def bare_server() -> AsyncIterator[str]:
     )
     try:
         assert process.stdout is not None
-        port = int(await asyncio.wait_for(process.stdout.readline(), 10))
-        yield f"ws://127.0.0.1:{port}"
+        line = await asyncio.wait_for(process.stdout.readline(), 10)
+        if not line.strip().isdigit():
+            raise BenchError(f"bench.floor_server did not start (it printed {line!r})")
+        yield f"ws://127.0.0.1:{int(line)}"
     finally:
         if process.returncode is None:
             process.terminate()
@@ -261,15 +278,6 @@ async def resume_floor(
         "elapsed_s": round(elapsed, 3),
         "events_per_s": round(rate, 1) if rate else None,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeSpan:
-    """The events the resume measurement wrote: ``count`` on ``channel`` after ``after``."""
-
-    channel: str
-    after: int
-    count: int
 
 
 async def run_floor(

@@ -47,5 +47,5 @@ async def run_memory(server: Server, credentials: Credentials, *, sockets: int) 
         "rss_with_sockets_kib": with_sockets,
         "rss_after_close_kib": after_close,
         "kib_per_socket": per_socket,
-        "pid": server.pid,
+        "measured": "VmRSS of relay247 serve and its workers, from /proc/<pid>/status",
     }

@@ -195,6 +195,12 @@ def _intake_warnings(report: dict[str, Any]) -> list[str]:
             f"intake: the Python client used {python['client_cores']} cores: it is (near) "
             f"the limit of the intake figure; {where}"
         )
+    elif wrk.get("requests_per_s", 0) > 1.25 * intake["requests_per_s"]:
+        notes.append(
+            f"intake: wrk sustained {wrk['requests_per_s']}/s where the Python client got "
+            f"{intake['requests_per_s']}/s: the Python figure is the client's limit (on a "
+            "small machine it competes with the server for CPU)"
+        )
     if not wrk["available"]:
         notes.append(f"intake_wrk: not measured: {wrk['reason']}")
     elif "failed" in wrk:
