@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -171,6 +172,8 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         resume=span,
         backfill_batch=RealtimeSettings().backfill_batch,
     )
+    # Others' work on a shared machine shows here: compare with load_average_at_start.
+    env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     env_section["open_files_limit"] = open_files
     env_section["started_at"] = started_at
     env_section["duration_s"] = round(time.monotonic() - started, 1)
