@@ -48,17 +48,30 @@ class Receipts:
     dropped_sockets: int = 0
     _complete: dict[str, asyncio.Event] = field(default_factory=dict)
 
+    @property
+    def _live(self) -> int:
+        return self.sockets - self.dropped_sockets
+
     def _event(self, key: str) -> asyncio.Event:
         return self._complete.setdefault(key, asyncio.Event())
 
     def record(self, key: str, received: float) -> None:
         times = self.times.setdefault(key, [])
         times.append(received)
-        if len(times) == self.sockets:
+        if len(times) >= self._live:
             self._event(key).set()
 
+    def drop(self) -> None:
+        """A socket was closed by the server: stop waiting for its receipts."""
+        self.dropped_sockets += 1
+        for key, times in self.times.items():
+            if len(times) >= self._live:
+                self._event(key).set()
+
     async def wait(self, key: str, grace: float) -> None:
-        """Until every socket has ``key``, or ``grace`` seconds."""
+        """Until every socket still open has ``key``, or ``grace`` seconds."""
+        if len(self.times.get(key, ())) >= self._live:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event(key).wait(), grace)
 
@@ -80,7 +93,7 @@ async def listen(connection: ClientConnection, receipts: Receipts) -> None:
     except ConnectionClosed:
         pass
     # Reached only when the server ends the socket: our own teardown cancels this task.
-    receipts.dropped_sockets += 1
+    receipts.drop()
 
 
 @contextlib.asynccontextmanager
