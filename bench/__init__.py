@@ -35,8 +35,10 @@ section of the JSON report:
   a time); a bare ``websockets`` server on loopback sending a frame of the size of an event
   frame to one client; a bare server in its own process broadcasting such a frame to as many
   sockets as the fan-out, and streaming as many frames as the resume after a bare read of
-  the same events. ``ratios`` compares relay247 with these, and ``warnings`` says what a
-  reader of the figures must know.
+  the same events. ``ratios`` compares relay247 with these.
+* ``server_logs``: ERROR lines and exceptions in each server's log, which no client may
+  have seen (a 500 sent after the client gave up); ``warnings`` says what a reader of the
+  figures must know.
 
 Every client runs in this process on one event loop (``wrk`` aside); the servers run in
 subprocesses. Timestamps are ``time.perf_counter()`` of this process, so client-side

@@ -6,6 +6,7 @@
    CPU each side spends, and last the overload, which leaves the server the most disturbed.
 3. It stops; two fresh servers on the same database measure submit-to-push across them.
 4. The floor is measured on the same database, with no relay247 running.
+5. The servers' logs are scanned for errors no client may have seen.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bench.floor import ResumeSpan, run_floor
 from bench.instances import run_instances
 from bench.intake import run_intake
 from bench.latency import run_latency
+from bench.logs import scan_all
 from bench.memory import run_memory
 from bench.overload import run_overload
 from bench.proc import at_least, raise_open_files_limit
@@ -177,7 +179,9 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
     env_section["open_files_limit"] = open_files
     env_section["started_at"] = started_at
     env_section["duration_s"] = round(time.monotonic() - started, 1)
+    logs = [config.output.parent / name for name in ("server.log", "server-a.log", "server-b.log")]
     report = {"config": config.as_json(), **sections, "floor": floor}
+    report["server_logs"] = scan_all(logs)
     report["ratios"] = ratios(report)
     report["warnings"] = warnings(config, report)
     report["environment"] = env_section

@@ -253,6 +253,12 @@ def warnings(config: BenchConfig, report: dict[str, Any]) -> list[str]:
             "instances: ", config.rate, instances["latency_ms"], instances["post_latency_ms"]
         ),
     ]
+    for name, log in report["server_logs"].items():
+        if log.get("errors") or log.get("exception_lines"):
+            notes.append(
+                f"{name}: {log['errors']} ERROR lines; exceptions named "
+                f"{log['exception_lines']}: read the log"
+            )
     if memory["kib_per_socket"] is None:
         notes.append("memory: the server's VmRSS could not be read from /proc")
     return notes
