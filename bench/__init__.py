@@ -1,23 +1,46 @@
-"""relay247 benchmark: submit-to-push latency, intake throughput, and the floor beneath them.
+"""relay247 benchmark: latency, fan-out, resume, memory, intake, CPU and overload of the
+service, and the floor beneath them.
 
 Run it with ``make bench`` (``.venv/bin/python -m bench``); ``--quick`` for a smoke test.
 
-What is measured, all in one run on one database (``relay247_bench``, dropped and recreated
-on the server of ``DATABASE_URL``, or on the embedded Postgres when that is unset):
+What is measured, all in one run on one database (``relay247_bench``, or the name given by
+``--database`` or ``RELAY247_BENCH_DATABASE``, dropped and recreated on the server of
+``DATABASE_URL``, or on the embedded Postgres when that is unset). Each item is a top-level
+section of the JSON report:
 
-* **Submit-to-push latency.** Dashboards (WebSockets authenticated with the contact-point and
-  NCB tokens of the six demo countries) listen on their country's desk. Unit tokens submit
-  ``POST /v1/requests`` at a steady rate on an absolute schedule, each POST in its own task,
-  each to another country. Latency is the time from just before a POST is sent to the moment
-  the first dashboard of the target country receives its ``request.assigned`` frame. POST
-  response latency is reported beside it.
-* **Intake throughput.** POSTs with a fixed number in flight; requests per second.
-* **The floor.** What the hardware gives with nothing of relay247 in the way: a bare asyncpg
+* ``latency_ms``, ``post_latency_ms``: **submit-to-push latency.** Dashboards (WebSockets
+  authenticated with the contact-point and NCB tokens of the six demo countries) listen on
+  their country's desk. Unit tokens submit ``POST /v1/requests`` at a steady rate on an
+  absolute schedule, each POST in its own task, each to another country. Latency is the time
+  from just before a POST is sent to the moment the first dashboard of the target country
+  receives its ``request.assigned`` frame. POST response latency is reported beside it.
+* ``memory``: **memory per idle socket.** VmRSS of ``relay247 serve`` before and with 2,000
+  authenticated idle dashboards; (with - before) / 2,000 in KiB.
+* ``fanout``: **one event to 1,000 sockets** of one desk: from POST to each socket's frame,
+  over sockets and over 20 events sent one after another; and per event, the last socket.
+* ``resume``: **10,000 missed events.** Written to a desk channel with no dashboard on it,
+  then resumed by one dashboard: time from connecting to the last event, events per second,
+  and that offsets came consecutive, once each, in order.
+* ``intake``: **intake throughput** of the Python client, a fixed number of POSTs in
+  flight; ``intake_wrk``: the same with ``wrk`` when it is installed (else it says so).
+* ``cpu``: **CPU per request** over each intake run: relay247 serve, the Postgres backends
+  of the bench database, and the load client, so a reader sees whether the client was the
+  limit.
+* ``overload``: **twice the sustained intake** offered open loop for 15 s: share of POSTs
+  shed (503 or 429), latency of the accepted ones, other 5xx, timeouts and errors.
+* ``instances``: **submit-to-push across instances**: two servers on one database,
+  dashboards on one, POSTs to the other.
+* ``floor``: **what the hardware gives** with nothing of relay247 in the way: a bare asyncpg
   ``INSERT`` of a comparable JSON row with its commit (at the intake concurrency, and one at
-  a time), and a bare ``websockets`` server on loopback sending a text frame of the size of
-  an event frame to a client. The ratios compare relay247 with these.
+  a time); a bare ``websockets`` server on loopback sending a frame of the size of an event
+  frame to one client; a bare server in its own process broadcasting such a frame to as many
+  sockets as the fan-out, and streaming as many frames as the resume after a bare read of
+  the same events. ``ratios`` compares relay247 with these.
+* ``server_logs``: ERROR lines and exceptions in each server's log, which no client may
+  have seen (a 500 sent after the client gave up); ``warnings`` says what a reader of the
+  figures must know.
 
-Every client runs in this process on one event loop; the server is ``relay247 serve`` in a
-subprocess. Timestamps are ``time.perf_counter()`` of this process, so client-side
+Every client runs in this process on one event loop (``wrk`` aside); the servers run in
+subprocesses. Timestamps are ``time.perf_counter()`` of this process, so client-side
 overheads (JSON parsing, the event loop) are inside every figure, the floor's included.
 """

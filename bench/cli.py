@@ -1,13 +1,18 @@
 """Run every measurement in order and print the report.
 
-1. ``relay247_bench`` is recreated, migrated and seeded; ``relay247 serve`` starts.
-2. Submit-to-push latency (dashboards connected), then intake throughput (dashboards closed).
-3. The server stops; the floor is measured on the same database.
+1. The bench database (``--database``) is recreated, migrated and seeded; serve starts.
+2. On that one server: submit-to-push latency (50 dashboards), memory per idle socket,
+   fan-out to one desk, resume of missed events, intake (Python client, then wrk) with the
+   CPU each side spends, and last the overload, which leaves the server the most disturbed.
+3. It stops; two fresh servers on the same database measure submit-to-push across them.
+4. The floor is measured on the same database, with no relay247 running.
+5. The servers' logs are scanned for errors no client may have seen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,48 +23,49 @@ from typing import Any
 import asyncpg
 import httpx
 
+from app.settings import RealtimeSettings
 from bench.config import BenchConfig, parse_args
-from bench.floor import run_floor
+from bench.cpu import CpuMeter, cpu_section
+from bench.fanout import run_fanout
+from bench.floor import ResumeSpan, run_floor
+from bench.instances import run_instances
 from bench.intake import run_intake
 from bench.latency import run_latency
+from bench.logs import scan_all
+from bench.memory import run_memory
+from bench.overload import run_overload
+from bench.proc import at_least, raise_open_files_limit
 from bench.progress import progress
 from bench.report import environment, ratios, warnings, write
-from bench.stack import BenchError, cli_environment, migrate, recreate_database, seed, serving
+from bench.resume import run_resume
+from bench.stack import (
+    BenchDatabase,
+    BenchError,
+    Server,
+    cli_environment,
+    migrate,
+    recreate_database,
+    seed,
+    serving,
+)
+from bench.submit import http_client
 from bench.workload import Credentials, request_body
+from bench.wrk import run_wrk
+
+OVERLOAD_CONNECTIONS = 1000  # the overload client's pool: the server, not it, sees the excess
+FANOUT_WARMUP = 2  # fan-outs before the measured ones
 
 
-def _client(base_url: str, config: BenchConfig) -> httpx.AsyncClient:
-    connections = max(100, config.concurrency)
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=30.0,
-        trust_env=False,
-        limits=httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            # Below uvicorn's keep-alive timeout (5 s): a connection the server is closing
-            # is never reused, which would fail a POST with no fault of relay247.
-            keepalive_expiry=2.0,
-        ),
-    )
-
-
-async def _measure_service(
-    config: BenchConfig, env: dict[str, str], log: Path
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    await migrate(env)
-    credentials = Credentials.from_seed(await seed(env))
-    async with serving(env, log, config.workers) as base_url, _client(base_url, config) as client:
-        latency, post = await run_latency(
-            client,
-            base_url,
-            credentials,
-            dashboards_count=config.dashboards,
-            warmup=config.warmup,
-            requests=config.requests,
-            rate=config.rate,
-            push_timeout_s=config.push_timeout_s,
-        )
+async def _intake_and_overload(
+    config: BenchConfig,
+    server: Server,
+    client: httpx.AsyncClient,
+    credentials: Credentials,
+    database: BenchDatabase,
+) -> dict[str, Any]:
+    """Intake with the Python client, then with wrk, the CPU of each; then the overload at
+    a multiple of the better of the two."""
+    async with CpuMeter(server.pid, database.dsn) as python_cpu:
         intake = await run_intake(
             client,
             credentials,
@@ -67,17 +73,94 @@ async def _measure_service(
             count=config.intake_requests,
             concurrency=config.concurrency,
         )
-    return latency, post, intake
+    intake_wrk, wrk_cpu = await run_wrk(
+        server,
+        credentials,
+        duration_s=config.wrk_s,
+        connections=config.concurrency,
+        postgres_dsn=database.dsn,
+    )
+    cpu = cpu_section(intake, python_cpu, intake_wrk, wrk_cpu)
+    sustained, basis = intake["requests_per_s"], "intake (Python client)"
+    if intake_wrk.get("requests_per_s", 0) > sustained:
+        sustained, basis = intake_wrk["requests_per_s"], "intake_wrk"
+    overload = await run_overload(
+        server,
+        credentials,
+        sustained_per_s=sustained,
+        basis=basis,
+        factor=config.overload_factor,
+        duration_s=config.overload_s,
+        connections=OVERLOAD_CONNECTIONS,
+        postgres_dsn=database.dsn,
+    )
+    return {"intake": intake, "intake_wrk": intake_wrk, "cpu": cpu, "overload": overload}
 
 
-async def run(config: BenchConfig, event_loop: str) -> dict[str, Any]:
+async def _measure_service(
+    config: BenchConfig, database: BenchDatabase, env: dict[str, str], log_dir: Path
+) -> tuple[dict[str, Any], ResumeSpan]:
+    await migrate(env)
+    credentials = Credentials.from_seed(await seed(env))
+    countries = credentials.countries
+    sections: dict[str, Any] = {}
+    async with (
+        serving(env, log_dir / "server.log", config.workers) as server,
+        http_client(server.url, max(100, config.concurrency)) as client,
+    ):
+        sections["latency_ms"], sections["post_latency_ms"] = await run_latency(
+            client,
+            server.url,
+            credentials,
+            dashboards_count=config.dashboards,
+            warmup=config.warmup,
+            requests=config.requests,
+            rate=config.rate,
+            push_timeout_s=config.push_timeout_s,
+        )
+        sections["memory"] = await run_memory(server, credentials, sockets=config.idle_sockets)
+        sections["fanout"] = await run_fanout(
+            client,
+            server,
+            credentials,
+            country=countries[1],
+            sockets=config.fanout_sockets,
+            events=config.fanout_events,
+            warmup=FANOUT_WARMUP,
+            timeout_s=config.push_timeout_s,
+            postgres_dsn=database.dsn,
+        )
+        sections["resume"], span = await run_resume(
+            database.dsn,
+            server,
+            credentials,
+            country=countries[-1],
+            count=config.resume_events,
+            timeout_s=max(60.0, config.resume_events / 100),
+        )
+        sections |= await _intake_and_overload(config, server, client, credentials, database)
+    sections["instances"] = await run_instances(
+        env,
+        log_dir,
+        credentials,
+        workers=config.workers,
+        dashboards=config.dashboards,
+        warmup=config.warmup,
+        requests=config.instance_requests,
+        rate=config.rate,
+        push_timeout_s=config.push_timeout_s,
+        connections=max(100, config.concurrency),
+    )
+    return sections, span
+
+
+async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
-    database = await recreate_database()
+    database = await recreate_database(config.database)
     env_section = environment(database, event_loop)
     with cli_environment(database) as env:
-        log = config.output.parent / "server.log"
-        latency, post, intake = await _measure_service(config, env, log)
+        sections, span = await _measure_service(config, database, env, config.output.parent)
     floor = await run_floor(
         database.dsn,
         request_body("DE", 0),
@@ -85,19 +168,24 @@ async def run(config: BenchConfig, event_loop: str) -> dict[str, Any]:
         serial=config.floor_serial_inserts,
         concurrency=config.concurrency,
         frames=config.floor_ws_frames,
+        fanout_sockets=config.fanout_sockets,
+        fanout_events=config.fanout_events,
+        grace=config.push_timeout_s,
+        resume=span,
+        backfill_batch=RealtimeSettings().backfill_batch,
     )
+    # Others' work on a shared machine shows here: compare with load_average_at_start.
+    env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    env_section["open_files_limit"] = open_files
     env_section["started_at"] = started_at
     env_section["duration_s"] = round(time.monotonic() - started, 1)
-    return {
-        "config": config.as_json(),
-        "latency_ms": latency,
-        "post_latency_ms": post,
-        "intake": intake,
-        "floor": floor,
-        "ratios": ratios(latency, intake, floor),
-        "warnings": warnings(config.rate, latency, post, intake),
-        "environment": env_section,
-    }
+    logs = [config.output.parent / name for name in ("server.log", "server-a.log", "server-b.log")]
+    report = {"config": config.as_json(), **sections, "floor": floor}
+    report["server_logs"] = scan_all(logs)
+    report["ratios"] = ratios(report)
+    report["warnings"] = warnings(config, report)
+    report["environment"] = env_section
+    return report
 
 
 def _loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
@@ -111,10 +199,15 @@ def _loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
+    # Every socket is a file descriptor, here and in the server (which inherits the limit).
+    wanted = max(config.idle_sockets, config.fanout_sockets) + OVERLOAD_CONNECTIONS + 1024
+    soft, _ = raise_open_files_limit(wanted)
+    if not at_least(soft, wanted):
+        progress(f"open files limited to {soft} (wanted {wanted}): sockets may fail to open")
     factory, event_loop = _loop_factory()
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
-            report = runner.run(run(config, event_loop))
+            report = runner.run(run(config, event_loop, soft))
     except (BenchError, OSError, asyncpg.PostgresError) as exc:
         progress(f"failed: {type(exc).__name__}: {exc}")
         return 1

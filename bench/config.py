@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCH_DATABASE = "relay247_bench"
+DATABASE_ENV = "RELAY247_BENCH_DATABASE"
+_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,15 @@ class BenchConfig:
     floor_ws_frames: int
     push_timeout_s: float  # a push later than this after its POST counts as late
     workers: int  # relay247 serve --workers
+    fanout_sockets: int  # dashboards of one desk that each event goes to
+    fanout_events: int  # measured events, one after another
+    resume_events: int  # events missed, then resumed by one dashboard
+    idle_sockets: int  # idle dashboards whose memory is measured
+    instance_requests: int  # POSTs of the two-instance latency test (at --rate)
+    wrk_s: float  # duration of the wrk intake test
+    overload_factor: float  # offered rate over the sustained intake
+    overload_s: float  # duration of the overload
+    database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
 
@@ -32,14 +46,41 @@ class BenchConfig:
         return values
 
 
-_FULL = {"requests": 2000, "intake_requests": 2000, "serial": 500, "frames": 2000, "warmup": 30}
-_QUICK = {"requests": 300, "intake_requests": 300, "serial": 200, "frames": 500, "warmup": 10}
+_FULL = {
+    "requests": 2000,
+    "intake_requests": 2000,
+    "serial": 500,
+    "frames": 2000,
+    "warmup": 30,
+    "fanout_sockets": 1000,
+    "fanout_events": 20,
+    "resume_events": 10_000,
+    "idle_sockets": 2000,
+    "instance_requests": 1000,
+    "wrk_s": 10.0,
+    "overload_s": 15.0,
+}
+_QUICK = {
+    "requests": 300,
+    "intake_requests": 300,
+    "serial": 200,
+    "frames": 500,
+    "warmup": 10,
+    "fanout_sockets": 100,
+    "fanout_events": 5,
+    "resume_events": 1000,
+    "idle_sockets": 200,
+    "instance_requests": 200,
+    "wrk_s": 3.0,
+    "overload_s": 3.0,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark relay247: submit-to-push latency, intake throughput, floor.",
+        description="Benchmark relay247: submit-to-push latency, intake, fan-out, resume, "
+        "memory per socket, two instances, overload, CPU; and the floor beneath them.",
     )
     parser.add_argument("--rate", type=float, default=100.0, help="POSTs/s (default 100)")
     parser.add_argument("--requests", type=int, help="latency POSTs (default 2000, quick 300)")
@@ -48,6 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--intake-requests", type=int, help="default 2000, quick 300")
     parser.add_argument("--push-timeout", type=float, default=5.0, help="seconds (default 5)")
     parser.add_argument("--workers", type=int, default=1, help="relay247 serve --workers")
+    parser.add_argument("--fanout-sockets", type=int, help="default 1000, quick 100")
+    parser.add_argument("--fanout-events", type=int, help="default 20, quick 5")
+    parser.add_argument("--resume-events", type=int, help="default 10000, quick 1000")
+    parser.add_argument("--idle-sockets", type=int, help="default 2000, quick 200")
+    parser.add_argument("--instance-requests", type=int, help="default 1000, quick 200")
+    parser.add_argument("--wrk-seconds", type=float, help="default 10, quick 3")
+    parser.add_argument("--overload-factor", type=float, default=2.0, help="default 2")
+    parser.add_argument("--overload-seconds", type=float, help="default 15, quick 3")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(DATABASE_ENV, BENCH_DATABASE),
+        help=f"database to drop and recreate (default ${DATABASE_ENV} or {BENCH_DATABASE})",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
     return parser
@@ -73,10 +127,36 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         floor_ws_frames=sizes["frames"],
         push_timeout_s=args.push_timeout,
         workers=args.workers,
+        fanout_sockets=args.fanout_sockets or sizes["fanout_sockets"],
+        fanout_events=args.fanout_events or sizes["fanout_events"],
+        resume_events=args.resume_events or sizes["resume_events"],
+        idle_sockets=args.idle_sockets or sizes["idle_sockets"],
+        instance_requests=args.instance_requests or sizes["instance_requests"],
+        wrk_s=args.wrk_seconds or sizes["wrk_s"],
+        overload_factor=args.overload_factor,
+        overload_s=args.overload_seconds or sizes["overload_s"],
+        database=args.database,
         output=args.output,
         quick=args.quick,
     )
-    for name in ("rate", "requests", "dashboards", "concurrency", "intake_requests", "workers"):
+    for name in (
+        "rate",
+        "requests",
+        "dashboards",
+        "concurrency",
+        "intake_requests",
+        "workers",
+        "fanout_sockets",
+        "fanout_events",
+        "resume_events",
+        "idle_sockets",
+        "instance_requests",
+        "overload_factor",
+    ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
+    for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):
+        _positive(parser, name, value)
     _positive(parser, "--push-timeout", config.push_timeout_s)
+    if not _DATABASE_NAME.fullmatch(config.database):
+        parser.error("--database must be a lower-case identifier: letters, digits, _")
     return config

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from bench.progress import progress
+from bench.sockets import opened
 from bench.stats import summarize_ms
 from bench.submit import Submitted, outcomes, submit
 from bench.workload import Credentials, dashboard_plan
-
-CONNECT_BATCH = 10  # dashboards opened at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +50,6 @@ class Arrivals:
 # --- dashboards ----------------------------------------------------------------------------
 
 
-async def _open_dashboard(ws_url: str, token: str) -> ClientConnection:
-    connection = await connect(
-        ws_url, additional_headers={"Authorization": f"Bearer {token}"}, proxy=None
-    )
-    welcome = json.loads(await connection.recv())
-    if welcome.get("type") != "welcome":
-        await connection.close()
-        raise RuntimeError(f"expected a welcome frame, got {welcome!r}")
-    return connection
-
-
 async def _listen(connection: ClientConnection, arrivals: Arrivals) -> None:
     try:
         async for message in connection:
@@ -80,30 +69,29 @@ async def dashboards(
 ) -> AsyncIterator[None]:
     """Open ``count`` dashboards spread over the countries, listening until the block ends."""
     ws_url = base_url.replace("http", "ws", 1) + "/v1/ws"
-    plan = dashboard_plan(credentials, count)
-    connections: list[ClientConnection] = []
-    listeners: list[asyncio.Task[None]] = []
-    try:
-        for start in range(0, len(plan), CONNECT_BATCH):
-            batch = plan[start : start + CONNECT_BATCH]
-            opened = await asyncio.gather(*(_open_dashboard(ws_url, t) for _, t in batch))
-            connections.extend(opened)
-        listeners = [asyncio.create_task(_listen(c, arrivals)) for c in connections]
-        progress(f"{len(connections)} dashboards connected and welcomed")
-        yield
-    finally:
-        for listener in listeners:
-            listener.cancel()
-        await asyncio.gather(*listeners, return_exceptions=True)
-        await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+    tokens = [token for _, token in dashboard_plan(credentials, count)]
+    async with opened(ws_url, tokens) as sockets:
+        listeners = [asyncio.create_task(_listen(c, arrivals)) for c in sockets.connections]
+        progress(f"{len(sockets.connections)} dashboards connected and welcomed on {ws_url}")
+        try:
+            yield
+        finally:
+            for listener in listeners:
+                listener.cancel()
+            await asyncio.gather(*listeners, return_exceptions=True)
 
 
 # --- submissions ---------------------------------------------------------------------------
 
 
-async def paced(
-    client: httpx.AsyncClient, credentials: Credentials, first: int, count: int, rate: float
-) -> list[Submitted]:
+Send = Callable[[int, float], Awaitable[Submitted]]  # (request index, when it was due)
+
+
+def httpx_sender(client: httpx.AsyncClient, credentials: Credentials) -> Send:
+    return functools.partial(submit, client, credentials)
+
+
+async def paced(send: Send, first: int, count: int, rate: float) -> list[Submitted]:
     """POST ``count`` requests, POST ``i`` due at ``start + i / rate``, each in its own task."""
     start = time.perf_counter() + 0.01
     tasks: list[asyncio.Task[Submitted]] = []
@@ -112,7 +100,7 @@ async def paced(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(submit(client, credentials, first + i, due)))
+        tasks.append(asyncio.create_task(send(first + i, due)))
     return list(await asyncio.gather(*tasks))
 
 
@@ -146,19 +134,27 @@ def _push_section(accepted: list[Submitted], arrivals: Arrivals, timeout: float)
     }
 
 
-def _post_section(submitted: list[Submitted], rate: float) -> dict[str, Any]:
+def schedule_section(submitted: list[Submitted], rate: float) -> dict[str, Any]:
+    """How closely the POSTs kept to their schedule, and how fast they were answered."""
     accepted = [s for s in submitted if s.request_id is not None]
     first_sent = min(s.sent for s in submitted)
     return {
-        **summarize_ms(s.answered - s.sent for s in accepted),
-        "failed": len(submitted) - len(accepted),
-        "outcomes": outcomes(submitted),
         "offered_rate_per_s": rate,
         "sent_rate_per_s": _rate(len(submitted) - 1, first_sent, max(s.sent for s in submitted)),
         "completed_rate_per_s": _rate(
             len(accepted), first_sent, max(s.answered for s in submitted)
         ),
         "schedule_lag_ms": summarize_ms(s.sent - s.due for s in submitted),
+    }
+
+
+def _post_section(submitted: list[Submitted], rate: float) -> dict[str, Any]:
+    accepted = [s for s in submitted if s.request_id is not None]
+    return {
+        **summarize_ms(s.answered - s.sent for s in accepted),
+        "failed": len(submitted) - len(accepted),
+        "outcomes": outcomes(submitted),
+        **schedule_section(submitted, rate),
     }
 
 
@@ -172,14 +168,17 @@ async def run_latency(
     requests: int,
     rate: float,
     push_timeout_s: float,
+    label: str = "",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return the ``latency_ms`` and ``post_latency_ms`` sections of the report."""
+    """Return the ``latency_ms`` and ``post_latency_ms`` sections of the report.
+    ``label`` prefixes the progress lines."""
     arrivals = Arrivals()
     async with dashboards(base_url, credentials, dashboards_count, arrivals):
-        warm = await paced(client, credentials, 0, warmup, rate)
+        send = httpx_sender(client, credentials)
+        warm = await paced(send, 0, warmup, rate)
         await wait_for_pushes(arrivals, warm, push_timeout_s)
-        progress(f"warmed up with {warmup} requests; {requests} requests at {rate:g}/s")
-        submitted = await paced(client, credentials, warmup, requests, rate)
+        progress(f"{label}warmed up with {warmup} requests; {requests} requests at {rate:g}/s")
+        submitted = await paced(send, warmup, requests, rate)
         await wait_for_pushes(arrivals, submitted, push_timeout_s)
     accepted = [s for s in submitted if s.request_id is not None]
     latency = _push_section(accepted, arrivals, push_timeout_s)
@@ -187,5 +186,5 @@ async def run_latency(
     latency["dashboards"] = dashboards_count
     latency["dashboards_dropped"] = arrivals.dropped_dashboards
     latency["assigned_frames_received"] = arrivals.frames
-    progress(f"push latency p50 {latency['p50']} ms, p99 {latency['p99']} ms")
+    progress(f"{label}push latency p50 {latency['p50']} ms, p99 {latency['p99']} ms")
     return latency, post

@@ -1,4 +1,4 @@
-"""The system under test: a fresh ``relay247_bench`` database, migrated and seeded, and
+"""The system under test: a fresh bench database, migrated and seeded, and
 ``relay247 serve`` on a free loopback port, stopped at the end whatever happens."""
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from app.database.urls import asyncpg_dsn, with_database
 from app.settings import DatabaseSettings
 from bench.progress import progress
 
-BENCH_DATABASE = "relay247_bench"
 EMBEDDED_DIR = Path(".relay247")
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -38,7 +37,7 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class BenchDatabase:
-    url: str  # the relay247_bench database
+    url: str  # the bench database
     embedded: bool
     server_version: str
     durability: dict[str, str]  # fsync and synchronous_commit: what a commit waits for
@@ -61,22 +60,34 @@ async def _server_url() -> tuple[str, bool]:
     return await asyncio.to_thread(start_embedded_server, EMBEDDED_DIR), True
 
 
-async def recreate_database() -> BenchDatabase:
-    """Drop and create ``relay247_bench`` on the server; nothing else on it is touched."""
+async def recreate_database(name: str) -> BenchDatabase:
+    """Drop and create the database ``name`` on the server; nothing else on it is touched."""
     server_url, embedded = await _server_url()
     connection = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
-        # The name is a constant of ours; CREATE/DROP DATABASE take no bind parameters.
-        await connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        # CREATE/DROP DATABASE take no bind parameters; config.py lets only [a-z0-9_] through.
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
         version: str = await connection.fetchval("SHOW server_version")
         durability = {name: await connection.fetchval(f"SHOW {name}") for name in DURABILITY}
     finally:
         await connection.close()
-    url = with_database(server_url, BENCH_DATABASE)
+    url = with_database(server_url, name)
     database = BenchDatabase(url, embedded, version, durability)
     progress(f"database {database.display_url} recreated (PostgreSQL {version})")
     return database
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One running ``relay247 serve``."""
+
+    url: str  # http://127.0.0.1:<port>
+    pid: int  # the process we started: the server itself with --workers 1, else the supervisor
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http", "ws", 1) + "/v1/ws"
 
 
 def _relay247() -> list[str]:
@@ -156,8 +167,8 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(env: Mapping[str, str], log: Path, workers: int) -> AsyncIterator[str]:
-    """Run ``relay247 serve`` on a free port; yield its base URL; always stop it."""
+async def serving(env: Mapping[str, str], log: Path, workers: int) -> AsyncIterator[Server]:
+    """Run ``relay247 serve`` on a free port; yield it; always stop it."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as log_file:
@@ -178,8 +189,8 @@ async def serving(env: Mapping[str, str], log: Path, workers: int) -> AsyncItera
         try:
             base_url = f"http://127.0.0.1:{port}"
             await _wait_ready(base_url, process, log)
-            progress(f"relay247 serve ready on {base_url} (log: {log})")
-            yield base_url
+            progress(f"relay247 serve ready on {base_url} (pid {process.pid}, log: {log})")
+            yield Server(base_url, process.pid)
         finally:
             await _stop(process)
             progress("relay247 serve stopped")

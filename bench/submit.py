@@ -20,6 +20,23 @@ class Submitted:
     answered: float  # ... when its response (or its failure) came back
     outcome: str  # the HTTP status, or the exception's name when there was no answer
     request_id: str | None  # set when the request was accepted (201)
+    retry_after: str | None = None  # the Retry-After header, when the service sent one
+
+
+def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
+    """The client every POST goes through: up to ``connections`` kept open to the server."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=30.0,
+        trust_env=False,
+        limits=httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            # Below uvicorn's keep-alive timeout (5 s): a connection the server is closing
+            # is never reused, which would fail a POST with no fault of relay247.
+            keepalive_expiry=2.0,
+        ),
+    )
 
 
 async def submit(
@@ -36,7 +53,15 @@ async def submit(
         return Submitted(target, due, sent, time.perf_counter(), type(exc).__name__, None)
     answered = time.perf_counter()
     request_id = response.json()["id"] if response.status_code == 201 else None
-    return Submitted(target, due, sent, answered, str(response.status_code), request_id)
+    return Submitted(
+        target,
+        due,
+        sent,
+        answered,
+        str(response.status_code),
+        request_id,
+        response.headers.get("retry-after"),
+    )
 
 
 def outcomes(submitted: Iterable[Submitted]) -> dict[str, int]:

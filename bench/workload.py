@@ -36,6 +36,18 @@ def route(index: int, countries: tuple[str, ...]) -> tuple[str, str]:
     return countries[source], countries[target]
 
 
+def routed_to(target: str, countries: tuple[str, ...], first: int, count: int) -> list[int]:
+    """The first ``count`` request indexes from ``first`` on whose route ends at ``target``."""
+    indexes = (i for i in itertools.count(first) if route(i, countries)[1] == target)
+    return list(itertools.islice(indexes, count))
+
+
+def desk_tokens(credentials: Credentials, country: str, count: int) -> list[str]:
+    """Tokens of ``count`` dashboards of one country's desk: its contact-point and NCB tokens
+    take turns (many sockets may share one token)."""
+    return list(itertools.islice(itertools.cycle(credentials.desks[country]), count))
+
+
 def dashboard_plan(credentials: Credentials, count: int) -> list[tuple[str, str]]:
     """(country, token) of ``count`` dashboards: countries take turns, so they are spread
     evenly, and each country's desk tokens take turns among its dashboards."""
