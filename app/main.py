@@ -6,18 +6,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.pool import Pool
+from starlette.types import ASGIApp
 
 from app import log_redaction
 from app.api import health, problems
+from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
 from app.database import Database
 from app.database.migrate import assert_schema_current
 from app.database.urls import asyncpg_dsn
+from app.observability.http_metrics import HttpMetrics
+from app.observability.metrics import Metrics
+from app.observability.request_id import RequestId
 from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.settings import api_settings, database_settings, realtime_settings
+
+
+class _Relay247(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's last-resort error handler (which app.add_middleware cannot
+        # reach), so that even the 500 for an unexpected exception carries its X-Request-Id
+        # and is counted, and every other layer logs with the request id already set.
+        metrics: Metrics = self.state.metrics
+        return RequestId(HttpMetrics(super().build_middleware_stack(), metrics))
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
@@ -57,15 +72,24 @@ def create_app(database_url: str | None = None) -> FastAPI:
         finally:
             await database.dispose()
 
-    app = FastAPI(
+    app = _Relay247(
         title="relay247",
         summary="Real-time request broker of the 24/7 network of cybercrime contact points",
         version="0.1.0",
         lifespan=lifespan,
     )
+    metrics = Metrics(database_pool=lambda: _pool_of(app))
+    app.state.metrics = metrics
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings().max_body_bytes)
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
     app.include_router(websocket.router)
     return app
+
+
+def _pool_of(app: FastAPI) -> Pool | None:
+    """The database pool, once the lifespan has opened it: read at each scrape."""
+    database: Database | None = getattr(app.state, "database", None)
+    return database.engine.pool if database else None

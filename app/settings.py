@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,19 @@ class RealtimeSettings(BaseSettings):
     backfill_batch: int = Field(default=500, ge=1)
 
 
+class LogSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "LOG_", extra="ignore")
+
+    format: Literal["text", "json"] = Field(
+        default="text",
+        description="text for people at a terminal; json (one object a line, with the request "
+        "id as a field) for a log pipeline.",
+    )
+    level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="Level of the service's and uvicorn's loggers."
+    )
+
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
@@ -84,3 +98,8 @@ def api_settings() -> ApiSettings:
 @lru_cache
 def realtime_settings() -> RealtimeSettings:
     return RealtimeSettings()
+
+
+@lru_cache
+def log_settings() -> LogSettings:
+    return LogSettings()
