@@ -14,6 +14,7 @@ from app.api import health, problems
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
+from app.api.overload import InFlightLimit
 from app.database import Database
 from app.database.migrate import assert_schema_current
 from app.database.urls import asyncpg_dsn
@@ -23,7 +24,7 @@ from app.observability.request_id import RequestId
 from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
-from app.settings import api_settings, database_settings, realtime_settings
+from app.settings import api_settings, database_settings, overload_settings, realtime_settings
 
 
 class _Relay247(FastAPI):
@@ -41,6 +42,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     log_redaction.install()
     db_settings = database_settings()
     rt_settings = realtime_settings()
+    overload = overload_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,8 +82,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
+    app.state.max_in_flight = overload.in_flight_limit(db_settings)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings().max_body_bytes)
+    # Added last, so it runs first: a refused request costs no body read.
+    app.add_middleware(InFlightLimit, metrics=metrics)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)

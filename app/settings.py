@@ -85,6 +85,24 @@ class LogSettings(BaseSettings):
     )
 
 
+class OverloadSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="HTTP requests processed at once; more are refused at once with 503 and "
+        "Retry-After. Unset: twice the database pool (pool_size + max_overflow, so 40 by "
+        "default). Each request holds a connection for its transaction, so past the pool's "
+        "size extra requests only wait for a connection, unseen and for up to 30 s; twice the "
+        "pool keeps every connection busy while as many requests again parse, authenticate "
+        "or serialize outside a transaction.",
+    )
+
+    def in_flight_limit(self, database: DatabaseSettings) -> int:
+        return self.max_in_flight or 2 * (database.pool_size + database.max_overflow)
+
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
@@ -103,3 +121,8 @@ def realtime_settings() -> RealtimeSettings:
 @lru_cache
 def log_settings() -> LogSettings:
     return LogSettings()
+
+
+@lru_cache
+def overload_settings() -> OverloadSettings:
+    return OverloadSettings()
