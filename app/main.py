@@ -15,6 +15,7 @@ from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
 from app.api.overload import InFlightLimit
+from app.api.rate_limit import PrincipalRateLimit
 from app.database import Database
 from app.database.migrate import assert_schema_current
 from app.database.urls import asyncpg_dsn
@@ -83,6 +84,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
     app.state.max_in_flight = overload.in_flight_limit(db_settings)
+    app.state.rate_limit = (
+        PrincipalRateLimit(overload.rate_limit, metrics) if overload.rate_limit else None
+    )
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings().max_body_bytes)
     # Added last, so it runs first: a refused request costs no body read.

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import limits
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -98,6 +99,20 @@ class OverloadSettings(BaseSettings):
         "pool keeps every connection busy while as many requests again parse, authenticate "
         "or serialize outside a transaction.",
     )
+    rate_limit: str | None = Field(
+        default=None,
+        description="Requests a principal may make, e.g. '600/minute' or '20/second;600/minute' "
+        "(syntax of the `limits` library); over it, 429 with Retry-After. Unset: no limit. "
+        "Counted per instance, in memory.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        limits.parse_many(value)  # a typo fails at start, not on the first request
+        return value
 
     def in_flight_limit(self, database: DatabaseSettings) -> int:
         return self.max_in_flight or 2 * (database.pool_size + database.max_overflow)
