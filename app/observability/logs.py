@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+
 from app.settings import LogSettings
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(request_id)s] %(message)s"
-_JSON_FIELDS = ["asctime", "levelname", "name", "message", "request_id"]
+_JSON_FIELDS = ["levelname", "name", "message", "request_id"]
+# uvicorn repeats some messages with terminal colour codes for its own formatter.
+_NOT_IN_JSON = [*RESERVED_ATTRS, "color_message"]
 
 
 def logging_config(settings: LogSettings) -> dict[str, Any]:
@@ -30,7 +34,9 @@ def logging_config(settings: LogSettings) -> dict[str, Any]:
         formatter = {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": _JSON_FIELDS,
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "reserved_attrs": _NOT_IN_JSON,
+            "timestamp": "time",  # ISO 8601, UTC, microseconds
         }
     else:
         formatter = {"format": _TEXT_FORMAT}
@@ -59,6 +65,8 @@ def logging_config(settings: LogSettings) -> dict[str, Any]:
             "uvicorn": {**uvicorn_logger, "level": level},
             "uvicorn.error": {**uvicorn_logger, "level": level},
             "uvicorn.access": {**uvicorn_logger, "level": level},
+            # Its INFO lines at each start (checking the schema) say nothing to an operator.
+            "alembic": {"level": "WARNING"},
         },
         "root": {"handlers": ["stderr"], "level": level},
     }
