@@ -40,6 +40,9 @@ class Database:
             # (measured: as many pings as real transactions). A connection found dead is
             # invalidated when it fails, and recycling bounds how stale any can get.
             pool_recycle=300,
+            # A failed statement's error message would otherwise quote its parameters, i.e.
+            # request content and identifiers, into the error log.
+            hide_parameters=True,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_commit: list[WakeCallback] = []
