@@ -3,14 +3,14 @@
 Without a bound, a burst beyond what the database pool serves waits in the pool's queue: every
 request gets slower, the slowest wait up to the pool timeout (30 s) and then fail with a 500
 after all that work. Refusing at the door instead keeps the accepted requests as fast as the
-pool allows, and tells the others, in a few microseconds, to come back shortly.
+pool allows, and tells the others at once, before their body is read, to come back shortly.
 
-No waiting room before the refusal: a request that cannot start now would have to wait for one
-to finish, which is what the pool queue already did badly. Clients retry after Retry-After
-(with jitter, as well-behaved clients do), which spreads a burst better than any queue here.
+No waiting room before the refusal: a request that cannot start now would wait for another to
+finish, which is what the pool's queue already did. A short queue is worth adding only if a
+measurement shows it turns refusals into fast answers.
 
-The limit is read from ``app.state.max_in_flight`` on each request, so it is one number for
-the whole app, set in create_app (and by tests that want a small one).
+The limit is read from ``app.state.max_in_flight`` (set by create_app) on each request, so a
+test can lower it on a running app, as it does other settings.
 """
 
 from __future__ import annotations
