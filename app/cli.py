@@ -21,8 +21,9 @@ from app.database.embedded import DATABASE_NAME, ensure_database, start_embedded
 from app.database.migrate import SchemaOutOfDateError, assert_schema_current, upgrade_to_head
 from app.errors import DomainError
 from app.models.enums import AgencyKind, Role
+from app.observability.logs import logging_config
 from app.services import demo, directory
-from app.settings import database_settings, realtime_settings
+from app.settings import database_settings, log_settings, realtime_settings
 
 cli = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 tokens_cli = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
@@ -105,7 +106,8 @@ def _serve(host: str, port: int, workers: int) -> None:
         ws_ping_interval=settings.ws_ping_interval.total_seconds(),
         ws_ping_timeout=settings.ws_ping_timeout.total_seconds(),
         proxy_headers=True,
-        log_level="info",
+        log_config=logging_config(log_settings()),
+        log_level=log_settings().level,
     )
 
 

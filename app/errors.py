@@ -10,6 +10,8 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
+    # Seconds after which a retry may succeed; rendered as the Retry-After header.
+    retry_after: int | None = None
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -45,3 +47,13 @@ class ConflictError(DomainError):
     status = 409
     slug = "conflict"
     title = "Conflict"
+
+
+class RateLimitedError(DomainError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.retry_after = retry_after

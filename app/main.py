@@ -8,21 +8,35 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
+from starlette.types import ASGIApp
 
 from app import log_redaction
 from app.api import health, problems
+from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
+from app.api.overload import InFlightLimit
+from app.api.rate_limit import PrincipalRateLimit
 from app.database import Database
 from app.database.migrate import assert_schema_current
 from app.database.session import create_engine
 from app.database.urls import asyncpg_dsn
+from app.observability.http_metrics import HttpMetrics
+from app.observability.metrics import Metrics
+from app.observability.request_id import RequestId
 from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
-from app.settings import RealtimeSettings, api_settings, database_settings, realtime_settings
-from app.supervisor import Supervisor
+from app.settings import (
+    RealtimeSettings,
+    api_settings,
+    database_settings,
+    overload_settings,
+    realtime_settings,
+)
+from app.supervisor import LoopHealth, Supervisor
 
 
 def _supervise(
@@ -49,12 +63,35 @@ def _supervise(
     return supervisor
 
 
+class _Relay247(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's last-resort error handler (which app.add_middleware cannot
+        # reach), so that even the 500 for an unexpected exception carries its X-Request-Id
+        # and is counted, and every other layer logs with the request id already set.
+        metrics: Metrics = self.state.metrics
+        return RequestId(HttpMetrics(super().build_middleware_stack(), metrics))
+
+
+def _up(loop: LoopHealth) -> float:
+    return 1.0 if loop.is_up() else 0.0
+
+
+def _observe(metrics: Metrics, sockets: SocketRegistry, supervisor: Supervisor) -> None:
+    """Gauges read when scraped, and the supervisor's restarts counted."""
+    metrics.ws_connections.set_function(lambda: len(sockets))
+    metrics.ws_backlog_events.set_function(sockets.backlog)
+    for name, loop in supervisor.health.items():
+        metrics.loop_up.labels(name).set_function(functools.partial(_up, loop))
+    supervisor.on_restart(lambda name: metrics.loop_restarts.labels(name).inc())
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     """``database_url`` defaults to DATABASE_URL; `relay247 serve` sets it, starting the
     embedded Postgres first when the operator gave none."""
     log_redaction.install()
     db_settings = database_settings()
     rt_settings = realtime_settings()
+    overload = overload_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +119,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
             database.on_commit(notifier.wake)
             sockets = SocketRegistry()
             supervisor = _supervise(hub, notifier, sockets, reads, rt_settings)
+            _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database
             app.state.hub = hub
             app.state.sockets = sockets
@@ -93,15 +131,30 @@ def create_app(database_url: str | None = None) -> FastAPI:
             await database.dispose()
             await reads.dispose()
 
-    app = FastAPI(
+    app = _Relay247(
         title="relay247",
         summary="Real-time request broker of the 24/7 network of cybercrime contact points",
         version="0.1.0",
         lifespan=lifespan,
     )
+    metrics = Metrics(database_pool=lambda: _pool_of(app))
+    app.state.metrics = metrics
+    app.state.max_in_flight = overload.in_flight_limit(db_settings)
+    app.state.rate_limit = (
+        PrincipalRateLimit(overload.rate_limit, metrics) if overload.rate_limit else None
+    )
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings().max_body_bytes)
+    # Added last, so it runs first: a refused request costs no body read.
+    app.add_middleware(InFlightLimit, metrics=metrics)
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
     app.include_router(websocket.router)
     return app
+
+
+def _pool_of(app: FastAPI) -> Pool | None:
+    """The database pool, once the lifespan has opened it: read at each scrape."""
+    database: Database | None = getattr(app.state, "database", None)
+    return database.engine.pool if database else None

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+import limits
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -92,6 +94,51 @@ class RealtimeSettings(BaseSettings):
     backfill_batch: int = Field(default=500, ge=1)
 
 
+class LogSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "LOG_", extra="ignore")
+
+    format: Literal["text", "json"] = Field(
+        default="text",
+        description="text for people at a terminal; json (one object a line, with the request "
+        "id as a field) for a log pipeline.",
+    )
+    level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="Level of the service's and uvicorn's loggers."
+    )
+
+
+class OverloadSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="HTTP requests processed at once; more are refused at once with 503 and "
+        "Retry-After. Unset: twice the database pool (pool_size + max_overflow, so 40 by "
+        "default). Each request holds a connection for its transaction, so past the pool's "
+        "size extra requests only wait for a connection, unseen and for up to 30 s; twice the "
+        "pool keeps every connection busy while as many requests again parse, authenticate "
+        "or serialize outside a transaction.",
+    )
+    rate_limit: str | None = Field(
+        default=None,
+        description="Requests a principal may make, e.g. '600/minute' or '20/second;600/minute' "
+        "(syntax of the `limits` library); over it, 429 with Retry-After. Unset: no limit. "
+        "Counted per instance, in memory.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        limits.parse_many(value)  # a typo fails at start, not on the first request
+        return value
+
+    def in_flight_limit(self, database: DatabaseSettings) -> int:
+        return self.max_in_flight or 2 * (database.pool_size + database.max_overflow)
+
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
@@ -105,3 +152,13 @@ def api_settings() -> ApiSettings:
 @lru_cache
 def realtime_settings() -> RealtimeSettings:
     return RealtimeSettings()
+
+
+@lru_cache
+def log_settings() -> LogSettings:
+    return LogSettings()
+
+
+@lru_cache
+def overload_settings() -> OverloadSettings:
+    return OverloadSettings()

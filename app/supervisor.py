@@ -74,6 +74,9 @@ class LoopHealth:
             return f"stuck: no progress for {now - self.last_beat:.0f}s"
         return None
 
+    def is_up(self) -> bool:
+        return self.problem(time.monotonic()) is None and self.state is LoopState.UP
+
     def as_json(self, now: float) -> dict[str, object]:
         since_beat = None if self.last_beat is None else round(now - self.last_beat, 1)
         return {

@@ -67,7 +67,8 @@ DEFAULT_REFUSAL = {
     ("POST", "/v1/requests/{request_id}/ack"): 404,
     ("GET", "/v1/requests"): 0,
 }
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+# Probes and the scrape endpoint: for the internal network, they show no request data.
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 WEBSOCKETS = {"/v1/ws"}  # covered by test_realtime: each principal's channels
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api import rate_limit
 from app.database import Database
 from app.errors import UnauthenticatedError
 from app.services.auth import Actor, authenticate
@@ -43,7 +44,9 @@ async def _current_actor(
     if credentials is None:
         raise UnauthenticatedError("send Authorization: Bearer <token>")
     remote = request.client.host if request.client else None
-    return await authenticate(session, credentials.credentials, remote)
+    actor = await authenticate(session, credentials.credentials, remote)
+    await rate_limit.enforce(request, actor)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(_current_actor, scope="function")]

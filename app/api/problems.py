@@ -41,7 +41,10 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(exc.status, exc.title, exc.detail, slug=exc.slug, **exc.extensions)
+    response = problem(exc.status, exc.title, exc.detail, slug=exc.slug, **exc.extensions)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -42,6 +42,9 @@ def create_engine(url: str, *, pool_size: int, max_overflow: int, **options: Any
         # (measured: as many pings as real transactions). A connection found dead is
         # invalidated when it fails, and recycling bounds how stale any can get.
         pool_recycle=300,
+        # A failed statement's error message would otherwise quote its parameters, i.e.
+        # request content and identifiers, into the error log.
+        hide_parameters=True,
         **options,
     )
 

@@ -21,7 +21,6 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 import asyncpg
@@ -41,7 +40,7 @@ class LiveEvent:
     channel: str
     offset: int
     frame: str  # the JSON text frame, serialised once for every socket
-    created_at: datetime  # when its transaction wrote it: push latency is measured from here
+    written_at: float  # epoch seconds its transaction wrote it: push latency counts from here
 
 
 class Follower(Protocol):
@@ -62,7 +61,10 @@ def _to_live(event: event_log.StoredEvent) -> LiveEvent:
         "at": event.created_at.isoformat(),
     }
     return LiveEvent(
-        event.channel, event.offset, json.dumps(frame, separators=(",", ":")), event.created_at
+        event.channel,
+        event.offset,
+        json.dumps(frame, separators=(",", ":")),
+        event.created_at.timestamp(),
     )
 
 

@@ -23,6 +23,7 @@ import contextlib
 import enum
 import json
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from app.database import Database
 from app.database.faults import is_unavailable
 from app.errors import DomainError, UnauthenticatedError
 from app.log_redaction import describe_exception
+from app.observability.metrics import Metrics
 from app.realtime.hub import Hub, LiveEvent
 from app.realtime.protocol import (
     CLOSE_INTERNAL_ERROR,
@@ -90,8 +92,11 @@ class SocketSession:
         database: Database,
         reads: AsyncEngine,
         settings: RealtimeSettings,
+        metrics: Metrics,
     ) -> None:
         self.websocket = websocket
+        self._metrics = metrics
+        self.close_code: int | None = None  # how it ended: the server's code or the client's
         self.actor = actor
         self._hub = hub
         self._database = database
@@ -169,6 +174,7 @@ class SocketSession:
         finally:
             self.state = SocketState.CLOSED
             self._hub.unfollow(self, list(self._cursors) or channels)
+            self._metrics.ws_closes.labels(str(self.close_code or 1006)).inc()
 
     async def _start(self, heads: dict[str, int]) -> Frame | None:
         """Wait for the first frame; set the cursors. Returns a first frame that was not a
@@ -225,6 +231,7 @@ class SocketSession:
 
     async def _close(self, code: int, reason: str) -> None:
         self.state = SocketState.CLOSING
+        self.close_code = code
         # A client that stopped reading cannot take the close frame either; it gets it if it
         # reads again within the bound, else the server's ping timeout ends the connection.
         with contextlib.suppress(PeerGone, TimeoutError):
@@ -267,6 +274,8 @@ class SocketSession:
         except TimeoutError as exc:
             raise _TooSlow from exc
         self._cursors[event.channel] = event.offset
+        self._metrics.ws_events_sent.inc()
+        self._metrics.push_latency.observe(max(0.0, time.time() - event.written_at))
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self._send_text(json.dumps(frame, separators=(",", ":"), default=str))
@@ -284,6 +293,7 @@ class SocketSession:
         """The next frame's text (None for a binary frame)."""
         message = await _peer(self.websocket.receive())
         if message["type"] == "websocket.disconnect":
+            self.close_code = message.get("code")
             raise PeerGone
         text: str | None = message.get("text")
         return text

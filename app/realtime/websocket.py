@@ -77,7 +77,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         if actor is None:
             return
         session = SocketSession(
-            websocket, actor, hub=hub, database=database, reads=hub.engine, settings=settings
+            websocket,
+            actor,
+            hub=hub,
+            database=database,
+            reads=hub.engine,
+            settings=settings,
+            metrics=state.metrics,
         )
         sockets.add(session)
         try:

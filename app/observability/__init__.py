@@ -1,0 +1,1 @@
+"""Metrics, logs and request ids: what an operator sees of a running instance."""

@@ -1,0 +1,153 @@
+"""Every metric of the service, declared in one place.
+
+One registry per application, not prometheus_client's global default: a metric name can be
+registered only once per registry, so with the global one a second ``create_app()`` in the
+same process (the tests build many; so could any embedding host) would fail, and two apps
+would add into each other's counts. Each app therefore owns a :class:`Metrics`, kept in
+``app.state.metrics`` and served by its own ``GET /metrics``. Code that records something is
+handed that object (a middleware or route reads it from the app, the hub and other long-lived
+parts take it as a constructor argument); no module keeps a metric in a global.
+
+Labels take their values from small fixed sets only: route templates, never raw paths; HTTP
+methods outside the standard ones folded into ``other``; no principal, token or content ever,
+so neither the series count nor the scrape output depends on what clients send.
+
+With ``relay247 serve --workers N`` each worker process has its own registry, and a scrape
+sees the worker that happened to accept it: run one worker per container (see README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy.pool import Pool, QueuePool
+
+# From a cache-hot read (about a millisecond) to the pool timeout's neighbourhood.
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Event commit to frame sent: a push is meant to take milliseconds, 10 s is already a failure.
+PUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+PoolSource = Callable[[], Pool | None]
+
+
+class DatabasePoolCollector(Collector):
+    """Connections of the SQLAlchemy pool, read when scraped (no bookkeeping on checkout)."""
+
+    def __init__(self, pool: PoolSource) -> None:
+        self._pool = pool
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(self._pool())
+
+    @staticmethod
+    def _families(pool: Pool | None) -> list[Metric]:
+        connections = GaugeMetricFamily(
+            "relay247_db_pool_connections",
+            "Database connections of this process by state: checked_out (in a transaction "
+            "now), idle (open, in the pool), overflow (open beyond the pool size).",
+            labels=["state"],
+        )
+        size = GaugeMetricFamily(
+            "relay247_db_pool_size",
+            "Connections the pool keeps open (RELAY247_POOL_SIZE); up to RELAY247_MAX_OVERFLOW "
+            "more are opened under load.",
+        )
+        if isinstance(pool, QueuePool):
+            connections.add_metric(["checked_out"], pool.checkedout())
+            connections.add_metric(["idle"], pool.checkedin())
+            # overflow() counts from -size: it is positive only past the pool's size.
+            connections.add_metric(["overflow"], max(pool.overflow(), 0))
+            size.add_metric([], pool.size())
+        return [connections, size]
+
+
+class Metrics:
+    """The registry of one application and every metric in it."""
+
+    def __init__(self, *, database_pool: PoolSource) -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        # The process's own health (memory, CPU, file descriptors, GC), as exporters usually show.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        registry.register(DatabasePoolCollector(database_pool))
+
+        # HTTP
+        self.http_requests = Counter(
+            "relay247_http_requests_total",
+            "HTTP requests answered, by method, route template ('unmatched': no route was "
+            "selected, because the path is unknown or the request was refused before routing) "
+            "and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.http_request_duration = Histogram(
+            "relay247_http_request_duration_seconds",
+            "Time from a request's arrival to the last byte of its response.",
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=registry,
+        )
+        self.http_requests_in_flight = Gauge(
+            "relay247_http_requests_in_flight",
+            "HTTP requests being processed now, as counted against RELAY247_MAX_IN_FLIGHT.",
+            registry=registry,
+        )
+        self.http_requests_shed = Counter(
+            "relay247_http_requests_shed_total",
+            "HTTP requests refused to protect the service: overload (503, too many in flight) "
+            "or rate_limited (429, a principal over RELAY247_RATE_LIMIT).",
+            ["reason"],
+            registry=registry,
+        )
+
+        # Realtime: the WebSocket hub, sockets and background loops record these.
+        self.ws_connections = Gauge(
+            "relay247_ws_connections",
+            "WebSockets open on this process.",
+            registry=registry,
+        )
+        self.ws_events_sent = Counter(
+            "relay247_ws_events_sent_total",
+            "Event frames sent to WebSocket clients.",
+            registry=registry,
+        )
+        self.ws_closes = Counter(
+            "relay247_ws_closes_total",
+            "WebSockets closed, by close code (1000 normal, 1008 policy, 4000 too slow: resume).",
+            ["code"],
+            registry=registry,
+        )
+        self.push_latency = Histogram(
+            "relay247_push_latency_seconds",
+            "Time from an event's commit to its frame being sent on a socket.",
+            buckets=PUSH_BUCKETS,
+            registry=registry,
+        )
+        self.ws_backlog_events = Gauge(
+            "relay247_ws_backlog_events",
+            "Events committed but not yet sent, summed over this process's sockets.",
+            registry=registry,
+        )
+        self.loop_restarts = Counter(
+            "relay247_loop_restarts_total",
+            "Restarts of a background loop (listener, poller, deadline worker) after a failure.",
+            ["loop"],
+            registry=registry,
+        )
+        self.loop_up = Gauge(
+            "relay247_loop_up",
+            "1 while a background loop runs, 0 while it is down or restarting.",
+            ["loop"],
+            registry=registry,
+        )

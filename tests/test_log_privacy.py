@@ -1,0 +1,53 @@
+"""An unexpected database failure is logged with its request id, and without the content
+of the request that caused it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.factories import World, request_body
+from tests.processes import environment, serving
+
+
+@pytest.mark.slow
+async def test_a_failed_insert_is_logged_without_the_request_content(
+    database_url: str, world: World, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    marker = "MARKER-c0ffee"
+    log = tmp_path / "server.log"
+    env = environment(DATABASE_URL=database_url, RELAY247_LOG_FORMAT="json")
+    await db.execute(
+        """
+        CREATE FUNCTION refuse_request() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'disk full'; END $$;
+        CREATE TRIGGER refuse_request BEFORE INSERT ON requests
+            FOR EACH ROW EXECUTE FUNCTION refuse_request();
+        """
+    )
+    try:
+        async with (
+            serving(free_port(), env, log=log) as base,
+            httpx.AsyncClient(base_url=base) as c,
+        ):
+            response = await c.post(
+                "/v1/requests",
+                json=request_body(subject=f"Preserve {marker}", details=f"{marker} details"),
+                headers={**world.unit("FR").headers, "X-Request-Id": "failing-insert"},
+            )
+    finally:
+        await db.execute("DROP TRIGGER refuse_request ON requests; DROP FUNCTION refuse_request()")
+    assert response.status_code == 500
+    written = log.read_text()
+    assert "disk full" in written, "the cause is logged"
+    for content in (marker, "negotiator@example.org", "203.0.113.7"):
+        assert content not in written
+    records = [json.loads(line) for line in written.splitlines() if line.strip()]
+    unhandled = next(r for r in records if r["message"] == "unhandled error")
+    assert unhandled["request_id"] == "failing-insert"
+    assert "exc_info" in unhandled
