@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -11,18 +10,16 @@ from fastapi import APIRouter, Header, Query, Response
 from app.api.deps import CurrentActor, Session
 from app.models.enums import Priority, RequestStatus, RequestType
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.requests import AckOut, CountryCode, RequestCreate, RequestOut, RequestPage
+from app.schemas.primitives import CountryCode, Instant, Text
+from app.schemas.requests import AckOut, RequestCreate, RequestOut, RequestPage
 from app.services import requests as request_service
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
 IdempotencyKey = Annotated[
-    str | None,
+    Annotated[str, Text(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
         description="Retry-safe submission: the same key and body give the first answer again",
     ),
 ]
@@ -54,9 +51,9 @@ async def list_requests(
     priority: Annotated[list[Priority] | None, Query()] = None,
     target_country: CountryCode | None = None,
     requesting_country: CountryCode | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    created_after: Instant | None = None,
+    created_before: Instant | None = None,
+    cursor: Annotated[Annotated[str, Text(max_length=512)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> RequestPage:
     filters = request_service.RequestFilter(
