@@ -215,6 +215,14 @@ BAD_CALLS: list[tuple[str, str, str, dict[str, Any], int, str]] = [
         422,
         "Idempotency",
     ),
+    (
+        "chunked body over the limit",
+        "POST",
+        "/v1/requests",
+        {"content": lambda: chunks(300_000)},
+        413,
+        "larger than",
+    ),
 ]
 
 
