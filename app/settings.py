@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PREFIX = "RELAY247_"
@@ -43,6 +43,12 @@ class ApiSettings(BaseSettings):
         default=256 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
     idempotency_key_max_length: int = Field(default=255, ge=16)
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        'X-Forwarded-Proto are believed (JSON list, e.g. ["10.0.0.0/8"]). Empty: forwarded '
+        "headers are ignored and the peer's own address is the client's.",
+    )
 
 
 class RealtimeSettings(BaseSettings):

@@ -11,11 +11,13 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from app.database import Database
 from app.database.embedded import ensure_database, start_embedded_server
@@ -23,6 +25,8 @@ from app.database.migrate import upgrade_to_head
 from app.database.urls import asyncpg_dsn
 from app.main import create_app
 from app.models import Base
+from app.serving import uvicorn_options
+from app.settings import ApiSettings, api_settings, realtime_settings
 from tests.factories import World, make_world
 
 # Several test runs may share one server (parallel checkouts): each names its own database.
@@ -92,25 +96,30 @@ class RunningServer:
         self.ws = f"ws://127.0.0.1:{port}/v1/ws"
 
 
-@pytest.fixture
-async def server(database_url: str) -> AsyncIterator[RunningServer]:
-    """The real application under a real uvicorn, in this test's event loop."""
+@asynccontextmanager
+async def serving_app(
+    app: FastAPI, *, api: ApiSettings | None = None
+) -> AsyncIterator[RunningServer]:
+    """``app`` under a real uvicorn with production's options, in this test's event loop."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(database_url),
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
+    options = uvicorn_options(
+        api=api or api_settings(), realtime=realtime_settings(), log_level="warning"
     )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    yield RunningServer(server, port)
-    server.should_exit = True
-    await task
+    try:
+        yield RunningServer(server, port)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def server(database_url: str) -> AsyncIterator[RunningServer]:
+    """The real application under a real uvicorn, in this test's event loop."""
+    async with serving_app(create_app(database_url)) as running:
+        yield running
