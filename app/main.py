@@ -36,7 +36,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 "runs the embedded Postgres when no DATABASE_URL is given"
             )
         database = Database(
-            url, pool_size=db_settings.pool_size, max_overflow=db_settings.max_overflow
+            url,
+            pool_size=db_settings.pool_size,
+            max_overflow=db_settings.max_overflow,
+            pool_timeout=db_settings.pool_timeout,
         )
         try:
             await assert_schema_current(database.engine)

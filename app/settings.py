@@ -29,6 +29,12 @@ class DatabaseSettings(BaseSettings):
     )
     pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    pool_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds a request waits for a free pooled connection before it is "
+        "answered 503 (Retry-After): an exhausted pool sheds load quickly instead of queueing.",
+    )
 
     @field_validator("url")
     @classmethod

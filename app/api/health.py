@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import get_database
+from app.api.problems import database_unavailable
 from app.database import Database
 
 router = APIRouter(tags=["health"])
@@ -28,9 +29,6 @@ async def readyz(
     try:
         async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        return JSONResponse(
-            {"status": "unavailable", "detail": f"database unreachable: {type(exc).__name__}"},
-            status_code=503,
-        )
+    except Exception:  # whatever the reason, this instance cannot serve: take it out
+        return database_unavailable()
     return {"status": "ok"}

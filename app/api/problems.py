@@ -10,10 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.database.faults import is_unavailable
 from app.errors import DomainError
+from app.log_redaction import traceback_without_messages
 
 MEDIA_TYPE = "application/problem+json"
+# Long enough for a restarted or failed-over Postgres to take sessions again, short enough
+# that a desk's case system does not sit idle during an emergency.
+RETRY_AFTER_SECONDS = 5
 log = logging.getLogger(__name__)
 
 
@@ -27,8 +33,20 @@ def problem(
         "detail": detail,
         **extensions,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {
+        401: {"WWW-Authenticate": "Bearer"},
+        503: {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    }.get(status)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def database_unavailable() -> JSONResponse:
+    return problem(
+        503,
+        "Service unavailable",
+        f"the database is unavailable; nothing was changed, retry in {RETRY_AFTER_SECONDS} s",
+        slug="database-unavailable",
+    )
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -66,9 +84,43 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
+def _failure(exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):
+        log.warning("database unavailable, answered 503\n%s", traceback_without_messages(exc))
+        return database_unavailable()
+    log.error("unhandled error, answered 500\n%s", traceback_without_messages(exc))
     return problem(500, "Internal error", "the service failed; nothing was changed")
+
+
+class _LastResort:
+    """Whatever no handler took becomes a problem here: 503 when the database is unavailable,
+    else 500, logged without exception messages.
+
+    Not an exception handler for ``Exception``: Starlette runs that one in its outermost
+    middleware, which then re-raises the error to uvicorn, and uvicorn logs it with its message.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late for a problem: the client sees the connection end
+                log.error("failed while responding\n%s", traceback_without_messages(exc))
+                return
+            await _failure(exc)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -76,4 +128,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(_LastResort)

@@ -30,7 +30,9 @@ def wake_after_commit(session: AsyncSession, channel: str) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 3
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url),
@@ -40,6 +42,9 @@ class Database:
             # (measured: as many pings as real transactions). A connection found dead is
             # invalidated when it fails, and recycling bounds how stale any can get.
             pool_recycle=300,
+            pool_timeout=pool_timeout,
+            # A failed statement's error would otherwise quote its parameters: request content.
+            hide_parameters=True,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_commit: list[WakeCallback] = []
