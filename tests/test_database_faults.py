@@ -17,7 +17,7 @@ from app.main import create_app
 from app.settings import database_settings
 from tests.clients import http
 from tests.conftest import RunningServer, serving_app
-from tests.factories import World, request_body
+from tests.factories import World, make_world, request_body
 from tests.outage import StoppablePostgres, stoppable_postgres
 
 
@@ -45,6 +45,35 @@ async def every_route(client: httpx.AsyncClient, world: World) -> list[httpx.Res
 async def postgres(tmp_path: Path) -> AsyncIterator[StoppablePostgres]:
     async with stoppable_postgres(tmp_path) as pg:
         yield pg
+
+
+async def test_postgres_restart_and_outage(postgres: StoppablePostgres) -> None:
+    database = Database(postgres.url, pool_size=1, max_overflow=0)
+    try:
+        world = await make_world(database, countries=("FR", "DE"))
+    finally:
+        await database.dispose()
+    async with serving_app(create_app(postgres.url)) as server, http(server.http) as client:
+        # Several pooled connections, then idle while the server restarts: every one is dead.
+        for response in await every_route(client, world):
+            assert response.status_code < 500, response.text
+        await postgres.stop()
+        await postgres.start()
+        first = await client.post(
+            "/v1/requests", json=request_body(), headers=world.unit("FR").headers
+        )
+        assert first.status_code == 201, first.text
+        for response in await every_route(client, world):
+            assert response.status_code < 500, response.text
+
+        await postgres.stop()
+        for response in await every_route(client, world):
+            assert_unavailable(response)
+        await postgres.start()
+        first = await client.post(
+            "/v1/requests", json=request_body(), headers=world.unit("FR").headers
+        )
+        assert first.status_code == 201, first.text
 
 
 @pytest.fixture

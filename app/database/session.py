@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.database.pool import discard_closed_connections
 from app.database.urls import sqlalchemy_url
 
 _WOKEN_CHANNELS = "relay247.woken_channels"
@@ -40,12 +41,13 @@ class Database:
             max_overflow=max_overflow,
             # No pre-ping: with asyncpg it costs a BEGIN/ROLLBACK round trip on every checkout
             # (measured: as many pings as real transactions). A connection found dead is
-            # invalidated when it fails, and recycling bounds how stale any can get.
+            # replaced at checkout (see pool.py), and recycling bounds how stale any can get.
             pool_recycle=300,
             pool_timeout=pool_timeout,
             # A failed statement's error would otherwise quote its parameters: request content.
             hide_parameters=True,
         )
+        discard_closed_connections(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_commit: list[WakeCallback] = []
 
