@@ -15,7 +15,7 @@ from app.database import Database
 from app.database.faults import is_unavailable
 from app.main import create_app
 from app.settings import database_settings
-from tests.clients import http
+from tests.clients import close_of, http
 from tests.conftest import RunningServer, serving_app
 from tests.factories import World, make_world, request_body
 from tests.outage import StoppablePostgres, stoppable_postgres
@@ -69,6 +69,8 @@ async def test_postgres_restart_and_outage(postgres: StoppablePostgres) -> None:
         await postgres.stop()
         for response in await every_route(client, world):
             assert_unavailable(response)
+        code, reason = await close_of(server.ws, headers=world.desk("DE").headers)
+        assert (code, reason) == (1013, "database unavailable: reconnect soon")
         await postgres.start()
         first = await client.post(
             "/v1/requests", json=request_body(), headers=world.unit("FR").headers
