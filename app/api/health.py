@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.api import problems
 from app.api.deps import get_database
-from app.api.problems import database_unavailable
 from app.database import Database
 
 router = APIRouter(tags=["health"])
@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses=problems.responses(503))
 async def readyz(
     database: Annotated[Database, Depends(get_database)],
 ) -> dict[str, str] | JSONResponse:
@@ -30,5 +30,5 @@ async def readyz(
         async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception:  # whatever the reason, this instance cannot serve: take it out
-        return database_unavailable()
+        return problems.database_unavailable()
     return {"status": "ok"}

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
+from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.models.enums import Priority, RequestStatus, RequestType
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -25,7 +26,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("", status_code=201, response_model=RequestOut)
+@router.post("", status_code=201, response_model=RequestOut, responses=problems.responses(403, 409))
 async def submit_request(
     body: RequestCreate,
     session: Session,
@@ -68,12 +69,14 @@ async def list_requests(
     return await request_service.list_requests(session, actor, filters, cursor=cursor, limit=limit)
 
 
-@router.get("/{request_id}", response_model=RequestOut)
+@router.get("/{request_id}", response_model=RequestOut, responses=problems.responses(404))
 async def get_request(request_id: uuid.UUID, session: Session, actor: CurrentActor) -> RequestOut:
     return await request_service.get(session, actor, request_id)
 
 
-@router.post("/{request_id}/ack", response_model=AckOut)
+@router.post(
+    "/{request_id}/ack", response_model=AckOut, responses=problems.responses(403, 404, 409)
+)
 async def acknowledge_request(
     request_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> AckOut:
