@@ -66,8 +66,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings().max_body_bytes)
+    # Last: its last-resort middleware then wraps every other middleware too.
+    problems.install(app)
     app.include_router(health.router)
     app.include_router(request_routes.router)
     app.include_router(websocket.router)

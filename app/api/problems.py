@@ -88,7 +88,8 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _failure(exc: Exception) -> JSONResponse:
     if is_unavailable(exc):
-        log.warning("database unavailable, answered 503\n%s", traceback_without_messages(exc))
+        # One line, not a traceback: during an outage every request lands here.
+        log.warning("database unavailable, answered 503 (%s)", type(exc).__name__)
         return database_unavailable()
     log.error("unhandled error, answered 500\n%s", traceback_without_messages(exc))
     return problem(500, "Internal error", "the service failed; nothing was changed")
