@@ -21,9 +21,9 @@ from app.database.embedded import DATABASE_NAME, ensure_database, start_embedded
 from app.database.migrate import SchemaOutOfDateError, assert_schema_current, upgrade_to_head
 from app.errors import DomainError
 from app.models.enums import AgencyKind, Role
-from app.observability.logs import logging_config
 from app.services import demo, directory
-from app.settings import database_settings, log_settings, realtime_settings
+from app.serving import uvicorn_options
+from app.settings import api_settings, database_settings, log_settings, realtime_settings
 
 cli = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 tokens_cli = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
@@ -91,23 +91,13 @@ def _check_schema(url: str) -> None:
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    settings = realtime_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        ws="websockets-sansio",
-        ws_max_size=64 * 1024,
-        # Frames are small JSON; deflating each one again for every socket costs more CPU
-        # than the bytes it saves on a desk's link.
-        ws_per_message_deflate=False,
-        ws_ping_interval=settings.ws_ping_interval.total_seconds(),
-        ws_ping_timeout=settings.ws_ping_timeout.total_seconds(),
-        proxy_headers=True,
-        log_config=logging_config(log_settings()),
-        log_level=log_settings().level,
+        **uvicorn_options(api=api_settings(), realtime=realtime_settings(), logs=log_settings()),
     )
 
 

@@ -35,18 +35,47 @@ def install() -> None:
             logger.addFilter(RedactSecrets())
 
 
-def describe_exception(exc: BaseException) -> str:
-    """A traceback of class names and frames only. Exception messages are left out: a
-    database error can quote the values of the statement that failed (request content)."""
-    lines: list[str] = []
-    seen: set[int] = set()
+def traceback_without_messages(exc: BaseException) -> str:
+    """A traceback made of exception class names and frames (file, line, function) only.
+
+    An exception's message can quote what it failed on: a unique violation's detail names the
+    values, a driver error the parameters, a validation error the input. Those are request
+    content or tokens, so the log gets where it failed and what kind of error, not the text.
+    """
+    # Newest first, each with how the next (older) one led to it.
+    chain: list[tuple[BaseException, str]] = []
     current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
-        for frame in traceback.extract_tb(current.__traceback__):
-            lines.append(f"  {frame.filename}:{frame.lineno} in {frame.name}")
-        current = current.__cause__ or current.__context__
-        if current is not None:
-            lines.append("caused by / while handling:")
+    while current is not None and all(current is not seen for seen, _ in chain):
+        if current.__cause__ is not None:
+            older, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            older, link = current.__context__, _CONTEXT
+        else:
+            older, link = None, ""
+        chain.append((current, link))
+        current = older
+    lines: list[str] = []
+    for index in range(len(chain) - 1, -1, -1):  # oldest first, as Python prints them
+        error = chain[index][0]
+        lines.append("Traceback (most recent call last):")
+        lines += [
+            f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+            for frame in traceback.extract_tb(error.__traceback__)
+        ]
+        if isinstance(error, BaseExceptionGroup):
+            lines.append(f"  grouping: {', '.join(_name(e) for e in error.exceptions)}")
+        lines.append(_name(error))
+        if index > 0:
+            lines += ["", chain[index - 1][1], ""]
     return "\n".join(lines)
+
+
+_CAUSE = "The above exception was the direct cause of the following exception:"
+_CONTEXT = "During handling of the above exception, another exception occurred:"
+
+
+def _name(error: BaseException) -> str:
+    kind = type(error)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"

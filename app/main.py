@@ -102,9 +102,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 "runs the embedded Postgres when no DATABASE_URL is given"
             )
         database = Database(
-            url, pool_size=db_settings.pool_size, max_overflow=db_settings.max_overflow
+            url,
+            pool_size=db_settings.pool_size,
+            max_overflow=db_settings.max_overflow,
+            pool_timeout=db_settings.pool_timeout,
         )
-        reads = create_engine(url, pool_size=rt_settings.realtime_pool_size, max_overflow=0)
+        # Delivery reads may queue behind each other (a resume storm): let them wait longer
+        # than a REST call would.
+        reads = create_engine(
+            url, pool_size=rt_settings.realtime_pool_size, max_overflow=0, pool_timeout=30
+        )
         try:
             await assert_schema_current(database.engine)
             hub = Hub(
@@ -143,10 +150,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.rate_limit = (
         PrincipalRateLimit(overload.rate_limit, metrics) if overload.rate_limit else None
     )
-    problems.install(app)
+    # Middlewares run in the reverse order of adding: the last-resort problem handler wraps
+    # them all, then the in-flight limit refuses the excess before any body is read.
     app.add_middleware(BodySizeLimit, max_bytes=api_settings().max_body_bytes)
-    # Added last, so it runs first: a refused request costs no body read.
     app.add_middleware(InFlightLimit, metrics=metrics)
+    problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)

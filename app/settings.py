@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import limits
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PREFIX = "RELAY247_"
@@ -31,6 +31,12 @@ class DatabaseSettings(BaseSettings):
     )
     pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    pool_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds a request waits for a free pooled connection before it is "
+        "answered 503 (Retry-After): an exhausted pool sheds load quickly instead of queueing.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -45,6 +51,17 @@ class ApiSettings(BaseSettings):
         default=256 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
     idempotency_key_max_length: int = Field(default=255, ge=16)
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        'X-Forwarded-Proto are believed (JSON list, e.g. ["10.0.0.0/8"]). Empty: forwarded '
+        "headers are ignored and the peer's own address is the client's.",
+    )
+    shutdown_grace: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
+        "closed at once with 1012 (reconnect and resume).",
+    )
 
 
 class RealtimeSettings(BaseSettings):

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from app.log_redaction import describe_exception
+from app.log_redaction import traceback_without_messages
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,11 @@ class Supervisor:
             except Exception as exc:
                 error = type(exc).__name__
                 # Class names and frames only: an exception's message may quote data.
-                log.error("loop %s failed; restarting it\n%s", health.name, describe_exception(exc))
+                log.error(
+                    "loop %s failed; restarting it\n%s",
+                    health.name,
+                    traceback_without_messages(exc),
+                )
             health.state = LoopState.RESTARTING
             health.restarts += 1
             health.last_error = error

@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.factories import Party, request_body
 
@@ -95,3 +97,17 @@ class Dashboard:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+async def close_of(
+    ws_url: str, *, headers: dict[str, str] | None = None, frame: str | None = None
+) -> tuple[int, str]:
+    """Connect, authenticate with a header or a first frame, and return the close frame the
+    server sent (a connection dropped without one fails the test)."""
+    async with connect(ws_url, additional_headers=headers or {}) as connection:
+        if frame is not None:
+            await connection.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 5)
+    assert closed.value.rcvd is not None, "closed without a close frame (1006)"
+    return closed.value.rcvd.code, closed.value.rcvd.reason

@@ -11,13 +11,14 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from app.database import Database
 from app.database.embedded import ensure_database, start_embedded_server
@@ -25,6 +26,8 @@ from app.database.migrate import upgrade_to_head
 from app.database.urls import asyncpg_dsn
 from app.main import create_app
 from app.models import Base
+from app.serving import uvicorn_options
+from app.settings import ApiSettings, api_settings, realtime_settings
 from tests.factories import World, make_world
 
 # Several test runs may share one server (parallel checkouts): each names its own database.
@@ -99,19 +102,15 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def running_server(database_url: str) -> AsyncIterator[RunningServer]:
-    """The real application under a real uvicorn, in the caller's event loop."""
+async def serving_app(
+    app: FastAPI, *, api: ApiSettings | None = None
+) -> AsyncIterator[RunningServer]:
+    """``app`` under a real uvicorn with production's options, in the caller's event loop."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(database_url),
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
+    options = uvicorn_options(
+        api=api or api_settings(), realtime=realtime_settings(), log_level="warning"
     )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -128,3 +127,8 @@ async def running_server(database_url: str) -> AsyncIterator[RunningServer]:
 async def server(database_url: str) -> AsyncIterator[RunningServer]:
     async with running_server(database_url) as running:
         yield running
+
+
+def running_server(database_url: str) -> AbstractAsyncContextManager[RunningServer]:
+    """The real application on ``database_url`` under a real uvicorn."""
+    return serving_app(create_app(database_url))

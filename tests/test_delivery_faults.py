@@ -6,7 +6,6 @@ skipped or repeated."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -16,8 +15,6 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from app.database import Database
 from app.database.urls import asyncpg_dsn
@@ -210,20 +207,3 @@ async def test_a_later_writer_cannot_commit_its_offset_before_an_earlier_one(
     received = [await desk.receive_event(name) for name in ("first", "second")]
     assert [event["offset"] for event in received] == [start + 1, start + 2]
     await desk.close()
-
-
-async def test_a_socket_opened_while_the_database_is_down_is_told_to_retry(
-    outage: tuple[StoppablePostgres, World],
-) -> None:
-    postgres, world = outage
-    async with running_server(postgres.url) as server:
-        await postgres.stop()
-        try:
-            async with connect(server.ws, additional_headers=world.desk("DE").headers) as ws:
-                await ws.send(json.dumps({"type": "resume", "cursors": {}}))
-                with pytest.raises(ConnectionClosed) as closed:
-                    await asyncio.wait_for(ws.recv(), 15)
-        finally:
-            await postgres.start()
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code in (1011, 1013)

@@ -98,7 +98,10 @@ async def test_ack_frame_for_a_request_you_may_not_see_is_refused(
 @pytest.mark.parametrize(
     ("connect_kwargs", "reason_part"),
     [
-        ({"additional_headers": {"Authorization": "Bearer r247_nope_nope"}}, "unknown"),
+        (
+            {"additional_headers": {"Authorization": f"Bearer r247_0123456789ab_{'A' * 43}"}},
+            "unknown",
+        ),
         ({"additional_headers": {"Authorization": "Bearer garbage"}}, "malformed"),
         ({"additional_headers": {"Origin": "https://evil.example"}}, "origin"),
     ],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+
 import asyncpg
 
 from tests.clients import http, submit_request
@@ -121,3 +124,22 @@ async def test_reads_of_content_are_audited(
         # The auditor saw no content: nothing to record as a read of it.
     ]
     assert {r["content_hash"] for r in rows} == {created["content_hash"]}
+
+
+async def test_submit_with_a_chunked_body_under_the_limit(
+    server: RunningServer, world: World
+) -> None:
+    body = json.dumps(request_body("DE")).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    async with http(server.http) as client:
+        response = await client.post(
+            "/v1/requests",
+            content=pieces(),
+            headers={**world.unit("FR").headers, "Content-Type": "application/json"},
+        )
+    assert response.status_code == 201, response.text
+    assert response.json()["content"]["subject"] == request_body()["subject"]

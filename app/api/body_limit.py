@@ -1,4 +1,11 @@
-"""Refuse request bodies above a size limit before they are read into memory."""
+"""Refuse request bodies above a size limit before the application reads them.
+
+A declared Content-Length is checked at once. A body without one (chunked) is read here, up
+to the limit, before the application runs: the moment it exceeds the limit it is refused, so
+memory stays bounded by the limit, and the application then gets the buffered body as if it
+had arrived in one piece. Refusing from inside the application instead would surface as a
+body-parsing error (400), not as 413.
+"""
 
 from __future__ import annotations
 
@@ -18,33 +25,35 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        # With Transfer-Encoding, any Content-Length is to be ignored (RFC 9112, 6.3).
+        if b"transfer-encoding" in headers:
+            buffered = await self._read_up_to_limit(receive)
+            if buffered is None:
+                await self._refuse(send)
+                return
+            await self.app(scope, _replay(buffered, receive), send)
+            return
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
+        # The server stops a body at its declared length, and without either header there
+        # is no body: nothing more to watch.
+        await self.app(scope, receive, send)
 
-        received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+    async def _read_up_to_limit(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it is larger than the limit."""
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLargeError:
-            if not response_started:
-                await self._refuse(send)
+            if message["type"] != "http.request":  # the client went away
+                return bytes(body)
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                return None
+            if not message.get("more_body", False):
+                return bytes(body)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
@@ -68,5 +77,16 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLargeError(Exception):
-    pass
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that hands over the buffered body once, then waits on the real one (for
+    the disconnect that Starlette listens for)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

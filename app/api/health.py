@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.api import problems
 from app.api.deps import get_database
 from app.database import Database
 from app.supervisor import Supervisor
@@ -24,27 +25,28 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses=problems.responses(503))
 async def readyz(
     request: Request, database: Annotated[Database, Depends(get_database)]
 ) -> dict[str, Any] | JSONResponse:
     """This instance can take traffic: the database answers and every background loop
     (delivery, wake-ups, token watch) is up and making progress."""
     supervisor: Supervisor = request.app.state.supervisor
-    problems = {f"loop {name}": problem for name, problem in supervisor.problems().items()}
+    failing = [f"loop {name}: {problem}" for name, problem in supervisor.problems().items()]
     try:
         async with asyncio.timeout(_DATABASE_CHECK_TIMEOUT):
             async with database.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
     except Exception as exc:
-        problems["database"] = f"unreachable ({type(exc).__name__})"
+        failing.append(f"the database is unavailable ({type(exc).__name__})")
     now = time.monotonic()
     loops = {name: health.as_json(now) for name, health in supervisor.health.items()}
-    if problems:
-        detail = "; ".join(f"{what}: {why}" for what, why in problems.items())
-        return JSONResponse(
-            {"status": "unavailable", "detail": detail, "loops": loops},
-            status_code=503,
-            headers={"Retry-After": "5"},
+    if failing:
+        return problems.problem(
+            503,
+            "Not ready",
+            "; ".join(failing),
+            slug="not-ready",
+            loops=loops,
         )
     return {"status": "ok", "loops": loops}

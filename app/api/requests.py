@@ -3,32 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
+from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.models.enums import Priority, RequestStatus, RequestType
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.requests import AckOut, CountryCode, RequestCreate, RequestOut, RequestPage
+from app.schemas.primitives import CountryCode, Instant, Text
+from app.schemas.requests import AckOut, RequestCreate, RequestOut, RequestPage
 from app.services import requests as request_service
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
 IdempotencyKey = Annotated[
-    str | None,
+    Annotated[str, Text(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
         description="Retry-safe submission: the same key and body give the first answer again",
     ),
 ]
 
 
-@router.post("", status_code=201, response_model=RequestOut)
+@router.post("", status_code=201, response_model=RequestOut, responses=problems.responses(403, 409))
 async def submit_request(
     body: RequestCreate,
     session: Session,
@@ -54,9 +52,9 @@ async def list_requests(
     priority: Annotated[list[Priority] | None, Query()] = None,
     target_country: CountryCode | None = None,
     requesting_country: CountryCode | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    created_after: Instant | None = None,
+    created_before: Instant | None = None,
+    cursor: Annotated[Annotated[str, Text(max_length=512)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> RequestPage:
     filters = request_service.RequestFilter(
@@ -71,12 +69,14 @@ async def list_requests(
     return await request_service.list_requests(session, actor, filters, cursor=cursor, limit=limit)
 
 
-@router.get("/{request_id}", response_model=RequestOut)
+@router.get("/{request_id}", response_model=RequestOut, responses=problems.responses(404))
 async def get_request(request_id: uuid.UUID, session: Session, actor: CurrentActor) -> RequestOut:
     return await request_service.get(session, actor, request_id)
 
 
-@router.post("/{request_id}/ack", response_model=AckOut)
+@router.post(
+    "/{request_id}/ack", response_model=AckOut, responses=problems.responses(403, 404, 409)
+)
 async def acknowledge_request(
     request_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> AckOut:

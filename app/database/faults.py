@@ -1,33 +1,44 @@
-"""Which failures mean "the database is unavailable right now" (retry later), as opposed to
-a bug: the one place that tells them apart, for REST answers and for sockets alike."""
+"""Which failures mean "the database is unavailable": the one place that tells a fault to
+answer 503 with Retry-After (nothing is wrong with the request, come back shortly) from a
+fault that is a bug (500)."""
 
 from __future__ import annotations
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
 
+# The socket could not be opened or broke (OSError: refused, reset, unreachable, timed out),
+# or asyncpg says the server refuses new sessions, ended ours, or the connection broke.
 _UNAVAILABLE = (
-    OSError,  # refused, reset, unreachable (ConnectionError is one)
-    TimeoutError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.ConnectionFailureError,
+    OSError,
+    asyncpg.ClientCannotConnectError,  # 08001
+    asyncpg.ConnectionRejectionError,  # 08004
+    asyncpg.ConnectionFailureError,  # 08006
+    asyncpg.ConnectionDoesNotExistError,  # 08003, also "closed in the middle of operation"
+    asyncpg.TransactionResolutionUnknownError,  # 08007
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.TooManyConnectionsError,  # 53300
 )
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection free in time
-        return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
+    """True when ``exc`` (or what it wraps) says the database cannot be reached or used for
+    now: unreachable, restarting, out of connections, or this process's pool is exhausted."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
         seen.add(id(current))
+        if isinstance(current, sa_exc.TimeoutError):  # no pooled connection came free in time
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
         if isinstance(current, _UNAVAILABLE):
             return True
-        # SQLAlchemy keeps the driver's error in .orig, which keeps asyncpg's as its cause.
-        current = getattr(current, "orig", None) or current.__cause__
+        # SQLAlchemy keeps the driver's error as .orig; its asyncpg adapter raises from it.
+        pending += [getattr(current, "orig", None), current.__cause__]
     return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app.database.pool import discard_closed_connections
 from app.database.urls import sqlalchemy_url
 
 _WOKEN_CHANNELS = "relay247.woken_channels"
@@ -33,27 +33,33 @@ def wake_after_commit(session: AsyncSession, channel: str) -> None:
     session.info.setdefault(_WOKEN_CHANNELS, set()).add(channel)
 
 
-def create_engine(url: str, *, pool_size: int, max_overflow: int, **options: Any) -> AsyncEngine:
-    return create_async_engine(
+def create_engine(
+    url: str, *, pool_size: int, max_overflow: int, pool_timeout: float
+) -> AsyncEngine:
+    """Every engine of the service is made here, so each has the same protections."""
+    engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         # No pre-ping: with asyncpg it costs a BEGIN/ROLLBACK round trip on every checkout
         # (measured: as many pings as real transactions). A connection found dead is
-        # invalidated when it fails, and recycling bounds how stale any can get.
+        # replaced at checkout (see pool.py), and recycling bounds how stale any can get.
         pool_recycle=300,
-        # A failed statement's error message would otherwise quote its parameters, i.e.
-        # request content and identifiers, into the error log.
+        pool_timeout=pool_timeout,
+        # A failed statement's error would otherwise quote its parameters: request content.
         hide_parameters=True,
-        **options,
     )
+    discard_closed_connections(engine)
+    return engine
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 3
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
         )
         self._on_commit: list[WakeCallback] = []
         # A session class of this database's own, so its commit hooks wake only its listeners.

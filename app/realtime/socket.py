@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.database import Database
 from app.database.faults import is_unavailable
 from app.errors import DomainError, UnauthenticatedError
-from app.log_redaction import describe_exception
+from app.log_redaction import traceback_without_messages
 from app.observability.metrics import Metrics
 from app.realtime.hub import Hub, LiveEvent
 from app.realtime.protocol import (
@@ -169,7 +169,7 @@ class SocketSession:
                 log.warning("socket closed: database unavailable (%s)", type(exc).__name__)
                 await self._close(CLOSE_TRY_AGAIN_LATER, "database unavailable: reconnect later")
             else:
-                log.error("socket failed\n%s", describe_exception(exc))
+                log.error("socket failed\n%s", traceback_without_messages(exc))
                 await self._close(CLOSE_INTERNAL_ERROR, "server error: reconnect and resume")
         finally:
             self.state = SocketState.CLOSED

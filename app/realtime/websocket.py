@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter
@@ -11,15 +12,23 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.database import Database
+from app.database.faults import is_unavailable
 from app.errors import UnauthenticatedError
+from app.log_redaction import traceback_without_messages
 from app.realtime.hub import Hub
-from app.realtime.protocol import CLOSE_POLICY, AuthFrame
+from app.realtime.protocol import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN_LATER,
+    AuthFrame,
+)
 from app.realtime.registry import SocketRegistry
 from app.realtime.socket import PeerGone, SocketSession
 from app.services.auth import Actor, authenticate
 from app.settings import RealtimeSettings
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
@@ -60,8 +69,19 @@ async def _authenticate(
         async with database.transaction() as session:
             return await authenticate(session, token, remote)
     except UnauthenticatedError as exc:
-        await websocket.close(CLOSE_POLICY, exc.detail[:120])
-        return None
+        code, reason = CLOSE_POLICY, exc.detail[:120]
+    except Exception as exc:
+        # Not the client's fault: close with a code that says whether retrying may help (an
+        # unhandled error would drop the socket as 1006), and log no message: it may quote
+        # the token.
+        if is_unavailable(exc):
+            log.warning("socket authentication: database unavailable (%s)", type(exc).__name__)
+            code, reason = CLOSE_TRY_AGAIN_LATER, "database unavailable: reconnect soon"
+        else:
+            log.error("socket authentication failed\n%s", traceback_without_messages(exc))
+            code, reason = CLOSE_INTERNAL_ERROR, "the service failed"
+    await websocket.close(code, reason)
+    return None
 
 
 @router.websocket("/v1/ws")

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.models.enums import (
     HandlingCode,
@@ -16,12 +16,7 @@ from app.models.enums import (
     RequestStatus,
     RequestType,
 )
-
-CountryCode = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-    Field(description="ISO 3166-1 alpha-2, upper case", examples=["DE"]),
-]
+from app.schemas.primitives import CountryCode, Text
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$", re.I)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -38,7 +33,7 @@ class Identifier(_Input):
     """A typed selector the request is about: an IP address, a domain, an account..."""
 
     kind: IdentifierKind
-    value: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    value: Annotated[str, Text(min_length=1, max_length=2048)]
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> Self:
@@ -74,12 +69,12 @@ class RequestCreate(_Input):
     type: RequestType
     priority: Priority
     target_country: CountryCode
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    details: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    subject: Annotated[str, Text(min_length=1, max_length=300)]
+    details: Annotated[str, Text(min_length=1, max_length=20_000)]
     identifiers: Annotated[list[Identifier], Field(max_length=100)] = []
     legal_basis: Annotated[
         str,
-        StringConstraints(min_length=1, max_length=500),
+        Text(min_length=1, max_length=500),
         Field(examples=["Budapest Convention Art. 29"]),
     ]
     handling_code: HandlingCode

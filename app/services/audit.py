@@ -3,6 +3,7 @@ same transaction as what it records."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,20 @@ from app.models import AuditEntry, table_of
 from app.services.auth import Actor
 
 _audit_entries = table_of(AuditEntry)  # Core inserts: no ORM bookkeeping for append-only rows
+
+
+def _inet(address: str | None) -> str | None:
+    """The client's address as the INET column takes it, or None when it is not an IP address
+    (a unix socket, or whatever a trusted proxy forwarded): the entry is written either way."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
+        ip = ipaddress.IPv6Address(int(ip))  # INET has no zone index
+    return str(ip)
 
 
 def _entry(
@@ -28,7 +43,7 @@ def _entry(
         "actor_agency_id": actor.agency_id if actor else None,
         "actor_role": actor.role.value if actor else None,
         "actor_country": actor.country if actor else None,
-        "remote_addr": actor.remote_addr if actor else None,
+        "remote_addr": _inet(actor.remote_addr) if actor else None,
         "action": action,
         "object_type": object_type,
         "object_id": object_id,

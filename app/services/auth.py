@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -55,11 +56,16 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+# Exactly what new_token() makes: 12 lower-case hex digits (token_hex(6)), then 43 URL-safe
+# base64 characters (token_urlsafe(32)).
+_TOKEN_SHAPE = re.compile(rf"{_SCHEME}_([0-9a-f]{{12}})_[A-Za-z0-9_-]{{43}}")
+
+
 def _prefix_of(token: str) -> str | None:
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != _SCHEME or not parts[1] or not parts[2]:
-        return None
-    return parts[1]
+    """The prefix of a token shaped like ours, else None: anything else (a NUL, non-ASCII, a
+    wrong length) is malformed and never reaches a query."""
+    shaped = _TOKEN_SHAPE.fullmatch(token)
+    return shaped.group(1) if shaped else None
 
 
 _tokens, _principals, _agencies = table_of(ApiToken), table_of(Principal), table_of(Agency)
