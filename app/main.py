@@ -38,6 +38,9 @@ from app.settings import (
 )
 from app.supervisor import LoopHealth, Supervisor
 
+# How often sockets are checked for a send stuck past RELAY247_WS_SEND_TIMEOUT.
+_STALL_SWEEP_SECONDS = 0.5
+
 
 def _supervise(
     hub: Hub,
@@ -59,6 +62,11 @@ def _supervise(
         "sockets.token_watch",
         functools.partial(sockets.watch_tokens, engine=reads, interval=token_check),
         stall_after=4 * token_check + 10,
+    )
+    supervisor.add(
+        "sockets.stall_watch",
+        functools.partial(sockets.watch_stalls, interval=_STALL_SWEEP_SECONDS),
+        stall_after=10,
     )
     return supervisor
 

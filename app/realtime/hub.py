@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -87,10 +86,13 @@ class _Feed:
         holds the next one."""
         if offset >= self.head:
             return []
-        if not self.recent or self.recent[0].offset > offset + 1:
+        recent = self.recent
+        if not recent or recent[0].offset > offset + 1:
             return None
-        start = offset + 1 - self.recent[0].offset
-        return list(itertools.islice(self.recent, start, start + limit))
+        start = offset + 1 - recent[0].offset
+        # By index, not islice: a deque is indexed from its nearer end, and sockets nearly
+        # always want the newest few, so this costs O(events sent), not O(buffer) per socket.
+        return [recent[i] for i in range(start, min(start + limit, len(recent)))]
 
 
 class Hub:
@@ -167,14 +169,14 @@ class Hub:
     def channel_count(self) -> int:
         return len(self._feeds)
 
-    async def events_after(self, channel: str, offset: int, limit: int) -> list[LiveEvent]:
-        """Up to ``limit`` consecutive events of ``channel`` after ``offset``: from the replay
-        buffer when it holds them, else from the table."""
+    def buffered_after(self, channel: str, offset: int, limit: int) -> list[LiveEvent] | None:
+        """Up to ``limit`` consecutive events of ``channel`` after ``offset`` from the replay
+        buffer; None when it no longer holds the next one (then see :meth:`read_after`)."""
         feed = self._feeds.get(channel)
-        if feed is not None:
-            events = feed.after(offset, limit)
-            if events is not None:
-                return events
+        return feed.after(offset, limit) if feed is not None else None
+
+    async def read_after(self, channel: str, offset: int, limit: int) -> list[LiveEvent]:
+        """The same, from the table: for a socket further behind than the buffer reaches."""
         async with self._engine.connect() as connection:
             stored = await event_log.read_since(connection, {channel: offset}, per_channel=limit)
         return [_to_live(event) for event in stored]

@@ -1,14 +1,16 @@
-"""The open sockets of this instance, and the watch that ends those whose token stopped
-working (revoked or expired) on any instance."""
+"""The open sockets of this instance, and the two watches over them: one ends sockets whose
+token stopped working (revoked or expired, on any instance), the other sockets whose client
+stopped taking frames."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.realtime.protocol import CLOSE_TOKEN_REVOKED
+from app.realtime.protocol import CLOSE_TOKEN_REVOKED, CLOSE_TOO_SLOW
 from app.realtime.socket import SocketSession
 from app.services import auth
 from app.supervisor import Heartbeat
@@ -49,5 +51,19 @@ class SocketRegistry:
                         socket.request_close(
                             CLOSE_TOKEN_REVOKED, "token revoked or expired: use a new token"
                         )
+            beat()
+            await asyncio.sleep(interval)
+
+    async def watch_stalls(self, beat: Heartbeat, *, interval: float) -> None:
+        """Supervised loop: a socket whose pending send has not gone through for its
+        ws_send_timeout is closed with 4000 (reconnect and resume). In memory only: a sweep
+        over a few thousand sockets costs well under a millisecond."""
+        while True:
+            now = time.monotonic()
+            for socket in self:
+                if socket.stalled(now):
+                    socket.request_close(
+                        CLOSE_TOO_SLOW, "too slow to take events: reconnect and resume"
+                    )
             beat()
             await asyncio.sleep(interval)

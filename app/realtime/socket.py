@@ -36,12 +36,11 @@ from app.database.faults import is_unavailable
 from app.errors import DomainError, UnauthenticatedError
 from app.log_redaction import traceback_without_messages
 from app.observability.metrics import Metrics
-from app.realtime.hub import Hub, LiveEvent
+from app.realtime.hub import Hub
 from app.realtime.protocol import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY,
     CLOSE_TOKEN_REVOKED,
-    CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN_LATER,
     AckFrame,
     AuthFrame,
@@ -65,10 +64,6 @@ _MAX_REASON_BYTES = 120
 
 class PeerGone(Exception):
     """Reading from or writing to the client failed: it is gone, there is no one to tell."""
-
-
-class _TooSlow(Exception):
-    pass
 
 
 class _Refused(Exception):
@@ -109,6 +104,7 @@ class SocketSession:
         self._resumed_pending = False  # a `resumed` frame is due once the socket caught up
         self._close_requested: tuple[int, str] | None = None
         self._stop = asyncio.Event()
+        self.sending_since: float | None = None  # monotonic time the pending send began
         self.state = SocketState.AWAITING_START
 
     # --- called by the hub and the token watcher: never block -------------------------------
@@ -162,8 +158,6 @@ class SocketSession:
             pass
         except _Refused as exc:
             await self._close(CLOSE_POLICY, str(exc))
-        except _TooSlow:
-            await self._close(CLOSE_TOO_SLOW, "too slow to take events: reconnect and resume")
         except Exception as exc:
             if is_unavailable(exc):
                 log.warning("socket closed: database unavailable (%s)", type(exc).__name__)
@@ -254,35 +248,43 @@ class SocketSession:
 
     async def _send_available(self) -> bool:
         """One batch per channel that has news, channels taking turns. True if any was sent."""
-        sent = False
+        sent = 0
         for channel in list(self._cursors):
             cursor = self._cursors[channel]
             if self._hub.head(channel) <= cursor:
                 continue
-            for event in await self._hub.events_after(channel, cursor, self._batch):
+            events = self._hub.buffered_after(channel, cursor, self._batch)
+            if events is None:
+                events = await self._hub.read_after(channel, cursor, self._batch)
+            for event in events:
                 if event.offset != self._cursors[channel] + 1:
                     log.error("offset %s of %s out of sequence; re-reading", event.offset, channel)
                     break
-                await self._send_event(event)
-                sent = True
-        return sent
-
-    async def _send_event(self, event: LiveEvent) -> None:
-        try:
-            async with asyncio.timeout(self._settings.ws_send_timeout.total_seconds()):
                 await self._send_text(event.frame)
-        except TimeoutError as exc:
-            raise _TooSlow from exc
-        self._cursors[event.channel] = event.offset
-        self._metrics.ws_events_sent.inc()
-        self._metrics.push_latency.observe(max(0.0, time.time() - event.written_at))
+                self._cursors[channel] = event.offset
+                self._metrics.push_latency.observe(max(0.0, time.time() - event.written_at))
+                sent += 1
+        if sent:
+            self._metrics.ws_events_sent.inc(sent)
+        return sent > 0
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self._send_text(json.dumps(frame, separators=(",", ":"), default=str))
 
     async def _send_text(self, text: str) -> None:
         async with self._send_lock:
-            await _peer(self.websocket.send_text(text))
+            # Watched by the registry's stall sweep: a timer per frame would cost more than
+            # the send itself when one event goes to a thousand sockets.
+            self.sending_since = time.monotonic()
+            try:
+                await _peer(self.websocket.send_text(text))
+            finally:
+                self.sending_since = None
+
+    def stalled(self, now: float) -> bool:
+        """The client has taken nothing for ws_send_timeout while a frame waits for it."""
+        since = self.sending_since
+        return since is not None and now - since > self._settings.ws_send_timeout.total_seconds()
 
     async def _error(self, detail: str, **extra: Any) -> None:
         await self._send({"type": "error", "detail": detail, **extra})
