@@ -103,7 +103,7 @@ class SocketSession:
         self._send_lock = asyncio.Lock()
         self._resumed_pending = False  # a `resumed` frame is due once the socket caught up
         self._close_requested: tuple[int, str] | None = None
-        self._stop = asyncio.Event()
+        self._tasks: tuple[asyncio.Task[None], ...] = ()  # sender and receiver, once live
         self.sending_since: float | None = None  # monotonic time the pending send began
         self.state = SocketState.AWAITING_START
 
@@ -121,7 +121,9 @@ class SocketSession:
     def request_close(self, code: int, reason: str) -> None:
         if self._close_requested is None:
             self._close_requested = (code, reason)
-            self._stop.set()
+            # Ending either task ends the live phase, which then sends the close.
+            for task in self._tasks:
+                task.cancel()
 
     def backlog(self) -> int:
         """Events committed (and read by the hub) that this socket has not sent yet."""
@@ -204,21 +206,21 @@ class SocketSession:
         return None
 
     async def _live(self, first: Frame | None) -> None:
+        if self._close_requested is not None:  # asked for while it was starting
+            await self._close(*self._close_requested)
+            return
         sender = asyncio.create_task(self._send_loop(), name="relay247-socket-send")
         receiver = asyncio.create_task(self._receive_loop(first), name="relay247-socket-receive")
-        stopper: asyncio.Task[object] = asyncio.create_task(
-            self._stop.wait(), name="relay247-socket-stop"
-        )
+        self._tasks = (sender, receiver)
         try:
-            done, _ = await asyncio.wait(
-                {sender, receiver, stopper}, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (sender, receiver, stopper):
+            for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(sender, receiver, stopper, return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = ()
         for task in done:
-            if task is not stopper:
+            if not task.cancelled():
                 task.result()  # raises what ended it
         if self._close_requested is not None:
             await self._close(*self._close_requested)
