@@ -137,3 +137,18 @@ class Recorder:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+async def until_sentinels(
+    recorders: list[Recorder], dsn: str, channels: list[str], seconds: float
+) -> dict[str, int]:
+    """Write a sentinel event on each channel, wait until every recorder has had each of its
+    channels' sentinel, stop them all; return the sentinels' offsets."""
+    sentinels = {c: await append_raw_events(dsn, c, 1, event_type=SENTINEL) for c in channels}
+    try:
+        for recorder in recorders:
+            await recorder.wait_for_sentinels(sentinels, seconds)
+    finally:
+        for recorder in recorders:
+            await recorder.stop()
+    return sentinels

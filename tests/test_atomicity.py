@@ -9,30 +9,20 @@ import pytest
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
+from tests.faults import inserts_refused
 
 
 async def test_a_failure_at_the_last_write_leaves_nothing_behind(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
-    # The event insert is the last write of a submission: make Postgres refuse it.
-    await db.execute(
-        """
-        CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'disk full'; END $$;
-        CREATE TRIGGER refuse_event BEFORE INSERT ON events
-            FOR EACH ROW EXECUTE FUNCTION refuse_event();
-        """
-    )
     desk = await Dashboard.open(server.ws, world.desk("DE"))
-    try:
-        async with http(server.http) as client:
-            response = await client.post(
-                "/v1/requests",
-                json=request_body(),
-                headers={**world.unit("FR").headers, "Idempotency-Key": "k"},
-            )
-    finally:
-        await db.execute("DROP TRIGGER refuse_event ON events; DROP FUNCTION refuse_event()")
+    # The event insert is the last write of a submission: make Postgres refuse it.
+    async with inserts_refused(db, "events"), http(server.http) as client:
+        response = await client.post(
+            "/v1/requests",
+            json=request_body(),
+            headers={**world.unit("FR").headers, "Idempotency-Key": "k"},
+        )
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "nothing was changed" in response.json()["detail"]
@@ -49,21 +39,9 @@ async def test_failed_acknowledgement_changes_nothing(
         request_id = (
             await client.post("/v1/requests", json=request_body(), headers=world.unit("FR").headers)
         ).json()["id"]
-        await db.execute(
-            """
-            CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN RAISE EXCEPTION 'audit store down'; END $$;
-            CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entries
-                FOR EACH ROW EXECUTE FUNCTION refuse_audit();
-            """
-        )
-        try:
+        async with inserts_refused(db, "audit_entries", "audit store down"):
             response = await client.post(
                 f"/v1/requests/{request_id}/ack", headers=world.desk("DE").headers
-            )
-        finally:
-            await db.execute(
-                "DROP TRIGGER refuse_audit ON audit_entries; DROP FUNCTION refuse_audit()"
             )
     assert response.status_code == 500
     assert await db.fetchval("SELECT status FROM requests") == "submitted"

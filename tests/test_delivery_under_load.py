@@ -17,7 +17,7 @@ from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import free_port
 from tests.factories import World, request_body
-from tests.feeds import SENTINEL, Recorder, append_raw_events, channel_heads
+from tests.feeds import Recorder, channel_heads, until_sentinels
 from tests.processes import environment, serving
 
 pytestmark = pytest.mark.slow
@@ -47,10 +47,6 @@ async def submit_many(bases: list[str], world: World, count: int, *, in_flight: 
                 assert response.status_code == 201, response.text
 
     await asyncio.gather(*(worker(bases[n % len(bases)]) for n in range(in_flight)))
-
-
-async def write_sentinels(dsn: str) -> dict[str, int]:
-    return {desk: await append_raw_events(dsn, desk, 1, event_type=SENTINEL) for desk in DESKS}
 
 
 def rss_kib(port: int) -> int:
@@ -95,13 +91,7 @@ async def test_resumes_under_live_traffic_see_every_offset_once_in_order(
             recorder.start_running()
             await asyncio.sleep(0.03)
         await load
-        sentinels = await write_sentinels(dsn)
-        try:
-            for recorder in recorders:
-                await recorder.wait_for_sentinels(sentinels, seconds=60)
-        finally:
-            for recorder in recorders:
-                await recorder.stop()
+        sentinels = await until_sentinels(recorders, dsn, DESKS, seconds=60)
 
     problems = {n: r.problems() for n, r in enumerate(recorders) if r.problems()}
     assert not problems
@@ -139,13 +129,7 @@ async def test_a_reconnect_storm_loses_and_repeats_nothing_in_bounded_memory(
         for recorder in recorders:  # every one cut off at once, all reconnect and resume
             recorder.drop()
         await load
-        sentinels = await write_sentinels(dsn)
-        try:
-            for recorder in recorders:
-                await recorder.wait_for_sentinels(sentinels, seconds=90)
-        finally:
-            for recorder in recorders:
-                await recorder.stop()
+        await until_sentinels(recorders, dsn, DESKS, seconds=90)
         growth = [rss_kib(port) - before for port, before in zip(ports, memory_before, strict=True)]
 
     problems = {n: r.problems() for n, r in enumerate(recorders) if r.problems()}

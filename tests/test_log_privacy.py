@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.factories import World, request_body
+from tests.faults import inserts_refused
 from tests.processes import environment, serving
 
 
@@ -22,26 +23,16 @@ async def test_a_failed_insert_is_logged_without_the_request_content(
     marker = "MARKER-c0ffee"
     log = tmp_path / "server.log"
     env = environment(DATABASE_URL=database_url, RELAY247_LOG_FORMAT="json")
-    await db.execute(
-        """
-        CREATE FUNCTION refuse_request() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'disk full'; END $$;
-        CREATE TRIGGER refuse_request BEFORE INSERT ON requests
-            FOR EACH ROW EXECUTE FUNCTION refuse_request();
-        """
-    )
-    try:
-        async with (
-            serving(free_port(), env, log=log) as base,
-            httpx.AsyncClient(base_url=base) as c,
-        ):
-            response = await c.post(
-                "/v1/requests",
-                json=request_body(subject=f"Preserve {marker}", details=f"{marker} details"),
-                headers={**world.unit("FR").headers, "X-Request-Id": "failing-insert"},
-            )
-    finally:
-        await db.execute("DROP TRIGGER refuse_request ON requests; DROP FUNCTION refuse_request()")
+    async with (
+        inserts_refused(db, "requests"),
+        serving(free_port(), env, log=log) as base,
+        httpx.AsyncClient(base_url=base) as c,
+    ):
+        response = await c.post(
+            "/v1/requests",
+            json=request_body(subject=f"Preserve {marker}", details=f"{marker} details"),
+            headers={**world.unit("FR").headers, "X-Request-Id": "failing-insert"},
+        )
     assert response.status_code == 500
     written = log.read_text()
     # What failed and where, by class and frame; never an exception's message, which may

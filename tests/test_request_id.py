@@ -13,6 +13,7 @@ import pytest
 from tests.clients import http
 from tests.conftest import RunningServer, free_port
 from tests.factories import World, request_body
+from tests.faults import inserts_refused
 from tests.processes import environment, serving
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -43,22 +44,12 @@ async def test_problems_carry_the_id_even_an_unexpected_500(
         invalid = await client.post(
             "/v1/requests", json={}, headers={**world.unit("FR").headers, "X-Request-Id": "r-422"}
         )
-        await db.execute(
-            """
-            CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN RAISE EXCEPTION 'disk full'; END $$;
-            CREATE TRIGGER refuse_event BEFORE INSERT ON events
-                FOR EACH ROW EXECUTE FUNCTION refuse_event();
-            """
-        )
-        try:
+        async with inserts_refused(db, "events"):
             failed = await client.post(
                 "/v1/requests",
                 json=request_body(),
                 headers={**world.unit("FR").headers, "X-Request-Id": "r-500"},
             )
-        finally:
-            await db.execute("DROP TRIGGER refuse_event ON events; DROP FUNCTION refuse_event()")
     for response, status in ((unknown, 404), (unauthenticated, 401), (invalid, 422), (failed, 500)):
         assert response.status_code == status
         assert response.headers["content-type"] == "application/problem+json"
