@@ -342,3 +342,44 @@ async def test_every_committed_session_wakes_listeners_and_a_rolled_back_one_non
             session, "request.updated", channels=["desk:FR"], request_id=None, data={}
         )
     assert woken == [{"desk:DE"}, {"desk:FR"}]
+
+
+HOSTILE_RESUMES: list[tuple[str, object, str]] = [
+    # (case, cursors, a word the close reason must contain)
+    ("negative offset", {"desk:DE": -1}, "invalid resume"),
+    ("offset beyond 64 bits", {"desk:DE": 2**64}, "invalid resume"),
+    ("offset as text", {"desk:DE": "12"}, "invalid resume"),
+    ("cursors as a list", [["desk:DE", 1]], "invalid resume"),
+    ("a NUL in a channel name", {"desk:DE\u0000": 1}, "not yours"),
+    ("another country's desk", {"desk:FR": 0}, "not yours"),
+    ("too many channels", {f"desk:{n}": 0 for n in range(1001)}, "invalid resume"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "cursors", "says"), HOSTILE_RESUMES, ids=[c[0] for c in HOSTILE_RESUMES]
+)
+async def test_a_hostile_resume_is_refused_with_a_policy_close(
+    server: RunningServer, world: World, case: str, cursors: object, says: str
+) -> None:
+    async with connect(server.ws, additional_headers=world.desk("DE").headers) as connection:
+        await connection.send(json.dumps({"type": "resume", "cursors": cursors}))
+        assert json.loads(await connection.recv())["type"] == "welcome"
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert says in closed.value.rcvd.reason
+
+
+async def test_a_hostile_ack_gets_an_error_frame_and_the_socket_stays(
+    server: RunningServer, world: World
+) -> None:
+    desk = await Dashboard.open(server.ws, world.desk("DE"))
+    for request_id in ("\u0000", "00000000-0000-0000-0000-000000000000", "x" * 10_000, None):
+        await desk.send({"type": "ack", "request_id": request_id})
+        error = await desk.receive()
+        assert error["type"] == "error", error
+    await desk.send({"type": "ping"})
+    assert await desk.receive() == {"type": "pong"}
+    await desk.close()

@@ -27,8 +27,8 @@ RETRY_AFTER_SECONDS = 1
 
 
 class InFlightLimit:
-    """Pure ASGI; WebSocket upgrades pass through, their sockets are long-lived and bounded by
-    their own queues."""
+    """Pure ASGI; WebSocket upgrades pass through: a socket is long-lived, and what it costs
+    does not grow with the events waiting for it (see app/realtime/hub.py)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app

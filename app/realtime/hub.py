@@ -166,9 +166,6 @@ class Hub:
         feed = self._feeds.get(channel)
         return feed.head if feed is not None else 0
 
-    def channel_count(self) -> int:
-        return len(self._feeds)
-
     def buffered_after(self, channel: str, offset: int, limit: int) -> list[LiveEvent] | None:
         """Up to ``limit`` consecutive events of ``channel`` after ``offset`` from the replay
         buffer; None when it no longer holds the next one (then see :meth:`read_after`)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter
 
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL_ERROR = 1011
@@ -40,7 +40,8 @@ class ResumeFrame(_Frame):
     then live ones. A channel left out starts at its head in the welcome (live from now)."""
 
     type: Literal["resume"]
-    cursors: dict[str, Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field(max_length=1000)
+    # Strict: an offset is a JSON integer, never a string or a float that happens to parse.
+    cursors: dict[str, Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]] = Field(max_length=1000)
 
 
 class AckFrame(_Frame):

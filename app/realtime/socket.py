@@ -2,15 +2,15 @@
 
 The life of a socket:
 
-1. ``AWAITING_START``: it follows its channels on the hub and sends ``welcome`` with each
+1. Starting (``_start``): it follows its channels on the hub and sends ``welcome`` with each
    channel's head, then waits for the client's first frame. A ``resume`` states the cursors
    to deliver from; anything else, or silence for ``ws_resume_wait``, starts from the heads.
    No event is sent before the cursors are known, so nothing arrives twice or out of order.
-2. ``LIVE``: a sender task sends every event after the cursors, in offset order, moving each
-   cursor by exactly one per frame (replay and live delivery are the same loop); a receiver
-   task answers the client's frames. After a ``resume``, a ``resumed`` frame marks the moment
-   the socket caught up with everything that was committed before.
-3. ``CLOSING`` / ``CLOSED``: whatever ends it (the client, a revoked token, a client too slow
+2. Live (``_live``): a sender task sends every event after the cursors, in offset order,
+   moving each cursor by exactly one per frame (replay and live delivery are the same loop);
+   a receiver task answers the client's frames. After a ``resume``, a ``resumed`` frame marks
+   the moment the socket caught up with everything that was committed before.
+3. Closing (``_close``): whatever ends it (the client, a revoked token, a client too slow
    to take its frames, a database outage, a bug) ends both tasks and, unless the client is
    gone, sends a close code that tells the client what to do (see protocol.py). A socket is
    never left half alive.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import json
 import logging
 import time
@@ -28,7 +27,6 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.database import Database
@@ -70,13 +68,6 @@ class _Refused(Exception):
     """The client broke the protocol; close with 1008 and this reason."""
 
 
-class SocketState(enum.Enum):
-    AWAITING_START = "awaiting_start"
-    LIVE = "live"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
 class SocketSession:
     def __init__(
         self,
@@ -85,7 +76,6 @@ class SocketSession:
         *,
         hub: Hub,
         database: Database,
-        reads: AsyncEngine,
         settings: RealtimeSettings,
         metrics: Metrics,
     ) -> None:
@@ -95,7 +85,6 @@ class SocketSession:
         self.actor = actor
         self._hub = hub
         self._database = database
-        self._reads = reads
         self._settings = settings
         self._batch = settings.backfill_batch
         self._cursors: dict[str, int] = {}
@@ -105,7 +94,6 @@ class SocketSession:
         self._close_requested: tuple[int, str] | None = None
         self._tasks: tuple[asyncio.Task[None], ...] = ()  # sender and receiver, once live
         self.sending_since: float | None = None  # monotonic time the pending send began
-        self.state = SocketState.AWAITING_START
 
     # --- called by the hub and the token watcher: never block -------------------------------
 
@@ -134,8 +122,7 @@ class SocketSession:
     async def serve(self) -> None:
         channels: list[str] = []
         try:
-            async with self._reads.connect() as connection:
-                channels = await event_channels.channels_for(connection, self.actor)
+            channels = await event_channels.channels_for(self.actor, self._hub.engine.connect)
             prefix = event_channels.prefix_followed_by(self.actor)
             heads = await self._hub.follow(self, channels, prefix=prefix)
             self._cursors = dict(heads)
@@ -154,7 +141,6 @@ class SocketSession:
                 }
             )
             first = await self._start(heads)
-            self.state = SocketState.LIVE
             await self._live(first)
         except PeerGone:
             pass
@@ -168,7 +154,6 @@ class SocketSession:
                 log.error("socket failed\n%s", traceback_without_messages(exc))
                 await self._close(CLOSE_INTERNAL_ERROR, "server error: reconnect and resume")
         finally:
-            self.state = SocketState.CLOSED
             self._hub.unfollow(self, list(self._cursors) or channels)
             self._metrics.ws_closes.labels(str(self.close_code or 1006)).inc()
 
@@ -226,7 +211,6 @@ class SocketSession:
             await self._close(*self._close_requested)
 
     async def _close(self, code: int, reason: str) -> None:
-        self.state = SocketState.CLOSING
         self.close_code = code
         # A client that stopped reading cannot take the close frame either; it gets it if it
         # reads again within the bound, else the server's ping timeout ends the connection.

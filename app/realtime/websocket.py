@@ -101,7 +101,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             actor,
             hub=hub,
             database=database,
-            reads=hub.engine,
             settings=settings,
             metrics=state.metrics,
         )

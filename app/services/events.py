@@ -13,7 +13,8 @@ case, to hold that lock as briefly as possible.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,16 +41,20 @@ def agency_channel(agency_id: uuid.UUID) -> str:
     return f"agency:{agency_id}"
 
 
-async def channels_for(connection: AsyncConnection, actor: Actor) -> list[str]:
-    """The channels an actor's sockets follow."""
+async def channels_for(
+    actor: Actor, connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+) -> list[str]:
+    """The channels an actor's sockets follow. ``connect`` is used only for the global desk,
+    whose channels are every country's: no other socket pays a connection for this."""
     match actor.role:
         case Role.CONTACT_POINT | Role.NCB:
             return [desk_channel(actor.country)]
         case Role.UNIT:
             return [agency_channel(actor.agency_id)]
         case Role.GS:
-            countries = await connection.scalars(select(Country.code).order_by(Country.code))
-            return [GLOBAL_DESK, *(desk_channel(code) for code in countries)]
+            async with connect() as connection:
+                countries = await connection.scalars(select(Country.code).order_by(Country.code))
+                return [GLOBAL_DESK, *(desk_channel(code) for code in countries)]
         case Role.AUDITOR | Role.ADMIN:
             return []
 
