@@ -21,7 +21,8 @@ from app.database.embedded import DATABASE_NAME, ensure_database, start_embedded
 from app.database.migrate import SchemaOutOfDateError, assert_schema_current, upgrade_to_head
 from app.errors import DomainError
 from app.models.enums import AgencyKind, Role
-from app.services import demo, directory
+from app.services import demo
+from app.services.directory import agencies, countries, principals, tokens
 from app.serving import uvicorn_options
 from app.settings import api_settings, database_settings, log_settings, realtime_settings
 
@@ -214,7 +215,7 @@ def add_country(
     if len(code) != 2 or not code.isalpha():
         _echo_err("relay247: a country code is two letters (ISO 3166-1 alpha-2)")
         raise typer.Exit(2)
-    _in_transaction(_database_url(), lambda s: directory.ensure_country(s, code.upper(), name))
+    _in_transaction(_database_url(), lambda s: countries.ensure_country(s, code.upper(), name))
     typer.echo(f"country {code.upper()} ({name}) is in the network")
 
 
@@ -227,7 +228,7 @@ def add_agency(
     """Add an agency of a country; prints its id."""
     agency = _in_transaction(
         _database_url(),
-        lambda s: directory.create_agency(s, country=country.upper(), kind=kind, name=name),
+        lambda s: agencies.create_agency(s, country=country.upper(), kind=kind, name=name),
     )
     typer.echo(str(agency.id))
 
@@ -246,10 +247,10 @@ def create_token(
     expires_at = datetime.now(UTC) + timedelta(hours=expires_in_hours) if expires_in_hours else None
 
     async def work(session: Any) -> str:
-        principal = await directory.create_principal(
+        principal = await principals.create_principal(
             session, agency_id=agency_id, role=role, name=name
         )
-        return await directory.issue_token(
+        return await tokens.issue_token(
             session, principal_id=principal.id, label=label, expires_at=expires_at
         )
 
@@ -265,7 +266,7 @@ def revoke_token(
     """Revoke a token: refused at once on REST; its open sockets close within seconds."""
     parts = prefix.split("_")
     handle = parts[1] if len(parts) >= 3 and parts[0] == "r247" else prefix
-    _in_transaction(_database_url(), lambda s: directory.revoke_token(s, prefix=handle))
+    _in_transaction(_database_url(), lambda s: tokens.revoke_token(s, prefix=handle))
     typer.echo(f"token {handle} is revoked")
 
 

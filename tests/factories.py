@@ -9,7 +9,8 @@ from typing import Any
 
 from app.database import Database
 from app.models.enums import AgencyKind, Role
-from app.services import directory
+from app.services.directory import agencies, principals, tokens
+from app.services.directory import countries as network
 
 COUNTRY_NAMES = {"FR": "France", "DE": "Germany", "JP": "Japan", "BR": "Brazil"}
 
@@ -59,10 +60,10 @@ async def make_party(
     database: Database, *, agency_id: uuid.UUID, country: str, role: Role, name: str
 ) -> Party:
     async with database.transaction() as session:
-        principal = await directory.create_principal(
+        principal = await principals.create_principal(
             session, agency_id=agency_id, role=role, name=name
         )
-        token = await directory.issue_token(session, principal_id=principal.id)
+        token = await tokens.issue_token(session, principal_id=principal.id)
     return Party(principal.id, agency_id, country, role, token)
 
 
@@ -73,17 +74,17 @@ async def make_world(
     ``with_gs`` is False, the General Secretariat with the global desk, an auditor and an
     admin (keyed 'INT')."""
     world = World()
-    agencies: dict[tuple[str, AgencyKind], Any] = {}
+    agency_ids: dict[tuple[str, AgencyKind], Any] = {}
     async with database.transaction() as session:
         for code in countries:
-            await directory.ensure_country(session, code, COUNTRY_NAMES.get(code, code))
+            await network.ensure_country(session, code, COUNTRY_NAMES.get(code, code))
             for kind in (AgencyKind.UNIT, AgencyKind.NCB):
-                agency = await directory.create_agency(
+                agency = await agencies.create_agency(
                     session, country=code, kind=kind, name=f"{code} {kind.value}"
                 )
-                agencies[(code, kind)] = agency.id
+                agency_ids[(code, kind)] = agency.id
         if with_gs:
-            gs = await directory.create_agency(
+            gs = await agencies.create_agency(
                 session, country="FR", kind=AgencyKind.GS, name="General Secretariat"
             )
     for code in countries:
@@ -94,7 +95,7 @@ async def make_world(
         ):
             world.parties[(code, role)] = await make_party(
                 database,
-                agency_id=agencies[(code, kind)],
+                agency_id=agency_ids[(code, kind)],
                 country=code,
                 role=role,
                 name=f"{code} {role.value}",

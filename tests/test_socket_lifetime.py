@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app.database import Database
 from app.models.enums import Role
-from app.services import directory
+from app.services.directory import tokens
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port, running_server
 from tests.factories import Party, World
@@ -75,7 +75,7 @@ async def test_an_expired_token_ends_its_socket(
     server: RunningServer, world: World, database: Database
 ) -> None:
     async with database.transaction() as session:
-        token = await directory.issue_token(
+        token = await tokens.issue_token(
             session,
             principal_id=world.desk("DE").principal_id,
             expires_at=datetime.now(UTC) + timedelta(seconds=1.5),

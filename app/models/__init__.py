@@ -1,16 +1,20 @@
 """Every table, one per module, on one metadata (what Alembic compares against)."""
 
 from app.models.agency import Agency
+from app.models.agreement import AccessAgreement
 from app.models.api_token import ApiToken
 from app.models.audit import AuditEntry
 from app.models.base import Base, table_of
 from app.models.country import Country
+from app.models.escalation_policy import EscalationPolicy
 from app.models.event import Channel, Event
 from app.models.idempotency import IdempotencyKey
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
+from app.models.roster import RosterOverride, RosterRotation
 
 __all__ = [
+    "AccessAgreement",
     "Agency",
     "ApiToken",
     "AuditEntry",
@@ -18,8 +22,11 @@ __all__ = [
     "Channel",
     "CooperationRequest",
     "Country",
+    "EscalationPolicy",
     "Event",
     "IdempotencyKey",
     "Principal",
+    "RosterOverride",
+    "RosterRotation",
     "table_of",
 ]

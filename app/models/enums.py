@@ -82,6 +82,42 @@ class IdentifierKind(enum.StrEnum):
     HASH = "hash"
 
 
+class Layer(enum.StrEnum):
+    """The two layers of a roster: a request goes to the primary; the backup is the next step."""
+
+    PRIMARY = "primary"
+    BACKUP = "backup"
+
+
+class Cadence(enum.StrEnum):
+    """How long each shift of a rotation lasts, in the country's wall-clock time."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    HOURS = "hours"  # every N hours
+
+
+class OverrideKind(enum.StrEnum):
+    COVER = "cover"  # someone is on duty in a layer for a time range, whoever was scheduled
+    SWAP = "swap"  # two people serve each other's scheduled time in a layer
+    LEAVE = "leave"  # someone is away: their scheduled time is a gap unless covered
+
+
+class Assignment(enum.StrEnum):
+    """How a request's assignee was chosen."""
+
+    ON_DUTY = "on_duty"  # the target country's on-duty primary when it arrived
+    DESK = "desk"  # nobody was on duty: the whole desk and the NCB hold it
+    REASSIGNED = "reassigned"  # handed to another contact point by the desk
+
+
+class EscalationTarget(enum.StrEnum):
+    ON_DUTY_PRIMARY = "on_duty_primary"
+    ON_DUTY_BACKUP = "on_duty_backup"
+    NCB = "ncb"
+    GLOBAL_DESK = "global_desk"
+
+
 def db_enum(enum_class: type[enum.StrEnum]) -> Enum:
     """A text column with a CHECK constraint: new values need no ALTER TYPE."""
     return Enum(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column
 from app.models.enums import (
+    Assignment,
     HandlingCode,
     OnwardUse,
     Priority,
@@ -29,6 +30,7 @@ class CooperationRequest(Base):
         Index("ix_requests_target_created", "target_country", "created_at", "id"),
         Index("ix_requests_agency_created", "requesting_agency_id", "created_at", "id"),
         Index("ix_requests_created", "created_at", "id"),
+        Index("ix_requests_assigned_created", "assigned_to", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -60,3 +62,9 @@ class CooperationRequest(Base):
     updated_at: Mapped[datetime] = created_at_column()
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    # The contact point holding the request; None: the target desk as a whole (and its NCB).
+    assigned_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    assignment: Mapped[Assignment] = mapped_column(
+        db_enum(Assignment), nullable=False, server_default=Assignment.DESK.value
+    )
+    assigned_at: Mapped[datetime] = created_at_column()

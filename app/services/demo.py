@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.enums import AgencyKind, Role
-from app.services import directory
+from app.services.directory import agencies, principals, tokens
+from app.services.directory import countries as network
 
 DEMO_COUNTRIES = {
     "FR": "France",
@@ -30,24 +31,26 @@ def _unit_name(name: str) -> str:
 async def _principal_with_token(
     session: AsyncSession, agency_id: Any, role: Role, name: str
 ) -> dict[str, str]:
-    principal = await directory.create_principal(session, agency_id=agency_id, role=role, name=name)
-    token = await directory.issue_token(session, principal_id=principal.id, label="demo")
+    principal = await principals.create_principal(
+        session, agency_id=agency_id, role=role, name=name
+    )
+    token = await tokens.issue_token(session, principal_id=principal.id, label="demo")
     return {"principal_id": str(principal.id), "name": name, "token": token}
 
 
 async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
     """Create the demo world and return its credentials, or None if it already exists."""
-    if await directory.find_agency(session, country=GS_COUNTRY, name=GS_NAME) is not None:
+    if await agencies.find_agency(session, country=GS_COUNTRY, name=GS_NAME) is not None:
         return None
     for code, name in DEMO_COUNTRIES.items():
-        await directory.ensure_country(session, code, name)
+        await network.ensure_country(session, code, name)
 
     countries: dict[str, Any] = {}
     for code, name in DEMO_COUNTRIES.items():
-        unit = await directory.create_agency(
+        unit = await agencies.create_agency(
             session, country=code, kind=AgencyKind.UNIT, name=_unit_name(name)
         )
-        ncb = await directory.create_agency(
+        ncb = await agencies.create_agency(
             session, country=code, kind=AgencyKind.NCB, name=f"NCB {name}"
         )
         countries[code] = {
@@ -70,9 +73,7 @@ async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
                 for n in (1, 2)
             ],
         }
-    gs = await directory.create_agency(
-        session, country=GS_COUNTRY, kind=AgencyKind.GS, name=GS_NAME
-    )
+    gs = await agencies.create_agency(session, country=GS_COUNTRY, kind=AgencyKind.GS, name=GS_NAME)
     return {
         "countries": countries,
         "global_desk": {

@@ -1,7 +1,8 @@
 """Event channels: who hears what, and how an event gets its offset.
 
-A channel is a country's desk (``desk:FR``), an agency (``agency:<uuid>``) or the global desk
-(``global``: what is addressed to the global desk itself). Every request event is published
+A channel is a country's desk (``desk:FR``), an agency (``agency:<uuid>``), a person
+(``principal:<uuid>``: what is assigned to them) or the global desk (``global``: what is
+addressed to the global desk itself). Every request event is published
 on its target country's desk, so the global desk, which must see all of them, follows every
 desk channel: one counter per country, never one counter row that all intake would queue on.
 Each event row on a channel takes the next offset by updating the channel's counter row; the
@@ -24,9 +25,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app import policy
 from app.database import wake_after_commit
 from app.models import Channel, Country, Event, table_of
-from app.models.enums import Role
 from app.services.auth import Actor
 
 GLOBAL_DESK = "global"
@@ -41,28 +42,37 @@ def agency_channel(agency_id: uuid.UUID) -> str:
     return f"agency:{agency_id}"
 
 
+def principal_channel(principal_id: uuid.UUID) -> str:
+    """What is addressed to one person: the requests assigned to them."""
+    return f"principal:{principal_id}"
+
+
 async def channels_for(
     actor: Actor, connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 ) -> list[str]:
-    """The channels an actor's sockets follow. ``connect`` is used only for the global desk,
-    whose channels are every country's: no other socket pays a connection for this."""
-    match actor.role:
-        case Role.CONTACT_POINT | Role.NCB:
-            return [desk_channel(actor.country)]
-        case Role.UNIT:
-            return [agency_channel(actor.agency_id)]
-        case Role.GS:
-            async with connect() as connection:
-                countries = await connection.scalars(select(Country.code).order_by(Country.code))
-                return [GLOBAL_DESK, *(desk_channel(code) for code in countries)]
-        case Role.AUDITOR | Role.ADMIN:
-            return []
+    """The channels an actor's sockets follow, by the scopes app/policy.py gives its role to
+    receive pushes. ``connect`` is used only for an ``any`` scope (the global desk), whose
+    channels are every country's: no other socket pays a connection for this."""
+    granted = policy.scopes(actor, policy.Action.RECEIVE_PUSHES)
+    channels: list[str] = []
+    if policy.Scope.ANY in granted:
+        async with connect() as connection:
+            countries = await connection.scalars(select(Country.code).order_by(Country.code))
+            channels += [GLOBAL_DESK, *(desk_channel(code) for code in countries)]
+    if policy.Scope.OWN_COUNTRY in granted:
+        channels.append(desk_channel(actor.country))
+    if policy.Scope.OWN_AGENCY in granted:
+        channels.append(agency_channel(actor.agency_id))
+    if policy.Scope.SELF in granted:
+        channels.append(principal_channel(actor.principal_id))
+    return list(dict.fromkeys(channels))
 
 
 def prefix_followed_by(actor: Actor) -> str | None:
-    """Channels an actor's sockets also follow when they appear while connected: the global
-    desk follows the desk of a country that joins the network meanwhile."""
-    return DESK_PREFIX if actor.role is Role.GS else None
+    """Channels an actor's sockets also follow when they appear while connected: whoever hears
+    every country follows the desk of a country that joins the network meanwhile."""
+    granted = policy.scopes(actor, policy.Action.RECEIVE_PUSHES)
+    return DESK_PREFIX if policy.Scope.ANY in granted else None
 
 
 # Take the channel's next offset and write the event in one round trip.

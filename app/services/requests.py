@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, insert, select, true, tuple_
+from sqlalchemy import ColumnElement, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import policy
 from app.canonical import sha256_hex
-from app.errors import ForbiddenError, InvalidInputError, NotFoundError
+from app.errors import InvalidInputError, NotFoundError
 from app.models import CooperationRequest, table_of
-from app.models.enums import Priority, RequestStatus, RequestType, Role
+from app.models.enums import Priority, RequestStatus, RequestType
 from app.pagination import Cursor
 from app.schemas.requests import (
     AckOut,
@@ -35,27 +36,22 @@ OBJECT_TYPE = "request"
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """The one rule of who sees a request: the sending agency, the target country's desk and
-    NCB, the global desk, auditors (metadata only). Everyone else: it does not exist."""
-    match actor.role:
-        case Role.UNIT:
-            return CooperationRequest.requesting_agency_id == actor.agency_id
-        case Role.CONTACT_POINT | Role.NCB:
-            return CooperationRequest.target_country == actor.country
-        case Role.GS | Role.AUDITOR:
-            return true()
-        case Role.ADMIN:
-            return false()
+    """Which requests the actor sees at all (app/policy.py); anything else does not exist."""
+    return policy.where(
+        actor,
+        policy.Action.READ_REQUEST,
+        country=CooperationRequest.target_country,
+        agency=CooperationRequest.requesting_agency_id,
+    )
 
 
-def reads_content(actor: Actor) -> bool:
-    return actor.role is not Role.AUDITOR
+def owner_of(request: CooperationRequest) -> policy.Owner:
+    """A request belongs to its target country and to the agency that sent it."""
+    return policy.Owner(country=request.target_country, agency_id=request.requesting_agency_id)
 
 
-def _may_acknowledge(actor: Actor, request: CooperationRequest) -> bool:
-    if actor.role is Role.GS:
-        return True
-    return actor.role in (Role.CONTACT_POINT, Role.NCB) and actor.country == request.target_country
+def reads_content(actor: Actor, request: CooperationRequest) -> bool:
+    return policy.permits(actor, policy.Action.READ_REQUEST_CONTENT, owner_of(request))
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -74,7 +70,11 @@ def _content(request: CooperationRequest | RequestCreate) -> dict[str, Any]:
 
 
 def _view(request: CooperationRequest, actor: Actor) -> RequestOut:
-    content = RequestContentOut.model_validate(_content(request)) if reads_content(actor) else None
+    content = (
+        RequestContentOut.model_validate(_content(request))
+        if reads_content(actor, request)
+        else None
+    )
     return RequestOut.model_validate(
         {
             **{c: getattr(request, c) for c in RequestOut.model_fields if c != "content"},
@@ -139,10 +139,7 @@ class Submission:
 async def submit(
     session: AsyncSession, actor: Actor, draft: RequestCreate, *, idempotency_key: str | None
 ) -> Submission:
-    if actor.role is not Role.UNIT:
-        raise ForbiddenError(
-            f"only a national unit's case system (role unit) submits requests, not {actor.role}"
-        )
+    policy.require(actor, policy.Action.SUBMIT_REQUEST)
     if idempotency_key is not None:
         stored = await idempotency.claim(
             session,
@@ -220,7 +217,7 @@ async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> Req
     )
     if request is None:
         raise NotFoundError(f"no request {request_id} that you may see")
-    if reads_content(actor):
+    if reads_content(actor, request):
         await _audit(session, actor, "request.read", request)
     return _view(request, actor)
 
@@ -272,14 +269,17 @@ async def list_requests(
         await session.scalars(query.order_by(r.created_at.desc(), r.id.desc()).limit(limit + 1))
     )
     page, more = rows[:limit], len(rows) > limit
-    if reads_content(actor):
-        await audit.record_many(
-            session,
-            actor,
-            "request.read",
-            object_type=OBJECT_TYPE,
-            objects=[(str(request.id), request.content_hash) for request in page],
-        )
+    await audit.record_many(
+        session,
+        actor,
+        "request.read",
+        object_type=OBJECT_TYPE,
+        objects=[
+            (str(request.id), request.content_hash)
+            for request in page
+            if reads_content(actor, request)
+        ],
+    )
     next_cursor = Cursor(page[-1].created_at, page[-1].id).encode() if more else None
     return RequestPage(items=[_view(request, actor) for request in page], next_cursor=next_cursor)
 
@@ -294,10 +294,7 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
     )
     if request is None:
         raise NotFoundError(f"no request {request_id} that you may see")
-    if not _may_acknowledge(actor, request):
-        raise ForbiddenError(
-            f"only the {request.target_country} desk or the global desk acknowledges this request"
-        )
+    policy.require(actor, policy.Action.ACKNOWLEDGE_REQUEST, owner_of(request))
     if request.acknowledged_at is not None and request.acknowledged_by is not None:
         return AckOut(
             request_id=request.id,

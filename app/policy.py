@@ -1,0 +1,231 @@
+"""Who may do what to which object: the whole authorization model, as data.
+
+A rule gives, for an action, each role's *scopes*: how the object must relate to the caller.
+Every route and every WebSocket frame asks :func:`require` (one object) or :func:`where` (a
+list, as a SQL condition); nothing else in the code decides who may do what. ``relay247
+policy`` prints the table, and docs/authorization.md is that print (a test keeps them equal).
+
+An object is described by its :class:`Owner`: the country it belongs to, the agency and the
+principal it belongs to. A request belongs to its target country and to its sending agency.
+What belongs to the General Secretariat (its agency, its people) belongs to no country: only
+an ``any`` scope reaches it, so no NCB manages the global desk.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy.orm import QueryableAttribute
+
+from app.errors import ForbiddenError
+from app.models.enums import Role
+from app.services.auth import Actor
+
+
+class Scope(enum.StrEnum):
+    ANY = "any"
+    OWN_COUNTRY = "own country"  # the object's country is the caller's
+    OWN_AGENCY = "own agency"  # the object's agency is the caller's
+    SELF = "self"  # the object is the caller, or belongs to it (its tokens, its channel)
+
+
+class Action(enum.StrEnum):
+    # Requests (a request's country is its target; its agency the sender).
+    SUBMIT_REQUEST = "submit a request"
+    READ_REQUEST = "see a request's metadata"
+    READ_REQUEST_CONTENT = "read a request's content"
+    ACKNOWLEDGE_REQUEST = "acknowledge a request"
+    ASSIGN_REQUEST = "hand a request to a contact point"
+    RECEIVE_PUSHES = "receive pushes on a WebSocket"
+    # The directory.
+    READ_DIRECTORY = "read the directory (countries, agencies, profiles, policies)"
+    READ_DESK_CONTACTS = "see a desk's phone and e-mail"
+    READ_PEOPLE = "see people: principals, their contact details, who is on duty"
+    ADD_COUNTRY = "add a country to the network"
+    MANAGE_COUNTRY = "change a country's profile and escalation policy"
+    MANAGE_DEFAULT_POLICY = "change the network-wide escalation policy"
+    MANAGE_AGENCIES = "add agencies"
+    MANAGE_PRINCIPALS = "add, change, disable principals"
+    MANAGE_TOKENS = "list, create, rotate, revoke tokens"
+    READ_ROSTER = "read rosters, shifts and gaps"
+    MANAGE_ROSTER = "change rotations and overrides"
+    READ_AGREEMENTS = "read access agreements"
+    MANAGE_AGREEMENTS = "grant, change, end access agreements"
+
+
+_ANY = frozenset({Scope.ANY})
+_COUNTRY = frozenset({Scope.OWN_COUNTRY})
+_AGENCY = frozenset({Scope.OWN_AGENCY})
+_SELF = frozenset({Scope.SELF})
+_EVERYONE = {role: _ANY for role in Role}
+
+RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
+    Action.SUBMIT_REQUEST: {Role.UNIT: _AGENCY},
+    Action.READ_REQUEST: {
+        Role.UNIT: _AGENCY,
+        Role.CONTACT_POINT: _COUNTRY,
+        Role.NCB: _COUNTRY,
+        Role.GS: _ANY,
+        Role.AUDITOR: _ANY,
+    },
+    Action.READ_REQUEST_CONTENT: {
+        Role.UNIT: _AGENCY,
+        Role.CONTACT_POINT: _COUNTRY,
+        Role.NCB: _COUNTRY,
+        Role.GS: _ANY,
+    },
+    Action.ACKNOWLEDGE_REQUEST: {Role.CONTACT_POINT: _COUNTRY, Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.ASSIGN_REQUEST: {Role.CONTACT_POINT: _COUNTRY, Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.RECEIVE_PUSHES: {
+        Role.UNIT: _AGENCY,
+        Role.CONTACT_POINT: _COUNTRY | _SELF,
+        Role.NCB: _COUNTRY,
+        Role.GS: _ANY,
+    },
+    Action.READ_DIRECTORY: _EVERYONE,
+    Action.READ_DESK_CONTACTS: {
+        Role.CONTACT_POINT: _ANY,
+        Role.NCB: _ANY,
+        Role.GS: _ANY,
+        Role.ADMIN: _ANY,
+    },
+    Action.READ_PEOPLE: {
+        Role.UNIT: _SELF,
+        Role.CONTACT_POINT: _COUNTRY | _SELF,
+        Role.NCB: _COUNTRY | _SELF,
+        Role.GS: _ANY,
+        Role.AUDITOR: _SELF,
+        Role.ADMIN: _ANY,
+    },
+    Action.ADD_COUNTRY: {Role.GS: _ANY, Role.ADMIN: _ANY},
+    Action.MANAGE_COUNTRY: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.MANAGE_DEFAULT_POLICY: {Role.GS: _ANY},
+    Action.MANAGE_AGENCIES: {Role.NCB: _COUNTRY, Role.GS: _ANY, Role.ADMIN: _ANY},
+    Action.MANAGE_PRINCIPALS: {Role.NCB: _COUNTRY, Role.GS: _ANY, Role.ADMIN: _ANY},
+    Action.MANAGE_TOKENS: {
+        Role.UNIT: _SELF,
+        Role.CONTACT_POINT: _SELF,
+        Role.NCB: _COUNTRY | _SELF,
+        Role.GS: _ANY,
+        Role.AUDITOR: _SELF,
+        Role.ADMIN: _ANY,
+    },
+    Action.READ_ROSTER: {
+        Role.CONTACT_POINT: _COUNTRY,
+        Role.NCB: _COUNTRY,
+        Role.GS: _ANY,
+        Role.ADMIN: _ANY,
+    },
+    Action.MANAGE_ROSTER: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.READ_AGREEMENTS: {
+        Role.UNIT: _AGENCY,
+        Role.NCB: _COUNTRY,
+        Role.GS: _ANY,
+        Role.AUDITOR: _ANY,
+    },
+    Action.MANAGE_AGREEMENTS: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+}
+
+# The roles each manager may give a principal (on top of MANAGE_PRINCIPALS over its agency):
+# an NCB staffs its own country, the global desk the network, and only an admin makes admins.
+GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
+    Role.NCB: frozenset({Role.UNIT, Role.CONTACT_POINT, Role.NCB}),
+    Role.GS: frozenset(Role) - {Role.ADMIN},
+    Role.ADMIN: frozenset(Role),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """What an object belongs to. None: it belongs to no country (agency, principal)."""
+
+    country: str | None = None
+    agency_id: uuid.UUID | None = None
+    principal_id: uuid.UUID | None = None
+
+
+NETWORK = Owner()  # what belongs to the whole network: reached by an ``any`` scope only
+
+
+def scopes(actor: Actor, action: Action) -> frozenset[Scope]:
+    return RULES[action].get(actor.role, frozenset())
+
+
+def _reaches(actor: Actor, scope: Scope, owner: Owner) -> bool:
+    match scope:
+        case Scope.ANY:
+            return True
+        case Scope.OWN_COUNTRY:
+            return owner.country is not None and owner.country == actor.country
+        case Scope.OWN_AGENCY:
+            return owner.agency_id is not None and owner.agency_id == actor.agency_id
+        case Scope.SELF:
+            return owner.principal_id is not None and owner.principal_id == actor.principal_id
+
+
+def permits(actor: Actor, action: Action, owner: Owner | None = None) -> bool:
+    """Whether the actor may do this to an object of this owner; with no owner, whether its
+    role may do it to anything at all (a route's first question)."""
+    granted = scopes(actor, action)
+    if owner is None:
+        return bool(granted)
+    return any(_reaches(actor, scope, owner) for scope in granted)
+
+
+def require(actor: Actor, action: Action, owner: Owner | None = None) -> None:
+    if permits(actor, action, owner):
+        return
+    if not scopes(actor, action):
+        raise ForbiddenError(f"a principal with role {actor.role.value} may not {action.value}")
+    reach = " or ".join(sorted(scope.value for scope in scopes(actor, action)))
+    raise ForbiddenError(
+        f"a principal with role {actor.role.value} may {action.value} for its {reach} only"
+    )
+
+
+def require_grantable(actor: Actor, role: Role) -> None:
+    if role not in GRANTABLE_ROLES.get(actor.role, frozenset()):
+        raise ForbiddenError(
+            f"a principal with role {actor.role.value} may not give the role {role.value}"
+        )
+
+
+def where(
+    actor: Actor,
+    action: Action,
+    *,
+    country: QueryableAttribute[str] | None = None,
+    agency: QueryableAttribute[uuid.UUID] | None = None,
+    principal: QueryableAttribute[uuid.UUID] | None = None,
+) -> ColumnElement[bool]:
+    """The same rule as :func:`permits`, as a SQL condition over an object's owner columns:
+    lists are filtered by it, so a list never shows what a GET would refuse."""
+    clauses: list[ColumnElement[bool]] = []
+    for scope in scopes(actor, action):
+        match scope:
+            case Scope.ANY:
+                return true()
+            case Scope.OWN_COUNTRY if country is not None:
+                clauses.append(country == actor.country)
+            case Scope.OWN_AGENCY if agency is not None:
+                clauses.append(agency == actor.agency_id)
+            case Scope.SELF if principal is not None:
+                clauses.append(principal == actor.principal_id)
+    return or_(*clauses) if clauses else false()
+
+
+def render_table(actions: Iterable[Action] = Action) -> str:
+    """The model as a Markdown table, for people (docs/authorization.md)."""
+    roles = list(Role)
+    lines = [
+        "| action | " + " | ".join(role.value for role in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for action in actions:
+        cells = [", ".join(sorted(RULES[action].get(role, ()))) or "-" for role in roles]
+        lines.append(f"| {action.value} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
