@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 import uvicorn
 
+from app import policy
 from app.database import Database
 from app.database.embedded import DATABASE_NAME, ensure_database, start_embedded_server
 from app.database.migrate import SchemaOutOfDateError, assert_schema_current, upgrade_to_head
@@ -268,6 +269,12 @@ def revoke_token(
     handle = parts[1] if len(parts) >= 3 and parts[0] == "r247" else prefix
     _in_transaction(_database_url(), lambda s: tokens.revoke_token(s, prefix=handle))
     typer.echo(f"token {handle} is revoked")
+
+
+@cli.command("policy")
+def print_policy() -> None:
+    """Print the authorization model (who may do what to which object) as a Markdown table."""
+    typer.echo(policy.render_document(), nl=False)
 
 
 def main() -> None:
