@@ -55,6 +55,7 @@ except that a LEAVE takes its principal off both.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from collections.abc import Iterator, Sequence
@@ -149,7 +150,7 @@ class Override:
             raise ValueError(f"other_principal_id is only for swaps, not a {self.kind.value}")
         _require_aware(self.starts_at, "starts_at")
         _require_aware(self.ends_at, "ends_at")
-        if self.ends_at <= self.starts_at:
+        if self.ends_at.astimezone(UTC) <= self.starts_at.astimezone(UTC):
             raise ValueError("an override must end after it starts")
 
 
@@ -288,9 +289,10 @@ class _Piece:
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     _require_aware(start, "start")
     _require_aware(end, "end")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end < start:
         raise ValueError("a window must not end before it starts")
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return start, end
 
 
 def _as_shift(layer: Layer, piece: _Piece) -> Shift:
@@ -318,6 +320,8 @@ def _resolve(
     unavailable: frozenset[uuid.UUID],
 ) -> dict[Layer, list[_Piece]]:
     """Each layer's timeline over [start, end) (UTC): pieces tiling it, merged where equal."""
+    rotations = [_rotation_in_utc(r) for r in rotations]
+    overrides = [_override_in_utc(o) for o in overrides]
     in_window = [o for o in overrides if o.starts_at < end and o.ends_at > start]
     leaves = [o for o in in_window if o.kind is OverrideKind.LEAVE]
     resolved: dict[Layer, list[_Piece]] = {}
@@ -333,6 +337,23 @@ def _resolve(
             end=end,
         )
     return resolved
+
+
+# Aware datetimes sharing a tzinfo compare by wall clock (fold ignored), which misorders
+# instants around a fall-back; in UTC they compare as instants, and boundaries taken from
+# the inputs come out in UTC as promised.
+def _rotation_in_utc(rotation: Rotation) -> Rotation:
+    if rotation.ends_at is None:
+        return rotation
+    return dataclasses.replace(rotation, ends_at=rotation.ends_at.astimezone(UTC))
+
+
+def _override_in_utc(override: Override) -> Override:
+    return dataclasses.replace(
+        override,
+        starts_at=override.starts_at.astimezone(UTC),
+        ends_at=override.ends_at.astimezone(UTC),
+    )
 
 
 def _resolve_layer(
