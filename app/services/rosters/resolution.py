@@ -246,21 +246,23 @@ def on_duty(
     """Who is on duty at `at` in each layer, with the full extent of their shift (rule 7)."""
     _require_aware(at, "at")
     at = at.astimezone(UTC)
-    reach = _ON_DUTY_FIRST_REACH
+    # Each side widens on its own: a long cover seen from near its end should not make the
+    # window reach far past that end, where every hand-off would be computed for nothing.
+    reach_back = reach_ahead = _ON_DUTY_FIRST_REACH
     while True:
-        start, end = at - reach, at + reach
+        start, end = at - reach_back, at + reach_ahead
         resolved = _resolve(zone, rotations, overrides, start, end, unavailable)
         current = {layer: _piece_containing(resolved[layer], at) for layer in Layer}
         # A shift reaching the window's edge may go on beyond it; a gap needs no extent.
-        truncated = any(
-            piece is not None
-            and piece.duty is not None
-            and (piece.starts_at == start or piece.ends_at == end)
-            for piece in current.values()
-        )
-        if not truncated or reach >= ON_DUTY_REACH:
+        duties = [p for p in current.values() if p is not None and p.duty is not None]
+        cut_at_start = reach_back < ON_DUTY_REACH and any(p.starts_at == start for p in duties)
+        cut_at_end = reach_ahead < ON_DUTY_REACH and any(p.ends_at == end for p in duties)
+        if not (cut_at_start or cut_at_end):
             break
-        reach = min(reach * _ON_DUTY_WIDENING, ON_DUTY_REACH)
+        if cut_at_start:
+            reach_back = min(reach_back * _ON_DUTY_WIDENING, ON_DUTY_REACH)
+        if cut_at_end:
+            reach_ahead = min(reach_ahead * _ON_DUTY_WIDENING, ON_DUTY_REACH)
     on_duty_by_layer = {
         layer: _as_shift(layer, piece) if piece is not None and piece.duty else None
         for layer, piece in current.items()
@@ -327,9 +329,10 @@ def _resolve(
     resolved: dict[Layer, list[_Piece]] = {}
     for layer in Layer:
         layer_rotations = [r for r in rotations if r.layer is layer]
+        covers = [o for o in in_window if o.kind is OverrideKind.COVER and o.layer is layer]
         resolved[layer] = _resolve_layer(
-            scheduled=list(_scheduled(zone, layer_rotations, start, end)),
-            covers=[o for o in in_window if o.kind is OverrideKind.COVER and o.layer is layer],
+            scheduled=list(_scheduled(zone, layer_rotations, covers, start, end)),
+            covers=covers,
             swaps=[o for o in in_window if o.kind is OverrideKind.SWAP and o.layer is layer],
             leaves=leaves,
             unavailable=unavailable,
@@ -434,9 +437,17 @@ def _latest_in_force(overrides: list[Override], at: datetime) -> Override | None
 
 
 def _scheduled(
-    zone: ZoneInfo, rotations: list[Rotation], start: datetime, end: datetime
+    zone: ZoneInfo,
+    rotations: list[Rotation],
+    covers: list[Override],
+    start: datetime,
+    end: datetime,
 ) -> Iterator[_Piece]:
-    """The rotations' shifts of one layer over [start, end), before overrides (rules 1, 3)."""
+    """The rotations' shifts of one layer over [start, end), before overrides (rules 1, 3).
+
+    Left out where a cover is in force: it wins over everything, and on_duty's look at a
+    90-day cover over an hourly rotation would otherwise compute two thousand hand-offs.
+    """
     lifetimes = [(wall_to_instant(r.starts_local, zone), r.ends_at, r) for r in rotations]
     lifetimes = [(first, stop, r) for first, stop, r in lifetimes if stop is None or first < stop]
     # Which rotation governs changes only where one starts or stops.
@@ -458,21 +469,47 @@ def _scheduled(
         else:
             governed.append((stretch_start, stretch_end, governing))
     for governed_start, governed_end, rotation in governed:
-        yield from _turns(zone, rotation, governed_start, governed_end)
+        for part_start, part_end in _uncovered(governed_start, governed_end, covers):
+            yield from _turns(zone, rotation, part_start, part_end)
+
+
+def _uncovered(
+    start: datetime, end: datetime, covers: list[Override]
+) -> Iterator[tuple[datetime, datetime]]:
+    """The parts of [start, end) where no cover is in force."""
+    uncovered_from = start
+    for cover in sorted(covers, key=lambda o: o.starts_at):
+        if cover.starts_at > uncovered_from:
+            yield uncovered_from, min(cover.starts_at, end)
+        uncovered_from = max(uncovered_from, cover.ends_at)
+        if uncovered_from >= end:
+            return
+    yield uncovered_from, end
 
 
 def _turns(zone: ZoneInfo, rotation: Rotation, start: datetime, end: datetime) -> Iterator[_Piece]:
-    """The rotation's shifts clipped to [start, end), which its lifetime must contain."""
+    """The rotation's shifts clipped to [start, end), which its lifetime must contain.
+
+    Consecutive turns of one participant come out as one piece (rule 5 would merge them
+    anyway): a one-person rotation costs nothing however wide the window, which keeps
+    on_duty cheap where its shift never ends.
+    """
+    participants = rotation.participants
+    if len(set(participants)) == 1:
+        yield _Piece(start, end, _Duty(participants[0], SOURCE_ROTATION, rotation.id))
+        return
     turn = _last_hand_off_at_or_before(zone, rotation, start)
     hand_off = _hand_off(zone, rotation, turn)
     while hand_off < end:
-        next_hand_off = _hand_off(zone, rotation, turn + 1)
+        participant = participants[turn % len(participants)]
+        next_turn = turn + 1
+        while participants[next_turn % len(participants)] == participant:
+            next_turn += 1
+        next_hand_off = _hand_off(zone, rotation, next_turn)
         piece_start, piece_end = max(hand_off, start), min(next_hand_off, end)
         if piece_start < piece_end:
-            participant = rotation.participants[turn % len(rotation.participants)]
-            duty = _Duty(participant, SOURCE_ROTATION, rotation.id)
-            yield _Piece(piece_start, piece_end, duty)
-        turn += 1
+            yield _Piece(piece_start, piece_end, _Duty(participant, SOURCE_ROTATION, rotation.id))
+        turn = next_turn
         hand_off = next_hand_off
 
 
