@@ -529,13 +529,13 @@ def _hand_off(zone: ZoneInfo, rotation: Rotation, turn: int) -> datetime:
 
 def _last_hand_off_at_or_before(zone: ZoneInfo, rotation: Rotation, instant: datetime) -> int:
     """The latest turn whose hand-off is at or before `instant` (0 if none is)."""
-    # Counting turns from 0 would make an old rotation slower every day; the wall clock at
-    # `instant` gives the turn up to a DST offset, and a step or two settles it.
+    # Counting turns from 0 would make an old rotation slower every day: start from the turn
+    # whose wall time is the last at or before the wall clock at `instant`. That turn is
+    # never too late (wall_to_instant is monotonic and reads the wall clock's first
+    # occurrence), but in an hour the clocks repeat, later hand-offs may already be past.
     length = _shift_length(rotation)
     wall = instant.astimezone(zone).replace(tzinfo=None)
     turn = max(0, (wall - rotation.starts_local) // length)
-    while turn > 0 and _hand_off(zone, rotation, turn) > instant:
-        turn -= 1
     while _hand_off(zone, rotation, turn + 1) <= instant:
         turn += 1
     return turn
