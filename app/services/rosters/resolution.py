@@ -51,6 +51,10 @@ except that a LEAVE takes its principal off both.
    full extent, not clipped to any window: a 7-day rotation shift runs from its real
    hand-off to the next, a long cover has its own bounds (cut only where that source stops
    applying). The search looks at most `ON_DUTY_REACH` either side of `at` and clips there.
+
+Cost: resolving a window converts about one hand-off per change of participant within it,
+found from the window's start (an old rotation's history is not walked), and none where a
+cover is in force. Rotation and Override check their own fields (ValueError) when built.
 """
 
 from __future__ import annotations
