@@ -1,4 +1,7 @@
-"""The `relay247` command: serve, migrate, demo, seed-demo, and directory administration."""
+"""The `relay247` command: serve, migrate, demo, seed-demo, and directory administration.
+
+On an empty database, `relay247 migrate` then `relay247 admin bootstrap` make the first
+admin and print its token; everything else can then be done over the API."""
 
 from __future__ import annotations
 
@@ -22,16 +25,21 @@ from app.database.embedded import DATABASE_NAME, ensure_database, start_embedded
 from app.database.migrate import SchemaOutOfDateError, assert_schema_current, upgrade_to_head
 from app.errors import DomainError
 from app.models.enums import AgencyKind, Role
+from app.schemas.directory import MAX_OVERLAP_SECONDS
 from app.services import demo
-from app.services.directory import agencies, countries, principals, tokens
+from app.services.directory import admin, agencies, countries, principals, tokens
 from app.serving import uvicorn_options
 from app.settings import api_settings, database_settings, log_settings, realtime_settings
 
 cli = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 tokens_cli = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 directory_cli = typer.Typer(help="Countries and agencies of the network.", no_args_is_help=True)
+principals_cli = typer.Typer(help="Principals: disable, enable.", no_args_is_help=True)
+admin_cli = typer.Typer(help="The first administrator.", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(directory_cli, name="directory")
+cli.add_typer(principals_cli, name="principals")
+cli.add_typer(admin_cli, name="admin")
 
 T = TypeVar("T")
 
@@ -258,17 +266,155 @@ def create_token(
     typer.echo(_in_transaction(_database_url(), work))
 
 
+def _prefix(token_or_prefix: str) -> str:
+    """The prefix, given a prefix or a whole token (r247_<prefix>_<secret>)."""
+    parts = token_or_prefix.split("_")
+    return parts[1] if len(parts) >= 3 and parts[0] == "r247" else token_or_prefix
+
+
+PrefixArgument = Annotated[
+    str, typer.Argument(help="The token's prefix: r247_<prefix>_..., or the whole token.")
+]
+
+
 @tokens_cli.command("revoke")
-def revoke_token(
-    prefix: Annotated[
-        str, typer.Argument(help="The token's prefix: r247_<prefix>_..., or the whole token.")
-    ],
-) -> None:
+def revoke_token(prefix: PrefixArgument) -> None:
     """Revoke a token: refused at once on REST; its open sockets close within seconds."""
-    parts = prefix.split("_")
-    handle = parts[1] if len(parts) >= 3 and parts[0] == "r247" else prefix
+    handle = _prefix(prefix)
     _in_transaction(_database_url(), lambda s: tokens.revoke_token(s, prefix=handle))
     typer.echo(f"token {handle} is revoked")
+
+
+@tokens_cli.command("rotate")
+def rotate_token(
+    prefix: PrefixArgument,
+    overlap_seconds: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=MAX_OVERLAP_SECONDS,
+            help="How long the old token keeps working next to the new one.",
+        ),
+    ] = 900,
+) -> None:
+    """Replace a token with a new one (same principal, label and lifetime); prints the new
+    token, shown only now. The old one works for --overlap-seconds more."""
+    handle = _prefix(prefix)
+    issued = _in_transaction(
+        _database_url(),
+        lambda s: tokens.rotate_token(s, prefix=handle, overlap=timedelta(seconds=overlap_seconds)),
+    )
+    typer.echo(issued.token)
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@tokens_cli.command("list")
+def list_tokens(
+    principal: Annotated[uuid.UUID | None, typer.Option(help="Tokens of this principal.")] = None,
+    agency: Annotated[uuid.UUID | None, typer.Option(help="Tokens of this agency.")] = None,
+    country: Annotated[
+        str | None, typer.Option(help="Tokens of this country's agencies (ISO 3166-1).")
+    ] = None,
+) -> None:
+    """List tokens (never their secrets), by country, agency and principal. Last use is
+    written every RELAY247_TOKEN_USAGE_FLUSH_INTERVAL, so it is accurate to that."""
+    rows = _in_transaction(
+        _database_url(),
+        lambda s: tokens.find_tokens(
+            s,
+            principal_id=principal,
+            agency_id=agency,
+            country=country.upper() if country else None,
+        ),
+    )
+    header = (
+        "prefix",
+        "state",
+        "cc",
+        "agency",
+        "principal",
+        "role",
+        "label",
+        "last used",
+        "expires",
+    )
+    table = [header] + [
+        (
+            row.token.prefix,
+            row.token.state.value + (" (principal disabled)" if row.principal_disabled else ""),
+            row.country,
+            row.agency_name,
+            row.principal_name,
+            row.role.value,
+            row.token.label,
+            _when(row.token.last_used_at),
+            _when(row.token.expires_at),
+        )
+        for row in rows
+    ]
+    widths = [min(40, max(len(line[i]) for line in table)) for i in range(len(header))]
+    for line in table:
+        typer.echo(
+            "  ".join(
+                cell[:40].ljust(width) for cell, width in zip(line, widths, strict=True)
+            ).rstrip()
+        )
+
+
+PrincipalArgument = Annotated[uuid.UUID, typer.Argument(help="The principal's id.")]
+
+
+@principals_cli.command("disable")
+def disable_principal(principal_id: PrincipalArgument) -> None:
+    """Disable a principal: all its tokens stop at once, its sockets close within seconds."""
+    _in_transaction(
+        _database_url(),
+        lambda s: principals.set_disabled(s, None, principal_id, disabled=True),
+    )
+    typer.echo(f"principal {principal_id} is disabled")
+
+
+@principals_cli.command("enable")
+def enable_principal(principal_id: PrincipalArgument) -> None:
+    """Enable a principal: its tokens that are neither revoked nor expired work again."""
+    _in_transaction(
+        _database_url(),
+        lambda s: principals.set_disabled(s, None, principal_id, disabled=False),
+    )
+    typer.echo(f"principal {principal_id} is enabled")
+
+
+@admin_cli.command("bootstrap")
+def bootstrap(
+    name: Annotated[str, typer.Option(help="Who the admin is.")] = "Administrator",
+    country: Annotated[
+        str, typer.Option(help="Where the General Secretariat sits (ISO 3166-1 alpha-2).")
+    ] = "FR",
+    country_name: Annotated[str, typer.Option(help="That country's name.")] = "France",
+    agency: Annotated[
+        str, typer.Option(help="The General Secretariat's name.")
+    ] = "INTERPOL General Secretariat",
+) -> None:
+    """Make the first admin on an empty network and print its token (shown only now).
+
+    Adds the country and the General Secretariat (an agency of kind gs) if absent, then an
+    admin principal in it. Refused once an enabled admin exists: make more with the API, or
+    `relay247 tokens create --role admin`. The admin then adds countries, agencies,
+    principals and their tokens over the API (/docs)."""
+    code = country.upper()
+    if len(code) != 2 or not code.isalpha():
+        _echo_err("relay247: a country code is two letters (ISO 3166-1 alpha-2)")
+        raise typer.Exit(2)
+    token = _in_transaction(
+        _database_url(),
+        lambda s: admin.bootstrap(
+            s, country=code, country_name=country_name, agency_name=agency, name=name
+        ),
+    )
+    typer.echo(token)
 
 
 @cli.command("policy")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,7 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import log_redaction
-from app.api import health, problems
+from app.api import agencies, health, me, principals, problems, tokens
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
@@ -29,7 +30,9 @@ from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
+from app.services.token_usage import TokenUsage
 from app.settings import (
+    ApiSettings,
     RealtimeSettings,
     api_settings,
     database_settings,
@@ -38,6 +41,7 @@ from app.settings import (
 )
 from app.supervisor import LoopHealth, Supervisor
 
+log = logging.getLogger(__name__)
 # How often sockets are checked for a send stuck past RELAY247_WS_SEND_TIMEOUT.
 _STALL_SWEEP_SECONDS = 0.5
 
@@ -48,11 +52,15 @@ def _supervise(
     sockets: SocketRegistry,
     reads: AsyncEngine,
     settings: RealtimeSettings,
+    usage: TokenUsage,
+    writes: AsyncEngine,
+    api: ApiSettings,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
     poll = settings.poll_interval.total_seconds()
     token_check = settings.token_check_interval.total_seconds()
+    usage_flush = api.token_usage_flush_interval.total_seconds()
     supervisor = Supervisor()
     supervisor.add("hub.dispatch", hub.dispatch, stall_after=4 * poll + 10)
     supervisor.add("hub.listen", hub.listen, stall_after=hub.listener_stall_bound())
@@ -68,7 +76,26 @@ def _supervise(
         functools.partial(sockets.watch_stalls, interval=_STALL_SWEEP_SECONDS),
         stall_after=10,
     )
+    supervisor.add(
+        "tokens.usage_flush",
+        functools.partial(
+            usage.run,
+            engine=writes,
+            interval=usage_flush,
+            in_use=lambda: {socket.actor.token_id for socket in sockets},
+        ),
+        stall_after=4 * usage_flush + 10,
+    )
     return supervisor
+
+
+async def _final_usage_flush(usage: TokenUsage, engine: AsyncEngine) -> None:
+    """The uses noted since the last flush, written on the way out; a database that is gone
+    by then costs only that much accuracy of last_used_at."""
+    try:
+        await usage.flush(engine)
+    except Exception as exc:
+        log.warning("last token uses not written at shutdown (%s)", type(exc).__name__)
 
 
 class _Relay247(FastAPI):
@@ -100,6 +127,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     db_settings = database_settings()
     rt_settings = realtime_settings()
     overload = overload_settings()
+    api = api_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,15 +161,20 @@ def create_app(database_url: str | None = None) -> FastAPI:
             hub.own_notifier_pid = lambda: notifier.backend_pid
             database.on_commit(notifier.wake)
             sockets = SocketRegistry()
-            supervisor = _supervise(hub, notifier, sockets, reads, rt_settings)
+            usage = TokenUsage()
+            supervisor = _supervise(
+                hub, notifier, sockets, reads, rt_settings, usage, database.engine, api
+            )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database
             app.state.hub = hub
             app.state.sockets = sockets
             app.state.supervisor = supervisor
             app.state.realtime_settings = rt_settings
+            app.state.token_usage = usage
             async with supervisor.running():
                 yield
+            await _final_usage_flush(usage, database.engine)
         finally:
             await database.dispose()
             await reads.dispose()
@@ -160,12 +193,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     # Middlewares run in the reverse order of adding: the last-resort problem handler wraps
     # them all, then the in-flight limit refuses the excess before any body is read.
-    app.add_middleware(BodySizeLimit, max_bytes=api_settings().max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=api.max_body_bytes)
     app.add_middleware(InFlightLimit, metrics=metrics)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
+    app.include_router(me.router)
+    app.include_router(agencies.router)
+    app.include_router(principals.router)
+    app.include_router(tokens.router)
     app.include_router(websocket.router)
     return app
 

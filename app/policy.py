@@ -198,7 +198,7 @@ def where(
     actor: Actor,
     action: Action,
     *,
-    country: QueryableAttribute[str] | None = None,
+    country: QueryableAttribute[str] | ColumnElement[str | None] | None = None,
     agency: QueryableAttribute[uuid.UUID] | None = None,
     principal: QueryableAttribute[uuid.UUID] | None = None,
 ) -> ColumnElement[bool]:

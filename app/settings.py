@@ -62,6 +62,13 @@ class ApiSettings(BaseSettings):
         description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
         "closed at once with 1012 (reconnect and resume).",
     )
+    token_usage_flush_interval: timedelta = Field(
+        default=timedelta(seconds=30),
+        gt=timedelta(0),
+        description="How often each process writes which tokens it saw used (one UPDATE for "
+        "all of them), instead of a write on every request: a token's last_used_at is accurate "
+        "to this interval.",
+    )
 
 
 class RealtimeSettings(BaseSettings):

@@ -67,7 +67,9 @@ async def _authenticate(
     remote = websocket.client.host if websocket.client else None
     try:
         async with database.transaction() as session:
-            return await authenticate(session, token, remote)
+            actor = await authenticate(session, token, remote)
+        websocket.app.state.token_usage.mark(actor.token_id)
+        return actor
     except UnauthenticatedError as exc:
         code, reason = CLOSE_POLICY, exc.detail[:120]
     except Exception as exc:

@@ -72,9 +72,13 @@ _tokens, _principals, _agencies = table_of(ApiToken), table_of(Principal), table
 
 
 def _usable() -> ColumnElement[bool]:
-    """The one rule of whether a token still works: not revoked, not expired."""
-    return (_tokens.c.revoked_at.is_(None)) & or_(
-        _tokens.c.expires_at.is_(None), _tokens.c.expires_at > func.now()
+    """The one rule of whether a token still works: not revoked, not expired, and its
+    principal not disabled. REST and the socket token watch both ask it, so a change to any
+    of the three stops REST at once and closes the token's sockets on every instance."""
+    return (
+        _tokens.c.revoked_at.is_(None)
+        & or_(_tokens.c.expires_at.is_(None), _tokens.c.expires_at > func.now())
+        & _principals.c.disabled_at.is_(None)
     )
 
 
@@ -95,8 +99,10 @@ _LOOKUP = (
 )
 # An array parameter, not an IN list: one statement (and one prepared plan) however many
 # sockets are open.
-_UNUSABLE_AMONG = select(_tokens.c.id).where(
-    _tokens.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))), ~_usable()
+_UNUSABLE_AMONG = (
+    select(_tokens.c.id)
+    .join(_principals, _tokens.c.principal_id == _principals.c.id)
+    .where(_tokens.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))), ~_usable())
 )
 
 
@@ -108,7 +114,9 @@ async def authenticate(session: AsyncSession, token: str, remote_addr: str | Non
     # Compare even when no row matched, so timing tells nothing about which prefixes exist.
     expected = row.secret_hash if row else b"\0" * 32
     if not hmac.compare_digest(expected, _digest(token)) or row is None:
-        raise UnauthenticatedError("the bearer token is unknown, revoked or expired")
+        raise UnauthenticatedError(
+            "the bearer token is unknown, revoked or expired, or its principal is disabled"
+        )
     return Actor(
         principal_id=row.id,
         token_id=row.token_id,
@@ -123,7 +131,8 @@ async def authenticate(session: AsyncSession, token: str, remote_addr: str | Non
 async def unusable_tokens(
     session: AsyncSession | AsyncConnection, token_ids: Iterable[uuid.UUID]
 ) -> set[uuid.UUID]:
-    """Which of these tokens have been revoked or have expired since they authenticated."""
+    """Which of these tokens have stopped working (revoked, expired, or their principal
+    disabled) since they authenticated."""
     ids = list(token_ids)
     if not ids:
         return set()
@@ -133,4 +142,6 @@ async def unusable_tokens(
 async def ensure_still_usable(session: AsyncSession, actor: Actor) -> None:
     """For long-lived connections: the token that opened it must still work for each act."""
     if actor.token_id in await unusable_tokens(session, [actor.token_id]):
-        raise UnauthenticatedError("the bearer token was revoked or has expired")
+        raise UnauthenticatedError(
+            "the bearer token was revoked or has expired, or its principal was disabled"
+        )
