@@ -13,7 +13,17 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import log_redaction
-from app.api import agencies, health, me, principals, problems, tokens
+from app.api import (
+    agencies,
+    agreements,
+    countries,
+    escalation,
+    health,
+    me,
+    principals,
+    problems,
+    tokens,
+)
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api.body_limit import BodySizeLimit
@@ -203,6 +213,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(agencies.router)
     app.include_router(principals.router)
     app.include_router(tokens.router)
+    app.include_router(countries.router)
+    app.include_router(escalation.router)
+    app.include_router(agreements.router)
     app.include_router(websocket.router)
     return app
 
