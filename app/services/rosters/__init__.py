@@ -1,0 +1,1 @@
+"""Duty rosters of the 24/7 contact points: who is on duty when."""
