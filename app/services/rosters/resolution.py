@@ -51,10 +51,15 @@ except that a LEAVE takes its principal off both.
    full extent, not clipped to any window: a 7-day rotation shift runs from its real
    hand-off to the next, a long cover has its own bounds (cut only where that source stops
    applying). The search looks at most `ON_DUTY_REACH` either side of `at` and clips there.
+
+Cost: resolving a window converts about one hand-off per change of participant within it,
+found from the window's start (an old rotation's history is not walked), and none where a
+cover is in force. Rotation and Override check their own fields (ValueError) when built.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from collections.abc import Iterator, Sequence
@@ -149,7 +154,7 @@ class Override:
             raise ValueError(f"other_principal_id is only for swaps, not a {self.kind.value}")
         _require_aware(self.starts_at, "starts_at")
         _require_aware(self.ends_at, "ends_at")
-        if self.ends_at <= self.starts_at:
+        if self.ends_at.astimezone(UTC) <= self.starts_at.astimezone(UTC):
             raise ValueError("an override must end after it starts")
 
 
@@ -245,21 +250,23 @@ def on_duty(
     """Who is on duty at `at` in each layer, with the full extent of their shift (rule 7)."""
     _require_aware(at, "at")
     at = at.astimezone(UTC)
-    reach = _ON_DUTY_FIRST_REACH
+    # Each side widens on its own: a long cover seen from near its end should not make the
+    # window reach far past that end, where every hand-off would be computed for nothing.
+    reach_back = reach_ahead = _ON_DUTY_FIRST_REACH
     while True:
-        start, end = at - reach, at + reach
+        start, end = at - reach_back, at + reach_ahead
         resolved = _resolve(zone, rotations, overrides, start, end, unavailable)
         current = {layer: _piece_containing(resolved[layer], at) for layer in Layer}
         # A shift reaching the window's edge may go on beyond it; a gap needs no extent.
-        truncated = any(
-            piece is not None
-            and piece.duty is not None
-            and (piece.starts_at == start or piece.ends_at == end)
-            for piece in current.values()
-        )
-        if not truncated or reach >= ON_DUTY_REACH:
+        duties = [p for p in current.values() if p is not None and p.duty is not None]
+        cut_at_start = reach_back < ON_DUTY_REACH and any(p.starts_at == start for p in duties)
+        cut_at_end = reach_ahead < ON_DUTY_REACH and any(p.ends_at == end for p in duties)
+        if not (cut_at_start or cut_at_end):
             break
-        reach = min(reach * _ON_DUTY_WIDENING, ON_DUTY_REACH)
+        if cut_at_start:
+            reach_back = min(reach_back * _ON_DUTY_WIDENING, ON_DUTY_REACH)
+        if cut_at_end:
+            reach_ahead = min(reach_ahead * _ON_DUTY_WIDENING, ON_DUTY_REACH)
     on_duty_by_layer = {
         layer: _as_shift(layer, piece) if piece is not None and piece.duty else None
         for layer, piece in current.items()
@@ -288,9 +295,10 @@ class _Piece:
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     _require_aware(start, "start")
     _require_aware(end, "end")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end < start:
         raise ValueError("a window must not end before it starts")
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return start, end
 
 
 def _as_shift(layer: Layer, piece: _Piece) -> Shift:
@@ -318,14 +326,17 @@ def _resolve(
     unavailable: frozenset[uuid.UUID],
 ) -> dict[Layer, list[_Piece]]:
     """Each layer's timeline over [start, end) (UTC): pieces tiling it, merged where equal."""
+    rotations = [_rotation_in_utc(r) for r in rotations]
+    overrides = [_override_in_utc(o) for o in overrides]
     in_window = [o for o in overrides if o.starts_at < end and o.ends_at > start]
     leaves = [o for o in in_window if o.kind is OverrideKind.LEAVE]
     resolved: dict[Layer, list[_Piece]] = {}
     for layer in Layer:
         layer_rotations = [r for r in rotations if r.layer is layer]
+        covers = [o for o in in_window if o.kind is OverrideKind.COVER and o.layer is layer]
         resolved[layer] = _resolve_layer(
-            scheduled=list(_scheduled(zone, layer_rotations, start, end)),
-            covers=[o for o in in_window if o.kind is OverrideKind.COVER and o.layer is layer],
+            scheduled=list(_scheduled(zone, layer_rotations, covers, start, end)),
+            covers=covers,
             swaps=[o for o in in_window if o.kind is OverrideKind.SWAP and o.layer is layer],
             leaves=leaves,
             unavailable=unavailable,
@@ -333,6 +344,23 @@ def _resolve(
             end=end,
         )
     return resolved
+
+
+# Aware datetimes sharing a tzinfo compare by wall clock (fold ignored), which misorders
+# instants around a fall-back; in UTC they compare as instants, and boundaries taken from
+# the inputs come out in UTC as promised.
+def _rotation_in_utc(rotation: Rotation) -> Rotation:
+    if rotation.ends_at is None:
+        return rotation
+    return dataclasses.replace(rotation, ends_at=rotation.ends_at.astimezone(UTC))
+
+
+def _override_in_utc(override: Override) -> Override:
+    return dataclasses.replace(
+        override,
+        starts_at=override.starts_at.astimezone(UTC),
+        ends_at=override.ends_at.astimezone(UTC),
+    )
 
 
 def _resolve_layer(
@@ -413,9 +441,17 @@ def _latest_in_force(overrides: list[Override], at: datetime) -> Override | None
 
 
 def _scheduled(
-    zone: ZoneInfo, rotations: list[Rotation], start: datetime, end: datetime
+    zone: ZoneInfo,
+    rotations: list[Rotation],
+    covers: list[Override],
+    start: datetime,
+    end: datetime,
 ) -> Iterator[_Piece]:
-    """The rotations' shifts of one layer over [start, end), before overrides (rules 1, 3)."""
+    """The rotations' shifts of one layer over [start, end), before overrides (rules 1, 3).
+
+    Left out where a cover is in force: it wins over everything, and on_duty's look at a
+    90-day cover over an hourly rotation would otherwise compute two thousand hand-offs.
+    """
     lifetimes = [(wall_to_instant(r.starts_local, zone), r.ends_at, r) for r in rotations]
     lifetimes = [(first, stop, r) for first, stop, r in lifetimes if stop is None or first < stop]
     # Which rotation governs changes only where one starts or stops.
@@ -437,21 +473,47 @@ def _scheduled(
         else:
             governed.append((stretch_start, stretch_end, governing))
     for governed_start, governed_end, rotation in governed:
-        yield from _turns(zone, rotation, governed_start, governed_end)
+        for part_start, part_end in _uncovered(governed_start, governed_end, covers):
+            yield from _turns(zone, rotation, part_start, part_end)
+
+
+def _uncovered(
+    start: datetime, end: datetime, covers: list[Override]
+) -> Iterator[tuple[datetime, datetime]]:
+    """The parts of [start, end) where no cover is in force."""
+    uncovered_from = start
+    for cover in sorted(covers, key=lambda o: o.starts_at):
+        if cover.starts_at > uncovered_from:
+            yield uncovered_from, min(cover.starts_at, end)
+        uncovered_from = max(uncovered_from, cover.ends_at)
+        if uncovered_from >= end:
+            return
+    yield uncovered_from, end
 
 
 def _turns(zone: ZoneInfo, rotation: Rotation, start: datetime, end: datetime) -> Iterator[_Piece]:
-    """The rotation's shifts clipped to [start, end), which its lifetime must contain."""
+    """The rotation's shifts clipped to [start, end), which its lifetime must contain.
+
+    Consecutive turns of one participant come out as one piece (rule 5 would merge them
+    anyway): a one-person rotation costs nothing however wide the window, which keeps
+    on_duty cheap where its shift never ends.
+    """
+    participants = rotation.participants
+    if len(set(participants)) == 1:
+        yield _Piece(start, end, _Duty(participants[0], SOURCE_ROTATION, rotation.id))
+        return
     turn = _last_hand_off_at_or_before(zone, rotation, start)
     hand_off = _hand_off(zone, rotation, turn)
     while hand_off < end:
-        next_hand_off = _hand_off(zone, rotation, turn + 1)
+        participant = participants[turn % len(participants)]
+        next_turn = turn + 1
+        while participants[next_turn % len(participants)] == participant:
+            next_turn += 1
+        next_hand_off = _hand_off(zone, rotation, next_turn)
         piece_start, piece_end = max(hand_off, start), min(next_hand_off, end)
         if piece_start < piece_end:
-            participant = rotation.participants[turn % len(rotation.participants)]
-            duty = _Duty(participant, SOURCE_ROTATION, rotation.id)
-            yield _Piece(piece_start, piece_end, duty)
-        turn += 1
+            yield _Piece(piece_start, piece_end, _Duty(participant, SOURCE_ROTATION, rotation.id))
+        turn = next_turn
         hand_off = next_hand_off
 
 
@@ -471,13 +533,13 @@ def _hand_off(zone: ZoneInfo, rotation: Rotation, turn: int) -> datetime:
 
 def _last_hand_off_at_or_before(zone: ZoneInfo, rotation: Rotation, instant: datetime) -> int:
     """The latest turn whose hand-off is at or before `instant` (0 if none is)."""
-    # Counting turns from 0 would make an old rotation slower every day; the wall clock at
-    # `instant` gives the turn up to a DST offset, and a step or two settles it.
+    # Counting turns from 0 would make an old rotation slower every day: start from the turn
+    # whose wall time is the last at or before the wall clock at `instant`. That turn is
+    # never too late (wall_to_instant is monotonic and reads the wall clock's first
+    # occurrence), but in an hour the clocks repeat, later hand-offs may already be past.
     length = _shift_length(rotation)
     wall = instant.astimezone(zone).replace(tzinfo=None)
     turn = max(0, (wall - rotation.starts_local) // length)
-    while turn > 0 and _hand_off(zone, rotation, turn) > instant:
-        turn -= 1
     while _hand_off(zone, rotation, turn + 1) <= instant:
         turn += 1
     return turn
