@@ -15,6 +15,7 @@ from app import log_redaction
 from app.api import health, problems
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
+from app.api import rosters as roster_routes
 from app.api.body_limit import BodySizeLimit
 from app.api.overload import InFlightLimit
 from app.api.rate_limit import PrincipalRateLimit
@@ -166,6 +167,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
+    app.include_router(roster_routes.router)
     app.include_router(websocket.router)
     return app
 
