@@ -180,7 +180,10 @@ async def submit(
         now=context.now,
     )
     if refused is not None:
-        raise ForbiddenError(refused.detail, reason=refused.reason.value)
+        reason = str(refused.reason)
+        raise ForbiddenError(
+            f"refused by access agreements ({reason}): {refused.detail}", reason=reason
+        )
     assignee = routing.on_duty_primary(context.roster, context.now)
 
     content = _content(draft)

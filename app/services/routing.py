@@ -129,8 +129,8 @@ def refusal(
     which = f" ({terms.agreement_id})" if terms.agreement_id else ""
     return Refusal(
         failures[0][0],
-        f"outside your agency's access agreements ({failures[0][0].value}): the closest one"
-        f"{which} " + " and ".join(phrase for _, phrase in failures),
+        f"no access agreement of your agency covers this request; the closest one{which} "
+        + " and ".join(phrase for _, phrase in failures),
         terms.agreement_id,
     )
 
