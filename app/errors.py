@@ -49,6 +49,15 @@ class ConflictError(DomainError):
     title = "Conflict"
 
 
+class PreconditionFailedError(DomainError):
+    """An ``If-Match`` that names a version other than the current one: someone changed the
+    object since the caller read it."""
+
+    status = 412
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
 class RateLimitedError(DomainError):
     status = 429
     slug = "rate-limited"

@@ -12,7 +12,7 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import log_redaction
-from app.api import health, problems
+from app.api import agreements, countries, escalation, health, problems
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api import rosters as roster_routes
@@ -167,6 +167,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
+    app.include_router(countries.router)
+    app.include_router(escalation.router)
+    app.include_router(agreements.router)
     app.include_router(roster_routes.router)
     app.include_router(websocket.router)
     return app

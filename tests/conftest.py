@@ -73,9 +73,32 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
+@pytest.fixture(scope="session")
+async def _migration_seed(database_url: str) -> list[tuple[str, str]]:
+    """The rows the migrations themselves wrote (the network-wide escalation policy), per
+    table as JSON, so that every test starts from what a fresh install has."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        seed = []
+        for table in Base.metadata.sorted_tables:
+            # Table names from the models' own metadata, never from input.
+            query = f'SELECT json_agg(t) FROM "{table.name}" AS t'  # noqa: S608
+            rows = await connection.fetchval(query)
+            if rows is not None:
+                seed.append((table.name, rows))
+        return seed
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(autouse=True)
-async def _clean_database(db: asyncpg.Connection) -> None:
+async def _clean_database(db: asyncpg.Connection, _migration_seed: list[tuple[str, str]]) -> None:
     await db.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+    for table, rows in _migration_seed:
+        # A table name of the models' own metadata, never from input.
+        source = f'json_populate_recordset(NULL::"{table}", $1)'
+        restore = f'INSERT INTO "{table}" SELECT * FROM {source}'  # noqa: S608
+        await db.execute(restore, rows)
 
 
 @pytest.fixture

@@ -78,6 +78,17 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers 400 for a JSON body that is not UTF-8 (and 422 for malformed JSON):
+        # both are input the caller must fix, so both are the same documented 422.
+        message = "is not JSON text in UTF-8"
+        return problem(
+            422,
+            "Invalid input",
+            f"body: {message}",
+            slug="invalid-input",
+            errors=[{"field": "body", "message": message}],
+        )
     return problem(exc.status_code, exc.detail or "Error", str(exc.detail))
 
 
@@ -169,6 +180,7 @@ _MEANINGS = {
     403: "Authenticated, but not allowed to do this: the detail says why.",
     404: "No such request that you may see.",
     409: "The change conflicts with the request's current state.",
+    412: "`If-Match` names a version that is no longer current: read the object again.",
     413: "The request body is larger than the service accepts.",
     422: "Invalid input: `errors` lists each field that is wrong.",
     429: "This principal is over its rate limit (RELAY247_RATE_LIMIT): retry after `Retry-After`.",

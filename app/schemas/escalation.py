@@ -8,6 +8,7 @@ specific rule wins: (type, priority), then type, then priority.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -130,3 +131,21 @@ LEGAL_DEFAULT = EscalationPolicyDocument(
     preservation_days=60,
     preservation_extension_days=30,
 )
+
+
+class EscalationPolicyOut(BaseModel):
+    """A policy as it applies: a country's own, or the network default it inherits."""
+
+    country: str | None = Field(description="null: the network-wide default")
+    inherited: bool = Field(
+        description="True when the country has no policy of its own and the default applies"
+    )
+    version: int = Field(description="The version of the policy shown (the default's if inherited)")
+    updated_at: datetime
+    document: EscalationPolicyDocument
+
+    @property
+    def etag(self) -> str:
+        # Distinct while inherited, so an If-Match read from the default never matches a
+        # country's own policy of the same number.
+        return f'"default-{self.version}"' if self.inherited else f'"{self.version}"'
