@@ -28,6 +28,7 @@ from app.schemas.requests import (
 )
 from app.services import audit, events, idempotency, routing
 from app.services.auth import Actor
+from app.services.directory import agreements
 from app.services.lifecycle import TRANSITIONS, check_transition
 from app.services.rosters.manage import check_contact_points
 
@@ -172,7 +173,7 @@ async def submit(
         raise InvalidInputError(
             f"target_country {draft.target_country} is not a country of the network"
         )
-    refused = routing.refusal(
+    refused = agreements.refusal(
         context.agreements,
         request_type=draft.type,
         target_country=draft.target_country,

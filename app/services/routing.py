@@ -3,15 +3,13 @@ at the target desk gets it.
 
 Everything the decision needs comes from ONE statement (:func:`load_context`), run inside the
 submit transaction: the database clock, the target's profile, the sender's agreements and the
-target's roster at that instant. The rest is pure: :func:`refusal`, :func:`warnings`,
-:func:`on_duty_primary`.
+target's roster at that instant. The rest is pure: the directory's agreement rule
+(app.services.directory.agreements.refusal), :func:`warnings`, :func:`on_duty_primary`.
 """
 
 from __future__ import annotations
 
-import enum
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,108 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Interval
 
 from app.models import AccessAgreement, Country, table_of
-from app.models.enums import Layer, Priority, RequestType
+from app.models.enums import Layer, RequestType
+from app.services.directory.agreements import AgreementTerms
 from app.services.rosters import resolution
 from app.services.rosters.store import Roster, json_rows, roster_from_json, roster_parts
-
-# --- access agreements: the scope rule --------------------------------------------------------
-# A stand-in with the signature of app.services.directory.agreements.refusal (branch
-# `countries`), which was not there when routing needed it: the two are meant to become one.
-
-
-class RefusalReason(enum.StrEnum):
-    NO_AGREEMENT = "no_agreement"
-    NOT_YET_VALID = "not_yet_valid"
-    EXPIRED = "expired"
-    ENDED = "ended"
-    TYPE_NOT_IN_SCOPE = "type_not_in_scope"
-    TARGET_NOT_IN_SCOPE = "target_not_in_scope"
-    PRIORITY_NOT_IN_SCOPE = "priority_not_in_scope"
-
-
-@dataclass(frozen=True, slots=True)
-class AgreementTerms:
-    """What decides whether an agreement covers a request. A scope of None means all."""
-
-    request_types: frozenset[str] | None
-    target_countries: frozenset[str] | None
-    priorities: frozenset[str] | None
-    valid_from: datetime
-    valid_until: datetime | None = None
-    ended_at: datetime | None = None
-    agreement_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: RefusalReason
-    detail: str
-    agreement_id: uuid.UUID | None = None
-
-
-def _failures(
-    terms: AgreementTerms, *, request_type: str, target_country: str, priority: str, now: datetime
-) -> list[tuple[RefusalReason, str]]:
-    """What keeps one agreement from covering the request: scope first, then time."""
-    found: list[tuple[RefusalReason, str]] = []
-    for reason, what, value, scope in (
-        (RefusalReason.TYPE_NOT_IN_SCOPE, "requests of type", request_type, terms.request_types),
-        (RefusalReason.TARGET_NOT_IN_SCOPE, "requests to", target_country, terms.target_countries),
-        (RefusalReason.PRIORITY_NOT_IN_SCOPE, "priority", priority, terms.priorities),
-    ):
-        if scope is not None and value not in scope:
-            covered = ", ".join(sorted(scope)) or "nothing"
-            found.append((reason, f"does not cover {what} {value} (only {covered})"))
-    if terms.ended_at is not None and terms.ended_at <= now:
-        found.append((RefusalReason.ENDED, f"was ended at {terms.ended_at.isoformat()}"))
-    elif terms.valid_from > now:
-        found.append(
-            (RefusalReason.NOT_YET_VALID, f"is valid only from {terms.valid_from.isoformat()}")
-        )
-    elif terms.valid_until is not None and terms.valid_until <= now:
-        found.append((RefusalReason.EXPIRED, f"expired at {terms.valid_until.isoformat()}"))
-    return found
-
-
-def refusal(
-    agreements: Sequence[AgreementTerms],
-    *,
-    request_type: RequestType,
-    target_country: str,
-    priority: Priority,
-    now: datetime,
-) -> Refusal | None:
-    """None when one of the agreements covers a request of this type, to this country, at
-    this priority, at ``now``; else why not, said of the agreement that fails on the fewest
-    points (the first such, in the order given)."""
-    if not agreements:
-        return Refusal(
-            RefusalReason.NO_AGREEMENT,
-            "your agency has no access agreement to send requests: ask your country's NCB",
-        )
-    closest: tuple[AgreementTerms, list[tuple[RefusalReason, str]]] | None = None
-    for terms in agreements:
-        failures = _failures(
-            terms,
-            request_type=request_type.value,
-            target_country=target_country,
-            priority=priority.value,
-            now=now,
-        )
-        if not failures:
-            return None
-        if closest is None or len(failures) < len(closest[1]):
-            closest = (terms, failures)
-    assert closest is not None
-    terms, failures = closest
-    which = f" ({terms.agreement_id})" if terms.agreement_id else ""
-    return Refusal(
-        failures[0][0],
-        f"no access agreement of your agency covers this request; the closest one{which} "
-        + " and ".join(phrase for _, phrase in failures),
-        terms.agreement_id,
-    )
-
 
 # --- the routing context: one round trip ------------------------------------------------------
 
