@@ -15,9 +15,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from app.database import Database
 from app.models.enums import Layer, OverrideKind, Role
+from app.services.demo import DEMO_COUNTRIES, seed_demo
+from app.services.rosters import store
+from app.services.routing import on_duty_primary
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import (
@@ -383,3 +387,40 @@ async def test_a_request_is_handed_only_to_an_active_contact_point_of_its_target
         await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'request.reassigned'")
         == 0
     )
+
+
+async def test_a_replay_of_an_answer_stored_before_routing_says_the_desk_held_it(
+    server: RunningServer, db: asyncpg.Connection, world: World
+) -> None:
+    body = request_body("DE")
+    headers = {**world.unit("FR").headers, "Idempotency-Key": "before-routing"}
+    async with http(server.http) as client:
+        first = (await client.post("/v1/requests", json=body, headers=headers)).json()
+        await db.execute(
+            "UPDATE idempotency_keys SET response = response - 'assigned_to' - 'assignment' "
+            "- 'assigned_at' - 'warnings'"
+        )
+        replay = await client.post("/v1/requests", json=body, headers=headers)
+    assert replay.status_code == 201, replay.text
+    assert replay.json()["assignment"] == "desk"
+    assert replay.json()["assigned_to"] is None
+    assert replay.json()["assigned_at"] == first["created_at"]
+    assert replay.json()["warnings"] == []
+
+
+async def test_the_demo_gives_every_desk_a_primary_and_a_backup_now(database: Database) -> None:
+    async with database.transaction() as session:
+        credentials = await seed_demo(session)
+    assert credentials is not None
+    async with database.transaction() as session:
+        now = (await session.execute(select(func.now()))).scalar_one()
+        for code in DEMO_COUNTRIES:
+            roster = await store.load(session, code, now - timedelta(days=2), now)
+            officers = {
+                cp["principal_id"] for cp in credentials["countries"][code]["contact_points"]
+            }
+            assert roster.time_zone != "UTC"
+            primary = on_duty_primary(roster, now)
+            assert str(primary) in officers
+            layers = {r.layer for r in roster.rotations}
+            assert layers == {Layer.PRIMARY, Layer.BACKUP}

@@ -75,10 +75,15 @@ async def add_rotation(
     responses=problems.responses(403, 404, 409),
 )
 async def end_rotation(
-    cc: Country, rotation_id: uuid.UUID, body: RotationEnd, session: Session, actor: CurrentActor
+    cc: Country,
+    rotation_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    body: RotationEnd | None = None,
 ) -> RotationOut:
-    """End a rotation now, or at a later instant."""
-    return await manage.end_rotation(session, actor, cc, rotation_id, body.at)
+    """End a rotation now (no body, or no `at`), or at a later instant."""
+    at = body.at if body is not None else None
+    return await manage.end_rotation(session, actor, cc, rotation_id, at)
 
 
 @router.get("/roster/overrides", response_model=OverridePage, responses=_READ)

@@ -145,6 +145,18 @@ class Submission:
     replayed: bool  # True: an Idempotency-Key retry, answered with the first answer
 
 
+def _replayed(body: dict[str, Any]) -> SubmittedRequest:
+    """A stored answer as the API shows it now. One stored before requests were routed has no
+    assignment: it was the desk's from its creation (as migration 0003 says of its row)."""
+    before_routing: dict[str, Any] = {
+        "assigned_to": None,
+        "assignment": Assignment.DESK,
+        "assigned_at": body.get("created_at"),
+        "warnings": [],
+    }
+    return SubmittedRequest.model_validate({**before_routing, **body})
+
+
 async def submit(
     session: AsyncSession, actor: Actor, draft: RequestCreate, *, idempotency_key: str | None
 ) -> Submission:
@@ -159,7 +171,7 @@ async def submit(
             fingerprint=sha256_hex(draft.model_dump(mode="json")),
         )
         if stored is not None:
-            return Submission(request=SubmittedRequest.model_validate(stored.body), replayed=True)
+            return Submission(request=_replayed(stored.body), replayed=True)
 
     if draft.target_country == actor.country:
         raise InvalidInputError(
