@@ -34,16 +34,13 @@ from app.schemas.agreements import (
 )
 from app.services import audit
 from app.services.auth import Actor
-from app.services.directory.agreement_scope import (
-    AgreementTerms,
-    Refusal,
-    RefusalReason,
-    refusal,
-)
-from app.services.directory.preconditions import require_current
 
 # The scope rule lives in its own pure module; the submit path imports it from here.
-__all__ = ["AgreementTerms", "Refusal", "RefusalReason", "refusal"]
+from app.services.directory.agreement_scope import AgreementTerms as AgreementTerms
+from app.services.directory.agreement_scope import Refusal as Refusal
+from app.services.directory.agreement_scope import RefusalReason as RefusalReason
+from app.services.directory.agreement_scope import refusal as refusal
+from app.services.directory.preconditions import require_current
 
 OBJECT_TYPE = "access_agreement"
 # Who may be granted the right to send: a national unit, or a private partner (Gateway).
