@@ -26,6 +26,7 @@ from app.api import (
 )
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
+from app.api import rosters as roster_routes
 from app.api.body_limit import BodySizeLimit
 from app.api.overload import InFlightLimit
 from app.api.rate_limit import PrincipalRateLimit
@@ -216,6 +217,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(countries.router)
     app.include_router(escalation.router)
     app.include_router(agreements.router)
+    app.include_router(roster_routes.router)
     app.include_router(websocket.router)
     return app
 

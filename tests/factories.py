@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, update
+
 from app.database import Database
-from app.models.enums import AgencyKind, Role
+from app.models import AccessAgreement, RosterOverride, RosterRotation
+from app.models.enums import AgencyKind, Cadence, Layer, OverrideKind, Role
 from app.services.directory import agencies, principals, tokens
 from app.services.directory import countries as network
 
 COUNTRY_NAMES = {"FR": "France", "DE": "Germany", "JP": "Japan", "BR": "Brazil"}
+# Long before any test runs: the agreements make_world grants are in force from the start.
+SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,9 @@ async def make_party(
 async def make_world(
     database: Database, countries: Iterable[str] = ("FR", "DE", "JP"), *, with_gs: bool = True
 ) -> World:
-    """Per country a unit (with a case system and a contact point) and an NCB; plus, unless
-    ``with_gs`` is False, the General Secretariat with the global desk, an auditor and an
-    admin (keyed 'INT')."""
+    """Per country a unit (with a case system and a contact point, and an access agreement of
+    every scope) and an NCB; plus, unless ``with_gs`` is False, the General Secretariat with
+    the global desk, an auditor and an admin (keyed 'INT')."""
     world = World()
     agency_ids: dict[tuple[str, AgencyKind], Any] = {}
     async with database.transaction() as session:
@@ -83,6 +89,13 @@ async def make_world(
                     session, country=code, kind=kind, name=f"{code} {kind.value}"
                 )
                 agency_ids[(code, kind)] = agency.id
+            session.add(
+                AccessAgreement(
+                    agency_id=agency_ids[(code, AgencyKind.UNIT)],
+                    country_code=code,
+                    valid_from=SINCE_EVER,
+                )
+            )
         if with_gs:
             gs = await agencies.create_agency(
                 session, country="FR", kind=AgencyKind.GS, name="General Secretariat"
@@ -106,6 +119,87 @@ async def make_world(
         )
         world.parties[("INT", role)] = party
     return world
+
+
+async def make_agreement(database: Database, unit: Party, **terms: Any) -> uuid.UUID:
+    """Grant ``unit``'s agency an agreement: scope columns (request_types, target_countries,
+    priorities: None means all) and valid_from / valid_until / ended_at as given."""
+    agreement = AccessAgreement(
+        agency_id=unit.agency_id, country_code=unit.country, **{"valid_from": SINCE_EVER, **terms}
+    )
+    async with database.transaction() as session:
+        session.add(agreement)
+    return agreement.id
+
+
+async def end_agreements(database: Database, unit: Party, *, at: datetime | None = None) -> None:
+    """End every agreement of ``unit``'s agency (now, or at ``at``)."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(AccessAgreement)
+            .where(AccessAgreement.agency_id == unit.agency_id)
+            .values(ended_at=at or func.now())
+        )
+
+
+async def make_rotation(
+    database: Database,
+    country: str,
+    participants: Sequence[uuid.UUID],
+    *,
+    layer: Layer = Layer.PRIMARY,
+    starts_local: datetime = datetime(2026, 1, 1, 8, 0),
+    cadence: Cadence = Cadence.DAILY,
+    hours: int | None = None,
+    ends_at: datetime | None = None,
+) -> uuid.UUID:
+    """A rotation written straight to the table (the REST route is tested on its own)."""
+    rotation = RosterRotation(
+        country_code=country,
+        layer=layer,
+        name=f"{layer.value} rotation",
+        participants=list(participants),
+        starts_local=starts_local,
+        cadence=cadence,
+        hours=hours,
+        ends_at=ends_at,
+    )
+    async with database.transaction() as session:
+        session.add(rotation)
+    return rotation.id
+
+
+async def make_override(
+    database: Database,
+    country: str,
+    kind: OverrideKind,
+    principal_id: uuid.UUID,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    layer: Layer | None = None,
+    other_principal_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    override = RosterOverride(
+        country_code=country,
+        kind=kind,
+        layer=layer,
+        principal_id=principal_id,
+        other_principal_id=other_principal_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    async with database.transaction() as session:
+        session.add(override)
+    return override.id
+
+
+async def make_contact_point(database: Database, world: World, country: str, name: str) -> Party:
+    """Another contact point of ``country``'s desk, in the same unit as world.desk(country)."""
+    desk = world.desk(country)
+    return await make_party(
+        database, agency_id=desk.agency_id, country=country, role=Role.CONTACT_POINT, name=name
+    )
 
 
 def request_body(target: str = "DE", **overrides: Any) -> dict[str, Any]:

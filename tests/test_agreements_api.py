@@ -22,6 +22,13 @@ from tests.factories import Party, World
 NUL = "\u0000"
 
 
+@pytest.fixture(autouse=True)
+async def _only_the_agreements_granted_here(world: World, db: asyncpg.Connection) -> None:
+    """make_world grants every unit an all-scope agreement (so that units can send); these
+    tests list and count the agreements they grant themselves."""
+    await db.execute("DELETE FROM access_agreements")
+
+
 def grant_body(party_or_agency: Party | uuid.UUID, **overrides: Any) -> dict[str, Any]:
     agency = (
         party_or_agency if isinstance(party_or_agency, uuid.UUID) else party_or_agency.agency_id

@@ -35,7 +35,8 @@ async def test_submitted_request_is_pushed_to_target_desk_and_ack_reaches_reques
     ncb = await Dashboard.open(server.ws, world("DE", world.desk("DE").role.NCB))
     requester = await Dashboard.open(server.ws, world.unit("FR"), via_frame=True)
     other_desk = await Dashboard.open(server.ws, world.desk("JP"))
-    assert desk.welcome["channels"] == ["desk:DE"]
+    # A contact point follows its desk, and its own channel for what is assigned to it.
+    assert desk.welcome["channels"] == ["desk:DE", f"principal:{world.desk('DE').principal_id}"]
 
     request_id = await submit(server, world)
 

@@ -12,7 +12,15 @@ from app.api.deps import CurrentActor, Session
 from app.models.enums import Priority, RequestStatus, RequestType
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.schemas.primitives import CountryCode, Instant, Text
-from app.schemas.requests import AckOut, RequestCreate, RequestOut, RequestPage
+from app.schemas.requests import (
+    AckOut,
+    AssignmentCreate,
+    AssignmentOut,
+    RequestCreate,
+    RequestOut,
+    RequestPage,
+    SubmittedRequest,
+)
 from app.services import requests as request_service
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
@@ -26,16 +34,21 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("", status_code=201, response_model=RequestOut, responses=problems.responses(403, 409))
+@router.post(
+    "", status_code=201, response_model=SubmittedRequest, responses=problems.responses(403, 409)
+)
 async def submit_request(
     body: RequestCreate,
     session: Session,
     actor: CurrentActor,
     response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> RequestOut:
-    """Submit a request to another country's 24/7 desk. A replay of an Idempotency-Key gives
-    the first answer again, with the header `Idempotent-Replayed: true`."""
+) -> SubmittedRequest:
+    """Submit a request to another country's 24/7 desk, within the sending agency's access
+    agreements (else 403, with the `reason`). It goes to the desk's on-duty primary, or to the
+    whole desk and its NCB when nobody is on duty (`assigned_to`, `assignment`). `warnings`
+    says what the sender should know about how the desk can handle this type. A replay of an
+    Idempotency-Key gives the first answer again, with the header `Idempotent-Replayed: true`."""
     submission = await request_service.submit(session, actor, body, idempotency_key=idempotency_key)
     response.headers["Location"] = f"/v1/requests/{submission.request.id}"
     if submission.replayed:
@@ -81,3 +94,16 @@ async def acknowledge_request(
     request_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> AckOut:
     return await request_service.acknowledge(session, actor, request_id)
+
+
+@router.post(
+    "/{request_id}/assign",
+    response_model=AssignmentOut,
+    responses=problems.responses(403, 404, 409),
+)
+async def assign_request(
+    request_id: uuid.UUID, body: AssignmentCreate, session: Session, actor: CurrentActor
+) -> AssignmentOut:
+    """Hand the request to another active contact point of its target desk. The old and the
+    new assignee and the desk are told (`request.assigned`)."""
+    return await request_service.assign(session, actor, request_id, body.principal_id)

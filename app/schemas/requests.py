@@ -9,6 +9,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.models.enums import (
+    Assignment,
     HandlingCode,
     IdentifierKind,
     OnwardUse,
@@ -116,7 +117,26 @@ class RequestOut(BaseModel):
     updated_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: uuid.UUID | None
+    assigned_to: uuid.UUID | None = Field(
+        description="The contact point holding it; null: the target desk as a whole and its NCB"
+    )
+    assignment: Assignment = Field(
+        description="on_duty: the on-duty primary when it arrived; desk: nobody was on duty; "
+        "reassigned: handed on by the desk"
+    )
+    assigned_at: datetime
     content: RequestContentOut | None
+
+
+class SubmittedRequest(RequestOut):
+    """The answer to a submission: the request, and what the sender should know."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="How the target desk can handle this type of request, when the sender "
+        "should know: e.g. that the target country executes it only through mutual legal "
+        "assistance",
+    )
 
 
 class RequestPage(BaseModel):
@@ -124,6 +144,19 @@ class RequestPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
     )
+
+
+class AssignmentCreate(_Input):
+    principal_id: uuid.UUID = Field(description="An active contact point of the target country")
+
+
+class AssignmentOut(BaseModel):
+    request_id: uuid.UUID
+    assigned_to: uuid.UUID | None
+    assignment: Assignment
+    assigned_at: datetime
+    previously_assigned_to: uuid.UUID | None
+    changed: bool = Field(description="False when it was assigned to that person already")
 
 
 class AckOut(BaseModel):

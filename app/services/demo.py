@@ -1,14 +1,20 @@
 """The demo world: six countries with a national unit, an NCB and two contact points each,
-the global desk and an auditor. Seeding is idempotent: a second run changes nothing and
-returns no tokens (they were shown once, the first time)."""
+the global desk and an auditor. Each unit may send any request (an all-scope agreement) and
+each desk has a roster: the two contact points take turns as primary, daily at 08:00 local
+time, the other one being the backup, so a request goes to a person. Seeding is idempotent:
+a second run changes nothing and returns no tokens (they were shown once, the first time)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models.enums import AgencyKind, Role
+from app.models import AccessAgreement, Country, RosterRotation
+from app.models.enums import AgencyKind, Cadence, Layer, Role
 from app.services.directory import agencies, principals, tokens
 from app.services.directory import countries as network
 
@@ -20,6 +26,17 @@ DEMO_COUNTRIES = {
     "NG": "Nigeria",
     "US": "United States",
 }
+# The zone each desk's roster is written in, and the languages it works in.
+DEMO_PROFILES = {
+    "FR": ("Europe/Paris", ["fr", "en"]),
+    "DE": ("Europe/Berlin", ["de", "en"]),
+    "BR": ("America/Sao_Paulo", ["pt", "en"]),
+    "JP": ("Asia/Tokyo", ["ja", "en"]),
+    "NG": ("Africa/Lagos", ["en"]),
+    "US": ("America/New_York", ["en"]),
+}
+ROSTER_START = datetime(2025, 1, 1, 8, 0)  # local wall-clock time: hand-offs at 08:00
+SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 GS_COUNTRY = "FR"  # the General Secretariat sits in Lyon
 GS_NAME = "INTERPOL General Secretariat"
 
@@ -44,6 +61,12 @@ async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
         return None
     for code, name in DEMO_COUNTRIES.items():
         await network.ensure_country(session, code, name)
+        time_zone, languages = DEMO_PROFILES[code]
+        await session.execute(
+            update(Country)
+            .where(Country.code == code)
+            .values(time_zone=time_zone, languages=languages)
+        )
 
     countries: dict[str, Any] = {}
     for code, name in DEMO_COUNTRIES.items():
@@ -73,6 +96,7 @@ async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
                 for n in (1, 2)
             ],
         }
+        _grant_and_staff(session, code, countries[code])
     gs = await agencies.create_agency(session, country=GS_COUNTRY, kind=AgencyKind.GS, name=GS_NAME)
     return {
         "countries": countries,
@@ -85,3 +109,27 @@ async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
             **await _principal_with_token(session, gs.id, Role.AUDITOR, "Auditor"),
         },
     }
+
+
+def _grant_and_staff(session: AsyncSession, code: str, country: dict[str, Any]) -> None:
+    """The unit's all-scope agreement, and the desk's primary and backup rotations."""
+    session.add(
+        AccessAgreement(
+            agency_id=uuid.UUID(country["unit"]["agency_id"]),
+            country_code=code,
+            valid_from=SINCE,
+            conditions="Demo: every type, target and priority.",
+        )
+    )
+    officers = [uuid.UUID(cp["principal_id"]) for cp in country["contact_points"]]
+    for layer, order in ((Layer.PRIMARY, officers), (Layer.BACKUP, officers[::-1])):
+        session.add(
+            RosterRotation(
+                country_code=code,
+                layer=layer,
+                name=f"{country['name']} {layer.value}, daily at 08:00",
+                participants=order,
+                starts_local=ROSTER_START,
+                cadence=Cadence.DAILY,
+            )
+        )

@@ -1,4 +1,4 @@
-"""Cooperation requests: submit, read, list, acknowledge; and who may see each one."""
+"""Cooperation requests: submit, read, list, acknowledge, reassign; and who may see each one."""
 
 from __future__ import annotations
 
@@ -8,26 +8,29 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
 from app.canonical import sha256_hex
-from app.errors import InvalidInputError, NotFoundError
+from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from app.models import CooperationRequest, table_of
-from app.models.enums import Priority, RequestStatus, RequestType
+from app.models.enums import Assignment, Priority, RequestStatus, RequestType
 from app.pagination import Cursor
 from app.schemas.requests import (
     AckOut,
+    AssignmentOut,
     Identifier,
     RequestContentOut,
     RequestCreate,
     RequestOut,
     RequestPage,
+    SubmittedRequest,
 )
-from app.services import audit, events, idempotency
+from app.services import audit, events, idempotency, routing
 from app.services.auth import Actor
-from app.services.lifecycle import check_transition
+from app.services.directory import agreements
+from app.services.lifecycle import TRANSITIONS, check_transition
+from app.services.rosters.manage import check_contact_points
 
 OBJECT_TYPE = "request"
 
@@ -69,18 +72,20 @@ def _content(request: CooperationRequest | RequestCreate) -> dict[str, Any]:
     }
 
 
-def _view(request: CooperationRequest, actor: Actor) -> RequestOut:
+def _fields(request: CooperationRequest, actor: Actor) -> dict[str, Any]:
     content = (
         RequestContentOut.model_validate(_content(request))
         if reads_content(actor, request)
         else None
     )
-    return RequestOut.model_validate(
-        {
-            **{c: getattr(request, c) for c in RequestOut.model_fields if c != "content"},
-            "content": content,
-        }
-    )
+    return {
+        **{c: getattr(request, c) for c in RequestOut.model_fields if c != "content"},
+        "content": content,
+    }
+
+
+def _view(request: CooperationRequest, actor: Actor) -> RequestOut:
+    return RequestOut.model_validate(_fields(request, actor))
 
 
 def _event_data(request: CooperationRequest) -> dict[str, Any]:
@@ -101,12 +106,16 @@ def _event_data(request: CooperationRequest) -> dict[str, Any]:
         "created_at": iso(request.created_at),
         "acknowledged_at": iso(request.acknowledged_at),
         "acknowledged_by": str(request.acknowledged_by) if request.acknowledged_by else None,
+        "assigned_to": str(request.assigned_to) if request.assigned_to else None,
+        "assignment": request.assignment.value,
+        "assigned_at": iso(request.assigned_at),
     }
 
 
 _requests = table_of(CooperationRequest)
-_INSERT_REQUEST = insert(_requests).returning(_requests.c.created_at, _requests.c.updated_at)
-_TARGET_COUNTRY_FK = "fk_requests_target_country_countries"
+_INSERT_REQUEST = insert(_requests).returning(
+    _requests.c.created_at, _requests.c.updated_at, _requests.c.assigned_at
+)
 
 
 async def _audit(
@@ -132,13 +141,27 @@ async def _audit(
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    request: RequestOut
+    request: SubmittedRequest
     replayed: bool  # True: an Idempotency-Key retry, answered with the first answer
+
+
+def _replayed(body: dict[str, Any]) -> SubmittedRequest:
+    """A stored answer as the API shows it now. One stored before requests were routed has no
+    assignment: it was the desk's from its creation (as migration 0003 says of its row)."""
+    before_routing: dict[str, Any] = {
+        "assigned_to": None,
+        "assignment": Assignment.DESK,
+        "assigned_at": body.get("created_at"),
+        "warnings": [],
+    }
+    return SubmittedRequest.model_validate({**before_routing, **body})
 
 
 async def submit(
     session: AsyncSession, actor: Actor, draft: RequestCreate, *, idempotency_key: str | None
 ) -> Submission:
+    """Check the sender's access agreements, write the request, and route it to the target
+    desk's on-duty primary (or, with nobody on duty, to the whole desk)."""
     policy.require(actor, policy.Action.SUBMIT_REQUEST)
     if idempotency_key is not None:
         stored = await idempotency.claim(
@@ -148,13 +171,34 @@ async def submit(
             fingerprint=sha256_hex(draft.model_dump(mode="json")),
         )
         if stored is not None:
-            return Submission(request=RequestOut.model_validate(stored.body), replayed=True)
+            return Submission(request=_replayed(stored.body), replayed=True)
 
     if draft.target_country == actor.country:
         raise InvalidInputError(
             f"target_country {draft.target_country} is your own country: relay247 carries "
             "requests between countries"
         )
+    context = await routing.load_context(
+        session, agency_id=actor.agency_id, target_country=draft.target_country
+    )
+    if context.target is None or context.roster is None:
+        raise InvalidInputError(
+            f"target_country {draft.target_country} is not a country of the network"
+        )
+    refused = agreements.refusal(
+        context.agreements,
+        request_type=draft.type,
+        target_country=draft.target_country,
+        priority=draft.priority,
+        now=context.now,
+    )
+    if refused is not None:
+        reason = str(refused.reason)
+        raise ForbiddenError(
+            f"refused by access agreements ({reason}): {refused.detail}", reason=reason
+        )
+    assignee = routing.on_duty_primary(context.roster, context.now)
+
     content = _content(draft)
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
@@ -169,23 +213,17 @@ async def submit(
         "handling_code": draft.handling_code,
         "onward_use": list(draft.onward_use),
         "content_hash": sha256_hex(content),
+        "assigned_to": assignee,
+        "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
     }
-    try:
-        stamps = (await session.execute(_INSERT_REQUEST, values)).one()
-    except IntegrityError as exc:
-        # The foreign key is the membership check: one round trip fewer on the hot path.
-        if _TARGET_COUNTRY_FK in str(exc.orig):
-            raise InvalidInputError(
-                f"target_country {draft.target_country} is not a country of the network"
-            ) from exc
-        raise
+    stamps = (await session.execute(_INSERT_REQUEST, values)).one()
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.
-    request = CooperationRequest(
-        **values, created_at=stamps.created_at, updated_at=stamps.updated_at
-    )
+    request = CooperationRequest(**values, **stamps._asdict())
 
-    view = _view(request, actor)
+    view = SubmittedRequest.model_validate(
+        {**_fields(request, actor), "warnings": routing.warnings(context.target, draft.type)}
+    )
     if idempotency_key is not None:
         await idempotency.store(
             session,
@@ -198,13 +236,21 @@ async def submit(
         actor,
         "request.submitted",
         request,
-        {"target_country": request.target_country, "type": request.type.value},
+        {
+            "target_country": request.target_country,
+            "type": request.type.value,
+            "assigned_to": str(assignee) if assignee else None,
+        },
     )
-    # Until rosters exist, the whole desk of the target country is assigned.
+    # The whole desk (and the NCB and the global desk, who follow it) sees every arrival;
+    # the assignee hears it on their own channel too.
+    channels = [events.desk_channel(request.target_country)]
+    if assignee is not None:
+        channels.append(events.principal_channel(assignee))
     await events.publish(
         session,
         "request.assigned",
-        channels=[events.desk_channel(request.target_country)],
+        channels=channels,
         request_id=request.id,
         data=_event_data(request),
     )
@@ -327,4 +373,65 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
         acknowledged_at=request.acknowledged_at,
         acknowledged_by=actor.principal_id,
         already_acknowledged=False,
+    )
+
+
+async def assign(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, principal_id: uuid.UUID
+) -> AssignmentOut:
+    """Hand the request to another contact point of its target desk."""
+    request = await session.scalar(
+        select(CooperationRequest)
+        .where(CooperationRequest.id == request_id, visible_to(actor))
+        .with_for_update()
+    )
+    if request is None:
+        raise NotFoundError(f"no request {request_id} that you may see")
+    policy.require(actor, policy.Action.ASSIGN_REQUEST, owner_of(request))
+    if not TRANSITIONS[request.status]:
+        raise ConflictError(
+            f"a request that is {request.status.value} is finished: it is not handed on",
+            current_status=request.status.value,
+        )
+    await check_contact_points(session, request.target_country, {"principal_id": principal_id})
+    previous = request.assigned_to
+    if previous == principal_id:
+        return AssignmentOut(
+            request_id=request.id,
+            assigned_to=previous,
+            assignment=request.assignment,
+            assigned_at=request.assigned_at,
+            previously_assigned_to=previous,
+            changed=False,
+        )
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    request.assigned_to = principal_id
+    request.assignment = Assignment.REASSIGNED
+    request.assigned_at = request.updated_at = now
+    await session.flush()
+
+    await _audit(
+        session,
+        actor,
+        "request.reassigned",
+        request,
+        {"from": str(previous) if previous else None, "to": str(principal_id)},
+    )
+    channels = [events.desk_channel(request.target_country), events.principal_channel(principal_id)]
+    if previous is not None:
+        channels.append(events.principal_channel(previous))
+    await events.publish(
+        session,
+        "request.assigned",
+        channels=channels,
+        request_id=request.id,
+        data=_event_data(request),
+    )
+    return AssignmentOut(
+        request_id=request.id,
+        assigned_to=principal_id,
+        assignment=request.assignment,
+        assigned_at=now,
+        previously_assigned_to=previous,
+        changed=True,
     )

@@ -60,13 +60,14 @@ cover is in force. Rotation and Override check their own fields (ValueError) whe
 from __future__ import annotations
 
 import dataclasses
-import enum
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
+
+from app.models.enums import Cadence, Layer, OverrideKind
 
 MAX_SHIFT_HOURS = 168
 # How far on_duty looks either side of its instant before it settles for a clipped shift.
@@ -76,23 +77,6 @@ _ON_DUTY_FIRST_REACH = timedelta(days=8)
 _ON_DUTY_WIDENING = 4
 
 SOURCE_ROTATION = "rotation"
-
-
-class Layer(enum.StrEnum):
-    PRIMARY = "primary"
-    BACKUP = "backup"
-
-
-class Cadence(enum.StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    HOURS = "hours"
-
-
-class OverrideKind(enum.StrEnum):
-    COVER = "cover"
-    SWAP = "swap"
-    LEAVE = "leave"
 
 
 def _is_aware(value: datetime) -> bool:
