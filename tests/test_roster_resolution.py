@@ -463,14 +463,13 @@ def test_a_cover_puts_its_principal_on_duty_even_during_their_leave() -> None:
     assert ("06-01 12:00", "06-01 14:00", "cover", CAROL) in summary(found, NEW_YORK)
 
 
-def test_a_cover_by_an_unavailable_principal_still_applies() -> None:
-    """Rule 4 as specified: a cover wins over everything, disabled principals included."""
+def test_a_cover_by_an_unavailable_principal_is_a_gap() -> None:
+    """A disabled account cannot take a request, cover or not: the desk must see the hole."""
     covering = cover(CAROL, june(1, 12), june(1, 14))
 
     now = on_duty(NEW_YORK, [JUNE_ROSTER], [covering], june(1, 13), unavailable=frozenset({CAROL}))
 
-    assert now.primary is not None
-    assert now.primary.principal_id == CAROL
+    assert now.primary is None
 
 
 def test_a_cover_fills_a_layer_without_rotation_and_the_rest_is_a_gap() -> None:
@@ -898,7 +897,11 @@ def expected_duty(
     covers = [o for o in in_force if o.kind is OverrideKind.COVER and o.layer is layer]
     if covers:
         winner = max(covers, key=lambda o: (o.starts_at, o.id))
-        return (winner.principal_id, "cover", winner.id)
+        return (
+            None
+            if winner.principal_id in unavailable
+            else (winner.principal_id, "cover", winner.id)
+        )
 
     def hand_off(r: Rotation, turn: int) -> datetime:
         length = {Cadence.DAILY: DAY, Cadence.WEEKLY: 7 * DAY}.get(r.cadence) or (

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from app.models.enums import AgencyKind, RequestType
 from app.schemas.primitives import CountryCode, Text
+from app.schemas.rosters import OnDutyOut
 
 # Read once at import: the lookup walks the tz database on disk, a blocking call no request
 # should make.
@@ -215,8 +216,20 @@ class ContactPointOut(BaseModel):
     disabled: bool
 
 
+class Staffing(BaseModel):
+    """Whether someone is on duty now, without naming them: the directory for everyone."""
+
+    primary: bool
+    backup: bool
+
+
 class CountryDetail(CountryOut):
     agencies: list[AgencyBrief]
     contact_points: list[ContactPointOut] | None = Field(
         description="The country's contact points; null when you may not see its people"
+    )
+    staffed_now: Staffing
+    on_duty: OnDutyOut | None = Field(
+        description="Who is on duty now, with their shifts; null when you may not see the "
+        "country's roster (staffed_now still says whether someone is)"
     )

@@ -24,6 +24,7 @@ from app.schemas.countries import (
 )
 from app.services import audit
 from app.services.auth import Actor
+from app.services.rosters import views as rosters
 
 OBJECT_TYPE = "country"
 
@@ -78,11 +79,19 @@ async def get_country(session: AsyncSession, actor: Actor, code: str) -> Country
             .order_by(Principal.name, Principal.id)
         )
         contact_points = [ContactPointOut.model_validate(row._asdict()) for row in people]
+    on_duty = await rosters.resolve_on_duty(session, code, at=None)
     return CountryDetail.model_validate(
         {
             **_view(country, actor),
             "agencies": [AgencyBrief.model_validate(row._asdict()) for row in agencies],
             "contact_points": contact_points,
+            "staffed_now": {
+                "primary": on_duty.primary is not None,
+                "backup": on_duty.backup is not None,
+            },
+            "on_duty": on_duty
+            if policy.permits(actor, policy.Action.READ_ROSTER, owner_of(code))
+            else None,
         }
     )
 

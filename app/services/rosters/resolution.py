@@ -28,9 +28,9 @@ except that a LEAVE takes its principal off both.
    first hand-off a rotation does not exist; at ends_at it stops, mid-shift or not.
 
 4. Overrides, per layer, at an instant. A COVER of the layer wins over everything: its
-   principal is on duty (even one on leave or disabled). Otherwise the governing rotation's
-   participant is on duty, unless a SWAP of the layer involving that participant is in
-   force: then the swap's other principal serves instead (each serves the other's scheduled
+   principal is on duty (even one on leave; a disabled one leaves a gap). Otherwise the
+   governing rotation's participant is on duty, unless a SWAP of the layer involving that
+   participant is in force: then the swap's other principal serves instead (each serves the other's scheduled
    time). Then if the person so found has a LEAVE in force, or is among the `unavailable`
    (disabled) principals, nobody is on duty: a gap. Where several covers of a layer
    overlap, the one that starts latest wins (ties: the greater id); likewise for swaps
@@ -394,6 +394,9 @@ def _duty_at(
 ) -> _Duty | None:
     cover = _latest_in_force(covers, at)
     if cover is not None:
+        # A cover outranks a leave (it is the later, explicit plan), not a disabled account.
+        if cover.principal_id in unavailable:
+            return None
         return _Duty(cover.principal_id, OverrideKind.COVER.value, cover.id)
     if scheduled is None:
         return None

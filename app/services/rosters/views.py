@@ -56,6 +56,11 @@ async def on_duty(
     """Primary and backup at ``at`` (default: the database clock's now), each with the whole
     shift they are in."""
     _require_reader(actor, country)
+    return await resolve_on_duty(session, country, at)
+
+
+async def resolve_on_duty(session: AsyncSession, country: str, at: datetime | None) -> OnDutyOut:
+    """Who is on duty, for callers that have checked what the actor may see of it."""
     if at is None:
         at = (await session.execute(select(func.now()))).scalar_one()
     reach = resolution.ON_DUTY_REACH
