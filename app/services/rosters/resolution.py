@@ -30,11 +30,12 @@ except that a LEAVE takes its principal off both.
 4. Overrides, per layer, at an instant. A COVER of the layer wins over everything: its
    principal is on duty (even one on leave; a disabled one leaves a gap). Otherwise the
    governing rotation's participant is on duty, unless a SWAP of the layer involving that
-   participant is in force: then the swap's other principal serves instead (each serves the other's scheduled
-   time). Then if the person so found has a LEAVE in force, or is among the `unavailable`
-   (disabled) principals, nobody is on duty: a gap. Where several covers of a layer
-   overlap, the one that starts latest wins (ties: the greater id); likewise for swaps
-   involving the scheduled participant. The write path refuses such overlaps anyway.
+   participant is in force: then the swap's other principal serves instead (each serves
+   the other's scheduled time). Then if the person so found has a LEAVE in force, or is
+   among the `unavailable` (disabled) principals, nobody is on duty: a gap. Where several
+   covers of a layer overlap, the one that starts latest wins (ties: the greater id);
+   likewise for swaps involving the scheduled participant. The write path refuses such
+   overlaps anyway.
 
 5. `shifts(start, end)`: the resolved shifts of both layers clipped to [start, end),
    primary before backup, each by start. A shift is cut where its source changes (a
