@@ -15,7 +15,7 @@ from app.models.enums import Role
 from tests.audit_trail import entries
 from tests.clients import http
 from tests.conftest import RunningServer
-from tests.factories import Party, World
+from tests.factories import Party, World, make_rotation
 
 NUL = "\u0000"
 PROFILE = {
@@ -316,3 +316,21 @@ async def test_a_body_that_is_not_utf8_is_a_422(server: RunningServer, world: Wo
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "body: is not JSON text in UTF-8"
+
+
+async def test_the_directory_names_who_is_on_duty_to_the_country_and_says_only_whether_to_others(
+    server: RunningServer, world: World, database: Database
+) -> None:
+    async with http(server.http) as client:
+        unstaffed = await client.get("/v1/countries/DE", headers=world.desk("JP").headers)
+    assert unstaffed.json()["staffed_now"] == {"primary": False, "backup": False}
+
+    await make_rotation(database, "DE", [world.desk("DE").principal_id])
+    async with http(server.http) as client:
+        own = await client.get("/v1/countries/DE", headers=world("DE", Role.NCB).headers)
+        other = await client.get("/v1/countries/DE", headers=world.desk("JP").headers)
+
+    assert own.json()["on_duty"]["primary"]["principal_id"] == str(world.desk("DE").principal_id)
+    assert own.json()["on_duty"]["backup"] is None
+    assert other.json()["staffed_now"] == {"primary": True, "backup": False}
+    assert other.json()["on_duty"] is None
