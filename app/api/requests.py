@@ -21,6 +21,7 @@ from app.schemas.requests import (
     RequestPage,
     SubmittedRequest,
 )
+from app.services import assignment
 from app.services import requests as request_service
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
@@ -106,4 +107,4 @@ async def assign_request(
 ) -> AssignmentOut:
     """Hand the request to another active contact point of its target desk. The old and the
     new assignee and the desk are told (`request.assigned`)."""
-    return await request_service.assign(session, actor, request_id, body.principal_id)
+    return await assignment.assign(session, actor, request_id, body.principal_id)

@@ -1,4 +1,4 @@
-"""Cooperation requests: submit, read, list, acknowledge, reassign; and who may see each one."""
+"""Cooperation requests: submit, read, list, acknowledge; and who may see each one."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
 from app.canonical import sha256_hex
-from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from app.errors import ForbiddenError, InvalidInputError, NotFoundError
 from app.models import CooperationRequest, table_of
 from app.models.enums import Assignment, Priority, RequestStatus, RequestType
 from app.pagination import Cursor
 from app.schemas.requests import (
     AckOut,
-    AssignmentOut,
     Identifier,
     RequestContentOut,
     RequestCreate,
@@ -29,8 +28,7 @@ from app.schemas.requests import (
 from app.services import audit, events, idempotency, routing
 from app.services.auth import Actor
 from app.services.directory import agreements
-from app.services.lifecycle import TRANSITIONS, check_transition
-from app.services.rosters.manage import check_contact_points
+from app.services.lifecycle import check_transition
 
 OBJECT_TYPE = "request"
 
@@ -88,7 +86,7 @@ def _view(request: CooperationRequest, actor: Actor) -> RequestOut:
     return RequestOut.model_validate(_fields(request, actor))
 
 
-def _event_data(request: CooperationRequest) -> dict[str, Any]:
+def event_data(request: CooperationRequest) -> dict[str, Any]:
     """What a push carries: metadata, never content. Content is read with an audited GET."""
 
     def iso(value: datetime | None) -> str | None:
@@ -118,7 +116,7 @@ _INSERT_REQUEST = insert(_requests).returning(
 )
 
 
-async def _audit(
+async def audit_request(
     session: AsyncSession,
     actor: Actor,
     action: str,
@@ -231,7 +229,7 @@ async def submit(
             key=idempotency_key,
             answer=idempotency.StoredAnswer(status_code=201, body=view.model_dump(mode="json")),
         )
-    await _audit(
+    await audit_request(
         session,
         actor,
         "request.submitted",
@@ -252,7 +250,7 @@ async def submit(
         "request.assigned",
         channels=channels,
         request_id=request.id,
-        data=_event_data(request),
+        data=event_data(request),
     )
     return Submission(request=view, replayed=False)
 
@@ -264,7 +262,7 @@ async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> Req
     if request is None:
         raise NotFoundError(f"no request {request_id} that you may see")
     if reads_content(actor, request):
-        await _audit(session, actor, "request.read", request)
+        await audit_request(session, actor, "request.read", request)
     return _view(request, actor)
 
 
@@ -356,7 +354,7 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
     request.acknowledged_at = request.updated_at = now
     await session.flush()
 
-    await _audit(session, actor, "request.acknowledged", request)
+    await audit_request(session, actor, "request.acknowledged", request)
     await events.publish(
         session,
         "request.acknowledged",
@@ -365,7 +363,7 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
             events.desk_channel(request.target_country),
         ],
         request_id=request.id,
-        data=_event_data(request),
+        data=event_data(request),
     )
     return AckOut(
         request_id=request.id,
@@ -373,65 +371,4 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
         acknowledged_at=request.acknowledged_at,
         acknowledged_by=actor.principal_id,
         already_acknowledged=False,
-    )
-
-
-async def assign(
-    session: AsyncSession, actor: Actor, request_id: uuid.UUID, principal_id: uuid.UUID
-) -> AssignmentOut:
-    """Hand the request to another contact point of its target desk."""
-    request = await session.scalar(
-        select(CooperationRequest)
-        .where(CooperationRequest.id == request_id, visible_to(actor))
-        .with_for_update()
-    )
-    if request is None:
-        raise NotFoundError(f"no request {request_id} that you may see")
-    policy.require(actor, policy.Action.ASSIGN_REQUEST, owner_of(request))
-    if not TRANSITIONS[request.status]:
-        raise ConflictError(
-            f"a request that is {request.status.value} is finished: it is not handed on",
-            current_status=request.status.value,
-        )
-    await check_contact_points(session, request.target_country, {"principal_id": principal_id})
-    previous = request.assigned_to
-    if previous == principal_id:
-        return AssignmentOut(
-            request_id=request.id,
-            assigned_to=previous,
-            assignment=request.assignment,
-            assigned_at=request.assigned_at,
-            previously_assigned_to=previous,
-            changed=False,
-        )
-    now: datetime = (await session.execute(select(func.now()))).scalar_one()
-    request.assigned_to = principal_id
-    request.assignment = Assignment.REASSIGNED
-    request.assigned_at = request.updated_at = now
-    await session.flush()
-
-    await _audit(
-        session,
-        actor,
-        "request.reassigned",
-        request,
-        {"from": str(previous) if previous else None, "to": str(principal_id)},
-    )
-    channels = [events.desk_channel(request.target_country), events.principal_channel(principal_id)]
-    if previous is not None:
-        channels.append(events.principal_channel(previous))
-    await events.publish(
-        session,
-        "request.assigned",
-        channels=channels,
-        request_id=request.id,
-        data=_event_data(request),
-    )
-    return AssignmentOut(
-        request_id=request.id,
-        assigned_to=principal_id,
-        assignment=request.assignment,
-        assigned_at=now,
-        previously_assigned_to=previous,
-        changed=True,
     )

@@ -3,6 +3,7 @@ window, and the shifts as an iCalendar feed for the desk's calendars."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -24,6 +25,9 @@ from app.services.auth import Actor
 from app.services.rosters import resolution, store
 from app.services.rosters.manage import invalid
 
+# Resolving a window is pure Python and may take tens of milliseconds (93 days of hourly
+# shifts: ~80 ms): it runs in a worker thread, so the event loop, and every socket it serves,
+# keeps its turn every few milliseconds meanwhile.
 MAX_WINDOW = timedelta(days=93)  # a quarter: what a desk plans at once
 PRODID = "-//relay247//duty rosters//EN"
 
@@ -65,8 +69,13 @@ async def resolve_on_duty(session: AsyncSession, country: str, at: datetime | No
         at = (await session.execute(select(func.now()))).scalar_one()
     reach = resolution.ON_DUTY_REACH
     roster = await store.load(session, country, at - reach, at + reach)
-    found = resolution.on_duty(
-        roster.zone, roster.rotations, roster.overrides, at, unavailable=roster.unavailable
+    found = await asyncio.to_thread(
+        resolution.on_duty,
+        roster.zone,
+        roster.rotations,
+        roster.overrides,
+        at,
+        unavailable=roster.unavailable,
     )
     return OnDutyOut(
         country_code=country,
@@ -83,8 +92,14 @@ async def _resolved_shifts(
     _require_reader(actor, country)
     _check_window(start, end)
     roster = await store.load(session, country, start, end)
-    found = resolution.shifts(
-        roster.zone, roster.rotations, roster.overrides, start, end, unavailable=roster.unavailable
+    found = await asyncio.to_thread(
+        resolution.shifts,
+        roster.zone,
+        roster.rotations,
+        roster.overrides,
+        start,
+        end,
+        unavailable=roster.unavailable,
     )
     return roster, found
 
@@ -108,8 +123,14 @@ async def gaps(
     _require_reader(actor, country)
     _check_window(start, end)
     roster = await store.load(session, country, start, end)
-    found = resolution.gaps(
-        roster.zone, roster.rotations, roster.overrides, start, end, unavailable=roster.unavailable
+    found = await asyncio.to_thread(
+        resolution.gaps,
+        roster.zone,
+        roster.rotations,
+        roster.overrides,
+        start,
+        end,
+        unavailable=roster.unavailable,
     )
     return GapList(
         country_code=country,
@@ -128,6 +149,11 @@ async def calendar(
     """The shifts as iCalendar (RFC 5545): one event per shift, in UTC, with a UID that stays
     the same for the same shift, so a calendar that re-reads the feed updates in place."""
     roster, found = await _resolved_shifts(session, actor, country, start, end)
+    return await asyncio.to_thread(_ical, roster, found)
+
+
+def _ical(roster: store.Roster, found: list[resolution.Shift]) -> bytes:
+    country = roster.country_code
     feed = icalendar.Calendar()
     feed.add("prodid", PRODID)
     feed.add("version", "2.0")

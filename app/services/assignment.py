@@ -1,0 +1,80 @@
+"""Handing a request to another contact point of its target desk."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import policy
+from app.errors import ConflictError, NotFoundError
+from app.models import CooperationRequest
+from app.models.enums import Assignment
+from app.schemas.requests import AssignmentOut
+from app.services import events, requests
+from app.services.auth import Actor
+from app.services.lifecycle import TRANSITIONS
+from app.services.rosters.manage import check_contact_points
+
+
+async def assign(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, principal_id: uuid.UUID
+) -> AssignmentOut:
+    """Hand the request to another contact point of its target desk."""
+    request = await session.scalar(
+        select(CooperationRequest)
+        .where(CooperationRequest.id == request_id, requests.visible_to(actor))
+        .with_for_update()
+    )
+    if request is None:
+        raise NotFoundError(f"no request {request_id} that you may see")
+    policy.require(actor, policy.Action.ASSIGN_REQUEST, requests.owner_of(request))
+    if not TRANSITIONS[request.status]:
+        raise ConflictError(
+            f"a request that is {request.status.value} is finished: it is not handed on",
+            current_status=request.status.value,
+        )
+    await check_contact_points(session, request.target_country, {"principal_id": principal_id})
+    previous = request.assigned_to
+    if previous == principal_id:
+        return AssignmentOut(
+            request_id=request.id,
+            assigned_to=previous,
+            assignment=request.assignment,
+            assigned_at=request.assigned_at,
+            previously_assigned_to=previous,
+            changed=False,
+        )
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    request.assigned_to = principal_id
+    request.assignment = Assignment.REASSIGNED
+    request.assigned_at = request.updated_at = now
+    await session.flush()
+
+    await requests.audit_request(
+        session,
+        actor,
+        "request.reassigned",
+        request,
+        {"from": str(previous) if previous else None, "to": str(principal_id)},
+    )
+    channels = [events.desk_channel(request.target_country), events.principal_channel(principal_id)]
+    if previous is not None:
+        channels.append(events.principal_channel(previous))
+    await events.publish(
+        session,
+        "request.assigned",
+        channels=channels,
+        request_id=request.id,
+        data=requests.event_data(request),
+    )
+    return AssignmentOut(
+        request_id=request.id,
+        assigned_to=principal_id,
+        assignment=request.assignment,
+        assigned_at=now,
+        previously_assigned_to=previous,
+        changed=True,
+    )
