@@ -15,7 +15,7 @@ from app.models.enums import Role
 from tests.audit_trail import entries
 from tests.clients import http
 from tests.conftest import RunningServer
-from tests.factories import Party, World, make_rotation
+from tests.factories import Party, World, make_contact_point, make_rotation
 
 NUL = "\u0000"
 PROFILE = {
@@ -139,12 +139,15 @@ async def test_the_list_has_every_country_by_code(server: RunningServer, world: 
 
 
 async def test_a_country_shows_its_agencies_and_its_people_to_those_who_may_see_them(
-    server: RunningServer, world: World, db: asyncpg.Connection
+    server: RunningServer, world: World, db: asyncpg.Connection, database: Database
 ) -> None:
+    retired = await make_contact_point(database, world, "DE", "DE retired officer")
     await db.execute(
-        "UPDATE principals SET email = 'desk@example.de', phone = '+4930123456', "
-        "disabled_at = now() WHERE id = $1",
+        "UPDATE principals SET email = 'desk@example.de', phone = '+4930123456' WHERE id = $1",
         world.desk("DE").principal_id,
+    )
+    await db.execute(
+        "UPDATE principals SET disabled_at = now() WHERE id = $1", retired.principal_id
     )
     async with http(server.http) as client:
         people = {}
@@ -172,8 +175,15 @@ async def test_a_country_shows_its_agencies_and_its_people_to_those_who_may_see_
             "name": "DE contact_point",
             "email": "desk@example.de",
             "phone": "+4930123456",
+            "disabled": False,
+        },
+        {
+            "id": str(retired.principal_id),
+            "name": "DE retired officer",
+            "email": None,
+            "phone": None,
             "disabled": True,
-        }
+        },
     ]
     assert people == {
         "own desk": expected,

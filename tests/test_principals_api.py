@@ -366,4 +366,4 @@ async def test_a_body_that_is_not_utf8_is_invalid_input(
             headers={**world.gs.headers, "Content-Type": "application/json"},
         )
     assert response.status_code == 422, response.text
-    assert response.json()["errors"] == [{"field": "body", "message": "is not UTF-8 encoded JSON"}]
+    assert response.json()["errors"] == [{"field": "body", "message": "is not JSON text in UTF-8"}]
