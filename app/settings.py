@@ -5,16 +5,31 @@ One class per subsystem, so each part of the service takes only what it uses.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import limits
-from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator
+from pydantic import AliasChoices, BeforeValidator, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PREFIX = "RELAY247_"
+
+_NUMBER = re.compile(r"\s*\d+(\.\d*)?\s*")
+
+
+def _seconds_if_number(value: object) -> object:
+    """An environment variable is text, and pydantic reads text as an ISO 8601 duration only:
+    ``RELAY247_WS_RESUME_WAIT=5`` means 5 seconds, as the README says (``PT5S`` works too)."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        return float(value)
+    return value
+
+
+# A duration setting: seconds as a number, or ISO 8601 (PT5S).
+Duration = Annotated[timedelta, BeforeValidator(_seconds_if_number)]
 
 
 class DatabaseSettings(BaseSettings):
@@ -57,12 +72,12 @@ class ApiSettings(BaseSettings):
         'X-Forwarded-Proto are believed (JSON list, e.g. ["10.0.0.0/8"]). Empty: forwarded '
         "headers are ignored and the peer's own address is the client's.",
     )
-    shutdown_grace: timedelta = Field(
+    shutdown_grace: Duration = Field(
         default=timedelta(seconds=10),
         description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
         "closed at once with 1012 (reconnect and resume).",
     )
-    token_usage_flush_interval: timedelta = Field(
+    token_usage_flush_interval: Duration = Field(
         default=timedelta(seconds=30),
         gt=timedelta(0),
         description="How often each process writes which tokens it saw used (one UPDATE for "
@@ -74,16 +89,16 @@ class ApiSettings(BaseSettings):
 class RealtimeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
 
-    ws_auth_timeout: timedelta = Field(
+    ws_auth_timeout: Duration = Field(
         default=timedelta(seconds=5),
         description="How long a socket may stay open before it authenticates.",
     )
-    ws_send_timeout: timedelta = Field(
+    ws_send_timeout: Duration = Field(
         default=timedelta(seconds=10),
         description="A socket that accepts no data for this long while events wait for it "
         "(its client stopped reading) is closed with code 4000: reconnect and resume.",
     )
-    ws_resume_wait: timedelta = Field(
+    ws_resume_wait: Duration = Field(
         default=timedelta(seconds=2),
         description="How long after the welcome the server waits for the client's first "
         "frame, `resume`, before it starts live delivery from the welcome's heads.",
@@ -94,7 +109,7 @@ class RealtimeSettings(BaseSettings):
         description="Newest events per channel an instance keeps in memory, shared by all its "
         "sockets; a socket further behind reads from the table.",
     )
-    token_check_interval: timedelta = Field(
+    token_check_interval: Duration = Field(
         default=timedelta(seconds=2),
         description="How often open sockets' tokens are checked: a revoked or expired token's "
         "sockets are closed (code 4001) within this.",
@@ -105,13 +120,13 @@ class RealtimeSettings(BaseSettings):
         description="Database connections of the realtime reads (hub, resumes), apart from "
         "the REST pool so that REST load cannot starve delivery.",
     )
-    ws_ping_interval: timedelta = Field(default=timedelta(seconds=20))
-    ws_ping_timeout: timedelta = Field(default=timedelta(seconds=20))
+    ws_ping_interval: Duration = Field(default=timedelta(seconds=20))
+    ws_ping_timeout: Duration = Field(default=timedelta(seconds=20))
     ws_allowed_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed besides the service's own host (JSON list).",
     )
-    poll_interval: timedelta = Field(
+    poll_interval: Duration = Field(
         default=timedelta(seconds=2),
         description="Safety-net re-read of the event table, in case a wake-up was missed.",
     )
