@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Uuid, bindparam, insert, select, text
+from sqlalchemy import BigInteger, String, Uuid, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app import policy
 from app.database import wake_after_commit
-from app.models import Channel, Country, Event, table_of
+from app.models import Channel, Country
 from app.services.auth import Actor
 
 GLOBAL_DESK = "global"
@@ -75,26 +74,25 @@ def prefix_followed_by(actor: Actor) -> str | None:
     return DESK_PREFIX if policy.Scope.ANY in granted else None
 
 
-# Take the channel's next offset and write the event in one round trip.
-_channels, _events = table_of(Channel), table_of(Event)
-_next_offset = (
-    pg_insert(_channels)
-    .values(name=bindparam("channel"), last_offset=1)
-    .on_conflict_do_update(
-        index_elements=[_channels.c.name], set_={"last_offset": _channels.c.last_offset + 1}
+# Take each channel's next offset and write the events, all in one round trip. The counters
+# are upserted in name order (ORDER BY feeds the INSERT row by row), so two transactions
+# publishing on overlapping channels lock them in the same order and never wait in a cycle.
+_APPEND = text(
+    """
+    WITH next_offsets AS (
+        INSERT INTO channels (name, last_offset)
+        SELECT name, 1 FROM unnest(:channels) AS name ORDER BY name
+        ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset + 1
+        RETURNING name, last_offset
     )
-    .returning(_channels.c.last_offset)
-    .cte("next_offset")
-)
-_APPEND = insert(_events).from_select(
-    ["channel", "offset", "type", "request_id", "data"],
-    select(
-        bindparam("channel", type_=String),
-        _next_offset.c.last_offset,
-        bindparam("type", type_=String),
-        bindparam("request_id", type_=Uuid),
-        bindparam("data", type_=JSONB),
-    ),
+    INSERT INTO events (channel, "offset", type, request_id, data)
+    SELECT name, last_offset, :type, :request_id, :data FROM next_offsets
+    """
+).bindparams(
+    bindparam("channels", type_=ARRAY(String)),
+    bindparam("type", type_=String),
+    bindparam("request_id", type_=Uuid),
+    bindparam("data", type_=JSONB),
 )
 
 
@@ -106,13 +104,14 @@ async def publish(
     request_id: uuid.UUID | None,
     data: dict[str, Any],
 ) -> None:
-    # Counters are locked in name order, so two transactions never wait on each other in a cycle.
-    for channel in sorted(set(channels)):
-        await session.execute(
-            _APPEND,
-            {"channel": channel, "type": event_type, "request_id": request_id, "data": data},
-        )
-        wake_after_commit(session, channel)
+    names = sorted(set(channels))
+    if not names:
+        return
+    await session.execute(
+        _APPEND, {"channels": names, "type": event_type, "request_id": request_id, "data": data}
+    )
+    for name in names:
+        wake_after_commit(session, name)
 
 
 @dataclass(frozen=True, slots=True)
