@@ -4,7 +4,7 @@ Close codes, and what a client does on each:
 
 - 1008 policy violation (bad or missing credentials, a token in the URL, a foreign Origin,
   an invalid ``resume``): fix the client; reconnecting as it is will fail again.
-- 4001 the token was revoked or has expired: get a new token.
+- 4001 the token was revoked or has expired, or its principal was disabled: get a new token.
 - 4000 too slow (the socket took nothing for ``RELAY247_WS_SEND_TIMEOUT``), 1011 server
   error, 1012 service restart (the instance is shutting down), 1013 try again later (the
   database is unavailable), or a lost connection: reconnect, with backoff, and resume from

@@ -49,7 +49,7 @@ class SocketRegistry:
                 for socket in sockets:
                     if socket.actor.token_id in unusable:
                         socket.request_close(
-                            CLOSE_TOKEN_REVOKED, "token revoked or expired: use a new token"
+                            CLOSE_TOKEN_REVOKED, "token revoked or expired, or principal disabled"
                         )
             beat()
             await asyncio.sleep(interval)

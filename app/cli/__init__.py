@@ -1,0 +1,19 @@
+"""The `relay247` command: serve, migrate, demo, seed-demo, and directory administration.
+
+On an empty database, `relay247 migrate` then `relay247 admin bootstrap` make the first
+admin and print its token; everything else can then be done over the API.
+
+`app.py` holds the command tree; `runtime.py` runs the service (serve, migrate, demo);
+`directory.py` administers the network (countries, agencies, tokens, principals, admin).
+"""
+
+from __future__ import annotations
+
+from app.cli import directory, runtime
+from app.cli.app import cli
+
+__all__ = ["cli", "directory", "main", "runtime"]
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,136 @@
+"""Running the service: serve, migrate, the demo, and the printed authorization table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from app import policy
+from app.cli.app import cli
+from app.cli.common import Host, Port, check_schema, database_url, echo_err, in_transaction
+from app.database.migrate import upgrade_to_head
+from app.services import demo
+from app.serving import uvicorn_options
+from app.settings import api_settings, database_settings, log_settings, realtime_settings
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **uvicorn_options(api=api_settings(), realtime=realtime_settings(), logs=log_settings()),
+    )
+
+
+@cli.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8247,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the service. Refuses to start on an out-of-date schema."""
+    url = database_url()
+    check_schema(url)
+    _serve(host, port, workers)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision."""
+    upgrade_to_head(database_url())
+    typer.echo("relay247: schema is up to date")
+
+
+def _credentials_file() -> Path:
+    return database_settings().data_dir / "demo-credentials.json"
+
+
+def _seed(url: str) -> dict[str, Any]:
+    """Seed the demo world, or read back the credentials saved when it was seeded."""
+    credentials = in_transaction(url, demo.seed_demo)
+    path = _credentials_file()
+    if credentials is None:
+        if not path.is_file():
+            echo_err(
+                "relay247: the demo world is already seeded and its tokens were shown once; "
+                "create new ones with `relay247 tokens create`"
+            )
+            raise typer.Exit(1)
+        saved: dict[str, Any] = json.loads(path.read_text())
+        return saved
+    # Demo tokens only, kept so `make run` can show them again; never done for real tokens.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(credentials, indent=2))
+    return credentials
+
+
+@cli.command("seed-demo")
+def seed_demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create the demo countries, agencies and principals; print their credentials."""
+    credentials = _seed(database_url())
+    if as_json:
+        typer.echo(json.dumps(credentials))
+    else:
+        _print_demo(credentials, base_url=None)
+
+
+def _print_demo(credentials: dict[str, Any], base_url: str | None) -> None:
+    lines = []
+    if base_url:
+        ws_url = base_url.replace("http", "ws", 1) + "/v1/ws"
+        lines += [
+            f"relay247 demo on {base_url}",
+            f"  API docs:  {base_url}/docs",
+            f"  WebSocket: {ws_url}",
+            "",
+        ]
+    lines.append(f"{'country':8} {'role':14} token")
+    for code, country in credentials["countries"].items():
+        lines.append(f"{code:8} {'unit':14} {country['unit']['token']}")
+        lines.append(f"{code:8} {'ncb':14} {country['ncb']['token']}")
+        for cp in country["contact_points"]:
+            lines.append(f"{code:8} {'contact_point':14} {cp['token']}")
+    lines.append(f"{'*':8} {'gs':14} {credentials['global_desk']['token']}")
+    lines.append(f"{'*':8} {'auditor':14} {credentials['auditor']['token']}")
+    lines.append(f"(also saved in {_credentials_file()})")
+    if base_url:
+        fr, de = credentials["countries"]["FR"], credentials["countries"]["DE"]
+        lines += [
+            "",
+            "Try it: France asks Germany to preserve data",
+            f"  curl -s {base_url}/v1/requests -H 'Authorization: Bearer {fr['unit']['token']}' \\",
+            '    -H \'Content-Type: application/json\' -d \'{"type":"preservation",'
+            '"priority":"urgent","target_country":"DE","subject":"Preserve mailbox",'
+            '"details":"Ransom negotiation mailbox","legal_basis":"Budapest Art. 29",'
+            '"handling_code":"AMBER","identifiers":[{"kind":"email","value":"x@example.org"}]}\'',
+            f"  and watch Germany's desk with token {de['contact_points'][0]['token']}",
+        ]
+    typer.echo("\n".join(lines))
+
+
+@cli.command("demo")
+def demo_command(host: Host = "127.0.0.1", port: Port = 8247) -> None:
+    """Migrate, seed the demo world if absent, print its credentials, and serve."""
+    url = database_url()
+    upgrade_to_head(url)
+    credentials = _seed(url)
+    _print_demo(credentials, base_url=f"http://{host}:{port}")
+    sys.stdout.flush()
+    _serve(host, port, workers=1)
+
+
+@cli.command("policy")
+def print_policy() -> None:
+    """Print the authorization model (who may do what to which object) as a Markdown table."""
+    typer.echo(policy.render_document(), nl=False)
