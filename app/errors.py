@@ -20,9 +20,19 @@ class DomainError(Exception):
 
 
 class InvalidInputError(DomainError):
+    """``field`` names the input that is wrong: the detail then starts with it, and the problem
+    lists it under ``errors`` as a schema validation error would, so a client reads both kinds
+    of 422 the same way."""
+
     status = 422
     slug = "invalid-input"
     title = "Invalid input"
+
+    def __init__(self, detail: str, *, field: str | None = None, **extensions: Any) -> None:
+        if field is not None:
+            extensions.setdefault("errors", [{"field": field, "message": detail}])
+            detail = f"{field}: {detail}"
+        super().__init__(detail, **extensions)
 
 
 class UnauthenticatedError(DomainError):

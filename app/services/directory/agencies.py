@@ -63,7 +63,7 @@ async def create_agency(
         owner = policy.Owner(country=owner_country(kind, country))
         policy.require(actor, policy.Action.MANAGE_AGENCIES, owner)
     if await session.get(Country, country) is None:
-        raise InvalidInputError(f"country: {country!r} is not a country of the network")
+        raise InvalidInputError(f"{country!r} is not a country of the network", field="country")
     if await find_agency(session, country=country, name=name) is not None:
         raise ConflictError(f"name: {country} already has an agency named {name!r}")
     agency = Agency(country_code=country, kind=kind, name=name)

@@ -198,15 +198,16 @@ async def _check_targets(session: AsyncSession, targets: Iterable[str], own: str
     wanted = set(targets)
     if own in wanted:
         raise InvalidInputError(
-            f"target_countries lists {own}, the agency's own country: agreements cover "
-            "requests to other countries"
+            f"lists {own}, the agency's own country: agreements cover requests to other countries",
+            field="target_countries",
         )
     known = set(await session.scalars(select(Country.code).where(Country.code.in_(wanted))))
     unknown = sorted(wanted - known)
     if unknown:
         raise InvalidInputError(
-            f"target_countries: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} "
-            "not a country of the network"
+            f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a country of the "
+            "network",
+            field="target_countries",
         )
 
 
@@ -221,19 +222,21 @@ async def grant(session: AsyncSession, actor: Actor, draft: AgreementCreate) -> 
         await session.execute(select(Agency, func.now()).where(Agency.id == draft.agency_id))
     ).one_or_none()
     if found is None:
-        raise InvalidInputError(f"agency_id: there is no agency {draft.agency_id}")
+        raise InvalidInputError(f"there is no agency {draft.agency_id}", field="agency_id")
     agency, now = found
     if agency.kind not in GRANTEE_KINDS:
         raise InvalidInputError(
-            f"agency_id: {agency.name} is an agency of kind {agency.kind.value}: agreements "
-            "are granted to national units and partners"
+            f"{agency.name} is an agency of kind {agency.kind.value}: agreements are granted "
+            "to national units and partners",
+            field="agency_id",
         )
     if not policy.permits(
         actor, policy.Action.MANAGE_AGREEMENTS, policy.Owner(country=agency.country_code)
     ):
         raise InvalidInputError(
-            f"agency_id: {agency.name} belongs to {agency.country_code}: an NCB grants "
-            "agreements to agencies of its own country"
+            f"{agency.name} belongs to {agency.country_code}: an NCB grants agreements to "
+            "agencies of its own country",
+            field="agency_id",
         )
     if draft.target_countries is not None:
         await _check_targets(session, draft.target_countries, agency.country_code)

@@ -136,7 +136,7 @@ async def create_principal(
 ) -> Principal:
     agency = await session.get(Agency, agency_id)
     if agency is None:
-        raise InvalidInputError(f"agency_id: there is no agency {agency_id}")
+        raise InvalidInputError(f"there is no agency {agency_id}", field="agency_id")
     if actor is not None:
         policy.require(actor, policy.Action.MANAGE_PRINCIPALS, agencies.owner_of(agency))
         policy.require_grantable(actor, role)

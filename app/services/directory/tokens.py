@@ -147,7 +147,9 @@ async def create(
     principal, _ = await _managed(session, actor, principal_id)
     _refuse_disabled(principal)
     if draft.expires_at is not None and draft.expires_at <= await _now(session):
-        raise InvalidInputError("expires_at: is not in the future; the token would never work")
+        raise InvalidInputError(
+            "is not in the future; the token would never work", field="expires_at"
+        )
     token, secret = await _issue(
         session, actor, principal_id=principal.id, label=draft.label, expires_at=draft.expires_at
     )

@@ -35,13 +35,6 @@ from app.services.auth import Actor
 from app.services.rosters.resolution import wall_to_instant
 
 
-def invalid(field: str, message: str, **extensions: Any) -> InvalidInputError:
-    """A 422 naming the field, shaped like a validation error's."""
-    return InvalidInputError(
-        f"{field}: {message}", errors=[{"field": field, "message": message}], **extensions
-    )
-
-
 def _owner(country: str) -> policy.Owner:
     return policy.Owner(country=country)
 
@@ -81,15 +74,18 @@ async def check_contact_points(
     for field, principal_id in named.items():
         row = found.get(principal_id)
         if row is None:
-            raise invalid(field, f"there is no principal {principal_id}")
+            raise InvalidInputError(f"there is no principal {principal_id}", field=field)
         if row.role is not Role.CONTACT_POINT:
-            raise invalid(field, f"{principal_id} is a {row.role.value}, not a contact point")
+            raise InvalidInputError(
+                f"{principal_id} is a {row.role.value}, not a contact point", field=field
+            )
         if row.country_code != country:
-            raise invalid(
-                field, f"{principal_id} is a contact point of {row.country_code}, not {country}"
+            raise InvalidInputError(
+                f"{principal_id} is a contact point of {row.country_code}, not {country}",
+                field=field,
             )
         if row.disabled_at is not None:
-            raise invalid(field, f"{principal_id} is disabled")
+            raise InvalidInputError(f"{principal_id} is disabled", field=field)
 
 
 # --- rotations --------------------------------------------------------------------------------
@@ -120,10 +116,10 @@ async def add_rotation(
     first_seen: dict[uuid.UUID, int] = {}
     for index, participant in enumerate(draft.participants):
         if participant in first_seen:
-            raise invalid(
-                f"participants[{index}]",
+            raise InvalidInputError(
                 f"{participant} is listed already (participants[{first_seen[participant]}]): "
                 "a rotation names each person once",
+                field=f"participants[{index}]",
             )
         first_seen[participant] = index
     await check_contact_points(
@@ -144,10 +140,10 @@ async def add_rotation(
     )
     view = _rotation_view(rotation, time_zone)
     if draft.ends_at is not None and draft.ends_at <= view.starts_at:
-        raise invalid(
-            "ends_at",
+        raise InvalidInputError(
             f"must be after the first hand-off ({view.starts_at.isoformat()}, "
             f"{draft.starts_local.isoformat()} in {time_zone})",
+            field="ends_at",
         )
     session.add(rotation)
     await session.flush()
@@ -191,10 +187,10 @@ async def end_rotation(
         raise ConflictError(f"rotation {rotation_id} ended at {rotation.ends_at.isoformat()}")
     ends_at = at or now
     if ends_at < now:
-        raise invalid(
-            "at",
+        raise InvalidInputError(
             f"is in the past (now is {now.isoformat()}): who was on duty stays as it was; "
             "omit it to end the rotation now",
+            field="at",
         )
     previous = rotation.ends_at
     rotation.ends_at = ends_at
@@ -266,11 +262,11 @@ async def add_override(
     ).one_or_none()
     if conflict is not None:
         whose = f"of {draft.principal_id}" if draft.kind is OverrideKind.LEAVE else "in this layer"
-        raise invalid(
-            "starts_at",
+        raise InvalidInputError(
             f"overlaps {conflict.kind.value} {conflict.id} {whose} "
             f"({conflict.starts_at.isoformat()} to {conflict.ends_at.isoformat()}): "
             "cancel that one first, or choose another time",
+            field="starts_at",
             conflicting_override_id=str(conflict.id),
         )
     override = RosterOverride(

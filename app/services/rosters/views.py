@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
+from app.errors import InvalidInputError
 from app.schemas.rosters import (
     Duty,
     GapList,
@@ -23,7 +24,6 @@ from app.schemas.rosters import (
 )
 from app.services.auth import Actor
 from app.services.rosters import resolution, store
-from app.services.rosters.manage import invalid
 
 # Resolving a window is pure Python and may take tens of milliseconds (93 days of hourly
 # shifts: ~80 ms): it runs in a worker thread, so the event loop, and every socket it serves,
@@ -38,9 +38,11 @@ def _require_reader(actor: Actor, country: str) -> None:
 
 def _check_window(start: datetime, end: datetime) -> None:
     if end <= start:
-        raise invalid("to", "must be after from")
+        raise InvalidInputError("must be after from", field="to")
     if end - start > MAX_WINDOW:
-        raise invalid("to", f"is more than {MAX_WINDOW.days} days after from: ask in parts")
+        raise InvalidInputError(
+            f"is more than {MAX_WINDOW.days} days after from: ask in parts", field="to"
+        )
 
 
 def _duty(roster: store.Roster, shift: resolution.Shift) -> Duty:
