@@ -270,6 +270,16 @@ BAD_CALLS: list[tuple[str, str, str, Any, int, str]] = [
         422,
         "expires_at",
     ),
+    (
+        # Representable, but a rotation adds its lifetime to now: it must never run off the
+        # calendar.
+        "expiry beyond any plan",
+        "POST",
+        "/v1/principals/{me}/tokens",
+        {"expires_at": "9999-12-31T23:59:59Z"},
+        422,
+        "expires_at: must fall in the years 1970 to 2999",
+    ),
     ("NUL in label", "POST", "/v1/principals/{me}/tokens", {"label": f"a{NUL}"}, 422, "label"),
     ("huge label", "POST", "/v1/principals/{me}/tokens", {"label": "x" * 10_000}, 422, "label"),
     ("token in body", "POST", "/v1/principals/{me}/tokens", {"token": "r247_x"}, 422, "token"),

@@ -49,7 +49,9 @@ def create_token(
     name: Annotated[str, typer.Option(help="Person, desk or system the token is for.")],
     label: Annotated[str, typer.Option(help="A note on the token.")] = "",
     expires_in_hours: Annotated[
-        float | None, typer.Option(min=0.001, help="The token stops working after this.")
+        float | None,
+        # Ten years at most: an expiry is a plan, and a rotation adds its lifetime to now.
+        typer.Option(min=0.001, max=87_600, help="The token stops working after this."),
     ] = None,
 ) -> None:
     """Create a principal with a role in an agency, and a token for it (shown only now)."""

@@ -10,7 +10,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.models.enums import AgencyKind, Role
-from app.schemas.primitives import CountryCode, Instant, Text
+from app.schemas.primitives import CountryCode, PlannedInstant, Text
 
 MAX_OVERLAP_SECONDS = 86_400
 
@@ -124,7 +124,7 @@ class TokenState(enum.StrEnum):
 
 class TokenCreate(_Input):
     label: Label = Field(default="", description="What the token is for, for people")
-    expires_at: Instant | None = Field(
+    expires_at: PlannedInstant | None = Field(
         default=None, description="The token stops working then; null: until revoked"
     )
 

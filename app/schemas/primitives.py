@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic import (
+    AfterValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -103,3 +109,24 @@ class _UtcInstant:
 
 # An aware datetime, normalised to UTC.
 Instant = Annotated[datetime, _UtcInstant()]
+
+
+# A time something is planned for: a shift, a token's expiry. Far wider than any plan, and
+# narrow enough that arithmetic on it (the window around a shift, a rotated token's lifetime
+# added to now) never runs off the calendar into a 500.
+PLAN_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+PLAN_LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
+PLAN_RANGE_MESSAGE = "must fall in the years 1970 to 2999"
+
+
+def _in_plan_range(value: datetime) -> datetime:
+    if not PLAN_EARLIEST <= value < PLAN_LATEST:
+        raise PydanticCustomError("planned_time_out_of_range", PLAN_RANGE_MESSAGE)
+    return value
+
+
+PlannedInstant = Annotated[
+    Instant,
+    AfterValidator(_in_plan_range),
+    Field(description=f"{INSTANT_DESCRIPTION} A planned time takes years 1970 to 2999."),
+]

@@ -9,7 +9,7 @@ never runs off the calendar.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,19 +24,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.models.enums import Cadence, Layer, OverrideKind
-from app.schemas.primitives import INSTANT_DESCRIPTION, Instant, Text
+from app.schemas.primitives import (
+    PLAN_EARLIEST,
+    PLAN_LATEST,
+    PLAN_RANGE_MESSAGE,
+    PlannedInstant,
+    Text,
+)
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
 MAX_PARTICIPANTS = 50
-
-_RANGE_MESSAGE = "must fall in the years 1970 to 2999"
-
-
-def _in_roster_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise PydanticCustomError("roster_time_out_of_range", _RANGE_MESSAGE)
-    return value
 
 
 def _wall_time(value: datetime) -> datetime:
@@ -47,16 +43,12 @@ def _wall_time(value: datetime) -> datetime:
             "(e.g. 2026-12-01T08:00), so that a hand-off stays at the same local hour across "
             "daylight-saving changes",
         )
-    if not EARLIEST.replace(tzinfo=None) <= value < LATEST.replace(tzinfo=None):
-        raise PydanticCustomError("roster_time_out_of_range", _RANGE_MESSAGE)
+    if not PLAN_EARLIEST.replace(tzinfo=None) <= value < PLAN_LATEST.replace(tzinfo=None):
+        raise PydanticCustomError("planned_time_out_of_range", PLAN_RANGE_MESSAGE)
     return value
 
 
-RosterInstant = Annotated[
-    Instant,
-    AfterValidator(_in_roster_range),
-    Field(description=f"{INSTANT_DESCRIPTION} Rosters take years 1970 to 2999."),
-]
+RosterInstant = PlannedInstant
 WallTime = Annotated[
     datetime,
     AfterValidator(_wall_time),
