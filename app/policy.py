@@ -31,15 +31,24 @@ class Scope(enum.StrEnum):
     OWN_COUNTRY = "own country"  # the object's country is the caller's
     OWN_AGENCY = "own agency"  # the object's agency is the caller's
     SELF = "self"  # the object is the caller, or belongs to it (its tokens, its channel)
+    SENDING_COUNTRY = "sending country"  # a request sent from the caller's country
+    HOLDING_AGENCY = "holding agency"  # a request held by a contact point of the caller's agency
 
 
 class Action(enum.StrEnum):
     # Requests (a request's country is its target; its agency the sender).
     SUBMIT_REQUEST = "submit a request"
     READ_REQUEST = "see a request's metadata"
-    READ_REQUEST_CONTENT = "read a request's content"
+    READ_REQUEST_CONTENT = "read a request's content (TLP:CLEAR, GREEN, AMBER)"
+    READ_STRICT_CONTENT = "read TLP:AMBER+STRICT content"
+    READ_RED_CONTENT = "read TLP:RED content"
     ACKNOWLEDGE_REQUEST = "acknowledge a request"
     ASSIGN_REQUEST = "hand a request to a contact point"
+    ACT_AS_TARGET = "act on a request as its target desk (start, ask, respond, decline)"
+    ACT_AS_REQUESTER = "act on a request as its sender (answer, close, cancel, reopen)"
+    TAKE_PART = "write in a request's thread, add files to it"
+    PERMIT_RESHARE = "permit its own H2 file to be re-shared into another request"
+    HOLD_REQUEST = "set and lift a legal hold on a request"
     RECEIVE_PUSHES = "receive pushes on a WebSocket"
     # The directory.
     READ_DIRECTORY = "read the directory (countries, agencies, profiles, policies)"
@@ -61,6 +70,8 @@ _ANY = frozenset({Scope.ANY})
 _COUNTRY = frozenset({Scope.OWN_COUNTRY})
 _AGENCY = frozenset({Scope.OWN_AGENCY})
 _SELF = frozenset({Scope.SELF})
+_SENDING_COUNTRY = frozenset({Scope.SENDING_COUNTRY})
+_HOLDING_AGENCY = frozenset({Scope.HOLDING_AGENCY})
 _EVERYONE = {role: _ANY for role in Role}
 
 RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
@@ -68,18 +79,46 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
     Action.READ_REQUEST: {
         Role.UNIT: _AGENCY,
         Role.CONTACT_POINT: _COUNTRY,
-        Role.NCB: _COUNTRY,
+        Role.NCB: _COUNTRY | _SENDING_COUNTRY,
         Role.GS: _ANY,
         Role.AUDITOR: _ANY,
     },
+    # Content, by handling code (app/services/handling.py): auditors never read any.
     Action.READ_REQUEST_CONTENT: {
         Role.UNIT: _AGENCY,
         Role.CONTACT_POINT: _COUNTRY,
         Role.NCB: _COUNTRY,
         Role.GS: _ANY,
     },
+    # The receiving organisation only: the target desk, not the NCB.
+    Action.READ_STRICT_CONTENT: {
+        Role.UNIT: _AGENCY,
+        Role.CONTACT_POINT: _COUNTRY,
+        Role.GS: _ANY,
+    },
+    # The two named agencies (the sender, the holder's) and the global desk.
+    Action.READ_RED_CONTENT: {
+        Role.UNIT: _AGENCY,
+        Role.CONTACT_POINT: _HOLDING_AGENCY,
+        Role.GS: _ANY,
+    },
     Action.ACKNOWLEDGE_REQUEST: {Role.CONTACT_POINT: _COUNTRY, Role.NCB: _COUNTRY, Role.GS: _ANY},
     Action.ASSIGN_REQUEST: {Role.CONTACT_POINT: _COUNTRY, Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.ACT_AS_TARGET: {Role.CONTACT_POINT: _COUNTRY, Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.ACT_AS_REQUESTER: {Role.UNIT: _AGENCY},
+    Action.TAKE_PART: {
+        Role.UNIT: _AGENCY,
+        Role.CONTACT_POINT: _COUNTRY,
+        Role.NCB: _COUNTRY,
+        Role.GS: _ANY,
+    },
+    Action.PERMIT_RESHARE: {
+        Role.UNIT: _AGENCY,
+        Role.CONTACT_POINT: _AGENCY,
+        Role.NCB: _AGENCY,
+        Role.GS: _ANY,
+    },
+    Action.HOLD_REQUEST: {Role.NCB: _SENDING_COUNTRY, Role.GS: _ANY},
     Action.RECEIVE_PUSHES: {
         Role.UNIT: _AGENCY,
         Role.CONTACT_POINT: _COUNTRY | _SELF,
@@ -141,11 +180,16 @@ GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """What an object belongs to. None: it belongs to no country (agency, principal)."""
+    """What an object belongs to. None: it belongs to no country (agency, principal).
+
+    A request also names the country that sent it and the agency holding it (the assigned
+    contact point's; None while the whole desk holds it)."""
 
     country: str | None = None
     agency_id: uuid.UUID | None = None
     principal_id: uuid.UUID | None = None
+    sending_country: str | None = None
+    holding_agency_id: uuid.UUID | None = None
 
 
 NETWORK = Owner()  # what belongs to the whole network: reached by an ``any`` scope only
@@ -165,6 +209,12 @@ def _reaches(actor: Actor, scope: Scope, owner: Owner) -> bool:
             return owner.agency_id is not None and owner.agency_id == actor.agency_id
         case Scope.SELF:
             return owner.principal_id is not None and owner.principal_id == actor.principal_id
+        case Scope.SENDING_COUNTRY:
+            return owner.sending_country is not None and owner.sending_country == actor.country
+        case Scope.HOLDING_AGENCY:
+            return (
+                owner.holding_agency_id is not None and owner.holding_agency_id == actor.agency_id
+            )
 
 
 def permits(actor: Actor, action: Action, owner: Owner | None = None) -> bool:
@@ -201,6 +251,8 @@ def where(
     country: QueryableAttribute[str] | ColumnElement[str | None] | None = None,
     agency: QueryableAttribute[uuid.UUID] | None = None,
     principal: QueryableAttribute[uuid.UUID] | None = None,
+    sending_country: QueryableAttribute[str] | None = None,
+    holding_agency: QueryableAttribute[uuid.UUID | None] | None = None,
 ) -> ColumnElement[bool]:
     """The same rule as :func:`permits`, as a SQL condition over an object's owner columns:
     lists are filtered by it, so a list never shows what a GET would refuse."""
@@ -215,6 +267,10 @@ def where(
                 clauses.append(agency == actor.agency_id)
             case Scope.SELF if principal is not None:
                 clauses.append(principal == actor.principal_id)
+            case Scope.SENDING_COUNTRY if sending_country is not None:
+                clauses.append(sending_country == actor.country)
+            case Scope.HOLDING_AGENCY if holding_agency is not None:
+                clauses.append(holding_agency == actor.agency_id)
     return or_(*clauses) if clauses else false()
 
 
@@ -225,11 +281,14 @@ def render_document() -> str:
         "Generated by `relay247 policy` from app/policy.py, the one place the service decides\n"
         "it; a test fails when this file and the code differ.\n\n"
         "Each cell lists the scopes in which a role may act: **any** object; objects of its\n"
-        "**own country**; of its **own agency**; or **self** (itself, its tokens, what is\n"
-        "assigned to it). A request belongs to its target country and to the agency that sent\n"
-        "it. What belongs to the General Secretariat belongs to no country, so only an *any*\n"
-        "scope reaches it. An object a principal may not see is answered with 404, as if it did\n"
-        "not exist; one it sees but may not change with 403 and the reason.\n\n"
+        "**own country**; of its **own agency**; **self** (itself, its tokens, what is\n"
+        "assigned to it); a request sent from its country (**sending country**); or a request\n"
+        "held by a contact point of its agency (**holding agency**). A request belongs to its\n"
+        "target country and to the agency that sent it. What belongs to the General\n"
+        "Secretariat belongs to no country, so only an *any* scope reaches it. An object a\n"
+        "principal may not see is answered with 404, as if it did not exist; one it sees but\n"
+        "may not change with 403 and the reason. Who may read content depends on its TLP\n"
+        "code (see the README): an auditor reads none.\n\n"
         + render_table()
         + "\nRoles a manager may give a principal:\n\n"
         + "".join(

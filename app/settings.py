@@ -15,6 +15,8 @@ import limits
 from pydantic import AliasChoices, BeforeValidator, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.models.enums import RequestType
+
 _PREFIX = "RELAY247_"
 
 _NUMBER = re.compile(r"\s*\d+(\.\d*)?\s*")
@@ -84,6 +86,42 @@ class ApiSettings(BaseSettings):
         "all of them), instead of a write on every request: a token's last_used_at is accurate "
         "to this interval.",
     )
+
+
+class ExchangeSettings(BaseSettings):
+    """The request's life after submission: actions, files, retention."""
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    file_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1,
+        description="Largest evidence file accepted; a larger upload is refused with 413 as "
+        "soon as its declared length or the bytes read pass it.",
+    )
+    reopen_window: Duration = Field(
+        default=timedelta(days=30),
+        description="How long after it was closed the sender may reopen a request.",
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Days a request's content is kept after it is final, by request type, "
+        'over the defaults of app/services/retention.py (JSON, e.g. {"preservation": 60}).',
+    )
+    purge_interval: Duration = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="How often an instance looks for requests whose retention has ended.",
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _known_types_in_range(cls, value: dict[str, int]) -> dict[str, int]:
+        for kind, days in value.items():
+            RequestType(kind)  # an unknown type fails at start
+            if not 1 <= days <= 36500:
+                raise ValueError(f"retention of {kind}: {days} days is not within 1 to 36500")
+        return value
 
 
 class RealtimeSettings(BaseSettings):
@@ -191,6 +229,11 @@ def api_settings() -> ApiSettings:
 @lru_cache
 def realtime_settings() -> RealtimeSettings:
     return RealtimeSettings()
+
+
+@lru_cache
+def exchange_settings() -> ExchangeSettings:
+    return ExchangeSettings()
 
 
 @lru_cache

@@ -8,6 +8,13 @@ from app.models.base import Base, table_of
 from app.models.country import Country
 from app.models.escalation_policy import EscalationPolicy
 from app.models.event import Channel, Event
+from app.models.exchange import (
+    BlobChunk,
+    EvidenceFile,
+    Message,
+    RequestTransition,
+    SharePermission,
+)
 from app.models.idempotency import IdempotencyKey
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
@@ -19,14 +26,19 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "BlobChunk",
     "Channel",
     "CooperationRequest",
     "Country",
     "EscalationPolicy",
     "Event",
+    "EvidenceFile",
     "IdempotencyKey",
+    "Message",
     "Principal",
+    "RequestTransition",
     "RosterOverride",
     "RosterRotation",
+    "SharePermission",
     "table_of",
 ]

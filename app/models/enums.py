@@ -118,14 +118,54 @@ class EscalationTarget(enum.StrEnum):
     GLOBAL_DESK = "global_desk"
 
 
-def db_enum(enum_class: type[enum.StrEnum]) -> Enum:
-    """A text column with a CHECK constraint: new values need no ALTER TYPE."""
+def db_enum(enum_class: type[enum.StrEnum], *, name: str | None = None) -> Enum:
+    """A text column with a CHECK constraint: new values need no ALTER TYPE. ``name`` names
+    the constraint when a table has two columns of one vocabulary."""
     return Enum(
         enum_class,
-        name=enum_class.__name__.lower(),
+        name=name or enum_class.__name__.lower(),
         native_enum=False,
         create_constraint=True,
         length=32,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+class Side(enum.StrEnum):
+    """The two sides of a request's exchange."""
+
+    REQUESTER = "requester"  # the agency that sent it
+    TARGET = "target"  # the target country's desk (contact points, its NCB) and the global desk
+
+
+class RequestAction(enum.StrEnum):
+    """What a side does to a request (app/services/lifecycle.py says when and to what)."""
+
+    ACKNOWLEDGE = "acknowledge"
+    START = "start"
+    REQUEST_INFO = "request_info"
+    PROVIDE_INFO = "provide_info"
+    RESPOND = "respond"
+    DECLINE = "decline"
+    CLOSE = "close"
+    CANCEL = "cancel"
+    REOPEN = "reopen"
+
+
+class SourceReliability(enum.StrEnum):
+    """The source's reliability, as law-enforcement networks grade it (the 4x4 system)."""
+
+    A = "A"  # no doubt of its authenticity, trustworthiness and competence
+    B = "B"  # information from it has in most instances proved reliable
+    C = "C"  # information from it has in most instances proved unreliable
+    X = "X"  # its reliability cannot be judged
+
+
+class InformationAccuracy(enum.IntEnum):
+    """The information's accuracy (the 4x4 system)."""
+
+    KNOWN_TRUE = 1  # known to be true without reservation
+    KNOWN_TO_SOURCE = 2  # known personally to the source, not to the officer passing it on
+    NOT_KNOWN_TO_SOURCE = 3  # not known personally to the source, corroborated
+    CANNOT_BE_JUDGED = 4  # its accuracy cannot be judged

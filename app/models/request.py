@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +31,16 @@ class CooperationRequest(Base):
         Index("ix_requests_agency_created", "requesting_agency_id", "created_at", "id"),
         Index("ix_requests_created", "created_at", "id"),
         Index("ix_requests_assigned_created", "assigned_to", "created_at", "id"),
+        # What the purge job looks for: closed, not yet purged.
+        Index(
+            "ix_requests_purge_due",
+            "closed_at",
+            postgresql_where="purged_at IS NULL AND closed_at IS NOT NULL",
+        ),
+        CheckConstraint("retention_days BETWEEN 1 AND 36500", name="retention_days_range"),
+        CheckConstraint(
+            "(legal_hold_at IS NULL) = (legal_hold_by IS NULL)", name="legal_hold_complete"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -49,12 +59,15 @@ class CooperationRequest(Base):
     )
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), nullable=False)
 
-    subject: Mapped[str] = mapped_column(String(300), nullable=False)
-    details: Mapped[str] = mapped_column(Text, nullable=False)
-    identifiers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
-    legal_basis: Mapped[str] = mapped_column(String(500), nullable=False)
+    # The content: NULL once purged at the end of its retention (purged_at says when).
+    subject: Mapped[str | None] = mapped_column(String(300))
+    details: Mapped[str | None] = mapped_column(Text)
+    identifiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    legal_basis: Mapped[str | None] = mapped_column(String(500))
     handling_code: Mapped[HandlingCode] = mapped_column(db_enum(HandlingCode), nullable=False)
     onward_use: Mapped[list[OnwardUse]] = mapped_column(ARRAY(String(2)), nullable=False)
+    # The restriction that H3 stands for, in words (required with H3).
+    handling_note: Mapped[str | None] = mapped_column(String(500))
     # SHA-256 of the canonical content: what audit entries and auditors see instead of it.
     content_hash: Mapped[str] = mapped_column(CHAR(64), nullable=False)
 
@@ -68,3 +81,17 @@ class CooperationRequest(Base):
         db_enum(Assignment), nullable=False, server_default=Assignment.DESK.value
     )
     assigned_at: Mapped[datetime] = created_at_column()
+    # The agency of the contact point holding it: with the sender, one of the two agencies
+    # that may read TLP:RED content (app/services/handling.py).
+    assigned_agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agencies.id"))
+
+    # Bumped by every change: an optimistic caller sends it back in If-Match.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    # When it reached a final state (closed, declined, cancelled); cleared by a reopen.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Days its content is kept after closed_at, from the policy of its type at creation.
+    retention_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    legal_hold_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -82,6 +82,11 @@ class RequestCreate(_Input):
     onward_use: Annotated[
         list[OnwardUse], Field(max_length=4, description="Restrictions on onward use (H0-H3)")
     ] = []
+    handling_note: Annotated[
+        str | None,
+        Text(min_length=1, max_length=500),
+        Field(description="The restriction H3 stands for, in words (required with H3)"),
+    ] = None
 
     @model_validator(mode="after")
     def _onward_use_once_each(self) -> Self:
@@ -95,6 +100,12 @@ class RequestContentOut(BaseModel):
     details: str
     identifiers: list[Identifier]
     legal_basis: str
+
+
+class LegalHoldOut(BaseModel):
+    set_at: datetime
+    set_by: uuid.UUID
+    reason: str | None
 
 
 class RequestOut(BaseModel):
@@ -112,7 +123,9 @@ class RequestOut(BaseModel):
     target_country: str
     handling_code: HandlingCode
     onward_use: list[OnwardUse]
+    handling_note: str | None
     content_hash: str
+    version: int = Field(description="Bumped by every change; the ETag, for If-Match")
     created_at: datetime
     updated_at: datetime
     acknowledged_at: datetime | None
@@ -125,7 +138,24 @@ class RequestOut(BaseModel):
         "reassigned: handed on by the desk"
     )
     assigned_at: datetime
-    content: RequestContentOut | None
+    closed_at: datetime | None = Field(
+        description="When it became final (closed, declined, cancelled); null while open"
+    )
+    retention_days: int = Field(
+        description="Days its content is kept once final (by type, fixed at its creation)"
+    )
+    retain_until: datetime | None = Field(
+        description="When its content is purged (closed_at + retention_days) unless held"
+    )
+    legal_hold: LegalHoldOut | None = Field(
+        description="A legal hold keeps the content past retain_until until it is lifted"
+    )
+    purged_at: datetime | None = Field(
+        description="When its content was purged; metadata, hashes and history remain"
+    )
+    content: RequestContentOut | None = Field(
+        description="Null for who may not read it (by its handling code) and once purged"
+    )
 
 
 class SubmittedRequest(RequestOut):

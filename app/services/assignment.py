@@ -9,13 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
-from app.errors import ConflictError, NotFoundError
-from app.models import CooperationRequest
+from app.errors import ConflictError
+from app.models import Principal
 from app.models.enums import Assignment
 from app.schemas.requests import AssignmentOut
-from app.services import events, requests
+from app.services import events, lifecycle, requests
 from app.services.auth import Actor
-from app.services.lifecycle import TRANSITIONS
 from app.services.rosters.manage import check_contact_points
 
 
@@ -23,15 +22,9 @@ async def assign(
     session: AsyncSession, actor: Actor, request_id: uuid.UUID, principal_id: uuid.UUID
 ) -> AssignmentOut:
     """Hand the request to another contact point of its target desk."""
-    request = await session.scalar(
-        select(CooperationRequest)
-        .where(CooperationRequest.id == request_id, requests.visible_to(actor))
-        .with_for_update()
-    )
-    if request is None:
-        raise NotFoundError(f"no request {request_id} that you may see")
+    request = await requests.find_visible(session, actor, request_id, lock=True)
     policy.require(actor, policy.Action.ASSIGN_REQUEST, requests.owner_of(request))
-    if not TRANSITIONS[request.status]:
+    if lifecycle.is_final(request.status):
         raise ConflictError(
             f"a request that is {request.status.value} is finished: it is not handed on",
             current_status=request.status.value,
@@ -49,6 +42,10 @@ async def assign(
         )
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     request.assigned_to = principal_id
+    request.assigned_agency_id = await session.scalar(
+        select(Principal.agency_id).where(Principal.id == principal_id)
+    )
+    request.version += 1
     request.assignment = Assignment.REASSIGNED
     request.assigned_at = request.updated_at = now
     await session.flush()

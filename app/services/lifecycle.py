@@ -1,28 +1,82 @@
-"""The request state machine: every status change goes through :func:`check_transition`."""
+"""The request state machine, as one table: for each (state, action), which side may take it
+and the state it leads to. Nothing else in the code decides what a request may become.
+
+The target desk (its contact points, its NCB, the global desk) works the request; the
+sending agency answers questions, closes, cancels and reopens. ``relay247 lifecycle`` prints
+the table, and the README's copy is that print.
+"""
 
 from __future__ import annotations
 
-from app.errors import ConflictError
+from dataclasses import dataclass
+
+from app.models.enums import RequestAction as A
 from app.models.enums import RequestStatus as S
+from app.models.enums import Side
 
-_CLOSABLE = frozenset({S.DECLINED, S.CANCELLED})
 
-TRANSITIONS: dict[S, frozenset[S]] = {
-    S.SUBMITTED: frozenset({S.DELIVERED, S.ACKNOWLEDGED}) | _CLOSABLE,
-    S.DELIVERED: frozenset({S.ACKNOWLEDGED}) | _CLOSABLE,
-    S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS}) | _CLOSABLE,
-    S.IN_PROGRESS: frozenset({S.INFO_REQUESTED, S.RESPONDED}) | _CLOSABLE,
-    S.INFO_REQUESTED: frozenset({S.IN_PROGRESS}) | _CLOSABLE,
-    S.RESPONDED: frozenset({S.CLOSED}),
-    S.CLOSED: frozenset(),
-    S.DECLINED: frozenset(),
-    S.CANCELLED: frozenset(),
+@dataclass(frozen=True, slots=True)
+class Step:
+    side: Side
+    to: S
+
+
+_TARGET, _REQUESTER = Side.TARGET, Side.REQUESTER
+# Where nothing is decided yet: the target may still decline, the sender still cancel.
+_OPEN = (S.SUBMITTED, S.DELIVERED, S.ACKNOWLEDGED, S.IN_PROGRESS, S.INFO_REQUESTED)
+
+TABLE: dict[tuple[S, A], Step] = {
+    (S.SUBMITTED, A.ACKNOWLEDGE): Step(_TARGET, S.ACKNOWLEDGED),
+    (S.DELIVERED, A.ACKNOWLEDGE): Step(_TARGET, S.ACKNOWLEDGED),
+    (S.ACKNOWLEDGED, A.START): Step(_TARGET, S.IN_PROGRESS),
+    # An emergency is often answered (or questioned) at once: no need to "start" first.
+    (S.ACKNOWLEDGED, A.REQUEST_INFO): Step(_TARGET, S.INFO_REQUESTED),
+    (S.IN_PROGRESS, A.REQUEST_INFO): Step(_TARGET, S.INFO_REQUESTED),
+    (S.INFO_REQUESTED, A.PROVIDE_INFO): Step(_REQUESTER, S.IN_PROGRESS),
+    (S.ACKNOWLEDGED, A.RESPOND): Step(_TARGET, S.RESPONDED),
+    (S.IN_PROGRESS, A.RESPOND): Step(_TARGET, S.RESPONDED),
+    (S.RESPONDED, A.CLOSE): Step(_REQUESTER, S.CLOSED),
+    # The answer was not enough: back to work (from closed, within the reopen window).
+    (S.RESPONDED, A.REOPEN): Step(_REQUESTER, S.IN_PROGRESS),
+    (S.CLOSED, A.REOPEN): Step(_REQUESTER, S.IN_PROGRESS),
+    **{(state, A.DECLINE): Step(_TARGET, S.DECLINED) for state in _OPEN},
+    **{(state, A.CANCEL): Step(_REQUESTER, S.CANCELLED) for state in _OPEN},
 }
 
+# Actions that must say why: the reason is kept in the history.
+REASON_REQUIRED = frozenset({A.DECLINE, A.CANCEL, A.REQUEST_INFO, A.REOPEN})
 
-def check_transition(current: S, new: S) -> None:
-    if new not in TRANSITIONS[current]:
-        raise ConflictError(
-            f"a request that is {current.value} cannot become {new.value}",
-            current_status=current.value,
+# States in which nothing more happens to a request, but a reopen of a closed one.
+FINAL = frozenset({S.CLOSED, S.DECLINED, S.CANCELLED})
+
+
+def step(state: S, action: A) -> Step | None:
+    return TABLE.get((state, action))
+
+
+def allowed(state: S, side: Side | None = None) -> list[A]:
+    """The actions that may be taken in this state (by this side), in the table's order."""
+    return [
+        action
+        for (from_state, action), rule in TABLE.items()
+        if from_state == state and (side is None or rule.side == side)
+    ]
+
+
+def actions_of(side: Side) -> frozenset[A]:
+    return frozenset(action for (_, action), rule in TABLE.items() if rule.side == side)
+
+
+def is_final(state: S) -> bool:
+    return state in FINAL
+
+
+def render_table() -> str:
+    """The table for people (the README), one row per (state, action)."""
+    lines = ["| state | action | by | leads to |", "|---|---|---|---|"]
+    for (state, action), rule in TABLE.items():
+        reason = " (reason required)" if action in REASON_REQUIRED else ""
+        lines.append(
+            f"| {state.value} | {action.value}{reason} | {rule.side.value} | {rule.to.value} |"
         )
+    return "\n".join(lines) + "\n"

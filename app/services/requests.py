@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Uuid, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
 from app.canonical import sha256_hex
-from app.errors import ForbiddenError, InvalidInputError, NotFoundError
-from app.models import CooperationRequest, table_of
-from app.models.enums import Assignment, Priority, RequestStatus, RequestType
+from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from app.models import CooperationRequest, Principal, RequestTransition, table_of
+from app.models.enums import (
+    Assignment,
+    Priority,
+    RequestAction,
+    RequestStatus,
+    RequestType,
+    Side,
+)
 from app.pagination import Cursor
 from app.schemas.requests import (
     AckOut,
     Identifier,
+    LegalHoldOut,
     RequestContentOut,
     RequestCreate,
     RequestOut,
     RequestPage,
     SubmittedRequest,
 )
-from app.services import audit, events, idempotency, routing
+from app.services import audit, events, handling, idempotency, lifecycle, retention, routing
 from app.services.auth import Actor
 from app.services.directory import agreements
-from app.services.lifecycle import check_transition
 
 OBJECT_TYPE = "request"
 
@@ -43,16 +50,62 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
         policy.Action.READ_REQUEST,
         country=CooperationRequest.target_country,
         agency=CooperationRequest.requesting_agency_id,
+        sending_country=CooperationRequest.requesting_country,
+        holding_agency=CooperationRequest.assigned_agency_id,
     )
 
 
 def owner_of(request: CooperationRequest) -> policy.Owner:
-    """A request belongs to its target country and to the agency that sent it."""
-    return policy.Owner(country=request.target_country, agency_id=request.requesting_agency_id)
+    """A request belongs to its target country and to the agency that sent it; it was sent
+    from the sender's country and is held by its assignee's agency (if any)."""
+    return policy.Owner(
+        country=request.target_country,
+        agency_id=request.requesting_agency_id,
+        sending_country=request.requesting_country,
+        holding_agency_id=request.assigned_agency_id,
+    )
 
 
 def reads_content(actor: Actor, request: CooperationRequest) -> bool:
-    return policy.permits(actor, policy.Action.READ_REQUEST_CONTENT, owner_of(request))
+    """Whether the actor may read this request's content, by its handling code; a purged
+    request has none left to read."""
+    return request.purged_at is None and handling.may_read(
+        actor, request.handling_code, owner_of(request)
+    )
+
+
+async def find_visible(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, *, lock: bool = False
+) -> CooperationRequest:
+    """The request, if the actor may see it (else 404, as if it did not exist); ``lock``
+    takes its row lock, for a use case that decides on its state."""
+    query = select(CooperationRequest).where(CooperationRequest.id == request_id, visible_to(actor))
+    request = await session.scalar(query.with_for_update() if lock else query)
+    if request is None:
+        raise NotFoundError(f"no request {request_id} that you may see")
+    return request
+
+
+def side_of(actor: Actor, request: CooperationRequest) -> Side | None:
+    """Which side of the request the actor acts for, if any (app/policy.py)."""
+    owner = owner_of(request)
+    if policy.permits(actor, policy.Action.ACT_AS_REQUESTER, owner):
+        return Side.REQUESTER
+    if policy.permits(actor, policy.Action.ACT_AS_TARGET, owner):
+        return Side.TARGET
+    return None
+
+
+def channels_of(request: CooperationRequest) -> list[str]:
+    """Both sides' channels: the sender's agency, the target desk (which the NCB and the
+    global desk follow) and the assignee's own."""
+    channels = [
+        events.agency_channel(request.requesting_agency_id),
+        events.desk_channel(request.target_country),
+    ]
+    if request.assigned_to is not None:
+        channels.append(events.principal_channel(request.assigned_to))
+    return channels
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -60,7 +113,8 @@ def reads_content(actor: Actor, request: CooperationRequest) -> bool:
 
 def _content(request: CooperationRequest | RequestCreate) -> dict[str, Any]:
     identifiers = [
-        i.model_dump(mode="json") if isinstance(i, Identifier) else i for i in request.identifiers
+        i.model_dump(mode="json") if isinstance(i, Identifier) else i
+        for i in request.identifiers or []
     ]
     return {
         "subject": request.subject,
@@ -76,9 +130,25 @@ def _fields(request: CooperationRequest, actor: Actor) -> dict[str, Any]:
         if reads_content(actor, request)
         else None
     )
+    hold = (
+        LegalHoldOut(
+            set_at=request.legal_hold_at,
+            set_by=request.legal_hold_by,
+            reason=request.legal_hold_reason,
+        )
+        if request.legal_hold_at is not None and request.legal_hold_by is not None
+        else None
+    )
+    computed = {"content", "legal_hold", "retain_until"}
     return {
-        **{c: getattr(request, c) for c in RequestOut.model_fields if c != "content"},
+        **{c: getattr(request, c) for c in RequestOut.model_fields if c not in computed},
         "content": content,
+        "legal_hold": hold,
+        "retain_until": (
+            request.closed_at + timedelta(days=request.retention_days)
+            if request.closed_at is not None
+            else None
+        ),
     }
 
 
@@ -107,13 +177,29 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "assigned_to": str(request.assigned_to) if request.assigned_to else None,
         "assignment": request.assignment.value,
         "assigned_at": iso(request.assigned_at),
+        "version": request.version,
+        "closed_at": iso(request.closed_at),
     }
 
 
 _requests = table_of(CooperationRequest)
-_INSERT_REQUEST = insert(_requests).returning(
-    _requests.c.created_at, _requests.c.updated_at, _requests.c.assigned_at
+_INSERT_REQUEST = (
+    insert(_requests)
+    # The assignee's agency: with the sender, the agencies that may read TLP:RED content.
+    .values(
+        assigned_agency_id=select(Principal.agency_id)
+        .where(Principal.id == bindparam("assignee", type_=Uuid))
+        .scalar_subquery()
+    )
+    .returning(
+        _requests.c.created_at,
+        _requests.c.updated_at,
+        _requests.c.assigned_at,
+        _requests.c.assigned_agency_id,
+        _requests.c.version,
+    )
 )
+_transitions = table_of(RequestTransition)
 
 
 async def audit_request(
@@ -171,6 +257,7 @@ async def submit(
         if stored is not None:
             return Submission(request=_replayed(stored.body), replayed=True)
 
+    handling.check_note(draft.onward_use, draft.handling_note)
     if draft.target_country == actor.country:
         raise InvalidInputError(
             f"target_country {draft.target_country} is your own country: relay247 carries "
@@ -210,11 +297,27 @@ async def submit(
         **content,
         "handling_code": draft.handling_code,
         "onward_use": list(draft.onward_use),
+        "handling_note": draft.handling_note,
         "content_hash": sha256_hex(content),
         "assigned_to": assignee,
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
+        "retention_days": retention.retention_days(draft.type),
     }
-    stamps = (await session.execute(_INSERT_REQUEST, values)).one()
+    stamps = (
+        await session.execute(
+            _INSERT_REQUEST,
+            {**values, "assignee": assignee},
+        )
+    ).one()
+    await session.execute(
+        insert(_transitions).values(
+            request_id=values["id"],
+            to_status=RequestStatus.SUBMITTED,
+            side=Side.REQUESTER,
+            actor_principal_id=actor.principal_id,
+            actor_agency_id=actor.agency_id,
+        )
+    )
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.
     request = CooperationRequest(**values, **stamps._asdict())
@@ -256,11 +359,7 @@ async def submit(
 
 
 async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> RequestOut:
-    request = await session.scalar(
-        select(CooperationRequest).where(CooperationRequest.id == request_id, visible_to(actor))
-    )
-    if request is None:
-        raise NotFoundError(f"no request {request_id} that you may see")
+    request = await find_visible(session, actor, request_id)
     if reads_content(actor, request):
         await audit_request(session, actor, "request.read", request)
     return _view(request, actor)
@@ -331,13 +430,7 @@ async def list_requests(
 async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> AckOut:
     """A human at the target desk has seen the request. Idempotent: a second ack changes
     nothing and says so."""
-    request = await session.scalar(
-        select(CooperationRequest)
-        .where(CooperationRequest.id == request_id, visible_to(actor))
-        .with_for_update()
-    )
-    if request is None:
-        raise NotFoundError(f"no request {request_id} that you may see")
+    request = await find_visible(session, actor, request_id, lock=True)
     policy.require(actor, policy.Action.ACKNOWLEDGE_REQUEST, owner_of(request))
     if request.acknowledged_at is not None and request.acknowledged_by is not None:
         return AckOut(
@@ -347,7 +440,11 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
             acknowledged_by=request.acknowledged_by,
             already_acknowledged=True,
         )
-    check_transition(request.status, RequestStatus.ACKNOWLEDGED)
+    if lifecycle.step(request.status, RequestAction.ACKNOWLEDGE) is None:
+        raise ConflictError(
+            f"a request that is {request.status.value} cannot be acknowledged",
+            current_status=request.status.value,
+        )
     request.status = RequestStatus.ACKNOWLEDGED
     request.acknowledged_by = actor.principal_id
     now: datetime = (await session.execute(select(func.now()))).scalar_one()

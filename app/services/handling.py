@@ -1,0 +1,81 @@
+"""Handling rules that travel with the data: TLP 2.0 and the H0-H3 restrictions on onward use.
+
+Each request, message and file carries a handling code and its restrictions. An item may be
+stricter than its request, never looser. Who may read an item's content follows from its code
+alone, through app/policy.py (one Action per reach): TLP:CLEAR, GREEN and AMBER content is for
+both sides of the request (the target desk, its NCB, the sender, the global desk);
+AMBER+STRICT for the receiving organisation only (the target desk, not its NCB); RED for the
+two named agencies (the sender and the agency of the contact point holding the request) and
+the global desk. Auditors read no content at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from app import policy
+from app.errors import InvalidInputError
+from app.models.enums import HandlingCode, OnwardUse
+from app.services.auth import Actor
+
+# Least to most restrictive (TLP 2.0).
+_STRICTNESS = {
+    HandlingCode.CLEAR: 0,
+    HandlingCode.GREEN: 1,
+    HandlingCode.AMBER: 2,
+    HandlingCode.AMBER_STRICT: 3,
+    HandlingCode.RED: 4,
+}
+
+CONTENT_ACTION: dict[HandlingCode, policy.Action] = {
+    HandlingCode.CLEAR: policy.Action.READ_REQUEST_CONTENT,
+    HandlingCode.GREEN: policy.Action.READ_REQUEST_CONTENT,
+    HandlingCode.AMBER: policy.Action.READ_REQUEST_CONTENT,
+    HandlingCode.AMBER_STRICT: policy.Action.READ_STRICT_CONTENT,
+    HandlingCode.RED: policy.Action.READ_RED_CONTENT,
+}
+
+
+def may_read(actor: Actor, code: HandlingCode, request_owner: policy.Owner) -> bool:
+    """Whether the actor may read the content of an item with this code, in a request of
+    this owner (app.services.requests.owner_of)."""
+    return policy.permits(actor, CONTENT_ACTION[code], request_owner)
+
+
+def stricter_or_equal(code: HandlingCode, than: HandlingCode) -> bool:
+    return _STRICTNESS[code] >= _STRICTNESS[than]
+
+
+def check_item_handling(
+    *,
+    code: HandlingCode,
+    onward_use: Collection[OnwardUse],
+    note: str | None,
+    request_code: HandlingCode,
+    request_onward_use: Collection[OnwardUse],
+) -> None:
+    """An item (message, file) of a request may be stricter than the request, never looser:
+    a code at least as strict, and at least the request's restrictions."""
+    if not stricter_or_equal(code, request_code):
+        raise InvalidInputError(
+            f"handling_code TLP:{code.value} is looser than the request's "
+            f"TLP:{request_code.value}: an item may be stricter than its request, never looser",
+            field="handling_code",
+        )
+    missing = sorted(set(request_onward_use) - set(onward_use))
+    if missing:
+        raise InvalidInputError(
+            f"onward_use drops the request's restrictions {', '.join(missing)}: an item keeps "
+            "every restriction of its request",
+            field="onward_use",
+        )
+    check_note(onward_use, note)
+
+
+def check_note(onward_use: Collection[OnwardUse], note: str | None) -> None:
+    """H3 means "another restriction, stated": the statement is required with it."""
+    if OnwardUse.H3 in onward_use and not note:
+        raise InvalidInputError(
+            "onward_use H3 needs handling_note: the restriction it stands for, in words",
+            field="handling_note",
+        )
