@@ -527,3 +527,47 @@ async def test_a_cursor_of_another_thread_or_out_of_range_is_refused(
     assert elsewhere.status_code == 422
     assert "another request" in elsewhere.json()["detail"]
     assert huge.status_code == 422
+
+
+async def test_explicit_nulls_are_the_defaults(server: RunningServer, world: World) -> None:
+    nulls = dict.fromkeys(
+        (
+            "handling_code",
+            "onward_use",
+            "handling_note",
+            "source_reliability",
+            "information_accuracy",
+        )
+    )
+    async with http(server.http) as client:
+        # An optional text sent as null once failed as a 500, in requests as in messages.
+        request = await submit_request(client, world.unit("FR"), handling_note=None)
+        message = await posted(client, world.unit("FR"), request["id"], "nulls", **nulls)
+    assert (message["handling_code"], message["onward_use"]) == ("AMBER", ["H2"])
+    assert message["handling_note"] is None
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ('{"text": "\\ud800"}', "application/json"),  # a lone surrogate: no character
+        ('{"text": "hello"}', "text/plain"),
+        ('[{"text": "hello"}]', "application/json"),
+        ("null", "application/json"),
+        ('{"text": "hello"', "application/json"),
+        ('{"text": 42}', "application/json"),
+    ],
+)
+async def test_malformed_bodies_are_refused(
+    server: RunningServer, world: World, db: asyncpg.Connection, content: str, content_type: str
+) -> None:
+    async with http(server.http) as client:
+        request = await submit_request(client, world.unit("FR"))
+        response = await client.post(
+            messages_of(request["id"]),
+            content=content,
+            headers={**world.unit("FR").headers, "Content-Type": content_type},
+        )
+    assert response.status_code in (415, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
