@@ -24,6 +24,7 @@ from app.api import (
     problems,
     tokens,
 )
+from app.api import messages as message_routes
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api import rosters as roster_routes
@@ -210,6 +211,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
+    app.include_router(message_routes.router)
     app.include_router(me.router)
     app.include_router(agencies.router)
     app.include_router(principals.router)

@@ -242,6 +242,17 @@ TABLE: dict[tuple[str, str], Rule] = {
         {**dict.fromkeys((*DE_STAFF, "global desk"), 200), "sender unit (FR)": 403, "auditor": 403},
         404,
     ),
+    # The thread: both sides write; whoever sees the request reads it (texts by TLP code).
+    ("POST", "/v1/requests/{request_id}/messages"): Rule(
+        on(Scene.request, "/v1/requests/{id}/messages", {"text": "Any news?"}),
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), "auditor": 403},
+        404,
+    ),
+    ("GET", "/v1/requests/{request_id}/messages"): Rule(
+        on(Scene.request, "/v1/requests/{id}/messages"),
+        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        404,
+    ),
     ("GET", "/v1/requests"): Rule(
         at("/v1/requests?limit=200"),
         EVERYONE,

@@ -27,7 +27,10 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _storable(value: str) -> str:
+def _storable(value: str | None) -> str | None:
+    # None: ``Annotated[str | None, Text(...)]``, an optional field sent as an explicit null.
+    if value is None:
+        return None
     found = _UNSTORABLE.search(value)
     if found is None:
         return value
