@@ -14,8 +14,10 @@ from app.models.enums import (
     IdentifierKind,
     OnwardUse,
     Priority,
+    RequestAction,
     RequestStatus,
     RequestType,
+    Side,
 )
 from app.schemas.primitives import CountryCode, Text
 
@@ -196,4 +198,53 @@ class AckOut(BaseModel):
     acknowledged_by: uuid.UUID
     already_acknowledged: bool = Field(
         description="True when the request had been acknowledged before: nothing changed"
+    )
+
+
+class ActionInput(_Input):
+    reason: Annotated[
+        str | None,
+        Text(min_length=1, max_length=2000),
+        Field(
+            description="Why: required to decline, cancel, ask for information and reopen; kept "
+            "in the history, shown to who may read the request's content"
+        ),
+    ] = None
+
+
+class ActionOut(BaseModel):
+    """What an action did. Metadata only: the reason is read in the history."""
+
+    request_id: uuid.UUID
+    action: RequestAction
+    from_status: RequestStatus
+    status: RequestStatus
+    version: int = Field(description="The request's new version (also the ETag)")
+    at: datetime
+    side: Side = Field(description="The side the caller acted for")
+    allowed_actions: list[RequestAction] = Field(
+        description="What the caller's side may do to the request now"
+    )
+
+
+class TransitionOut(BaseModel):
+    id: int = Field(description="The transition's place in the history (ascending)")
+    action: RequestAction | None = Field(description="Null for the submission")
+    from_status: RequestStatus | None = Field(description="Null for the submission")
+    to_status: RequestStatus
+    side: Side | None
+    actor_principal_id: uuid.UUID | None
+    actor_agency_id: uuid.UUID | None
+    at: datetime
+    has_reason: bool = Field(description="Whether a reason was given (even when not shown)")
+    reason: str | None = Field(
+        description="Null when none was given, for who may not read the request's content "
+        "(by its handling code) and once the content was purged"
+    )
+
+
+class HistoryPage(BaseModel):
+    items: list[TransitionOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
     )
