@@ -85,8 +85,8 @@ class RequestCreate(_Input):
         list[OnwardUse], Field(max_length=4, description="Restrictions on onward use (H0-H3)")
     ] = []
     handling_note: Annotated[
-        str | None,
-        Text(min_length=1, max_length=500),
+        # Text on the string only: on ``str | None`` it would be handed a null, and fail (500).
+        Annotated[str, Text(min_length=1, max_length=500)] | None,
         Field(description="The restriction H3 stands for, in words (required with H3)"),
     ] = None
 
@@ -203,8 +203,7 @@ class AckOut(BaseModel):
 
 class ActionInput(_Input):
     reason: Annotated[
-        str | None,
-        Text(min_length=1, max_length=2000),
+        Annotated[str, Text(min_length=1, max_length=2000)] | None,
         Field(
             description="Why: required to decline, cancel, ask for information and reopen; kept "
             "in the history, shown to who may read the request's content"
