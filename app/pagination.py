@@ -1,4 +1,4 @@
-"""Opaque keyset cursors: newest first, by (created_at, id)."""
+"""Opaque keyset cursors: newest first, by (created_at, id); or oldest first, by position."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.errors import InvalidInputError
 from app.schemas.primitives import Instant
@@ -47,3 +48,38 @@ class Cursor:
                 "cursor is not one this service issued: pass next_cursor back unchanged"
             ) from exc
         return cls(created_at=payload.t, id=payload.i)
+
+
+# The largest value of a Postgres bigint: a forged position past it must be a 422, not an
+# overflow in the driver.
+_BIGINT_MAX = 2**63 - 1
+
+
+class _PositionPayload(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    p: Annotated[int, Field(ge=0, le=_BIGINT_MAX)]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionCursor:
+    """An opaque cursor over an append-only sequence read oldest first (a bigint id or a
+    per-parent sequence number): the next page starts after ``position``."""
+
+    position: int
+
+    def encode(self) -> str:
+        raw = json.dumps({"p": self.position})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> PositionCursor:
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            payload = _PositionPayload.model_validate_json(raw)
+        except (binascii.Error, ValueError, ValidationError) as exc:
+            raise InvalidInputError(
+                "cursor is not one this service issued: pass next_cursor back unchanged",
+                field="cursor",
+            ) from exc
+        return cls(position=payload.p)

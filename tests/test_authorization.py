@@ -253,6 +253,20 @@ TABLE: dict[tuple[str, str], Rule] = {
         dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
         404,
     ),
+    # A requester's action: the target side (and the global desk, which acts for it) is refused.
+    ("POST", "/v1/requests/{request_id}/actions/{action}"): Rule(
+        on(Scene.request, "/v1/requests/{id}/actions/cancel", {"reason": "Solved locally"}),
+        {
+            "sender unit (FR)": 200,
+            **dict.fromkeys((*DE_STAFF, "global desk", "auditor"), 403),
+        },
+        404,
+    ),
+    ("GET", "/v1/requests/{request_id}/history"): Rule(
+        on(Scene.request, "/v1/requests/{id}/history"),
+        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        404,
+    ),
     ("GET", "/v1/requests"): Rule(
         at("/v1/requests?limit=200"),
         EVERYONE,

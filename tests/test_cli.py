@@ -13,6 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.database.urls import asyncpg_dsn, with_database
+from app.services import lifecycle
 from tests.conftest import TEST_DATABASE, free_port
 from tests.factories import World
 from tests.processes import environment, run, serving
@@ -149,3 +150,10 @@ async def test_a_token_put_in_a_url_is_refused_and_not_logged(
     written = log.read_text()
     assert "/v1/ws?token=" in written, "the handshake is logged, redacted"
     assert secret not in written
+
+
+async def test_lifecycle_prints_the_state_machine() -> None:
+    code, stdout, stderr = await run("lifecycle", env=environment())
+    assert code == 0, stderr
+    assert stdout == lifecycle.render_table()
+    assert "| responded | close | requester | closed |" in stdout

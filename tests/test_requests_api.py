@@ -145,3 +145,9 @@ async def test_submit_with_a_chunked_body_under_the_limit(
         )
     assert response.status_code == 201, response.text
     assert response.json()["content"]["subject"] == request_body()["subject"]
+
+
+async def test_a_null_handling_note_is_no_note(server: RunningServer, world: World) -> None:
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), handling_note=None)
+    assert created["handling_note"] is None

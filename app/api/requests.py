@@ -5,24 +5,29 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
-from app.models.enums import Priority, RequestStatus, RequestType
+from app.api.preconditions import IfMatch, with_etag
+from app.models.enums import Priority, RequestAction, RequestStatus, RequestType
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.schemas.primitives import CountryCode, Instant, Text
 from app.schemas.requests import (
     AckOut,
+    ActionInput,
+    ActionOut,
     AssignmentCreate,
     AssignmentOut,
+    HistoryPage,
     RequestCreate,
     RequestOut,
     RequestPage,
     SubmittedRequest,
 )
-from app.services import assignment
+from app.services import actions, assignment, lifecycle
 from app.services import requests as request_service
+from app.services.directory.preconditions import etag
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
@@ -94,7 +99,9 @@ async def get_request(request_id: uuid.UUID, session: Session, actor: CurrentAct
 async def acknowledge_request(
     request_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> AckOut:
-    return await request_service.acknowledge(session, actor, request_id)
+    """Say that a human at the target desk has seen the request (the `acknowledge` action).
+    Idempotent: a second ack changes nothing and answers `already_acknowledged: true`."""
+    return await actions.acknowledge(session, actor, request_id)
 
 
 @router.post(
@@ -108,3 +115,65 @@ async def assign_request(
     """Hand the request to another active contact point of its target desk. The old and the
     new assignee and the desk are told (`request.assigned`)."""
     return await assignment.assign(session, actor, request_id, body.principal_id)
+
+
+Cursor = Annotated[Annotated[str, Text(max_length=512)] | None, Query()]
+
+_ACTIONS_DESCRIPTION = f"""Take an action on the request, as the side you act for: the target
+side (the target desk's contact points, its NCB, the global desk) or the requester side (the
+sending agency). The state machine, one row per (state, action):
+
+{lifecycle.render_table()}
+A reason is required where the table says so; it is kept in the history, never in pushes or
+the audit trail. A closed request may be reopened within the reopen window after it was closed
+(`RELAY247_REOPEN_WINDOW`, 30 days by default); a purged request takes no action.
+
+Refusals: 404 when you may not see the request; 403 when you act for neither side or the action
+is the other side's; 412 when `If-Match` names an older version; 409 when the request's state
+does not allow it (the problem says `current_status`, `allowed_actions` for your side and
+`version`). Both sides hear `request.updated` (`request.acknowledged` for an acknowledgement).
+The response's `ETag` is the new version."""
+
+
+@router.post(
+    "/{request_id}/actions/{action}",
+    response_model=ActionOut,
+    summary="Act on a request: acknowledge, start, ask, answer, respond, decline, close...",
+    description=_ACTIONS_DESCRIPTION,
+    responses={**with_etag(), **problems.responses(403, 404, 409, 412, 422)},
+)
+async def act_on_request(
+    request_id: uuid.UUID,
+    action: RequestAction,
+    session: Session,
+    actor: CurrentActor,
+    response: Response,
+    body: Annotated[ActionInput | None, Body()] = None,
+    if_match: IfMatch = None,
+) -> ActionOut:
+    taken = await actions.perform(
+        session,
+        actor,
+        request_id,
+        action,
+        reason=body.reason if body is not None else None,
+        if_match=if_match,
+    )
+    response.headers["ETag"] = etag(taken.version)
+    return taken
+
+
+@router.get(
+    "/{request_id}/history", response_model=HistoryPage, responses=problems.responses(404, 422)
+)
+async def request_history(
+    request_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> HistoryPage:
+    """Every step of the request's life, oldest first, from its submission (`action` null).
+    `reason` is shown to who may read the request's content (by its handling code), and such a
+    read is audited; `has_reason` says whether there was one."""
+    return await actions.history(session, actor, request_id, cursor=cursor, limit=limit)

@@ -1,4 +1,5 @@
-"""Running the service: serve, migrate, the demo, and the printed authorization table."""
+"""Running the service: serve, migrate, the demo, and the printed authorization and lifecycle
+tables."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from app import policy
 from app.cli.app import cli
 from app.cli.common import Host, Port, check_schema, database_url, echo_err, in_transaction
 from app.database.migrate import upgrade_to_head
-from app.services import demo
+from app.services import demo, lifecycle
 from app.serving import uvicorn_options
 from app.settings import api_settings, database_settings, log_settings, realtime_settings
 
@@ -134,3 +135,10 @@ def demo_command(host: Host = "127.0.0.1", port: Port = 8247) -> None:
 def print_policy() -> None:
     """Print the authorization model (who may do what to which object) as a Markdown table."""
     typer.echo(policy.render_document(), nl=False)
+
+
+@cli.command("lifecycle")
+def print_lifecycle() -> None:
+    """Print the request state machine (which side may take which action in which state, and
+    the state it leads to) as a Markdown table."""
+    typer.echo(lifecycle.render_table(), nl=False)

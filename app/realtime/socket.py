@@ -46,9 +46,8 @@ from app.realtime.protocol import (
     ResumeFrame,
     client_frame,
 )
-from app.services import auth
+from app.services import actions, auth
 from app.services import events as event_channels
-from app.services import requests as request_service
 from app.services.auth import Actor
 from app.settings import RealtimeSettings
 
@@ -320,7 +319,7 @@ class SocketSession:
             async with self._database.transaction() as session:
                 # The socket outlives checks made at its start: the token must still work.
                 await auth.ensure_still_usable(session, self.actor)
-                result = await request_service.acknowledge(session, self.actor, request_id)
+                result = await actions.acknowledge(session, self.actor, request_id)
         except UnauthenticatedError as exc:
             self.request_close(CLOSE_TOKEN_REVOKED, exc.detail)
             return

@@ -14,8 +14,10 @@ from app.models.enums import (
     IdentifierKind,
     OnwardUse,
     Priority,
+    RequestAction,
     RequestStatus,
     RequestType,
+    Side,
 )
 from app.schemas.primitives import CountryCode, Text
 
@@ -83,8 +85,8 @@ class RequestCreate(_Input):
         list[OnwardUse], Field(max_length=4, description="Restrictions on onward use (H0-H3)")
     ] = []
     handling_note: Annotated[
-        str | None,
-        Text(min_length=1, max_length=500),
+        # Text on the string only: on ``str | None`` it would be handed a null, and fail (500).
+        Annotated[str, Text(min_length=1, max_length=500)] | None,
         Field(description="The restriction H3 stands for, in words (required with H3)"),
     ] = None
 
@@ -196,4 +198,52 @@ class AckOut(BaseModel):
     acknowledged_by: uuid.UUID
     already_acknowledged: bool = Field(
         description="True when the request had been acknowledged before: nothing changed"
+    )
+
+
+class ActionInput(_Input):
+    reason: Annotated[
+        Annotated[str, Text(min_length=1, max_length=2000)] | None,
+        Field(
+            description="Why: required to decline, cancel, ask for information and reopen; kept "
+            "in the history, shown to who may read the request's content"
+        ),
+    ] = None
+
+
+class ActionOut(BaseModel):
+    """What an action did. Metadata only: the reason is read in the history."""
+
+    request_id: uuid.UUID
+    action: RequestAction
+    from_status: RequestStatus
+    status: RequestStatus
+    version: int = Field(description="The request's new version (also the ETag)")
+    at: datetime
+    side: Side = Field(description="The side the caller acted for")
+    allowed_actions: list[RequestAction] = Field(
+        description="What the caller's side may do to the request now"
+    )
+
+
+class TransitionOut(BaseModel):
+    id: int = Field(description="The transition's place in the history (ascending)")
+    action: RequestAction | None = Field(description="Null for the submission")
+    from_status: RequestStatus | None = Field(description="Null for the submission")
+    to_status: RequestStatus
+    side: Side | None
+    actor_principal_id: uuid.UUID | None
+    actor_agency_id: uuid.UUID | None
+    at: datetime
+    has_reason: bool = Field(description="Whether a reason was given (even when not shown)")
+    reason: str | None = Field(
+        description="Null when none was given, for who may not read the request's content "
+        "(by its handling code) and once the content was purged"
+    )
+
+
+class HistoryPage(BaseModel):
+    items: list[TransitionOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
     )

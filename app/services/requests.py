@@ -1,4 +1,5 @@
-"""Cooperation requests: submit, read, list, acknowledge; and who may see each one."""
+"""Cooperation requests: submit, read, list; and who may see each one. What happens to them
+afterwards is in app/services/actions.py."""
 
 from __future__ import annotations
 
@@ -7,24 +8,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Uuid, bindparam, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
 from app.canonical import sha256_hex
-from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from app.errors import ForbiddenError, InvalidInputError, NotFoundError
 from app.models import CooperationRequest, Principal, RequestTransition, table_of
 from app.models.enums import (
     Assignment,
     Priority,
-    RequestAction,
     RequestStatus,
     RequestType,
     Side,
 )
 from app.pagination import Cursor
 from app.schemas.requests import (
-    AckOut,
     Identifier,
     LegalHoldOut,
     RequestContentOut,
@@ -33,7 +32,7 @@ from app.schemas.requests import (
     RequestPage,
     SubmittedRequest,
 )
-from app.services import audit, events, handling, idempotency, lifecycle, retention, routing
+from app.services import audit, events, handling, idempotency, retention, routing
 from app.services.auth import Actor
 from app.services.directory import agreements
 
@@ -425,47 +424,3 @@ async def list_requests(
     )
     next_cursor = Cursor(page[-1].created_at, page[-1].id).encode() if more else None
     return RequestPage(items=[_view(request, actor) for request in page], next_cursor=next_cursor)
-
-
-async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> AckOut:
-    """A human at the target desk has seen the request. Idempotent: a second ack changes
-    nothing and says so."""
-    request = await find_visible(session, actor, request_id, lock=True)
-    policy.require(actor, policy.Action.ACKNOWLEDGE_REQUEST, owner_of(request))
-    if request.acknowledged_at is not None and request.acknowledged_by is not None:
-        return AckOut(
-            request_id=request.id,
-            status=request.status,
-            acknowledged_at=request.acknowledged_at,
-            acknowledged_by=request.acknowledged_by,
-            already_acknowledged=True,
-        )
-    if lifecycle.step(request.status, RequestAction.ACKNOWLEDGE) is None:
-        raise ConflictError(
-            f"a request that is {request.status.value} cannot be acknowledged",
-            current_status=request.status.value,
-        )
-    request.status = RequestStatus.ACKNOWLEDGED
-    request.acknowledged_by = actor.principal_id
-    now: datetime = (await session.execute(select(func.now()))).scalar_one()
-    request.acknowledged_at = request.updated_at = now
-    await session.flush()
-
-    await audit_request(session, actor, "request.acknowledged", request)
-    await events.publish(
-        session,
-        "request.acknowledged",
-        channels=[
-            events.agency_channel(request.requesting_agency_id),
-            events.desk_channel(request.target_country),
-        ],
-        request_id=request.id,
-        data=event_data(request),
-    )
-    return AckOut(
-        request_id=request.id,
-        status=request.status,
-        acknowledged_at=request.acknowledged_at,
-        acknowledged_by=actor.principal_id,
-        already_acknowledged=False,
-    )

@@ -1,0 +1,310 @@
+"""Actions on a request (app/services/lifecycle.py says which, by whom, to what), and the
+history they leave.
+
+Every change of a request's status goes through :func:`_take`, under the request's row lock:
+the state it decides on is the state it writes over, so two concurrent actions are ordered
+and the second one sees what the first did (a 409 if it no longer applies). One action writes
+the request, one history row, one audit entry and one event, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import policy
+from app.errors import ConflictError, ForbiddenError, InvalidInputError
+from app.models import CooperationRequest, RequestTransition, table_of
+from app.models.enums import RequestAction, RequestStatus, Side
+from app.pagination import PositionCursor
+from app.schemas.requests import AckOut, ActionOut, HistoryPage, TransitionOut
+from app.services import events, lifecycle
+from app.services import requests as request_service
+from app.services.auth import Actor
+from app.services.directory.preconditions import etag, require_current
+from app.settings import exchange_settings
+
+# Each action belongs to one side (the table never gives one action to both).
+_TAKEN_BY: dict[RequestAction, Side] = {
+    action: side for side in Side for action in lifecycle.actions_of(side)
+}
+# Who may act for a side, in app/policy.py; acknowledging has a rule of its own.
+_PERMISSION: dict[RequestAction, policy.Action] = {
+    action: (policy.Action.ACT_AS_TARGET if side is Side.TARGET else policy.Action.ACT_AS_REQUESTER)
+    for action, side in _TAKEN_BY.items()
+} | {RequestAction.ACKNOWLEDGE: policy.Action.ACKNOWLEDGE_REQUEST}
+_SIDE_NAMES = {
+    Side.TARGET: "the target side (the target desk's contact points, its NCB, the global desk)",
+    Side.REQUESTER: "the requester side (the sending agency)",
+}
+# The audit trail's name for each action's change.
+_AUDIT_ACTION = {
+    RequestAction.ACKNOWLEDGE: "request.acknowledged",
+    RequestAction.START: "request.started",
+    RequestAction.REQUEST_INFO: "request.info_requested",
+    RequestAction.PROVIDE_INFO: "request.info_provided",
+    RequestAction.RESPOND: "request.responded",
+    RequestAction.DECLINE: "request.declined",
+    RequestAction.CLOSE: "request.closed",
+    RequestAction.CANCEL: "request.cancelled",
+    RequestAction.REOPEN: "request.reopened",
+}
+# Dashboards already listen for `request.acknowledged`; every other change is an update.
+_EVENT = {RequestAction.ACKNOWLEDGE: "request.acknowledged"}
+
+_transitions = table_of(RequestTransition)
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    from_status: RequestStatus
+    at: datetime
+
+
+# --- who acts -------------------------------------------------------------------------------
+
+
+def _acting_side(actor: Actor, request: CooperationRequest, action: RequestAction) -> Side:
+    """The side the actor takes this action for; 403 when it is the other side's action or
+    the actor acts for neither side."""
+    taken_by = _TAKEN_BY[action]
+    side = request_service.side_of(actor, request)
+    if side is not None and side is not taken_by:
+        raise ForbiddenError(
+            f"{action.value} is taken by {_SIDE_NAMES[taken_by]}; you act for "
+            f"{_SIDE_NAMES[side]} of this request",
+            side=side.value,
+        )
+    # Neither side: the policy's own words say who may.
+    policy.require(actor, _PERMISSION[action], request_service.owner_of(request))
+    if side is None:
+        raise ForbiddenError(f"only {_SIDE_NAMES[taken_by]} may {action.value} this request")
+    return side
+
+
+# --- what may happen ------------------------------------------------------------------------
+
+
+def _reopen_ends(request: CooperationRequest) -> datetime | None:
+    """When the sender's chance to reopen a closed request ends (None: not closed)."""
+    if request.status is not RequestStatus.CLOSED or request.closed_at is None:
+        return None
+    return request.closed_at + exchange_settings().reopen_window
+
+
+def _allowed_now(request: CooperationRequest, side: Side, now: datetime) -> list[RequestAction]:
+    """What this side may do now: the table's actions, less a reopen past its window; nothing
+    once the content was purged."""
+    if request.purged_at is not None:
+        return []
+    ends = _reopen_ends(request)
+    return [
+        action
+        for action in lifecycle.allowed(request.status, side)
+        if not (action is RequestAction.REOPEN and ends is not None and now > ends)
+    ]
+
+
+def _refusal(message: str, request: CooperationRequest, side: Side, now: datetime) -> ConflictError:
+    allowed = _allowed_now(request, side, now)
+    may = (
+        f"as {_SIDE_NAMES[side]} you may now: {', '.join(a.value for a in allowed)}"
+        if allowed
+        else f"{_SIDE_NAMES[side]} may do nothing more to it now"
+    )
+    return ConflictError(
+        f"{message}; {may}",
+        current_status=request.status.value,
+        allowed_actions=[a.value for a in allowed],
+        version=request.version,
+    )
+
+
+async def _database_now(session: AsyncSession) -> datetime:
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    return now
+
+
+# --- the one way a request changes state -----------------------------------------------------
+
+
+async def _take(
+    session: AsyncSession,
+    actor: Actor,
+    request: CooperationRequest,
+    action: RequestAction,
+    side: Side,
+    *,
+    reason: str | None,
+) -> _Taken:
+    """Check the action against the table and the request, then write the change, its
+    history row, its audit entry and its event. ``request`` is row-locked by the caller."""
+    now = await _database_now(session)
+    rule = lifecycle.step(request.status, action)
+    if rule is None:
+        raise _refusal(
+            f"a request that is {request.status.value} cannot take {action.value}",
+            request,
+            side,
+            now,
+        )
+    if action in lifecycle.REASON_REQUIRED and reason is None:
+        raise InvalidInputError(
+            f"required to {action.value}: say why (it is kept in the request's history)",
+            field="reason",
+        )
+    if request.purged_at is not None:
+        raise _refusal(
+            f"the request's content was purged at {request.purged_at.isoformat()}: nothing "
+            "more happens to it",
+            request,
+            side,
+            now,
+        )
+    ends = _reopen_ends(request)
+    if action is RequestAction.REOPEN and ends is not None and now > ends:
+        raise _refusal(
+            f"a closed request may be reopened until {ends.isoformat()} only "
+            f"({exchange_settings().reopen_window} after it was closed)",
+            request,
+            side,
+            now,
+        )
+
+    from_status = request.status
+    request.status = rule.to
+    request.version += 1
+    request.updated_at = now
+    request.closed_at = now if lifecycle.is_final(rule.to) else None
+    if action is RequestAction.ACKNOWLEDGE:
+        request.acknowledged_at = now
+        request.acknowledged_by = actor.principal_id
+    await session.flush()
+
+    await session.execute(
+        insert(_transitions).values(
+            request_id=request.id,
+            action=action,
+            from_status=from_status,
+            to_status=rule.to,
+            side=side,
+            actor_principal_id=actor.principal_id,
+            actor_agency_id=actor.agency_id,
+            reason=reason,
+            at=now,
+        )
+    )
+    # The reason is content: the trail says only that there was one.
+    await request_service.audit_request(
+        session,
+        actor,
+        _AUDIT_ACTION[action],
+        request,
+        {"from": from_status.value, "to": rule.to.value, "reason_given": reason is not None},
+    )
+    await events.publish(
+        session,
+        _EVENT.get(action, "request.updated"),
+        channels=request_service.channels_of(request),
+        request_id=request.id,
+        data={
+            **request_service.event_data(request),
+            "action": action.value,
+            "side": side.value,
+        },
+    )
+    return _Taken(from_status=from_status, at=now)
+
+
+# --- use cases ------------------------------------------------------------------------------
+
+
+async def perform(
+    session: AsyncSession,
+    actor: Actor,
+    request_id: uuid.UUID,
+    action: RequestAction,
+    *,
+    reason: str | None,
+    if_match: str | None,
+) -> ActionOut:
+    """Take an action on a request, as the side the actor acts for."""
+    request = await request_service.find_visible(session, actor, request_id, lock=True)
+    side = _acting_side(actor, request, action)
+    require_current(if_match, etag(request.version))
+    taken = await _take(session, actor, request, action, side, reason=reason)
+    return ActionOut(
+        request_id=request.id,
+        action=action,
+        from_status=taken.from_status,
+        status=request.status,
+        version=request.version,
+        at=taken.at,
+        side=side,
+        allowed_actions=_allowed_now(request, side, taken.at),
+    )
+
+
+async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> AckOut:
+    """A human at the target desk has seen the request. Idempotent, unlike the action: a
+    second ack (by anyone of the desk) changes nothing and says so, whatever happened since."""
+    request = await request_service.find_visible(session, actor, request_id, lock=True)
+    side = _acting_side(actor, request, RequestAction.ACKNOWLEDGE)
+    already = request.acknowledged_at is not None and request.acknowledged_by is not None
+    if not already:
+        await _take(session, actor, request, RequestAction.ACKNOWLEDGE, side, reason=None)
+    assert request.acknowledged_at is not None
+    assert request.acknowledged_by is not None
+    return AckOut(
+        request_id=request.id,
+        status=request.status,
+        acknowledged_at=request.acknowledged_at,
+        acknowledged_by=request.acknowledged_by,
+        already_acknowledged=already,
+    )
+
+
+async def history(
+    session: AsyncSession,
+    actor: Actor,
+    request_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> HistoryPage:
+    """Every step of the request's life, oldest first. Rows of one request are written under
+    its row lock, so their ids ascend in commit order and a page never skips a late one."""
+    request = await request_service.find_visible(session, actor, request_id)
+    t = RequestTransition
+    query = select(t).where(t.request_id == request.id)
+    if cursor is not None:
+        query = query.where(t.id > PositionCursor.decode(cursor).position)
+    rows = list(await session.scalars(query.order_by(t.id).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    shows_reasons = request_service.reads_content(actor, request)
+    shown = sum(1 for row in page if row.reason is not None) if shows_reasons else 0
+    if shown:
+        await request_service.audit_request(
+            session, actor, "request.history_read", request, {"reasons_shown": shown}
+        )
+    items = [
+        TransitionOut(
+            id=row.id,
+            action=row.action,
+            from_status=row.from_status,
+            to_status=row.to_status,
+            side=row.side,
+            actor_principal_id=row.actor_principal_id,
+            actor_agency_id=row.actor_agency_id,
+            at=row.at,
+            has_reason=row.reason is not None,
+            reason=row.reason if shows_reasons else None,
+        )
+        for row in page
+    ]
+    next_cursor = PositionCursor(page[-1].id).encode() if more else None
+    return HistoryPage(items=items, next_cursor=next_cursor)
