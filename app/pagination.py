@@ -58,22 +58,26 @@ _BIGINT_MAX = 2**63 - 1
 class _PositionPayload(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
+    r: uuid.UUID
     p: Annotated[int, Field(ge=0, le=_BIGINT_MAX)]
 
 
 @dataclass(frozen=True, slots=True)
 class PositionCursor:
-    """An opaque cursor over an append-only sequence read oldest first (a bigint id or a
-    per-parent sequence number): the next page starts after ``position``."""
+    """An opaque cursor over a request's append-only sequence read oldest first (its history,
+    its thread): the next page starts after ``position``. It names its request, so a cursor
+    passed to another request's list is refused rather than silently skipping part of it."""
 
+    request_id: uuid.UUID
     position: int
 
     def encode(self) -> str:
-        raw = json.dumps({"p": self.position})
+        raw = json.dumps({"r": str(self.request_id), "p": self.position})
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, value: str) -> PositionCursor:
+    def decode(cls, value: str, request_id: uuid.UUID, *, largest: int = _BIGINT_MAX) -> int:
+        """The position after which the page starts; ``largest``: the column's largest value."""
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             payload = _PositionPayload.model_validate_json(raw)
@@ -82,4 +86,11 @@ class PositionCursor:
                 "cursor is not one this service issued: pass next_cursor back unchanged",
                 field="cursor",
             ) from exc
-        return cls(position=payload.p)
+        if payload.r != request_id:
+            raise InvalidInputError("cursor was issued for another request", field="cursor")
+        if payload.p > largest:
+            raise InvalidInputError(
+                "cursor is not one this service issued: pass next_cursor back unchanged",
+                field="cursor",
+            )
+        return payload.p

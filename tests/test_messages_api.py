@@ -521,7 +521,7 @@ async def test_a_cursor_of_another_thread_or_out_of_range_is_refused(
         )
         huge = await client.get(
             messages_of(first["id"]),
-            params={"cursor": forged({"r": first["id"], "s": 2**40})},
+            params={"cursor": forged({"r": first["id"], "p": 2**40})},
             headers=world.unit("FR").headers,
         )
     assert elsewhere.status_code == 422

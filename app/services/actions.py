@@ -282,7 +282,7 @@ async def history(
     t = RequestTransition
     query = select(t).where(t.request_id == request.id)
     if cursor is not None:
-        query = query.where(t.id > PositionCursor.decode(cursor).position)
+        query = query.where(t.id > PositionCursor.decode(cursor, request.id))
     rows = list(await session.scalars(query.order_by(t.id).limit(limit + 1)))
     page, more = rows[:limit], len(rows) > limit
     shows_reasons = request_service.reads_content(actor, request)
@@ -306,5 +306,5 @@ async def history(
         )
         for row in page
     ]
-    next_cursor = PositionCursor(page[-1].id).encode() if more else None
+    next_cursor = PositionCursor(request.id, page[-1].id).encode() if more else None
     return HistoryPage(items=items, next_cursor=next_cursor)

@@ -3,22 +3,18 @@ the thread in order, each message's text shown only to who its code reaches."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import uuid
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
-from app.errors import ConflictError, ForbiddenError, InvalidInputError
+from app.errors import ConflictError, ForbiddenError
 from app.models import CooperationRequest, Message, table_of
 from app.models.enums import OnwardUse
+from app.pagination import PositionCursor
 from app.schemas.messages import MessageCreate, MessageOut, MessagePage, Withheld
 from app.services import audit, events, handling, lifecycle
 from app.services import requests as request_service
@@ -28,48 +24,12 @@ OBJECT_TYPE = "message"
 _SEQ_MAX = 2**31 - 1  # messages.seq is an INTEGER
 
 
-# --- the cursor -----------------------------------------------------------------------------
-
-
-class _CursorPayload(BaseModel):
-    """Strict, like app.pagination's: a cursor is only ever one this service issued."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    r: uuid.UUID
-    s: Annotated[StrictInt, Field(ge=0, le=_SEQ_MAX)]
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadCursor:
-    """After which message of which thread a page starts. It names its request, so a cursor
-    passed to another thread is refused rather than silently skipping part of it."""
-
-    request_id: uuid.UUID
-    after_seq: int
-
-    def encode(self) -> str:
-        raw = json.dumps({"r": str(self.request_id), "s": self.after_seq})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, value: str, request_id: uuid.UUID) -> ThreadCursor:
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            payload = _CursorPayload.model_validate_json(raw)
-        except (binascii.Error, ValueError, ValidationError) as exc:
-            raise InvalidInputError(
-                "is not one this service issued: pass next_cursor back unchanged",
-                field="cursor",
-            ) from exc
-        if payload.r != request_id:
-            raise InvalidInputError("was issued for another request's thread", field="cursor")
-        return cls(request_id=payload.r, after_seq=payload.s)
+# --- where a message is read again ------------------------------------------------------
 
 
 def location_of(message: MessageOut) -> str:
     """Where the message can be read again: the one-message page of its thread that holds it."""
-    cursor = ThreadCursor(message.request_id, message.seq - 1).encode()
+    cursor = PositionCursor(message.request_id, message.seq - 1).encode()
     return f"/v1/requests/{message.request_id}/messages?cursor={cursor}&limit=1"
 
 
@@ -236,7 +196,7 @@ async def thread(
     """The thread, oldest first; each text shown only to who its handling code reaches (an
     audited read), else withheld with the reason."""
     request = await request_service.find_visible(session, actor, request_id)
-    after = ThreadCursor.decode(cursor, request.id).after_seq if cursor is not None else 0
+    after = PositionCursor.decode(cursor, request.id, largest=_SEQ_MAX) if cursor is not None else 0
     rows = list(
         await session.scalars(
             select(Message)
@@ -255,5 +215,5 @@ async def thread(
         object_type=OBJECT_TYPE,
         objects=[(str(view.id), view.text_hash) for view in views if view.withheld is None],
     )
-    next_cursor = ThreadCursor(request.id, page[-1].seq).encode() if more else None
+    next_cursor = PositionCursor(request.id, page[-1].seq).encode() if more else None
     return MessagePage(items=views, next_cursor=next_cursor)
