@@ -157,3 +157,8 @@ async def test_lifecycle_prints_the_state_machine() -> None:
     assert code == 0, stderr
     assert stdout == lifecycle.render_table()
     assert "| responded | close | requester | closed |" in stdout
+
+
+def test_the_readme_shows_the_state_machine_as_the_code_has_it() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert lifecycle.render_table() in readme, "paste `relay247 lifecycle` into README.md"
