@@ -25,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    null,
     select,
     text,
     update,
@@ -142,17 +143,12 @@ async def purge_due(
         return PurgeReport([], 0, dry_run)
     ids = [row.id for row in claimed]
 
-    messages: Counter[uuid.UUID] = Counter(
-        dict(
-            (
-                await session.execute(
-                    select(Message.request_id, func.count())
-                    .where(Message.request_id.in_(ids), Message.purged_at.is_(None))
-                    .group_by(Message.request_id)
-                )
-            ).tuples()
-        )
+    message_counts = await session.execute(
+        select(Message.request_id, func.count())
+        .where(Message.request_id.in_(ids), Message.purged_at.is_(None))
+        .group_by(Message.request_id)
     )
+    messages = {request_id: count for request_id, count in message_counts}
     files = (
         await session.execute(
             select(EvidenceFile.request_id, EvidenceFile.storage_key).where(
@@ -170,7 +166,7 @@ async def purge_due(
                 type=row.type,
                 closed_at=row.closed_at,
                 retention_days=row.retention_days,
-                messages=messages[row.id],
+                messages=messages.get(row.id, 0),
                 files=file_counts[row.id],
             )
             for row in claimed
@@ -188,7 +184,8 @@ async def purge_due(
             .values(
                 subject=None,
                 details=None,
-                identifiers=None,
+                # SQL NULL: None would be stored in the JSONB column as JSON null.
+                identifiers=null(),
                 legal_basis=None,
                 purged_at=func.now(),
                 updated_at=func.now(),
