@@ -404,8 +404,10 @@ async def test_two_purges_of_files_sharing_bytes_do_not_both_keep_them(
     async with database.transaction() as session:
         one = await purge_due(session, store, limit=1, dry_run=False)
         other = asyncio.create_task(purge(database, limit=1))
+        # The other purge has claimed the second request and waits on this transaction.
         while not await db.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ):
             assert not other.done(), other.result()
             await asyncio.sleep(0.01)
