@@ -27,6 +27,7 @@ from app.api import (
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
+from app.api import retention as retention_routes
 from app.api import rosters as roster_routes
 from app.api.body_limit import BodySizeLimit
 from app.api.overload import InFlightLimit
@@ -42,12 +43,16 @@ from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
+from app.services.files.storage import blob_store
+from app.services.retention import job as purge_job
 from app.services.token_usage import TokenUsage
 from app.settings import (
     ApiSettings,
+    ExchangeSettings,
     RealtimeSettings,
     api_settings,
     database_settings,
+    exchange_settings,
     overload_settings,
     realtime_settings,
 )
@@ -65,14 +70,16 @@ def _supervise(
     reads: AsyncEngine,
     settings: RealtimeSettings,
     usage: TokenUsage,
-    writes: AsyncEngine,
+    database: Database,
     api: ApiSettings,
+    exchange: ExchangeSettings,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
     poll = settings.poll_interval.total_seconds()
     token_check = settings.token_check_interval.total_seconds()
     usage_flush = api.token_usage_flush_interval.total_seconds()
+    purge = exchange.purge_interval.total_seconds()
     supervisor = Supervisor()
     supervisor.add("hub.dispatch", hub.dispatch, stall_after=4 * poll + 10)
     supervisor.add("hub.listen", hub.listen, stall_after=hub.listener_stall_bound())
@@ -92,11 +99,20 @@ def _supervise(
         "tokens.usage_flush",
         functools.partial(
             usage.run,
-            engine=writes,
+            engine=database.engine,
             interval=usage_flush,
             in_use=lambda: {socket.actor.token_id for socket in sockets},
         ),
         stall_after=4 * usage_flush + 10,
+    )
+    # A round beats after each batch; a batch of a hundred requests with their files may
+    # take a while on a loaded database, hence the extra ten minutes.
+    supervisor.add(
+        "retention.purge",
+        functools.partial(
+            purge_job.run, database=database, store=blob_store(database), interval=purge
+        ),
+        stall_after=2 * purge + 600,
     )
     return supervisor
 
@@ -140,6 +156,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     rt_settings = realtime_settings()
     overload = overload_settings()
     api = api_settings()
+    exchange = exchange_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,7 +192,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
             sockets = SocketRegistry()
             usage = TokenUsage()
             supervisor = _supervise(
-                hub, notifier, sockets, reads, rt_settings, usage, database.engine, api
+                hub, notifier, sockets, reads, rt_settings, usage, database, api, exchange
             )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database
@@ -212,6 +229,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
     app.include_router(message_routes.router)
+    app.include_router(retention_routes.router)
     app.include_router(me.router)
     app.include_router(agencies.router)
     app.include_router(principals.router)

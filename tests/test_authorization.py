@@ -193,6 +193,14 @@ async def _assignment(scene: Scene, caller: Party) -> tuple[str, Any]:
     }
 
 
+async def _held_request(scene: Scene, caller: Party) -> tuple[str, Any]:
+    """A request under a legal hold (set by the global desk), for the call that lifts it."""
+    path = f"/v1/requests/{await scene.request()}/legal-hold"
+    held = await scene.client.put(path, json=HOLD, headers=scene.world.gs.headers)
+    assert held.status_code == 200, f"setup {path}: {held.text}"
+    return path, None
+
+
 async def _de_principal(scene: Scene) -> str:
     return str(scene.world.desk("DE").principal_id)
 
@@ -214,6 +222,10 @@ POLICY = {
     ],
     "response_times": [{"respond_within_hours": 72}],
 }
+HOLD = {"reason": "Court order 2026/118: keep until the trial"}
+# Who sees a request FR sent to DE but may not hold it (the sending country's NCB, which may,
+# is not a caller of this table: tests/test_legal_hold.py covers it).
+SEES_BUT_MAY_NOT_HOLD = dict.fromkeys(("sender unit (FR)", *DE_STAFF, "auditor"), 403)
 RANGE = "?from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z"
 MANAGERS_OF_DE = {"target NCB (DE)": 200, "global desk": 200, "admin": 200}
 ROSTER_READERS = dict.fromkeys((*DE_STAFF, "global desk", "admin"), 200)
@@ -266,6 +278,14 @@ TABLE: dict[tuple[str, str], Rule] = {
         on(Scene.request, "/v1/requests/{id}/history"),
         dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
         404,
+    ),
+    ("PUT", "/v1/requests/{request_id}/legal-hold"): Rule(
+        on(Scene.request, "/v1/requests/{id}/legal-hold", HOLD),
+        {**SEES_BUT_MAY_NOT_HOLD, "global desk": 200},
+        404,
+    ),
+    ("DELETE", "/v1/requests/{request_id}/legal-hold"): Rule(
+        _held_request, {**SEES_BUT_MAY_NOT_HOLD, "global desk": 200}, 404
     ),
     ("GET", "/v1/requests"): Rule(
         at("/v1/requests?limit=200"),

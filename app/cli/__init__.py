@@ -4,15 +4,16 @@ On an empty database, `relay247 migrate` then `relay247 admin bootstrap` make th
 admin and print its token; everything else can then be done over the API.
 
 `app.py` holds the command tree; `runtime.py` runs the service (serve, migrate, demo);
-`directory.py` administers the network (countries, agencies, tokens, principals, admin).
+`directory.py` administers the network (countries, agencies, tokens, principals, admin);
+`retention.py` purges the requests whose retention has ended.
 """
 
 from __future__ import annotations
 
-from app.cli import directory, runtime
+from app.cli import directory, retention, runtime
 from app.cli.app import cli
 
-__all__ = ["cli", "directory", "main", "runtime"]
+__all__ = ["cli", "directory", "main", "retention", "runtime"]
 
 
 def main() -> None:

@@ -85,3 +85,20 @@ async def record_many(
         insert(_audit_entries),
         [_entry(actor, action, object_type, oid, chash, None) for oid, chash in objects],
     )
+
+
+async def record_each(
+    session: AsyncSession,
+    actor: Actor | None,
+    action: str,
+    *,
+    object_type: str,
+    entries: Sequence[tuple[str, str | None, dict[str, Any] | None]],
+) -> None:
+    """One entry per (object id, content hash, details), in a single statement."""
+    if not entries:
+        return
+    await session.execute(
+        insert(_audit_entries),
+        [_entry(actor, action, object_type, *entry) for entry in entries],
+    )

@@ -175,3 +175,43 @@ async def desk_channels(connection: AsyncConnection) -> list[str]:
         select(Channel.name).where(Channel.name.startswith(DESK_PREFIX, autoescape=True))
     )
     return list(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    channels: list[str]
+    request_id: uuid.UUID | None
+    data: dict[str, Any]
+
+
+# Lock every counter row the events will take, in name order, before the first of them is
+# written (a counter that does not exist yet is made at 0, which reads as no event at all).
+_HOLD_COUNTERS = text(
+    """
+    INSERT INTO channels (name, last_offset)
+    SELECT name, 0 FROM unnest(:channels) AS name ORDER BY name
+    ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset
+    """
+).bindparams(bindparam("channels", type_=ARRAY(String)))
+
+
+async def publish_each(
+    session: AsyncSession, event_type: str, publications: Iterable[Publication]
+) -> None:
+    """Several events of one type in one transaction (a batch job's). One publish() after
+    another would lock each event's counters in its own order, and could wait in a cycle
+    with a use case publishing on the same channels; so all of them are locked first, in the
+    same name order every publish() uses."""
+    batch = list(publications)
+    names = sorted({name for publication in batch for name in publication.channels})
+    if not names:
+        return
+    await session.execute(_HOLD_COUNTERS, {"channels": names})
+    for publication in batch:
+        await publish(
+            session,
+            event_type,
+            channels=publication.channels,
+            request_id=publication.request_id,
+            data=publication.data,
+        )

@@ -1,4 +1,6 @@
-"""How long a request's content is kept after it is final, by type, and the legal hold."""
+"""How long a request's content is kept after it is final, by type (here); the legal hold
+(legal_hold.py); the purge of content past its retention (purge.py) and the job that runs it
+in every instance, one at a time (job.py)."""
 
 from __future__ import annotations
 
