@@ -50,6 +50,9 @@ async def test_the_sending_countrys_ncb_sets_and_the_global_desk_lifts(
         shown = (await client.get(f"/v1/requests/{request_id}", headers=fr_ncb.headers)).json()
         assert shown["legal_hold"] == held["legal_hold"]
         assert shown["version"] == held["version"]
+        # The reason may name a case: the auditor sees that it is held, not why.
+        audited = await client.get(f"/v1/requests/{request_id}", headers=world.auditor.headers)
+        assert audited.json()["legal_hold"] == {**held["legal_hold"], "reason": None}
 
         response = await client.delete(hold_path(request_id), headers=world.gs.headers)
         assert response.status_code == 200, response.text

@@ -133,7 +133,11 @@ def _fields(request: CooperationRequest, actor: Actor) -> dict[str, Any]:
         LegalHoldOut(
             set_at=request.legal_hold_at,
             set_by=request.legal_hold_by,
-            reason=request.legal_hold_reason,
+            # A hold's reason may name a case: for who reads the content or may hold it.
+            reason=request.legal_hold_reason
+            if content is not None
+            or policy.permits(actor, policy.Action.HOLD_REQUEST, owner_of(request))
+            else None,
         )
         if request.legal_hold_at is not None and request.legal_hold_by is not None
         else None
