@@ -24,6 +24,7 @@ from app.api import (
     problems,
     tokens,
 )
+from app.api import files as file_routes
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api import rosters as roster_routes
@@ -204,12 +205,15 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     # Middlewares run in the reverse order of adding: the last-resort problem handler wraps
     # them all, then the in-flight limit refuses the excess before any body is read.
-    app.add_middleware(BodySizeLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=api.max_body_bytes, streamed=file_routes.STREAMED_BODY
+    )
     app.add_middleware(InFlightLimit, metrics=metrics)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
+    app.include_router(file_routes.router)
     app.include_router(me.router)
     app.include_router(agencies.router)
     app.include_router(principals.router)
