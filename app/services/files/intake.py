@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 import anyio.to_thread
 import puremagic
@@ -51,7 +51,9 @@ def safe_name(raw: str) -> str:
     file system reserves, at most 255 bytes of UTF-8 (the extension kept). Nothing left: 422."""
     last = _PATH_SEPARATORS.split(raw)[-1]
     visible = "".join(c for c in last if not unicodedata.category(c).startswith("C"))
-    name = sanitize_filename(unicodedata.normalize("NFC", visible), platform="universal")
+    # Cut before sanitising too: pathvalidate's own cut would drop the extension.
+    short = _cut_to_bytes(unicodedata.normalize("NFC", visible).strip(), NAME_MAX_BYTES)
+    name = sanitize_filename(short, platform="universal", max_len=NAME_MAX_BYTES)
     name = _cut_to_bytes(name.strip(), NAME_MAX_BYTES).strip(" .")
     if not name:
         raise InvalidInputError(
@@ -116,12 +118,13 @@ class _Spool:
         except UnicodeDecodeError:
             self.maybe_text = False
 
-    def sniff(self) -> str:
+    def sniff(self, name: str) -> str:
         """The type by the bytes' signatures (head and tail of the file, as puremagic reads
-        them), else text/plain for UTF-8 without NUL, else application/octet-stream."""
+        them), else text/plain for UTF-8 without NUL, else application/octet-stream. The name's
+        extension only chooses among formats whose signatures the bytes all carry."""
         self.file.seek(0)
         try:
-            matches = puremagic.magic_stream(self.file) if self.size else []
+            matches = puremagic.magic_stream(self.file, filename=name) if self.size else []
         except puremagic.PureError:
             matches = []
         finally:
@@ -129,17 +132,24 @@ class _Spool:
         return _best_type(matches) or (TEXT if self.maybe_text else OCTET_STREAM)
 
 
-def _best_type(matches: list[Any]) -> str | None:
-    """The most confident type, when the most confident matches agree on one: a bare ZIP
-    signature fits a dozen office formats equally, and is then no answer."""
+# Formats whose signature others share (a ZIP's fits a dozen office formats, %PDF fits FDF):
+# when the bytes match several equally, the general one is the honest answer.
+_GENERAL_TYPES = ("application/zip", "application/pdf", "application/x-rar-compressed")
+
+
+def _best_type(matches: list[puremagic.PureMagicWithConfidence]) -> str | None:
+    """The most confident type: the one the best matches agree on, or the general format
+    among them; else no answer. A match the name alone made (no bytes matched) is none."""
     typed = [
         m for m in matches if m.mime_type and m.byte_match and m.confidence >= _LEAST_CONFIDENCE
     ]
     if not typed:
         return None
     best = max(m.confidence for m in typed)
-    kinds = {m.mime_type for m in typed if m.confidence == best}
-    return kinds.pop() if len(kinds) == 1 else None
+    kinds: set[str] = {m.mime_type for m in typed if m.confidence == best}
+    if len(kinds) == 1:
+        return kinds.pop()
+    return next((kind for kind in _GENERAL_TYPES if kind in kinds), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +169,9 @@ class Spooled:
 
 
 @asynccontextmanager
-async def spooled(body: AsyncIterable[bytes], *, max_bytes: int) -> AsyncIterator[Spooled]:
+async def spooled(
+    body: AsyncIterable[bytes], *, max_bytes: int, name: str
+) -> AsyncIterator[Spooled]:
     """Read ``body`` to its end into an anonymous temporary file, refusing it (413) the moment
     it passes ``max_bytes``. The file is gone when the block exits, however it exits; being
     anonymous, it is gone even if the process dies."""
@@ -181,7 +193,7 @@ async def spooled(body: AsyncIterable[bytes], *, max_bytes: int) -> AsyncIterato
         if pending:
             await anyio.to_thread.run_sync(spool.write, bytes(pending))
         await anyio.to_thread.run_sync(spool.finish)
-        content_type = await anyio.to_thread.run_sync(spool.sniff)
+        content_type = await anyio.to_thread.run_sync(spool.sniff, name)
         yield Spooled(spool.size, spool.digest.hexdigest(), content_type, file)
     finally:
         await anyio.to_thread.run_sync(file.close)

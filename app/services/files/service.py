@@ -241,7 +241,10 @@ async def upload(
         await _admit(session, actor, request, spec)
 
     store = blob_store(database)
-    async with intake.spooled(body, max_bytes=limit) as spool, database.transaction() as session:
+    async with (
+        intake.spooled(body, max_bytes=limit, name=name) as spool,
+        database.transaction() as session,
+    ):
         # The bytes first, the lock after: the request is locked for the checks and the
         # row, not for the copy of up to 50 MB.
         key = await store.put(session, spool.chunks())
