@@ -82,9 +82,9 @@ class RequestCreate(_Input):
     onward_use: Annotated[
         list[OnwardUse], Field(max_length=4, description="Restrictions on onward use (H0-H3)")
     ] = []
+    # Text applies to the string only: on an explicit null it would fail (a 500).
     handling_note: Annotated[
-        str | None,
-        Text(min_length=1, max_length=500),
+        Annotated[str, Text(min_length=1, max_length=500)] | None,
         Field(description="The restriction H3 stands for, in words (required with H3)"),
     ] = None
 
