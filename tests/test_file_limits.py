@@ -23,11 +23,12 @@ from tests.processes import environment, serving
 MiB = 1024 * 1024
 
 
-def _head(path: str, party: Party, *, length: int | None) -> bytes:
+def _head(path: str, party: Party, *, length: int | None, expect: bool = False) -> bytes:
     framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    waits = "Expect: 100-continue\r\n" if expect else ""
     return (
         f"POST {path} HTTP/1.1\r\nHost: relay247\r\nAuthorization: Bearer {party.token}\r\n"
-        f"Content-Type: application/octet-stream\r\n{framing}\r\n\r\n"
+        f"Content-Type: application/octet-stream\r\n{framing}\r\n{waits}\r\n"
     ).encode()
 
 
@@ -64,6 +65,33 @@ async def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read
     assert status == 413
     assert "connection: close" in head
     assert await _rows(db) == {"files": 0, "blob_chunks": 0, "audit": 0}
+
+
+async def test_a_client_that_waits_for_100_continue_learns_a_refusal_before_sending(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        request = await submit_request(client, world.unit("FR"))
+    address = urlsplit(server.http)
+    path = f"/v1/requests/{request['id']}/files?name=scan.pdf"
+
+    async def answer_to(party: Party, body: bytes) -> list[int]:
+        """The statuses the server sends, sending ``body`` only after a 100 Continue."""
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        try:
+            writer.write(_head(path, party, length=len(body), expect=True))
+            statuses = [(await _response_head(reader))[0]]
+            if statuses == [100]:
+                writer.write(body)
+                statuses.append((await _response_head(reader))[0])
+            return statuses
+        finally:
+            writer.close()
+
+    assert await answer_to(world.unit("JP"), b"%PDF-1.7\n") == [404]
+    assert await answer_to(world.auditor, b"%PDF-1.7\n") == [403]
+    assert await answer_to(world.unit("FR"), b"%PDF-1.7\n") == [100, 201]
+    assert await db.fetchval("SELECT count(*) FROM files") == 1
 
 
 def _memory_kib(pid: int) -> dict[str, int]:
