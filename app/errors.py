@@ -12,6 +12,8 @@ class DomainError(Exception):
     title: ClassVar[str] = "Bad request"
     # Seconds after which a retry may succeed; rendered as the Retry-After header.
     retry_after: int | None = None
+    # Close the connection after the answer: the client is still sending a body not read.
+    close_connection: ClassVar[bool] = False
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -57,6 +59,25 @@ class ConflictError(DomainError):
     status = 409
     slug = "conflict"
     title = "Conflict"
+
+
+class GoneError(DomainError):
+    """The object existed and is known, but what was asked for is no longer kept (a purged
+    file's bytes)."""
+
+    status = 410
+    slug = "gone"
+    title = "Gone"
+
+
+class BodyTooLargeError(DomainError):
+    """A body refused for its size while a route streams it in: the rest is not read, and the
+    connection is closed rather than drained."""
+
+    status = 413
+    slug = "body-too-large"
+    title = "Request body too large"
+    close_connection = True
 
 
 class PreconditionFailedError(DomainError):

@@ -24,6 +24,7 @@ from app.api import (
     problems,
     tokens,
 )
+from app.api import files as file_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
@@ -222,7 +223,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     # Middlewares run in the reverse order of adding: the last-resort problem handler wraps
     # them all, then the in-flight limit refuses the excess before any body is read.
-    app.add_middleware(BodySizeLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=api.max_body_bytes, streamed=file_routes.STREAMED_BODY
+    )
     app.add_middleware(InFlightLimit, metrics=metrics)
     problems.install(app)
     app.include_router(health.router)
@@ -230,6 +233,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(request_routes.router)
     app.include_router(message_routes.router)
     app.include_router(retention_routes.router)
+    app.include_router(file_routes.router)
     app.include_router(me.router)
     app.include_router(agencies.router)
     app.include_router(principals.router)

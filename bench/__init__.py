@@ -21,6 +21,9 @@ section of the JSON report:
 * ``resume``: **10,000 missed events.** Written to a desk channel with no dashboard on it,
   then resumed by one dashboard: time from connecting to the last event, events per second,
   and that offsets came consecutive, once each, in order.
+* ``files``: **a 50 MiB evidence file** uploaded and downloaded through the API: MB/s, and
+  the server's peak memory (VmHWM) meanwhile; its floor is a bare COPY of the same bytes in
+  1 MiB rows and their read back, on the same database (``--only files`` runs it alone).
 * ``intake``: **intake throughput** of the Python client, a fixed number of POSTs in
   flight; ``intake_wrk``: the same with ``wrk`` when it is installed (else it says so).
 * ``cpu``: **CPU per request** over each intake run: relay247 serve, the Postgres backends

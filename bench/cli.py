@@ -2,11 +2,14 @@
 
 1. The bench database (``--database``) is recreated, migrated and seeded; serve starts.
 2. On that one server: submit-to-push latency (50 dashboards), memory per idle socket,
-   fan-out to one desk, resume of missed events, intake (Python client, then wrk) with the
-   CPU each side spends, and last the overload, which leaves the server the most disturbed.
+   fan-out to one desk, resume of missed events, evidence files (50 MiB up and down, with
+   their floor), intake (Python client, then wrk) with the CPU each side spends, and last the
+   overload, which leaves the server the most disturbed.
 3. It stops; two fresh servers on the same database measure submit-to-push across them.
 4. The floor is measured on the same database, with no relay247 running.
 5. The servers' logs are scanned for errors no client may have seen.
+
+``--only files`` runs step 1 and the evidence files measurement alone.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from app.settings import RealtimeSettings
 from bench.config import BenchConfig, parse_args
 from bench.cpu import CpuMeter, cpu_section
 from bench.fanout import run_fanout
+from bench.files import files_ratios, files_warnings, run_files
 from bench.floor import ResumeSpan, run_floor
 from bench.instances import run_instances
 from bench.intake import run_intake
@@ -138,6 +142,9 @@ async def _measure_service(
             count=config.resume_events,
             timeout_s=max(60.0, config.resume_events / 100),
         )
+        sections["files"] = await run_files(
+            server, credentials, database.dsn, rounds=config.file_rounds
+        )
         sections |= await _intake_and_overload(config, server, client, credentials, database)
     sections["instances"] = await run_instances(
         env,
@@ -154,11 +161,33 @@ async def _measure_service(
     return sections, span
 
 
+async def _files_only(
+    config: BenchConfig, database: BenchDatabase, env: dict[str, str], log_dir: Path
+) -> dict[str, Any]:
+    """``--only files``: the evidence files measurement and its floor, on a server of its own."""
+    await migrate(env)
+    credentials = Credentials.from_seed(await seed(env))
+    async with serving(env, log_dir / "server.log", config.workers) as server:
+        files = await run_files(server, credentials, database.dsn, rounds=config.file_rounds)
+    return {"files": files, "server_logs": scan_all([log_dir / "server.log"])}
+
+
 async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
     database = await recreate_database(config.database)
     env_section = environment(database, event_loop)
+    if config.only == "files":
+        with cli_environment(database) as env:
+            report = await _files_only(config, database, env, config.output.parent)
+        report |= {
+            "config": config.as_json(),
+            "ratios": files_ratios(report["files"]),
+            "warnings": files_warnings(report["files"]),
+        }
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
     with cli_environment(database) as env:
         sections, span = await _measure_service(config, database, env, config.output.parent)
     floor = await run_floor(

@@ -36,9 +36,11 @@ class BenchConfig:
     wrk_s: float  # duration of the wrk intake test
     overload_factor: float  # offered rate over the sustained intake
     overload_s: float  # duration of the overload
+    file_rounds: int  # uploads (then downloads) of a 50 MiB file, one after another
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
+    only: str | None  # one measurement alone ("files"), or None: all of them
 
     def as_json(self) -> dict[str, Any]:
         values = asdict(self)
@@ -59,6 +61,7 @@ _FULL = {
     "instance_requests": 1000,
     "wrk_s": 10.0,
     "overload_s": 15.0,
+    "file_rounds": 3,
 }
 _QUICK = {
     "requests": 300,
@@ -73,6 +76,7 @@ _QUICK = {
     "instance_requests": 200,
     "wrk_s": 3.0,
     "overload_s": 3.0,
+    "file_rounds": 1,
 }
 
 
@@ -80,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark relay247: submit-to-push latency, intake, fan-out, resume, "
-        "memory per socket, two instances, overload, CPU; and the floor beneath them.",
+        "memory per socket, evidence files, two instances, overload, CPU; and the floor "
+        "beneath them.",
     )
     parser.add_argument("--rate", type=float, default=100.0, help="POSTs/s (default 100)")
     parser.add_argument("--requests", type=int, help="latency POSTs (default 2000, quick 300)")
@@ -97,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--wrk-seconds", type=float, help="default 10, quick 3")
     parser.add_argument("--overload-factor", type=float, default=2.0, help="default 2")
     parser.add_argument("--overload-seconds", type=float, help="default 15, quick 3")
+    parser.add_argument(
+        "--file-rounds", type=int, help="50 MiB uploads and downloads (default 3, quick 1)"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["files"],
+        help="run one measurement alone (with its floor): files",
+    )
     parser.add_argument(
         "--database",
         default=os.environ.get(DATABASE_ENV, BENCH_DATABASE),
@@ -135,9 +148,11 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         wrk_s=args.wrk_seconds or sizes["wrk_s"],
         overload_factor=args.overload_factor,
         overload_s=args.overload_seconds or sizes["overload_s"],
+        file_rounds=args.file_rounds or int(sizes["file_rounds"]),
         database=args.database,
         output=args.output,
         quick=args.quick,
+        only=args.only,
     )
     for name in (
         "rate",
@@ -152,6 +167,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         "idle_sockets",
         "instance_requests",
         "overload_factor",
+        "file_rounds",
     ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):

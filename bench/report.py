@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.config import BenchConfig
 from bench.cpu import CLIENT_LIMITED_CORES
+from bench.files import files_ratios, files_warnings
 from bench.stack import BenchDatabase
 
 
@@ -87,7 +88,9 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
     single, cross = report["latency_ms"], report["instances"]["latency_ms"]
     unloaded_post, overload = report["post_latency_ms"], report["overload"]
     resume_floor = floor.get("resume", {}).get("elapsed_s")
+    files = files_ratios(report["files"]) if "files" in report else {}
     return {
+        **files,
         **_latency_ratios(single, floor),
         "intake_over_floor_inserts": _ratio(
             intake["requests_per_s"], floor["insert"]["inserts_per_s"], digits=4
@@ -114,7 +117,9 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
             "many sockets, read by the same client; resume_time_over_floor = time to resume "
             "over (bare select of the same events + bare stream of as many frames); "
             "cross_instance = dashboards on instance B, POSTs to A, over both on one; "
-            "overload ratios = accepted POSTs under overload over POSTs at --rate"
+            "overload ratios = accepted POSTs under overload over POSTs at --rate; "
+            "files ratios = MB/s of a 50 MiB upload (download) through the API over a bare "
+            "COPY (batched read) of the same bytes in 1 MiB rows"
         ),
     }
 
@@ -259,6 +264,8 @@ def warnings(config: BenchConfig, report: dict[str, Any]) -> list[str]:
                 f"{name}: {log['errors']} ERROR lines; exceptions named "
                 f"{log['exception_lines']}: read the log"
             )
+    if "files" in report:
+        notes += files_warnings(report["files"])
     if memory["kib_per_socket"] is None:
         notes.append("memory: the server's VmRSS could not be read from /proc")
     return notes

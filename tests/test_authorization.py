@@ -70,6 +70,19 @@ class Scene:
         sent = await self._post("/v1/requests", request_body("DE"), as_=self.world.unit("FR"))
         return str(sent["id"])
 
+    async def file(self, *, onward_use: tuple[str, ...] = ("H2",)) -> str:
+        """A file France's unit added to a fresh request it sent to DE."""
+        body = request_body("DE", onward_use=list(onward_use))
+        request_id = (await self._post("/v1/requests", body, as_=self.world.unit("FR")))["id"]
+        response = await self.client.post(
+            f"/v1/requests/{request_id}/files",
+            params={"name": "evidence.txt"},
+            content=b"log line\n",
+            headers=self.world.unit("FR").headers,
+        )
+        assert response.status_code == 201, f"setup upload: {response.text}"
+        return str(response.json()["id"])
+
     async def contact_point(self) -> str:
         body = {
             "agency_id": str(self.world.desk("DE").agency_id),
@@ -201,6 +214,21 @@ async def _held_request(scene: Scene, caller: Party) -> tuple[str, Any]:
     return path, None
 
 
+async def _share(scene: Scene, caller: Party) -> tuple[str, Any]:
+    """A file without H2 and another FR-to-DE request to re-share it into."""
+    file_id = await scene.file(onward_use=())
+    destination = await scene._post(
+        "/v1/requests", request_body("DE", onward_use=[]), as_=scene.world.unit("FR")
+    )
+    return f"/v1/files/{file_id}/shares", {"request_id": destination["id"]}
+
+
+async def _share_permission(scene: Scene, caller: Party) -> tuple[str, Any]:
+    file_id = await scene.file()
+    destination = await scene.request()
+    return f"/v1/files/{file_id}/share-permissions", {"request_id": destination}
+
+
 async def _de_principal(scene: Scene) -> str:
     return str(scene.world.desk("DE").principal_id)
 
@@ -293,6 +321,43 @@ TABLE: dict[tuple[str, str], Rule] = {
         0,
         find=Scene.request,
         listed=frozenset({"sender unit (FR)", *DE_STAFF, "global desk", "auditor"}),
+    ),
+    # --- evidence files ---------------------------------------------------------------------
+    ("POST", "/v1/requests/{request_id}/files"): Rule(
+        # An empty body: a file of no bytes, which is a file all the same.
+        on(Scene.request, "/v1/requests/{id}/files?name=evidence.txt"),
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), "auditor": 403},
+        404,
+    ),
+    ("GET", "/v1/requests/{request_id}/files"): Rule(
+        on(Scene.request, "/v1/requests/{id}/files"),
+        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        404,
+    ),
+    ("GET", "/v1/files/{file_id}"): Rule(
+        on(Scene.file, "/v1/files/{id}"),
+        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        404,
+    ),
+    ("GET", "/v1/files/{file_id}/content"): Rule(
+        on(Scene.file, "/v1/files/{id}/content"),
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 200), "auditor": 403},
+        404,
+    ),
+    ("POST", "/v1/files/{file_id}/shares"): Rule(
+        _share,
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), "auditor": 403},
+        404,
+    ),
+    ("POST", "/v1/files/{file_id}/share-permissions"): Rule(
+        # The owner agency (France's unit) and the global desk; Germany sees, may not permit.
+        _share_permission,
+        {
+            "sender unit (FR)": 201,
+            "global desk": 201,
+            **dict.fromkeys((*DE_STAFF, "auditor"), 403),
+        },
+        404,
     ),
     # --- who am I, countries, escalation policies -------------------------------------------
     ("GET", "/v1/me"): Rule(at("/v1/me"), EVERYONE, 0),

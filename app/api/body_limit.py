@@ -5,11 +5,16 @@ to the limit, before the application runs: the moment it exceeds the limit it is
 memory stays bounded by the limit, and the application then gets the buffered body as if it
 had arrived in one piece. Refusing from inside the application instead would surface as a
 body-parsing error (400), not as 413.
+
+Routes that stream their body in (an evidence file upload) are exempt, by a path pattern the
+middleware is given: they enforce a limit of their own while they read, and buffering their
+body here would hold up to that limit in memory.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,12 +22,17 @@ from app.api.problems import MEDIA_TYPE
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, streamed: re.Pattern[str] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = streamed  # paths whose routes stream their body and limit it themselves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            self.streamed is not None and self.streamed.fullmatch(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

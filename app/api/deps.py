@@ -51,3 +51,25 @@ async def _current_actor(
 
 
 CurrentActor = Annotated[Actor, Depends(_current_actor, scope="function")]
+
+
+async def _actor_only(
+    request: Request,
+    database: Annotated[Database, Depends(get_database)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """The actor, authenticated in a short transaction of its own: for a route that must not
+    hold a connection for its whole length (an upload reads its body for minutes on a slow
+    link) and opens its own transactions when it needs them."""
+    if credentials is None:
+        raise UnauthenticatedError("send Authorization: Bearer <token>")
+    remote = request.client.host if request.client else None
+    async with database.transaction() as session:
+        actor = await authenticate(session, credentials.credentials, remote)
+    request.app.state.token_usage.mark(actor.token_id)
+    await rate_limit.enforce(request, actor)
+    return actor
+
+
+ActorOnly = Annotated[Actor, Depends(_actor_only)]
+DatabaseOf = Annotated[Database, Depends(get_database)]

@@ -64,6 +64,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     response = problem(exc.status, exc.title, exc.detail, slug=exc.slug, **exc.extensions)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(exc.retry_after)
+    if exc.close_connection:
+        response.headers["Connection"] = "close"
     return response
 
 
@@ -180,6 +182,7 @@ _MEANINGS = {
     403: "Authenticated, but not allowed to do this: the detail says why.",
     404: "No such object, or none that you may see.",
     409: "The change conflicts with the current state of the object or of others.",
+    410: "The object is known, but its content is no longer kept (purged).",
     412: "`If-Match` names a version that is no longer current: read the object again.",
     413: "The request body is larger than the service accepts.",
     422: "Invalid input: `errors` lists each field that is wrong.",

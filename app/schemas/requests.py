@@ -84,7 +84,6 @@ class RequestCreate(_Input):
     onward_use: Annotated[
         list[OnwardUse], Field(max_length=4, description="Restrictions on onward use (H0-H3)")
     ] = []
-    # Text on the str alone: on `str | None` its check would run on None too (a 500).
     handling_note: Annotated[
         # Text on the string only: on ``str | None`` it would be handed a null, and fail (500).
         Annotated[str, Text(min_length=1, max_length=500)] | None,
