@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import random
@@ -12,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.database.urls import asyncpg_dsn
 from app.models.enums import Role
 from tests.audit_trail import details, entries
 from tests.clients import Dashboard, http, submit_request
@@ -525,3 +527,43 @@ async def test_re_sharing_into_a_request_out_of_sight_is_not_found(
     assert response.status_code == 404
     assert unknown.status_code == 404
     assert by_auditor.status_code == 403
+
+
+async def test_a_re_share_racing_the_purge_of_its_original_never_points_at_deleted_bytes(
+    server: RunningServer, world: World, db: asyncpg.Connection, database_url: str
+) -> None:
+    """The purge holds the bytes' key while it decides they are unused and deletes them; a
+    re-share arriving meanwhile waits for the key, then finds the original purged (410)."""
+    async with http(server.http) as client:
+        origin = await submit_request(client, world.unit("FR"), onward_use=[])
+        destination = await submit_request(client, world.unit("FR"), "JP", onward_use=[])
+        original = await uploaded(client, world.unit("FR"), origin["id"])
+        key = await db.fetchval(
+            "SELECT storage_key FROM files WHERE id = $1", uuid.UUID(original["id"])
+        )
+        purger = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            async with purger.transaction():
+                # What the purge does, as far as the bytes go, in its order.
+                await purger.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", 0x52323437, key
+                )
+                racing = asyncio.create_task(
+                    share(client, world.unit("FR"), original["id"], destination["id"])
+                )
+                while not await db.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ):
+                    assert not racing.done(), (await racing).text
+                    await asyncio.sleep(0.02)
+                await purger.execute(
+                    "UPDATE files SET storage_key = NULL, name = NULL, purged_at = now() "
+                    "WHERE id = $1",
+                    uuid.UUID(original["id"]),
+                )
+                await purger.execute("DELETE FROM blob_chunks WHERE storage_key = $1", key)
+        finally:
+            await purger.close()
+        refused = await racing
+    assert refused.status_code == 410, refused.text
+    assert await db.fetchval("SELECT count(*) FROM files WHERE shared_from IS NOT NULL") == 0

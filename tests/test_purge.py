@@ -206,7 +206,8 @@ async def test_expired_content_goes_and_the_record_stays(
     file = await db.fetchrow("SELECT storage_key, sha256, purged_at, name FROM files")
     assert file["storage_key"] is None
     assert file["purged_at"] is not None
-    assert (file["sha256"], file["name"]) == (sha256, "mailbox-export.pdf")
+    assert file["sha256"] == sha256
+    assert file["name"] is None  # a name often names a person
     assert await chunk_count(db, key) == 0
     transitions = await db.fetch("SELECT * FROM request_transitions ORDER BY id")
     assert [(t["id"], t["action"], t["to_status"], t["at"]) for t in transitions] == [

@@ -111,7 +111,7 @@ class EvidenceFile(Base):
     uploaded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), nullable=False)
     # The owner: the agency whose permission an H2 file needs to be re-shared.
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), nullable=False)
-    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str | None] = mapped_column(String(255))  # NULL once purged: it names people
     content_type: Mapped[str] = mapped_column(String(255), nullable=False)  # sniffed
     declared_type: Mapped[str | None] = mapped_column(String(255))  # what the client said
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)

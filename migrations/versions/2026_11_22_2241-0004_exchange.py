@@ -271,7 +271,7 @@ def upgrade() -> None:
         ),
         sa.Column("uploaded_by", sa.Uuid(), nullable=False),
         sa.Column("agency_id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=True),
         sa.Column("content_type", sa.String(length=255), nullable=False),
         sa.Column("declared_type", sa.String(length=255), nullable=True),
         sa.Column("size", sa.BigInteger(), nullable=False),

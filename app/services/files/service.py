@@ -35,7 +35,7 @@ from app.schemas.files import FileOut, FilePage, SharePermissionCreate, SharePer
 from app.services import audit, events, handling, lifecycle
 from app.services import requests as requests_service
 from app.services.auth import Actor
-from app.services.files import intake
+from app.services.files import intake, storage
 from app.services.files.storage import blob_store
 from app.settings import exchange_settings
 
@@ -378,6 +378,17 @@ async def share(
                 f"(POST /v1/files/{file.id}/share-permissions)",
                 reason=H2_PERMISSION_REQUIRED,
             )
+    # The copy will point at the same bytes: hold their key against a purge, then make sure
+    # the original was not purged meanwhile (read again, after the lock).
+    assert file.storage_key is not None  # _require_content: not purged
+    await storage.lock_keys(session, [file.storage_key])
+    still_stored = await session.scalar(
+        select(EvidenceFile.storage_key).where(
+            EvidenceFile.id == file.id, EvidenceFile.purged_at.is_(None)
+        )
+    )
+    if still_stored is None:
+        raise GoneError(f"file {file.id} was purged at the end of its request's retention")
     onward_use = _ordered([*file.onward_use, *destination.onward_use])
     note = file.handling_note or destination.handling_note
     copy = await _insert(

@@ -12,7 +12,8 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Collection
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, bindparam, delete, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database import Database
@@ -81,6 +82,25 @@ class PostgresBlobStore:
 
 
 _chunks = table_of(BlobChunk)
+
+# Bytes are shared between a file and its re-shared copies: whoever decides that bytes are
+# still used (the purge) or starts to use them (a re-share) holds these keys' locks, so the
+# two never cross (the purge deleting bytes a new copy points at). Transaction-scoped
+# advisory locks in a class of their own, taken in one order so two holders never wait on
+# each other in a cycle.
+_KEY_LOCK_CLASS = 0x52323437  # "R247"
+_LOCK_KEYS = text(
+    """
+    SELECT pg_advisory_xact_lock(:lock_class, h)
+    FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(:keys) AS k ORDER BY h) AS ordered
+    """
+).bindparams(bindparam("keys", type_=ARRAY(String)), lock_class=_KEY_LOCK_CLASS)
+
+
+async def lock_keys(session: AsyncSession, keys: Collection[str]) -> None:
+    """Hold these storage keys until the session's transaction ends."""
+    if keys:
+        await session.execute(_LOCK_KEYS, {"keys": sorted(keys)})
 
 
 def blob_store(database: Database) -> BlobStore:

@@ -22,21 +22,18 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Interval,
-    bindparam,
     func,
     literal_column,
     null,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import String
 
 from app.models import CooperationRequest, EvidenceFile, Message, RequestTransition
 from app.models.enums import RequestType
 from app.services import audit, events, requests
+from app.services.files import storage
 from app.services.files.storage import BlobStore
 
 
@@ -95,19 +92,6 @@ def due() -> ColumnElement[bool]:
     )
 
 
-# Whoever decides whether a stored file's bytes may go holds its key's lock to commit, so two
-# purges of files that share a key (a re-shared file) cannot each see the other's file as
-# still in use and both keep the bytes. Two-key advisory locks, in a class of their own, taken
-# in one order so that two purges never wait on each other in a cycle.
-_KEY_LOCK_CLASS = 0x52323437  # "R247"
-_LOCK_KEYS = text(
-    """
-    SELECT pg_advisory_xact_lock(:lock_class, h)
-    FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(:keys) AS k ORDER BY h) AS ordered
-    """
-).bindparams(bindparam("keys", type_=ARRAY(String)), lock_class=_KEY_LOCK_CLASS)
-
-
 async def _unused_keys(
     session: AsyncSession, keys: set[str], request_ids: list[uuid.UUID], *, lock: bool
 ) -> set[str]:
@@ -115,7 +99,7 @@ async def _unused_keys(
     if not keys:
         return set()
     if lock:
-        await session.execute(_LOCK_KEYS, {"keys": sorted(keys)})
+        await storage.lock_keys(session, keys)
     in_use = await session.scalars(
         select(EvidenceFile.storage_key)
         .distinct()
@@ -210,7 +194,8 @@ async def purge_due(
     await session.execute(
         update(EvidenceFile)
         .where(EvidenceFile.request_id.in_(ids), EvidenceFile.purged_at.is_(None))
-        .values(storage_key=None, purged_at=func.now()),
+        # The name too: it often names a person.
+        .values(storage_key=None, name=None, purged_at=func.now()),
         execution_options={"synchronize_session": False},
     )
     await store.delete(session, unused)
