@@ -12,6 +12,7 @@ the global desk. Auditors read no content at all.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from app import policy
 from app.errors import InvalidInputError
@@ -44,6 +45,41 @@ def may_read(actor: Actor, code: HandlingCode, request_owner: policy.Owner) -> b
 
 def stricter_or_equal(code: HandlingCode, than: HandlingCode) -> bool:
     return _STRICTNESS[code] >= _STRICTNESS[than]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHandling:
+    code: HandlingCode
+    onward_use: list[OnwardUse]  # each once, H0 to H3
+    note: str | None
+
+
+def item_handling(
+    *,
+    code: HandlingCode | None,
+    onward_use: Collection[OnwardUse] | None,
+    note: str | None,
+    request_code: HandlingCode,
+    request_onward_use: Collection[OnwardUse],
+    request_note: str | None,
+) -> ItemHandling:
+    """The handling of a new item (message, file) of a request: what it states, else its
+    request's (the request's H3 statement too, when the item keeps H3), checked."""
+    code = code or request_code
+    # OnwardUse(...): a request's restrictions come from an ARRAY column, as plain text.
+    uses = sorted(
+        {OnwardUse(use) for use in (onward_use if onward_use is not None else request_onward_use)}
+    )
+    if note is None and OnwardUse.H3 in uses:
+        note = request_note
+    check_item_handling(
+        code=code,
+        onward_use=uses,
+        note=note,
+        request_code=request_code,
+        request_onward_use=request_onward_use,
+    )
+    return ItemHandling(code, uses, note)
 
 
 def check_item_handling(

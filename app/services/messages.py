@@ -11,12 +11,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
-from app.errors import ConflictError, ForbiddenError
-from app.models import CooperationRequest, Message, table_of
+from app.models import Message, table_of
 from app.models.enums import OnwardUse
 from app.pagination import PositionCursor
 from app.schemas.messages import MessageCreate, MessageOut, MessagePage, Withheld
-from app.services import audit, events, handling, lifecycle
+from app.services import audit, events, handling
 from app.services import requests as request_service
 from app.services.auth import Actor
 
@@ -107,24 +106,14 @@ async def post(
 ) -> MessageOut:
     """Add a message to the thread of an open request, on the caller's side of it."""
     request = await request_service.find_visible(session, actor, request_id, lock=True)
-    owner = request_service.owner_of(request)
-    policy.require(actor, policy.Action.TAKE_PART, owner)
-    side = request_service.side_of(actor, request)
-    if side is None:
-        raise ForbiddenError("you act for neither side of this request")
-    _require_open(request)
-
-    code = draft.handling_code or request.handling_code
-    onward_use = draft.onward_use if draft.onward_use is not None else list(request.onward_use)
-    note = draft.handling_note
-    if note is None and OnwardUse.H3 in request.onward_use:
-        note = request.handling_note  # the request's H3 statement, which the message keeps
-    handling.check_item_handling(
-        code=code,
-        onward_use=onward_use,
-        note=note,
+    side = request_service.participant_side(actor, request, adding="messages")
+    rules = handling.item_handling(
+        code=draft.handling_code,
+        onward_use=draft.onward_use,
+        note=draft.handling_note,
         request_code=request.handling_code,
         request_onward_use=request.onward_use,
+        request_note=request.handling_note,
     )
 
     values: dict[str, Any] = {
@@ -135,9 +124,9 @@ async def post(
         "author_agency_id": actor.agency_id,
         "text": draft.text,
         "text_hash": text_hash(draft.text),
-        "handling_code": code,
-        "onward_use": [str(use) for use in onward_use],
-        "handling_note": note,
+        "handling_code": rules.code,
+        "onward_use": [str(use) for use in rules.onward_use],
+        "handling_note": rules.note,
         "source_reliability": draft.source_reliability,
         "information_accuracy": draft.information_accuracy,
     }
@@ -159,7 +148,11 @@ async def post(
         object_type=OBJECT_TYPE,
         object_id=str(message.id),
         content_hash=message.text_hash,
-        details={"request_id": str(request.id), "seq": message.seq, "handling_code": code.value},
+        details={
+            "request_id": str(request.id),
+            "seq": message.seq,
+            "handling_code": rules.code.value,
+        },
     )
     await events.publish(
         session,
@@ -170,19 +163,6 @@ async def post(
     )
     # The author wrote the text: showing it back is no read of someone else's content.
     return _view(message, None)
-
-
-def _require_open(request: CooperationRequest) -> None:
-    if request.purged_at is not None:
-        raise ConflictError(
-            "the request's content has been purged: its thread takes no more messages",
-            current_status=request.status.value,
-        )
-    if lifecycle.is_final(request.status):
-        raise ConflictError(
-            f"the request is {request.status.value}: its thread takes no more messages",
-            current_status=request.status.value,
-        )
 
 
 async def thread(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
 from app.canonical import sha256_hex
-from app.errors import ForbiddenError, InvalidInputError, NotFoundError
+from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from app.models import CooperationRequest, Principal, RequestTransition, table_of
 from app.models.enums import (
     Assignment,
@@ -32,7 +32,7 @@ from app.schemas.requests import (
     RequestPage,
     SubmittedRequest,
 )
-from app.services import audit, events, handling, idempotency, retention, routing
+from app.services import audit, events, handling, idempotency, lifecycle, retention, routing
 from app.services.auth import Actor
 from app.services.directory import agreements
 
@@ -93,6 +93,26 @@ def side_of(actor: Actor, request: CooperationRequest) -> Side | None:
     if policy.permits(actor, policy.Action.ACT_AS_TARGET, owner):
         return Side.TARGET
     return None
+
+
+def participant_side(actor: Actor, request: CooperationRequest, *, adding: str) -> Side:
+    """The side the actor writes for in the request's exchange (messages, files), which must
+    be open: a final or purged request takes no more ``adding``."""
+    policy.require(actor, policy.Action.TAKE_PART, owner_of(request))
+    side = side_of(actor, request)
+    if side is None:
+        raise ForbiddenError("you act for neither side of this request")
+    if request.purged_at is not None:
+        raise ConflictError(
+            f"the request's content has been purged: it takes no more {adding}",
+            current_status=request.status.value,
+        )
+    if lifecycle.is_final(request.status):
+        raise ConflictError(
+            f"the request is {request.status.value}: it takes no more {adding}",
+            current_status=request.status.value,
+        )
+    return side
 
 
 def channels_of(request: CooperationRequest) -> list[str]:

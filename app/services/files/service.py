@@ -32,7 +32,7 @@ from app.models import CooperationRequest, EvidenceFile, Message, SharePermissio
 from app.models.enums import HandlingCode, OnwardUse, Side
 from app.pagination import Cursor
 from app.schemas.files import FileOut, FilePage, SharePermissionCreate, SharePermissionOut
-from app.services import audit, events, handling, lifecycle
+from app.services import audit, events, handling
 from app.services import requests as requests_service
 from app.services.auth import Actor
 from app.services.files import intake, storage
@@ -169,14 +169,6 @@ class _Admitted:
     note: str | None
 
 
-def _open_for_files(request: CooperationRequest) -> None:
-    if request.purged_at is not None or lifecycle.is_final(request.status):
-        raise ConflictError(
-            f"the request is {request.status.value}: it takes no more files",
-            current_status=request.status.value,
-        )
-
-
 def _ordered(uses: Collection[OnwardUse | str]) -> list[OnwardUse]:
     return sorted({OnwardUse(use) for use in uses})
 
@@ -186,23 +178,14 @@ async def _admit(
 ) -> _Admitted:
     """May the actor add this file to this request, as described? Asked before the body is
     read (to refuse at once) and again under the request's lock, when the file is stored."""
-    owner = requests_service.owner_of(request)
-    policy.require(actor, policy.Action.TAKE_PART, owner)
-    side = requests_service.side_of(actor, request)
-    if side is None:
-        raise ForbiddenError("you act for neither side of this request")
-    _open_for_files(request)
-    code = spec.handling_code or request.handling_code
-    onward_use = _ordered(spec.onward_use if spec.onward_use is not None else request.onward_use)
-    note = spec.handling_note
-    if note is None and OnwardUse.H3 in onward_use:
-        note = request.handling_note
-    handling.check_item_handling(
-        code=code,
-        onward_use=onward_use,
-        note=note,
+    side = requests_service.participant_side(actor, request, adding="files")
+    rules = handling.item_handling(
+        code=spec.handling_code,
+        onward_use=spec.onward_use,
+        note=spec.handling_note,
         request_code=request.handling_code,
         request_onward_use=request.onward_use,
+        request_note=request.handling_note,
     )
     if spec.message_id is not None:
         found = await session.scalar(
@@ -214,7 +197,7 @@ async def _admit(
             raise InvalidInputError(
                 f"no message {spec.message_id} in request {request.id}", field="message_id"
             )
-    return _Admitted(side, code, onward_use, note)
+    return _Admitted(side, rules.code, rules.onward_use, rules.note)
 
 
 async def upload(
@@ -352,11 +335,7 @@ async def share(
     file, source = await _find_visible(session, actor, file_id)
     _require_content(actor, file, source)
     destination = await requests_service.find_visible(session, actor, destination_id, lock=True)
-    policy.require(actor, policy.Action.TAKE_PART, requests_service.owner_of(destination))
-    side = requests_service.side_of(actor, destination)
-    if side is None:
-        raise ForbiddenError("you act for neither side of the destination request")
-    _open_for_files(destination)
+    side = requests_service.participant_side(actor, destination, adding="files")
     if destination.id == file.request_id:
         raise InvalidInputError("the file is already in that request", field="request_id")
     foreign = actor.agency_id != file.agency_id
