@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, insert, select, tuple_
+from sqlalchemy import ColumnElement, Uuid, bindparam, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
@@ -206,23 +206,54 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
 
 
 _requests = table_of(CooperationRequest)
-_INSERT_REQUEST = (
-    insert(_requests)
-    # The assignee's agency: with the sender, the agencies that may read TLP:RED content.
-    .values(
-        assigned_agency_id=select(Principal.agency_id)
-        .where(Principal.id == bindparam("assignee", type_=Uuid))
-        .scalar_subquery()
-    )
-    .returning(
-        _requests.c.created_at,
-        _requests.c.updated_at,
-        _requests.c.assigned_at,
-        _requests.c.assigned_agency_id,
-        _requests.c.version,
-    )
-)
 _transitions = table_of(RequestTransition)
+
+
+def _insert_request(values: dict[str, Any], assignee: uuid.UUID | None) -> Any:
+    """One statement, one round trip: the request, and the first step of its history."""
+    written = (
+        insert(_requests)
+        .values(
+            **values,
+            # The assignee's agency: with the sender, the agencies that may read TLP:RED.
+            assigned_agency_id=select(Principal.agency_id)
+            .where(Principal.id == bindparam("assignee", assignee, type_=Uuid))
+            .scalar_subquery(),
+        )
+        .returning(
+            _requests.c.id,
+            _requests.c.created_by,
+            _requests.c.requesting_agency_id,
+            _requests.c.created_at,
+            _requests.c.updated_at,
+            _requests.c.assigned_at,
+            _requests.c.assigned_agency_id,
+            _requests.c.version,
+        )
+        .cte("written")
+    )
+    first_step = (
+        insert(_transitions)
+        .from_select(
+            ["request_id", "to_status", "side", "actor_principal_id", "actor_agency_id", "at"],
+            select(
+                written.c.id,
+                literal(RequestStatus.SUBMITTED.value),
+                literal(Side.REQUESTER.value),
+                written.c.created_by,
+                written.c.requesting_agency_id,
+                written.c.created_at,
+            ),
+        )
+        .cte("first_step")
+    )
+    return select(
+        written.c.created_at,
+        written.c.updated_at,
+        written.c.assigned_at,
+        written.c.assigned_agency_id,
+        written.c.version,
+    ).add_cte(first_step)
 
 
 async def audit_request(
@@ -326,21 +357,7 @@ async def submit(
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
         "retention_days": retention.retention_days(draft.type),
     }
-    stamps = (
-        await session.execute(
-            _INSERT_REQUEST,
-            {**values, "assignee": assignee},
-        )
-    ).one()
-    await session.execute(
-        insert(_transitions).values(
-            request_id=values["id"],
-            to_status=RequestStatus.SUBMITTED,
-            side=Side.REQUESTER,
-            actor_principal_id=actor.principal_id,
-            actor_agency_id=actor.agency_id,
-        )
-    )
+    stamps = (await session.execute(_insert_request(values, assignee))).one()
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.
     request = CooperationRequest(**values, **stamps._asdict())
