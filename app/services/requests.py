@@ -209,16 +209,43 @@ _requests = table_of(CooperationRequest)
 _transitions = table_of(RequestTransition)
 
 
-def _insert_request(values: dict[str, Any], assignee: uuid.UUID | None) -> Any:
+# Every column submit writes, as a named parameter: the statement is built once, and each
+# submit only binds values (building it per call cost a millisecond of CPU per request).
+_SUBMITTED_COLUMNS = (
+    "id",
+    "type",
+    "priority",
+    "status",
+    "requesting_agency_id",
+    "requesting_country",
+    "target_country",
+    "created_by",
+    "subject",
+    "details",
+    "identifiers",
+    "legal_basis",
+    "handling_code",
+    "onward_use",
+    "handling_note",
+    "content_hash",
+    "assigned_to",
+    "assignment",
+    "retention_days",
+)
+
+
+def _submit_statement() -> Any:
     """One statement, one round trip: the request, and the first step of its history."""
     written = (
         insert(_requests)
         .values(
-            **values,
+            {name: bindparam(name, type_=_requests.c[name].type) for name in _SUBMITTED_COLUMNS}
             # The assignee's agency: with the sender, the agencies that may read TLP:RED.
-            assigned_agency_id=select(Principal.agency_id)
-            .where(Principal.id == bindparam("assignee", assignee, type_=Uuid))
-            .scalar_subquery(),
+            | {
+                "assigned_agency_id": select(Principal.agency_id)
+                .where(Principal.id == bindparam("assigned_to", type_=Uuid))
+                .scalar_subquery()
+            }
         )
         .returning(
             _requests.c.id,
@@ -254,6 +281,9 @@ def _insert_request(values: dict[str, Any], assignee: uuid.UUID | None) -> Any:
         written.c.assigned_agency_id,
         written.c.version,
     ).add_cte(first_step)
+
+
+_SUBMIT = _submit_statement()
 
 
 async def audit_request(
@@ -357,7 +387,7 @@ async def submit(
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
         "retention_days": retention.retention_days(draft.type),
     }
-    stamps = (await session.execute(_insert_request(values, assignee))).one()
+    stamps = (await session.execute(_SUBMIT, values)).one()
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.
     request = CooperationRequest(**values, **stamps._asdict())
