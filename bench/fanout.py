@@ -77,18 +77,23 @@ class Receipts:
 
 
 async def listen(connection: ClientConnection, receipts: Receipts) -> None:
-    """Record each ``request.assigned`` frame this socket receives, once."""
-    seen: set[str] = set()
+    """Record when this socket first hears of each request (``request.assigned``). A frame
+    is a duplicate only when its (channel, offset) came before: the assignee's socket hears
+    of its request twice by design, on the desk's channel and on its own."""
+    heard: set[str] = set()
+    offsets: set[tuple[str, int]] = set()
     try:
         async for message in connection:
             received = time.perf_counter()
             frame = json.loads(message)
             if frame.get("type") == "event" and frame.get("event") == "request.assigned":
-                key = frame["data"]["request_id"]
-                if key in seen:
+                position = (frame["channel"], frame["offset"])
+                if position in offsets:
                     receipts.duplicates += 1
-                else:
-                    seen.add(key)
+                offsets.add(position)
+                key = frame["data"]["request_id"]
+                if key not in heard:
+                    heard.add(key)
                     receipts.record(key, received)
     except ConnectionClosed:
         pass
