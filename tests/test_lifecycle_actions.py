@@ -443,3 +443,21 @@ async def test_the_sender_hears_each_change_without_its_reason(
     assert "reason" not in declined["data"]
     await requester.assert_silent()
     await requester.close()
+
+
+async def test_the_first_response_is_the_time_kept_for_the_time_to_respond(
+    server: RunningServer, world: World
+) -> None:
+    fr, de = world.unit("FR"), world.desk("DE")
+    async with http(server.http) as client:
+        request_id = await new_request(client, world)
+        for party, action in ((de, "acknowledge"), (de, "respond")):
+            assert (await act(client, party, request_id, action)).status_code == 200
+        first = (await client.get(f"/v1/requests/{request_id}", headers=fr.headers)).json()
+        assert first["responded_at"] is not None
+        reopened = await act(client, fr, request_id, "reopen", {"reason": "Only half of it"})
+        assert reopened.status_code == 200
+        assert (await act(client, de, request_id, "respond")).status_code == 200
+        again = (await client.get(f"/v1/requests/{request_id}", headers=fr.headers)).json()
+    assert again["responded_at"] == first["responded_at"]
+    assert again["status"] == "responded"

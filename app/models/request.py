@@ -75,6 +75,13 @@ class CooperationRequest(Base):
     updated_at: Mapped[datetime] = created_at_column()
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    # The first confirmed receipt by a principal of the target country (a dashboard's
+    # `received` frame): the request reached a person's screen.
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    # When it was first answered (respond): with created_at, delivered_at and acknowledged_at,
+    # the times to deliver, acknowledge and respond that analytics read.
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The contact point holding the request; None: the target desk as a whole (and its NCB).
     assigned_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
     assignment: Mapped[Assignment] = mapped_column(

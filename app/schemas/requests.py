@@ -132,6 +132,11 @@ class RequestOut(BaseModel):
     updated_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: uuid.UUID | None
+    delivered_at: datetime | None = Field(
+        description="When a person of the target country first confirmed it on screen"
+    )
+    delivered_by: uuid.UUID | None
+    responded_at: datetime | None = Field(description="When it was first responded to")
     assigned_to: uuid.UUID | None = Field(
         description="The contact point holding it; null: the target desk as a whole and its NCB"
     )

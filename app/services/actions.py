@@ -183,6 +183,8 @@ async def _take(
     if action is RequestAction.ACKNOWLEDGE:
         request.acknowledged_at = now
         request.acknowledged_by = actor.principal_id
+    if action is RequestAction.RESPOND and request.responded_at is None:
+        request.responded_at = now  # the first answer: what the time to respond counts to
     await session.flush()
 
     await session.execute(
