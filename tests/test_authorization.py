@@ -36,6 +36,7 @@ WHO: dict[str, Callable[[World], Party]] = {
     "sender's desk (FR)": lambda w: w.desk("FR"),
     "other desk (JP)": lambda w: w.desk("JP"),
     "other NCB (JP)": lambda w: w("JP", Role.NCB),
+    "sender's NCB (FR)": lambda w: w("FR", Role.NCB),
     "global desk": lambda w: w.gs,
     "auditor": lambda w: w.auditor,
     "admin": lambda w: w.admin,
@@ -251,8 +252,11 @@ POLICY = {
     "response_times": [{"respond_within_hours": 72}],
 }
 HOLD = {"reason": "Court order 2026/118: keep until the trial"}
-# Who sees a request FR sent to DE but may not hold it (the sending country's NCB, which may,
-# is not a caller of this table: tests/test_legal_hold.py covers it).
+SENDER_NCB = "sender's NCB (FR)"
+# Who sees a request FR sent to DE: its sides, the global desk, and two who only watch it
+# (metadata): the auditor, and the NCB of the sending country (which may hold it).
+SEE_THE_REQUEST = ("sender unit (FR)", *DE_STAFF, "global desk", "auditor", SENDER_NCB)
+WATCH_ONLY = {"auditor": 403, SENDER_NCB: 403}
 SEES_BUT_MAY_NOT_HOLD = dict.fromkeys(("sender unit (FR)", *DE_STAFF, "auditor"), 403)
 RANGE = "?from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z"
 MANAGERS_OF_DE = {"target NCB (DE)": 200, "global desk": 200, "admin": 200}
@@ -269,28 +273,28 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/v1/requests/{request_id}"): Rule(
         on(Scene.request, "/v1/requests/{id}"),
-        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
     ("POST", "/v1/requests/{request_id}/ack"): Rule(
         on(Scene.request, "/v1/requests/{id}/ack"),
-        {**dict.fromkeys((*DE_STAFF, "global desk"), 200), "sender unit (FR)": 403, "auditor": 403},
+        {**dict.fromkeys((*DE_STAFF, "global desk"), 200), "sender unit (FR)": 403, **WATCH_ONLY},
         404,
     ),
     ("POST", "/v1/requests/{request_id}/assign"): Rule(
         _assignment,
-        {**dict.fromkeys((*DE_STAFF, "global desk"), 200), "sender unit (FR)": 403, "auditor": 403},
+        {**dict.fromkeys((*DE_STAFF, "global desk"), 200), "sender unit (FR)": 403, **WATCH_ONLY},
         404,
     ),
     # The thread: both sides write; whoever sees the request reads it (texts by TLP code).
     ("POST", "/v1/requests/{request_id}/messages"): Rule(
         on(Scene.request, "/v1/requests/{id}/messages", {"text": "Any news?"}),
-        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), "auditor": 403},
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), **WATCH_ONLY},
         404,
     ),
     ("GET", "/v1/requests/{request_id}/messages"): Rule(
         on(Scene.request, "/v1/requests/{id}/messages"),
-        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
     # A requester's action: the target side (and the global desk, which acts for it) is refused.
@@ -298,55 +302,56 @@ TABLE: dict[tuple[str, str], Rule] = {
         on(Scene.request, "/v1/requests/{id}/actions/cancel", {"reason": "Solved locally"}),
         {
             "sender unit (FR)": 200,
-            **dict.fromkeys((*DE_STAFF, "global desk", "auditor"), 403),
+            **dict.fromkeys((*DE_STAFF, "global desk"), 403),
+            **WATCH_ONLY,
         },
         404,
     ),
     ("GET", "/v1/requests/{request_id}/history"): Rule(
         on(Scene.request, "/v1/requests/{id}/history"),
-        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
     ("PUT", "/v1/requests/{request_id}/legal-hold"): Rule(
         on(Scene.request, "/v1/requests/{id}/legal-hold", HOLD),
-        {**SEES_BUT_MAY_NOT_HOLD, "global desk": 200},
+        {**SEES_BUT_MAY_NOT_HOLD, "global desk": 200, SENDER_NCB: 200},
         404,
     ),
     ("DELETE", "/v1/requests/{request_id}/legal-hold"): Rule(
-        _held_request, {**SEES_BUT_MAY_NOT_HOLD, "global desk": 200}, 404
+        _held_request, {**SEES_BUT_MAY_NOT_HOLD, "global desk": 200, SENDER_NCB: 200}, 404
     ),
     ("GET", "/v1/requests"): Rule(
         at("/v1/requests?limit=200"),
         EVERYONE,
         0,
         find=Scene.request,
-        listed=frozenset({"sender unit (FR)", *DE_STAFF, "global desk", "auditor"}),
+        listed=frozenset(SEE_THE_REQUEST),
     ),
     # --- evidence files ---------------------------------------------------------------------
     ("POST", "/v1/requests/{request_id}/files"): Rule(
         # An empty body: a file of no bytes, which is a file all the same.
         on(Scene.request, "/v1/requests/{id}/files?name=evidence.txt"),
-        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), "auditor": 403},
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), **WATCH_ONLY},
         404,
     ),
     ("GET", "/v1/requests/{request_id}/files"): Rule(
         on(Scene.request, "/v1/requests/{id}/files"),
-        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
     ("GET", "/v1/files/{file_id}"): Rule(
         on(Scene.file, "/v1/files/{id}"),
-        dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk", "auditor"), 200),
+        dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
     ("GET", "/v1/files/{file_id}/content"): Rule(
         on(Scene.file, "/v1/files/{id}/content"),
-        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 200), "auditor": 403},
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 200), **WATCH_ONLY},
         404,
     ),
     ("POST", "/v1/files/{file_id}/shares"): Rule(
         _share,
-        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), "auditor": 403},
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 201), **WATCH_ONLY},
         404,
     ),
     ("POST", "/v1/files/{file_id}/share-permissions"): Rule(
@@ -355,7 +360,8 @@ TABLE: dict[tuple[str, str], Rule] = {
         {
             "sender unit (FR)": 201,
             "global desk": 201,
-            **dict.fromkeys((*DE_STAFF, "auditor"), 403),
+            **dict.fromkeys(DE_STAFF, 403),
+            **WATCH_ONLY,
         },
         404,
     ),
@@ -470,7 +476,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/agreements"): Rule(
         _agreement,
         # Another country's NCB names an agency it does not manage: the field is wrong (422).
-        {"target NCB (DE)": 201, "global desk": 201, "other NCB (JP)": 422},
+        {"target NCB (DE)": 201, "global desk": 201, "other NCB (JP)": 422, SENDER_NCB: 422},
         403,
     ),
     ("PATCH", "/v1/agreements/{agreement_id}"): Rule(
