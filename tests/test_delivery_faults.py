@@ -72,6 +72,9 @@ async def test_postgres_stopped_under_open_sockets(
         await desk.send({"type": "ack", "request_id": before[0]})
         refused = await desk.receive()
         assert (refused["type"], refused["status"]) == ("error", 503)
+        await desk.send({"type": "received", "request_id": before[1]})
+        refused = await desk.receive()
+        assert (refused["type"], refused["status"]) == ("error", 503)
         await desk.send({"type": "ping"})
         assert await desk.receive() == {"type": "pong"}
         await asyncio.sleep(5)

@@ -49,9 +49,18 @@ class AckFrame(_Frame):
     request_id: uuid.UUID
 
 
+class ReceivedFrame(_Frame):
+    """A dashboard shows the request to a person: the first one moves it to delivered."""
+
+    type: Literal["received"]
+    request_id: uuid.UUID
+
+
 class PingFrame(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[AuthFrame | ResumeFrame | AckFrame | PingFrame, Field(discriminator="type")]
+ClientFrame = Annotated[
+    AuthFrame | ResumeFrame | AckFrame | ReceivedFrame | PingFrame, Field(discriminator="type")
+]
 client_frame = TypeAdapter(ClientFrame)

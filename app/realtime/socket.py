@@ -23,10 +23,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.database import Database
@@ -43,17 +45,22 @@ from app.realtime.protocol import (
     AckFrame,
     AuthFrame,
     PingFrame,
+    ReceivedFrame,
     ResumeFrame,
     client_frame,
 )
+from app.schemas.requests import UnconfirmedRequest
 from app.services import actions, auth
 from app.services import events as event_channels
+from app.services import requests as request_service
 from app.services.auth import Actor
 from app.settings import RealtimeSettings
 
 log = logging.getLogger(__name__)
 
-Frame = AuthFrame | ResumeFrame | AckFrame | PingFrame
+Frame = AuthFrame | ResumeFrame | AckFrame | ReceivedFrame | PingFrame
+# A request use case a frame runs, as the actor, in its own transaction.
+_UseCase = Callable[[AsyncSession, Actor, uuid.UUID], Awaitable[BaseModel]]
 T = TypeVar("T")
 # A close frame's reason must fit in 123 bytes.
 _MAX_REASON_BYTES = 120
@@ -125,6 +132,9 @@ class SocketSession:
             prefix = event_channels.prefix_followed_by(self.actor)
             heads = await self._hub.follow(self, channels, prefix=prefix)
             self._cursors = dict(heads)
+            # Read after the heads: a request assigned meanwhile is listed and pushed too,
+            # never neither (a dashboard merges both by request id).
+            unconfirmed = await self._unconfirmed(channels)
             await self._send(
                 {
                     "type": "welcome",
@@ -137,6 +147,7 @@ class SocketSession:
                     },
                     "channels": channels,
                     "heads": heads,
+                    "unconfirmed": [item.model_dump(mode="json") for item in unconfirmed],
                 }
             )
             first = await self._start(heads)
@@ -155,6 +166,17 @@ class SocketSession:
         finally:
             self._hub.unfollow(self, list(self._cursors) or channels)
             self._metrics.ws_closes.labels(str(self.close_code or 1006)).inc()
+
+    async def _unconfirmed(self, channels: list[str]) -> list[UnconfirmedRequest]:
+        """What was pushed to this socket's desks or to its principal that no screen has
+        confirmed: a dashboard that was offline then shows it from the welcome."""
+        prefix = event_channels.DESK_PREFIX
+        desks = [channel.removeprefix(prefix) for channel in channels if channel.startswith(prefix)]
+        own = event_channels.principal_channel(self.actor.principal_id) in channels
+        if not desks and not own:
+            return []  # a sender's socket: nothing is assigned to it
+        async with self._database.transaction() as session:
+            return await request_service.unconfirmed(session, self.actor, desks=desks, own=own)
 
     async def _start(self, heads: dict[str, int]) -> Frame | None:
         """Wait for the first frame; set the cursors. Returns a first frame that was not a
@@ -312,14 +334,24 @@ class SocketSession:
                     "reconnect to resume from other cursors"
                 )
             case AckFrame(request_id=request_id):
-                await self._acknowledge(request_id)
+                await self._on_request(
+                    request_id, actions.acknowledge, answer="ack_result", retry="ack"
+                )
+            case ReceivedFrame(request_id=request_id):
+                await self._on_request(
+                    request_id, actions.receive, answer="received_result", retry="receipt"
+                )
 
-    async def _acknowledge(self, request_id: Any) -> None:
+    async def _on_request(
+        self, request_id: uuid.UUID, use_case: _UseCase, *, answer: str, retry: str
+    ) -> None:
+        """Run a frame's use case on a request and answer with its result, or with an error
+        frame (the socket stays): a request the actor may not see is a 404, as over REST."""
         try:
             async with self._database.transaction() as session:
                 # The socket outlives checks made at its start: the token must still work.
                 await auth.ensure_still_usable(session, self.actor)
-                result = await actions.acknowledge(session, self.actor, request_id)
+                result = await use_case(session, self.actor, request_id)
         except UnauthenticatedError as exc:
             self.request_close(CLOSE_TOKEN_REVOKED, exc.detail)
             return
@@ -330,12 +362,12 @@ class SocketSession:
             if not is_unavailable(exc):
                 raise
             await self._error(
-                "database unavailable: nothing was changed; send the ack again",
+                f"database unavailable: nothing was changed; send the {retry} again",
                 status=503,
                 request_id=str(request_id),
             )
             return
-        await self._send({"type": "ack_result", **result.model_dump(mode="json")})
+        await self._send({"type": answer, **result.model_dump(mode="json")})
 
 
 async def _peer(operation: Awaitable[T]) -> T:

@@ -206,6 +206,33 @@ class AckOut(BaseModel):
     )
 
 
+class ReceiptOut(BaseModel):
+    """The answer to a dashboard's `received` frame."""
+
+    request_id: uuid.UUID
+    status: RequestStatus
+    delivered_at: datetime | None = Field(
+        description="When the first receipt moved it to delivered; null when it was "
+        "acknowledged (or declined, cancelled) before any screen confirmed it"
+    )
+    delivered_by: uuid.UUID | None
+    already_received: bool = Field(
+        description="True when the request was past submitted already: nothing changed"
+    )
+
+
+class UnconfirmedRequest(BaseModel):
+    """A request in a socket's `welcome` that no screen has confirmed yet (metadata only)."""
+
+    request_id: uuid.UUID
+    type: RequestType
+    priority: Priority
+    requesting_country: str
+    target_country: str
+    assigned_to: uuid.UUID | None = Field(description="Null: the whole desk holds it")
+    assigned_at: datetime
+
+
 class ActionInput(_Input):
     reason: Annotated[
         Annotated[str, Text(min_length=1, max_length=2000)] | None,

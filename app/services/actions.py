@@ -21,7 +21,7 @@ from app.errors import ConflictError, ForbiddenError, InvalidInputError
 from app.models import CooperationRequest, RequestTransition, table_of
 from app.models.enums import RequestAction, RequestStatus, Side
 from app.pagination import PositionCursor
-from app.schemas.requests import AckOut, ActionOut, HistoryPage, TransitionOut
+from app.schemas.requests import AckOut, ActionOut, HistoryPage, ReceiptOut, TransitionOut
 from app.services import events, lifecycle
 from app.services import requests as request_service
 from app.services.auth import Actor
@@ -43,6 +43,7 @@ _SIDE_NAMES = {
 }
 # The audit trail's name for each action's change.
 _AUDIT_ACTION = {
+    RequestAction.RECEIVE: "request.delivered",
     RequestAction.ACKNOWLEDGE: "request.acknowledged",
     RequestAction.START: "request.started",
     RequestAction.REQUEST_INFO: "request.info_requested",
@@ -53,8 +54,12 @@ _AUDIT_ACTION = {
     RequestAction.CANCEL: "request.cancelled",
     RequestAction.REOPEN: "request.reopened",
 }
-# Dashboards already listen for `request.acknowledged`; every other change is an update.
-_EVENT = {RequestAction.ACKNOWLEDGE: "request.acknowledged"}
+# Dashboards listen for these two by name (the requester waits for both); every other change
+# is an update.
+_EVENT = {
+    RequestAction.RECEIVE: "request.delivered",
+    RequestAction.ACKNOWLEDGE: "request.acknowledged",
+}
 
 _transitions = table_of(RequestTransition)
 
@@ -180,6 +185,9 @@ async def _take(
     request.version += 1
     request.updated_at = now
     request.closed_at = now if lifecycle.is_final(rule.to) else None
+    if action is RequestAction.RECEIVE:
+        request.delivered_at = now
+        request.delivered_by = actor.principal_id
     if action is RequestAction.ACKNOWLEDGE:
         request.acknowledged_at = now
         request.acknowledged_by = actor.principal_id
@@ -267,6 +275,27 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
         acknowledged_at=request.acknowledged_at,
         acknowledged_by=request.acknowledged_by,
         already_acknowledged=already,
+    )
+
+
+async def receive(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> ReceiptOut:
+    """A dashboard of the target side shows the request to a person: the first receipt moves
+    it from submitted to delivered. Idempotent, like :func:`acknowledge`: every screen of the
+    desk may confirm the same request, and only the first changes anything. A request already
+    past submitted (acknowledged before any screen confirmed it, declined, cancelled) is not
+    delivered after the fact: delivered_at stays what it was (null if it never was delivered),
+    so it is set exactly when the request took the receive step, and never after the ack."""
+    request = await request_service.find_visible(session, actor, request_id, lock=True)
+    side = _acting_side(actor, request, RequestAction.RECEIVE)
+    already = request.status is not RequestStatus.SUBMITTED
+    if not already:
+        await _take(session, actor, request, RequestAction.RECEIVE, side, reason=None)
+    return ReceiptOut(
+        request_id=request.id,
+        status=request.status,
+        delivered_at=request.delivered_at,
+        delivered_by=request.delivered_by,
+        already_received=already,
     )
 
 

@@ -26,6 +26,8 @@ _TARGET, _REQUESTER = Side.TARGET, Side.REQUESTER
 _OPEN = (S.SUBMITTED, S.DELIVERED, S.ACKNOWLEDGED, S.IN_PROGRESS, S.INFO_REQUESTED)
 
 TABLE: dict[tuple[S, A], Step] = {
+    # The first receipt by the target side: it reached a person (the `received` frame).
+    (S.SUBMITTED, A.RECEIVE): Step(_TARGET, S.DELIVERED),
     (S.SUBMITTED, A.ACKNOWLEDGE): Step(_TARGET, S.ACKNOWLEDGED),
     (S.DELIVERED, A.ACKNOWLEDGE): Step(_TARGET, S.ACKNOWLEDGED),
     (S.ACKNOWLEDGED, A.START): Step(_TARGET, S.IN_PROGRESS),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, insert, literal, select, tuple_
+from sqlalchemy import ColumnElement, Uuid, bindparam, insert, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
@@ -31,6 +31,7 @@ from app.schemas.requests import (
     RequestOut,
     RequestPage,
     SubmittedRequest,
+    UnconfirmedRequest,
 )
 from app.services import audit, events, handling, idempotency, lifecycle, retention, routing
 from app.services.auth import Actor
@@ -195,6 +196,8 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "target_country": request.target_country,
         "handling_code": request.handling_code.value,
         "created_at": iso(request.created_at),
+        "delivered_at": iso(request.delivered_at),
+        "delivered_by": str(request.delivered_by) if request.delivered_by else None,
         "acknowledged_at": iso(request.acknowledged_at),
         "acknowledged_by": str(request.acknowledged_by) if request.acknowledged_by else None,
         "assigned_to": str(request.assigned_to) if request.assigned_to else None,
@@ -433,6 +436,63 @@ async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> Req
     if reads_content(actor, request):
         await audit_request(session, actor, "request.read", request)
     return _view(request, actor)
+
+
+# A socket's welcome lists at most this many unconfirmed requests, the newest: a desk with
+# more has a backlog no screen would show anyway, and the full list is GET /v1/requests.
+UNCONFIRMED_LIMIT = 100
+
+
+async def unconfirmed(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    desks: list[str],
+    own: bool,
+    limit: int = UNCONFIRMED_LIMIT,
+) -> list[UnconfirmedRequest]:
+    """Requests still submitted that no screen has confirmed (no receipt, no ack): those sent
+    to these desks (countries), and with ``own`` those assigned to the actor; newest first.
+    What a dashboard that was offline when they were pushed has not seen."""
+    if not desks and not own:
+        return []
+    r = CooperationRequest
+    held: list[ColumnElement[bool]] = []
+    if desks:
+        held.append(r.target_country.in_(desks))
+    if own:
+        held.append(r.assigned_to == actor.principal_id)
+    rows = await session.execute(
+        select(
+            r.id,
+            r.type,
+            r.priority,
+            r.requesting_country,
+            r.target_country,
+            r.assigned_to,
+            r.assigned_at,
+        )
+        .where(
+            r.status == RequestStatus.SUBMITTED,
+            r.delivered_at.is_(None),
+            or_(*held),
+            visible_to(actor),
+        )
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(limit)
+    )
+    return [
+        UnconfirmedRequest(
+            request_id=row.id,
+            type=row.type,
+            priority=row.priority,
+            requesting_country=row.requesting_country,
+            target_country=row.target_country,
+            assigned_to=row.assigned_to,
+            assigned_at=row.assigned_at,
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
