@@ -31,6 +31,13 @@ class CooperationRequest(Base):
         Index("ix_requests_agency_created", "requesting_agency_id", "created_at", "id"),
         Index("ix_requests_created", "created_at", "id"),
         Index("ix_requests_assigned_created", "assigned_to", "created_at", "id"),
+        # What a dashboard's welcome lists: requests no screen has confirmed yet (a few).
+        Index(
+            "ix_requests_unconfirmed",
+            "target_country",
+            "created_at",
+            postgresql_where="status = 'submitted' AND delivered_at IS NULL",
+        ),
         # What the purge job looks for: closed, not yet purged.
         Index(
             "ix_requests_purge_due",

@@ -171,6 +171,7 @@ def upgrade() -> None:
                 "close",
                 "cancel",
                 "reopen",
+                "receive",
                 name="requestaction",
                 native_enum=False,
                 create_constraint=True,

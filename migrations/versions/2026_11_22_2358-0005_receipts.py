@@ -1,8 +1,7 @@
 """Delivery receipts (who first confirmed a request on screen, and when) and the time of the
 first response, so that the times to deliver, acknowledge and respond are stored per request.
 
-The receipt is a step of the history (action `receive`, submitted -> delivered): the
-action column's CHECK constraint takes the new value.
+The receipt is a step of the history (action `receive`, submitted -> delivered).
 
 Data: a request already responded to takes the time of its first respond action.
 
@@ -15,29 +14,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-_ACTIONS = (
-    "acknowledge",
-    "start",
-    "request_info",
-    "provide_info",
-    "respond",
-    "decline",
-    "close",
-    "cancel",
-    "reopen",
-)
-
-
-def _allow_actions(*actions: str) -> None:
-    op.drop_constraint(op.f("ck_request_transitions_requestaction"), "request_transitions")
-    listed = ", ".join(f"'{action}'" for action in actions)
-    op.create_check_constraint(
-        op.f("ck_request_transitions_requestaction"),
-        "request_transitions",
-        f"action IN ({listed})",
-    )
-
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -56,19 +32,23 @@ def upgrade() -> None:
         ["delivered_by"],
         ["id"],
     )
+    op.create_index(
+        "ix_requests_unconfirmed",
+        "requests",
+        ["target_country", "created_at"],
+        unique=False,
+        postgresql_where="status = 'submitted' AND delivered_at IS NULL",
+    )
     op.execute(
         "UPDATE requests r SET responded_at = first.at FROM ("
         "SELECT request_id, min(at) AS at FROM request_transitions "
         "WHERE action = 'respond' GROUP BY request_id) AS first "
         "WHERE first.request_id = r.id"
     )
-    _allow_actions("receive", *_ACTIONS)
 
 
 def downgrade() -> None:
-    # The receipts' history rows go with the receipts' columns.
-    op.execute("DELETE FROM request_transitions WHERE action = 'receive'")
-    _allow_actions(*_ACTIONS)
+    op.drop_index("ix_requests_unconfirmed", table_name="requests")
     op.drop_constraint(op.f("fk_requests_delivered_by_principals"), "requests", type_="foreignkey")
     op.drop_column("requests", "responded_at")
     op.drop_column("requests", "delivered_by")
