@@ -136,7 +136,9 @@ async def test_escalation_walks_every_step_to_the_global_desk(
         # Someone acts: the reminders stop.
         acked = await client.post(f"/v1/requests/{request_id}/ack", headers=world.gs.headers)
         assert acked.status_code == 200, acked.text
-    await requester_socket.receive_event("request.acknowledged")
+    # A reminder may have been fired while the ack was on its way; none after it.
+    while (frame := await requester_socket.receive())["event"] != "request.acknowledged":
+        assert frame["event"] == "request.overdue", frame
     await requester_socket.assert_silent(2.5)
     await requester_socket.close()
 
@@ -179,7 +181,8 @@ async def test_an_ack_at_step_two_stops_the_escalation(
     requester, ncb = world.unit("FR"), world("DE", Role.NCB)
     requester_socket = await Dashboard.open(server.ws, requester)
     async with http(server.http) as client:
-        await use_policy(client, world, 1, 1, 1, 1)
+        # The NCB's step is long enough for the ack to arrive within it on a loaded machine.
+        await use_policy(client, world, 1, 1, 10, 1)
         request_id = (await submit_request(client, requester))["id"]
         assert (await requester_socket.receive_event("request.escalated"))["data"][
             "escalation_step"
@@ -190,7 +193,7 @@ async def test_an_ack_at_step_two_stops_the_escalation(
         acked = await client.post(f"/v1/requests/{request_id}/ack", headers=ncb.headers)
         assert acked.status_code == 200, acked.text
         await requester_socket.receive_event("request.acknowledged")
-        await requester_socket.assert_silent(3)
+        await requester_socket.assert_silent(2)
         shown = (await client.get(f"/v1/requests/{request_id}", headers=ncb.headers)).json()
     await requester_socket.close()
     assert shown["escalation_step"] == 2
@@ -293,7 +296,7 @@ async def test_a_claim_left_by_a_dead_connection_is_taken_over(
     assert [step for step, _, _ in await escalations(db, created["id"])] == [1]
 
 
-RACES = 60
+RACES = 100
 
 
 async def test_ack_racing_escalation_is_one_or_the_other(
