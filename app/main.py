@@ -44,6 +44,8 @@ from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
+from app.services.deadline_rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
+from app.services.deadlines import DeadlineWorker
 from app.services.files.storage import blob_store
 from app.services.retention import job as purge_job
 from app.services.token_usage import TokenUsage
@@ -74,6 +76,7 @@ def _supervise(
     database: Database,
     api: ApiSettings,
     exchange: ExchangeSettings,
+    deadlines: DeadlineWorker,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
@@ -115,6 +118,7 @@ def _supervise(
         ),
         stall_after=2 * purge + 600,
     )
+    supervisor.add("deadlines.worker", deadlines.run, stall_after=deadlines.stall_bound())
     return supervisor
 
 
@@ -192,8 +196,21 @@ def create_app(database_url: str | None = None) -> FastAPI:
             database.on_commit(notifier.wake)
             sockets = SocketRegistry()
             usage = TokenUsage()
+            deadlines = DeadlineWorker(
+                database, poll_interval=exchange.deadline_poll_interval.total_seconds()
+            )
+            hub.on_signal(DEADLINES_WAKE_CHANNEL, deadlines.wake)
             supervisor = _supervise(
-                hub, notifier, sockets, reads, rt_settings, usage, database, api, exchange
+                hub,
+                notifier,
+                sockets,
+                reads,
+                rt_settings,
+                usage,
+                database,
+                api,
+                exchange,
+                deadlines,
             )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database

@@ -113,6 +113,14 @@ class ExchangeSettings(BaseSettings):
         gt=timedelta(0),
         description="How often an instance looks for requests whose retention has ended.",
     )
+    deadline_poll_interval: Duration = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        le=timedelta(minutes=10),
+        description="The deadline worker's safety net: it sleeps until the nearest deadline, "
+        "woken when a nearer one is written on any instance, and looks again at least this "
+        "often in case a wake-up was lost.",
+    )
 
     @field_validator("retention_days")
     @classmethod

@@ -41,10 +41,15 @@ async def run(*args: str, env: dict[str, str], wait: float = 120) -> tuple[int, 
 
 @asynccontextmanager
 async def serving(
-    port: int, env: dict[str, str], *extra: str, log: Path | None = None
+    port: int,
+    env: dict[str, str],
+    *extra: str,
+    log: Path | None = None,
+    started: list[asyncio.subprocess.Process] | None = None,
 ) -> AsyncIterator[str]:
     """`relay247 serve` on a loopback port, until it answers /readyz; stopped with SIGTERM.
-    With ``log``, the server's output goes to that file."""
+    With ``log``, the server's output goes to that file; ``started`` receives the process
+    (for a test that kills it)."""
     log_file = log.open("wb") if log else None
     process = await asyncio.create_subprocess_exec(
         RELAY247,
@@ -56,6 +61,8 @@ async def serving(
         stdout=log_file or subprocess.DEVNULL,
         stderr=log_file or subprocess.PIPE,
     )
+    if started is not None:
+        started.append(process)
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=2) as client:

@@ -6,6 +6,7 @@ from app.models.api_token import ApiToken
 from app.models.audit import AuditEntry
 from app.models.base import Base, table_of
 from app.models.country import Country
+from app.models.deadline import DeadlineKind, RequestDeadline
 from app.models.escalation_policy import EscalationPolicy
 from app.models.event import Channel, Event
 from app.models.exchange import (
@@ -30,12 +31,14 @@ __all__ = [
     "Channel",
     "CooperationRequest",
     "Country",
+    "DeadlineKind",
     "EscalationPolicy",
     "Event",
     "EvidenceFile",
     "IdempotencyKey",
     "Message",
     "Principal",
+    "RequestDeadline",
     "RequestTransition",
     "RosterOverride",
     "RosterRotation",

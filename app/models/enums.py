@@ -109,6 +109,7 @@ class Assignment(enum.StrEnum):
     ON_DUTY = "on_duty"  # the target country's on-duty primary when it arrived
     DESK = "desk"  # nobody was on duty: the whole desk and the NCB hold it
     REASSIGNED = "reassigned"  # handed to another contact point by the desk
+    ESCALATED = "escalated"  # moved on by its escalation policy: nobody acknowledged in time
 
 
 class EscalationTarget(enum.StrEnum):

@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CHAR,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -109,3 +119,11 @@ class CooperationRequest(Base):
     legal_hold_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
     legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Escalation (app/services/deadlines.py): the step of its escalation policy that holds
+    # it now (0: the first), when it last moved on, and until when that step has to
+    # acknowledge; overdue_at: when it passed the last step (the global desk) unacknowledged.
+    escalation_step: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

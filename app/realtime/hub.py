@@ -115,6 +115,8 @@ class Hub:
         self._dirty: set[str] = set()
         self._discovered: set[str] = set()
         self._woken = asyncio.Event()
+        # Wake-ups that are no event channel: a name, and who is told (the deadline worker).
+        self._signals: dict[str, Callable[[], None]] = {}
         # The local notifier wakes this hub directly; its NOTIFY coming back is ignored.
         self.own_notifier_pid: Callable[[], int | None] = lambda: None
 
@@ -178,9 +180,17 @@ class Hub:
             stored = await event_log.read_since(connection, {channel: offset}, per_channel=limit)
         return [_to_live(event) for event in stored]
 
+    def on_signal(self, name: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (which must not block) whenever a committed transaction here or
+        on another instance woke ``name`` (app.database.wake_after_commit)."""
+        self._signals[name] = callback
+
     def wake(self, channels: Iterable[str]) -> None:
         for channel in channels:
-            if channel in self._feeds:
+            signal = self._signals.get(channel)
+            if signal is not None:
+                signal()
+            elif channel in self._feeds:
                 self._dirty.add(channel)
             elif any(channel.startswith(prefix) for prefix in self._prefix_followers):
                 self._discovered.add(channel)

@@ -142,9 +142,24 @@ class RequestOut(BaseModel):
     )
     assignment: Assignment = Field(
         description="on_duty: the on-duty primary when it arrived; desk: nobody was on duty; "
-        "reassigned: handed on by the desk"
+        "reassigned: handed on by the desk; escalated: moved on by the escalation policy "
+        "because nobody acknowledged in time"
     )
     assigned_at: datetime
+    escalation_step: int = Field(
+        description="The step of the target's escalation policy that holds it (0: the first)"
+    )
+    escalated_at: datetime | None = Field(
+        description="When it last moved on to a next step; null: never escalated"
+    )
+    ack_due_at: datetime | None = Field(
+        description="Until when the current step has to acknowledge it before the next one "
+        "is told (kept once acknowledged, to show whether that was in time)"
+    )
+    overdue_at: datetime | None = Field(
+        description="When it passed the last step (the global desk) unacknowledged; the "
+        "global desk is reminded until someone acts"
+    )
     closed_at: datetime | None = Field(
         description="When it became final (closed, declined, cancelled); null while open"
     )

@@ -22,7 +22,7 @@ from app.models import CooperationRequest, RequestTransition, table_of
 from app.models.enums import RequestAction, RequestStatus, Side
 from app.pagination import PositionCursor
 from app.schemas.requests import AckOut, ActionOut, HistoryPage, ReceiptOut, TransitionOut
-from app.services import events, lifecycle
+from app.services import deadline_rows, events, lifecycle
 from app.services import requests as request_service
 from app.services.auth import Actor
 from app.services.directory.preconditions import etag, require_current
@@ -130,7 +130,9 @@ def _refusal(message: str, request: CooperationRequest, side: Side, now: datetim
 
 
 async def _database_now(session: AsyncSession) -> datetime:
-    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    # The clock once the request's row lock is held, not the transaction's start: an action
+    # that waited on the lock (behind an escalation, say) happened after what held it.
+    now: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
     return now
 
 
@@ -194,6 +196,9 @@ async def _take(
     if action is RequestAction.RESPOND and request.responded_at is None:
         request.responded_at = now  # the first answer: what the time to respond counts to
     await session.flush()
+    if action is RequestAction.ACKNOWLEDGE or lifecycle.is_final(rule.to):
+        # Someone acted: the escalation stops, in this transaction and under its row lock.
+        await deadline_rows.cancel_pending(session, request.id, now)
 
     await session.execute(
         insert(_transitions).values(

@@ -8,13 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, insert, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Uuid, bindparam, func, insert, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Interval
 
 from app import policy
 from app.canonical import sha256_hex
 from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from app.models import CooperationRequest, Principal, RequestTransition, table_of
+from app.models import (
+    CooperationRequest,
+    DeadlineKind,
+    Principal,
+    RequestDeadline,
+    RequestTransition,
+    table_of,
+)
 from app.models.enums import (
     Assignment,
     Priority,
@@ -33,7 +41,16 @@ from app.schemas.requests import (
     SubmittedRequest,
     UnconfirmedRequest,
 )
-from app.services import audit, events, handling, idempotency, lifecycle, retention, routing
+from app.services import (
+    audit,
+    deadline_rows,
+    events,
+    handling,
+    idempotency,
+    lifecycle,
+    retention,
+    routing,
+)
 from app.services.auth import Actor
 from app.services.directory import agreements
 
@@ -205,11 +222,15 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "assigned_at": iso(request.assigned_at),
         "version": request.version,
         "closed_at": iso(request.closed_at),
+        "escalation_step": request.escalation_step,
+        "ack_due_at": iso(request.ack_due_at),
+        "overdue_at": iso(request.overdue_at),
     }
 
 
 _requests = table_of(CooperationRequest)
 _transitions = table_of(RequestTransition)
+_deadlines = table_of(RequestDeadline)
 
 
 # Every column submit writes, as a named parameter: the statement is built once, and each
@@ -238,7 +259,8 @@ _SUBMITTED_COLUMNS = (
 
 
 def _submit_statement() -> Any:
-    """One statement, one round trip: the request, and the first step of its history."""
+    """One statement, one round trip: the request, the first step of its history and the
+    deadline of the first escalation step (on the database clock, like created_at)."""
     written = (
         insert(_requests)
         .values(
@@ -247,7 +269,8 @@ def _submit_statement() -> Any:
             | {
                 "assigned_agency_id": select(Principal.agency_id)
                 .where(Principal.id == bindparam("assigned_to", type_=Uuid))
-                .scalar_subquery()
+                .scalar_subquery(),
+                "ack_due_at": func.now() + bindparam("ack_timeout", type_=Interval),
             }
         )
         .returning(
@@ -259,6 +282,8 @@ def _submit_statement() -> Any:
             _requests.c.assigned_at,
             _requests.c.assigned_agency_id,
             _requests.c.version,
+            _requests.c.escalation_step,
+            _requests.c.ack_due_at,
         )
         .cte("written")
     )
@@ -277,13 +302,28 @@ def _submit_statement() -> Any:
         )
         .cte("first_step")
     )
+    first_deadline = (
+        insert(_deadlines)
+        .from_select(
+            ["request_id", "kind", "step", "due_at"],
+            select(
+                written.c.id,
+                literal(DeadlineKind.ACK.value),
+                written.c.escalation_step,
+                written.c.ack_due_at,
+            ),
+        )
+        .cte("first_deadline")
+    )
     return select(
         written.c.created_at,
         written.c.updated_at,
         written.c.assigned_at,
         written.c.assigned_agency_id,
         written.c.version,
-    ).add_cte(first_step)
+        written.c.escalation_step,
+        written.c.ack_due_at,
+    ).add_cte(first_step, first_deadline)
 
 
 _SUBMIT = _submit_statement()
@@ -353,7 +393,7 @@ async def submit(
     context = await routing.load_context(
         session, agency_id=actor.agency_id, target_country=draft.target_country
     )
-    if context.target is None or context.roster is None:
+    if context.target is None or context.roster is None or context.escalation is None:
         raise InvalidInputError(
             f"target_country {draft.target_country} is not a country of the network"
         )
@@ -390,10 +430,12 @@ async def submit(
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
         "retention_days": retention.retention_days(draft.type),
     }
-    stamps = (await session.execute(_SUBMIT, values)).one()
+    ack_timeout = deadline_rows.first_ack_timeout(context.escalation, draft.type, draft.priority)
+    stamps = (await session.execute(_SUBMIT, values | {"ack_timeout": ack_timeout})).one()
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.
-    request = CooperationRequest(**values, **stamps._asdict())
+    request = CooperationRequest(**values, **stamps._asdict(), escalated_at=None, overdue_at=None)
+    deadline_rows.wake_if_near(session, ack_timeout)
 
     view = SubmittedRequest.model_validate(
         {**_fields(request, actor), "warnings": routing.warnings(context.target, draft.type)}

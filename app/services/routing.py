@@ -29,8 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Interval
 
-from app.models import AccessAgreement, Country, table_of
+from app.models import AccessAgreement, Country, EscalationPolicy, table_of
 from app.models.enums import Layer, RequestType
+from app.models.escalation_policy import NETWORK_DEFAULT
+from app.schemas.escalation import EscalationPolicyDocument
 from app.services.directory.agreements import AgreementTerms
 from app.services.rosters import resolution
 from app.services.rosters.store import Roster, json_rows, roster_from_json, roster_parts
@@ -53,9 +55,13 @@ class RoutingContext:
     target: TargetProfile | None  # None: not a country of the network
     agreements: tuple[AgreementTerms, ...]
     roster: Roster | None
+    # The target's escalation policy (its own, else the network default): the first ack
+    # deadline is written with the request.
+    escalation: EscalationPolicyDocument | None
 
 
 _countries, _agreements = table_of(Country), table_of(AccessAgreement)
+_policies = table_of(EscalationPolicy)
 # An instant is a window of one microsecond (timestamptz's resolution) for the roster parts.
 _INSTANT_WIDTH = timedelta(microseconds=1)
 
@@ -104,6 +110,9 @@ def _context_statement() -> Any:
         .limit(1),
     ).subquery("agreements")
     roster = roster_parts(target, now, now + literal(_INSTANT_WIDTH, Interval))
+    p = _policies
+    own_policy = select(p.c.document).where(p.c.country_code == target).scalar_subquery()
+    default_policy = select(p.c.document).where(p.c.scope == NETWORK_DEFAULT).scalar_subquery()
     return select(
         now.label("now"),
         profile.label("target"),
@@ -111,6 +120,7 @@ def _context_statement() -> Any:
         roster.rotations.label("rotations"),
         roster.overrides.label("overrides"),
         roster.principals.label("principals"),
+        func.coalesce(own_policy, default_policy).label("escalation"),
     )
 
 
@@ -145,7 +155,7 @@ async def load_context(
         key=lambda t: (t.ended_at is not None, t.valid_from, str(t.agreement_id)),
     )
     if row.target is None:
-        return RoutingContext(row.now, None, tuple(agreements), None)
+        return RoutingContext(row.now, None, tuple(agreements), None, None)
     target = TargetProfile(
         code=target_country,
         name=row.target["name"],
@@ -156,7 +166,8 @@ async def load_context(
     roster = roster_from_json(
         target_country, target.time_zone, row.rotations, row.overrides, row.principals
     )
-    return RoutingContext(row.now, target, tuple(agreements), roster)
+    escalation = EscalationPolicyDocument.model_validate(row.escalation)
+    return RoutingContext(row.now, target, tuple(agreements), roster, escalation)
 
 
 # --- the decisions ----------------------------------------------------------------------------
@@ -184,6 +195,11 @@ def warnings(target: TargetProfile, request_type: RequestType) -> list[str]:
 def on_duty_primary(roster: Roster, at: datetime) -> uuid.UUID | None:
     """Who is the target desk's primary at ``at``. Resolves a window of one instant: unlike
     resolution.on_duty, it needs no shift's full extent, so it never widens its search."""
+    return on_duty(roster, at, Layer.PRIMARY)
+
+
+def on_duty(roster: Roster, at: datetime, layer: Layer) -> uuid.UUID | None:
+    """Who is on duty in ``layer`` (primary, backup) at ``at`` (see :func:`on_duty_primary`)."""
     found = resolution.shifts(
         roster.zone,
         roster.rotations,
@@ -192,4 +208,4 @@ def on_duty_primary(roster: Roster, at: datetime) -> uuid.UUID | None:
         at + _INSTANT_WIDTH,
         unavailable=roster.unavailable,
     )
-    return next((shift.principal_id for shift in found if shift.layer is Layer.PRIMARY), None)
+    return next((shift.principal_id for shift in found if shift.layer is layer), None)
