@@ -55,7 +55,7 @@ from app.schemas.escalation import (
 )
 from app.services.deadline_rows import WAKE_CHANNEL
 from app.settings import exchange_settings
-from bench.proc import PROC, descendants
+from bench.proc import PROC, descendants, tree_cpu_seconds
 from bench.progress import progress
 from bench.stack import BenchError, Server, serving
 from bench.stats import summarize_ms
@@ -259,15 +259,31 @@ async def _lateness(
     workers: int,
 ) -> dict[str, Any]:
     logs = {"A": log_dir / "deadlines-a.log", "B": log_dir / "deadlines-b.log"}
-    async with serving(env, logs["A"], workers) as a, serving(env, logs["B"], workers):
+    async with serving(env, logs["A"], workers) as a, serving(env, logs["B"], workers) as b:
         ids = await _submit(a, credentials, 0, count)
         due = await _make_due(connection, ids, LATENESS_LEAD_S)
         progress(f"deadlines: {count} ack deadlines due in {LATENESS_LEAD_S:g} s, two instances")
+        await asyncio.sleep(max(0.0, await _seconds_to(connection, due)))
+        cpu_before = [tree_cpu_seconds(a.pid), tree_cpu_seconds(b.pid)]
+        started = time.perf_counter()
         complete = await _wait_fired(connection, ids, due)
+        # Whether the instances were short of CPU while they fired (2 cores: 2.0 is all).
+        cpu_after = [tree_cpu_seconds(a.pid), tree_cpu_seconds(b.pid)]
+        elapsed = time.perf_counter() - started
         await asyncio.sleep(0.5)  # the last firing's log line
     section = await _outcome(connection, ids)
     by_instance = _fired_by(logs, ids)
-    section |= {"complete": complete, "lead_s": LATENESS_LEAD_S, "by_instance": by_instance}
+    busy = [
+        round((after - before) / elapsed, 2) if after is not None and before is not None else None
+        for before, after in zip(cpu_before, cpu_after, strict=True)
+    ]
+    section |= {
+        "complete": complete,
+        "lead_s": LATENESS_LEAD_S,
+        "by_instance": by_instance,
+        "server_cores_while_firing": {"A": busy[0], "B": busy[1]},
+        "cpu_count": os.cpu_count(),
+    }
     late = section["lateness_ms"]
     progress(
         f"deadlines: {section['fired']}/{count} fired, lateness p50 {late['p50']} ms, "
