@@ -6,10 +6,13 @@
    their floor), intake (Python client, then wrk) with the CPU each side spends, and last the
    overload, which leaves the server the most disturbed.
 3. It stops; two fresh servers on the same database measure submit-to-push across them.
-4. The floor is measured on the same database, with no relay247 running.
-5. The servers' logs are scanned for errors no client may have seen.
+4. Two more pairs of servers measure acknowledgement deadlines: lateness of a burst, and a
+   survivor's takeover of an instance killed with SIGKILL (bench/deadlines.py).
+5. The floor is measured on the same database, with no relay247 running.
+6. The servers' logs are scanned for errors no client may have seen.
 
-``--only files`` runs step 1 and the evidence files measurement alone.
+``--only files`` runs step 1 and the evidence files measurement alone; ``--only deadlines``
+step 1 and the deadlines measurement (with its floor).
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ import httpx
 from app.settings import RealtimeSettings
 from bench.config import BenchConfig, parse_args
 from bench.cpu import CpuMeter, cpu_section
+from bench.deadlines import (
+    DEADLINE_LOGS,
+    deadlines_ratios,
+    deadlines_warnings,
+    run_deadlines,
+)
 from bench.fanout import run_fanout
 from bench.files import files_ratios, files_warnings, run_files
 from bench.floor import ResumeSpan, run_floor
@@ -158,7 +167,39 @@ async def _measure_service(
         push_timeout_s=config.push_timeout_s,
         connections=max(100, config.concurrency),
     )
+    sections["deadlines"] = await _deadlines(config, database, env, log_dir, credentials)
     return sections, span
+
+
+async def _deadlines(
+    config: BenchConfig,
+    database: BenchDatabase,
+    env: dict[str, str],
+    log_dir: Path,
+    credentials: Credentials,
+) -> dict[str, Any]:
+    return await run_deadlines(
+        env,
+        log_dir,
+        credentials,
+        database.dsn,
+        count=config.deadlines,
+        takeover_count=config.takeover_deadlines,
+        workers=config.workers,
+    )
+
+
+async def _deadlines_only(
+    config: BenchConfig, database: BenchDatabase, env: dict[str, str], log_dir: Path
+) -> dict[str, Any]:
+    """``--only deadlines``: lateness, takeover and their floor, on servers of their own."""
+    await migrate(env)
+    credentials = Credentials.from_seed(await seed(env))
+    deadlines = await _deadlines(config, database, env, log_dir, credentials)
+    return {
+        "deadlines": deadlines,
+        "server_logs": scan_all([log_dir / name for name in DEADLINE_LOGS]),
+    }
 
 
 async def _files_only(
@@ -188,6 +229,18 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         env_section["duration_s"] = round(time.monotonic() - started, 1)
         env_section["started_at"] = started_at
         return {**report, "environment": env_section}
+    if config.only == "deadlines":
+        with cli_environment(database) as env:
+            report = await _deadlines_only(config, database, env, config.output.parent)
+        report |= {
+            "config": config.as_json(),
+            "ratios": deadlines_ratios(report["deadlines"]),
+            "warnings": deadlines_warnings(report["deadlines"]),
+        }
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
     with cli_environment(database) as env:
         sections, span = await _measure_service(config, database, env, config.output.parent)
     floor = await run_floor(
@@ -208,7 +261,8 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
     env_section["open_files_limit"] = open_files
     env_section["started_at"] = started_at
     env_section["duration_s"] = round(time.monotonic() - started, 1)
-    logs = [config.output.parent / name for name in ("server.log", "server-a.log", "server-b.log")]
+    names = ("server.log", "server-a.log", "server-b.log", *DEADLINE_LOGS)
+    logs = [config.output.parent / name for name in names]
     report = {"config": config.as_json(), **sections, "floor": floor}
     report["server_logs"] = scan_all(logs)
     report["ratios"] = ratios(report)

@@ -37,10 +37,12 @@ class BenchConfig:
     overload_factor: float  # offered rate over the sustained intake
     overload_s: float  # duration of the overload
     file_rounds: int  # uploads (then downloads) of a 50 MiB file, one after another
+    deadlines: int  # ack deadlines due at one instant across two instances
+    takeover_deadlines: int  # deadlines due as one instance is killed with SIGKILL
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
-    only: str | None  # one measurement alone ("files"), or None: all of them
+    only: str | None  # one measurement alone ("files", "deadlines"), or None: all of them
 
     def as_json(self) -> dict[str, Any]:
         values = asdict(self)
@@ -62,6 +64,8 @@ _FULL = {
     "wrk_s": 10.0,
     "overload_s": 15.0,
     "file_rounds": 3,
+    "deadlines": 1000,
+    "takeover_deadlines": 200,
 }
 _QUICK = {
     "requests": 300,
@@ -77,6 +81,8 @@ _QUICK = {
     "wrk_s": 3.0,
     "overload_s": 3.0,
     "file_rounds": 1,
+    "deadlines": 200,
+    "takeover_deadlines": 50,
 }
 
 
@@ -106,9 +112,17 @@ def _parser() -> argparse.ArgumentParser:
         "--file-rounds", type=int, help="50 MiB uploads and downloads (default 3, quick 1)"
     )
     parser.add_argument(
+        "--deadlines", type=int, help="ack deadlines due at one instant (default 1000, quick 200)"
+    )
+    parser.add_argument(
+        "--takeover-deadlines",
+        type=int,
+        help="deadlines due as an instance is killed (default 200, quick 50)",
+    )
+    parser.add_argument(
         "--only",
-        choices=["files"],
-        help="run one measurement alone (with its floor): files",
+        choices=["files", "deadlines"],
+        help="run one measurement alone (with its floor): files, deadlines",
     )
     parser.add_argument(
         "--database",
@@ -149,6 +163,8 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         overload_factor=args.overload_factor,
         overload_s=args.overload_seconds or sizes["overload_s"],
         file_rounds=args.file_rounds or int(sizes["file_rounds"]),
+        deadlines=args.deadlines or int(sizes["deadlines"]),
+        takeover_deadlines=args.takeover_deadlines or int(sizes["takeover_deadlines"]),
         database=args.database,
         output=args.output,
         quick=args.quick,
@@ -168,6 +184,8 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         "instance_requests",
         "overload_factor",
         "file_rounds",
+        "deadlines",
+        "takeover_deadlines",
     ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):

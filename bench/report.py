@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.config import BenchConfig
 from bench.cpu import CLIENT_LIMITED_CORES
+from bench.deadlines import deadlines_ratios, deadlines_warnings
 from bench.files import files_ratios, files_warnings
 from bench.stack import BenchDatabase
 
@@ -89,8 +90,10 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
     unloaded_post, overload = report["post_latency_ms"], report["overload"]
     resume_floor = floor.get("resume", {}).get("elapsed_s")
     files = files_ratios(report["files"]) if "files" in report else {}
+    deadlines = deadlines_ratios(report["deadlines"]) if "deadlines" in report else {}
     return {
         **files,
+        **deadlines,
         **_latency_ratios(single, floor),
         "intake_over_floor_inserts": _ratio(
             intake["requests_per_s"], floor["insert"]["inserts_per_s"], digits=4
@@ -119,7 +122,9 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
             "cross_instance = dashboards on instance B, POSTs to A, over both on one; "
             "overload ratios = accepted POSTs under overload over POSTs at --rate; "
             "files ratios = MB/s of a 50 MiB upload (download) through the API over a bare "
-            "COPY (batched read) of the same bytes in 1 MiB rows"
+            "COPY (batched read) of the same bytes in 1 MiB rows; deadline ratios = lateness "
+            "of a burst of ack deadlines fired by two instances over a bare SKIP LOCKED "
+            "claim-and-update of as many rows on one connection"
         ),
     }
 
@@ -266,6 +271,8 @@ def warnings(config: BenchConfig, report: dict[str, Any]) -> list[str]:
             )
     if "files" in report:
         notes += files_warnings(report["files"])
+    if "deadlines" in report:
+        notes += deadlines_warnings(report["deadlines"])
     if memory["kib_per_socket"] is None:
         notes.append("memory: the server's VmRSS could not be read from /proc")
     return notes

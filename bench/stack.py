@@ -157,7 +157,11 @@ def _tail(log: Path, chars: int = 2000) -> str:
 async def _stop(process: asyncio.subprocess.Process) -> None:
     if process.returncode is not None:
         return
-    process.terminate()
+    try:
+        process.terminate()
+    except ProcessLookupError:  # killed by the bench (bench/deadlines.py), not yet reaped
+        await process.wait()
+        return
     try:
         await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
     except TimeoutError:
