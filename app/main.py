@@ -197,7 +197,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
             sockets = SocketRegistry()
             usage = TokenUsage()
             deadlines = DeadlineWorker(
-                database, poll_interval=exchange.deadline_poll_interval.total_seconds()
+                database,
+                poll_interval=exchange.deadline_poll_interval.total_seconds(),
+                concurrency=exchange.deadline_concurrency,
             )
             hub.on_signal(DEADLINES_WAKE_CHANNEL, deadlines.wake)
             supervisor = _supervise(

@@ -121,6 +121,14 @@ class ExchangeSettings(BaseSettings):
         "woken when a nearer one is written on any instance, and looks again at least this "
         "often in case a wake-up was lost.",
     )
+    deadline_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Deadlines each instance fires at once, each in a transaction of its own "
+        "(a connection each): a burst of deadlines due together is worked off this many at a "
+        "time per instance instead of one after the other.",
+    )
 
     @field_validator("retention_days")
     @classmethod

@@ -253,9 +253,10 @@ async def seconds_to_nearest(database: Database) -> float | None:
 
 
 class DeadlineWorker:
-    def __init__(self, database: Database, *, poll_interval: float) -> None:
+    def __init__(self, database: Database, *, poll_interval: float, concurrency: int = 1) -> None:
         self._database = database
         self._poll_interval = poll_interval
+        self._concurrency = concurrency
         self._woken = asyncio.Event()
 
     def wake(self) -> None:
@@ -265,20 +266,28 @@ class DeadlineWorker:
     def stall_bound(self) -> float:
         return 4 * self._poll_interval + 30
 
+    async def _fire_due(self, beat: Heartbeat) -> None:
+        while (fired := await fire_next(self._database)) is not None:
+            log.info(
+                "deadline fired: %s %s step %d of request %s",
+                fired.kind.value,
+                fired.outcome,
+                fired.step,
+                fired.request_id,
+            )
+            beat()
+
     async def run(self, beat: Heartbeat) -> None:
         """Supervised loop: fire what is due, then sleep until the nearest deadline."""
         beat()
         while True:
             self._woken.clear()
-            while (fired := await fire_next(self._database)) is not None:
-                log.info(
-                    "deadline fired: %s %s step %d of request %s",
-                    fired.kind.value,
-                    fired.outcome,
-                    fired.step,
-                    fired.request_id,
-                )
-                beat()
+            # Several claimers at once: SKIP LOCKED gives each its own deadline, so a burst
+            # due together is worked off in parallel; any error ends them all (and the
+            # supervisor restarts the loop).
+            async with asyncio.TaskGroup() as claimers:
+                for _ in range(self._concurrency):
+                    claimers.create_task(self._fire_due(beat))
             nearest = await seconds_to_nearest(self._database)
             if nearest is None:
                 wait = self._poll_interval
