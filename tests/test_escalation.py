@@ -132,6 +132,12 @@ async def test_escalation_walks_every_step_to_the_global_desk(
         assert shown["assignment"] == "desk"
         assert shown["overdue_at"] is not None
         assert shown["escalated_at"] is not None
+        history = [(e["step"], e["target"], e["assigned_to"]) for e in shown["escalations"]]
+        assert history == [
+            (1, "on_duty_backup", str(backup.principal_id)),
+            (2, "ncb", None),
+            (3, "global_desk", None),
+        ]
 
         # Someone acts: the reminders stop.
         acked = await client.post(f"/v1/requests/{request_id}/ack", headers=world.gs.headers)
