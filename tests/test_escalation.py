@@ -132,6 +132,12 @@ async def test_escalation_walks_every_step_to_the_global_desk(
         assert shown["assignment"] == "desk"
         assert shown["overdue_at"] is not None
         assert shown["escalated_at"] is not None
+        history = [(e["step"], e["target"], e["assigned_to"]) for e in shown["escalations"]]
+        assert history == [
+            (1, "on_duty_backup", str(backup.principal_id)),
+            (2, "ncb", None),
+            (3, "global_desk", None),
+        ]
 
         # Someone acts: the reminders stop.
         acked = await client.post(f"/v1/requests/{request_id}/ack", headers=world.gs.headers)
@@ -168,7 +174,7 @@ async def test_escalation_walks_every_step_to_the_global_desk(
     assert all(e.actor_principal_id is None for e in audited)
     pending = await db.fetchval(
         "SELECT count(*) FROM request_deadlines WHERE request_id = $1 "
-        "AND fired_at IS NULL AND cancelled_at IS NULL",
+        "AND kind IN ('ack', 'reminder') AND fired_at IS NULL AND cancelled_at IS NULL",
         uuid.UUID(request_id),
     )
     assert pending == 0
@@ -202,7 +208,7 @@ async def test_an_ack_at_step_two_stops_the_escalation(
     assert [step for step, _, _ in await escalations(db, request_id)] == [1, 2]
     states = await db.fetch(
         "SELECT step, fired_at IS NOT NULL AS fired, cancelled_at IS NOT NULL AS cancelled "
-        "FROM request_deadlines WHERE request_id = $1 ORDER BY step",
+        "FROM request_deadlines WHERE request_id = $1 AND kind = 'ack' ORDER BY step",
         uuid.UUID(request_id),
     )
     assert [tuple(row) for row in states] == [(0, True, False), (1, True, False), (2, False, True)]
@@ -325,7 +331,8 @@ async def test_ack_racing_escalation_is_one_or_the_other(
 
     async def settled() -> bool:
         pending = await db.fetchval(
-            "SELECT count(*) FROM request_deadlines WHERE fired_at IS NULL AND cancelled_at IS NULL"
+            "SELECT count(*) FROM request_deadlines "
+            "WHERE kind IN ('ack', 'reminder') AND fired_at IS NULL AND cancelled_at IS NULL"
         )
         return bool(pending == 0)
 
@@ -339,7 +346,7 @@ async def test_ack_racing_escalation_is_one_or_the_other(
         )
         deadlines = await db.fetch(
             "SELECT step, fired_at IS NOT NULL AS fired, cancelled_at IS NOT NULL AS cancelled "
-            "FROM request_deadlines WHERE request_id = $1 ORDER BY step",
+            "FROM request_deadlines WHERE request_id = $1 AND kind = 'ack' ORDER BY step",
             request_id,
         )
         kinds = [

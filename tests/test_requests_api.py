@@ -34,7 +34,8 @@ async def test_submit_returns_the_request_and_where_it_lives(
     assert fetched.status_code == 200
     # Only the 201 of POST carries warnings: they are about the submission, not the request.
     assert created.pop("warnings") == []
-    assert fetched.json() == created
+    # Only the single GET shows the escalation history.
+    assert fetched.json() == {**created, "escalations": []}
 
 
 async def test_auditor_sees_metadata_and_hash_but_no_content(

@@ -21,7 +21,7 @@ from app.schemas.requests import (
     AssignmentOut,
     HistoryPage,
     RequestCreate,
-    RequestOut,
+    RequestDetailOut,
     RequestPage,
     SubmittedRequest,
 )
@@ -88,8 +88,10 @@ async def list_requests(
     return await request_service.list_requests(session, actor, filters, cursor=cursor, limit=limit)
 
 
-@router.get("/{request_id}", response_model=RequestOut, responses=problems.responses(404))
-async def get_request(request_id: uuid.UUID, session: Session, actor: CurrentActor) -> RequestOut:
+@router.get("/{request_id}", response_model=RequestDetailOut, responses=problems.responses(404))
+async def get_request(
+    request_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> RequestDetailOut:
     return await request_service.get(session, actor, request_id)
 
 

@@ -127,3 +127,11 @@ class CooperationRequest(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # The legal response clock (written by app/services/deadline_rows.py, fired by
+    # app/services/deadlines.py): until when it must be answered (moved later by the time it
+    # waited on its requester), since when it waits on the requester (the clock is paused),
+    # and when the clock ran out unanswered.
+    response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.models.enums import (
     Assignment,
+    EscalationTarget,
     HandlingCode,
     IdentifierKind,
     OnwardUse,
@@ -160,6 +161,19 @@ class RequestOut(BaseModel):
         description="When it passed the last step (the global desk) unacknowledged; the "
         "global desk is reminded until someone acts"
     )
+    response_due_at: datetime | None = Field(
+        description="Until when the target must respond (the legal response clock of the "
+        "target's escalation policy, by type and priority); moved later by exactly the time "
+        "the request waited on its requester. Null for requests older than the clocks"
+    )
+    response_paused_at: datetime | None = Field(
+        description="Since when the response clock is paused: the request waits on its "
+        "requester (info_requested); null while the clock runs"
+    )
+    response_breached_at: datetime | None = Field(
+        description="When the response clock ran out before a response (request.breached "
+        "was pushed); null: not breached"
+    )
     closed_at: datetime | None = Field(
         description="When it became final (closed, declined, cancelled); null while open"
     )
@@ -177,6 +191,28 @@ class RequestOut(BaseModel):
     )
     content: RequestContentOut | None = Field(
         description="Null for who may not read it (by its handling code) and once purged"
+    )
+
+
+class EscalationOut(BaseModel):
+    step: int = Field(
+        description="The step of the escalation policy it moved on to (1: the second)"
+    )
+    target: EscalationTarget
+    at: datetime = Field(description="When nobody had acknowledged in time and it moved on")
+    assigned_to: uuid.UUID | None = Field(
+        description="Who it was handed to; null: the target desk as a whole (ncb, global_desk, "
+        "or nobody on the roster's backup)"
+    )
+
+
+class RequestDetailOut(RequestOut):
+    """One request, with what only its own page shows."""
+
+    escalations: list[EscalationOut] = Field(
+        description="Every time nobody acknowledged in time and it moved on to the next step "
+        "of the target's escalation policy, oldest first; empty: never escalated. Only on "
+        "GET /v1/requests/{id} (not in lists: it is read per request)"
     )
 
 

@@ -195,10 +195,20 @@ async def _take(
         request.acknowledged_by = actor.principal_id
     if action is RequestAction.RESPOND and request.responded_at is None:
         request.responded_at = now  # the first answer: what the time to respond counts to
+    # The legal response clock does not run while the request waits on its requester.
+    if action is RequestAction.REQUEST_INFO:
+        await deadline_rows.pause_response_clock(session, request, now)
+    if action is RequestAction.PROVIDE_INFO:
+        await deadline_rows.resume_response_clock(session, request, now)
     await session.flush()
-    if action is RequestAction.ACKNOWLEDGE or lifecycle.is_final(rule.to):
-        # Someone acted: the escalation stops, in this transaction and under its row lock.
+    # Someone acted, in this transaction and under the row lock the worker takes to fire: an
+    # ack stops the escalation, a response stops the response clock, a final state both.
+    if lifecycle.is_final(rule.to):
         await deadline_rows.cancel_pending(session, request.id, now)
+    elif action is RequestAction.ACKNOWLEDGE:
+        await deadline_rows.cancel_pending(session, request.id, now, deadline_rows.ESCALATION)
+    elif action is RequestAction.RESPOND:
+        await deadline_rows.cancel_pending(session, request.id, now, deadline_rows.RESPONSE_CLOCK)
 
     await session.execute(
         insert(_transitions).values(

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database import Database
 from app.models import CooperationRequest, DeadlineKind, Principal, RequestDeadline
-from app.models.enums import Assignment, EscalationTarget, Layer
+from app.models.enums import Assignment, EscalationTarget, Layer, RequestStatus
 from app.schemas.escalation import EscalationStep
 from app.services import audit, deadline_rows, events, lifecycle, requests, routing
 from app.services.auth import Actor
@@ -66,7 +66,7 @@ class Fired:
     request_id: str
     kind: DeadlineKind
     step: int
-    outcome: str  # escalated, overdue, reminded, moot
+    outcome: str  # escalated, overdue, reminded, warned, breached, moot
 
 
 async def _audit(
@@ -205,10 +205,66 @@ async def _remind(
     )
 
 
+def _response_clock_moot(request: CooperationRequest) -> bool:
+    """Nothing left to warn about: answered, final, purged, or waiting on the requester (the
+    actions cancel the rows in each case; this is the net)."""
+    return (
+        request.status is RequestStatus.RESPONDED
+        or lifecycle.is_final(request.status)
+        or request.purged_at is not None
+        or request.response_paused_at is not None
+    )
+
+
+async def _fire_response_clock(
+    session: AsyncSession, deadline: RequestDeadline, request: CooperationRequest, now: datetime
+) -> str:
+    """A warning (step: the percent of the time to respond gone) or the breach: pushed to the
+    assignee, the target desk (followed by its NCB and the global desk) and the requester's
+    agency. ``fired_at`` and the row lock make it once, whichever instance claims it."""
+    if _response_clock_moot(request):
+        deadline.cancelled_at = now
+        await session.flush()
+        return "moot"
+    deadline.fired_at = now
+    due_at = request.response_due_at.isoformat() if request.response_due_at else None
+    if deadline.kind is DeadlineKind.RESPONSE_WARNING:
+        await session.flush()
+        await _audit(
+            session,
+            "request.response_warning",
+            request,
+            {"percent": deadline.step, "response_due_at": due_at},
+        )
+        await events.publish(
+            session,
+            "request.response_warning",
+            channels=requests.channels_of(request),
+            request_id=request.id,
+            data={**requests.event_data(request), "percent": deadline.step},
+        )
+        return "warned"
+    request.response_breached_at = request.updated_at = now
+    request.version += 1
+    await session.flush()
+    await _audit(session, "request.breached", request, {"response_due_at": due_at})
+    # The desk channel is the NCB's step: the NCB (and the global desk) follow it.
+    await events.publish(
+        session,
+        "request.breached",
+        channels=requests.channels_of(request),
+        request_id=request.id,
+        data=requests.event_data(request),
+    )
+    return "breached"
+
+
 async def fire(
     session: AsyncSession, deadline: RequestDeadline, request: CooperationRequest, now: datetime
 ) -> str:
     """Fire one claimed deadline (both rows locked by the caller)."""
+    if deadline.kind in deadline_rows.RESPONSE_CLOCK:
+        return await _fire_response_clock(session, deadline, request, now)
     if (
         request.acknowledged_at is not None
         or lifecycle.is_final(request.status)
@@ -230,7 +286,7 @@ async def fire(
     if deadline.kind is DeadlineKind.REMINDER:
         await _remind(session, request, steps, deadline.step, now)
         return "reminded"
-    return "moot"  # response clocks are not fired yet (issue 8, section 4)
+    return "moot"
 
 
 async def fire_next(database: Database) -> Fired | None:

@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, func, insert, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Interval
 
@@ -16,6 +27,7 @@ from app import policy
 from app.canonical import sha256_hex
 from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from app.models import (
+    AuditEntry,
     CooperationRequest,
     DeadlineKind,
     Principal,
@@ -32,10 +44,12 @@ from app.models.enums import (
 )
 from app.pagination import Cursor
 from app.schemas.requests import (
+    EscalationOut,
     Identifier,
     LegalHoldOut,
     RequestContentOut,
     RequestCreate,
+    RequestDetailOut,
     RequestOut,
     RequestPage,
     SubmittedRequest,
@@ -225,6 +239,9 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "escalation_step": request.escalation_step,
         "ack_due_at": iso(request.ack_due_at),
         "overdue_at": iso(request.overdue_at),
+        "response_due_at": iso(request.response_due_at),
+        "response_paused_at": iso(request.response_paused_at),
+        "response_breached_at": iso(request.response_breached_at),
     }
 
 
@@ -271,6 +288,7 @@ def _submit_statement() -> Any:
                 .where(Principal.id == bindparam("assigned_to", type_=Uuid))
                 .scalar_subquery(),
                 "ack_due_at": func.now() + bindparam("ack_timeout", type_=Interval),
+                "response_due_at": func.now() + bindparam("breach", type_=Interval),
             }
         )
         .returning(
@@ -284,6 +302,7 @@ def _submit_statement() -> Any:
             _requests.c.version,
             _requests.c.escalation_step,
             _requests.c.ack_due_at,
+            _requests.c.response_due_at,
         )
         .cte("written")
     )
@@ -315,6 +334,28 @@ def _submit_statement() -> Any:
         )
         .cte("first_deadline")
     )
+    # The legal response clock: its warnings and its breach, at fixed shares of the time to
+    # respond (deadline_rows.response_clock_offsets binds them).
+    warnings = [
+        select(
+            written.c.id,
+            literal(DeadlineKind.RESPONSE_WARNING.value),
+            literal(percent),
+            written.c.created_at + bindparam(f"warn_{percent}", type_=Interval),
+        )
+        for percent in deadline_rows.WARNING_PERCENTS
+    ]
+    breach = select(
+        written.c.id,
+        literal(DeadlineKind.RESPONSE_BREACH.value),
+        literal(deadline_rows.BREACH_STEP),
+        written.c.response_due_at,
+    )
+    response_clock = (
+        insert(_deadlines)
+        .from_select(["request_id", "kind", "step", "due_at"], union_all(*warnings, breach))
+        .cte("response_clock")
+    )
     return select(
         written.c.created_at,
         written.c.updated_at,
@@ -323,7 +364,8 @@ def _submit_statement() -> Any:
         written.c.version,
         written.c.escalation_step,
         written.c.ack_due_at,
-    ).add_cte(first_step, first_deadline)
+        written.c.response_due_at,
+    ).add_cte(first_step, first_deadline, response_clock)
 
 
 _SUBMIT = _submit_statement()
@@ -431,11 +473,23 @@ async def submit(
         "retention_days": retention.retention_days(draft.type),
     }
     ack_timeout = deadline_rows.first_ack_timeout(context.escalation, draft.type, draft.priority)
-    stamps = (await session.execute(_SUBMIT, values | {"ack_timeout": ack_timeout})).one()
+    response_clock = deadline_rows.response_clock_offsets(
+        deadline_rows.response_time(context.escalation, draft.type, draft.priority)
+    )
+    stamps = (
+        await session.execute(_SUBMIT, values | {"ack_timeout": ack_timeout} | response_clock)
+    ).one()
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.
-    request = CooperationRequest(**values, **stamps._asdict(), escalated_at=None, overdue_at=None)
-    deadline_rows.wake_if_near(session, ack_timeout)
+    request = CooperationRequest(
+        **values,
+        **stamps._asdict(),
+        escalated_at=None,
+        overdue_at=None,
+        response_paused_at=None,
+        response_breached_at=None,
+    )
+    deadline_rows.wake_if_near(session, min(ack_timeout, *response_clock.values()))
 
     view = SubmittedRequest.model_validate(
         {**_fields(request, actor), "warnings": routing.warnings(context.target, draft.type)}
@@ -473,11 +527,37 @@ async def submit(
     return Submission(request=view, replayed=False)
 
 
-async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> RequestOut:
+async def escalations(session: AsyncSession, request_id: uuid.UUID) -> list[EscalationOut]:
+    """The request's moves along its escalation policy, from the audit trail the worker writes
+    with each one (app/services/deadlines.py): one indexed query, the same facts as the trail."""
+    a = AuditEntry
+    rows = await session.execute(
+        select(a.occurred_at, a.details)
+        .where(
+            a.object_type == OBJECT_TYPE,
+            a.object_id == str(request_id),
+            a.action == "request.escalated",
+        )
+        .order_by(a.id)
+    )
+    return [
+        EscalationOut(
+            step=details["to_step"],
+            target=details["target"],
+            at=occurred_at,
+            assigned_to=details.get("assigned_to"),
+        )
+        for occurred_at, details in rows
+    ]
+
+
+async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> RequestDetailOut:
     request = await find_visible(session, actor, request_id)
     if reads_content(actor, request):
         await audit_request(session, actor, "request.read", request)
-    return _view(request, actor)
+    return RequestDetailOut.model_validate(
+        {**_fields(request, actor), "escalations": await escalations(session, request.id)}
+    )
 
 
 # A socket's welcome lists at most this many unconfirmed requests, the newest: a desk with
