@@ -13,7 +13,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.services.rosters import resolution
@@ -894,9 +894,16 @@ def expected_duty(
 ) -> tuple[uuid.UUID, str, uuid.UUID] | None:
     """Rules 1, 3 and 4 applied literally at one instant: the oracle for the property test."""
     in_force = [o for o in overrides if o.starts_at <= at < o.ends_at]
+
+    def latest(candidates: list[Override]) -> Override:
+        # The latest start wins, ties to the greater id. Compared in UTC: PEP 495 makes an
+        # instant in a fold (New York's second 01:00) unequal to the same instant in another
+        # zone, so a tie compared as shown would be neither greater nor equal.
+        return max(candidates, key=lambda o: (o.starts_at.astimezone(UTC), o.id))
+
     covers = [o for o in in_force if o.kind is OverrideKind.COVER and o.layer is layer]
     if covers:
-        winner = max(covers, key=lambda o: (o.starts_at, o.id))
+        winner = latest(covers)
         return (
             None
             if winner.principal_id in unavailable
@@ -934,7 +941,7 @@ def expected_duty(
         and person in (o.principal_id, o.other_principal_id)
     ]
     if swaps:
-        winner = max(swaps, key=lambda o: (o.starts_at, o.id))
+        winner = latest(swaps)
         partner = (
             winner.other_principal_id if person == winner.principal_id else winner.principal_id
         )
@@ -1013,10 +1020,45 @@ def rosters(
     return zone, rotations, overrides, unavailable, shown_anywhere(start), shown_anywhere(end)
 
 
+# Two covers of a layer starting at the same instant, New York's fall-back moment, one shown
+# in UTC and one as the second 01:00 (fold=1): the greater id wins the tie (rule 4). Found by
+# the property: the oracle once compared them as shown, and PEP 495 makes an instant in a
+# fold unequal to the same instant in another zone, so its max() kept the first cover.
+FALL_BACK_NY = datetime(2026, 11, 1, 6, tzinfo=UTC)
+TIED_COVERS_ACROSS_ZONES = (
+    NEW_YORK,
+    [],
+    [
+        Override(
+            uuid.UUID(int=1000),
+            OverrideKind.COVER,
+            Layer.PRIMARY,
+            ALICE,
+            None,
+            FALL_BACK_NY,
+            FALL_BACK_NY + MINUTE,
+        ),
+        Override(
+            uuid.UUID(int=1001),
+            OverrideKind.COVER,
+            Layer.PRIMARY,
+            BOB,
+            None,
+            datetime(2026, 11, 1, 1, fold=1, tzinfo=NEW_YORK),
+            FALL_BACK_NY + MINUTE,
+        ),
+    ],
+    frozenset(),
+    FALL_BACK_NY,
+    FALL_BACK_NY + MINUTE,
+)
+
+
 @settings(
     max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(roster=rosters(), probes=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=5))
+@example(roster=TIED_COVERS_ACROSS_ZONES, probes=[0.0])
 def test_shifts_and_gaps_tile_the_window_and_follow_the_rules(
     roster: tuple[
         ZoneInfo, list[Rotation], list[Override], frozenset[uuid.UUID], datetime, datetime
