@@ -14,8 +14,8 @@ case, to hold that lock as briefly as possible.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,6 +96,10 @@ _APPEND = text(
 )
 
 
+# Where publish() leaves its events while a session is in batched(): see there.
+_DEFERRED = "relay247.deferred_events"
+
+
 async def publish(
     session: AsyncSession,
     event_type: str,
@@ -107,6 +111,20 @@ async def publish(
     names = sorted(set(channels))
     if not names:
         return
+    deferred: list[tuple[str, Publication]] | None = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.append((event_type, Publication(names, request_id, data)))
+        return
+    await _append(session, event_type, names, request_id, data)
+
+
+async def _append(
+    session: AsyncSession,
+    event_type: str,
+    names: list[str],
+    request_id: uuid.UUID | None,
+    data: dict[str, Any],
+) -> None:
     await session.execute(
         _APPEND, {"channels": names, "type": event_type, "request_id": request_id, "data": data}
     )
@@ -195,23 +213,39 @@ _HOLD_COUNTERS = text(
 ).bindparams(bindparam("channels", type_=ARRAY(String)))
 
 
-async def publish_each(
-    session: AsyncSession, event_type: str, publications: Iterable[Publication]
-) -> None:
-    """Several events of one type in one transaction (a batch job's). One publish() after
-    another would lock each event's counters in its own order, and could wait in a cycle
-    with a use case publishing on the same channels; so all of them are locked first, in the
-    same name order every publish() uses."""
-    batch = list(publications)
-    names = sorted({name for publication in batch for name in publication.channels})
+@asynccontextmanager
+async def batched(session: AsyncSession) -> AsyncIterator[None]:
+    """Several events of one transaction (a batch job's), written together when the block
+    ends: every counter they take is locked first, in the name order every publish() uses.
+    One publish() after another would lock each event's counters in its own order, and two
+    such transactions could wait on each other in a cycle (a deadlock). Nothing is written if
+    the block raises."""
+    deferred: list[tuple[str, Publication]] = []
+    session.info[_DEFERRED] = deferred
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFERRED, None)
+    names = sorted({name for _, publication in deferred for name in publication.channels})
     if not names:
         return
     await session.execute(_HOLD_COUNTERS, {"channels": names})
-    for publication in batch:
-        await publish(
-            session,
-            event_type,
-            channels=publication.channels,
-            request_id=publication.request_id,
-            data=publication.data,
+    for event_type, publication in deferred:
+        await _append(
+            session, event_type, publication.channels, publication.request_id, publication.data
         )
+
+
+async def publish_each(
+    session: AsyncSession, event_type: str, publications: Iterable[Publication]
+) -> None:
+    """Several events of one type in one transaction: see batched()."""
+    async with batched(session):
+        for publication in publications:
+            await publish(
+                session,
+                event_type,
+                channels=publication.channels,
+                request_id=publication.request_id,
+                data=publication.data,
+            )
