@@ -8,6 +8,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+# A record's level: "ERROR: ..." (uvicorn's bare format) or "2026-11-23 00:32:35,589 ERROR
+# app.supervisor ..." (the service's text format, a timestamp first).
+_LEVEL = re.compile(r"^(?:\d{4}-\d\d-\d\d \S+ +)?(ERROR|WARNING|CRITICAL)\b")
 # The last line of a traceback: "sqlalchemy.exc.TimeoutError: QueuePool limit ...".
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout|Exit))(?::|$)")
 
@@ -20,9 +23,8 @@ def scan(path: Path) -> dict[str, Any]:
     try:
         with path.open(errors="replace") as log:
             for line in log:
-                level = line.split(":", 1)[0]
-                if level in ("ERROR", "WARNING", "CRITICAL"):
-                    counts[level] += 1
+                if level := _LEVEL.match(line):
+                    counts[level.group(1)] += 1
                 elif match := _EXCEPTION.match(line):
                     exceptions[match.group(1)] += 1
     except OSError:
