@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from sqlalchemy import select
 
 from app.database import Database
@@ -25,3 +26,22 @@ async def entries(
 
 def details(entry: AuditEntry) -> dict[str, Any]:
     return dict(entry.details)
+
+
+async def footprint(db: asyncpg.Connection, request_id: str, *columns: str) -> dict[str, Any]:
+    """A request's ``columns`` and everything written about it, counted: its history rows,
+    audit entries and events. Equal before and after a call: the call wrote nothing."""
+    row = await db.fetchrow(
+        f"SELECT {', '.join(columns)} FROM requests WHERE id = $1",  # noqa: S608 (test's names)
+        request_id,
+    )
+    assert row is not None
+    counted = {
+        "transitions": "SELECT count(*) FROM request_transitions WHERE request_id = $1",
+        "audit": "SELECT count(*) FROM audit_entries WHERE object_id = $1",
+        "events": "SELECT count(*) FROM events WHERE request_id = $1",
+    }
+    return {
+        **dict(row),
+        **{name: await db.fetchval(sql, request_id) for name, sql in counted.items()},
+    }

@@ -14,6 +14,7 @@ import pytest
 
 from app.models.enums import RequestAction, RequestStatus, Role, Side
 from app.services import lifecycle
+from tests import audit_trail
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import Party, World
@@ -62,24 +63,9 @@ async def act(
 
 async def footprint(db: asyncpg.Connection, request_id: str) -> dict[str, Any]:
     """Everything an action writes, counted."""
-    row = await db.fetchrow(
-        "SELECT status, version, closed_at, acknowledged_at, updated_at FROM requests "
-        "WHERE id = $1",
-        request_id,
+    return await audit_trail.footprint(
+        db, request_id, "status", "version", "closed_at", "acknowledged_at", "updated_at"
     )
-    assert row is not None
-    return {
-        **dict(row),
-        "transitions": await db.fetchval(
-            "SELECT count(*) FROM request_transitions WHERE request_id = $1", request_id
-        ),
-        "audit": await db.fetchval(
-            "SELECT count(*) FROM audit_entries WHERE object_id = $1", request_id
-        ),
-        "events": await db.fetchval(
-            "SELECT count(*) FROM events WHERE request_id = $1", request_id
-        ),
-    }
 
 
 def taken_by(action: RequestAction) -> Side:

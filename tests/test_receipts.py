@@ -14,6 +14,7 @@ import pytest
 
 from app.database import Database
 from app.models.enums import Role
+from tests import audit_trail
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
@@ -29,24 +30,16 @@ async def submit(server: RunningServer, world: World, **overrides: Any) -> str:
 
 async def written(db: asyncpg.Connection, request_id: str) -> dict[str, Any]:
     """The request's row and what has been written about it, counted."""
-    row = await db.fetchrow(
-        "SELECT status, version, delivered_at, delivered_by, acknowledged_at, updated_at "
-        "FROM requests WHERE id = $1",
+    return await audit_trail.footprint(
+        db,
         request_id,
+        "status",
+        "version",
+        "delivered_at",
+        "delivered_by",
+        "acknowledged_at",
+        "updated_at",
     )
-    assert row is not None
-    return {
-        **dict(row),
-        "transitions": await db.fetchval(
-            "SELECT count(*) FROM request_transitions WHERE request_id = $1", request_id
-        ),
-        "audit": await db.fetchval(
-            "SELECT count(*) FROM audit_entries WHERE object_id = $1", request_id
-        ),
-        "events": await db.fetchval(
-            "SELECT count(*) FROM events WHERE request_id = $1", request_id
-        ),
-    }
 
 
 async def answer(dashboard: Dashboard) -> dict[str, Any]:
