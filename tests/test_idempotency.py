@@ -78,3 +78,38 @@ async def test_twenty_concurrent_retries_make_exactly_one_request(
         await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'request.submitted'")
         == 1
     )
+
+
+async def test_an_answer_stored_by_an_older_relay247_is_replayed_with_todays_fields(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    """Keys never expire: a retry after an upgrade finds an answer without the fields added
+    since (here all of issue 6's and 7's); it gets them from the request as it stands."""
+    headers = {**world.unit("FR").headers, "Idempotency-Key": "case-before-upgrade"}
+    added_since = [
+        "assigned_to",
+        "assignment",
+        "assigned_at",
+        "warnings",
+        "version",
+        "retention_days",
+        "retain_until",
+        "closed_at",
+        "legal_hold",
+        "purged_at",
+        "handling_note",
+        "ack_due_at",
+        "response_due_at",
+    ]
+    async with http(server.http) as client:
+        first = await client.post("/v1/requests", json=request_body(), headers=headers)
+        await db.execute(
+            "UPDATE idempotency_keys SET response = response - $1::text[]", added_since
+        )
+        again = await client.post("/v1/requests", json=request_body(), headers=headers)
+    assert again.status_code == 201, again.text
+    replayed = again.json()
+    assert replayed["warnings"] == []
+    assert {k: v for k, v in replayed.items() if k != "warnings"} == {
+        k: v for k, v in first.json().items() if k != "warnings"
+    }

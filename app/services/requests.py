@@ -398,16 +398,17 @@ class Submission:
     replayed: bool  # True: an Idempotency-Key retry, answered with the first answer
 
 
-def _replayed(body: dict[str, Any]) -> SubmittedRequest:
-    """A stored answer as the API shows it now. One stored before requests were routed has no
-    assignment: it was the desk's from its creation (as migration 0003 says of its row)."""
-    before_routing: dict[str, Any] = {
-        "assigned_to": None,
-        "assignment": Assignment.DESK,
-        "assigned_at": body.get("created_at"),
-        "warnings": [],
-    }
-    return SubmittedRequest.model_validate({**before_routing, **body})
+async def _replayed(session: AsyncSession, actor: Actor, body: dict[str, Any]) -> SubmittedRequest:
+    """A stored answer as the API shows it now. One stored by an older relay247 lacks the
+    fields added since (routing, versions, retention, deadlines...): those are the request's
+    as it stands, what its migrations gave it."""
+    missing = set(SubmittedRequest.model_fields) - set(body) - {"warnings"}
+    if missing:
+        request = await session.get(CooperationRequest, uuid.UUID(body["id"]))
+        if request is not None:
+            current = _fields(request, actor)
+            body = {**{name: current[name] for name in missing if name in current}, **body}
+    return SubmittedRequest.model_validate({"warnings": [], **body})
 
 
 async def submit(
@@ -424,7 +425,7 @@ async def submit(
             fingerprint=sha256_hex(draft.model_dump(mode="json")),
         )
         if stored is not None:
-            return Submission(request=_replayed(stored.body), replayed=True)
+            return Submission(request=await _replayed(session, actor, stored.body), replayed=True)
 
     handling.check_note(draft.onward_use, draft.handling_note)
     if draft.target_country == actor.country:
