@@ -220,6 +220,9 @@ async def batched(session: AsyncSession) -> AsyncIterator[None]:
     One publish() after another would lock each event's counters in its own order, and two
     such transactions could wait on each other in a cycle (a deadlock). Nothing is written if
     the block raises."""
+    if session.info.get(_DEFERRED) is not None:
+        yield  # inside another batch: its end writes these too
+        return
     deferred: list[tuple[str, Publication]] = []
     session.info[_DEFERRED] = deferred
     try:
