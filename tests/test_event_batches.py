@@ -3,6 +3,9 @@ order; a batch inside a batch is part of the outer one; a batch that raises writ
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import asyncpg
 import pytest
 
@@ -38,3 +41,32 @@ async def test_a_batch_that_raises_writes_nothing(
     with pytest.raises(RuntimeError):
         await failing_batch()
     assert await db.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_a_batch_continues_each_channel_after_its_last_offset(
+    database: Database, db: asyncpg.Connection
+) -> None:
+    async with database.transaction() as session:
+        await events.publish(session, "before", channels=["a"], request_id=None, data={})
+    request_id = uuid.uuid4()
+    async with database.transaction() as session, events.batched(session):
+        for n in range(3):
+            await events.publish(
+                session, f"e{n}", channels=["a", "b"], request_id=request_id, data={"n": n}
+            )
+    rows = await db.fetch(
+        'SELECT channel, "offset", type, request_id, data FROM events ORDER BY channel, "offset"'
+    )
+    assert [(r["channel"], r["offset"], r["type"]) for r in rows] == [
+        ("a", 1, "before"),
+        ("a", 2, "e0"),
+        ("a", 3, "e1"),
+        ("a", 4, "e2"),
+        ("b", 1, "e0"),
+        ("b", 2, "e1"),
+        ("b", 3, "e2"),
+    ]
+    assert [json.loads(r["data"]) for r in rows[1:4]] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert {r["request_id"] for r in rows[1:]} == {request_id}
+    heads = await db.fetch("SELECT name, last_offset FROM channels ORDER BY name")
+    assert [tuple(h) for h in heads] == [("a", 4), ("b", 3)]

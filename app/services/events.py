@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Uuid, bindparam, select, text
+from sqlalchemy import BigInteger, Integer, String, Uuid, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -202,24 +202,77 @@ class Publication:
     data: dict[str, Any]
 
 
-# Lock every counter row the events will take, in name order, before the first of them is
-# written (a counter that does not exist yet is made at 0, which reads as no event at all).
-_HOLD_COUNTERS = text(
+# A batch's events in one statement: each channel's counter moves on by as many events as
+# the batch has on it, and the events take the offsets in between, in publication order. The
+# counters are upserted in name order, as _APPEND does, so batches and single publishes lock
+# them in one order and never wait on each other in a cycle. The publications travel as
+# parallel arrays: one row per (publication, channel) in ``ords``/``names``, and one element
+# per publication in ``types``/``request_ids`` and the JSON array ``datas``.
+_APPEND_BATCH = text(
     """
-    INSERT INTO channels (name, last_offset)
-    SELECT name, 0 FROM unnest(:channels) AS name ORDER BY name
-    ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset
+    WITH flat AS (
+        SELECT ord, name FROM unnest(:ords, :names) AS f(ord, name)
+    ),
+    counts AS (
+        SELECT name, count(*) AS n FROM flat GROUP BY name
+    ),
+    moved AS (
+        INSERT INTO channels (name, last_offset)
+        SELECT name, n FROM counts ORDER BY name
+        ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset + EXCLUDED.last_offset
+        RETURNING name, last_offset
+    ),
+    numbered AS (
+        SELECT flat.ord, flat.name,
+               moved.last_offset - counts.n
+                 + row_number() OVER (PARTITION BY flat.name ORDER BY flat.ord) AS "offset"
+        FROM flat JOIN counts USING (name) JOIN moved USING (name)
+    ),
+    publications AS (
+        SELECT p.ord::int AS ord, p.type, p.request_id, d.data
+        FROM unnest(:types, :request_ids) WITH ORDINALITY AS p(type, request_id, ord)
+        JOIN jsonb_array_elements(CAST(:datas AS jsonb)) WITH ORDINALITY AS d(data, ord)
+          USING (ord)
+    )
+    INSERT INTO events (channel, "offset", type, request_id, data)
+    SELECT numbered.name, numbered."offset", publications.type, publications.request_id,
+           publications.data
+    FROM numbered JOIN publications USING (ord)
+    ORDER BY numbered.name, numbered."offset"
     """
-).bindparams(bindparam("channels", type_=ARRAY(String)))
+).bindparams(
+    bindparam("ords", type_=ARRAY(Integer)),
+    bindparam("names", type_=ARRAY(String)),
+    bindparam("types", type_=ARRAY(String)),
+    bindparam("request_ids", type_=ARRAY(Uuid)),
+    bindparam("datas", type_=JSONB),
+)
+
+
+async def _append_batch(session: AsyncSession, batch: list[tuple[str, Publication]]) -> None:
+    ords = [ord_ for ord_, (_, p) in enumerate(batch, start=1) for _ in p.channels]
+    names = [name for _, p in batch for name in p.channels]
+    await session.execute(
+        _APPEND_BATCH,
+        {
+            "ords": ords,
+            "names": names,
+            "types": [event_type for event_type, _ in batch],
+            "request_ids": [p.request_id for _, p in batch],
+            "datas": [p.data for _, p in batch],
+        },
+    )
+    for name in set(names):
+        wake_after_commit(session, name)
 
 
 @asynccontextmanager
 async def batched(session: AsyncSession) -> AsyncIterator[None]:
-    """Several events of one transaction (a batch job's), written together when the block
-    ends: every counter they take is locked first, in the name order every publish() uses.
-    One publish() after another would lock each event's counters in its own order, and two
-    such transactions could wait on each other in a cycle (a deadlock). Nothing is written if
-    the block raises."""
+    """Several events of one transaction (a batch job's), written together in one statement
+    when the block ends, their counters locked in the name order every publish() uses (one
+    publish() after another would lock each event's counters in its own order, and two such
+    transactions could wait on each other in a cycle: a deadlock). Nothing is written if the
+    block raises."""
     if session.info.get(_DEFERRED) is not None:
         yield  # inside another batch: its end writes these too
         return
@@ -229,14 +282,8 @@ async def batched(session: AsyncSession) -> AsyncIterator[None]:
         yield
     finally:
         session.info.pop(_DEFERRED, None)
-    names = sorted({name for _, publication in deferred for name in publication.channels})
-    if not names:
-        return
-    await session.execute(_HOLD_COUNTERS, {"channels": names})
-    for event_type, publication in deferred:
-        await _append(
-            session, event_type, publication.channels, publication.request_id, publication.data
-        )
+    if deferred:
+        await _append_batch(session, deferred)
 
 
 async def publish_each(
