@@ -13,6 +13,7 @@ class Credentials:
     countries: tuple[str, ...]
     units: dict[str, str]  # country -> unit token (submits)
     desks: dict[str, tuple[str, ...]]  # country -> contact-point and NCB tokens (listen)
+    global_desk: str  # the global desk's token: hears every desk
 
     @classmethod
     def from_seed(cls, seed: dict[str, Any]) -> Credentials:
@@ -24,6 +25,7 @@ class Credentials:
                 code: (*(cp["token"] for cp in c["contact_points"]), c["ncb"]["token"])
                 for code, c in countries.items()
             },
+            global_desk=seed["global_desk"]["token"],
         )
 
 
