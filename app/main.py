@@ -44,8 +44,8 @@ from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
-from app.services.deadline_rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
-from app.services.deadlines import DeadlineWorker
+from app.services.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
+from app.services.deadlines.worker import DeadlineWorker
 from app.services.files.storage import blob_store
 from app.services.retention import job as purge_job
 from app.services.token_usage import TokenUsage
@@ -200,6 +200,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 database,
                 poll_interval=exchange.deadline_poll_interval.total_seconds(),
                 concurrency=exchange.deadline_concurrency,
+                on_failure=app.state.metrics.deadline_failures.inc,
             )
             hub.on_signal(DEADLINES_WAKE_CHANNEL, deadlines.wake)
             supervisor = _supervise(

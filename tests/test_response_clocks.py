@@ -24,7 +24,7 @@ from app.database import Database
 from app.models.enums import Role
 from app.realtime.notifier import PG_CHANNEL
 from app.schemas.escalation import LEGAL_DEFAULT
-from app.services.deadline_rows import WAKE_CHANNEL
+from app.services.deadlines.rows import WAKE_CHANNEL
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port

@@ -6,12 +6,15 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     SmallInteger,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,17 +33,17 @@ class RequestDeadline(Base):
     """A moment at which something must happen to a request unless someone acts first.
 
     Rows, not timers: written in the transaction that makes them due, claimed by whichever
-    instance's worker gets its row lock first (app/services/deadlines.py), fired once
+    instance's worker gets its row lock first (app/services/deadlines/worker.py), fired once
     (``fired_at``) or cancelled by the action that made it moot (``cancelled_at``)."""
 
     __tablename__ = "request_deadlines"
     __table_args__ = (
         # Each step's deadline exists once: a worker that fires twice writes nothing twice.
         UniqueConstraint("request_id", "kind", "step"),
-        # What the workers look for: pending deadlines, nearest first.
+        # What the workers look for: pending deadlines, nearest next attempt first.
         Index(
-            "ix_request_deadlines_pending_due",
-            "due_at",
+            "ix_request_deadlines_pending_next",
+            text("coalesce(retry_at, due_at)"),
             postgresql_where="fired_at IS NULL AND cancelled_at IS NULL",
         ),
     )
@@ -53,3 +56,12 @@ class RequestDeadline(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A firing that failed is tried again at retry_at (app/services/deadlines/worker.py), so
+    # one that fails every time cannot hold back the deadlines due after it.
+    failures: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @classmethod
+    def next_attempt(cls) -> ColumnElement[datetime]:
+        """When the workers look at a pending deadline: when due, or when retried."""
+        return func.coalesce(cls.retry_at, cls.due_at)

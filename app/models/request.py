@@ -120,7 +120,7 @@ class CooperationRequest(Base):
     legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    # Escalation (app/services/deadlines.py): the step of its escalation policy that holds
+    # Escalation (app/services/deadlines/worker.py): the step of its escalation policy that holds
     # it now (0: the first), when it last moved on, and until when that step has to
     # acknowledge; overdue_at: when it passed the last step (the global desk) unacknowledged.
     escalation_step: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
@@ -128,8 +128,8 @@ class CooperationRequest(Base):
     ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    # The legal response clock (written by app/services/deadline_rows.py, fired by
-    # app/services/deadlines.py): until when it must be answered (moved later by the time it
+    # The legal response clock (written by app/services/deadlines/rows.py, fired by
+    # app/services/deadlines/worker.py): until when it must be answered (moved later by the time it
     # waited on its requester), since when it waits on the requester (the clock is paused),
     # and when the clock ran out unanswered.
     response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

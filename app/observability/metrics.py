@@ -151,3 +151,9 @@ class Metrics:
             ["loop"],
             registry=registry,
         )
+        self.deadline_failures = Counter(
+            "relay247_deadline_failures_total",
+            "Deadlines whose firing failed on its own (not for want of the database): each is "
+            "put off and tried again later, and logged at ERROR with its id.",
+            registry=registry,
+        )

@@ -181,7 +181,9 @@ class SocketSession:
         own = event_channels.principal_channel(self.actor.principal_id) in channels
         if not desks and not own:
             return []  # a sender's socket: nothing is assigned to it
-        async with self._database.transaction() as session:
+        # On the delivery reads' pool, like the channels and heads: a reconnect storm waits
+        # there (its pool waits longer) and leaves the REST pool to the REST calls.
+        async with AsyncSession(self._hub.engine) as session:
             return await request_service.unconfirmed(session, self.actor, desks=desks, own=own)
 
     async def _start(self, heads: dict[str, int]) -> Frame | None:

@@ -22,9 +22,10 @@ from app.models import CooperationRequest, RequestTransition, table_of
 from app.models.enums import RequestAction, RequestStatus, Side
 from app.pagination import PositionCursor
 from app.schemas.requests import AckOut, ActionOut, HistoryPage, ReceiptOut, TransitionOut
-from app.services import deadline_rows, events, lifecycle
+from app.services import events, lifecycle
 from app.services import requests as request_service
 from app.services.auth import Actor
+from app.services.deadlines import rows as deadline_rows
 from app.services.directory.preconditions import etag, require_current
 from app.settings import exchange_settings
 

@@ -57,7 +57,6 @@ from app.schemas.requests import (
 )
 from app.services import (
     audit,
-    deadline_rows,
     events,
     handling,
     idempotency,
@@ -66,6 +65,7 @@ from app.services import (
     routing,
 )
 from app.services.auth import Actor
+from app.services.deadlines import rows as deadline_rows
 from app.services.directory import agreements
 
 OBJECT_TYPE = "request"
@@ -529,8 +529,9 @@ async def submit(
 
 
 async def escalations(session: AsyncSession, request_id: uuid.UUID) -> list[EscalationOut]:
-    """The request's moves along its escalation policy, from the audit trail the worker writes
-    with each one (app/services/deadlines.py): one indexed query, the same facts as the trail."""
+    """The request's moves along its escalation policy, from the audit trail the deadline
+    worker writes with each one (app/services/deadlines/): one indexed query, the same facts
+    as the trail."""
     a = AuditEntry
     rows = await session.execute(
         select(a.occurred_at, a.details)

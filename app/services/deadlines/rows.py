@@ -1,9 +1,5 @@
-"""Deadline rows as the use cases write and cancel them; the worker that fires them is
-app/services/deadlines.py.
-
-Kept apart from the worker so that submit and the actions, which the worker itself calls
-into, can write and cancel deadlines without importing it.
-"""
+"""Deadline rows as the use cases write, pause and cancel them (the worker that fires them
+is worker.py, beside this module)."""
 
 from __future__ import annotations
 
@@ -129,7 +125,7 @@ async def resume_response_clock(
             d.fired_at.is_(None),
             d.cancelled_at == paused_at,
         )
-        .values(due_at=d.due_at + waited, cancelled_at=None)
+        .values(due_at=d.due_at + waited, cancelled_at=None, retry_at=None)
         .execution_options(synchronize_session=False)
     )
     # A revived warning may be nearer than the workers' next look; resumes are rare enough

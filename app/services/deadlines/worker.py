@@ -1,15 +1,19 @@
 """The deadline worker: runs in every instance; fires each due deadline exactly once.
 
 Deadlines are rows (app/models/deadline.py), written in the transaction that makes them due
-(submit writes the first ack deadline with the request). A worker claims the nearest due one
-with its request's row lock (``FOR UPDATE ... SKIP LOCKED``), fires it and commits, one
-deadline per transaction: two instances never fire the same deadline, an ack (which takes the
+(submit writes the first ack deadline with the request). A worker claims a batch of the
+nearest due ones with their requests' row locks (``FOR UPDATE ... SKIP LOCKED``), fires them
+(firing.py) and commits: two instances never fire the same deadline, an ack (which takes the
 same row lock and cancels the pending deadlines) is either before the firing or after it, and
 the claims of an instance that dies are released with its connections and taken by another.
 
+A batch that fails for any reason but an unavailable database is fired again one deadline a
+transaction; one that fails alone is put off (``retry_at``, backing off up to
+five minutes) and logged, so it cannot hold back the deadlines due after it.
+
 Between rounds a worker sleeps until the nearest pending deadline (the database clock says
 how far it is), is woken by a NOTIFY when a nearer one is written on any instance
-(deadline_rows.WAKE_CHANNEL, on the events' notifier), and looks again at least every
+(rows.WAKE_CHANNEL, on the events' notifier), and looks again at least every
 RELAY247_DEADLINE_POLL_INTERVAL in case a wake-up was lost.
 """
 
@@ -18,21 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, func, select, update
 
 from app.database import Database
-from app.models import CooperationRequest, DeadlineKind, Principal, RequestDeadline
-from app.models.enums import Assignment, EscalationTarget, Layer, RequestStatus
-from app.schemas.escalation import EscalationStep
-from app.services import audit, deadline_rows, events, lifecycle, requests, routing
-from app.services.auth import Actor
-from app.services.directory.escalation import effective_document
-from app.services.rosters import store
+from app.database.faults import is_unavailable
+from app.log_redaction import traceback_without_messages
+from app.models import CooperationRequest, RequestDeadline
+from app.services.deadlines.firing import Fired, fire_claimed
 from app.supervisor import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -42,271 +41,118 @@ log = logging.getLogger(__name__)
 _RETRY_HELD = 0.05
 # Timers may wake a hair early; the claim compares with the database clock.
 _TIMER_SLACK = 0.002
-_INSTANT_WIDTH = timedelta(microseconds=1)
+# A deadline that failed alone is tried again after 1, 2, 4... seconds, at most this long.
+_MAX_RETRY_SECONDS = 300
+
+# Deadlines fired per transaction. A batch's firings share their reads (policies, rosters),
+# their writes (a few statements whatever its size) and one commit: fired one a transaction,
+# a burst due together went at the pace of one commit after the other (about 170/s here,
+# make bench --only deadlines).
+CLAIM_BATCH = 32
 
 _pending = (RequestDeadline.fired_at.is_(None), RequestDeadline.cancelled_at.is_(None))
-
-# The nearest due deadline that nobody holds, with its request's row lock: the same lock an
-# ack takes, so the two never interleave.
-# Deadlines fired per transaction. Each firing publishes on its desk's (and often the global
-# desk's) channel, whose counter row stays locked until commit: one deadline a transaction,
-# a burst due together on one desk went at the pace of one commit after the other (about
-# 170/s here, make bench --only deadlines). A batch shares one commit among its firings.
-CLAIM_BATCH = 16
-_CLAIM = (
-    select(RequestDeadline, CooperationRequest, func.now())
-    .join(CooperationRequest, CooperationRequest.id == RequestDeadline.request_id)
-    .where(*_pending, RequestDeadline.due_at <= func.now())
-    .order_by(RequestDeadline.due_at)
-    .limit(CLAIM_BATCH)
-    .with_for_update(of=(RequestDeadline, CooperationRequest), skip_locked=True)
-)
-_NEAREST = select(
-    func.extract("epoch", func.min(RequestDeadline.due_at) - func.clock_timestamp())
-).where(*_pending)
+_next_attempt = RequestDeadline.next_attempt()
 
 
-@dataclass(frozen=True, slots=True)
-class Fired:
-    request_id: str
-    kind: DeadlineKind
-    step: int
-    outcome: str  # escalated, overdue, reminded, warned, breached, moot
+Claim = Select[RequestDeadline, CooperationRequest, datetime]
 
 
-async def _audit(
-    session: AsyncSession, action: str, request: CooperationRequest, details: dict[str, object]
-) -> None:
-    by_service: Actor | None = None  # the service acts by itself: no principal did this
-    await audit.record(
-        session,
-        by_service,
-        action,
-        object_type=requests.OBJECT_TYPE,
-        object_id=str(request.id),
-        content_hash=request.content_hash,
-        details=details,
-    )
-
-
-def _seconds(step: EscalationStep) -> timedelta:
-    return timedelta(seconds=step.ack_timeout_seconds)
-
-
-async def _write_deadline(
-    session: AsyncSession,
-    request: CooperationRequest,
-    kind: DeadlineKind,
-    step: int,
-    due_at: datetime,
-    now: datetime,
-) -> None:
-    # The unique (request, kind, step) makes a second write of the same deadline a no-op.
-    await session.execute(
-        pg_insert(RequestDeadline)
-        .values(request_id=request.id, kind=kind, step=step, due_at=due_at)
-        .on_conflict_do_nothing()
-    )
-    deadline_rows.wake_if_near(session, due_at - now)
-
-
-async def _hand_to(
-    session: AsyncSession, request: CooperationRequest, target: EscalationTarget, now: datetime
-) -> None:
-    """Assign the request as the step's target says: a contact point on duty now, else the
-    target desk as a whole (which its NCB and the global desk follow)."""
-    who = None
-    if target in (EscalationTarget.ON_DUTY_PRIMARY, EscalationTarget.ON_DUTY_BACKUP):
-        roster = await store.load(session, request.target_country, now, now + _INSTANT_WIDTH)
-        layer = Layer.PRIMARY if target is EscalationTarget.ON_DUTY_PRIMARY else Layer.BACKUP
-        who = routing.on_duty(roster, now, layer)
-    request.assigned_to = who
-    request.assigned_agency_id = (
-        await session.scalar(select(Principal.agency_id).where(Principal.id == who))
-        if who is not None
-        else None
-    )
-    request.assignment = Assignment.ESCALATED if who is not None else Assignment.DESK
-    request.assigned_at = now
-
-
-def _informed(request: CooperationRequest, target: EscalationTarget) -> list[str]:
-    """The new holder, the target desk (its NCB and the global desk follow it) and the sender."""
-    channels = requests.channels_of(request)
-    if target is EscalationTarget.GLOBAL_DESK:
-        channels.append(events.GLOBAL_DESK)
-    return channels
-
-
-async def _escalate(
-    session: AsyncSession,
-    request: CooperationRequest,
-    steps: list[EscalationStep],
-    to_step: int,
-    now: datetime,
-) -> None:
-    step = steps[to_step]
-    previous_holder = request.assigned_to
-    from_step = request.escalation_step
-    await _hand_to(session, request, step.target, now)
-    request.escalation_step = to_step
-    request.escalated_at = request.updated_at = now
-    request.ack_due_at = now + _seconds(step)
-    request.version += 1
-    await session.flush()
-    await _write_deadline(session, request, DeadlineKind.ACK, to_step, request.ack_due_at, now)
-    await _audit(
-        session,
-        "request.escalated",
-        request,
-        {
-            "from_step": from_step,
-            "to_step": to_step,
-            "target": step.target.value,
-            "assigned_to": str(request.assigned_to) if request.assigned_to else None,
-        },
-    )
-    channels = _informed(request, step.target)
-    if previous_holder is not None and previous_holder != request.assigned_to:
-        channels.append(events.principal_channel(previous_holder))
-    await events.publish(
-        session,
-        "request.escalated",
-        channels=channels,
-        request_id=request.id,
-        data={**requests.event_data(request), "target": step.target.value},
-    )
-
-
-async def _remind(
-    session: AsyncSession,
-    request: CooperationRequest,
-    steps: list[EscalationStep],
-    reminder: int,
-    now: datetime,
-) -> None:
-    """Past the last step: flag the request overdue (the first time) and tell the global desk,
-    again every interval of the last step, until someone acts."""
-    interval = _seconds(steps[-1])
-    if request.overdue_at is None:
-        request.overdue_at = request.updated_at = now
-        request.version += 1
-        await session.flush()
-    next_at = now + interval
-    await _write_deadline(session, request, DeadlineKind.REMINDER, reminder + 1, next_at, now)
-    await _audit(
-        session, "request.overdue", request, {"reminder": reminder, "step": request.escalation_step}
-    )
-    await events.publish(
-        session,
-        "request.overdue",
-        channels=[
-            events.GLOBAL_DESK,
-            events.desk_channel(request.target_country),
-            events.agency_channel(request.requesting_agency_id),
-        ],
-        request_id=request.id,
-        data={**requests.event_data(request), "reminder": reminder},
-    )
-
-
-def _response_clock_moot(request: CooperationRequest) -> bool:
-    """Nothing left to warn about: answered, final, purged, or waiting on the requester (the
-    actions cancel the rows in each case; this is the net)."""
+def _claim(*criteria: ColumnElement[bool], limit: int) -> Claim:
+    """The nearest due deadlines that nobody holds, with their requests' row locks: the lock
+    an ack takes too, so the two never interleave."""
     return (
-        request.status is RequestStatus.RESPONDED
-        or lifecycle.is_final(request.status)
-        or request.purged_at is not None
-        or request.response_paused_at is not None
+        select(RequestDeadline, CooperationRequest, func.now())
+        .join(CooperationRequest, CooperationRequest.id == RequestDeadline.request_id)
+        .where(*_pending, _next_attempt <= func.now(), *criteria)
+        .order_by(_next_attempt)
+        .limit(limit)
+        .with_for_update(of=(RequestDeadline, CooperationRequest), skip_locked=True)
     )
 
 
-async def _fire_response_clock(
-    session: AsyncSession, deadline: RequestDeadline, request: CooperationRequest, now: datetime
-) -> str:
-    """A warning (step: the percent of the time to respond gone) or the breach: pushed to the
-    assignee, the target desk (followed by its NCB and the global desk) and the requester's
-    agency. ``fired_at`` and the row lock make it once, whichever instance claims it."""
-    if _response_clock_moot(request):
-        deadline.cancelled_at = now
-        await session.flush()
-        return "moot"
-    deadline.fired_at = now
-    due_at = request.response_due_at.isoformat() if request.response_due_at else None
-    if deadline.kind is DeadlineKind.RESPONSE_WARNING:
-        await session.flush()
-        await _audit(
-            session,
-            "request.response_warning",
-            request,
-            {"percent": deadline.step, "response_due_at": due_at},
-        )
-        await events.publish(
-            session,
-            "request.response_warning",
-            channels=requests.channels_of(request),
-            request_id=request.id,
-            data={**requests.event_data(request), "percent": deadline.step},
-        )
-        return "warned"
-    request.response_breached_at = request.updated_at = now
-    request.version += 1
-    await session.flush()
-    await _audit(session, "request.breached", request, {"response_due_at": due_at})
-    # The desk channel is the NCB's step: the NCB (and the global desk) follow it.
-    await events.publish(
-        session,
-        "request.breached",
-        channels=requests.channels_of(request),
-        request_id=request.id,
-        data=requests.event_data(request),
-    )
-    return "breached"
+_CLAIM_BATCH = _claim(limit=CLAIM_BATCH)
+_NEAREST = select(func.extract("epoch", func.min(_next_attempt) - func.clock_timestamp())).where(
+    *_pending
+)
+# make_interval(years, months, weeks, days, hours, mins, secs)
+_RETRY_DELAY = func.make_interval(
+    0, 0, 0, 0, 0, 0, func.least(func.power(2, RequestDeadline.failures), _MAX_RETRY_SECONDS)
+)
 
 
-async def fire(
-    session: AsyncSession, deadline: RequestDeadline, request: CooperationRequest, now: datetime
-) -> str:
-    """Fire one claimed deadline (both rows locked by the caller)."""
-    if deadline.kind in deadline_rows.RESPONSE_CLOCK:
-        return await _fire_response_clock(session, deadline, request, now)
-    if (
-        request.acknowledged_at is not None
-        or lifecycle.is_final(request.status)
-        or request.purged_at is not None
-    ):
-        deadline.cancelled_at = now  # moot: someone acted (an ack cancels; this is the net)
-        await session.flush()
-        return "moot"
-    deadline.fired_at = now
-    await session.flush()
-    document = await effective_document(session, request.target_country)
-    steps = document.steps_for(request.type, request.priority)
-    if deadline.kind is DeadlineKind.ACK and deadline.step + 1 < len(steps):
-        await _escalate(session, request, steps, deadline.step + 1, now)
-        return "escalated"
-    if deadline.kind is DeadlineKind.ACK:
-        await _remind(session, request, steps, 0, now)
-        return "overdue"
-    if deadline.kind is DeadlineKind.REMINDER:
-        await _remind(session, request, steps, deadline.step, now)
-        return "reminded"
-    return "moot"
-
-
-async def fire_due(database: Database) -> list[Fired]:
-    """Claim the nearest due deadlines nobody holds (up to CLAIM_BATCH) and fire them, in one
-    transaction; an empty list when none is due."""
+async def _claim_and_fire(
+    database: Database, claim: Claim, claimed_ids: list[int]
+) -> list[Fired] | None:
+    """Claim with ``claim`` and fire what it got in one transaction (None: it got nothing).
+    ``claimed_ids`` gets the ids claimed, for the caller to retry them if the firing fails."""
     async with database.transaction() as session:
-        claimed = (await session.execute(_CLAIM)).all()
-        fired = []
-        # The batch's pushes lock their channels' counters all at once, in one order: two
-        # batches publishing on each other's channels one firing at a time would deadlock.
-        async with events.batched(session):
-            for deadline, request, now in claimed:
-                outcome = await fire(session, deadline, request, now)
-                fired.append(Fired(str(request.id), deadline.kind, deadline.step, outcome))
-        return fired
+        claimed = (await session.execute(claim)).all()
+        if not claimed:
+            return None
+        claimed_ids += [deadline.id for deadline, _, _ in claimed]
+        now = claimed[0][2]
+        return await fire_claimed(session, [(d, r) for d, r, _ in claimed], now)
+
+
+async def fire_due(
+    database: Database, on_failure: Callable[[], None] = lambda: None
+) -> list[Fired] | None:
+    """Claim up to CLAIM_BATCH due deadlines nobody holds and fire them in one transaction;
+    None when none was due. A batch that fails is fired again one deadline at a time, and
+    one that fails alone is put off (``on_failure`` is called for each)."""
+    claimed_ids: list[int] = []
+    try:
+        return await _claim_and_fire(database, _CLAIM_BATCH, claimed_ids)
+    except Exception as exc:
+        if not claimed_ids or is_unavailable(exc):
+            raise  # the supervisor restarts the loop: nothing is wrong with the deadlines
+    fired: list[Fired] = []
+    for deadline_id in claimed_ids:
+        try:
+            one = _claim(RequestDeadline.id == deadline_id, limit=1)
+            fired += await _claim_and_fire(database, one, []) or []
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            await _put_off(database, deadline_id, exc)
+            on_failure()
+    return fired
+
+
+async def _put_off(database: Database, deadline_id: int, error: Exception) -> None:
+    async with database.transaction() as session:
+        found = (
+            await session.execute(
+                update(RequestDeadline)
+                .where(RequestDeadline.id == deadline_id, *_pending)
+                .values(
+                    failures=RequestDeadline.failures + 1,
+                    retry_at=func.now() + _RETRY_DELAY,
+                )
+                .returning(
+                    RequestDeadline.kind,
+                    RequestDeadline.step,
+                    RequestDeadline.request_id,
+                    RequestDeadline.failures,
+                    RequestDeadline.retry_at,
+                )
+            )
+        ).one_or_none()
+    if found is None:
+        return
+    kind, step, request_id, failures, retry_at = found
+    # Class names and frames only: an exception's message may quote a request's content.
+    log.error(
+        "deadline %d (%s step %d of request %s) failed to fire (%d failures); next attempt at "
+        "%s\n%s",
+        deadline_id,
+        kind.value,
+        step,
+        request_id,
+        failures,
+        retry_at,
+        traceback_without_messages(error),
+    )
 
 
 async def seconds_to_nearest(database: Database) -> float | None:
@@ -317,8 +163,16 @@ async def seconds_to_nearest(database: Database) -> float | None:
 
 
 class DeadlineWorker:
-    def __init__(self, database: Database, *, poll_interval: float, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        poll_interval: float,
+        concurrency: int = 1,
+        on_failure: Callable[[], None] = lambda: None,
+    ) -> None:
         self._database = database
+        self._on_failure = on_failure
         self._poll_interval = poll_interval
         self._concurrency = concurrency
         self._woken = asyncio.Event()
@@ -331,7 +185,7 @@ class DeadlineWorker:
         return 4 * self._poll_interval + 30
 
     async def _fire_due(self, beat: Heartbeat) -> None:
-        while batch := await fire_due(self._database):
+        while (batch := await fire_due(self._database, self._on_failure)) is not None:
             for fired in batch:
                 log.info(
                     "deadline fired: %s %s step %d of request %s",

@@ -7,10 +7,12 @@ not; the default is serialised on its own row.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app import policy
 from app.errors import NotFoundError
@@ -62,6 +64,22 @@ async def _effective(session: AsyncSession, code: str) -> EscalationPolicyOut:
 async def effective_document(session: AsyncSession, code: str) -> EscalationPolicyDocument:
     """The policy that applies to requests addressed to ``code`` (for routing and deadlines)."""
     return (await _effective(session, code)).document
+
+
+async def effective_documents(
+    session: AsyncSession, codes: Collection[str]
+) -> dict[str, EscalationPolicyDocument]:
+    """The policy of each country of ``codes`` (its own, else the default), in one query: the
+    deadline worker's batches need the policies of many requests at once."""
+    own = aliased(EscalationPolicy)
+    default = aliased(EscalationPolicy)
+    rows = await session.execute(
+        select(Country.code, func.coalesce(own.document, default.document))
+        .outerjoin(own, own.country_code == Country.code)
+        .join(default, default.scope == NETWORK_DEFAULT)
+        .where(Country.code.in_(codes))
+    )
+    return {code: EscalationPolicyDocument.model_validate(document) for code, document in rows}
 
 
 async def get_default(session: AsyncSession, actor: Actor) -> EscalationPolicyOut:
