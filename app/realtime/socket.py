@@ -181,9 +181,10 @@ class SocketSession:
         own = event_channels.principal_channel(self.actor.principal_id) in channels
         if not desks and not own:
             return []  # a sender's socket: nothing is assigned to it
-        # On the delivery reads' pool, like the channels and heads: a reconnect storm waits
-        # there (its pool waits longer) and leaves the REST pool to the REST calls.
-        async with AsyncSession(self._hub.engine) as session:
+        # On the REST pool, like the socket's authentication, not on the realtime reads' few
+        # connections: those feed every socket's live events, and a reconnect storm's
+        # welcomes queued there would hold up delivery itself.
+        async with self._database.transaction() as session:
             return await request_service.unconfirmed(session, self.actor, desks=desks, own=own)
 
     async def _start(self, heads: dict[str, int]) -> Frame | None:
