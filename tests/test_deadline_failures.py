@@ -5,7 +5,6 @@ once what made it fail is mended. The loop itself is never restarted for it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -21,6 +20,7 @@ from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
 from tests.scrape import scrape, value
+from tests.waiting import eventually
 
 STEP_SECONDS = 1
 
@@ -61,14 +61,6 @@ async def at_step(db: asyncpg.Connection, request_id: str, step: int) -> bool:
     return bool(found == step)
 
 
-async def wait_until(condition: Any, *, seconds: float = 20) -> None:
-    for _ in range(int(seconds * 10)):
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition did not hold in time")
-
-
 async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
     server: RunningServer, world: World, db: asyncpg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -86,12 +78,12 @@ async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
             "WHERE country_code = 'DE'"
         )
 
-        await wait_until(lambda: at_step(db, other, 1))
+        await eventually(lambda: at_step(db, other, 1))
 
         async def put_off() -> bool:
-            return (await ack_deadline(db, stuck))["failures"] >= 1
+            return bool((await ack_deadline(db, stuck))["failures"] >= 1)
 
-        await wait_until(put_off)
+        await eventually(put_off)
         row = await ack_deadline(db, stuck)
         assert row["fired_at"] is None
         assert row["retry_at"] > row["due_at"]
@@ -114,7 +106,7 @@ async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
             "UPDATE escalation_policies SET document = $1::jsonb WHERE country_code = 'DE'",
             json.dumps(one_second_steps()),
         )
-        await wait_until(lambda: at_step(db, stuck, 1))
+        await eventually(lambda: at_step(db, stuck, 1))
     fired = await ack_deadline(db, stuck)
     assert fired["fired_at"] is not None
     escalated = await db.fetchval(

@@ -22,6 +22,7 @@ from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port
 from tests.factories import Party, World, make_party, make_rotation
 from tests.processes import environment, serving
+from tests.waiting import eventually
 
 # The takeover bound documented in /work/notes/deadlines.md: a surviving instance's timer is
 # set on the same nearest deadline, and its safety-net poll (this interval) bounds the rest.
@@ -89,14 +90,6 @@ async def escalation_events_per_step(db: asyncpg.Connection) -> dict[tuple[str, 
         """
     )
     return {(str(row["request_id"]), row["step"]): row["n"] for row in rows}
-
-
-async def wait_for(condition: Any, *, seconds: float = 30) -> None:
-    for _ in range(int(seconds * 10)):
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition did not hold in time")
 
 
 async def test_escalation_walks_every_step_to_the_global_desk(
@@ -233,7 +226,7 @@ async def test_two_instances_fire_each_step_once(
             )
             return bool(count == len(ids))
 
-        await wait_for(all_at_the_global_desk)
+        await eventually(all_at_the_global_desk)
     per_step = await escalation_events_per_step(db)
     assert per_step == {(request_id, step): 1 for request_id in ids for step in (1, 2, 3)}
 
@@ -260,7 +253,7 @@ async def test_a_surviving_instance_fires_the_deadline_of_one_killed(
         async def escalated() -> bool:
             return bool(await escalations(db, created["id"]))
 
-        await wait_for(escalated)
+        await eventually(escalated)
         async with http(survivor) as client:
             shown = await client.get(
                 f"/v1/requests/{created['id']}", headers=world("DE", Role.NCB).headers
@@ -298,7 +291,7 @@ async def test_a_claim_left_by_a_dead_connection_is_taken_over(
     async def escalated() -> bool:
         return bool(await escalations(db, created["id"]))
 
-    await wait_for(escalated)
+    await eventually(escalated)
     assert [step for step, _, _ in await escalations(db, created["id"])] == [1]
 
 
@@ -336,7 +329,7 @@ async def test_ack_racing_escalation_is_one_or_the_other(
         )
         return bool(pending == 0)
 
-    await wait_for(settled)
+    await eventually(settled)
     outcomes = {"ack first": 0, "escalated first": 0}
     for request in created:
         request_id = uuid.UUID(request["id"])

@@ -30,6 +30,7 @@ from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port
 from tests.factories import World, make_rotation
 from tests.processes import environment, serving
+from tests.waiting import eventually
 
 RESPOND_WITHIN_HOURS = 2
 REASON = "Which mailbox exactly: the address has two aliases"
@@ -89,20 +90,12 @@ def moment(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def wait_for(condition: Any, *, seconds: float = 30) -> None:
-    for _ in range(int(seconds * 10)):
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition did not hold in time")
-
-
 async def fired(db: asyncpg.Connection, request_id: str, kind: str, step: int) -> None:
     async def done() -> bool:
         row = (await clock_rows(db, request_id))[(kind, step)]
         return row["fired_at"] is not None
 
-    await wait_for(done)
+    await eventually(done)
 
 
 async def next_event(socket: Dashboard, event: str, **data: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.conftest import RunningServer, free_port
 from tests.factories import Party, World
 from tests.processes import environment, serving
 from tests.test_socket_lifetime import closed_with
+from tests.waiting import eventually
 
 NUL = "\u0000"
 
@@ -359,14 +359,6 @@ async def last_used(db: asyncpg.Connection, party: Party) -> datetime | None:
         "SELECT last_used_at FROM api_tokens WHERE prefix = $1", prefix_of(party)
     )
     return value
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10) -> None:
-    for _ in range(int(within / 0.1)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not true within {within} s")
 
 
 async def written(db: asyncpg.Connection, *parties: Party) -> bool:
