@@ -47,6 +47,7 @@ from app.realtime.registry import SocketRegistry
 from app.services.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
 from app.services.deadlines.worker import DeadlineWorker
 from app.services.files.storage import blob_store
+from app.services.refusals import RefusalTrail
 from app.services.retention import job as purge_job
 from app.services.token_usage import TokenUsage
 from app.settings import (
@@ -238,6 +239,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
     app.state.max_in_flight = overload.in_flight_limit(db_settings)
+    app.state.refusals = RefusalTrail(api.refusal_audit_limit)
     app.state.rate_limit = (
         PrincipalRateLimit(overload.rate_limit, metrics) if overload.rate_limit else None
     )

@@ -86,6 +86,18 @@ class ApiSettings(BaseSettings):
         "all of them), instead of a write on every request: a token's last_used_at is accurate "
         "to this interval.",
     )
+    refusal_audit_limit: str = Field(
+        default="30/minute",
+        description="Audit entries a principal's refused attempts on objects (403, 404) may "
+        "write, e.g. '30/minute' (syntax of the `limits` library); past it they are counted "
+        "and the next entry says how many were left out. Counted per instance, in memory.",
+    )
+
+    @field_validator("refusal_audit_limit")
+    @classmethod
+    def _refusal_limit_parses(cls, value: str) -> str:
+        limits.parse(value)  # a typo fails at start, not on the first refusal
+        return value
 
 
 class ExchangeSettings(BaseSettings):

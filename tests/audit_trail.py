@@ -30,7 +30,8 @@ def details(entry: AuditEntry) -> dict[str, Any]:
 
 async def footprint(db: asyncpg.Connection, request_id: str, *columns: str) -> dict[str, Any]:
     """A request's ``columns`` and everything written about it, counted: its history rows,
-    audit entries and events. Equal before and after a call: the call wrote nothing."""
+    audit entries and events. Equal before and after a call: the call wrote nothing (but the
+    record of its refusal, which tests/test_refusal_audit.py checks)."""
     row = await db.fetchrow(
         f"SELECT {', '.join(columns)} FROM requests WHERE id = $1",  # noqa: S608 (test's names)
         request_id,
@@ -38,7 +39,9 @@ async def footprint(db: asyncpg.Connection, request_id: str, *columns: str) -> d
     assert row is not None
     counted = {
         "transitions": "SELECT count(*) FROM request_transitions WHERE request_id = $1",
-        "audit": "SELECT count(*) FROM audit_entries WHERE object_id = $1",
+        "audit": (  # refusals.ACTION
+            "SELECT count(*) FROM audit_entries WHERE object_id = $1 AND action <> 'access.refused'"
+        ),
         "events": "SELECT count(*) FROM events WHERE request_id = $1",
     }
     return {

@@ -247,7 +247,13 @@ async def test_changing_a_principal(
         assert (await patch(world.unit("FR"), desk, {"name": "x"})).status_code == 403
         assert (await patch(desk, desk, {"name": "me"})).status_code == 403
     entries = await audit_entries(db, str(desk.principal_id))
-    assert [e["action"] for e in entries] == ["principal.created", *["principal.changed"] * 2]
+    # The refused attempts on it are audited too: another country's NCB (404), itself (403).
+    assert [(e["action"], json.loads(e["details"]).get("status")) for e in entries] == [
+        ("principal.created", None),
+        *[("principal.changed", None)] * 2,
+        ("access.refused", 404),
+        ("access.refused", 403),
+    ]
     assert json.loads(entries[1]["details"]) == {"fields": ["email"]}, "phone was None already"
 
 

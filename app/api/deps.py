@@ -45,6 +45,7 @@ async def _current_actor(
         raise UnauthenticatedError("send Authorization: Bearer <token>")
     remote = request.client.host if request.client else None
     actor = await authenticate(session, credentials.credentials, remote)
+    request.state.actor = actor  # for the audit of a refusal (app/api/problems.py)
     request.app.state.token_usage.mark(actor.token_id)
     await rate_limit.enforce(request, actor)
     return actor
@@ -66,6 +67,7 @@ async def _actor_only(
     remote = request.client.host if request.client else None
     async with database.transaction() as session:
         actor = await authenticate(session, credentials.credentials, remote)
+    request.state.actor = actor  # for the audit of a refusal (app/api/problems.py)
     request.app.state.token_usage.mark(actor.token_id)
     await rate_limit.enforce(request, actor)
     return actor

@@ -15,8 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.database.faults import is_unavailable
-from app.errors import DomainError
+from app.errors import DomainError, ForbiddenError, NotFoundError
 from app.log_redaction import traceback_without_messages
+from app.services import refusals
+from app.services.auth import Actor
 
 MEDIA_TYPE = "application/problem+json"
 # Long enough for a restarted or failed-over Postgres to take sessions again, short enough
@@ -59,14 +61,43 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return path or str(loc[0] if loc else "body")
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, ForbiddenError | NotFoundError):
+        await _audit_refusal(request, exc.status)
     response = problem(exc.status, exc.title, exc.detail, slug=exc.slug, **exc.extensions)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(exc.retry_after)
     if exc.close_connection:
         response.headers["Connection"] = "close"
     return response
+
+
+async def _audit_refusal(request: Request, status: int) -> None:
+    """An authenticated caller refused an object: the audit trail says who tried what
+    (app/services/refusals.py). The refusal is answered whatever becomes of the entry."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if actor is None or template is None:
+        return
+    found = refusals.object_of(template, request.path_params)
+    if found is None:
+        return
+    object_type, object_id = found
+    trail: refusals.RefusalTrail = request.app.state.refusals
+    try:
+        await trail.record(
+            request.app.state.database,
+            actor,
+            object_type=object_type,
+            object_id=object_id,
+            status=status,
+            method=request.method,
+            route=template,
+        )
+    except Exception as exc:
+        log.warning("a refusal was not audited: %s", type(exc).__name__)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

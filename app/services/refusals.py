@@ -1,0 +1,100 @@
+"""Refused attempts on objects, in the audit trail: who tried to see or change which object
+and was refused (403), or was told it does not exist (404: what a caller who may not know
+of an object hears, so an auditor must see those too).
+
+An entry is written after the refused call's transaction has rolled back, in one of its
+own. It is rate-limited per principal (RELAY247_REFUSAL_AUDIT_LIMIT, counted in this
+process's memory like the request rate limit): a client probing ids in a loop adds a bounded
+number of entries, the refusals past the limit are counted, and the next entry written for
+that principal says how many were left out (``left_out``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from app.database import Database
+from app.services import audit, requests
+from app.services.auth import Actor
+from app.services.directory import agencies, agreements, countries, principals
+from app.services.files import service as files
+
+ACTION = "access.refused"
+
+# The collections whose members a refusal is recorded against: a route's first path
+# parameter names one (/v1/requests/{request_id}/messages is about that request). Tokens are
+# named by their public prefix, not their id, and are left out.
+_OBJECT_TYPES = {
+    "requests": requests.OBJECT_TYPE,
+    "files": files.OBJECT_TYPE,
+    "countries": countries.OBJECT_TYPE,
+    "agencies": agencies.OBJECT_TYPE,
+    "principals": principals.OBJECT_TYPE,
+    "agreements": agreements.OBJECT_TYPE,
+}
+
+
+def object_of(route: str, path_params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(object type, id) that a route template's first path parameter names, if it names one
+    of the collections above: ``("/v1/requests/{request_id}", {...})`` -> ("request", id)."""
+    segments = route.strip("/").split("/")
+    for collection, segment in itertools.pairwise(segments):
+        if segment.startswith("{") and segment.endswith("}"):
+            object_type = _OBJECT_TYPES.get(collection)
+            value = path_params.get(segment[1:-1])
+            if object_type is None or value is None:
+                return None
+            return object_type, str(value)
+    return None
+
+
+class RefusalTrail:
+    def __init__(self, rule: str) -> None:
+        self._limit: RateLimitItem = parse(rule)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._left_out: dict[uuid.UUID, int] = {}
+
+    async def record(
+        self,
+        database: Database,
+        actor: Actor,
+        *,
+        object_type: str,
+        object_id: str,
+        status: int,
+        method: str,
+        route: str,
+    ) -> bool:
+        """Write the entry, unless the principal is over the limit; whether it was written.
+        Raises what the database raises: the caller still answers the refusal."""
+        principal = actor.principal_id
+        if not await self._limiter.hit(self._limit, str(principal)):
+            self._left_out[principal] = self._left_out.get(principal, 0) + 1
+            return False
+        left_out = self._left_out.pop(principal, 0)
+        try:
+            async with database.transaction() as session:
+                await audit.record(
+                    session,
+                    actor,
+                    ACTION,
+                    object_type=object_type,
+                    object_id=object_id,
+                    details={
+                        "status": status,
+                        "method": method,
+                        "route": route,
+                        "left_out": left_out,
+                    },
+                )
+        except BaseException:
+            self._left_out[principal] = self._left_out.get(principal, 0) + left_out + 1
+            raise
+        return True

@@ -1,0 +1,125 @@
+"""Refused attempts on objects are in the audit trail: who tried to see or change which object
+and got 403 or 404, written although the refused call wrote nothing; a principal probing in
+a loop adds a bounded number of entries, and the next one says how many were left out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import asyncpg
+import pytest
+
+from app.models.enums import Role
+from app.services.refusals import RefusalTrail, object_of
+from app.settings import ApiSettings
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer
+from tests.factories import World
+
+WINDOW_SECONDS = 3
+
+
+async def refusals(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT actor_principal_id, actor_country, object_type, object_id, details "
+        "FROM audit_entries WHERE action = 'access.refused' ORDER BY id"
+    )
+
+
+async def test_another_country_looking_at_a_request_is_recorded(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    stranger = world.desk("JP")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, world.unit("FR"), "DE"))["id"]
+        seen = await client.get(f"/v1/requests/{request_id}", headers=stranger.headers)
+        thread = await client.get(f"/v1/requests/{request_id}/messages", headers=stranger.headers)
+        nowhere = await client.get(f"/v1/requests/{uuid.uuid4()}", headers=stranger.headers)
+
+    assert [seen.status_code, thread.status_code, nowhere.status_code] == [404, 404, 404]
+    rows = await refusals(db)
+    assert [(r["actor_principal_id"], r["actor_country"]) for r in rows] == [
+        (stranger.principal_id, "JP")
+    ] * 3
+    assert [(r["object_type"], r["object_id"]) for r in rows[:2]] == [("request", request_id)] * 2
+    assert [json.loads(r["details"]) for r in rows[:2]] == [
+        {"status": 404, "method": "GET", "route": "/v1/requests/{request_id}", "left_out": 0},
+        {
+            "status": 404,
+            "method": "GET",
+            "route": "/v1/requests/{request_id}/messages",
+            "left_out": 0,
+        },
+    ]
+
+
+async def test_an_action_of_the_other_side_is_recorded_and_changes_nothing(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    sender = world.unit("FR")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, sender, "DE"))["id"]
+        refused = await client.post(
+            f"/v1/requests/{request_id}/actions/start", json={}, headers=sender.headers
+        )
+        after = await client.get(f"/v1/requests/{request_id}", headers=sender.headers)
+
+    assert refused.status_code == 403, refused.text
+    assert after.json()["status"] == "submitted"
+    [row] = await refusals(db)
+    assert row["actor_principal_id"] == sender.principal_id
+    assert row["object_id"] == request_id
+    assert json.loads(row["details"])["status"] == 403
+
+
+async def test_a_principal_probing_in_a_loop_adds_a_bounded_number_of_entries(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    server.app.state.refusals = RefusalTrail(f"3 per {WINDOW_SECONDS} seconds")
+    prober, other = world.desk("JP"), world("JP", Role.NCB)
+    async with http(server.http) as client:
+
+        async def probe() -> int:
+            path = f"/v1/requests/{uuid.uuid4()}"
+            return (await client.get(path, headers=prober.headers)).status_code
+
+        answers = [await probe() for _ in range(10)]
+        other_answer = await client.get(f"/v1/files/{uuid.uuid4()}", headers=other.headers)
+        await asyncio.sleep(WINDOW_SECONDS + 0.2)
+        later = await probe()
+
+    assert answers == [404] * 10, "the limit bounds the entries, never the answers"
+    assert [other_answer.status_code, later] == [404, 404]
+    rows = await refusals(db)
+    mine = [
+        json.loads(r["details"]) for r in rows if r["actor_principal_id"] == prober.principal_id
+    ]
+    assert [entry["left_out"] for entry in mine] == [0, 0, 0, 7]
+    theirs = [r for r in rows if r["actor_principal_id"] == other.principal_id]
+    assert [(r["object_type"], json.loads(r["details"])["left_out"]) for r in theirs] == [
+        ("file", 0)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "expected"),
+    [
+        ("/v1/requests/{request_id}", {"request_id": "r1"}, ("request", "r1")),
+        ("/v1/requests/{request_id}/messages", {"request_id": "r1"}, ("request", "r1")),
+        ("/v1/files/{file_id}/content", {"file_id": "f1"}, ("file", "f1")),
+        ("/v1/countries/{cc}/roster", {"cc": "DE"}, ("country", "DE")),
+        ("/v1/tokens/{prefix}", {"prefix": "r247_ab"}, None),
+        ("/v1/requests", {}, None),
+    ],
+)
+def test_the_object_a_route_names(
+    route: str, params: dict[str, str], expected: tuple[str, str] | None
+) -> None:
+    assert object_of(route, params) == expected
+
+
+def test_a_malformed_limit_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="refusal_audit_limit"):
+        ApiSettings(refusal_audit_limit="three a minute")
