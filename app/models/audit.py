@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CHAR, BigInteger, Identity, Index, String
+from sqlalchemy import CHAR, BigInteger, CheckConstraint, DateTime, Identity, Index, String, text
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,11 +12,31 @@ from app.models.base import Base, created_at_column
 
 
 class AuditEntry(Base):
-    """Who did or read what, when, from where, to which object. Append-only (a trigger
-    refuses UPDATE and DELETE). Holds a hash of the content, never the content itself."""
+    """Who did or read what, when, from where, to which object. Holds a hash of the content,
+    never the content itself.
+
+    Written unsealed (no chain position, hash or seal time) in the transaction of what it
+    records; the sealer (app/services/audit/sealer.py) then gives it its place in the hash
+    chain. Triggers (migration 0009) refuse any other change, any DELETE and TRUNCATE: see
+    docs/audit-chain.md."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id"),)
+    __table_args__ = (
+        Index("ix_audit_entries_object", "object_type", "object_id"),
+        # The sealer's work list: committed entries without a position, in id order. Partial,
+        # so it holds only the few entries written since the last round.
+        Index(
+            "ix_audit_entries_unsealed",
+            "id",
+            postgresql_where=text("chain_position IS NULL"),
+        ),
+        # Sealed all at once or not at all, and a position is a place in the chain (from 1).
+        CheckConstraint(
+            "(chain_position IS NULL AND chain_hash IS NULL AND sealed_at IS NULL) OR "
+            "(chain_position >= 1 AND chain_hash ~ '^[0-9a-f]{64}$' AND sealed_at IS NOT NULL)",
+            name="sealed_whole",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     occurred_at: Mapped[datetime] = created_at_column()
@@ -30,3 +50,8 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(64), nullable=False)
     content_hash: Mapped[str | None] = mapped_column(CHAR(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    # The hash chain: null until sealed. The position is the chain's total order (the order
+    # of sealing, not of ids: ids are taken at insert and commit out of order).
+    chain_position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(CHAR(64))  # SHA-256, lowercase hex
+    sealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
