@@ -44,6 +44,8 @@ from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
+from app.services.audit import SEAL_SIGNAL
+from app.services.audit.sealer import Sealed, Sealer
 from app.services.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
 from app.services.deadlines.worker import DeadlineWorker
 from app.services.files.storage import blob_store
@@ -52,9 +54,11 @@ from app.services.retention import job as purge_job
 from app.services.token_usage import TokenUsage
 from app.settings import (
     ApiSettings,
+    AuditSettings,
     ExchangeSettings,
     RealtimeSettings,
     api_settings,
+    audit_settings,
     database_settings,
     exchange_settings,
     overload_settings,
@@ -78,6 +82,7 @@ def _supervise(
     api: ApiSettings,
     exchange: ExchangeSettings,
     deadlines: DeadlineWorker,
+    sealer: Sealer,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
@@ -120,6 +125,7 @@ def _supervise(
         stall_after=2 * purge + 600,
     )
     supervisor.add("deadlines.worker", deadlines.run, stall_after=deadlines.stall_bound())
+    supervisor.add("audit.sealer", sealer.run, stall_after=sealer.stall_bound())
     return supervisor
 
 
@@ -139,6 +145,12 @@ class _Relay247(FastAPI):
         # and is counted, and every other layer logs with the request id already set.
         metrics: Metrics = self.state.metrics
         return RequestId(HttpMetrics(super().build_middleware_stack(), metrics))
+
+
+def _count_sealed(metrics: Metrics, sealed: Sealed) -> None:
+    metrics.audit_entries_sealed.inc(sealed.count)
+    for wait in sealed.waits:
+        metrics.audit_seal_wait.observe(wait)
 
 
 def _up(loop: LoopHealth) -> float:
@@ -163,6 +175,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     overload = overload_settings()
     api = api_settings()
     exchange = exchange_settings()
+    audit: AuditSettings = audit_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -204,6 +217,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 on_failure=app.state.metrics.deadline_failures.inc,
             )
             hub.on_signal(DEADLINES_WAKE_CHANNEL, deadlines.wake)
+            sealer = Sealer(
+                database,
+                interval=audit.audit_seal_interval.total_seconds(),
+                on_sealed=functools.partial(_count_sealed, app.state.metrics),
+            )
+            # Woken by this instance's own commits; others' entries are found by its look
+            # every interval (or sealed by their own instance's sealer).
+            database.on_signal(SEAL_SIGNAL, sealer.wake)
             supervisor = _supervise(
                 hub,
                 notifier,
@@ -215,6 +236,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 api,
                 exchange,
                 deadlines,
+                sealer,
             )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database

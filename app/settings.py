@@ -152,6 +152,21 @@ class ExchangeSettings(BaseSettings):
         return value
 
 
+class AuditSettings(BaseSettings):
+    """The audit trail's hash chain."""
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    audit_seal_interval: Duration = Field(
+        default=timedelta(milliseconds=500),
+        gt=timedelta(0),
+        le=timedelta(seconds=10),
+        description="The sealer seals this instance's entries as soon as they commit, and "
+        "looks at least this often for entries written elsewhere (another instance, the "
+        "relay247 command): an entry is sealed within about this long after it commits.",
+    )
+
+
 class RealtimeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
 
@@ -262,6 +277,11 @@ def realtime_settings() -> RealtimeSettings:
 @lru_cache
 def exchange_settings() -> ExchangeSettings:
     return ExchangeSettings()
+
+
+@lru_cache
+def audit_settings() -> AuditSettings:
+    return AuditSettings()
 
 
 @lru_cache

@@ -4,6 +4,10 @@ Services ``flush()`` and never ``commit()``; :meth:`Database.transaction` commit
 and rolls back on error. Channels that received event rows are woken only after the commit,
 so a rolled-back change never wakes anyone. The wake-up hangs on the session's own commit
 event, so it fires for every session of this database that commits, however it was opened.
+
+Besides channels (which are also sent to the other instances by NOTIFY), a transaction can
+raise a local signal: a callback of this process called after the commit, with no round trip
+at all (the audit sealer is woken so, by every transaction that wrote an audit entry).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from app.database.pool import discard_closed_connections
 from app.database.urls import sqlalchemy_url
 
 _WOKEN_CHANNELS = "relay247.woken_channels"
+_LOCAL_SIGNALS = "relay247.local_signals"
 
 WakeCallback = Callable[[Iterable[str]], None]
 
@@ -31,6 +36,12 @@ WakeCallback = Callable[[Iterable[str]], None]
 def wake_after_commit(session: AsyncSession, channel: str) -> None:
     """Ask for ``channel``'s listeners to be woken once this transaction commits."""
     session.info.setdefault(_WOKEN_CHANNELS, set()).add(channel)
+
+
+def signal_after_commit(session: AsyncSession, name: str) -> None:
+    """Call this process's callbacks for ``name`` once this transaction commits (and never
+    if it rolls back); nothing leaves the process."""
+    session.info.setdefault(_LOCAL_SIGNALS, set()).add(name)
 
 
 def create_engine(
@@ -62,6 +73,7 @@ class Database:
             url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
         )
         self._on_commit: list[WakeCallback] = []
+        self._on_signal: dict[str, list[Callable[[], None]]] = {}
         # A session class of this database's own, so its commit hooks wake only its listeners.
         session_class = type("Relay247Session", (Session,), {})
         event.listen(session_class, "after_commit", self._after_commit)
@@ -74,14 +86,22 @@ class Database:
         """Register who is told which channels a committed transaction wrote to."""
         self._on_commit.append(callback)
 
+    def on_signal(self, name: str, callback: Callable[[], None]) -> None:
+        """Register ``callback`` (which must not block) for the local signal ``name``."""
+        self._on_signal.setdefault(name, []).append(callback)
+
     def _after_commit(self, session: Session) -> None:
         channels = session.info.pop(_WOKEN_CHANNELS, None)
         if channels:
             for callback in self._on_commit:
                 callback(channels)
+        for name in session.info.pop(_LOCAL_SIGNALS, ()):
+            for signal in self._on_signal.get(name, ()):
+                signal()
 
     def _after_rollback(self, session: Session, _previous: SessionTransaction) -> None:
         session.info.pop(_WOKEN_CHANNELS, None)
+        session.info.pop(_LOCAL_SIGNALS, None)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

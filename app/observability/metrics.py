@@ -33,6 +33,9 @@ HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 # Event commit to frame sent: a push is meant to take milliseconds, 10 s is already a failure.
 PUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
+# Audit entry's transaction start to its seal: meant to be well under a second.
+SEAL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
 PoolSource = Callable[[], Pool | None]
 
 
@@ -137,6 +140,19 @@ class Metrics:
         self.ws_backlog_events = Gauge(
             "relay247_ws_backlog_events",
             "Events committed but not yet sent, summed over this process's sockets.",
+            registry=registry,
+        )
+        # Audit chain: what this instance's sealer did.
+        self.audit_entries_sealed = Counter(
+            "relay247_audit_entries_sealed_total",
+            "Audit entries this instance's sealer gave a chain position and hash.",
+            registry=registry,
+        )
+        self.audit_seal_wait = Histogram(
+            "relay247_audit_seal_wait_seconds",
+            "Time from the start of the transaction that wrote an audit entry to its seal (an "
+            "upper bound of the wait after its commit), for the entries this instance sealed.",
+            buckets=SEAL_BUCKETS,
             registry=registry,
         )
         self.loop_restarts = Counter(

@@ -1,5 +1,10 @@
 """The audit trail: one entry per change and per read of request content, written in the
-same transaction as what it records."""
+same transaction as what it records.
+
+Entries are written unsealed: no lock, no extra round trip on the write path. Once the
+transaction commits, this instance's sealer is woken (a local signal, see
+app/database/session.py) and gives them their chain positions and hashes (sealer.py; the
+format is chain.py's, the guarantees are in docs/audit-chain.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +15,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database.session import signal_after_commit
 from app.models import AuditEntry, table_of
+from app.services.audit.chain import check_details
 from app.services.auth import Actor
+
+# The local signal that wakes the sealer after a transaction that wrote entries commits.
+SEAL_SIGNAL = "audit.seal"
 
 _audit_entries = table_of(AuditEntry)  # Core inserts: no ORM bookkeeping for append-only rows
 
@@ -38,6 +48,8 @@ def _entry(
     content_hash: str | None,
     details: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    if details:
+        check_details(details)
     return {
         "actor_principal_id": actor.principal_id if actor else None,
         "actor_agency_id": actor.agency_id if actor else None,
@@ -63,6 +75,7 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """``actor`` is None for what the service does by itself (escalations, purges)."""
+    signal_after_commit(session, SEAL_SIGNAL)
     await session.execute(
         insert(_audit_entries).values(
             _entry(actor, action, object_type, object_id, content_hash, details)
@@ -81,6 +94,7 @@ async def record_many(
     """One entry per (object id, content hash), in a single statement."""
     if not objects:
         return
+    signal_after_commit(session, SEAL_SIGNAL)
     await session.execute(
         insert(_audit_entries),
         [_entry(actor, action, object_type, oid, chash, None) for oid, chash in objects],
@@ -98,6 +112,7 @@ async def record_each(
     """One entry per (object id, content hash, details), in a single statement."""
     if not entries:
         return
+    signal_after_commit(session, SEAL_SIGNAL)
     await session.execute(
         insert(_audit_entries),
         [_entry(actor, action, object_type, *entry) for entry in entries],

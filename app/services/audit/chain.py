@@ -1,0 +1,117 @@
+"""The hash chain's canonical form, byte for byte (docs/audit-chain.md says the same in prose).
+
+An entry's canonical bytes are the RFC 8785 (JSON Canonicalization Scheme) serialisation of
+one JSON object holding every column of the entry (``v`` names this format); its chain hash is
+``SHA-256(previous hash, 32 raw bytes || canonical bytes)``, and the first entry's previous
+hash is :data:`GENESIS`, 32 zero bytes. Hashes are stored and shown as lowercase hex.
+
+The object is built from what Postgres gives back, never from what the writer passed in, so
+the sealer, ``relay247 audit verify`` and an auditor reading an export compute the same bytes:
+:data:`CHAIN_COLUMNS` has Postgres render the values whose text form is its own (UUIDs, INET,
+JSONB as text, which is then parsed: JSONB reorders keys and RFC 8785 sorts them again), and
+:func:`utc_timestamp` writes every time in one fixed UTC form with microseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+FORMAT_VERSION = 1
+GENESIS = bytes(32)
+
+# The columns of an entry as the chain reads them, in one SELECT list (sealer and verifier).
+# abbrev() writes an INET as Postgres does, without "/32" or "/128" for a single address:
+# Python's own text of an IPv6 address differs between versions (IPv4-mapped ones).
+CHAIN_COLUMNS = (
+    "id, occurred_at, actor_principal_id::text AS actor_principal_id, "
+    "actor_agency_id::text AS actor_agency_id, actor_role, actor_country, "
+    "abbrev(remote_addr) AS remote_addr, action, object_type, object_id, content_hash, "
+    "details::text AS details, chain_position, chain_hash, sealed_at"
+)
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """``2026-11-23T03:04:05.000006Z``: UTC, always six digits of microseconds (Postgres keeps
+    microseconds, so the text is the same after a round trip through the database)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEntry:
+    """One audit entry as the chain sees it (a row of :data:`CHAIN_COLUMNS`)."""
+
+    id: int
+    occurred_at: datetime
+    actor_principal_id: str | None
+    actor_agency_id: str | None
+    actor_role: str | None
+    actor_country: str | None
+    remote_addr: str | None
+    action: str
+    object_type: str
+    object_id: str
+    content_hash: str | None
+    details: str  # JSONB as Postgres writes it; parsed for the canonical form
+    chain_position: int | None
+    chain_hash: str | None
+    sealed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> ChainEntry:
+        """From a row of :data:`CHAIN_COLUMNS` (asyncpg Record or SQLAlchemy Row)."""
+        mapping = row._mapping if hasattr(row, "_mapping") else row
+        return cls(**{name: mapping[name] for name in cls.__slots__})
+
+    def sealed_as(self, position: int, sealed_at: datetime) -> ChainEntry:
+        return ChainEntry(
+            **{
+                **{name: getattr(self, name) for name in self.__slots__},
+                "chain_position": position,
+                "sealed_at": sealed_at,
+                "chain_hash": None,
+            }
+        )
+
+
+def canonical_document(entry: ChainEntry) -> dict[str, Any]:
+    if entry.chain_position is None or entry.sealed_at is None:
+        raise ValueError(f"entry {entry.id} has no chain position: it is not sealed")
+    return {
+        "v": FORMAT_VERSION,
+        "position": entry.chain_position,
+        "id": entry.id,
+        "occurred_at": utc_timestamp(entry.occurred_at),
+        "sealed_at": utc_timestamp(entry.sealed_at),
+        "actor_principal_id": entry.actor_principal_id,
+        "actor_agency_id": entry.actor_agency_id,
+        "actor_role": entry.actor_role,
+        "actor_country": entry.actor_country,
+        "remote_addr": entry.remote_addr,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "content_hash": entry.content_hash,
+        "details": json.loads(entry.details),
+    }
+
+
+def canonical_bytes(entry: ChainEntry) -> bytes:
+    return rfc8785.dumps(canonical_document(entry))
+
+
+def next_hash(previous: bytes, entry: ChainEntry) -> bytes:
+    """The chain hash of ``entry`` after the entry whose hash is ``previous`` (raw bytes)."""
+    return hashlib.sha256(previous + canonical_bytes(entry)).digest()
+
+
+def check_details(details: dict[str, Any]) -> None:
+    """Refuse, at write time, details the canonical form cannot carry (an integer beyond
+    ±2**53, a float that is not finite): written, such an entry could never be sealed and
+    would stop the chain behind it. Raises ValueError."""
+    rfc8785.dumps(details)

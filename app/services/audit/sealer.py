@@ -1,0 +1,156 @@
+"""The sealer: gives committed audit entries their chain positions and hashes, in batches.
+
+Writers insert entries unsealed and never wait for the chain. Every instance runs a sealer
+(a supervised loop); one at a time seals, under a transaction-level advisory lock. A round:
+
+1. take the lock (waiting for another instance's round to commit, at most ``lock_timeout``);
+2. read up to :data:`BATCH` unsealed entries in id order, then the chain head and the
+   database clock, in statements of their own *after* the lock was granted: under READ
+   COMMITTED each statement sees what committed before it started, so the head includes the
+   round that held the lock before us;
+3. hash them in that order, each after the one before, and write position, hash and seal time
+   (the one UPDATE the triggers of migration 0009 allow); commit.
+
+The chain's total order is the order of sealing, not of ids. Ids are taken at insert and
+commit out of order: an entry with a lower id may become visible after higher ones were
+sealed. The work list is "no position yet", not "after the last sealed id", so such an entry
+is simply sealed by the next round, after them; nothing committed is ever skipped.
+
+When: this instance's sealer is woken after every local commit that wrote an entry (a signal
+in the process, no NOTIFY, no round trip), and looks again every
+RELAY247_AUDIT_SEAL_INTERVAL for entries written elsewhere (another instance whose sealer is
+down, the `relay247` command). Bound: an entry is sealed within one interval plus one round
+after it commits (docs/audit-chain.md has the measurement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.database import Database
+from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash
+from app.supervisor import Heartbeat
+
+log = logging.getLogger(__name__)
+
+# The sealer's advisory lock (single-key space, like the purge job's; a different key).
+SEAL_LOCK = 0x5232_3437_4155_4454  # "R247AUDT"
+# Entries per round: hashing them runs on the event loop (about 40 µs each), so a round
+# blocks it for about 10 ms at most.
+BATCH = 256
+# A round waiting longer than this for the lock fails (and the loop restarts, logged): a
+# sealer stuck behind a hung one shows in /readyz instead of waiting silently.
+LOCK_TIMEOUT = "10s"
+
+_SET_LOCK_TIMEOUT = text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_UNSEALED = text(
+    f"SELECT {CHAIN_COLUMNS} FROM audit_entries "  # noqa: S608 (a constant column list)
+    "WHERE chain_position IS NULL ORDER BY id LIMIT :limit"
+)
+_HEAD = text(
+    "SELECT clock_timestamp() AS now, head.chain_position, head.chain_hash "
+    "FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+    "  SELECT chain_position, chain_hash FROM audit_entries WHERE chain_position IS NOT NULL "
+    "  ORDER BY chain_position DESC LIMIT 1"
+    ") AS head ON true"
+)
+_SEAL = text(
+    "UPDATE audit_entries AS a "
+    "SET chain_position = s.pos, chain_hash = s.hash, sealed_at = :sealed_at "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:positions AS bigint[]), "
+    "            CAST(:hashes AS text[])) AS s(entry_id, pos, hash) "
+    "WHERE a.id = s.entry_id AND a.chain_position IS NULL"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """What a round sealed: the positions, and each entry's wait from its transaction's start
+    (its ``occurred_at``) to its seal, which bounds its wait after commit from above."""
+
+    first_position: int
+    count: int
+    waits: Sequence[float]
+
+
+async def _seal(connection: AsyncConnection, limit: int) -> Sealed | None:
+    await connection.execute(_SET_LOCK_TIMEOUT)
+    await connection.execute(_LOCK, {"key": SEAL_LOCK})
+    entries = [ChainEntry.of(row) for row in await connection.execute(_UNSEALED, {"limit": limit})]
+    if not entries:
+        return None
+    head = (await connection.execute(_HEAD)).one()
+    sealed_at: datetime = head.now
+    position = head.chain_position or 0
+    previous = bytes.fromhex(head.chain_hash) if head.chain_hash else GENESIS
+    first = position + 1
+    ids, positions, hashes = [], [], []
+    for entry in entries:
+        position += 1
+        previous = next_hash(previous, entry.sealed_as(position, sealed_at))
+        ids.append(entry.id)
+        positions.append(position)
+        hashes.append(previous.hex())
+    result = await connection.execute(
+        _SEAL, {"sealed_at": sealed_at, "ids": ids, "positions": positions, "hashes": hashes}
+    )
+    if result.rowcount != len(entries):
+        # Only a second sealer outside the lock could do this: refuse to commit half a round.
+        raise RuntimeError(f"sealed {result.rowcount} of {len(entries)} entries")
+    waits = [(sealed_at - entry.occurred_at).total_seconds() for entry in entries]
+    return Sealed(first, len(entries), waits)
+
+
+async def seal_batch(database: Database, *, limit: int = BATCH) -> Sealed | None:
+    """One round in one transaction; None when nothing was waiting."""
+    async with database.engine.begin() as connection:
+        return await _seal(connection, limit)
+
+
+class Sealer:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        interval: float,
+        batch: int = BATCH,
+        on_sealed: Callable[[Sealed], None] | None = None,
+    ) -> None:
+        self._database = database
+        self._interval = interval
+        self._batch = batch
+        self._on_sealed = on_sealed
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """A transaction of this process wrote entries and committed; must not block."""
+        self._woken.set()
+
+    def stall_bound(self) -> float:
+        # A round beats; an idle sealer beats every interval. Past this, /readyz says stuck.
+        return 4 * self._interval + 30
+
+    async def run(self, beat: Heartbeat) -> None:
+        """Supervised loop: seal until nothing waits, then sleep until woken or the interval."""
+        beat()
+        while True:
+            # Cleared before the round: a commit during it wakes the next one at once.
+            self._woken.clear()
+            while (sealed := await seal_batch(self._database, limit=self._batch)) is not None:
+                if self._on_sealed is not None:
+                    self._on_sealed(sealed)
+                beat()
+                if sealed.count < self._batch:
+                    break
+            beat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), timeout=self._interval)
