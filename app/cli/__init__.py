@@ -5,15 +5,16 @@ admin and print its token; everything else can then be done over the API.
 
 `app.py` holds the command tree; `runtime.py` runs the service (serve, migrate, demo);
 `directory.py` administers the network (countries, agencies, tokens, principals, admin);
-`retention.py` purges the requests whose retention has ended.
+`retention.py` purges the requests whose retention has ended; `audit.py` verifies the audit
+trail's hash chain.
 """
 
 from __future__ import annotations
 
-from app.cli import directory, retention, runtime
+from app.cli import audit, directory, retention, runtime
 from app.cli.app import cli
 
-__all__ = ["cli", "directory", "main", "retention", "runtime"]
+__all__ = ["audit", "cli", "directory", "main", "retention", "runtime"]
 
 
 def main() -> None:

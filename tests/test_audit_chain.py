@@ -1,0 +1,253 @@
+"""The audit trail as a hash chain: its byte-exact form, the sealer, the database's
+protections and `relay247 audit verify --db` against tampering."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from app.database import Database
+from app.database.urls import asyncpg_dsn
+from app.models.enums import Role
+from app.services import audit
+from app.services.audit.chain import GENESIS, ChainEntry, canonical_bytes, next_hash
+from app.services.audit.sealer import seal_batch
+from app.services.audit.verify import verify_database
+from app.services.auth import Actor
+from app.settings import audit_settings
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer, running_server
+from tests.factories import World
+
+DOCS = Path(__file__).parent.parent / "docs" / "audit-chain.md"
+
+
+def actor(*, remote_addr: str | None = "203.0.113.9") -> Actor:
+    return Actor(
+        principal_id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
+        token_id=uuid.UUID("00000000-0000-4000-8000-000000000002"),
+        agency_id=uuid.UUID("00000000-0000-4000-8000-000000000003"),
+        country="DE",
+        role=Role.CONTACT_POINT,
+        name="DE desk",
+        remote_addr=remote_addr,
+    )
+
+
+async def write_entries(database: Database, count: int, *, start: int = 0) -> None:
+    """``count`` entries, one transaction each, as the service writes them."""
+    for n in range(start, start + count):
+        async with database.transaction() as session:
+            await audit.record(
+                session,
+                actor(),
+                "request.read",
+                object_type="request",
+                object_id=f"object-{n}",
+                content_hash=f"{n:064x}",
+                details={"n": n},
+            )
+
+
+async def seal_all(database: Database) -> None:
+    while await seal_batch(database) is not None:
+        pass
+
+
+# --- the canonical form ----------------------------------------------------------------------
+
+
+def test_canonical_form_and_hash_are_byte_exact() -> None:
+    """The construction docs/audit-chain.md documents, written out by hand: RFC 8785 JSON
+    (keys sorted, no spaces, 1.0 written 1, UTF-8 as is), times in UTC with microseconds, and
+    SHA-256 over the previous hash's 32 bytes then those bytes."""
+    entry = ChainEntry(
+        id=7,
+        occurred_at=datetime(2026, 11, 23, 1, 2, 3, 4, tzinfo=UTC),
+        actor_principal_id="00000000-0000-4000-8000-000000000001",
+        actor_agency_id=None,
+        actor_role="contact_point",
+        actor_country="DE",
+        remote_addr="2001:db8::1",
+        action="request.read",
+        object_type="request",
+        object_id="r-1",
+        content_hash="ab" * 32,
+        details='{"b": 1, "a": [true, null, "é"], "n": 1.0}',
+        chain_position=3,
+        chain_hash=None,
+        # Another offset on purpose: the canonical form writes it in UTC.
+        sealed_at=datetime(2026, 11, 23, 3, 2, 3, 500000, tzinfo=timezone(timedelta(hours=2))),
+    )
+    expected = (
+        '{"action":"request.read","actor_agency_id":null,"actor_country":"DE",'
+        '"actor_principal_id":"00000000-0000-4000-8000-000000000001",'
+        f'"actor_role":"contact_point","content_hash":"{"ab" * 32}",'
+        '"details":{"a":[true,null,"é"],"b":1,"n":1},"id":7,'
+        '"object_id":"r-1","object_type":"request","occurred_at":"2026-11-23T01:02:03.000004Z",'
+        '"position":3,"remote_addr":"2001:db8::1","sealed_at":"2026-11-23T01:02:03.500000Z",'
+        '"v":1}'
+    ).encode()
+    assert canonical_bytes(entry) == expected
+    previous = hashlib.sha256(b"any previous entry").digest()
+    assert next_hash(previous, entry) == hashlib.sha256(previous + expected).digest()
+    assert bytes(32) == GENESIS
+
+
+async def test_the_canonical_form_comes_back_the_same_from_postgres(
+    database: Database, db: asyncpg.Connection
+) -> None:
+    """What the sealer hashed is what the writer wrote: JSONB's own key order, INET's text, the
+    UUIDs and the times as Postgres returns them give the bytes written out here by hand."""
+    async with database.transaction() as session:
+        await audit.record(
+            session,
+            actor(remote_addr="2001:DB8:0:0::1"),
+            "request.read",
+            object_type="request",
+            object_id="r-1",
+            content_hash="cd" * 32,
+            details={"zeta": 1, "alpha": {"y": 2, "b": "x\u2028"}, "half": 0.5, "big": 2**53 - 1},
+        )
+    await seal_all(database)
+    row = await db.fetchrow("SELECT * FROM audit_entries")
+    stamp = "%Y-%m-%dT%H:%M:%S.%fZ"
+    expected = (
+        '{"action":"request.read","actor_agency_id":"00000000-0000-4000-8000-000000000003",'
+        '"actor_country":"DE","actor_principal_id":"00000000-0000-4000-8000-000000000001",'
+        f'"actor_role":"contact_point","content_hash":"{"cd" * 32}",'
+        '"details":{"alpha":{"b":"x\u2028","y":2},"big":9007199254740991,"half":0.5,"zeta":1},'
+        f'"id":{row["id"]},"object_id":"r-1","object_type":"request",'
+        f'"occurred_at":"{row["occurred_at"].astimezone(UTC).strftime(stamp)}",'
+        '"position":1,"remote_addr":"2001:db8::1",'
+        f'"sealed_at":"{row["sealed_at"].astimezone(UTC).strftime(stamp)}","v":1}}'
+    ).encode()
+    assert row["chain_position"] == 1
+    assert row["chain_hash"] == hashlib.sha256(bytes(32) + expected).hexdigest()
+
+
+async def test_details_the_chain_cannot_carry_are_refused_when_written(
+    database: Database, db: asyncpg.Connection
+) -> None:
+    """An integer past 2**53 has no exact RFC 8785 form: written, the entry could never be
+    sealed and would hold up every entry behind it."""
+    with pytest.raises(ValueError, match="safe integer"):
+        async with database.transaction() as session:
+            await audit.record(
+                session, None, "x", object_type="t", object_id="o", details={"n": 2**60}
+            )
+    assert await db.fetchval("SELECT count(*) FROM audit_entries") == 0
+
+
+# --- the sealer --------------------------------------------------------------------------------
+
+
+async def test_the_sealer_chains_committed_entries_in_batches(
+    database: Database, db: asyncpg.Connection
+) -> None:
+    await write_entries(database, 5)
+    first = await seal_batch(database, limit=3)
+    assert first is not None
+    assert (first.first_position, first.count) == (1, 3)
+    second = await seal_batch(database, limit=3)
+    assert second is not None
+    assert (second.first_position, second.count) == (4, 2)
+    assert await seal_batch(database) is None
+    rows = await db.fetch("SELECT id, chain_position FROM audit_entries ORDER BY chain_position")
+    assert [(r["id"], r["chain_position"]) for r in rows] == [(n, n) for n in range(1, 6)]
+    report = await verify_database(db)
+    assert report.fault is None
+    assert (report.checked, report.unsealed) == (5, 0)
+
+
+async def test_an_entry_committed_after_higher_ids_were_sealed_is_sealed_after_them(
+    database: Database, db: asyncpg.Connection, database_url: str
+) -> None:
+    """Ids are taken at insert: entry 1 is inserted first and commits last. The chain order is
+    the order of sealing, and the work list is 'no position yet': entry 1 is not skipped."""
+    slow = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        transaction = slow.transaction()
+        await transaction.start()
+        await slow.execute(
+            "INSERT INTO audit_entries (action, object_type, object_id, details) "
+            "VALUES ('late', 'request', 'late', '{}')"
+        )
+        await write_entries(database, 2)
+        await seal_all(database)
+        sealed = await db.fetch(
+            "SELECT id, chain_position FROM audit_entries ORDER BY chain_position"
+        )
+        assert [(r["id"], r["chain_position"]) for r in sealed] == [(2, 1), (3, 2)]
+        await transaction.commit()
+    finally:
+        await slow.close()
+    await seal_all(database)
+    assert await db.fetchval("SELECT chain_position FROM audit_entries WHERE id = 1") == 3
+    report = await verify_database(db)
+    assert report.fault is None
+    assert report.checked == 3
+
+
+async def test_a_running_instance_seals_an_entry_written_elsewhere_within_the_bound(
+    server: RunningServer, db: asyncpg.Connection
+) -> None:
+    """An entry of another process (here a bare INSERT, as `relay247 tokens create` would
+    write one) wakes nothing in the instance: its sealer finds it on its next look, every
+    RELAY247_AUDIT_SEAL_INTERVAL (0.5 s)."""
+    await db.execute(
+        "INSERT INTO audit_entries (action, object_type, object_id, details) "
+        "VALUES ('elsewhere', 'request', 'x', '{}')"
+    )
+    written = await db.fetchval("SELECT clock_timestamp()")
+    for _ in range(40):
+        sealed_at = await db.fetchval("SELECT sealed_at FROM audit_entries")
+        if sealed_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert sealed_at is not None, "not sealed within 2 s"
+    assert sealed_at - written < timedelta(seconds=1)
+    async with http(server.http) as client:
+        ready = (await client.get("/readyz")).json()
+    assert ready["loops"]["audit.sealer"]["state"] == "up"
+
+
+async def test_an_instance_seals_its_own_entries_as_they_commit(
+    world: World,
+    database: Database,
+    database_url: str,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The instance's own commits wake its sealer: with a look only every 10 s, a submission's
+    entries are still sealed at once, and /metrics counts them."""
+    await seal_all(database)  # the world's own entries
+    monkeypatch.setenv("RELAY247_AUDIT_SEAL_INTERVAL", "10")
+    audit_settings.cache_clear()
+    try:
+        async with running_server(database_url) as server, http(server.http) as client:
+            created = await submit_request(client, world.unit("FR"))
+            for _ in range(100):
+                unsealed = await db.fetchval(
+                    "SELECT count(*) FROM audit_entries WHERE chain_position IS NULL"
+                )
+                if unsealed == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert unsealed == 0, "not sealed within 1 s"
+            metrics = (await client.get("/metrics")).text
+    finally:
+        audit_settings.cache_clear()
+    assert await db.fetchval(
+        "SELECT count(*) FROM audit_entries WHERE object_id = $1 AND chain_position IS NOT NULL",
+        created["id"],
+    )
+    assert re.search(r"^relay247_audit_entries_sealed_total [1-9]", metrics, re.MULTILINE)
+    assert 'relay247_loop_up{loop="audit.sealer"} 1.0' in metrics
