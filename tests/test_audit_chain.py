@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import make_url
 
 from app.database import Database
 from app.database.urls import asyncpg_dsn
@@ -23,7 +24,7 @@ from app.services.audit.verify import verify_database
 from app.services.auth import Actor
 from app.settings import audit_settings
 from tests.clients import http, submit_request
-from tests.conftest import RunningServer, free_port, running_server
+from tests.conftest import TEST_DATABASE, RunningServer, free_port, running_server
 from tests.factories import World, request_body
 from tests.processes import environment, run, serving
 from tests.scrape import value
@@ -508,3 +509,68 @@ async def test_two_instances_under_parallel_writers_build_one_chain_within_the_b
     code, stdout = await verify_cli(database_url)
     assert code == 0, stdout
     assert f"audit chain verified: {entries} entries" in stdout
+
+
+# --- the service's own role, as docs/audit-chain.md sets it up ---------------------------------
+
+
+def service_role_sql(role: str, database_name: str) -> list[str]:
+    """The statements of docs/audit-chain.md's service-role block, for this role and database."""
+    text = DOCS.read_text()
+    block = text.split("<!-- service-role -->")[1].split("<!-- /service-role -->")[0]
+    sql = "\n".join(line for line in block.splitlines() if not line.startswith(("```", "--")))
+    sql = sql.replace("relay247_service", role).replace(
+        "DATABASE relay247 ", f'DATABASE "{database_name}" '
+    )
+    return [statement.strip() for statement in sql.split(";") if statement.strip()]
+
+
+async def test_the_documented_service_role_runs_the_service_and_cannot_touch_the_trail(
+    world: World, database_url: str, db: asyncpg.Connection
+) -> None:
+    role = f"{TEST_DATABASE}_service"  # roles are per server: one per test database name
+    exists = await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+    if exists:
+        await db.execute(f'DROP OWNED BY "{role}"')
+        await db.execute(f'DROP ROLE "{role}"')
+    for statement in service_role_sql(role, TEST_DATABASE):
+        await db.execute(statement)
+    role_url = make_url(database_url).set(username=role, password="change-me")
+    service_url = role_url.render_as_string(hide_password=False)
+    try:
+        # The whole service runs as that role: intake, reads, the sealer's one UPDATE.
+        async with running_server(service_url) as server, http(server.http) as client:
+            created = await submit_request(client, world.unit("FR"))
+            read = await client.get(
+                f"/v1/requests/{created['id']}", headers=world.desk("DE").headers
+            )
+            assert read.status_code == 200
+            for _ in range(100):
+                if not await db.fetchval(
+                    "SELECT count(*) FROM audit_entries WHERE chain_position IS NULL"
+                ):
+                    break
+                await asyncio.sleep(0.02)
+        assert (await verify_database(db)).fault is None
+        service = await asyncpg.connect(asyncpg_dsn(service_url))
+        try:
+            for attempt, refusal in (
+                ("ALTER TABLE audit_entries DISABLE TRIGGER ALL", "must be owner"),
+                ("DROP TRIGGER audit_entries_append_only ON audit_entries", "must be owner"),
+                (
+                    "CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger "
+                    "LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+                    "permission denied for schema public",  # before it even gets to ownership
+                ),
+                ("SET session_replication_role = replica", "permission denied"),
+                ("TRUNCATE audit_entries", "permission denied"),
+                ("DELETE FROM audit_entries", "permission denied"),
+                ("UPDATE audit_entries SET action = 'nothing'", "permission denied"),
+            ):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError, match=refusal):
+                    await service.execute(attempt)
+        finally:
+            await service.close()
+    finally:
+        await db.execute(f'DROP OWNED BY "{role}"')
+        await db.execute(f'DROP ROLE "{role}"')
