@@ -9,16 +9,20 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import make_url
 
 from app.database import Database
 from app.database.urls import asyncpg_dsn
 from app.models.enums import Role
 from app.services import audit
-from app.services.audit.chain import GENESIS, ChainEntry, canonical_bytes, next_hash
+from app.services.audit.chain import GENESIS, ChainEntry, canonical_bytes, jcs, next_hash
 from app.services.audit.sealer import seal_batch
 from app.services.audit.verify import verify_database
 from app.services.auth import Actor
@@ -102,6 +106,38 @@ def test_canonical_form_and_hash_are_byte_exact() -> None:
     previous = hashlib.sha256(b"any previous entry").digest()
     assert next_hash(previous, entry) == hashlib.sha256(previous + expected).digest()
     assert bytes(32) == GENESIS
+
+
+# Characters where encoders disagree if they disagree anywhere: every escaped one, DEL, the
+# line separators JavaScript once refused, both sides of the UTF-16 ordering quirk (U+E000 and
+# up sort after surrogate pairs in UTF-16, before them in code points), lone surrogates.
+_AWKWARD = st.sampled_from(
+    list('\x00\x01\x1f\x7f"\\/\b\f\n\r\t\u2028\u2029\ue000\uffff\U0001f600aZé\ud800')
+)
+_TEXT = st.text(_AWKWARD, max_size=6) | st.text(st.characters(exclude_categories=()), max_size=6)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**54), max_value=2**54)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(_JSON)
+def test_the_fast_path_gives_the_rfc8785_packages_bytes_or_its_refusal(document: Any) -> None:
+    """jcs() writes most documents with the stdlib's encoder: on everything it takes that way
+    the bytes must be the rfc8785 package's, and what the package refuses stays refused."""
+    try:
+        expected = rfc8785.dumps(document)
+    except ValueError:  # CanonicalizationError; UnicodeEncodeError for a surrogate in a key
+        with pytest.raises(ValueError):  # noqa: PT011 (whichever the package raises)
+            jcs(document)
+        return
+    assert jcs(document) == expected
 
 
 async def test_the_canonical_form_comes_back_the_same_from_postgres(

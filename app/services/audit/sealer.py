@@ -4,10 +4,10 @@ Writers insert entries unsealed and never wait for the chain. Every instance run
 (a supervised loop); one at a time seals, under a transaction-level advisory lock. A round:
 
 1. take the lock (waiting for another instance's round to commit, at most ``lock_timeout``);
-2. read up to :data:`BATCH` unsealed entries in id order, then the chain head and the
-   database clock, in statements of their own *after* the lock was granted: under READ
-   COMMITTED each statement sees what committed before it started, so the head includes the
-   round that held the lock before us;
+2. read up to :data:`BATCH` unsealed entries in id order, with the chain head and the
+   database clock, in a statement issued *after* the lock was granted: under READ COMMITTED
+   a statement sees what committed before it started, so the head includes the round that
+   held the lock before us (read in the same statement as the lock, it would not);
 3. hash them in that order, each after the one before, and write position, hash and seal time
    (the one UPDATE the triggers of migration 0009 allow); commit.
 
@@ -52,16 +52,19 @@ LOCK_TIMEOUT = "10s"
 
 _SET_LOCK_TIMEOUT = text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_UNSEALED = text(
-    f"SELECT {CHAIN_COLUMNS} FROM audit_entries "  # noqa: S608 (a constant column list)
-    "WHERE chain_position IS NULL ORDER BY id LIMIT :limit"
-)
-_HEAD = text(
-    "SELECT clock_timestamp() AS now, head.chain_position, head.chain_hash "
-    "FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+# The work list, with the chain head and the database clock on every row (both computed once,
+# as uncorrelated subqueries): one round trip. No row: nothing to seal.
+_UNSEALED_AND_HEAD = text(
+    "WITH head AS ("  # noqa: S608 (CHAIN_COLUMNS is a constant column list)
     "  SELECT chain_position, chain_hash FROM audit_entries WHERE chain_position IS NOT NULL "
     "  ORDER BY chain_position DESC LIMIT 1"
-    ") AS head ON true"
+    ") "
+    "SELECT (SELECT clock_timestamp()) AS sealing_at, "
+    "       (SELECT chain_position FROM head) AS head_position, "
+    "       (SELECT chain_hash FROM head) AS head_hash, unsealed.* "
+    f"FROM (SELECT {CHAIN_COLUMNS} FROM audit_entries "
+    "      WHERE chain_position IS NULL ORDER BY id LIMIT :limit) AS unsealed "
+    "ORDER BY unsealed.id"
 )
 _SEAL = text(
     "UPDATE audit_entries AS a "
@@ -85,13 +88,13 @@ class Sealed:
 async def _seal(connection: AsyncConnection, limit: int) -> Sealed | None:
     await connection.execute(_SET_LOCK_TIMEOUT)
     await connection.execute(_LOCK, {"key": SEAL_LOCK})
-    entries = [ChainEntry.of(row) for row in await connection.execute(_UNSEALED, {"limit": limit})]
-    if not entries:
+    rows = (await connection.execute(_UNSEALED_AND_HEAD, {"limit": limit})).all()
+    if not rows:
         return None
-    head = (await connection.execute(_HEAD)).one()
-    sealed_at: datetime = head.now
-    position = head.chain_position or 0
-    previous = bytes.fromhex(head.chain_hash) if head.chain_hash else GENESIS
+    entries = [ChainEntry.of(row) for row in rows]
+    sealed_at: datetime = rows[0].sealing_at
+    position = rows[0].head_position or 0
+    previous = bytes.fromhex(rows[0].head_hash) if rows[0].head_hash else GENESIS
     first = position + 1
     ids, positions, hashes = [], [], []
     for entry in entries:
