@@ -10,7 +10,7 @@ Data: entries written before this revision are unsealed; the first sealer to run
 in id order.
 
 Revision ID: 0009
-Revises: 0007 (0008 when the lead's revision lands: only down_revision changes)
+Revises: 0008
 Create Date: 2026-11-23 03:00:00.000000
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
