@@ -173,6 +173,49 @@ async def test_resume_replays_every_missed_event_in_order_then_live_ones(
     await desk.close()
 
 
+async def test_a_resume_ahead_of_a_lagging_hub_repeats_nothing(
+    server: RunningServer, world: World, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reconnect storm's duplicates, forced: the hub is held back from reading the table
+    (in the storm it waited seconds for a connection behind every socket's backfill), a
+    socket behind the replay buffer is sent offsets from the table past the hub's head, and
+    its client reconnects with that cursor. The server used to take the hub's head for the
+    channel's last offset, "correct" the cursor down to it and send those offsets again."""
+    dsn = asyncpg_dsn(database_url)
+    hub = server.app.state.hub
+    hub_may_read = asyncio.Event()
+    catch_up = hub._catch_up
+
+    async def held_back(channels: set[str]) -> None:
+        await hub_may_read.wait()
+        await catch_up(channels)
+
+    monkeypatch.setattr(hub, "_catch_up", held_back)
+    start = await append_raw_events(dsn, "desk:DE", 10)
+    headers = world.desk("DE").headers
+    async with connect(server.ws, additional_headers=headers) as first:
+        assert json.loads(await first.recv())["heads"]["desk:DE"] == start
+        last = await append_raw_events(dsn, "desk:DE", 5)  # committed; the hub has not read it
+        await first.send(json.dumps({"type": "resume", "cursors": {"desk:DE": start - 5}}))
+        sent = [json.loads(await asyncio.wait_for(first.recv(), 5)) for _ in range(10)]
+        assert [frame["offset"] for frame in sent] == list(range(start - 4, last + 1))
+        assert hub.head("desk:DE") == start  # the first socket got 5 offsets past the hub
+
+        # Its client reconnects with what it has (the first socket still holds the channel
+        # on this instance, as a dropped socket does until the server notices).
+        again = await Dashboard.open(server.ws, world.desk("DE"), resume={"desk:DE": last})
+        assert again.heads["desk:DE"] == start
+        resumed = await again.receive()  # no error frame, and no offset it already has
+        assert resumed["type"] == "resumed", resumed
+        assert resumed["cursors"]["desk:DE"] == last
+
+        hub_may_read.set()
+        live = await append_raw_events(dsn, "desk:DE", 1)
+        assert (await again.receive_event("request.updated"))["offset"] == live == last + 1
+        await again.assert_silent()
+        await again.close()
+
+
 async def test_resume_of_a_channel_not_yours_is_refused(
     server: RunningServer, world: World
 ) -> None:

@@ -209,16 +209,38 @@ class SocketSession:
         foreign = sorted(set(frame.cursors) - set(heads))
         if foreign:
             raise _Refused(f"resume names channels that are not yours: {', '.join(foreign)}")
-        beyond = {c: n for c, n in frame.cursors.items() if n > heads[c]}
+        last = await self._last_offsets(heads, frame.cursors)
+        beyond = {c: n for c, n in frame.cursors.items() if n > last[c]}
         if beyond:
             await self._error(
                 "a cursor is beyond its channel's last offset; resuming from the last offset",
                 cursors=beyond,
-                heads={c: heads[c] for c in beyond},
+                heads={c: last[c] for c in beyond},
             )
-        self._cursors.update({c: min(n, heads[c]) for c, n in frame.cursors.items()})
+        # A cursor ahead of the hub's head is kept: the send loop waits for the hub to read
+        # past it, and sends nothing the client already has.
+        self._cursors.update({c: min(n, last[c]) for c, n in frame.cursors.items()})
         self._resumed_pending = True
         return None
+
+    async def _last_offsets(self, heads: dict[str, int], cursors: dict[str, int]) -> dict[str, int]:
+        """Each channel's last offset, to check the resume's cursors against.
+
+        The welcome's heads are only how far this instance's hub has read, and the hub can
+        lag the table by seconds (in a reconnect storm it waits for a connection behind every
+        socket's backfill). A client may legitimately be further: another instance sent it
+        those offsets, or this one did, from the table (a socket behind the replay buffer
+        reads up to a batch past its cursor, past the hub's head). Clamping such a cursor to
+        the hub's head re-sent every offset in between, a duplicate per offset. So a cursor
+        beyond the hub's head is checked against the table, the only judge of what exists;
+        the common resume (at or behind the hub) costs no query."""
+        ahead = [c for c, n in cursors.items() if n > heads[c]]
+        if not ahead:
+            return heads
+        # On the REST pool, as _unconfirmed: the realtime reads' few connections feed the
+        # hub, which is already behind when this happens.
+        async with self._database.engine.connect() as connection:
+            return {**heads, **await event_channels.heads(connection, ahead)}
 
     async def _live(self, first: Frame | None) -> None:
         if self._close_requested is not None:  # asked for while it was starting
