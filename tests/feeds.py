@@ -68,6 +68,10 @@ class Recorder:
         self.start = dict(cursors)
         self.cursors = dict(cursors)
         self.offsets: dict[str, list[int]] = {channel: [] for channel in cursors}
+        # Which connection (1, 2, ...) delivered each offset, and the error frames the server
+        # sent: a flaky duplicate then says which connections sent both copies, and why.
+        self.delivered_on: dict[str, list[int]] = {channel: [] for channel in cursors}
+        self.errors: list[str] = []
         self.sentinels: dict[str, int] = {}
         self.closes: list[int | None] = []
         self.connections = 0
@@ -98,10 +102,13 @@ class Recorder:
             await asyncio.sleep(0.05)
 
     def _take(self, frame: dict[str, object]) -> None:
+        if frame["type"] == "error":  # a Recorder's resume is always valid: never expected
+            self.errors.append(f"on connection {self.connections}: {frame}")
         if frame["type"] != "event":
             return
         channel, offset = str(frame["channel"]), int(str(frame["offset"]))
         self.offsets.setdefault(channel, []).append(offset)
+        self.delivered_on.setdefault(channel, []).append(self.connections)
         self.cursors[channel] = offset
         if frame["event"] == SENTINEL:
             self.sentinels[channel] = offset
@@ -126,10 +133,18 @@ class Recorder:
             expected = list(range(first, first + len(offsets)))
             if offsets != expected:
                 duplicates = len(offsets) - len(set(offsets))
-                found.append(f"{channel}: {duplicates} duplicates; not consecutive from {first}")
+                copies: dict[int, list[int]] = {}
+                for offset, connection in zip(offsets, self.delivered_on[channel], strict=True):
+                    copies.setdefault(offset, []).append(connection)
+                twice = {o: c for o, c in copies.items() if len(c) > 1}
+                found.append(
+                    f"{channel}: {duplicates} duplicates; not consecutive from {first}; "
+                    f"connections that sent each repeated offset: {dict(list(twice.items())[:5])}"
+                )
             end = self.sentinels.get(channel)
             if end is not None and (not offsets or offsets[-1] != end):
                 found.append(f"{channel}: ends at {offsets[-1:]} not at the sentinel {end}")
+        found += [f"error frame {error}" for error in self.errors[:3]]
         return found
 
     async def stop(self) -> None:
