@@ -4,6 +4,7 @@ from app.models.agency import Agency
 from app.models.agreement import AccessAgreement
 from app.models.api_token import ApiToken
 from app.models.audit import AuditEntry
+from app.models.audit_checkpoint import AuditCheckpoint, AuditSigningKey
 from app.models.base import Base, table_of
 from app.models.country import Country
 from app.models.deadline import DeadlineKind, RequestDeadline
@@ -25,7 +26,9 @@ __all__ = [
     "AccessAgreement",
     "Agency",
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEntry",
+    "AuditSigningKey",
     "Base",
     "BlobChunk",
     "Channel",
