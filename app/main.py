@@ -24,6 +24,7 @@ from app.api import (
     problems,
     tokens,
 )
+from app.api import audit as audit_routes
 from app.api import files as file_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
@@ -45,6 +46,7 @@ from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
 from app.services.audit import SEAL_SIGNAL
+from app.services.audit.checkpoints import Checkpoint, Checkpointer
 from app.services.audit.sealer import Sealed, Sealer
 from app.services.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
 from app.services.deadlines.worker import DeadlineWorker
@@ -83,6 +85,7 @@ def _supervise(
     exchange: ExchangeSettings,
     deadlines: DeadlineWorker,
     sealer: Sealer,
+    checkpointer: Checkpointer,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
@@ -126,6 +129,7 @@ def _supervise(
     )
     supervisor.add("deadlines.worker", deadlines.run, stall_after=deadlines.stall_bound())
     supervisor.add("audit.sealer", sealer.run, stall_after=sealer.stall_bound())
+    supervisor.add("audit.checkpointer", checkpointer.run, stall_after=checkpointer.stall_bound())
     return supervisor
 
 
@@ -151,6 +155,11 @@ def _count_sealed(metrics: Metrics, sealed: Sealed) -> None:
     metrics.audit_entries_sealed.inc(sealed.count)
     for wait in sealed.waits:
         metrics.audit_seal_wait.observe(wait)
+
+
+def _count_checkpoint(metrics: Metrics, checkpoint: Checkpoint) -> None:
+    metrics.audit_checkpoints.inc()
+    metrics.audit_checkpoint_position.set(checkpoint.position)
 
 
 def _up(loop: LoopHealth) -> float:
@@ -225,6 +234,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
             # Woken by this instance's own commits; others' entries are found by its look
             # every interval (or sealed by their own instance's sealer).
             database.on_signal(SEAL_SIGNAL, sealer.wake)
+            checkpointer = Checkpointer(
+                database,
+                key_file=audit.signing_key_path(db_settings),
+                checkpoint_file=audit.checkpoint_path(db_settings),
+                interval=audit.audit_checkpoint_interval.total_seconds(),
+                on_checkpoint=functools.partial(_count_checkpoint, app.state.metrics),
+            )
             supervisor = _supervise(
                 hub,
                 notifier,
@@ -237,6 +253,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 exchange,
                 deadlines,
                 sealer,
+                checkpointer,
             )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database
@@ -286,6 +303,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(escalation.router)
     app.include_router(agreements.router)
     app.include_router(roster_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(websocket.router)
     return app
 

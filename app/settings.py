@@ -44,7 +44,8 @@ class DatabaseSettings(BaseSettings):
     )
     data_dir: Path = Field(
         default=Path(".relay247"),
-        description="Folder of the embedded Postgres (used only when DATABASE_URL is unset).",
+        description="Folder of the embedded Postgres (used only when DATABASE_URL is unset), "
+        "and the default place of the audit signing key and checkpoint file.",
     )
     pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
@@ -165,6 +166,31 @@ class AuditSettings(BaseSettings):
         "looks at least this often for entries written elsewhere (another instance, the "
         "relay247 command): an entry is sealed within about this long after it commits.",
     )
+    audit_checkpoint_interval: Duration = Field(
+        default=timedelta(seconds=60),
+        gt=timedelta(0),
+        description="How often one instance signs a checkpoint of the chain's head, when the "
+        "head moved since the last one (docs/audit-chain.md).",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="The Ed25519 private key (PKCS#8 PEM) checkpoints are signed with; made "
+        "(mode 0600) on first use if missing. Unset: audit-signing-key.pem in the data folder "
+        "(RELAY247_DATA_DIR). Every instance of one deployment needs the same key (a mounted "
+        "secret); it never enters the database.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Where each checkpoint this process signs is appended, one JSON line each, "
+        "outside the database (`relay247 audit verify --checkpoints FILE` checks them). Unset: "
+        "audit-checkpoints.ndjson in the data folder (RELAY247_DATA_DIR).",
+    )
+
+    def signing_key_path(self, database: DatabaseSettings) -> Path:
+        return self.audit_signing_key_file or database.data_dir / "audit-signing-key.pem"
+
+    def checkpoint_path(self, database: DatabaseSettings) -> Path:
+        return self.audit_checkpoint_file or database.data_dir / "audit-checkpoints.ndjson"
 
 
 class RealtimeSettings(BaseSettings):

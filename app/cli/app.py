@@ -14,7 +14,10 @@ tokens_cli = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 directory_cli = typer.Typer(help="Countries and agencies of the network.", no_args_is_help=True)
 principals_cli = typer.Typer(help="Principals: disable, enable.", no_args_is_help=True)
 admin_cli = typer.Typer(help="The first administrator.", no_args_is_help=True)
-audit_cli = typer.Typer(help="The audit trail: verify its hash chain.", no_args_is_help=True)
+audit_cli = typer.Typer(
+    help="The audit trail: verify its hash chain and signed checkpoints, sign one, rotate the key.",
+    no_args_is_help=True,
+)
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(directory_cli, name="directory")
 cli.add_typer(principals_cli, name="principals")

@@ -1,11 +1,15 @@
-"""`relay247 audit verify --db`: checks the live audit table's hash chain."""
+"""`relay247 audit verify`: checks the live audit table's hash chain and the signed checkpoints
+(in the table, and in a file kept outside it); `relay247 audit checkpoint` signs one now;
+`relay247 audit rotate-key` starts a new signing key."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -13,9 +17,17 @@ import typer
 
 from app.cli.app import audit_cli
 from app.cli.common import check_schema, database_url, echo_err
+from app.database import Database
 from app.database.urls import asyncpg_dsn
+from app.services.audit import checkpoints as checkpoint_service
 from app.services.audit.chain import utc_timestamp
-from app.services.audit.verify import DatabaseReport, verify_database
+from app.services.audit.verify import (
+    CheckpointReport,
+    DatabaseReport,
+    verify_checkpoint_lines,
+    verify_database,
+)
+from app.settings import audit_settings, database_settings
 
 # Unsealed entries older than this are worth a word: no instance is sealing.
 _STALE_UNSEALED = 60.0
@@ -39,12 +51,38 @@ class _Progress:
         self._shown = read
 
 
-async def _verify(url: str, stack: ExitStack) -> DatabaseReport:
+def _lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as file:
+        yield from file
+
+
+async def _verify(
+    url: str, stack: ExitStack, checkpoint_file: Path | None
+) -> tuple[DatabaseReport, CheckpointReport | None]:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        return await verify_database(connection, progress=_Progress(stack))
+        report = await verify_database(connection, progress=_Progress(stack))
+        external = None
+        if checkpoint_file is not None:
+            external = await verify_checkpoint_lines(
+                connection, _lines(checkpoint_file), name=str(checkpoint_file)
+            )
+        return report, external
     finally:
         await connection.close()
+
+
+def _print_checkpoints(report: CheckpointReport, source: str) -> None:
+    if report.fault is not None:
+        typer.echo(f"checkpoint FAULT at {report.fault}")
+        typer.echo(f"{report.checked} checkpoints before it verified")
+    elif report.last is not None:
+        typer.echo(
+            f"{source}: {report.checked} verified, the last at position {report.last.position} "
+            f"signed {utc_timestamp(report.last.signed_at)} by key {report.last.key_id}"
+        )
+    else:
+        typer.echo(f"{source}: none")
 
 
 def _print(report: DatabaseReport) -> None:
@@ -58,6 +96,7 @@ def _print(report: DatabaseReport) -> None:
         )
     else:
         typer.echo("audit chain verified: no entry sealed yet")
+    _print_checkpoints(report.checkpoints, "checkpoints in the database")
     if report.unsealed and report.oldest_unsealed_at is not None:
         age = (datetime.now(UTC) - report.oldest_unsealed_at).total_seconds()
         typer.echo(
@@ -78,16 +117,91 @@ def verify(
     db: Annotated[
         bool, typer.Option("--db", help="Verify the live audit table of DATABASE_URL.")
     ] = False,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            help="Also check these checkpoints, kept outside the database (one JSON line "
+            "each, as the service appends them), against the live chain; implies --db.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
 ) -> None:
     """Recompute every sealed entry's hash in chain order and report the first bad entry and
-    why; exit 1 on any fault, 0 when the whole chain holds."""
-    if not db:
+    why; then check every signed checkpoint (in the table, and in --checkpoints FILE) against
+    the published keys and the chain, naming the first bad one. Exit 1 on any fault, 0 when
+    everything holds."""
+    if not db and checkpoints is None:
         echo_err("relay247: say what to verify: --db for the live audit table")
         raise typer.Exit(2)
     url = database_url()
     check_schema(url)
     with ExitStack() as stack:
-        report = asyncio.run(_verify(url, stack))
+        report, external = asyncio.run(_verify(url, stack, checkpoints))
     _print(report)
-    if report.fault is not None:
+    if external is not None:
+        _print_checkpoints(external, f"checkpoints in {checkpoints}")
+    faults = [report.fault, report.checkpoints.fault, external.fault if external else None]
+    if any(fault is not None for fault in faults):
         raise typer.Exit(1)
+
+
+def _paths() -> tuple[Path, Path]:
+    audit, database = audit_settings(), database_settings()
+    return audit.signing_key_path(database), audit.checkpoint_path(database)
+
+
+async def _checkpoint(url: str, key_file: Path) -> checkpoint_service.Checkpoint | None:
+    key = await asyncio.to_thread(checkpoint_service.load_or_create_key, key_file)
+    database = Database(url, pool_size=1, max_overflow=0)
+    try:
+        async with database.engine.begin() as connection:
+            return await checkpoint_service.take(connection, key, only_if_moved=False, wait=True)
+    finally:
+        await database.dispose()
+
+
+@audit_cli.command()
+def checkpoint() -> None:
+    """Sign a checkpoint of the chain's head now, with the key of
+    RELAY247_AUDIT_SIGNING_KEY_FILE: stored in the database, appended to
+    RELAY247_AUDIT_CHECKPOINT_FILE and printed (one JSON line) for you to keep elsewhere.
+    The command seals nothing itself: the head is the last entry an instance sealed."""
+    url = database_url()
+    check_schema(url)
+    key_file, checkpoint_file = _paths()
+    try:
+        signed = asyncio.run(_checkpoint(url, key_file))
+    except checkpoint_service.SigningKeyError as exc:
+        echo_err(f"relay247: {exc}")
+        raise typer.Exit(1) from exc
+    if signed is None:
+        echo_err("relay247: no entry is sealed yet: nothing to sign")
+        raise typer.Exit(1)
+    checkpoint_service.append_line(checkpoint_file, signed)
+    typer.echo(signed.line())
+
+
+async def _rotate(url: str, key_file: Path) -> checkpoint_service.Rotation:
+    database = Database(url, pool_size=1, max_overflow=0)
+    try:
+        return await checkpoint_service.rotate_key(database, key_file)
+    finally:
+        await database.dispose()
+
+
+@audit_cli.command("rotate-key")
+def rotate_key() -> None:
+    """Start a new checkpoint signing key: written to RELAY247_AUDIT_SIGNING_KEY_FILE in place
+    of the old one, published valid from now, every other key retired now. Checkpoints signed
+    before stay verifiable under their key. Instances reading that file switch at their next
+    checkpoint; give instances elsewhere the new file."""
+    url = database_url()
+    check_schema(url)
+    key_file, _ = _paths()
+    rotation = asyncio.run(_rotate(url, key_file))
+    typer.echo(f"new signing key {rotation.new_key.key_id} in {key_file}")
+    for key_id in rotation.retired:
+        typer.echo(f"retired key {key_id}")

@@ -155,6 +155,16 @@ class Metrics:
             buckets=SEAL_BUCKETS,
             registry=registry,
         )
+        self.audit_checkpoints = Counter(
+            "relay247_audit_checkpoints_total",
+            "Signed checkpoints of the audit chain's head this instance wrote (table and file).",
+            registry=registry,
+        )
+        self.audit_checkpoint_position = Gauge(
+            "relay247_audit_checkpoint_position",
+            "Chain position of the last checkpoint this instance signed (0: none yet).",
+            registry=registry,
+        )
         self.loop_restarts = Counter(
             "relay247_loop_restarts_total",
             "Restarts of a background loop (listener, poller, deadline worker) after a failure.",

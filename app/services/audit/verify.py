@@ -1,21 +1,30 @@
-"""Checking the hash chain: every sealed entry, in position order, against the hash before it.
+"""Checking the hash chain: every sealed entry, in position order, against the hash before it;
+then every signed checkpoint against the chain.
 
 :class:`ChainWalk` takes entries one at a time (constant memory, any source: the live table
 here, an export later) and stops at the first fault, which it explains as far as the entries
 around it allow: an entry changed after sealing, a stored hash edited, entries out of order,
-a position missing. :func:`verify_database` streams the live table through it.
+a position missing. :func:`verify_database` streams the live table through it, then the
+checkpoint rows through :func:`checkpoint_fault`; :func:`verify_checkpoint_lines` does the
+same for checkpoints kept outside the database.
+
+A walk that holds proves the chain is consistent, not that it is the chain that was written:
+a superuser may have rewritten it and recomputed every hash, or cut its tail. A checkpoint
+signed before that, with a key published before that, names a hash the chain no longer has
+at its position, or a position the chain no longer reaches.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash
+from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash, utc_timestamp
+from app.services.audit.checkpoints import Checkpoint, key_id_of
 
 # Rows fetched per round trip while streaming the table.
 _PREFETCH = 2000
@@ -137,6 +146,7 @@ class DatabaseReport:
     unsealed: int
     oldest_unsealed_at: datetime | None
     fault: Fault | None
+    checkpoints: CheckpointReport
 
 
 _COUNTS = (
@@ -173,6 +183,9 @@ async def verify_database(
             if walk.feed(ChainEntry.of(record)) is not None:
                 break
         fault = walk.finish()
+        # Checked even when the walk found a fault: a checkpoint may say more of it (the
+        # chain rewritten, its tail cut off), and a report names both.
+        checkpoints = await _verify_checkpoint_rows(connection)
     if progress is not None:
         progress(read, total)
     return DatabaseReport(
@@ -183,4 +196,180 @@ async def verify_database(
         unsealed=counts["unsealed"],
         oldest_unsealed_at=counts["oldest_unsealed_at"],
         fault=fault,
+        checkpoints=checkpoints,
     )
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    key_id: str
+    public_key: bytes
+    valid_from: datetime
+    retired_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointFault:
+    """The first checkpoint that does not hold, where it is (a row id or a file's line)."""
+
+    where: str
+    position: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        at = f" (position {self.position})" if self.position is not None else ""
+        return f"{self.where}{at}: {self.reason}"
+
+
+def checkpoint_fault(
+    checkpoint: Checkpoint,
+    keys: dict[str, PublishedKey],
+    *,
+    head_position: int,
+    chain_hash: str | None,
+) -> str | None:
+    """Why ``checkpoint`` does not hold against the published keys and the chain whose head is
+    at ``head_position`` and whose entry at the checkpoint's position has ``chain_hash``; None
+    when it holds. The signature comes first: an unsigned claim says nothing of the chain."""
+    key = keys.get(checkpoint.key_id)
+    if key is None:
+        return f"signed by key {checkpoint.key_id}, which is not published"
+    if key_id_of(key.public_key) != key.key_id:
+        return f"the published public key of key {key.key_id} is not the key of that id (replaced)"
+    if not checkpoint.verifies_under(key.public_key):
+        return (
+            f"its signature does not verify under key {key.key_id} (signed by another key, "
+            "or changed after signing)"
+        )
+    if checkpoint.signed_at < key.valid_from or (
+        key.retired_at is not None and checkpoint.signed_at >= key.retired_at
+    ):
+        until = utc_timestamp(key.retired_at) if key.retired_at else "now"
+        return (
+            f"signed at {utc_timestamp(checkpoint.signed_at)}, outside the validity of key "
+            f"{key.key_id} ({utc_timestamp(key.valid_from)} to {until})"
+        )
+    if checkpoint.position > head_position:
+        return (
+            f"the chain ends at position {head_position}, before this signed position: "
+            "entries were cut off its tail"
+        )
+    if chain_hash is None:
+        return "no entry holds this position: deleted"
+    if chain_hash != checkpoint.hash:
+        return (
+            f"the chain's hash here is {chain_hash}, the signed one {checkpoint.hash}: the "
+            "chain was rewritten at or before this position"
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointReport:
+    checked: int  # checkpoints that hold, before the first fault (all when none)
+    last: Checkpoint | None  # the last one that holds, by position
+    fault: CheckpointFault | None
+
+
+_KEYS = "SELECT key_id, public_key, valid_from, retired_at FROM audit_signing_keys"
+_HEAD = "SELECT coalesce(max(chain_position), 0) FROM audit_entries"
+_CHECKPOINTS = (
+    "SELECT c.id, c.v, c.chain_position, c.chain_hash, c.signed_at, c.key_id, c.signature, "
+    "       e.chain_hash AS entry_hash "
+    "FROM audit_checkpoints AS c "
+    "LEFT JOIN audit_entries AS e ON e.chain_position = c.chain_position "
+    "ORDER BY c.chain_position, c.id"
+)
+_HASHES_AT = (
+    "SELECT chain_position, chain_hash FROM audit_entries WHERE chain_position = ANY($1::bigint[])"
+)
+# File lines checked per round trip.
+_LINES_PER_QUERY = 1000
+
+
+async def _published_keys(connection: asyncpg.Connection) -> dict[str, PublishedKey]:
+    return {
+        row["key_id"]: PublishedKey(
+            row["key_id"], bytes(row["public_key"]), row["valid_from"], row["retired_at"]
+        )
+        for row in await connection.fetch(_KEYS)
+    }
+
+
+async def _verify_checkpoint_rows(connection: asyncpg.Connection) -> CheckpointReport:
+    """Every checkpoint row, in position order, in the caller's snapshot."""
+    keys = await _published_keys(connection)
+    head = await connection.fetchval(_HEAD)
+    checked, last = 0, None
+    async for row in connection.cursor(_CHECKPOINTS, prefetch=_PREFETCH):
+        checkpoint = Checkpoint(
+            row["chain_position"],
+            row["chain_hash"],
+            row["signed_at"],
+            row["key_id"],
+            bytes(row["signature"]),
+            row["v"],
+        )
+        reason = checkpoint_fault(
+            checkpoint, keys, head_position=head, chain_hash=row["entry_hash"]
+        )
+        if reason is not None:
+            where = f"checkpoint id {row['id']}"
+            return CheckpointReport(
+                checked, last, CheckpointFault(where, checkpoint.position, reason)
+            )
+        checked, last = checked + 1, checkpoint
+    return CheckpointReport(checked, last, None)
+
+
+async def verify_checkpoint_lines(
+    connection: asyncpg.Connection, lines: Iterable[str], *, name: str
+) -> CheckpointReport:
+    """Checkpoints kept outside the database (one JSON line each, as the service appends them;
+    empty lines skipped), in one read-only snapshot, against the live chain and the published
+    keys. Stops at the first that does not hold (or does not parse), naming its line."""
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        keys = await _published_keys(connection)
+        head = await connection.fetchval(_HEAD)
+        checked, last = 0, None
+        batch: list[tuple[int, Checkpoint]] = []
+
+        async def check(batch: list[tuple[int, Checkpoint]]) -> CheckpointFault | None:
+            nonlocal checked, last
+            rows = await connection.fetch(_HASHES_AT, [cp.position for _, cp in batch])
+            hashes = {row["chain_position"]: row["chain_hash"] for row in rows}
+            for number, checkpoint in batch:
+                reason = checkpoint_fault(
+                    checkpoint, keys, head_position=head, chain_hash=hashes.get(checkpoint.position)
+                )
+                if reason is not None:
+                    return CheckpointFault(f"{name} line {number}", checkpoint.position, reason)
+                checked += 1
+                if last is None or checkpoint.position >= last.position:
+                    last = checkpoint
+            return None
+
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                batch.append((number, Checkpoint.parse(line)))
+            except ValueError as exc:
+                # The lines before it are checked first: the first bad line is this one only
+                # if they all hold.
+                fault = await check(batch)
+                return CheckpointReport(
+                    checked,
+                    last,
+                    fault
+                    or CheckpointFault(f"{name} line {number}", None, f"not a checkpoint: {exc}"),
+                )
+            if len(batch) == _LINES_PER_QUERY:
+                if (fault := await check(batch)) is not None:
+                    return CheckpointReport(checked, last, fault)
+                batch = []
+        fault = await check(batch) if batch else None
+        return CheckpointReport(checked, last, fault)
