@@ -15,8 +15,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import make_url
 
 from app.database import Database
+from app.database.urls import asyncpg_dsn
 from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash
 from app.services.audit.checkpoints import (
     Checkpoint,
@@ -24,14 +26,15 @@ from app.services.audit.checkpoints import (
     load_or_create_key,
     rotate_key,
     sign,
+    take,
 )
 from app.settings import audit_settings
 from tests.clients import http
-from tests.conftest import RunningServer, running_server
+from tests.conftest import TEST_DATABASE, RunningServer, running_server
 from tests.factories import World
 from tests.processes import environment, run
 from tests.scrape import value
-from tests.test_audit_chain import seal_all, write_entries
+from tests.test_audit_chain import seal_all, service_role_sql, write_entries
 
 
 class Files:
@@ -455,3 +458,51 @@ async def test_the_published_keys_verify_a_checkpoint_offline(
         signature, signed
     )
     assert key["key_id"] == hashlib.sha256(base64.b64decode(key["public_key"])).hexdigest()
+
+
+async def test_the_documented_service_role_signs_and_rotates_but_cannot_rewrite_checkpoints(
+    database: Database, database_url: str, db: asyncpg.Connection, files: Files
+) -> None:
+    """docs/audit-chain.md's service-role block covers the new tables: the role signs, publishes
+    and retires keys, and can neither change nor delete a checkpoint or a key."""
+    role = f"{TEST_DATABASE}_ckpt_service"
+    exists = await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+    if exists:
+        await db.execute(f'DROP OWNED BY "{role}"')
+        await db.execute(f'DROP ROLE "{role}"')
+    for statement in service_role_sql(role, TEST_DATABASE):
+        await db.execute(statement)
+    service_url = (
+        make_url(database_url)
+        .set(username=role, password="change-me")
+        .render_as_string(hide_password=False)
+    )
+    await write_entries(database, 2)
+    await seal_all(database)
+    service_db = Database(service_url, pool_size=1, max_overflow=0)
+    try:
+        key = load_or_create_key(files.key)
+        async with service_db.engine.begin() as connection:
+            assert await take(connection, key, only_if_moved=True, wait=True) is not None
+        rotation = await rotate_key(service_db, files.key)
+        assert rotation.retired == [key.key_id]
+        service = await asyncpg.connect(asyncpg_dsn(service_url))
+        try:
+            for attempt, refusal in (
+                ("ALTER TABLE audit_checkpoints DISABLE TRIGGER ALL", "must be owner"),
+                ("DELETE FROM audit_checkpoints", "permission denied"),
+                ("UPDATE audit_checkpoints SET chain_hash = chain_hash", "permission denied"),
+                ("TRUNCATE audit_signing_keys", "permission denied"),
+                ("DELETE FROM audit_signing_keys", "permission denied"),
+                ("UPDATE audit_signing_keys SET public_key = public_key", "permission denied"),
+            ):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError, match=refusal):
+                    await service.execute(attempt)
+        finally:
+            await service.close()
+    finally:
+        await service_db.dispose()
+        await db.execute(f'DROP OWNED BY "{role}"')
+        await db.execute(f'DROP ROLE "{role}"')
+    code, stdout = await verify_cli(files, database_url)
+    assert code == 0, stdout
