@@ -47,6 +47,7 @@ from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
 from app.services.audit import SEAL_SIGNAL
 from app.services.audit.checkpoints import Checkpoint, Checkpointer
+from app.services.audit.keys import KeyHolder
 from app.services.audit.sealer import Sealed, Sealer
 from app.services.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
 from app.services.deadlines.worker import DeadlineWorker
@@ -234,9 +235,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
             # Woken by this instance's own commits; others' entries are found by its look
             # every interval (or sealed by their own instance's sealer).
             database.on_signal(SEAL_SIGNAL, sealer.wake)
+            # One key per process, read on first use, for checkpoints and receipts alike.
+            signing_keys = KeyHolder(audit.signing_key_path(db_settings))
+            app.state.signing_keys = signing_keys
             checkpointer = Checkpointer(
                 database,
-                key_file=audit.signing_key_path(db_settings),
+                keys=signing_keys,
                 checkpoint_file=audit.checkpoint_path(db_settings),
                 interval=audit.audit_checkpoint_interval.total_seconds(),
                 on_checkpoint=functools.partial(_count_checkpoint, app.state.metrics),

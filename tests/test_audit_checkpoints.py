@@ -20,14 +20,8 @@ from sqlalchemy import make_url
 from app.database import Database
 from app.database.urls import asyncpg_dsn
 from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash
-from app.services.audit.checkpoints import (
-    Checkpoint,
-    SigningKey,
-    load_or_create_key,
-    rotate_key,
-    sign,
-    take,
-)
+from app.services.audit.checkpoints import Checkpoint, sign, take
+from app.services.audit.keys import KeyHolder, SigningKey, load_or_create_key, rotate_key
 from app.settings import audit_settings
 from tests.clients import http
 from tests.conftest import TEST_DATABASE, RunningServer, running_server
@@ -483,7 +477,8 @@ async def test_the_documented_service_role_signs_and_rotates_but_cannot_rewrite_
     try:
         key = load_or_create_key(files.key)
         async with service_db.engine.begin() as connection:
-            assert await take(connection, key, only_if_moved=True, wait=True) is not None
+            signed = await take(connection, KeyHolder(files.key), only_if_moved=True, wait=True)
+        assert signed is not None
         rotation = await rotate_key(service_db, files.key)
         assert rotation.retired == [key.key_id]
         service = await asyncpg.connect(asyncpg_dsn(service_url))

@@ -23,6 +23,8 @@ FAMILIES = [
     "relay247_ws_backlog_events",
     "relay247_loop_restarts_total",
     "relay247_loop_up",
+    "relay247_audit_checkpoints_total",
+    "relay247_audit_checkpoint_position",
 ]
 
 

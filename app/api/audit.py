@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.api.deps import CurrentActor, Session
 from app.schemas.audit import AuditPublicKeyList
-from app.services.audit import checkpoints
+from app.services.audit import keys
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -17,4 +17,4 @@ async def list_public_keys(session: Session, actor: CurrentActor) -> AuditPublic
     with its validity: a checkpoint is valid under the key its `key_id` names if it was signed
     within the key's validity. Any authenticated principal may read them: nothing here
     belongs to a country or an agency (docs/audit-chain.md says why not the unauthenticated)."""
-    return await checkpoints.published_keys(session)
+    return await keys.published_keys(session)

@@ -20,6 +20,7 @@ from app.cli.common import check_schema, database_url, echo_err
 from app.database import Database
 from app.database.urls import asyncpg_dsn
 from app.services.audit import checkpoints as checkpoint_service
+from app.services.audit import keys as key_service
 from app.services.audit.chain import utc_timestamp
 from app.services.audit.verify import (
     CheckpointReport,
@@ -154,11 +155,11 @@ def _paths() -> tuple[Path, Path]:
 
 
 async def _checkpoint(url: str, key_file: Path) -> checkpoint_service.Checkpoint | None:
-    key = await asyncio.to_thread(checkpoint_service.load_or_create_key, key_file)
+    keys = key_service.KeyHolder(key_file)
     database = Database(url, pool_size=1, max_overflow=0)
     try:
         async with database.engine.begin() as connection:
-            return await checkpoint_service.take(connection, key, only_if_moved=False, wait=True)
+            return await checkpoint_service.take(connection, keys, only_if_moved=False, wait=True)
     finally:
         await database.dispose()
 
@@ -174,7 +175,7 @@ def checkpoint() -> None:
     key_file, checkpoint_file = _paths()
     try:
         signed = asyncio.run(_checkpoint(url, key_file))
-    except checkpoint_service.SigningKeyError as exc:
+    except key_service.SigningKeyError as exc:
         echo_err(f"relay247: {exc}")
         raise typer.Exit(1) from exc
     if signed is None:
@@ -184,10 +185,10 @@ def checkpoint() -> None:
     typer.echo(signed.line())
 
 
-async def _rotate(url: str, key_file: Path) -> checkpoint_service.Rotation:
+async def _rotate(url: str, key_file: Path) -> key_service.Rotation:
     database = Database(url, pool_size=1, max_overflow=0)
     try:
-        return await checkpoint_service.rotate_key(database, key_file)
+        return await key_service.rotate_key(database, key_file)
     finally:
         await database.dispose()
 

@@ -24,7 +24,8 @@ from datetime import datetime
 import asyncpg
 
 from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash, utc_timestamp
-from app.services.audit.checkpoints import Checkpoint, key_id_of
+from app.services.audit.checkpoints import Checkpoint
+from app.services.audit.keys import PublishedKey, key_id_of
 
 # Rows fetched per round trip while streaming the table.
 _PREFETCH = 2000
@@ -204,14 +205,6 @@ async def verify_database(
 
 
 @dataclass(frozen=True, slots=True)
-class PublishedKey:
-    key_id: str
-    public_key: bytes
-    valid_from: datetime
-    retired_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class CheckpointFault:
     """The first checkpoint that does not hold, where it is (a row id or a file's line)."""
 
@@ -244,9 +237,7 @@ def checkpoint_fault(
             f"its signature does not verify under key {key.key_id} (signed by another key, "
             "or changed after signing)"
         )
-    if checkpoint.signed_at < key.valid_from or (
-        key.retired_at is not None and checkpoint.signed_at >= key.retired_at
-    ):
+    if not key.valid_at(checkpoint.signed_at):
         until = utc_timestamp(key.retired_at) if key.retired_at else "now"
         return (
             f"signed at {utc_timestamp(checkpoint.signed_at)}, outside the validity of key "
