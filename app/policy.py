@@ -49,6 +49,7 @@ class Action(enum.StrEnum):
     TAKE_PART = "write in a request's thread, add files to it"
     PERMIT_RESHARE = "permit its own H2 file to be re-shared into another request"
     HOLD_REQUEST = "set and lift a legal hold on a request"
+    READ_RECEIPTS = "get the service's signed receipts of a request's stages (requester side)"
     RECEIVE_PUSHES = "receive pushes on a WebSocket"
     # The directory.
     READ_DIRECTORY = "read the directory (countries, agencies, profiles, policies)"
@@ -119,6 +120,13 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.GS: _ANY,
     },
     Action.HOLD_REQUEST: {Role.NCB: _SENDING_COUNTRY, Role.GS: _ANY},
+    # Proof for the side that sent the request (and who oversees it); metadata and hashes only.
+    Action.READ_RECEIPTS: {
+        Role.UNIT: _AGENCY,
+        Role.NCB: _SENDING_COUNTRY,
+        Role.GS: _ANY,
+        Role.AUDITOR: _ANY,
+    },
     Action.RECEIVE_PUSHES: {
         Role.UNIT: _AGENCY,
         Role.CONTACT_POINT: _COUNTRY | _SELF,

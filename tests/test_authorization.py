@@ -312,6 +312,15 @@ TABLE: dict[tuple[str, str], Rule] = {
         dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
+    ("GET", "/v1/requests/{request_id}/receipts"): Rule(
+        # The requester side and who oversees: DE, the target, sees the request, gets none.
+        on(Scene.request, "/v1/requests/{id}/receipts"),
+        {
+            **dict.fromkeys(("sender unit (FR)", SENDER_NCB, "global desk", "auditor"), 200),
+            **dict.fromkeys(DE_STAFF, 403),
+        },
+        404,
+    ),
     ("PUT", "/v1/requests/{request_id}/legal-hold"): Rule(
         on(Scene.request, "/v1/requests/{id}/legal-hold", HOLD),
         {**SEES_BUT_MAY_NOT_HOLD, "global desk": 200, SENDER_NCB: 200},

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.api.preconditions import IfMatch, with_etag
 from app.models.enums import Priority, RequestAction, RequestStatus, RequestType
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.schemas.audit import StageReceiptList
 from app.schemas.primitives import CountryCode, Instant, Text
 from app.schemas.requests import (
     AckOut,
@@ -27,9 +28,19 @@ from app.schemas.requests import (
 )
 from app.services import actions, assignment, lifecycle
 from app.services import requests as request_service
+from app.services.audit import receipts
+from app.services.audit.keys import KeyHolder
 from app.services.directory.preconditions import etag
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
+
+
+async def _signing_keys(request: Request) -> KeyHolder:
+    keys: KeyHolder = request.app.state.signing_keys
+    return keys
+
+
+SigningKeys = Annotated[KeyHolder, Depends(_signing_keys)]
 
 IdempotencyKey = Annotated[
     Annotated[str, Text(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] | None,
@@ -179,3 +190,20 @@ async def request_history(
     `reason` is shown to who may read the request's content (by its handling code), and such a
     read is audited; `has_reason` says whether there was one."""
     return await actions.history(session, actor, request_id, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/{request_id}/receipts",
+    response_model=StageReceiptList,
+    responses=problems.responses(403, 404),
+)
+async def stage_receipts(
+    request_id: uuid.UUID, session: Session, actor: CurrentActor, keys: SigningKeys
+) -> StageReceiptList:
+    """For each stage the request has passed (submitted, delivered, acknowledged, responded,
+    declined, closed, cancelled), a receipt signed by the service naming the request, the
+    stage, its time, its audit entry's chain position and hash and the content hash; a stage
+    whose entry is not sealed yet is `pending`. For the requester side (its unit and NCB),
+    the global desk and auditors. Verify offline with GET /v1/audit/public-keys
+    (docs/audit-chain.md)."""
+    return await receipts.request_receipts(session, actor, request_id, keys)
