@@ -501,3 +501,50 @@ async def test_the_documented_service_role_signs_and_rotates_but_cannot_rewrite_
         await db.execute(f'DROP ROLE "{role}"')
     code, stdout = await verify_cli(files, database_url)
     assert code == 0, stdout
+
+
+async def test_a_retired_key_that_leaked_cannot_sign_a_valid_checkpoint(
+    database: Database, database_url: str, files: Files, tmp_path: Path
+) -> None:
+    """Rotation because the old key leaked: a checkpoint it signs afterwards, dated after its
+    retirement, is refused; one dated before would have to name a hash the chain had then."""
+    await write_entries(database, 2)
+    await seal_all(database)
+    await checkpoint_cli(files, database_url)
+    leaked = load_or_create_key(files.key)
+    rotation = await rotate_key(database, files.key)
+    assert rotation.retired == [leaked.key_id]
+    head = Checkpoint.parse(files.lines()[0])
+    late = sign(leaked, position=head.position, chain_hash=head.hash, signed_at=datetime.now(UTC))
+    external = tmp_path / "late.ndjson"
+    external.write_text(late.line() + "\n")
+    code, stdout = await verify_cli(files, database_url, external=external)
+    assert code == 1, stdout
+    assert f"checkpoint FAULT at {external} line 1 (position 2): signed at" in stdout
+    assert f"outside the validity of key {leaked.key_id}" in stdout
+
+
+async def test_a_published_key_replaced_under_its_id_is_caught(
+    database: Database, db: asyncpg.Connection, database_url: str, files: Files
+) -> None:
+    """A superuser swaps the public key behind the published id (and re-signs every row with
+    their own key): the id is the fingerprint of the key, so the swap shows."""
+    await write_entries(database, 2)
+    await seal_all(database)
+    good = await checkpoint_cli(files, database_url)
+    theirs = SigningKey.generate()
+    resigned = sign(theirs, position=good.position, chain_hash=good.hash, signed_at=good.signed_at)
+    forged = Checkpoint(good.position, good.hash, good.signed_at, good.key_id, resigned.signature)
+    async with db.transaction():
+        await db.execute("ALTER TABLE audit_signing_keys DISABLE TRIGGER ALL")
+        await db.execute("ALTER TABLE audit_checkpoints DISABLE TRIGGER ALL")
+        await db.execute("UPDATE audit_signing_keys SET public_key = $1", theirs.public_key)
+        await db.execute("UPDATE audit_checkpoints SET signature = $1", forged.signature)
+        await db.execute("ALTER TABLE audit_signing_keys ENABLE TRIGGER ALL")
+        await db.execute("ALTER TABLE audit_checkpoints ENABLE TRIGGER ALL")
+    code, stdout = await verify_cli(files, database_url)
+    assert code == 1, stdout
+    assert (
+        f"checkpoint FAULT at checkpoint id 1 (position 2): the published public key of key "
+        f"{good.key_id} is not the key of that id (replaced)" in stdout
+    )
