@@ -70,6 +70,15 @@ class GoneError(DomainError):
     title = "Gone"
 
 
+class UnavailableError(DomainError):
+    """The service cannot do this now for a reason of its own, not the caller's (e.g. its
+    signing key was retired on another instance and this one's key file not replaced yet)."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+
+
 class BodyTooLargeError(DomainError):
     """A body refused for its size while a route streams it in: the rest is not read, and the
     connection is closed rather than drained."""

@@ -130,3 +130,20 @@ async def test_a_stage_not_sealed_yet_is_pending_then_signed(
         assert (item["stage"], item["pending"], item["receipt"]) == ("submitted", True, None)
         (item,) = await receipts_when_sealed(client, sender.headers, created["id"])
     assert item["receipt"]["position"] >= 1
+
+
+async def test_a_retired_key_on_this_instance_is_a_clear_503_not_a_500(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    """Another instance rotated the key and this one's file was not replaced yet: signing
+    must not happen under the retired key, and the caller is told why in a problem."""
+    sender = world.unit("FR")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, sender))["id"]
+        await receipts_when_sealed(client, sender.headers, request_id)  # the key is published
+        await db.execute("UPDATE audit_signing_keys SET retired_at = now()")
+        refused = await client.get(f"/v1/requests/{request_id}/receipts", headers=sender.headers)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "urn:relay247:problem:unavailable"
+    assert "signing key is retired" in refused.json()["detail"]
