@@ -17,7 +17,8 @@ sealed. The work list is "no position yet", not "after the last sealed id", so s
 is simply sealed by the next round, after them; nothing committed is ever skipped.
 
 When: this instance's sealer is woken after every local commit that wrote an entry (a signal
-in the process, no NOTIFY, no round trip), and looks again every
+in the process, no NOTIFY, no round trip) and seals GATHER_SECONDS later, with whatever
+else committed meanwhile; it also looks every
 RELAY247_AUDIT_SEAL_INTERVAL for entries written elsewhere (another instance whose sealer is
 down, the `relay247` command). Bound: an entry is sealed within one interval plus one round
 after it commits (docs/audit-chain.md has the measurement).
@@ -49,6 +50,11 @@ BATCH = 256
 # A round waiting longer than this for the lock fails (and the loop restarts, logged): a
 # sealer stuck behind a hung one shows in /readyz instead of waiting silently.
 LOCK_TIMEOUT = "10s"
+# How long a woken sealer waits for more commits before its round. A round is a transaction
+# of five statements: woken at once, it could follow nearly every commit of intake; gathered,
+# a burst shares one (measured: 0.05 rounds per POST with 8 POSTs in flight), and the bound
+# stays well under a second.
+GATHER_SECONDS = 0.1
 
 _SET_LOCK_TIMEOUT = text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
@@ -157,3 +163,5 @@ class Sealer:
             beat()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), timeout=self._interval)
+            if self._woken.is_set():
+                await asyncio.sleep(GATHER_SECONDS)
