@@ -97,15 +97,34 @@ async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
         for content in (request_body()["subject"], request_body()["details"], "ack_steps"):
             assert content not in logged
 
+        # Days of failing later (the count near its limit, past where 2 ** failures would
+        # overflow): still put off, by the longest delay, and the loop is not restarted.
+        await db.execute(
+            "UPDATE request_deadlines SET failures = 32767, retry_at = now() WHERE id = $1",
+            row["id"],
+        )
+
+        async def put_off_for_longest() -> bool:
+            delay = await db.fetchval(
+                "SELECT extract(epoch FROM retry_at - now()) FROM request_deadlines WHERE id = $1",
+                row["id"],
+            )
+            return bool(delay > 200)
+
+        await eventually(put_off_for_longest)
+        assert (await ack_deadline(db, stuck))["failures"] == 32767
+
         metrics = await scrape(client)
-        assert value(metrics, "relay247_deadline_failures_total") >= 1
+        assert value(metrics, "relay247_deadline_failures_total") >= 2
         assert value(metrics, "relay247_loop_restarts_total", loop="deadlines.worker") == 0
 
-        # Mended: the deadline fires at its next attempt, once.
+        # Mended, and its next attempt brought forward (rather than waiting out the five
+        # minutes): the deadline fires, once.
         await db.execute(
             "UPDATE escalation_policies SET document = $1::jsonb WHERE country_code = 'DE'",
             json.dumps(one_second_steps()),
         )
+        await db.execute("UPDATE request_deadlines SET retry_at = now() WHERE id = $1", row["id"])
         await eventually(lambda: at_step(db, stuck, 1))
     fired = await ack_deadline(db, stuck)
     assert fired["fired_at"] is not None

@@ -31,6 +31,8 @@ from app.services.rosters import store
 from app.services.rosters.store import Roster
 
 _INSTANT_WIDTH = timedelta(microseconds=1)
+# An audit entry as audit.record_each takes it: object id, content hash, details.
+AuditRow = tuple[str, str | None, dict[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,7 @@ class FiringBatch:
         self._rosters: dict[str, Roster] = {}
         self._agencies: dict[uuid.UUID, uuid.UUID | None] = {}
         self._next_deadlines: list[dict[str, Any]] = []
-        self._entries: defaultdict[str, list[tuple[str, str | None, dict[str, Any] | None]]]
-        self._entries = defaultdict(list)
+        self._entries: defaultdict[str, list[AuditRow]] = defaultdict(list)
 
     async def read_policies(self, countries: set[str]) -> None:
         self._policies = await effective_documents(self.session, countries)

@@ -43,6 +43,7 @@ _RETRY_HELD = 0.05
 _TIMER_SLACK = 0.002
 # A deadline that failed alone is tried again after 1, 2, 4... seconds, at most this long.
 _MAX_RETRY_SECONDS = 300
+_MAX_FAILURES = 32767  # failures is a SMALLINT
 
 # Deadlines fired per transaction. A batch's firings share their reads (policies, rosters),
 # their writes (a few statements whatever its size) and one commit: fired one a transaction,
@@ -74,10 +75,13 @@ _CLAIM_BATCH = _claim(limit=CLAIM_BATCH)
 _NEAREST = select(func.extract("epoch", func.min(_next_attempt) - func.clock_timestamp())).where(
     *_pending
 )
-# make_interval(years, months, weeks, days, hours, mins, secs)
-_RETRY_DELAY = func.make_interval(
-    0, 0, 0, 0, 0, 0, func.least(func.power(2, RequestDeadline.failures), _MAX_RETRY_SECONDS)
+# 1, 2, 4 ... seconds, at most _MAX_RETRY_SECONDS. The exponent is capped before power():
+# 2 ** 1024 overflows a double, and a deadline failing for days would then fail to be put
+# off, stalling its batch again; 2 ** 9 is already past the cap.
+_RETRY_SECONDS = func.least(
+    func.power(2, func.least(RequestDeadline.failures, 9)), _MAX_RETRY_SECONDS
 )
+_RETRY_DELAY = func.make_interval(0, 0, 0, 0, 0, 0, _RETRY_SECONDS)  # (years, ..., secs)
 
 
 async def _claim_and_fire(
@@ -126,7 +130,9 @@ async def _put_off(database: Database, deadline_id: int, error: Exception) -> No
                 update(RequestDeadline)
                 .where(RequestDeadline.id == deadline_id, *_pending)
                 .values(
-                    failures=RequestDeadline.failures + 1,
+                    # Counted up to the column's limit, not past it (an error there would
+                    # stall the batch as surely as the failure itself).
+                    failures=func.least(RequestDeadline.failures, _MAX_FAILURES - 1) + 1,
                     retry_at=func.now() + _RETRY_DELAY,
                 )
                 .returning(
