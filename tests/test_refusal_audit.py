@@ -107,6 +107,11 @@ async def test_a_principal_probing_in_a_loop_adds_a_bounded_number_of_entries(
     ("route", "params", "expected"),
     [
         ("/v1/requests/{request_id}", {"request_id": "r1"}, ("request", "r1")),
+        (
+            "/v1/requests/{request_id}",
+            {"request_id": "0A1B2C3D4E5F40718293A4B5C6D7E8F9"},
+            ("request", "0a1b2c3d-4e5f-4071-8293-a4b5c6d7e8f9"),
+        ),
         ("/v1/requests/{request_id}/messages", {"request_id": "r1"}, ("request", "r1")),
         ("/v1/files/{file_id}/content", {"file_id": "f1"}, ("file", "f1")),
         ("/v1/countries/{cc}/roster", {"cc": "DE"}, ("country", "DE")),

@@ -51,8 +51,18 @@ def object_of(route: str, path_params: Mapping[str, Any]) -> tuple[str, str] | N
             value = path_params.get(segment[1:-1])
             if object_type is None or value is None:
                 return None
-            return object_type, str(value)
+            return object_type, _canonical(str(value))
     return None
+
+
+def _canonical(object_id: str) -> str:
+    """An id as the audit trail writes it elsewhere: a UUID in its one lower-case hyphenated
+    form, whatever form the path had (upper case or without hyphens route too), so that a
+    prober's entries are found by the object's id."""
+    try:
+        return str(uuid.UUID(object_id))
+    except ValueError:
+        return object_id
 
 
 class RefusalTrail:
