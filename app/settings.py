@@ -162,7 +162,7 @@ class AuditSettings(BaseSettings):
         default=timedelta(milliseconds=500),
         gt=timedelta(0),
         le=timedelta(seconds=10),
-        description="The sealer seals this instance's entries as soon as they commit, and "
+        description="The sealer seals this instance's entries 0.1 s after they commit, and "
         "looks at least this often for entries written elsewhere (another instance, the "
         "relay247 command): an entry is sealed within about this long after it commits.",
     )
