@@ -65,6 +65,8 @@ class Action(enum.StrEnum):
     MANAGE_ROSTER = "change rotations and overrides"
     READ_AGREEMENTS = "read access agreements"
     MANAGE_AGREEMENTS = "grant, change, end access agreements"
+    # The audit trail: an entry belongs to every country it concerns (app/services/audit).
+    READ_AUDIT = "list and export audit entries"
 
 
 _ANY = frozenset({Scope.ANY})
@@ -83,6 +85,7 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.NCB: _COUNTRY | _SENDING_COUNTRY,
         Role.GS: _ANY,
         Role.AUDITOR: _ANY,
+        Role.NATIONAL_AUDITOR: _COUNTRY | _SENDING_COUNTRY,
     },
     # Content, by handling code (app/services/handling.py): auditors never read any.
     Action.READ_REQUEST_CONTENT: {
@@ -126,6 +129,7 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.NCB: _SENDING_COUNTRY,
         Role.GS: _ANY,
         Role.AUDITOR: _ANY,
+        Role.NATIONAL_AUDITOR: _SENDING_COUNTRY,
     },
     Action.RECEIVE_PUSHES: {
         Role.UNIT: _AGENCY,
@@ -146,6 +150,7 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.NCB: _COUNTRY | _SELF,
         Role.GS: _ANY,
         Role.AUDITOR: _SELF,
+        Role.NATIONAL_AUDITOR: _SELF,
         Role.ADMIN: _ANY,
     },
     Action.ADD_COUNTRY: {Role.GS: _ANY, Role.ADMIN: _ANY},
@@ -159,6 +164,7 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.NCB: _COUNTRY | _SELF,
         Role.GS: _ANY,
         Role.AUDITOR: _SELF,
+        Role.NATIONAL_AUDITOR: _SELF,
         Role.ADMIN: _ANY,
     },
     Action.READ_ROSTER: {
@@ -173,8 +179,12 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.NCB: _COUNTRY,
         Role.GS: _ANY,
         Role.AUDITOR: _ANY,
+        Role.NATIONAL_AUDITOR: _COUNTRY,
     },
     Action.MANAGE_AGREEMENTS: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+    # Auditors only: who runs the service does not audit it. A national auditor sees the
+    # entries concerning its country, whoever acted.
+    Action.READ_AUDIT: {Role.AUDITOR: _ANY, Role.NATIONAL_AUDITOR: _COUNTRY},
 }
 
 # The roles each manager may give a principal (on top of MANAGE_PRINCIPALS over its agency):
@@ -257,6 +267,7 @@ def where(
     action: Action,
     *,
     country: QueryableAttribute[str] | ColumnElement[str | None] | None = None,
+    countries: QueryableAttribute[list[str] | None] | None = None,
     agency: QueryableAttribute[uuid.UUID] | None = None,
     principal: QueryableAttribute[uuid.UUID] | None = None,
     sending_country: QueryableAttribute[str] | None = None,
@@ -271,6 +282,9 @@ def where(
                 return true()
             case Scope.OWN_COUNTRY if country is not None:
                 clauses.append(country == actor.country)
+            case Scope.OWN_COUNTRY if countries is not None:
+                # Containment, not "= ANY": the form a GIN index on the array answers.
+                clauses.append(countries.contains([actor.country]))
             case Scope.OWN_AGENCY if agency is not None:
                 clauses.append(agency == actor.agency_id)
             case Scope.SELF if principal is not None:
@@ -296,7 +310,9 @@ def render_document() -> str:
         "Secretariat belongs to no country, so only an *any* scope reaches it. An object a\n"
         "principal may not see is answered with 404, as if it did not exist; one it sees but\n"
         "may not change with 403 and the reason. Who may read content depends on its TLP\n"
-        "code (see the README): an auditor reads none.\n\n"
+        "code (see the README): an auditor reads none. An audit entry belongs to every\n"
+        "country it concerns (its object's, and the acting principal's), so a national\n"
+        "auditor sees the entries of its own country's requests, agencies and people.\n\n"
         + render_table()
         + "\nRoles a manager may give a principal:\n\n"
         + "".join(

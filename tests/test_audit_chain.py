@@ -4,6 +4,7 @@ protections and `relay247 audit verify --db` against tampering."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -20,9 +21,16 @@ from sqlalchemy import make_url
 
 from app.database import Database
 from app.database.urls import asyncpg_dsn
-from app.models.enums import Role
+from app.models.enums import AgencyKind, Role
 from app.services import audit
-from app.services.audit.chain import GENESIS, ChainEntry, canonical_bytes, jcs, next_hash
+from app.services.audit.chain import (
+    GENESIS,
+    ChainEntry,
+    canonical_bytes,
+    entry_digest,
+    jcs,
+    next_hash,
+)
 from app.services.audit.sealer import seal_batch
 from app.services.audit.verify import verify_database
 from app.services.auth import Actor
@@ -44,6 +52,7 @@ def actor(*, remote_addr: str | None = "203.0.113.9") -> Actor:
         country="DE",
         role=Role.CONTACT_POINT,
         name="DE desk",
+        agency_kind=AgencyKind.UNIT,
         remote_addr=remote_addr,
     )
 
@@ -58,6 +67,7 @@ async def write_entries(database: Database, count: int, *, start: int = 0) -> No
                 "request.read",
                 object_type="request",
                 object_id=f"object-{n}",
+                countries=("FR",),
                 content_hash=f"{n:064x}",
                 details={"n": n},
             )
@@ -71,10 +81,7 @@ async def seal_all(database: Database) -> None:
 # --- the canonical form ----------------------------------------------------------------------
 
 
-def test_canonical_form_and_hash_are_byte_exact() -> None:
-    """The construction docs/audit-chain.md documents, written out by hand: RFC 8785 JSON
-    (keys sorted, no spaces, 1.0 written 1, UTF-8 as is), times in UTC with microseconds, and
-    SHA-256 over the previous hash's 32 bytes then those bytes."""
+def _entry(**changes: Any) -> ChainEntry:
     entry = ChainEntry(
         id=7,
         occurred_at=datetime(2026, 11, 23, 1, 2, 3, 4, tzinfo=UTC),
@@ -88,11 +95,44 @@ def test_canonical_form_and_hash_are_byte_exact() -> None:
         object_id="r-1",
         content_hash="ab" * 32,
         details='{"b": 1, "a": [true, null, "é"], "n": 1.0}',
+        countries=("FR", "DE"),
         chain_position=3,
         chain_hash=None,
         # Another offset on purpose: the canonical form writes it in UTC.
         sealed_at=datetime(2026, 11, 23, 3, 2, 3, 500000, tzinfo=timezone(timedelta(hours=2))),
     )
+    return dataclasses.replace(entry, **changes)
+
+
+def test_canonical_form_and_hash_are_byte_exact() -> None:
+    """The construction docs/audit-chain.md documents, written out by hand: RFC 8785 JSON
+    (keys sorted, no spaces, 1.0 written 1, UTF-8 as is), times in UTC with microseconds, the
+    countries as stored; the chain hash is SHA-256 over the previous hash's 32 bytes then the
+    SHA-256 of those bytes (the entry's digest, what a filtered export shows of an entry it
+    leaves out)."""
+    entry = _entry()
+    expected = (
+        '{"action":"request.read","actor_agency_id":null,"actor_country":"DE",'
+        '"actor_principal_id":"00000000-0000-4000-8000-000000000001",'
+        f'"actor_role":"contact_point","content_hash":"{"ab" * 32}","countries":["FR","DE"],'
+        '"details":{"a":[true,null,"é"],"b":1,"n":1},"id":7,'
+        '"object_id":"r-1","object_type":"request","occurred_at":"2026-11-23T01:02:03.000004Z",'
+        '"position":3,"remote_addr":"2001:db8::1","sealed_at":"2026-11-23T01:02:03.500000Z",'
+        '"v":2}'
+    ).encode()
+    assert canonical_bytes(entry) == expected
+    digest = hashlib.sha256(expected).digest()
+    assert entry_digest(entry) == digest
+    previous = hashlib.sha256(b"any previous entry").digest()
+    assert next_hash(previous, entry) == hashlib.sha256(previous + digest).digest()
+    assert bytes(32) == GENESIS
+
+
+def test_entries_written_before_they_named_countries_keep_format_1() -> None:
+    """Sealed before migration 0011, an entry has no countries: its canonical form is format 1
+    (no ``countries`` member) and its hash links the canonical bytes themselves, as when it was
+    sealed, so the chain written before the upgrade still verifies."""
+    entry = _entry(countries=None)
     expected = (
         '{"action":"request.read","actor_agency_id":null,"actor_country":"DE",'
         '"actor_principal_id":"00000000-0000-4000-8000-000000000001",'
@@ -105,7 +145,6 @@ def test_canonical_form_and_hash_are_byte_exact() -> None:
     assert canonical_bytes(entry) == expected
     previous = hashlib.sha256(b"any previous entry").digest()
     assert next_hash(previous, entry) == hashlib.sha256(previous + expected).digest()
-    assert bytes(32) == GENESIS
 
 
 # Characters where encoders disagree if they disagree anywhere: every escaped one, DEL, the
@@ -152,6 +191,7 @@ async def test_the_canonical_form_comes_back_the_same_from_postgres(
             "request.read",
             object_type="request",
             object_id="r-1",
+            countries=("FR", "DE", None),
             content_hash="cd" * 32,
             details={"zeta": 1, "alpha": {"y": 2, "b": "x\u2028"}, "half": 0.5, "big": 2**53 - 1},
         )
@@ -161,15 +201,16 @@ async def test_the_canonical_form_comes_back_the_same_from_postgres(
     expected = (
         '{"action":"request.read","actor_agency_id":"00000000-0000-4000-8000-000000000003",'
         '"actor_country":"DE","actor_principal_id":"00000000-0000-4000-8000-000000000001",'
-        f'"actor_role":"contact_point","content_hash":"{"cd" * 32}",'
+        f'"actor_role":"contact_point","content_hash":"{"cd" * 32}","countries":["DE","FR"],'
         '"details":{"alpha":{"b":"x\u2028","y":2},"big":9007199254740991,"half":0.5,"zeta":1},'
         f'"id":{row["id"]},"object_id":"r-1","object_type":"request",'
         f'"occurred_at":"{row["occurred_at"].astimezone(UTC).strftime(stamp)}",'
         '"position":1,"remote_addr":"2001:db8::1",'
-        f'"sealed_at":"{row["sealed_at"].astimezone(UTC).strftime(stamp)}","v":1}}'
+        f'"sealed_at":"{row["sealed_at"].astimezone(UTC).strftime(stamp)}","v":2}}'
     ).encode()
     assert row["chain_position"] == 1
-    assert row["chain_hash"] == hashlib.sha256(bytes(32) + expected).hexdigest()
+    digest = hashlib.sha256(expected).digest()
+    assert row["chain_hash"] == hashlib.sha256(bytes(32) + digest).hexdigest()
 
 
 async def test_details_the_chain_cannot_carry_are_refused_when_written(
@@ -180,7 +221,13 @@ async def test_details_the_chain_cannot_carry_are_refused_when_written(
     with pytest.raises(ValueError, match="safe integer"):
         async with database.transaction() as session:
             await audit.record(
-                session, None, "x", object_type="t", object_id="o", details={"n": 2**60}
+                session,
+                None,
+                "x",
+                object_type="t",
+                object_id="o",
+                countries=(),
+                details={"n": 2**60},
             )
     assert await db.fetchval("SELECT count(*) FROM audit_entries") == 0
 
@@ -204,6 +251,25 @@ async def test_the_sealer_chains_committed_entries_in_batches(
     report = await verify_database(db)
     assert report.fault is None
     assert (report.checked, report.unsealed) == (5, 0)
+
+
+async def test_a_chain_begun_before_entries_named_countries_goes_on_and_verifies(
+    database: Database, db: asyncpg.Connection
+) -> None:
+    """A database upgraded past migration 0011 holds format 1 entries (no countries), sealed
+    then: new entries chain on from them in format 2, and the whole chain verifies."""
+    await db.execute(
+        "INSERT INTO audit_entries (action, object_type, object_id, details, countries) "
+        "SELECT 'request.read', 'request', 'legacy-' || n, '{}', NULL FROM generate_series(1, 3) n"
+    )
+    await seal_all(database)
+    await write_entries(database, 3)
+    await seal_all(database)
+    rows = await db.fetch("SELECT countries FROM audit_entries ORDER BY chain_position")
+    assert [row["countries"] for row in rows] == [None] * 3 + [["DE", "FR"]] * 3
+    report = await verify_database(db)
+    assert report.fault is None
+    assert report.checked == 6
 
 
 async def test_an_entry_committed_after_higher_ids_were_sealed_is_sealed_after_them(

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from app import policy
-from app.models.enums import Role
+from app.models.enums import AgencyKind, Role
 from app.policy import Action, Owner
 from app.services.auth import Actor
 
@@ -32,6 +32,7 @@ def _actor(role: Role, country: str = "DE") -> Actor:
         country=country,
         role=role,
         name=role.value,
+        agency_kind=AgencyKind.GS if role in (Role.GS, Role.AUDITOR) else AgencyKind.NCB,
     )
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CHAR, BigInteger, CheckConstraint, DateTime, Identity, Index, String, text
-from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column
@@ -23,6 +23,8 @@ class AuditEntry(Base):
     __tablename__ = "audit_entries"
     __table_args__ = (
         Index("ix_audit_entries_object", "object_type", "object_id"),
+        # "Entries concerning country X": a national auditor's every read (migration 0011).
+        Index("ix_audit_entries_countries", "countries", postgresql_using="gin"),
         # The sealer's work list: committed entries without a position, in id order. Partial,
         # so it holds only the few entries written since the last round.
         Index(
@@ -50,6 +52,12 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(64), nullable=False)
     content_hash: Mapped[str | None] = mapped_column(CHAR(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    # The countries the entry concerns (its object's, and the acting principal's unless it is
+    # the General Secretariat's), sorted: what a national auditor may see. NULL only on entries
+    # written before migration 0011, which keep the chain format they were sealed in.
+    countries: Mapped[list[str] | None] = mapped_column(
+        ARRAY(CHAR(2)), server_default=text("'{}'::char(2)[]")
+    )
     # The hash chain: null until sealed. The position is the chain's total order (the order
     # of sealing, not of ids: ids are taken at insert and commit out of order).
     chain_position: Mapped[int | None] = mapped_column(BigInteger, unique=True)

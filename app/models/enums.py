@@ -19,7 +19,8 @@ class Role(enum.StrEnum):
     CONTACT_POINT = "contact_point"  # the 24/7 desk of a country: receives and acknowledges
     NCB = "ncb"
     GS = "gs"
-    AUDITOR = "auditor"
+    AUDITOR = "auditor"  # network-wide: the General Secretariat's
+    NATIONAL_AUDITOR = "national_auditor"  # one country's: sees entries concerning it only
     ADMIN = "admin"
 
 

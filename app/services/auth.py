@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.errors import UnauthenticatedError
 from app.models import Agency, ApiToken, Principal, table_of
-from app.models.enums import Role
+from app.models.enums import AgencyKind, Role
 
 _SCHEME = "r247"
 
@@ -36,7 +36,14 @@ class Actor:
     country: str
     role: Role
     name: str
+    agency_kind: AgencyKind
     remote_addr: str | None = None
+
+    @property
+    def home_country(self) -> str | None:
+        """The country the caller acts for; None for the General Secretariat's, which acts
+        for the network (its agency's country is only where it sits)."""
+        return None if self.agency_kind is AgencyKind.GS else self.country
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,7 @@ _LOOKUP = (
         _principals.c.role,
         _principals.c.name,
         _agencies.c.country_code,
+        _agencies.c.kind.label("agency_kind"),
     )
     .join(_principals, _tokens.c.principal_id == _principals.c.id)
     .join(_agencies, _principals.c.agency_id == _agencies.c.id)
@@ -124,6 +132,7 @@ async def authenticate(session: AsyncSession, token: str, remote_addr: str | Non
         country=row.country_code,
         role=row.role,
         name=row.name,
+        agency_kind=row.agency_kind,
         remote_addr=remote_addr,
     )
 

@@ -147,6 +147,7 @@ async def post(
         "message.posted",
         object_type=OBJECT_TYPE,
         object_id=str(message.id),
+        countries=request_service.countries_of(request),
         content_hash=message.text_hash,
         details={
             "request_id": str(request.id),
@@ -188,12 +189,17 @@ async def thread(
     page, more = rows[:limit], len(rows) > limit
     owner = request_service.owner_of(request)
     views = [_view(message, _withheld(actor, message, owner)) for message in page]
-    await audit.record_many(
+    countries = request_service.countries_of(request)
+    await audit.record_each(
         session,
         actor,
         "message.read",
         object_type=OBJECT_TYPE,
-        objects=[(str(view.id), view.text_hash) for view in views if view.withheld is None],
+        entries=[
+            audit.Entry(str(view.id), view.text_hash, countries=countries)
+            for view in views
+            if view.withheld is None
+        ],
     )
     next_cursor = PositionCursor(request.id, page[-1].seq).encode() if more else None
     return MessagePage(items=views, next_cursor=next_cursor)

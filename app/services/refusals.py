@@ -19,8 +19,11 @@ from typing import Any
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database import Database
+from app.models import AccessAgreement, Agency, CooperationRequest, Country, EvidenceFile, Principal
 from app.services import audit, requests
 from app.services.auth import Actor
 from app.services.directory import agencies, agreements, countries, principals
@@ -65,6 +68,45 @@ def _canonical(object_id: str) -> str:
         return object_id
 
 
+def _countries_query(
+    object_type: str, object_id: str
+) -> Select[str] | Select[str | None] | Select[str, str] | None:
+    """The countries the refused object concerns, as its own audit entries name them."""
+    if object_type == countries.OBJECT_TYPE:
+        return select(Country.code).where(Country.code == object_id)
+    try:
+        uid = uuid.UUID(object_id)
+    except ValueError:
+        return None  # no such object: no one but the prober's country is concerned
+    request_countries = (CooperationRequest.target_country, CooperationRequest.requesting_country)
+    match object_type:
+        case requests.OBJECT_TYPE:
+            return select(*request_countries).where(CooperationRequest.id == uid)
+        case files.OBJECT_TYPE:
+            return (
+                select(*request_countries)
+                .join(EvidenceFile, EvidenceFile.request_id == CooperationRequest.id)
+                .where(EvidenceFile.id == uid)
+            )
+        case agencies.OBJECT_TYPE:
+            return select(agencies.owner_country_column()).where(Agency.id == uid)
+        case principals.OBJECT_TYPE:
+            return (
+                select(agencies.owner_country_column())
+                .join(Principal, Principal.agency_id == Agency.id)
+                .where(Principal.id == uid)
+            )
+        case agreements.OBJECT_TYPE:
+            return select(AccessAgreement.country_code).where(AccessAgreement.id == uid)
+    return None
+
+
+async def _object_countries(session: AsyncSession, object_type: str, object_id: str) -> list[str]:
+    query = _countries_query(object_type, object_id)
+    row = (await session.execute(query)).one_or_none() if query is not None else None
+    return [country for country in row or () if country]
+
+
 class RefusalTrail:
     def __init__(self, rule: str) -> None:
         self._limit: RateLimitItem = parse(rule)
@@ -97,6 +139,7 @@ class RefusalTrail:
                     ACTION,
                     object_type=object_type,
                     object_id=object_id,
+                    countries=await _object_countries(session, object_type, object_id),
                     details={
                         "status": status,
                         "method": method,

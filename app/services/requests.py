@@ -97,6 +97,12 @@ def owner_of(request: CooperationRequest) -> policy.Owner:
     )
 
 
+def countries_of(request: CooperationRequest) -> tuple[str, str]:
+    """The countries a request concerns, whose auditors see its audit entries: its target and
+    its sender's."""
+    return (request.target_country, request.requesting_country)
+
+
 def reads_content(actor: Actor, request: CooperationRequest) -> bool:
     """Whether the actor may read this request's content, by its handling code; a purged
     request has none left to read."""
@@ -384,6 +390,7 @@ async def audit_request(
         action,
         object_type=OBJECT_TYPE,
         object_id=str(request.id),
+        countries=countries_of(request),
         content_hash=request.content_hash,
         details=details,
     )
@@ -666,13 +673,13 @@ async def list_requests(
         await session.scalars(query.order_by(r.created_at.desc(), r.id.desc()).limit(limit + 1))
     )
     page, more = rows[:limit], len(rows) > limit
-    await audit.record_many(
+    await audit.record_each(
         session,
         actor,
         "request.read",
         object_type=OBJECT_TYPE,
-        objects=[
-            (str(request.id), request.content_hash)
+        entries=[
+            audit.Entry(str(request.id), request.content_hash, countries=countries_of(request))
             for request in page
             if reads_content(actor, request)
         ],

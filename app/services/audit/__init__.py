@@ -9,8 +9,8 @@ format is chain.py's, the guarantees are in docs/audit-chain.md)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,16 +40,28 @@ def _inet(address: str | None) -> str | None:
     return str(ip)
 
 
-def _entry(
-    actor: Actor | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    content_hash: str | None,
-    details: dict[str, Any] | None,
-) -> dict[str, Any]:
-    if details:
-        check_details(details)
+class Entry(NamedTuple):
+    """One entry of :func:`record_each`: its object, the content hash and details, and the
+    countries the object concerns (the acting principal's own is added)."""
+
+    object_id: str
+    content_hash: str | None = None
+    details: dict[str, Any] | None = None
+    countries: Iterable[str | None] = ()
+
+
+def _countries(actor: Actor | None, countries: Iterable[str | None]) -> list[str]:
+    """Who may audit an entry: the countries of its object and the country the actor acts
+    for, sorted and each once (the canonical form holds them as stored)."""
+    concerned = {country for country in countries if country}
+    if actor is not None and actor.home_country:
+        concerned.add(actor.home_country)
+    return sorted(concerned)
+
+
+def _row(actor: Actor | None, action: str, object_type: str, entry: Entry) -> dict[str, Any]:
+    if entry.details:
+        check_details(entry.details)
     return {
         "actor_principal_id": actor.principal_id if actor else None,
         "actor_agency_id": actor.agency_id if actor else None,
@@ -58,9 +70,10 @@ def _entry(
         "remote_addr": _inet(actor.remote_addr) if actor else None,
         "action": action,
         "object_type": object_type,
-        "object_id": object_id,
-        "content_hash": content_hash,
-        "details": details or {},
+        "object_id": entry.object_id,
+        "content_hash": entry.content_hash,
+        "details": entry.details or {},
+        "countries": _countries(actor, entry.countries),
     }
 
 
@@ -71,33 +84,19 @@ async def record(
     *,
     object_type: str,
     object_id: str,
+    countries: Iterable[str | None],
     content_hash: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """``actor`` is None for what the service does by itself (escalations, purges)."""
-    signal_after_commit(session, SEAL_SIGNAL)
-    await session.execute(
-        insert(_audit_entries).values(
-            _entry(actor, action, object_type, object_id, content_hash, details)
-        )
-    )
-
-
-async def record_many(
-    session: AsyncSession,
-    actor: Actor,
-    action: str,
-    *,
-    object_type: str,
-    objects: Sequence[tuple[str, str | None]],
-) -> None:
-    """One entry per (object id, content hash), in a single statement."""
-    if not objects:
-        return
-    signal_after_commit(session, SEAL_SIGNAL)
-    await session.execute(
-        insert(_audit_entries),
-        [_entry(actor, action, object_type, oid, chash, None) for oid, chash in objects],
+    """``actor`` is None for what the service does by itself (escalations, purges).
+    ``countries``: those the object concerns (a request's two, an agency's own; none for
+    what belongs to the network): who may audit the entry besides network-wide auditors."""
+    await record_each(
+        session,
+        actor,
+        action,
+        object_type=object_type,
+        entries=[Entry(object_id, content_hash, details, countries)],
     )
 
 
@@ -107,13 +106,14 @@ async def record_each(
     action: str,
     *,
     object_type: str,
-    entries: Sequence[tuple[str, str | None, dict[str, Any] | None]],
+    entries: Sequence[Entry],
 ) -> None:
-    """One entry per (object id, content hash, details), in a single statement."""
+    """One entry per :class:`Entry`, in a single statement."""
     if not entries:
         return
     signal_after_commit(session, SEAL_SIGNAL)
-    await session.execute(
-        insert(_audit_entries),
-        [_entry(actor, action, object_type, *entry) for entry in entries],
-    )
+    rows = [_row(actor, action, object_type, entry) for entry in entries]
+    if len(rows) == 1:
+        await session.execute(insert(_audit_entries).values(rows[0]))
+    else:
+        await session.execute(insert(_audit_entries), rows)

@@ -1,9 +1,14 @@
 """The hash chain's canonical form, byte for byte (docs/audit-chain.md says the same in prose).
 
 An entry's canonical bytes are the RFC 8785 (JSON Canonicalization Scheme) serialisation of
-one JSON object holding every column of the entry (``v`` names this format); its chain hash is
-``SHA-256(previous hash, 32 raw bytes || canonical bytes)``, and the first entry's previous
-hash is :data:`GENESIS`, 32 zero bytes. Hashes are stored and shown as lowercase hex.
+one JSON object holding every column of the entry (``v`` names this format). Its chain hash,
+from format 2 on, is ``SHA-256(previous hash || SHA-256(canonical bytes))``: the chain links
+each entry's *digest*, so an export filtered to one country can stand in for the entries it
+leaves out with their digests alone and still be checked against the signed checkpoints
+without showing them. Format 1 (entries written before migration 0011, which name no
+countries) linked the canonical bytes themselves: ``SHA-256(previous hash || canonical
+bytes)``; those entries keep it. The first entry's previous hash is :data:`GENESIS`, 32 zero
+bytes. Hashes are stored and shown as lowercase hex.
 
 The object is built from what Postgres gives back, never from what the writer passed in, so
 the sealer, ``relay247 audit verify`` and an auditor reading an export compute the same bytes:
@@ -22,7 +27,8 @@ from typing import Any
 
 import rfc8785
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+LEGACY_FORMAT = 1  # entries that name no countries (written before migration 0011)
 GENESIS = bytes(32)
 
 # RFC 8785 numbers are IEEE doubles: integers are exact only within this range.
@@ -35,7 +41,8 @@ CHAIN_COLUMNS = (
     "id, occurred_at, actor_principal_id::text AS actor_principal_id, "
     "actor_agency_id::text AS actor_agency_id, actor_role, actor_country, "
     "abbrev(remote_addr) AS remote_addr, action, object_type, object_id, content_hash, "
-    "details::text AS details, chain_position, chain_hash, sealed_at"
+    "details::text AS details, countries::text[] AS countries, chain_position, chain_hash, "
+    "sealed_at"
 )
 
 
@@ -63,6 +70,7 @@ class ChainEntry:
     object_id: str
     content_hash: str | None
     details: str  # JSONB as Postgres writes it; parsed for the canonical form
+    countries: tuple[str, ...] | None  # None: a format 1 entry
     chain_position: int | None
     chain_hash: str | None
     sealed_at: datetime | None
@@ -71,7 +79,14 @@ class ChainEntry:
     def of(cls, row: Any) -> ChainEntry:
         """From a row of :data:`CHAIN_COLUMNS` (asyncpg Record or SQLAlchemy Row)."""
         mapping = row._mapping if hasattr(row, "_mapping") else row
-        return cls(**{name: mapping[name] for name in cls.__slots__})
+        values = {name: mapping[name] for name in cls.__slots__}
+        if values["countries"] is not None:
+            values["countries"] = tuple(values["countries"])
+        return cls(**values)
+
+    @property
+    def format(self) -> int:
+        return LEGACY_FORMAT if self.countries is None else FORMAT_VERSION
 
     def sealed_as(self, position: int, sealed_at: datetime) -> ChainEntry:
         return ChainEntry(
@@ -87,8 +102,8 @@ class ChainEntry:
 def canonical_document(entry: ChainEntry) -> dict[str, Any]:
     if entry.chain_position is None or entry.sealed_at is None:
         raise ValueError(f"entry {entry.id} has no chain position: it is not sealed")
-    return {
-        "v": FORMAT_VERSION,
+    document: dict[str, Any] = {
+        "v": entry.format,
         "position": entry.chain_position,
         "id": entry.id,
         "occurred_at": utc_timestamp(entry.occurred_at),
@@ -104,6 +119,9 @@ def canonical_document(entry: ChainEntry) -> dict[str, Any]:
         "content_hash": entry.content_hash,
         "details": json.loads(entry.details),
     }
+    if entry.countries is not None:
+        document["countries"] = list(entry.countries)
+    return document
 
 
 def _stdlib_gives_jcs(value: Any) -> bool:
@@ -153,9 +171,22 @@ def canonical_bytes(entry: ChainEntry) -> bytes:
     return jcs(document, checked=in_subset)
 
 
+def entry_digest(entry: ChainEntry) -> bytes:
+    """What the chain links of a format 2 entry, and what an export shows of one it leaves
+    out: SHA-256 of its canonical bytes."""
+    return hashlib.sha256(canonical_bytes(entry)).digest()
+
+
+def linked_hash(previous: bytes, digest: bytes) -> bytes:
+    """The chain hash of the format 2 entry whose digest is ``digest``."""
+    return hashlib.sha256(previous + digest).digest()
+
+
 def next_hash(previous: bytes, entry: ChainEntry) -> bytes:
     """The chain hash of ``entry`` after the entry whose hash is ``previous`` (raw bytes)."""
-    return hashlib.sha256(previous + canonical_bytes(entry)).digest()
+    if entry.countries is None:
+        return hashlib.sha256(previous + canonical_bytes(entry)).digest()
+    return linked_hash(previous, entry_digest(entry))
 
 
 def check_details(details: dict[str, Any]) -> None:

@@ -31,8 +31,6 @@ from app.services.rosters import store
 from app.services.rosters.store import Roster
 
 _INSTANT_WIDTH = timedelta(microseconds=1)
-# An audit entry as audit.record_each takes it: object id, content hash, details.
-AuditRow = tuple[str, str | None, dict[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ class FiringBatch:
         self._rosters: dict[str, Roster] = {}
         self._agencies: dict[uuid.UUID, uuid.UUID | None] = {}
         self._next_deadlines: list[dict[str, Any]] = []
-        self._entries: defaultdict[str, list[AuditRow]] = defaultdict(list)
+        self._entries: defaultdict[str, list[audit.Entry]] = defaultdict(list)
 
     async def read_policies(self, countries: set[str]) -> None:
         self._policies = await effective_documents(self.session, countries)
@@ -86,7 +84,11 @@ class FiringBatch:
         rows.wake_if_near(self.session, due_at - self.now)
 
     def audit(self, action: str, request: CooperationRequest, details: dict[str, Any]) -> None:
-        self._entries[action].append((str(request.id), request.content_hash, details))
+        self._entries[action].append(
+            audit.Entry(
+                str(request.id), request.content_hash, details, requests.countries_of(request)
+            )
+        )
 
     async def write(self) -> None:
         """The requests' and deadlines' changes, then the new deadlines and the audit entries.

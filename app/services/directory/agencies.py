@@ -75,6 +75,7 @@ async def create_agency(
         "agency.created",
         object_type=OBJECT_TYPE,
         object_id=str(agency.id),
+        countries=(owner_country(kind, country),),
         details={"country": country, "kind": kind.value, "name": name},
     )
     return agency

@@ -132,6 +132,7 @@ async def _record(
         action,
         object_type=OBJECT_TYPE,
         object_id=str(agreement.id),
+        countries=(agreement.country_code,),
         details={"scope": _scope(agreement), "version": agreement.version, **extra},
     )
 

@@ -113,6 +113,7 @@ async def add_country(session: AsyncSession, actor: Actor, draft: CountryCreate)
         "country.added",
         object_type=OBJECT_TYPE,
         object_id=draft.code,
+        countries=(draft.code,),
         details={"name": draft.name, "time_zone": draft.time_zone},
     )
     return CountryOut.model_validate(_view(added, actor))
@@ -157,6 +158,7 @@ async def change_profile(
             "country.profile_changed",
             object_type=OBJECT_TYPE,
             object_id=code,
+            countries=(code,),
             details={"fields": changed},
         )
     return CountryOut.model_validate(_view(country, actor))

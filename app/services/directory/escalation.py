@@ -95,8 +95,16 @@ async def get_effective(session: AsyncSession, actor: Actor, code: str) -> Escal
 async def _record(
     session: AsyncSession, actor: Actor, action: str, scope: str, **details: object
 ) -> None:
+    # The network default concerns no one country; a country's own policy, that country.
+    country = None if scope == NETWORK_DEFAULT else scope
     await audit.record(
-        session, actor, action, object_type=OBJECT_TYPE, object_id=scope, details=details
+        session,
+        actor,
+        action,
+        object_type=OBJECT_TYPE,
+        object_id=scope,
+        countries=(country,),
+        details=details,
     )
 
 

@@ -46,6 +46,7 @@ ROLE_AGENCY_KINDS: dict[Role, frozenset[AgencyKind]] = {
     Role.NCB: frozenset({AgencyKind.NCB}),
     Role.GS: frozenset({AgencyKind.GS}),
     Role.AUDITOR: frozenset({AgencyKind.GS}),
+    Role.NATIONAL_AUDITOR: frozenset({AgencyKind.NCB, AgencyKind.UNIT}),
     Role.ADMIN: frozenset(AgencyKind),
 }
 
@@ -112,6 +113,7 @@ async def _audit(
     actor: Actor | None,
     action: str,
     principal: Principal,
+    agency: Agency,
     details: dict[str, Any] | None = None,
 ) -> None:
     await audit.record(
@@ -120,6 +122,7 @@ async def _audit(
         action,
         object_type=OBJECT_TYPE,
         object_id=str(principal.id),
+        countries=(agencies.owner_of(agency).country,),
         details=details,
     )
 
@@ -154,6 +157,7 @@ async def create_principal(
         actor,
         "principal.created",
         principal,
+        agency,
         {"agency_id": str(agency_id), "role": role.value},
     )
     return principal
@@ -176,7 +180,11 @@ async def set_disabled(
     principal.disabled_at = await session.scalar(select(func.now())) if disabled else None
     await session.flush()
     await _audit(
-        session, actor, "principal.disabled" if disabled else "principal.enabled", principal
+        session,
+        actor,
+        "principal.disabled" if disabled else "principal.enabled",
+        principal,
+        agency,
     )
     return view(principal, agency)
 
@@ -216,7 +224,7 @@ async def change(
         for field in changed:
             setattr(principal, field, getattr(draft, field))
         await session.flush()
-        await _audit(session, actor, "principal.changed", principal, {"fields": changed})
+        await _audit(session, actor, "principal.changed", principal, agency, {"fields": changed})
     return view(principal, agency)
 
 

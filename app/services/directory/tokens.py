@@ -27,7 +27,7 @@ from app.pagination import Cursor
 from app.schemas.directory import TokenCreate, TokenIssued, TokenOut, TokenPage, TokenState
 from app.services import audit
 from app.services.auth import Actor, new_token
-from app.services.directory import principals
+from app.services.directory import agencies, principals
 
 OBJECT_TYPE = "api_token"
 
@@ -78,6 +78,7 @@ async def _issue(
     actor: Actor | None,
     *,
     principal_id: uuid.UUID,
+    country: str | None,
     label: str,
     expires_at: datetime | None,
 ) -> tuple[ApiToken, str]:
@@ -97,6 +98,7 @@ async def _issue(
         "token.created",
         object_type=OBJECT_TYPE,
         object_id=str(token.id),
+        countries=(country,),
         details={
             "principal_id": str(principal_id),
             "prefix": made.prefix,
@@ -116,8 +118,20 @@ async def issue_token(
 ) -> str:
     """Create a token for the principal and return it: the only time it is ever seen. No
     authorization: for the command line and seeding; the API goes through :func:`create`."""
+    agency = await session.scalar(
+        select(Agency)
+        .join(Principal, Principal.agency_id == Agency.id)
+        .where(Principal.id == principal_id)
+    )
+    if agency is None:
+        raise NotFoundError(f"no principal {principal_id}")
     _, secret = await _issue(
-        session, actor, principal_id=principal_id, label=label, expires_at=expires_at
+        session,
+        actor,
+        principal_id=principal_id,
+        country=agencies.owner_of(agency).country,
+        label=label,
+        expires_at=expires_at,
     )
     return secret
 
@@ -144,14 +158,19 @@ def _refuse_disabled(principal: Principal) -> None:
 async def create(
     session: AsyncSession, actor: Actor, principal_id: uuid.UUID, draft: TokenCreate
 ) -> TokenIssued:
-    principal, _ = await _managed(session, actor, principal_id)
+    principal, agency = await _managed(session, actor, principal_id)
     _refuse_disabled(principal)
     if draft.expires_at is not None and draft.expires_at <= await _now(session):
         raise InvalidInputError(
             "is not in the future; the token would never work", field="expires_at"
         )
     token, secret = await _issue(
-        session, actor, principal_id=principal.id, label=draft.label, expires_at=draft.expires_at
+        session,
+        actor,
+        principal_id=principal.id,
+        country=agencies.owner_of(agency).country,
+        label=draft.label,
+        expires_at=draft.expires_at,
     )
     return _issued(token, secret)
 
@@ -187,6 +206,12 @@ class _Locked:
     state: TokenState
     replaced_by: str | None
     principal: Principal
+    agency: Agency
+
+    @property
+    def country(self) -> str | None:
+        """The country the token's principal belongs to (none: the General Secretariat)."""
+        return agencies.owner_of(self.agency).country
 
 
 async def _lock(session: AsyncSession, actor: Actor | None, prefix: str) -> _Locked:
@@ -202,7 +227,7 @@ async def _lock(session: AsyncSession, actor: Actor | None, prefix: str) -> _Loc
     if actor is not None:
         owner = principals.owner_of(principal, agency)
         policy.require(actor, policy.Action.MANAGE_TOKENS, owner)
-    return _Locked(token, TokenState(state), replaced_by, principal)
+    return _Locked(token, TokenState(state), replaced_by, principal, agency)
 
 
 async def revoke_token(
@@ -222,6 +247,7 @@ async def revoke_token(
             "token.revoked",
             object_type=OBJECT_TYPE,
             object_id=str(token.id),
+            countries=(found.country,),
             details={"principal_id": str(token.principal_id), "prefix": token.prefix},
         )
     return _view(token, TokenState.REVOKED, found.replaced_by)
@@ -248,6 +274,7 @@ async def rotate_token(
         session,
         actor,
         principal_id=old.principal_id,
+        country=found.country,
         label=old.label,
         expires_at=now + lifetime if lifetime is not None else None,
     )
@@ -260,6 +287,7 @@ async def rotate_token(
         "token.rotated",
         object_type=OBJECT_TYPE,
         object_id=str(old.id),
+        countries=(found.country,),
         details={
             "principal_id": str(old.principal_id),
             "prefix": old.prefix,

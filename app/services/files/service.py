@@ -10,7 +10,7 @@ never written to the audit trail, to events or to logs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Collection
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,7 @@ async def _record(
     actor: Actor,
     action: str,
     file: EvidenceFile,
+    countries: Iterable[str],
     details: dict[str, Any] | None = None,
 ) -> None:
     await audit.record(
@@ -120,6 +121,7 @@ async def _record(
         action,
         object_type=OBJECT_TYPE,
         object_id=str(file.id),
+        countries=countries,
         content_hash=file.sha256,
         details=details,
     )
@@ -261,6 +263,7 @@ async def upload(
             actor,
             "file.uploaded",
             file,
+            requests_service.countries_of(request),
             {
                 "request_id": str(request.id),
                 "size": file.size,
@@ -315,7 +318,14 @@ async def download(
     file, request = await _find_visible(session, actor, file_id)
     _require_content(actor, file, request)
     assert file.storage_key is not None  # _require_content: not purged
-    await _record(session, actor, "file.downloaded", file, {"request_id": str(request.id)})
+    await _record(
+        session,
+        actor,
+        "file.downloaded",
+        file,
+        requests_service.countries_of(request),
+        {"request_id": str(request.id)},
+    )
     return Download(_view(file, actor, request), blob_store(database).read(file.storage_key))
 
 
@@ -400,6 +410,10 @@ async def share(
         "file.shared",
         copy,
         {
+            *requests_service.countries_of(source),
+            *requests_service.countries_of(destination),
+        },
+        {
             "request_id": str(destination.id),
             "from_file": str(file.id),
             "from_request": str(source.id),
@@ -420,17 +434,21 @@ async def permit_share(
 ) -> Permission:
     """The owner agency permits its H2 file to be re-shared into one request. The owner need
     not see that request (it is often between two other countries); it must exist."""
-    file, _ = await _find_visible(session, actor, file_id)
+    file, request = await _find_visible(session, actor, file_id)
     policy.require(actor, policy.Action.PERMIT_RESHARE, policy.Owner(agency_id=file.agency_id))
     if OnwardUse.H2 not in file.onward_use:
         raise ConflictError(
             "the file does not carry H2: it may be re-shared without a permission",
             reason="not_h2",
         )
-    exists = await session.scalar(
-        select(CooperationRequest.id).where(CooperationRequest.id == body.request_id)
-    )
-    if exists is None:
+    destination = (
+        await session.execute(
+            select(CooperationRequest.target_country, CooperationRequest.requesting_country).where(
+                CooperationRequest.id == body.request_id
+            )
+        )
+    ).one_or_none()
+    if destination is None:
         raise InvalidInputError(f"no request {body.request_id}", field="request_id")
     values = {
         "id": uuid.uuid4(),
@@ -462,6 +480,7 @@ async def permit_share(
         actor,
         "file.share_permitted",
         file,
+        {*requests_service.countries_of(request), *destination},
         {"request_id": str(body.request_id), "file_request_id": str(file.request_id)},
     )
     return Permission(

@@ -207,7 +207,12 @@ async def purge_due(
         "request.purged",
         object_type=requests.OBJECT_TYPE,
         entries=[
-            (str(request.id), request.content_hash, _audit_details(by_id[request.id]))
+            audit.Entry(
+                str(request.id),
+                request.content_hash,
+                _audit_details(by_id[request.id]),
+                requests.countries_of(request),
+            )
             for request in purged
         ],
     )

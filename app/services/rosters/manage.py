@@ -153,6 +153,7 @@ async def add_rotation(
         "roster.rotation_added",
         object_type="roster_rotation",
         object_id=str(rotation.id),
+        countries=(country,),
         details={
             "country": country,
             "layer": rotation.layer.value,
@@ -201,6 +202,7 @@ async def end_rotation(
         "roster.rotation_ended",
         object_type="roster_rotation",
         object_id=str(rotation.id),
+        countries=(country,),
         details={
             "country": country,
             "ends_at": ends_at.isoformat(),
@@ -290,6 +292,7 @@ async def add_override(
         "roster.override_added",
         object_type="roster_override",
         object_id=str(override.id),
+        countries=(country,),
         details={
             "country": country,
             "kind": override.kind.value,
@@ -328,6 +331,7 @@ async def cancel_override(
         "roster.override_cancelled",
         object_type="roster_override",
         object_id=str(override.id),
+        countries=(country,),
         details={"country": country, "kind": override.kind.value},
     )
 
