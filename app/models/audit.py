@@ -25,6 +25,13 @@ class AuditEntry(Base):
         Index("ix_audit_entries_object", "object_type", "object_id"),
         # "Entries concerning country X": a national auditor's every read (migration 0011).
         Index("ix_audit_entries_countries", "countries", postgresql_using="gin"),
+        # Entries naming a request in their details (a message's, a file's): the request
+        # filter of the audit trail's readers (app/services/audit/query.py).
+        Index(
+            "ix_audit_entries_named_request",
+            text("(details ->> 'request_id')"),
+            postgresql_where=text("details ? 'request_id'"),
+        ),
         # The sealer's work list: committed entries without a position, in id order. Partial,
         # so it holds only the few entries written since the last round.
         Index(

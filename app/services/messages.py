@@ -196,7 +196,7 @@ async def thread(
         "message.read",
         object_type=OBJECT_TYPE,
         entries=[
-            audit.Entry(str(view.id), view.text_hash, countries=countries)
+            audit.Entry(str(view.id), view.text_hash, {"request_id": str(request.id)}, countries)
             for view in views
             if view.withheld is None
         ],
