@@ -1,4 +1,4 @@
-"""Opaque keyset cursors: newest first, by (created_at, id); or oldest first, by position."""
+"""Opaque keyset cursors: newest first, by (created_at, id); oldest first, by position or by id."""
 
 from __future__ import annotations
 
@@ -94,3 +94,33 @@ class PositionCursor:
                 field="cursor",
             )
         return payload.p
+
+
+class _SequencePayload(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    s: Annotated[int, Field(ge=0, le=_BIGINT_MAX)]
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceCursor:
+    """An opaque cursor over a table read oldest first by its bigint id (the audit trail): the
+    next page starts after ``last_id``."""
+
+    last_id: int
+
+    def encode(self) -> str:
+        raw = json.dumps({"s": self.last_id})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> SequenceCursor:
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            payload = _SequencePayload.model_validate_json(raw)
+        except (binascii.Error, ValueError, ValidationError) as exc:
+            raise InvalidInputError(
+                "cursor is not one this service issued: pass next_cursor back unchanged",
+                field="cursor",
+            ) from exc
+        return cls(payload.s)

@@ -219,3 +219,17 @@ def request_body(target: str = "DE", **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def make_national_auditor(database: Database, world: World, country: str) -> Party:
+    """An auditor of one country, in its NCB's agency."""
+    ncb = world.parties[(country, Role.NCB)]
+    party = await make_party(
+        database,
+        agency_id=ncb.agency_id,
+        country=country,
+        role=Role.NATIONAL_AUDITOR,
+        name=f"{country} auditor",
+    )
+    world.parties[(country, Role.NATIONAL_AUDITOR)] = party
+    return party

@@ -25,6 +25,8 @@ class AuditEntry(Base):
         Index("ix_audit_entries_object", "object_type", "object_id"),
         # "Entries concerning country X": a national auditor's every read (migration 0011).
         Index("ix_audit_entries_countries", "countries", postgresql_using="gin"),
+        # Time ranges: entries are written in time order, so a BRIN index costs inserts little.
+        Index("ix_audit_entries_occurred_at", "occurred_at", postgresql_using="brin"),
         # Entries naming a request in their details (a message's, a file's): the request
         # filter of the audit trail's readers (app/services/audit/query.py).
         Index(

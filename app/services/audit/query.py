@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, or_, text
 
 from app import policy
 from app.models import AuditEntry
@@ -21,8 +21,11 @@ from app.services.auth import Actor
 from app.services.requests import OBJECT_TYPE as REQUEST
 
 # Entries that name a request without being about it as an object (a message, a file) say so
-# in their details: the index of migration 0011 answers that form of the request filter.
-_NAMED_REQUEST = AuditEntry.details["request_id"].astext
+# in their details. Written out, not built with details["request_id"]: that binds the key as a
+# parameter, and the partial index of migration 0011 matches only this literal form.
+_NAMES_REQUEST = text(
+    "audit_entries.details ? 'request_id' AND audit_entries.details ->> 'request_id' = :named"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +82,11 @@ def conditions(actor: Actor | None, filters: AuditFilter) -> list[ColumnElement[
     if filters.action is not None:
         clauses.append(AuditEntry.action == filters.action)
     if filters.request_id is not None:
-        request_id = str(filters.request_id)
+        wanted = str(filters.request_id)
         clauses.append(
             or_(
-                and_(AuditEntry.object_type == REQUEST, AuditEntry.object_id == request_id),
-                and_(AuditEntry.details.has_key("request_id"), _NAMED_REQUEST == request_id),
+                and_(AuditEntry.object_type == REQUEST, AuditEntry.object_id == wanted),
+                _NAMES_REQUEST.bindparams(named=wanted),
             )
         )
     return clauses

@@ -1,0 +1,90 @@
+"""GET /v1/audit/entries: the trail as an auditor pages through it, itself audited.
+
+Pages follow the chain (sealed entries by position) so that paging on from a cursor misses
+nothing, then show what is not sealed yet: see :class:`app.schemas.audit.AuditEntryPage`."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import AuditEntry
+from app.pagination import SequenceCursor
+from app.schemas.audit import AuditEntryOut, AuditEntryPage
+from app.services import audit
+from app.services.audit.query import AuditFilter, authorize, conditions
+from app.services.auth import Actor
+
+OBJECT_TYPE = "audit"  # what an auditor's own reads are recorded against
+LISTED = "audit.listed"
+
+
+def view(entry: AuditEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        id=entry.id,
+        occurred_at=entry.occurred_at,
+        actor_principal_id=entry.actor_principal_id,
+        actor_agency_id=entry.actor_agency_id,
+        actor_role=entry.actor_role,
+        actor_country=entry.actor_country,
+        remote_addr=str(entry.remote_addr) if entry.remote_addr is not None else None,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        content_hash=entry.content_hash,
+        details=entry.details,
+        countries=entry.countries,
+        sealed=entry.chain_position is not None,
+        chain_position=entry.chain_position,
+        chain_hash=entry.chain_hash,
+        sealed_at=entry.sealed_at,
+    )
+
+
+async def list_entries(
+    session: AsyncSession,
+    actor: Actor,
+    filters: AuditFilter,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> AuditEntryPage:
+    authorize(actor, filters)
+    after = SequenceCursor.decode(cursor).last_id if cursor else 0
+    wanted = conditions(actor, filters)
+    sealed = list(
+        await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.chain_position > after, *wanted)
+            .order_by(AuditEntry.chain_position)
+            .limit(limit + 1)
+        )
+    )
+    more = len(sealed) > limit
+    page = sealed[:limit]
+    last = page[-1].chain_position if page else after
+    assert last is not None
+    unsealed: list[AuditEntry] = []
+    if not more and len(page) < limit:
+        unsealed = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.chain_position.is_(None), *wanted)
+                .order_by(AuditEntry.id)
+                .limit(limit - len(page))
+            )
+        )
+    await audit.record(
+        session,
+        actor,
+        LISTED,
+        object_type=OBJECT_TYPE,
+        object_id="entries",
+        countries=(filters.country,),
+        details={**filters.described(), "after": after, "shown": len(page) + len(unsealed)},
+    )
+    return AuditEntryPage(
+        items=[view(entry) for entry in [*page, *unsealed]],
+        next_cursor=SequenceCursor(last).encode() if more else None,
+        resume_cursor=SequenceCursor(last).encode(),
+    )
