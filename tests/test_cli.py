@@ -56,7 +56,7 @@ async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data
     credentials = json.loads(stdout)
     assert set(credentials["countries"]) == {"FR", "DE", "BR", "JP", "NG", "US"}
     for country in credentials["countries"].values():
-        assert {"unit", "ncb", "contact_points"} <= set(country)
+        assert {"unit", "ncb", "contact_points", "national_auditor"} <= set(country)
         assert len(country["contact_points"]) == 2
     assert credentials["global_desk"]["token"].startswith("r247_")
     assert credentials["auditor"]["token"].startswith("r247_")
@@ -82,6 +82,18 @@ async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data
             },
         )
         assert response.status_code == 201, response.text
+
+        # The United States' auditor sees the request's entries; Brazil's sees none of them.
+        async def seen_by(code: str) -> set[str]:
+            auditor = credentials["countries"][code]["national_auditor"]["token"]
+            response = await client.get(
+                "/v1/audit/entries", headers={"Authorization": f"Bearer {auditor}"}
+            )
+            assert response.status_code == 200, response.text
+            return {entry["action"] for entry in response.json()["items"]}
+
+        assert "request.submitted" in await seen_by("US")
+        assert "request.submitted" not in await seen_by("BR")
 
 
 async def test_tokens_create_makes_a_working_token(database_url: str) -> None:

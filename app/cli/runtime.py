@@ -96,14 +96,16 @@ def _print_demo(credentials: dict[str, Any], base_url: str | None) -> None:
             f"  WebSocket: {ws_url}",
             "",
         ]
-    lines.append(f"{'country':8} {'role':14} token")
+    lines.append(f"{'country':8} {'role':17} token")
     for code, country in credentials["countries"].items():
-        lines.append(f"{code:8} {'unit':14} {country['unit']['token']}")
-        lines.append(f"{code:8} {'ncb':14} {country['ncb']['token']}")
+        lines.append(f"{code:8} {'unit':17} {country['unit']['token']}")
+        lines.append(f"{code:8} {'ncb':17} {country['ncb']['token']}")
         for cp in country["contact_points"]:
-            lines.append(f"{code:8} {'contact_point':14} {cp['token']}")
-    lines.append(f"{'*':8} {'gs':14} {credentials['global_desk']['token']}")
-    lines.append(f"{'*':8} {'auditor':14} {credentials['auditor']['token']}")
+            lines.append(f"{code:8} {'contact_point':17} {cp['token']}")
+        if "national_auditor" in country:  # absent from a demo seeded by an older version
+            lines.append(f"{code:8} {'national_auditor':17} {country['national_auditor']['token']}")
+    lines.append(f"{'*':8} {'gs':17} {credentials['global_desk']['token']}")
+    lines.append(f"{'*':8} {'auditor':17} {credentials['auditor']['token']}")
     lines.append(f"(also saved in {_credentials_file()})")
     if base_url:
         fr, de = credentials["countries"]["FR"], credentials["countries"]["DE"]

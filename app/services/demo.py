@@ -86,6 +86,13 @@ async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
                 "agency_id": str(ncb.id),
                 **await _principal_with_token(session, ncb.id, Role.NCB, f"NCB {name} duty"),
             },
+            # Sees the audit entries concerning its own country only.
+            "national_auditor": {
+                "agency_id": str(ncb.id),
+                **await _principal_with_token(
+                    session, ncb.id, Role.NATIONAL_AUDITOR, f"{name} data protection auditor"
+                ),
+            },
             "contact_points": [
                 {
                     "agency_id": str(unit.id),
