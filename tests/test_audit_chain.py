@@ -537,7 +537,7 @@ class UnsealedWatch:
 async def test_two_instances_under_parallel_writers_build_one_chain_within_the_bound(
     world: World, database: Database, database_url: str, db: asyncpg.Connection
 ) -> None:
-    """40 writers on two `relay247 serve` for about 5 s, each submitting a request and then
+    """50 writers on two `relay247 serve` for 10 s, each submitting a request and then
     reading it (an audited read): every entry is sealed exactly once, positions run 1..N
     without a gap or a repeat, no entry waits past the 1 s bound, and the chain verifies."""
     env = environment(DATABASE_URL=database_url)
@@ -565,8 +565,8 @@ async def test_two_instances_under_parallel_writers_build_one_chain_within_the_b
             serving(free_port(), env) as second,
         ):
             watching = asyncio.create_task(watch.run(watcher_db))
-            until = asyncio.get_running_loop().time() + 5
-            await asyncio.gather(*(writer(n, [first, second], until) for n in range(40)))
+            until = asyncio.get_running_loop().time() + 10
+            await asyncio.gather(*(writer(n, [first, second], until) for n in range(50)))
             for _ in range(100):
                 if not await db.fetchval(
                     "SELECT count(*) FROM audit_entries WHERE chain_position IS NULL"
@@ -584,7 +584,7 @@ async def test_two_instances_under_parallel_writers_build_one_chain_within_the_b
                 sealed_by.append(value(text, "relay247_audit_entries_sealed_total"))
     finally:
         await watcher_db.close()
-    assert outcomes.get(201, 0) >= 40, outcomes  # every writer wrote (a shared 2-core machine)
+    assert outcomes.get(201, 0) >= 50, outcomes  # every writer wrote (a shared 2-core machine)
     stats = await db.fetchrow(
         "SELECT count(*) AS entries, count(chain_position) AS sealed, "
         "count(DISTINCT chain_position) AS positions, min(chain_position) AS low, "

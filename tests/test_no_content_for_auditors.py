@@ -1,4 +1,5 @@
-"""Auditors never see content, anywhere; and content never lands where auditors look.
+"""Auditors, network-wide or national, never see content, anywhere; and content never lands
+where auditors look.
 
 One request lives a whole exchange (content, a question with its reason, an answer in the
 thread, a file, a legal hold). Then the auditor reads every endpoint that shows it, and the
@@ -8,11 +9,13 @@ event table and the audit trail are searched: none holds a single piece of the c
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
+from app.database import Database
 from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import RunningServer
-from tests.factories import World, request_body
+from tests.factories import World, make_national_auditor, request_body
 
 SECRETS = {
     "subject": "Mailbox of Jan Kowalski-Secret",
@@ -27,9 +30,15 @@ SECRETS = {
 }
 
 
+@pytest.mark.parametrize("auditor_of", ["the network", "the target country"])
 async def test_an_auditor_reads_every_view_of_a_request_and_finds_no_content(
-    server: RunningServer, world: World, db: asyncpg.Connection
+    server: RunningServer,
+    world: World,
+    database: Database,
+    db: asyncpg.Connection,
+    auditor_of: str,
 ) -> None:
+    national = await make_national_auditor(database, world, "DE")
     fr, de = world.unit("FR"), world.desk("DE")
     async with http(server.http) as client:
         body = request_body(
@@ -73,7 +82,7 @@ async def test_an_auditor_reads_every_view_of_a_request_and_finds_no_content(
             assert response.status_code in (200, 201), response.text
         file_id = (await client.get(f"{base}/files", headers=fr.headers)).json()["items"][0]["id"]
 
-        auditor = world.auditor.headers
+        auditor = (world.auditor if auditor_of == "the network" else national).headers
         seen = {
             path: await client.get(path, headers=auditor)
             for path in (
@@ -83,6 +92,7 @@ async def test_an_auditor_reads_every_view_of_a_request_and_finds_no_content(
                 f"{base}/messages",
                 f"{base}/files",
                 f"/v1/files/{file_id}",
+                "/v1/audit/entries?limit=200",
             )
         }
         download = await client.get(f"/v1/files/{file_id}/content", headers=auditor)
