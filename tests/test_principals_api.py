@@ -215,6 +215,14 @@ async def test_an_ncb_staffs_its_own_country_only(
         # Only an admin makes admins; the General Secretariat staffs everything else.
         assert (await add(new_principal(de_unit, "unit"), world.gs)).status_code == 201
         assert (await add(new_principal(gs, "auditor"), world.gs)).status_code == 201
+        # A country's auditor is given by the General Secretariat, never by the NCB it audits,
+        # and sits in that country's NCB or unit agency.
+        fr_ncb_agency = str(fr_ncb.agency_id)
+        assert (await add(new_principal(fr_ncb_agency, "national_auditor"))).status_code == 403
+        national = await add(new_principal(fr_ncb_agency, "national_auditor"), world.gs)
+        assert national.status_code == 201, national.text
+        assert national.json()["country"] == "FR"
+        assert (await add(new_principal(gs, "national_auditor"), world.gs)).status_code == 422
         assert (await add(new_principal(gs, "admin"), world.gs)).status_code == 403
         assert (await add(new_principal(gs, "admin"), world.admin)).status_code == 201
         assert (await add(new_principal(fr_unit, "unit"), world.desk("FR"))).status_code == 403
