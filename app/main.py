@@ -85,7 +85,7 @@ def _supervise(
     api: ApiSettings,
     exchange: ExchangeSettings,
     deadlines: DeadlineWorker,
-    sealer: Sealer,
+    sealer: Sealer | None,
     checkpointer: Checkpointer,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
@@ -129,7 +129,9 @@ def _supervise(
         stall_after=2 * purge + 600,
     )
     supervisor.add("deadlines.worker", deadlines.run, stall_after=deadlines.stall_bound())
-    supervisor.add("audit.sealer", sealer.run, stall_after=sealer.stall_bound())
+    # RELAY247_AUDIT_SEALER off: no loop, so /readyz and /metrics list no audit.sealer.
+    if sealer is not None:
+        supervisor.add("audit.sealer", sealer.run, stall_after=sealer.stall_bound())
     supervisor.add("audit.checkpointer", checkpointer.run, stall_after=checkpointer.stall_bound())
     return supervisor
 
@@ -227,14 +229,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 on_failure=app.state.metrics.deadline_failures.inc,
             )
             hub.on_signal(DEADLINES_WAKE_CHANNEL, deadlines.wake)
-            sealer = Sealer(
-                database,
-                interval=audit.audit_seal_interval.total_seconds(),
-                on_sealed=functools.partial(_count_sealed, app.state.metrics),
-            )
-            # Woken by this instance's own commits; others' entries are found by its look
-            # every interval (or sealed by their own instance's sealer).
-            database.on_signal(SEAL_SIGNAL, sealer.wake)
+            sealer = None
+            if audit.audit_sealer:
+                sealer = Sealer(
+                    database,
+                    interval=audit.audit_seal_interval.total_seconds(),
+                    on_sealed=functools.partial(_count_sealed, app.state.metrics),
+                )
+                # Woken by this instance's own commits; others' entries are found by its look
+                # every interval (or sealed by their own instance's sealer).
+                database.on_signal(SEAL_SIGNAL, sealer.wake)
             # One key per process, read on first use, for checkpoints and receipts alike.
             signing_keys = KeyHolder(audit.signing_key_path(db_settings))
             app.state.signing_keys = signing_keys

@@ -166,6 +166,14 @@ class AuditSettings(BaseSettings):
         "looks at least this often for entries written elsewhere (another instance, the "
         "relay247 command): an entry is sealed within about this long after it commits.",
     )
+    audit_sealer: bool = Field(
+        default=True,
+        description="Whether this instance runs the sealer (audit.sealer in /readyz). Off, it "
+        "still writes every audit entry and leaves sealing them to the other instances, each of "
+        "which finds them on its look every RELAY247_AUDIT_SEAL_INTERVAL (a dedicated sealer "
+        "instance, say): at least one instance of the deployment must keep it on, or nothing "
+        "is sealed.",
+    )
     audit_checkpoint_interval: Duration = Field(
         default=timedelta(seconds=60),
         gt=timedelta(0),
