@@ -12,7 +12,8 @@
 6. The servers' logs are scanned for errors no client may have seen.
 
 ``--only files`` runs step 1 and the evidence files measurement alone; ``--only deadlines``
-step 1 and the deadlines measurement (with its floor).
+step 1 and the deadlines measurement (with its floor); ``--only audit`` the audit chain's
+cost on intake and its sealing lag (bench/audit.py, with its floor; last in a full run).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import asyncpg
 import httpx
 
 from app.settings import RealtimeSettings
+from bench.audit import audit_log_names, run_audit, run_audit_only
 from bench.config import BenchConfig, parse_args
 from bench.cpu import CpuMeter, cpu_section
 from bench.deadlines import (
@@ -168,6 +170,15 @@ async def _measure_service(
         connections=max(100, config.concurrency),
     )
     sections["deadlines"] = await _deadlines(config, database, env, log_dir, credentials)
+    sections["audit"] = await run_audit(
+        env,
+        log_dir,
+        credentials,
+        database.dsn,
+        quick=config.quick,
+        concurrency=config.concurrency,
+        workers=config.workers,
+    )
     return sections, span
 
 
@@ -229,6 +240,20 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         env_section["duration_s"] = round(time.monotonic() - started, 1)
         env_section["started_at"] = started_at
         return {**report, "environment": env_section}
+    if config.only == "audit":
+        with cli_environment(database) as env:
+            report = await run_audit_only(
+                env,
+                config.output.parent,
+                database.dsn,
+                quick=config.quick,
+                concurrency=config.concurrency,
+                workers=config.workers,
+            )
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {"config": config.as_json(), **report, "environment": env_section}
     if config.only == "deadlines":
         with cli_environment(database) as env:
             report = await _deadlines_only(config, database, env, config.output.parent)
@@ -262,6 +287,7 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
     env_section["started_at"] = started_at
     env_section["duration_s"] = round(time.monotonic() - started, 1)
     names = ("server.log", "server-a.log", "server-b.log", *DEADLINE_LOGS)
+    names += tuple(audit_log_names(config.quick))
     logs = [config.output.parent / name for name in names]
     report = {"config": config.as_json(), **sections, "floor": floor}
     report["server_logs"] = scan_all(logs)

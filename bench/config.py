@@ -42,7 +42,7 @@ class BenchConfig:
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
-    only: str | None  # one measurement alone ("files", "deadlines"), or None: all of them
+    only: str | None  # one measurement alone ("files", "deadlines", "audit"), or None: all
 
     def as_json(self) -> dict[str, Any]:
         values = asdict(self)
@@ -121,8 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        choices=["files", "deadlines"],
-        help="run one measurement alone (with its floor): files, deadlines",
+        choices=["files", "deadlines", "audit"],
+        help="run one measurement alone (with its floor): files, deadlines, audit",
     )
     parser.add_argument(
         "--database",

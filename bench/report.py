@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.audit import audit_ratios, audit_warnings
 from bench.config import BenchConfig
 from bench.cpu import CLIENT_LIMITED_CORES
 from bench.deadlines import deadlines_ratios, deadlines_warnings
@@ -91,6 +92,7 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
     resume_floor = floor.get("resume", {}).get("elapsed_s")
     files = files_ratios(report["files"]) if "files" in report else {}
     deadlines = deadlines_ratios(report["deadlines"]) if "deadlines" in report else {}
+    deadlines |= audit_ratios(report["audit"]) if "audit" in report else {}
     return {
         **files,
         **deadlines,
@@ -273,6 +275,8 @@ def warnings(config: BenchConfig, report: dict[str, Any]) -> list[str]:
         notes += files_warnings(report["files"])
     if "deadlines" in report:
         notes += deadlines_warnings(report["deadlines"])
+    if "audit" in report:
+        notes += audit_warnings(report["audit"])
     if memory["kib_per_socket"] is None:
         notes.append("memory: the server's VmRSS could not be read from /proc")
     return notes
