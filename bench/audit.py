@@ -3,13 +3,15 @@ the floor beneath.
 
 * ``intake``: ``POST /v1/requests`` as in the intake test (bench/submit.py, a fixed number
   in flight, each worker sending its next POST when the last is answered; for a fixed time,
-  so a round lasts as long on any machine), each round on a fresh ``relay247 serve``, either
-  with its sealer (``with_chain``: the default) or with ``RELAY247_AUDIT_SEALER=false``
-  (``without_chain``: the instance writes every audit entry and seals none, as an instance
-  of a deployment with a dedicated sealer instance does). The two take turns in the order
-  with, without, without, with, ... (ABBA), so drift of a noisy machine falls on both alike.
-  Before a with-chain round is measured its sealer has sealed the backlog the rounds
-  without left; a warm-up of POSTs opens the connections of each server first.
+  so a round lasts as long on any machine). Two ``relay247 serve`` run side by side, each
+  on a fresh database of its own (the bench database's name + ``_chain`` or ``_nochain``,
+  migrated and seeded, dropped at the end): one with its sealer (``with_chain``: the
+  default), one with ``RELAY247_AUDIT_SEALER=false`` (``without_chain``: the instance writes
+  every audit entry and seals none, as an instance of a deployment with a dedicated sealer
+  instance does), whose entries no sealer ever sees. Short rounds go to one then the other,
+  in the order with, without, without, with, ... (ABBA), so drift of a noisy machine falls
+  on both alike; a with-chain round ends when its entries are sealed, so none of its work
+  spills into the next round. A warm-up of POSTs opens the connections of each server first.
   ``chain_overhead`` = 1 - (requests/s with) / (requests/s without), over all the rounds of
   each; ``pairs`` gives it per adjacent pair, whose spread is the noise. Server and Postgres
   CPU per request are measured over each round too (less noisy than throughput).
@@ -21,7 +23,7 @@ the floor beneath.
   so ``sealed_after_answer_ms`` (``sealed_at`` minus that arrival, on the same machine's
   clock) is a lower bound of the wait after commit where ``seal_lag_ms`` is an upper one.
   One instance (the intake test runs one).
-* ``floor``: on the same database with nothing of relay247, bare asyncpg inserts of an
+* ``floor``: on the bench database with nothing of relay247, bare asyncpg inserts of an
   audit-entry-sized JSON row into a scratch table at the intake concurrency, with and without
   a bare sealer (one connection in this process: advisory lock, the unsealed rows in id order
   with the head, SHA-256 of each after the one before, one UPDATE; every 0.1 s when a round
@@ -36,6 +38,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,14 +48,16 @@ from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
+from app.database.urls import asyncpg_dsn, with_database
 from app.services.audit.sealer import GATHER_SECONDS
 from app.settings import AuditSettings
 from bench.cpu import CpuMeter
 from bench.intake import run_intake
 from bench.logs import scan_all
 from bench.progress import progress
-from bench.stack import BenchError, migrate, seed, serving
+from bench.stack import BenchError, Server, migrate, seed, serving
 from bench.stats import summarize_ms
 from bench.submit import Submitted, http_client, submit
 from bench.workload import Credentials
@@ -70,11 +75,16 @@ OVERHEAD_TARGET = 0.10  # chain_overhead above this is a warning
 class _Sizes:
     pairs: int
     seconds: float
+    floor_pairs: int
     floor_inserts: int
 
 
-FULL = _Sizes(pairs=4, seconds=7.0, floor_inserts=3000)
-QUICK = _Sizes(pairs=1, seconds=3.0, floor_inserts=1000)
+FULL = _Sizes(pairs=8, seconds=4.0, floor_pairs=4, floor_inserts=2000)
+QUICK = _Sizes(pairs=2, seconds=1.5, floor_pairs=1, floor_inserts=1000)
+SETTLE_S = 0.3  # a pause before each round: the last round's tail of work is done
+# The databases of the two instances: the bench database's name and these.
+SUFFIXES = {"with_chain": "_chain", "without_chain": "_nochain"}
+AUDIT_LOGS = ("audit-with-chain.log", "audit-without-chain.log")
 MODES = ("with_chain", "without_chain")
 # The documented bound is one RELAY247_AUDIT_SEAL_INTERVAL plus one round, "1 s with the
 # default" (docs/audit-chain.md): with the default 0.5 s interval, the round is given 0.5 s.
@@ -153,49 +163,55 @@ async def _posts(
     return results, time.perf_counter() - started
 
 
-async def _round(
-    env: Mapping[str, str],
-    log: Path,
-    credentials: Credentials,
-    connection: asyncpg.Connection,
-    dsn: str,
-    *,
-    mode: str,
-    first: int,
-    seconds: float,
-    concurrency: int,
-    workers: int,
-) -> _Round:
-    sealer = "true" if mode == "with_chain" else "false"
-    async with (
-        serving({**env, SEALER_ENV: sealer}, log, workers) as server,
-        http_client(server.url, max(100, concurrency)) as client,
-    ):
-        await run_intake(
-            client, credentials, first=first, count=WARMUP_POSTS, concurrency=concurrency
+@dataclass(slots=True)
+class _Deployment:
+    """One instance on a database of its own, with or without its sealer."""
+
+    mode: str
+    server: Server
+    client: httpx.AsyncClient
+    credentials: Credentials
+    connection: asyncpg.Connection  # to its database, for the clock and the entries
+    dsn: str
+    next_index: int = FIRST_INDEX
+
+
+async def _warm_up(deployment: _Deployment, concurrency: int) -> None:
+    await run_intake(
+        deployment.client,
+        deployment.credentials,
+        first=deployment.next_index,
+        count=WARMUP_POSTS,
+        concurrency=concurrency,
+    )
+    deployment.next_index += WARMUP_POSTS
+    if deployment.mode == "with_chain":
+        await _wait_sealed(deployment.connection)
+
+
+async def _round(deployment: _Deployment, *, seconds: float, concurrency: int) -> _Round:
+    await asyncio.sleep(SETTLE_S)
+    connection = deployment.connection
+    started_at = await _db_now(connection)
+    async with CpuMeter(deployment.server.pid, deployment.dsn) as cpu:
+        results, elapsed = await _posts(
+            deployment.client,
+            deployment.credentials,
+            first=deployment.next_index,
+            seconds=seconds,
+            concurrency=concurrency,
         )
-        if mode == "with_chain":
-            await _wait_sealed(connection)  # the backlog of rounds without, and the warm-up
-        else:
-            await asyncio.sleep(GATHER_SECONDS * 3)  # as long as a with-chain round settles
-        started_at = await _db_now(connection)
-        async with CpuMeter(server.pid, dsn) as cpu:
-            results, elapsed = await _posts(
-                client,
-                credentials,
-                first=first + WARMUP_POSTS,
-                seconds=seconds,
-                concurrency=concurrency,
-            )
-        ended_at = await _db_now(connection)
-        if mode == "with_chain":
-            await _wait_sealed(connection, started_at)
+    ended_at = await _db_now(connection)
+    deployment.next_index += len(results)
+    if deployment.mode == "with_chain":
+        # Sealed before the next round starts, whichever instance it is on.
+        await _wait_sealed(connection, started_at)
     accepted = [r for r in results if r.request_id is not None]
     # perf_counter() of this process to epoch seconds, to compare with the database's clock
     # (the same machine's clock: Postgres runs here, embedded or not, for the CPU figures).
     epoch = time.time() - time.perf_counter()
     return _Round(
-        mode,
+        deployment.mode,
         len(accepted),
         len(results) - len(accepted),
         elapsed,
@@ -205,6 +221,44 @@ async def _round(
         ended_at,
         {str(r.request_id): r.answered + epoch for r in accepted},
     )
+
+
+def _database_name(url: str, mode: str) -> str:
+    """The bench database's name and the mode's suffix, within Postgres's 63 characters."""
+    suffix = SUFFIXES[mode]
+    database = make_url(url).database or "relay247_bench"
+    return database[: 63 - len(suffix)] + suffix
+
+
+async def _recreate(url: str, name: str, *, create: bool) -> None:
+    """Drop (and create) database ``name`` on the server of ``url``."""
+    connection = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")))
+    try:
+        # No bind parameters in DROP/CREATE DATABASE; the name is the bench database's
+        # (checked by bench/config.py: [a-z0-9_]) and a constant suffix.
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _environment(env: Mapping[str, str], mode: str) -> tuple[dict[str, str], Credentials]:
+    """A database of the mode's own beside the bench database, migrated and seeded, and the
+    environment of an instance on it, with its sealer or without."""
+    url = env["DATABASE_URL"]
+    name = _database_name(url, mode)
+    await _recreate(url, name, create=True)
+    data_dir = Path(env["RELAY247_DATA_DIR"]) / mode
+    data_dir.mkdir(parents=True, exist_ok=True)
+    mine = {
+        **env,
+        "DATABASE_URL": with_database(url, name),
+        "RELAY247_DATA_DIR": str(data_dir),
+        SEALER_ENV: "true" if mode == "with_chain" else "false",
+    }
+    await migrate(mine)
+    return mine, Credentials.from_seed(await seed(mine))
 
 
 async def _seal_lag(connection: asyncpg.Connection, rounds: list[_Round]) -> dict[str, Any]:
@@ -262,9 +316,15 @@ def _mode_rate(rounds: list[_Round], mode: str) -> float:
     return sum(r.accepted for r in mine) / elapsed if elapsed else 0.0
 
 
-def _mean_cpu(rounds: list[_Round], mode: str, key: str) -> float | None:
+def _median_cpu(rounds: list[_Round], mode: str, key: str) -> float | None:
     values = [r.cpu[key] for r in rounds if r.mode == mode and r.cpu.get(key) is not None]
-    return round(sum(values) / len(values), 3) if values else None
+    return round(statistics.median(values), 3) if values else None
+
+
+def _cpu_per_request(cpu: dict[str, float | None]) -> float | None:
+    """Server plus Postgres CPU milliseconds per request, when both were measured."""
+    server, postgres = cpu["server_cpu_ms_per_request"], cpu["postgres_cpu_ms_per_request"]
+    return None if server is None or postgres is None else server + postgres
 
 
 def _intake_section(rounds: list[_Round], concurrency: int, seconds: float) -> dict[str, Any]:
@@ -276,13 +336,12 @@ def _intake_section(rounds: list[_Round], concurrency: int, seconds: float) -> d
     known = sorted(p for p in pairs if p is not None)
     cpu = {
         mode: {
-            key: _mean_cpu(rounds, mode, key)
+            key: _median_cpu(rounds, mode, key)
             for key in ("server_cpu_ms_per_request", "postgres_cpu_ms_per_request")
         }
         for mode in MODES
     }
-    server_with = cpu["with_chain"]["server_cpu_ms_per_request"]
-    server_without = cpu["without_chain"]["server_cpu_ms_per_request"]
+    spent = {mode: _cpu_per_request(cpu[mode]) for mode in MODES}
     return {
         "seconds_per_round": seconds,
         "concurrency": concurrency,
@@ -292,7 +351,7 @@ def _intake_section(rounds: list[_Round], concurrency: int, seconds: float) -> d
                 "mode": r.mode,
                 "accepted": r.accepted,
                 "failed": r.failed,
-                "elapsed_s": r.elapsed_s,
+                "elapsed_s": round(r.elapsed_s, 3),
                 "requests_per_s": round(r.rate, 1),
                 "post_latency_p50_ms": r.post_latency_ms["p50"],
                 "post_latency_p99_ms": r.post_latency_ms["p99"],
@@ -307,11 +366,15 @@ def _intake_section(rounds: list[_Round], concurrency: int, seconds: float) -> d
         "chain_overhead": _overhead(rates["with_chain"], rates["without_chain"]),
         "chain_overhead_target": OVERHEAD_TARGET,
         "pairs": pairs,
+        "pairs_median": round(statistics.median(known), 4) if known else None,
         "pairs_spread": round(known[-1] - known[0], 4) if known else None,
         "cpu_ms_per_request": cpu,
-        "server_cpu_overhead": (
-            round(server_with / server_without - 1, 4)
-            if server_with is not None and server_without
+        # What the chain costs in CPU (relay247 serve and its Postgres backends) per request,
+        # as the share of throughput it would cost a CPU-bound instance: 1 - without / with.
+        # Less at the mercy of others' load than requests/s, though not immune to it.
+        "chain_overhead_from_cpu": (
+            round(1 - spent["without_chain"] / spent["with_chain"], 4)
+            if spent["with_chain"] and spent["without_chain"] is not None
             else None
         ),
         "failed": sum(r.failed for r in rounds),
@@ -474,10 +537,54 @@ async def _floor(dsn: str, *, pairs: int, inserts: int, concurrency: int) -> dic
 # --- the section -------------------------------------------------------------------------
 
 
+async def _rounds(
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    sizes: _Sizes,
+    concurrency: int,
+    workers: int,
+) -> tuple[list[_Round], dict[str, Any]]:
+    """Both instances up; rounds on one then the other in ABBA order; the seal lag."""
+    order = _order(sizes.pairs)
+    rounds: list[_Round] = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            deployments = {}
+            for mode, log in zip(MODES, AUDIT_LOGS, strict=True):
+                mode_env, credentials = await _environment(env, mode)
+                dsn = asyncpg_dsn(mode_env["DATABASE_URL"])
+                server = await stack.enter_async_context(serving(mode_env, log_dir / log, workers))
+                client = await stack.enter_async_context(
+                    http_client(server.url, max(100, concurrency))
+                )
+                connection = await asyncpg.connect(dsn)
+                stack.push_async_callback(connection.close)
+                deployments[mode] = _Deployment(mode, server, client, credentials, connection, dsn)
+            for deployment in deployments.values():
+                await _warm_up(deployment, concurrency)
+            for number, mode in enumerate(order):
+                measured = await _round(
+                    deployments[mode], seconds=sizes.seconds, concurrency=concurrency
+                )
+                rounds.append(measured)
+                progress(
+                    f"audit: round {number + 1}/{len(order)} {mode}: "
+                    f"{measured.rate:.0f} requests/s, server "
+                    f"{measured.cpu.get('server_cpu_ms_per_request')} ms CPU a request"
+                )
+            lag = await _seal_lag(deployments["with_chain"].connection, rounds)
+    finally:
+        for mode in MODES:
+            await _recreate(
+                env["DATABASE_URL"], _database_name(env["DATABASE_URL"], mode), create=False
+            )
+    return rounds, lag
+
+
 async def run_audit(
     env: Mapping[str, str],
     log_dir: Path,
-    credentials: Credentials,
     dsn: str,
     *,
     quick: bool,
@@ -486,56 +593,36 @@ async def run_audit(
 ) -> dict[str, Any]:
     """Return the ``audit`` section of the report."""
     sizes = QUICK if quick else FULL
-    order = _order(sizes.pairs)
-    connection = await asyncpg.connect(dsn)
-    rounds: list[_Round] = []
-    try:
-        first = FIRST_INDEX
-        for number, mode in enumerate(order):
-            measured = await _round(
-                env,
-                log_dir / f"audit-{number}.log",
-                credentials,
-                connection,
-                dsn,
-                mode=mode,
-                first=first,
-                seconds=sizes.seconds,
-                concurrency=concurrency,
-                workers=workers,
-            )
-            first += WARMUP_POSTS + measured.accepted + measured.failed
-            rounds.append(measured)
-            progress(
-                f"audit: round {number + 1}/{len(order)} {mode}: "
-                f"{measured.rate:.0f} requests/s, server "
-                f"{measured.cpu.get('server_cpu_ms_per_request')} ms CPU a request"
-            )
-        lag = await _seal_lag(connection, rounds)
-    finally:
-        await connection.close()
+    rounds, lag = await _rounds(env, log_dir, sizes=sizes, concurrency=concurrency, workers=workers)
     intake = _intake_section(rounds, concurrency, sizes.seconds)
     progress(
         f"audit: {intake['with_chain_requests_per_s']}/s with the chain, "
         f"{intake['without_chain_requests_per_s']}/s without: overhead "
-        f"{intake['chain_overhead']} (pairs {intake['pairs']}); seal lag p50 "
-        f"{lag['seal_lag_ms']['p50']} ms, p99 {lag['seal_lag_ms']['p99']} ms, max "
+        f"{intake['chain_overhead']} (pairs median {intake['pairs_median']}, spread "
+        f"{intake['pairs_spread']}; from CPU {intake['chain_overhead_from_cpu']}); seal lag "
+        f"p50 {lag['seal_lag_ms']['p50']} ms, p99 {lag['seal_lag_ms']['p99']} ms, max "
         f"{lag['seal_lag_ms']['max']} ms (bound {lag['bound_ms']} ms)"
     )
     floor = await _floor(
-        dsn, pairs=sizes.pairs, inserts=sizes.floor_inserts, concurrency=concurrency
+        dsn, pairs=sizes.floor_pairs, inserts=sizes.floor_inserts, concurrency=concurrency
     )
     return {
-        "without_chain": f"{SEALER_ENV}=false on the instance: entries written, none sealed",
+        "without_chain": f"{SEALER_ENV}=false: the instance writes every entry, seals none",
+        "databases": {
+            mode: f"the bench database's name + {suffix}, fresh, dropped after"
+            for mode, suffix in SUFFIXES.items()
+        },
         "intake": intake,
         "sealing": lag,
         "floor": floor,
         "basis": (
-            "each round a fresh relay247 serve, with its sealer or without (ABBA order); "
-            "chain_overhead = 1 - with/without requests/s over all rounds of each; pairs: "
-            "the same per adjacent pair; seal_lag = sealed_at - occurred_at of the entries "
-            "written during the with-chain rounds (transaction start to the round's read); "
-            "floor: bare inserts of an entry-sized row with and without a bare sealer"
+            "two relay247 serve up together, each on a fresh database of its own, one with its "
+            "sealer (the default), one without; rounds of POSTs on one then the other in ABBA "
+            "order; chain_overhead = 1 - with/without requests/s over all rounds of each; "
+            "pairs: the same per adjacent pair; cpu_ms_per_request: medians over the rounds; "
+            "seal_lag = sealed_at - occurred_at of the entries written during the with-chain "
+            "rounds (transaction start to the round's read of them); floor: bare inserts of "
+            "an entry-sized row with and without a bare sealer"
         ),
     }
 
@@ -544,23 +631,15 @@ async def run_audit_only(
     env: Mapping[str, str], log_dir: Path, dsn: str, *, quick: bool, concurrency: int, workers: int
 ) -> dict[str, Any]:
     """``--only audit``: the section, on servers of its own, with its ratios and warnings."""
-    await migrate(env)
-    credentials = Credentials.from_seed(await seed(env))
     audit = await run_audit(
-        env, log_dir, credentials, dsn, quick=quick, concurrency=concurrency, workers=workers
+        env, log_dir, dsn, quick=quick, concurrency=concurrency, workers=workers
     )
     return {
         "audit": audit,
-        "server_logs": scan_all([log_dir / name for name in audit_log_names(quick)]),
+        "server_logs": scan_all([log_dir / name for name in AUDIT_LOGS]),
         "ratios": audit_ratios(audit),
         "warnings": audit_warnings(audit),
     }
-
-
-def audit_log_names(quick: bool) -> list[str]:
-    """The server logs of the section, for the scan of errors."""
-    sizes = QUICK if quick else FULL
-    return [f"audit-{number}.log" for number in range(2 * sizes.pairs)]
 
 
 def audit_ratios(audit: dict[str, Any]) -> dict[str, Any]:
@@ -571,8 +650,9 @@ def audit_ratios(audit: dict[str, Any]) -> dict[str, Any]:
         "audit_chain_overhead": overhead,
         "audit_floor_chain_overhead": floor_overhead,
         "audit_chain_overhead_over_floor": (
+            # Only when both are costs: a negative overhead is noise, and so is the ratio.
             round(overhead / floor_overhead, 2)
-            if overhead is not None and floor_overhead and floor_overhead > 0
+            if overhead is not None and overhead > 0 and floor_overhead and floor_overhead > 0
             else None
         ),
         "audit_intake_with_chain_over_floor_inserts": (

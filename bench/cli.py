@@ -31,7 +31,7 @@ import asyncpg
 import httpx
 
 from app.settings import RealtimeSettings
-from bench.audit import audit_log_names, run_audit, run_audit_only
+from bench.audit import AUDIT_LOGS, run_audit, run_audit_only
 from bench.config import BenchConfig, parse_args
 from bench.cpu import CpuMeter, cpu_section
 from bench.deadlines import (
@@ -173,7 +173,6 @@ async def _measure_service(
     sections["audit"] = await run_audit(
         env,
         log_dir,
-        credentials,
         database.dsn,
         quick=config.quick,
         concurrency=config.concurrency,
@@ -287,7 +286,7 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
     env_section["started_at"] = started_at
     env_section["duration_s"] = round(time.monotonic() - started, 1)
     names = ("server.log", "server-a.log", "server-b.log", *DEADLINE_LOGS)
-    names += tuple(audit_log_names(config.quick))
+    names += AUDIT_LOGS
     logs = [config.output.parent / name for name in names]
     report = {"config": config.as_json(), **sections, "floor": floor}
     report["server_logs"] = scan_all(logs)
