@@ -40,6 +40,7 @@ import itertools
 import json
 import statistics
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -265,6 +266,8 @@ async def _seal_lag(connection: asyncpg.Connection, rounds: list[_Round]) -> dic
     """``sealed_at - occurred_at`` of the entries written during the with-chain rounds."""
     lags: list[float] = []
     after_answer: list[float] = []
+    per_round: list[int] = []
+    gaps: list[float] = []
     entries = 0
     for measured in rounds:
         if measured.mode != "with_chain":
@@ -278,6 +281,12 @@ async def _seal_lag(connection: asyncpg.Connection, rounds: list[_Round]) -> dic
         )
         entries += len(rows)
         lags += [float(row["lag"]) for row in rows if row["lag"] is not None]
+        # The sealer's rounds over those entries: one sealed_at each.
+        sealed_at = sorted(
+            Counter(float(r["sealed"]) for r in rows if r["sealed"] is not None).items()
+        )
+        per_round += [count for _, count in sealed_at]
+        gaps += [b[0] - a[0] for a, b in itertools.pairwise(sealed_at)]
         after_answer += [
             float(row["sealed"]) - measured.answered[row["object_id"]]
             for row in rows
@@ -297,6 +306,14 @@ async def _seal_lag(connection: asyncpg.Connection, rounds: list[_Round]) -> dic
         # an upper bound) and the 201 that reported it (a lower bound: negative when the
         # entry was sealed before its answer reached the client).
         "sealed_after_answer_ms": summarize_ms(after_answer),
+        # How often the sealer's rounds came (from one round's read to the next: the gather,
+        # the round itself and its waits for a connection and the event loop) and their size.
+        "rounds": len(per_round),
+        "round_gap_ms": summarize_ms(gaps),
+        "entries_per_round": {
+            "p50": statistics.median(per_round) if per_round else None,
+            "max": max(per_round, default=None),
+        },
         "seal_interval_s": interval,
         "gather_s": GATHER_SECONDS,
         "bound_ms": round(bound * 1000),
