@@ -13,7 +13,8 @@
 
 ``--only files`` runs step 1 and the evidence files measurement alone; ``--only deadlines``
 step 1 and the deadlines measurement (with its floor); ``--only audit`` the audit chain's
-cost on intake and its sealing lag (bench/audit.py, with its floor; last in a full run).
+cost on intake and its sealing lag (bench/audit.py, with its floor; after the deadlines
+in a full run, on two servers and two databases of its own).
 """
 
 from __future__ import annotations
