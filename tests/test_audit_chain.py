@@ -74,7 +74,7 @@ async def write_entries(database: Database, count: int, *, start: int = 0) -> No
 
 
 async def seal_all(database: Database) -> None:
-    while await seal_batch(database) is not None:
+    while await seal_batch(database.engine) is not None:
         pass
 
 
@@ -239,13 +239,13 @@ async def test_the_sealer_chains_committed_entries_in_batches(
     database: Database, db: asyncpg.Connection
 ) -> None:
     await write_entries(database, 5)
-    first = await seal_batch(database, limit=3)
+    first = await seal_batch(database.engine, limit=3)
     assert first is not None
     assert (first.first_position, first.count) == (1, 3)
-    second = await seal_batch(database, limit=3)
+    second = await seal_batch(database.engine, limit=3)
     assert second is not None
     assert (second.first_position, second.count) == (4, 2)
-    assert await seal_batch(database) is None
+    assert await seal_batch(database.engine) is None
     rows = await db.fetch("SELECT id, chain_position FROM audit_entries ORDER BY chain_position")
     assert [(r["id"], r["chain_position"]) for r in rows] == [(n, n) for n in range(1, 6)]
     report = await verify_database(db)

@@ -33,7 +33,7 @@ async def test_an_instance_with_the_sealer_off_seals_nothing_and_another_seals_i
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    while await seal_batch(database) is not None:  # the world's own entries
+    while await seal_batch(database.engine) is not None:  # the world's own entries
         pass
     monkeypatch.setenv("RELAY247_AUDIT_SEALER", "false")
     audit_settings.cache_clear()

@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.database import Database
 from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash
 from app.supervisor import Heartbeat
 
@@ -119,22 +118,23 @@ async def _seal(connection: AsyncConnection, limit: int) -> Sealed | None:
     return Sealed(first, len(entries), waits)
 
 
-async def seal_batch(database: Database, *, limit: int = BATCH) -> Sealed | None:
+async def seal_batch(engine: AsyncEngine, *, limit: int = BATCH) -> Sealed | None:
     """One round in one transaction; None when nothing was waiting."""
-    async with database.engine.begin() as connection:
+    async with engine.begin() as connection:
         return await _seal(connection, limit)
 
 
 class Sealer:
     def __init__(
         self,
-        database: Database,
+        engine: AsyncEngine,
         *,
         interval: float,
         batch: int = BATCH,
         on_sealed: Callable[[Sealed], None] | None = None,
     ) -> None:
-        self._database = database
+        """``engine``: the sealer's own (one connection), not the request pool's."""
+        self._engine = engine
         self._interval = interval
         self._batch = batch
         self._on_sealed = on_sealed
@@ -154,7 +154,7 @@ class Sealer:
         while True:
             # Cleared before the round: a commit during it wakes the next one at once.
             self._woken.clear()
-            while (sealed := await seal_batch(self._database, limit=self._batch)) is not None:
+            while (sealed := await seal_batch(self._engine, limit=self._batch)) is not None:
                 if self._on_sealed is not None:
                     self._on_sealed(sealed)
                 beat()
