@@ -25,6 +25,7 @@ from app.api import (
     tokens,
 )
 from app.api import audit as audit_routes
+from app.api import audit_export as audit_export_routes
 from app.api import files as file_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
@@ -317,6 +318,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(agreements.router)
     app.include_router(roster_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
     return app
 

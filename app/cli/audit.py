@@ -1,11 +1,13 @@
 """`relay247 audit verify`: checks the live audit table's hash chain and the signed checkpoints
-(in the table, and in a file kept outside it); `relay247 audit checkpoint` signs one now;
-`relay247 audit rotate-key` starts a new signing key."""
+(in the table, and in a file kept outside it), or an export offline; `relay247 audit export`
+writes one; `relay247 audit checkpoint` signs one now; `relay247 audit rotate-key` starts a
+new signing key."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -20,8 +22,16 @@ from app.cli.common import check_schema, database_url, echo_err
 from app.database import Database
 from app.database.urls import asyncpg_dsn
 from app.services.audit import checkpoints as checkpoint_service
+from app.services.audit import export as export_service
 from app.services.audit import keys as key_service
 from app.services.audit.chain import utc_timestamp
+from app.services.audit.export_verify import (
+    ExportReport,
+    PublicKeyError,
+    parse_public_keys,
+    verify_export,
+)
+from app.services.audit.query import AuditFilter
 from app.services.audit.verify import (
     CheckpointReport,
     DatabaseReport,
@@ -113,8 +123,77 @@ def _print(report: DatabaseReport) -> None:
         typer.echo("no entry waiting to be sealed")
 
 
+class _FileLines:
+    """A file's lines as text, counting the bytes read (for the progress bar)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+        self.read = 0
+
+    def __iter__(self) -> Iterator[str]:
+        with self.path.open("rb") as file:
+            for line in file:
+                self.read += len(line)
+                yield line.decode("utf-8", errors="replace")
+
+
+def _verify_file(path: Path, public_keys: list[str], stack: ExitStack) -> ExportReport:
+    try:
+        keys = parse_public_keys(public_keys)
+    except (PublicKeyError, OSError) as exc:
+        echo_err(f"relay247: {exc}")
+        raise typer.Exit(2) from exc
+    lines = _FileLines(path)
+    bar = _Progress(stack)
+    report = verify_export(lines, keys, progress=lambda _: bar(lines.read, lines.size))
+    bar(lines.read, lines.size)
+    return report
+
+
+def _print_export(report: ExportReport, path: Path) -> None:
+    if report.fault is not None:
+        typer.echo(f"export FAULT at {report.fault}")
+        typer.echo(
+            f"{report.entries} entries, {report.links} links and {report.checkpoints} "
+            "checkpoints read before it"
+        )
+        return
+    if report.covered_by is None:
+        typer.echo(f"export verified: {path} holds no entry (filters {report.filters})")
+        return
+    checkpoint = report.covered_by
+    typer.echo(
+        f"export verified: {report.entries} entries and {report.links} links, positions "
+        f"{report.first_position} to {report.last_position}, last hash {report.last_hash}"
+    )
+    typer.echo(
+        f"{report.checkpoints} checkpoints hold, the last at position {checkpoint.position} "
+        f"signed {utc_timestamp(checkpoint.signed_at)} by key {checkpoint.key_id}"
+    )
+    typer.echo(f"filters: {report.filters}")
+
+
 @audit_cli.command()
 def verify(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="An export (relay247 audit export, GET /v1/audit/export) to check offline, "
+            "with --public-key.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--public-key",
+            help="A key the export's checkpoints may be signed with (repeatable): base64 of "
+            "its 32 raw bytes, a file holding that, or the JSON of GET /v1/audit/public-keys.",
+        ),
+    ] = None,
     db: Annotated[
         bool, typer.Option("--db", help="Verify the live audit table of DATABASE_URL.")
     ] = False,
@@ -133,7 +212,24 @@ def verify(
     """Recompute every sealed entry's hash in chain order and report the first bad entry and
     why; then check every signed checkpoint (in the table, and in --checkpoints FILE) against
     the published keys and the chain, naming the first bad one. Exit 1 on any fault, 0 when
-    everything holds."""
+    everything holds.
+
+    With FILE, check an export offline instead, no database: its header, every entry's hash,
+    the links, the positions, the checkpoints' signatures (by a --public-key) and hashes, a
+    checkpoint covering the last entry, and its end line (a file cut short has none)."""
+    if file is not None:
+        if db or checkpoints is not None:
+            echo_err("relay247: verify either an export FILE or the database (--db), not both")
+            raise typer.Exit(2)
+        if not public_key:
+            echo_err("relay247: give the key its checkpoints are signed with: --public-key")
+            raise typer.Exit(2)
+        with ExitStack() as stack:
+            exported = _verify_file(file, public_key, stack)
+        _print_export(exported, file)
+        if exported.fault is not None:
+            raise typer.Exit(1)
+        return
     if not db and checkpoints is None:
         echo_err("relay247: say what to verify: --db for the live audit table")
         raise typer.Exit(2)
@@ -206,3 +302,101 @@ def rotate_key() -> None:
     typer.echo(f"new signing key {rotation.new_key.key_id} in {key_file}")
     for key_id in rotation.retired:
         typer.echo(f"retired key {key_id}")
+
+
+def _filters(
+    since: str | None,
+    until: str | None,
+    country: str | None,
+    agency_id: str | None,
+    principal_id: str | None,
+    request_id: str | None,
+    action: str | None,
+) -> AuditFilter:
+    """The filters, checked as the endpoint checks its parameters (the same types)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from app.schemas.primitives import CountryCode, Instant, Text
+
+    def parse(name: str, adapter: TypeAdapter[Any], value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"]
+            echo_err(f"relay247: --{name.replace('_', '-')}: {message}")
+            raise typer.Exit(2) from None
+
+    instant: TypeAdapter[Any] = TypeAdapter(Instant)
+    ident: TypeAdapter[Any] = TypeAdapter(uuid.UUID)
+    return AuditFilter(
+        since=parse("since", instant, since),
+        until=parse("until", instant, until),
+        country=parse("country", TypeAdapter(CountryCode), country),
+        agency_id=parse("agency_id", ident, agency_id),
+        principal_id=parse("principal_id", ident, principal_id),
+        request_id=parse("request_id", ident, request_id),
+        action=parse(
+            "action", TypeAdapter(Annotated[str, Text(min_length=1, max_length=64)]), action
+        ),
+    )
+
+
+async def _export(
+    url: str, filters: AuditFilter, fmt: export_service.ExportFormat, output: Any
+) -> None:
+    key_file, checkpoint_file = _paths()
+    database = Database(url, pool_size=2, max_overflow=0)
+    try:
+        await export_service.record_export(database, None, filters, fmt)
+        await export_service.ensure_signed(
+            database,
+            None,
+            filters,
+            keys=key_service.KeyHolder(key_file),
+            checkpoint_file=checkpoint_file,
+        )
+        async for chunk in export_service.export_lines(database, None, filters, fmt):
+            output.write(chunk)
+        output.flush()
+    finally:
+        await database.dispose()
+
+
+@audit_cli.command("export")
+def export(
+    export_format: Annotated[
+        export_service.ExportFormat, typer.Option("--format", help="ndjson or csv")
+    ] = export_service.ExportFormat.NDJSON,
+    since: Annotated[
+        str | None, typer.Option(help="Entries that occurred at or after (RFC 3339, offset)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Entries that occurred before")] = None,
+    country: Annotated[str | None, typer.Option(help="Entries concerning this country")] = None,
+    agency_id: Annotated[str | None, typer.Option(help="Done by this agency's principals")] = None,
+    principal_id: Annotated[str | None, typer.Option(help="Done by this principal")] = None,
+    request_id: Annotated[
+        str | None, typer.Option(help="About this request, its messages and files")
+    ] = None,
+    action: Annotated[str | None, typer.Option(help="e.g. request.read")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="The file to write (default: stdout)")
+    ] = None,
+) -> None:
+    """Export the sealed audit entries matching the filters, network-wide, with the links and
+    signed checkpoints that prove them (the format of GET /v1/audit/export): check it with
+    `relay247 audit verify FILE --public-key KEY`. Signs a checkpoint first if the last entry
+    has none yet (with RELAY247_AUDIT_SIGNING_KEY_FILE). The export is audited."""
+    filters = _filters(since, until, country, agency_id, principal_id, request_id, action)
+    url = database_url()
+    check_schema(url)
+    try:
+        if output is None:
+            asyncio.run(_export(url, filters, export_format, sys.stdout.buffer))
+        else:
+            with output.open("wb") as file:
+                asyncio.run(_export(url, filters, export_format, file))
+    except key_service.SigningKeyError as exc:
+        echo_err(f"relay247: {exc}")
+        raise typer.Exit(1) from exc

@@ -23,7 +23,15 @@ from datetime import datetime
 
 import asyncpg
 
-from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash, utc_timestamp
+from app.services.audit.chain import (
+    CHAIN_COLUMNS,
+    GENESIS,
+    LEGACY_FORMAT,
+    ChainEntry,
+    linked_hash,
+    next_hash,
+    utc_timestamp,
+)
 from app.services.audit.checkpoints import Checkpoint
 from app.services.audit.keys import PublishedKey, key_id_of
 
@@ -38,6 +46,7 @@ class Fault:
     position: int
     entry_id: int | None  # None: no entry holds the position
     reason: str
+    line: int | None = None  # in an export file: the line of the entry or link at fault
 
     def __str__(self) -> str:
         where = f"position {self.position}" + (
@@ -46,14 +55,51 @@ class Fault:
         return f"{where}: {self.reason}"
 
 
-def _stored(entry: ChainEntry) -> bytes | None:
+@dataclass(frozen=True, slots=True)
+class ExportedEntry:
+    """A sealed entry as an export shows it: its canonical bytes (rebuilt from the members of
+    its line), its stored hash and what explains a fault (id, seal time)."""
+
+    id: int
+    chain_position: int
+    chain_hash: str
+    sealed_at: datetime
+    format: int
+    canonical: bytes
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A position an export leaves out: the entry's digest (format 2), or nothing for a format
+    1 entry, whose hash links its whole bytes and cannot be followed without them."""
+
+    chain_position: int
+    digest: bytes | None
+    line: int | None = None
+    id: None = None
+
+
+Sealed = ChainEntry | ExportedEntry
+Walked = ChainEntry | ExportedEntry | Link
+
+
+def _hash_after(previous: bytes, entry: Sealed) -> bytes:
+    if isinstance(entry, ChainEntry):
+        return next_hash(previous, entry)
+    if entry.format == LEGACY_FORMAT:
+        return hashlib.sha256(previous + entry.canonical).digest()
+    return linked_hash(previous, hashlib.sha256(entry.canonical).digest())
+
+
+def _stored(entry: Sealed) -> bytes | None:
     try:
         return bytes.fromhex(entry.chain_hash or "")
     except ValueError:
         return None
 
 
-def _sealing_order(entry: ChainEntry) -> tuple[datetime, int]:
+def _sealing_order(entry: Sealed) -> tuple[datetime, int]:
     # A round seals in id order at one time, and rounds follow each other: along the chain,
     # (sealed_at, id) only grows. Used to explain a fault, never to find one.
     assert entry.sealed_at is not None
@@ -62,17 +108,32 @@ def _sealing_order(entry: ChainEntry) -> tuple[datetime, int]:
 
 class ChainWalk:
     """Feed sealed entries in position order; :meth:`feed` and :meth:`finish` return the
-    first fault (and nothing more is checked after it)."""
+    first fault (and nothing more is checked after it).
 
-    def __init__(self, *, previous_hash: bytes = GENESIS, first_position: int = 1) -> None:
+    An export's walk also takes :class:`Link` s, the positions it leaves out: a format 2
+    link's digest carries the chain on (checked by the next entry's stored hash, or by a
+    checkpoint); a format 1 link is a fault, the chain cannot be followed across it.
+    ``on_hash(position, hash)`` is told the chain's hash at each position once it is known
+    (for the checkpoints of an export)."""
+
+    def __init__(
+        self,
+        *,
+        previous_hash: bytes = GENESIS,
+        first_position: int = 1,
+        on_hash: Callable[[int, bytes], str | None] | None = None,
+    ) -> None:
         self.previous_hash = previous_hash
+        self.first_position = first_position
         self.next_position = first_position
         self.checked = 0
+        self.links = 0
         self.fault: Fault | None = None
-        self._pending: ChainEntry | None = None  # fed, checked once the one after it is known
-        self._last_good: ChainEntry | None = None
+        self._on_hash = on_hash
+        self._pending: Walked | None = None  # fed, checked once the one after it is known
+        self._last_good: Sealed | None = None
 
-    def feed(self, entry: ChainEntry) -> Fault | None:
+    def feed(self, entry: Walked) -> Fault | None:
         if self.fault is None and self._pending is not None:
             self.fault = self._check(self._pending, entry)
         self._pending = entry
@@ -84,39 +145,71 @@ class ChainWalk:
         self._pending = None
         return self.fault
 
-    def _check(self, entry: ChainEntry, following: ChainEntry | None) -> Fault | None:
+    def _advance(self, position: int, computed: bytes, line: int | None) -> Fault | None:
+        self.previous_hash = computed
+        self.next_position += 1
+        if self._on_hash is not None:
+            reason = self._on_hash(position, computed)
+            if reason is not None:
+                return Fault(position, None, reason, line)
+        return None
+
+    def _check(self, entry: Walked, following: Walked | None) -> Fault | None:
         position = entry.chain_position
         assert position is not None
+        line = entry.line if not isinstance(entry, ChainEntry) else None
         if position > self.next_position:
+            if following is not None and following.chain_position == self.next_position:
+                return Fault(
+                    self.next_position,
+                    following.id,
+                    f"out of order: position {position} comes before position "
+                    f"{self.next_position} (entries exchanged or moved)",
+                    line,
+                )
             gap = position - self.next_position
             return Fault(
                 self.next_position,
                 None,
                 f"missing: no entry holds this position ({gap} position"
                 f"{'s' if gap > 1 else ''} up to {position - 1} missing): deleted",
+                line,
             )
         if position < self.next_position:
-            return Fault(position, entry.id, f"position {position} is held twice")
-        computed = next_hash(self.previous_hash, entry)
+            return Fault(position, entry.id, f"position {position} is held twice", line)
+        if isinstance(entry, Link):
+            if entry.digest is None:
+                return Fault(
+                    position,
+                    None,
+                    "a format 1 entry is left out (a link without a digest): format 1 hashes "
+                    "an entry's whole bytes, so the chain cannot be followed across it; "
+                    "export with filters that include it, or without filters",
+                    line,
+                )
+            self.links += 1
+            return self._advance(position, linked_hash(self.previous_hash, entry.digest), line)
+        computed = _hash_after(self.previous_hash, entry)
         if computed == _stored(entry):
-            self.previous_hash = computed
-            self.next_position += 1
             self.checked += 1
             self._last_good = entry
-            return None
-        return Fault(position, entry.id, self._why(entry, computed, following))
+            return self._advance(position, computed, line)
+        reason = self._why(entry, computed, None if isinstance(following, Link) else following)
+        if position == self.first_position and self.first_position > 1 and self._last_good is None:
+            reason += " (or the previous hash the walk started from is not the chain's)"
+        return Fault(position, entry.id, reason, line)
 
-    def _why(self, entry: ChainEntry, computed: bytes, following: ChainEntry | None) -> str:
+    def _why(self, entry: Sealed, computed: bytes, following: Sealed | None) -> str:
         stored = _stored(entry)
         if stored is None or len(stored) != hashlib.sha256().digest_size:
             return "its stored hash is not a SHA-256 in hex"
         if following is not None and following.chain_position == entry.chain_position + 1:  # type: ignore[operator]
-            if next_hash(stored, following) == _stored(following):
+            if _hash_after(stored, following) == _stored(following):
                 return (
                     "changed after sealing: its content does not give its stored hash, "
                     "from which the next entry still chains"
                 )
-            if next_hash(computed, following) == _stored(following):
+            if _hash_after(computed, following) == _stored(following):
                 return (
                     "its stored hash was edited: the next entry chains from the hash its "
                     "content gives"

@@ -1,0 +1,370 @@
+"""Exports of the audit trail: the entries an auditor asked for, with what proves them, in one
+file that ``relay247 audit verify FILE`` checks offline (docs/audit-chain.md, "Exports").
+
+An export is a *segment* of the chain: from the first entry matching the filters to the first
+signed checkpoint at or after the last one. In position order it holds every matching entry
+whole, and for each entry of the segment it leaves out, a *link*: the entry's digest (format
+2), which carries the chain on without showing the entry. The checkpoints of the segment come
+first, so a verifier knows which positions' hashes to compare as it walks; the last line says
+how many records came, so a file cut short is told from a whole one.
+
+Memory is constant whatever the size: the segment is read in one REPEATABLE READ read-only
+snapshot through a server-side cursor, in chunks, and each chunk is serialised (and the
+digests of the entries left out computed, about 40 µs each) in a worker thread, so the event
+loop is never held for more than a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import enum
+import hashlib
+import io
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select, text, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.database import Database
+from app.models import AuditCheckpoint, AuditEntry
+from app.services import audit
+from app.services.audit import checkpoints as checkpoint_service
+from app.services.audit.chain import (
+    CHAIN_COLUMNS,
+    GENESIS,
+    LEGACY_FORMAT,
+    ChainEntry,
+    canonical_bytes,
+    canonical_document,
+    jcs,
+    utc_timestamp,
+)
+from app.services.audit.checkpoints import Checkpoint
+from app.services.audit.keys import KeyHolder
+from app.services.audit.query import AuditFilter, conditions
+from app.services.auth import Actor
+
+log = logging.getLogger(__name__)
+
+EXPORT_TYPE = "relay247.audit.export"
+EXPORT_VERSION = 1
+# Rows read, serialised and sent at a time: about 20 ms of work in a thread for links.
+CHUNK = 500
+
+
+class ExportFormat(enum.StrEnum):
+    NDJSON = "ndjson"
+    CSV = "csv"
+
+
+MEDIA_TYPES = {ExportFormat.NDJSON: "application/x-ndjson", ExportFormat.CSV: "text/csv"}
+
+# The CSV's columns, in this order (docs/audit-chain.md). An entry fills those of its
+# canonical form; a link type, v (format 1 only), position and digest; the header, each
+# checkpoint and the end line carry their NDJSON line in ``record``.
+CSV_COLUMNS = (
+    "type",
+    "v",
+    "position",
+    "id",
+    "occurred_at",
+    "sealed_at",
+    "actor_principal_id",
+    "actor_agency_id",
+    "actor_role",
+    "actor_country",
+    "remote_addr",
+    "action",
+    "object_type",
+    "object_id",
+    "content_hash",
+    "countries",
+    "details",
+    "hash",
+    "digest",
+    "record",
+)
+# Nullable members of an entry: an empty cell is null (none of them ever holds "").
+CSV_NULLABLE = frozenset(
+    {
+        "actor_principal_id",
+        "actor_agency_id",
+        "actor_role",
+        "actor_country",
+        "remote_addr",
+        "content_hash",
+    }
+)
+
+
+def entry_record(entry: ChainEntry) -> dict[str, Any]:
+    record = canonical_document(entry)
+    record["type"] = "entry"
+    record["hash"] = entry.chain_hash
+    return record
+
+
+def link_record(entry: ChainEntry) -> dict[str, Any]:
+    assert entry.chain_position is not None
+    if entry.format == LEGACY_FORMAT:
+        return {"type": "link", "position": entry.chain_position, "v": LEGACY_FORMAT}
+    digest = hashlib.sha256(canonical_bytes(entry)).hexdigest()
+    return {"type": "link", "position": entry.chain_position, "digest": digest}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return jcs(value).decode()  # integers, and countries and details as JSON text
+
+
+class _Writer:
+    """Records to the bytes of one format."""
+
+    def __init__(self, fmt: ExportFormat) -> None:
+        self.format = fmt
+        self._buffer = io.StringIO()
+        self._csv = csv.writer(self._buffer, lineterminator="\n")
+
+    def start(self) -> bytes:
+        if self.format is ExportFormat.CSV:
+            self._csv.writerow(CSV_COLUMNS)
+        return self._take()
+
+    def _take(self) -> bytes:
+        data = self._buffer.getvalue().encode()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return data
+
+    def whole(self, record_type: str, line: str) -> None:
+        """A record carried whole (header, checkpoint, end): its JSON line."""
+        if self.format is ExportFormat.NDJSON:
+            self._buffer.write(line + "\n")
+        else:
+            self._csv.writerow([record_type] + [""] * (len(CSV_COLUMNS) - 2) + [line])
+
+    def record(self, record: dict[str, Any]) -> None:
+        """An entry or a link."""
+        if self.format is ExportFormat.NDJSON:
+            self._buffer.write(jcs(record).decode() + "\n")
+        else:
+            self._csv.writerow([_cell(record.get(name)) for name in CSV_COLUMNS])
+
+    def rows(self, rows: Sequence[Any]) -> bytes:
+        for row in rows:
+            entry = ChainEntry.of(row)
+            self.record(entry_record(entry) if row.matches else link_record(entry))
+        return self._take()
+
+    def checkpoints(self, lines: Sequence[str]) -> bytes:
+        for line in lines:
+            self.whole(checkpoint_service.CHECKPOINT_TYPE, line)
+        return self._take()
+
+    def flush(self) -> bytes:
+        return self._take()
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    first: int
+    last: int  # the last position of the segment: a checkpoint's
+    previous_hash: str
+
+
+def _matching(actor: Actor | None, filters: AuditFilter) -> ColumnElement[bool]:
+    clauses = conditions(actor, filters)
+    return and_(*clauses) if clauses else true()
+
+
+async def _last_matching(connection: AsyncConnection, matching: ColumnElement[bool]) -> int | None:
+    return await connection.scalar(
+        select(func.max(AuditEntry.chain_position)).where(
+            AuditEntry.chain_position.is_not(None), matching
+        )
+    )
+
+
+async def _last_checkpoint(connection: AsyncConnection) -> int | None:
+    return await connection.scalar(select(func.max(AuditCheckpoint.chain_position)))
+
+
+async def ensure_signed(
+    database: Database,
+    actor: Actor | None,
+    filters: AuditFilter,
+    *,
+    keys: KeyHolder,
+    checkpoint_file: Path | None,
+) -> Checkpoint | None:
+    """Before an export: if the last entry it would hold is covered by no checkpoint yet, sign
+    the head now (stored, and appended to ``checkpoint_file``), so the export's tail is
+    signed. Returns the checkpoint signed, if one was. Raises SigningKeyError."""
+    matching = _matching(actor, filters)
+    async with database.engine.connect() as connection:
+        last = await _last_matching(connection, matching)
+        signed = await _last_checkpoint(connection)
+    if last is None or (signed is not None and signed >= last):
+        return None
+    async with database.engine.begin() as connection:
+        checkpoint = await checkpoint_service.take(connection, keys, only_if_moved=True, wait=True)
+    if checkpoint is not None and checkpoint_file is not None:
+        await asyncio.to_thread(checkpoint_service.append_line, checkpoint_file, checkpoint)
+    return checkpoint
+
+
+_ENTRY_COLUMNS = text(CHAIN_COLUMNS)
+
+
+async def _segment(connection: AsyncConnection, matching: ColumnElement[bool]) -> Segment | None:
+    """The segment in the snapshot: up to the last checkpoint it shows (entries sealed since
+    are the next export's), None when nothing matches."""
+    signed = await _last_checkpoint(connection)
+    if signed is None:
+        return None
+    bounds = (
+        await connection.execute(
+            select(func.min(AuditEntry.chain_position), func.max(AuditEntry.chain_position)).where(
+                AuditEntry.chain_position.is_not(None),
+                AuditEntry.chain_position <= signed,
+                matching,
+            )
+        )
+    ).one()
+    first, last_matching = bounds
+    if first is None:
+        return None
+    last = await connection.scalar(
+        select(func.min(AuditCheckpoint.chain_position)).where(
+            AuditCheckpoint.chain_position >= last_matching
+        )
+    )
+    assert last is not None  # the last checkpoint is at or after it
+    previous = GENESIS.hex()
+    if first > 1:
+        previous = await connection.scalar(
+            select(AuditEntry.chain_hash).where(AuditEntry.chain_position == first - 1)
+        )
+        if previous is None:  # deleted: the export shows it, the verifier says so
+            previous = "0" * 64
+    return Segment(first, last, previous)
+
+
+def header(filters: AuditFilter, segment: Segment | None, generated_at: datetime) -> str:
+    return jcs(
+        {
+            "type": EXPORT_TYPE,
+            "v": EXPORT_VERSION,
+            "generated_at": utc_timestamp(generated_at),
+            "filters": filters.described(),
+            "first_position": segment.first if segment else None,
+            "previous_hash": segment.previous_hash if segment else None,
+        }
+    ).decode()
+
+
+def end(entries: int, links: int, last_position: int | None, last_hash: str | None) -> str:
+    return jcs(
+        {
+            "type": "end",
+            "entries": entries,
+            "links": links,
+            "last_position": last_position,
+            "last_hash": last_hash,
+        }
+    ).decode()
+
+
+async def export_lines(
+    database: Database,
+    actor: Actor | None,
+    filters: AuditFilter,
+    fmt: ExportFormat,
+    *,
+    generated_at: datetime | None = None,
+) -> AsyncIterator[bytes]:
+    """The export's bytes, a chunk at a time. Call :func:`ensure_signed` first. A database
+    failing midway raises: the caller ends the file without its end line (truncated)."""
+    matching = _matching(actor, filters)
+    writer = _Writer(fmt)
+    yield writer.start()
+    async with database.engine.connect() as connection:
+        connection = await connection.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+        async with connection.begin():
+            segment = await _segment(connection, matching)
+            moment = generated_at or datetime.now(UTC)
+            writer.whole(EXPORT_TYPE, header(filters, segment, moment))
+            if segment is None:
+                writer.whole("end", end(0, 0, None, None))
+                yield writer.flush()
+                return
+            yield writer.flush()
+            checkpoints = await connection.stream(
+                select(
+                    AuditCheckpoint.v,
+                    AuditCheckpoint.chain_position,
+                    AuditCheckpoint.chain_hash,
+                    AuditCheckpoint.signed_at,
+                    AuditCheckpoint.key_id,
+                    AuditCheckpoint.signature,
+                )
+                .where(AuditCheckpoint.chain_position.between(segment.first, segment.last))
+                .order_by(AuditCheckpoint.chain_position, AuditCheckpoint.id)
+                .execution_options(yield_per=CHUNK)
+            )
+            async for rows in checkpoints.partitions():
+                lines = [
+                    Checkpoint(
+                        row.chain_position,
+                        row.chain_hash,
+                        row.signed_at,
+                        row.key_id,
+                        bytes(row.signature),
+                        row.v,
+                    ).line()
+                    for row in rows
+                ]
+                yield await asyncio.to_thread(writer.checkpoints, lines)
+            entries = await connection.stream(
+                select(_ENTRY_COLUMNS, matching.label("matches"))
+                .select_from(AuditEntry)
+                .where(AuditEntry.chain_position.between(segment.first, segment.last))
+                .order_by(AuditEntry.chain_position)
+                .execution_options(yield_per=CHUNK)
+            )
+            counts = [0, 0]
+            last: tuple[int | None, str | None] = (None, None)
+            async for rows in entries.partitions():
+                for row in rows:
+                    counts[0 if row.matches else 1] += 1
+                last = (rows[-1].chain_position, rows[-1].chain_hash)
+                yield await asyncio.to_thread(writer.rows, rows)
+            writer.whole("end", end(counts[0], counts[1], *last))
+            yield writer.flush()
+
+
+async def record_export(
+    database: Database, actor: Actor | None, filters: AuditFilter, fmt: ExportFormat
+) -> None:
+    """The export's own audit entry, committed before its first byte goes out."""
+    async with database.transaction() as session:
+        await audit.record(
+            session,
+            actor,
+            "audit.exported",
+            object_type="audit",
+            object_id="export",
+            countries=[filters.country],
+            details={**filters.described(), "format": fmt.value},
+        )

@@ -1,0 +1,412 @@
+"""Exports of the audit trail (GET /v1/audit/export, `relay247 audit export`) and their offline
+check (`relay247 audit verify FILE --public-key KEY`): a live trail verifies with the
+published key alone, in NDJSON and CSV, filtered or not; each tampering is named."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from app.database import Database
+from app.models.enums import Role
+from app.services.audit.checkpoints import Checkpoint, sign
+from app.services.audit.export_verify import ExportReport, parse_public_keys, verify_export
+from app.services.audit.keys import SigningKey
+from app.services.audit.sealer import seal_batch
+from app.settings import audit_settings
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer
+from tests.factories import Party, World, make_party
+from tests.processes import environment, run
+from tests.waiting import eventually
+
+
+@pytest.fixture(autouse=True)
+def _key_files_of_this_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The server's signing key and checkpoint file in the test's folder."""
+    monkeypatch.setenv("RELAY247_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
+    monkeypatch.setenv("RELAY247_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.ndjson"))
+    audit_settings.cache_clear()
+    yield
+    audit_settings.cache_clear()
+
+
+async def all_sealed(db: asyncpg.Connection) -> None:
+    async def sealed() -> bool:
+        unsealed = await db.fetchval("SELECT count(*) FROM audit_entries WHERE sealed_at IS NULL")
+        return bool(unsealed == 0)
+
+    await eventually(sealed, within=10)
+
+
+async def live_trail(client: httpx.AsyncClient, world: World, db: asyncpg.Connection) -> None:
+    """Requests from France and Japan to Germany, acknowledged and read: entries concerning
+    (FR, DE) and (JP, DE), FR ones first so that a Japanese export starts after position 1."""
+    for sender in (world.unit("FR"), world.unit("FR"), world.unit("JP"), world.unit("FR")):
+        created = await submit_request(client, sender)
+        desk = world.desk("DE")
+        response = await client.post(f"/v1/requests/{created['id']}/ack", headers=desk.headers)
+        assert response.status_code == 200, response.text
+        response = await client.get(f"/v1/requests/{created['id']}", headers=desk.headers)
+        assert response.status_code == 200, response.text
+    await all_sealed(db)
+
+
+async def export(
+    client: httpx.AsyncClient, party: Party, **params: str
+) -> tuple[httpx.Response, str]:
+    response = await client.get("/v1/audit/export", params=params, headers=party.headers)
+    return response, response.text
+
+
+async def published(client: httpx.AsyncClient, party: Party) -> dict[str, Any]:
+    response = await client.get("/v1/audit/public-keys", headers=party.headers)
+    assert response.status_code == 200
+    keys: dict[str, Any] = response.json()
+    return keys
+
+
+def check(text: str, keys: dict[str, Any]) -> ExportReport:
+    return verify_export(text.splitlines(keepends=True), parse_public_keys([json.dumps(keys)]))
+
+
+def records(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+async def national_auditor(database: Database, world: World, country: str) -> Party:
+    ncb = world(country, Role.NCB)
+    return await make_party(
+        database,
+        agency_id=ncb.agency_id,
+        country=country,
+        role=Role.NATIONAL_AUDITOR,
+        name=f"{country} auditor",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+async def test_an_export_of_a_live_trail_verifies_offline_with_the_published_key(
+    fmt: str, server: RunningServer, world: World, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    auditor = world.auditor
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        sealed = await db.fetchval("SELECT max(chain_position) FROM audit_entries")
+        response, text = await export(client, auditor, format=fmt)
+        keys = await published(client, auditor)
+    assert response.status_code == 200, text
+    media = {"ndjson": "application/x-ndjson", "csv": "text/csv"}[fmt]
+    assert response.headers["content-type"].startswith(media)
+    assert response.headers["content-disposition"].startswith("attachment; filename=")
+    report = check(text, keys)
+    assert report.fault is None, report.fault
+    # Unfiltered: every sealed entry whole from position 1, no link, and the tail signed.
+    assert (report.first_position, report.links) == (1, 0)
+    assert report.entries == report.last_position >= sealed
+    assert report.covered_by is not None
+    assert report.covered_by.position == report.last_position
+    # With the real command and nothing but the file and the endpoint's JSON.
+    (tmp_path / "export").write_text(text)
+    (tmp_path / "keys.json").write_text(json.dumps(keys))
+    code, stdout, stderr = await run(
+        "audit",
+        "verify",
+        str(tmp_path / "export"),
+        "--public-key",
+        str(tmp_path / "keys.json"),
+        env=environment(),
+    )
+    assert (code, stderr) == (0, ""), stdout + stderr
+    assert stdout.startswith(f"export verified: {report.entries} entries and 0 links")
+    # The key as base64 of its raw bytes works as well.
+    (key,) = keys["items"]
+    code, stdout, _ = await run(
+        "audit",
+        "verify",
+        str(tmp_path / "export"),
+        "--public-key",
+        key["public_key"],
+        env=environment(),
+    )
+    assert code == 0, stdout
+
+
+async def test_a_country_filtered_export_holds_links_and_verifies(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        response, text = await export(client, world.auditor, country="JP")
+        keys = await published(client, world.auditor)
+        _, csv_text = await export(client, world.auditor, country="JP", format="csv")
+    assert response.status_code == 200, text
+    report = check(text, keys)
+    assert report.fault is None, report.fault
+    assert report.entries > 0
+    assert report.links > 0
+    assert report.first_position is not None
+    assert report.first_position > 1
+    lines = records(text)
+    assert lines[0]["filters"] == {"country": "JP"}
+    entries = [line for line in lines if line["type"] == "entry"]
+    assert all("JP" in entry["countries"] for entry in entries)
+    links = [line for line in lines if line["type"] == "link"]
+    assert all(set(link) == {"type", "position", "digest"} for link in links)
+    # The CSV holds the same records and verifies the same.
+    csv_report = check(csv_text, keys)
+    assert csv_report.fault is None, csv_report.fault
+    assert (csv_report.entries, csv_report.links) == (report.entries, report.links)
+
+
+def _replace_line(text: str, number: int, line: str | None) -> str:
+    lines = text.splitlines(keepends=True)
+    if line is None:
+        del lines[number - 1]
+    else:
+        lines[number - 1] = line
+    return "".join(lines)
+
+
+def _line_of(text: str, predicate: Any, nth: int = 0) -> int:
+    found = [n for n, record in enumerate(records(text), start=1) if predicate(record)]
+    return found[nth]
+
+
+async def test_each_tampering_is_named_at_the_first_bad_line(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        _, text = await export(client, world.auditor)
+        _, filtered = await export(client, world.auditor, country="JP")
+        _, csv_text = await export(client, world.auditor, format="csv")
+        keys = await published(client, world.auditor)
+    assert check(text, keys).fault is None
+    entry_lines = [n for n, r in enumerate(records(text), start=1) if r["type"] == "entry"]
+    third = entry_lines[2]
+
+    def fault(tampered: str, *, of: str = "") -> str:
+        report = check(tampered, keys)
+        assert report.fault is not None, f"{of}: not caught"
+        return str(report.fault)
+
+    # A byte edited in an entry: the next entry still chains from its stored hash.
+    edited = text.splitlines(keepends=True)[third - 1].replace('"action":"', '"action":"X', 1)
+    assert fault(_replace_line(text, third, edited)).startswith(f"line {third}, position 3:")
+    assert "changed after sealing" in fault(_replace_line(text, third, edited))
+    # An entry deleted from the file: its position is missing.
+    reason = fault(_replace_line(text, third, None))
+    assert reason.startswith(f"line {third}, position 3:"), reason
+    assert "missing" in reason
+    # Two entries swapped.
+    lines = text.splitlines(keepends=True)
+    lines[third - 1], lines[third] = lines[third], lines[third - 1]
+    reason = fault("".join(lines))
+    assert reason.startswith(f"line {third}, position 3:"), reason
+    assert "out of order" in reason
+    # The file cut short: at a line's end (no end line), and within a line.
+    lines = text.splitlines(keepends=True)
+    assert "cut short" in fault("".join(lines[:-1]))
+    assert "cut short" in fault("".join(lines[:-1]) + lines[-1][:20])
+    assert "cut short" in fault("".join(lines[: third + 1]))
+    # A checkpoint signed by another key, under its own id and under the published one.
+    checkpoint_line = _line_of(text, lambda r: r["type"] == "relay247.audit.checkpoint")
+    original = Checkpoint.parse(text.splitlines()[checkpoint_line - 1])
+    other = SigningKey.generate()
+    forged = sign(
+        other, position=original.position, chain_hash=original.hash, signed_at=original.signed_at
+    )
+    reason = fault(_replace_line(text, checkpoint_line, forged.line() + "\n"))
+    assert reason.startswith(f"line {checkpoint_line}, position {original.position}:"), reason
+    assert f"signed by key {other.key_id}, which is none of the keys given" in reason
+    posing = Checkpoint(
+        original.position, original.hash, original.signed_at, original.key_id, forged.signature
+    )
+    reason = fault(_replace_line(text, checkpoint_line, posing.line() + "\n"))
+    assert "its signature does not verify" in reason
+    # previous_hash forged: the filtered export starts after position 1.
+    first = records(filtered)[0]
+    assert first["first_position"] > 1
+    assert check(filtered, keys).fault is None
+    forged_header = json.dumps({**first, "previous_hash": "ab" * 32}) + "\n"
+    first_entry = _line_of(filtered, lambda r: r["type"] == "entry")
+    reason = fault(_replace_line(filtered, 1, forged_header))
+    assert reason.startswith(f"line {first_entry}, position {first['first_position']}:"), reason
+    assert "previous hash" in reason
+    # A link's digest changed: the next entry no longer follows.
+    link = _line_of(filtered, lambda r: r["type"] == "link")
+    record = records(filtered)[link - 1]
+    changed = json.dumps({**record, "digest": "00" * 32}) + "\n"
+    assert "line" in fault(_replace_line(filtered, link, changed))
+    # CSV: a byte edited in an entry's row is named at its line too.
+    csv_lines = csv_text.splitlines(keepends=True)
+    row = next(n for n, line in enumerate(csv_lines, start=1) if line.startswith("entry,2,3,"))
+    csv_lines[row - 1] = csv_lines[row - 1].replace("Z,", "Z,X", 2)
+    reason = fault("".join(csv_lines))
+    assert reason.startswith(f"line {row}, position 3:"), reason
+
+
+async def test_a_national_auditor_exports_its_own_country_only(
+    server: RunningServer, world: World, db: asyncpg.Connection, database: Database
+) -> None:
+    japan = await national_auditor(database, world, "JP")
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        refused, body = await export(client, japan, country="FR")
+        own, text = await export(client, japan)
+        keys = await published(client, japan)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert json.loads(body)["status"] == 403
+    assert own.status_code == 200, text
+    report = check(text, keys)
+    assert report.fault is None, report.fault
+    entries = [r for r in records(text) if r["type"] == "entry"]
+    assert entries
+    assert all("JP" in entry["countries"] for entry in entries)
+    assert report.links > 0
+
+
+async def test_an_export_is_audited_before_it_is_sent(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        response, _ = await export(
+            client, world.auditor, country="DE", format="csv", action="request.read"
+        )
+    assert response.status_code == 200
+    row = await db.fetchrow(
+        "SELECT actor_principal_id, object_type, object_id, details, countries "
+        "FROM audit_entries WHERE action = 'audit.exported'"
+    )
+    assert row is not None
+    assert (row["object_type"], row["object_id"]) == ("audit", "export")
+    assert row["actor_principal_id"] == world.auditor.principal_id
+    assert json.loads(row["details"]) == {
+        "country": "DE",
+        "action": "request.read",
+        "format": "csv",
+    }
+    assert "DE" in row["countries"]
+
+
+async def test_bad_parameters_are_422_before_any_byte(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        for params in (
+            {"format": "xml"},
+            {"since": "2026-11-20T08:00:00"},
+            {"country": "fr"},
+            {"agency_id": "nope"},
+            {"action": ""},
+        ):
+            response, text = await export(client, world.auditor, **params)
+            assert response.status_code == 422, (params, text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+    assert (
+        await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'audit.exported'") == 0
+    )
+
+
+async def test_the_command_line_export_is_the_endpoints_and_verifies(
+    server: RunningServer, world: World, db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        until = await db.fetchval(
+            "SELECT to_char(max(occurred_at) AT TIME ZONE 'UTC' + interval '1 microsecond', "
+            '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') FROM audit_entries'
+        )
+        # The first export signs the tail; both then cover the same segment.
+        _, endpoint = await export(client, world.auditor, country="JP", until=until)
+        keys = await published(client, world.auditor)
+        env = environment(
+            DATABASE_URL=database_url,
+            RELAY247_AUDIT_SIGNING_KEY_FILE=str(tmp_path / "key.pem"),
+            RELAY247_AUDIT_CHECKPOINT_FILE=str(tmp_path / "checkpoints.ndjson"),
+        )
+        code, stdout, stderr = await run(
+            "audit", "export", "--country", "JP", "--until", until, env=env
+        )
+        assert (code, stderr) == (0, ""), stderr
+        output = tmp_path / "export.csv"
+        code, _, stderr = await run(
+            "audit", "export", "--format", "csv", "--output", str(output), env=env
+        )
+        assert code == 0, stderr
+        code, _, stderr = await run("audit", "export", "--since", "yesterday", env=env)
+        assert code == 2
+        assert "--since" in stderr
+    generated = re.compile(r'"generated_at":"[^"]*"')
+    assert generated.sub("", stdout) == generated.sub("", endpoint)
+    assert check(output.read_text(), keys).fault is None
+
+
+async def test_a_format_1_entry_left_out_is_a_fault_naming_its_position(
+    world: World, database: Database, db: asyncpg.Connection, server: RunningServer
+) -> None:
+    """An entry written before migration 0011 (countries NULL) hashes its whole bytes: a
+    filtered export leaving it out cannot link across it, and the verifier says so."""
+    async with http(server.http) as client:
+        await submit_request(client, world.unit("JP"))
+        await all_sealed(db)
+        await db.execute("SELECT pg_advisory_lock(x'5232343741554454'::bigint)")
+        try:
+            await db.execute(
+                "INSERT INTO audit_entries (action, object_type, object_id, details, countries) "
+                "VALUES ('request.read', 'request', 'legacy', '{}', NULL)"
+            )
+        finally:
+            await db.execute("SELECT pg_advisory_unlock(x'5232343741554454'::bigint)")
+        await all_sealed(db)
+        legacy = await db.fetchval(
+            "SELECT chain_position FROM audit_entries WHERE object_id = 'legacy'"
+        )
+        await submit_request(client, world.unit("JP"))
+        await all_sealed(db)
+        _, text = await export(client, world.auditor, country="JP")
+        _, whole = await export(client, world.auditor)
+        keys = await published(client, world.auditor)
+    (link,) = [r for r in records(text) if r["type"] == "link" and "v" in r]
+    assert link == {"type": "link", "position": legacy, "v": 1}
+    report = check(text, keys)
+    assert report.fault is not None
+    assert report.fault.position == legacy
+    assert "format 1 entry is left out" in report.fault.reason
+    # Unfiltered, it is there whole, and the export verifies.
+    assert check(whole, keys).fault is None
+
+
+async def test_an_empty_export_verifies(
+    server: RunningServer, world: World, database: Database
+) -> None:
+    while await seal_batch(database) is not None:
+        pass
+    async with http(server.http) as client:
+        response, text = await export(client, world.auditor, action="nothing.ever")
+        keys = await published(client, world.auditor)
+    assert response.status_code == 200
+    lines = records(text)
+    assert [line["type"] for line in lines] == ["relay247.audit.export", "end"]
+    assert check(text, keys).fault is None
+
+
+def test_public_keys_in_every_form(tmp_path: Path) -> None:
+    key = SigningKey.generate()
+    raw = base64.b64encode(key.public_key).decode()
+    (tmp_path / "key.b64").write_text(raw + "\n")
+    assert set(parse_public_keys([raw])) == {key.key_id}
+    assert set(parse_public_keys([str(tmp_path / "key.b64")])) == {key.key_id}
+    with pytest.raises(ValueError, match=r"not the 32"):
+        parse_public_keys([base64.b64encode(b"short").decode()])
