@@ -10,11 +10,14 @@
    survivor's takeover of an instance killed with SIGKILL (bench/deadlines.py).
 5. The floor is measured on the same database, with no relay247 running.
 6. The servers' logs are scanned for errors no client may have seen.
+7. Audit exports (bench/audit_export.py): a trail of a million sealed entries (--audit-entries)
+   exported through the API on a server of its own and verified offline, with their floors.
 
 ``--only files`` runs step 1 and the evidence files measurement alone; ``--only deadlines``
 step 1 and the deadlines measurement (with its floor); ``--only audit`` the audit chain's
 cost on intake and its sealing lag (bench/audit.py, with its floor; after the deadlines
-in a full run, on two servers and two databases of its own).
+in a full run, on two servers and two databases of its own); ``--only audit_export`` step 1
+and the audit exports.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import httpx
 
 from app.settings import RealtimeSettings
 from bench.audit import AUDIT_LOGS, run_audit, run_audit_only
+from bench.audit_export import audit_export_ratios, audit_export_warnings, run_audit_export
 from bench.config import BenchConfig, parse_args
 from bench.cpu import CpuMeter, cpu_section
 from bench.deadlines import (
@@ -117,7 +121,8 @@ async def _measure_service(
     config: BenchConfig, database: BenchDatabase, env: dict[str, str], log_dir: Path
 ) -> tuple[dict[str, Any], ResumeSpan]:
     await migrate(env)
-    credentials = Credentials.from_seed(await seed(env))
+    seeded = await seed(env)
+    credentials = Credentials.from_seed(seeded)
     countries = credentials.countries
     sections: dict[str, Any] = {}
     async with (
@@ -179,6 +184,9 @@ async def _measure_service(
         concurrency=config.concurrency,
         workers=config.workers,
     )
+    sections["audit_export"] = await run_audit_export(
+        env, log_dir, seeded, database.url, database.dsn, entries=config.audit_entries
+    )
     return sections, span
 
 
@@ -224,6 +232,21 @@ async def _files_only(
     return {"files": files, "server_logs": scan_all([log_dir / "server.log"])}
 
 
+async def _audit_export_only(
+    config: BenchConfig, database: BenchDatabase, env: dict[str, str], log_dir: Path
+) -> dict[str, Any]:
+    """``--only audit_export``: the audit trail exported and verified, on a server of its own."""
+    await migrate(env)
+    seeded = await seed(env)
+    section = await run_audit_export(
+        env, log_dir, seeded, database.url, database.dsn, entries=config.audit_entries
+    )
+    return {
+        "audit_export": section,
+        "server_logs": scan_all([log_dir / "server-audit-export.log"]),
+    }
+
+
 async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
@@ -254,6 +277,18 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         env_section["duration_s"] = round(time.monotonic() - started, 1)
         env_section["started_at"] = started_at
         return {"config": config.as_json(), **report, "environment": env_section}
+    if config.only == "audit_export":
+        with cli_environment(database) as env:
+            report = await _audit_export_only(config, database, env, config.output.parent)
+        report |= {
+            "config": config.as_json(),
+            "ratios": audit_export_ratios(report["audit_export"]),
+            "warnings": audit_export_warnings(report["audit_export"]),
+        }
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
     if config.only == "deadlines":
         with cli_environment(database) as env:
             report = await _deadlines_only(config, database, env, config.output.parent)
@@ -286,13 +321,19 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
     env_section["open_files_limit"] = open_files
     env_section["started_at"] = started_at
     env_section["duration_s"] = round(time.monotonic() - started, 1)
-    names = ("server.log", "server-a.log", "server-b.log", *DEADLINE_LOGS)
-    names += AUDIT_LOGS
+    names = (
+        "server.log",
+        "server-a.log",
+        "server-b.log",
+        "server-audit-export.log",
+        *DEADLINE_LOGS,
+        *AUDIT_LOGS,
+    )
     logs = [config.output.parent / name for name in names]
     report = {"config": config.as_json(), **sections, "floor": floor}
     report["server_logs"] = scan_all(logs)
-    report["ratios"] = ratios(report)
-    report["warnings"] = warnings(config, report)
+    report["ratios"] = ratios(report) | audit_export_ratios(report["audit_export"])
+    report["warnings"] = warnings(config, report) + audit_export_warnings(report["audit_export"])
     report["environment"] = env_section
     return report
 

@@ -39,6 +39,7 @@ class BenchConfig:
     file_rounds: int  # uploads (then downloads) of a 50 MiB file, one after another
     deadlines: int  # ack deadlines due at one instant across two instances
     takeover_deadlines: int  # deadlines due as one instance is killed with SIGKILL
+    audit_entries: int  # sealed audit entries exported and verified (bench/audit_export.py)
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
@@ -66,6 +67,7 @@ _FULL = {
     "file_rounds": 3,
     "deadlines": 1000,
     "takeover_deadlines": 200,
+    "audit_entries": 1_000_000,
 }
 _QUICK = {
     "requests": 300,
@@ -83,6 +85,7 @@ _QUICK = {
     "file_rounds": 1,
     "deadlines": 200,
     "takeover_deadlines": 50,
+    "audit_entries": 20_000,
 }
 
 
@@ -120,9 +123,14 @@ def _parser() -> argparse.ArgumentParser:
         help="deadlines due as an instance is killed (default 200, quick 50)",
     )
     parser.add_argument(
+        "--audit-entries",
+        type=int,
+        help="sealed audit entries exported and verified (default 1000000, quick 20000)",
+    )
+    parser.add_argument(
         "--only",
-        choices=["files", "deadlines", "audit"],
-        help="run one measurement alone (with its floor): files, deadlines, audit",
+        choices=["files", "deadlines", "audit", "audit_export"],
+        help="run one measurement alone (with its floor): files, deadlines, audit, audit_export",
     )
     parser.add_argument(
         "--database",
@@ -165,6 +173,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         file_rounds=args.file_rounds or int(sizes["file_rounds"]),
         deadlines=args.deadlines or int(sizes["deadlines"]),
         takeover_deadlines=args.takeover_deadlines or int(sizes["takeover_deadlines"]),
+        audit_entries=args.audit_entries or int(sizes["audit_entries"]),
         database=args.database,
         output=args.output,
         quick=args.quick,
@@ -186,6 +195,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         "file_rounds",
         "deadlines",
         "takeover_deadlines",
+        "audit_entries",
     ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):

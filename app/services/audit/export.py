@@ -42,6 +42,7 @@ from app.services.audit.chain import (
     ChainEntry,
     canonical_bytes,
     canonical_document,
+    in_fast_subset,
     jcs,
     utc_timestamp,
 )
@@ -118,6 +119,18 @@ def link_record(entry: ChainEntry) -> dict[str, Any]:
     return {"type": "link", "position": entry.chain_position, "digest": digest}
 
 
+def _entry_line(entry: ChainEntry) -> str:
+    record = entry_record(entry)
+    return jcs(record, checked=in_fast_subset(record)).decode()
+
+
+def _link_line(entry: ChainEntry) -> str:
+    record = link_record(entry)
+    if "digest" in record:  # RFC 8785 of the record, written directly: keys sorted
+        return f'{{"digest":"{record["digest"]}","position":{record["position"]},"type":"link"}}'
+    return jcs(record).decode()
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -160,9 +173,17 @@ class _Writer:
             self._csv.writerow([_cell(record.get(name)) for name in CSV_COLUMNS])
 
     def rows(self, rows: Sequence[Any]) -> bytes:
-        for row in rows:
-            entry = ChainEntry.of(row)
-            self.record(entry_record(entry) if row.matches else link_record(entry))
+        if self.format is ExportFormat.NDJSON:
+            lines = [
+                _entry_line(entry) if row.matches else _link_line(entry)
+                for row in rows
+                for entry in (ChainEntry.of(row),)
+            ]
+            self._buffer.write("\n".join(lines) + "\n")
+        else:
+            for row in rows:
+                entry = ChainEntry.of(row)
+                self.record(entry_record(entry) if row.matches else link_record(entry))
         return self._take()
 
     def checkpoints(self, lines: Sequence[str]) -> bytes:
