@@ -410,3 +410,46 @@ def test_public_keys_in_every_form(tmp_path: Path) -> None:
     assert set(parse_public_keys([str(tmp_path / "key.b64")])) == {key.key_id}
     with pytest.raises(ValueError, match=r"not the 32"):
         parse_public_keys([base64.b64encode(b"short").decode()])
+
+
+async def test_a_database_failing_midway_cuts_the_file_short_and_logs_without_content(
+    server: RunningServer,
+    world: World,
+    database: Database,
+    db: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await db.execute(
+        "INSERT INTO audit_entries (action, object_type, object_id, details) "
+        "SELECT 'request.read', 'request', 'secret-' || g, jsonb_build_object('n', g) "
+        "FROM generate_series(1, 20000) AS g"
+    )
+    while await seal_batch(database, limit=5000) is not None:
+        pass
+    received = b""
+    async with http(server.http) as client:
+        keys = await published(client, world.auditor)  # none yet: the export signs first
+        with pytest.raises(httpx.HTTPError):  # noqa: PT012 (the failure comes while reading)
+            async with client.stream(
+                "GET", "/v1/audit/export", headers=world.auditor.headers
+            ) as response:
+                assert response.status_code == 200
+                async for piece in response.aiter_raw():
+                    if b'"type":"entry"' in piece and b'"type":"entry"' not in received:
+                        # The entries' cursor is open: its connection goes away.
+                        killed = await db.fetchval(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND query LIKE '%matches%' "
+                            "AND pid <> pg_backend_pid()"
+                        )
+                        assert killed == 1
+                    received += piece
+        keys = await published(client, world.auditor)
+    text = received.decode()
+    assert 0 < len(text.splitlines()) < 20000
+    report = check(text, keys)
+    assert report.fault is not None
+    assert "cut short" in report.fault.reason
+    failures = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert failures
+    assert not any("secret-" in r.getMessage() for r in caplog.records)
