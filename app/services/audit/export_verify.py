@@ -37,8 +37,6 @@ from app.services.audit.verify import ChainWalk, ExportedEntry, Link, checkpoint
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # A key given as raw bytes says nothing of its validity: any signing time is within it.
 _ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
-# Members that are not a string or null: checked on their own for the fast serialisation.
-_STRUCTURED = frozenset({"v", "position", "id", "details", "countries"})
 _ENTRY_MEMBERS = frozenset(
     {
         "v",
@@ -62,6 +60,14 @@ _ENTRY_MEMBERS = frozenset(
 
 class PublicKeyError(ValueError):
     """A --public-key value that is none of the accepted forms."""
+
+
+# The members of an entry holding a string or null.
+_TEXT_MEMBERS = tuple(sorted(_ENTRY_MEMBERS - {"v", "position", "id", "details"}))
+_MEMBERS_OF = {
+    LEGACY_FORMAT: _ENTRY_MEMBERS,
+    FORMAT_VERSION: _ENTRY_MEMBERS | {"countries"},
+}
 
 
 def _raw_key(text: str) -> PublishedKey:
@@ -161,40 +167,38 @@ def _int(value: Any, name: str) -> int:
 def _entry(document: dict[str, Any], line: int) -> ExportedEntry:
     chain_hash = document.pop("hash", None)
     version = document.get("v")
-    expected = _ENTRY_MEMBERS | ({"countries"} if version == FORMAT_VERSION else set())
     position = document.get("position")
     where = position if isinstance(position, int) else None
-    if version not in (LEGACY_FORMAT, FORMAT_VERSION):
+    expected = _MEMBERS_OF.get(version)  # type: ignore[arg-type]
+    if expected is None:
         raise _Bad(f"an entry of an unknown format (v {version!r})", where)
-    if set(document) != expected:
+    if document.keys() != expected:
         missing, extra = sorted(expected - set(document)), sorted(set(document) - expected)
         raise _Bad(
             f"not an entry of format {version}: missing {missing}, unexpected {extra}", where
         )
     if not isinstance(chain_hash, str):
         raise _Bad("an entry without its hash", where)
+    position, entry_id = _int(position, "position"), _int(document["id"], "id")
     try:
         sealed_at = datetime.fromisoformat(document["sealed_at"])
     except (TypeError, ValueError):
         raise _Bad("sealed_at is not a time", where) from None
-    fast = all(
-        value is None or isinstance(value, str)
-        for name, value in document.items()
-        if name not in _STRUCTURED
-    ) and (version == LEGACY_FORMAT or _strings(document["countries"]))
+    # Strings, null and lists of strings everywhere but details: the stdlib's encoder writes
+    # RFC 8785 then, if details allow it too (chain.in_fast_subset).
+    fast = (version == LEGACY_FORMAT or _strings(document["countries"])) and all(
+        document[name] is None or type(document[name]) is str for name in _TEXT_MEMBERS
+    )
     try:
-        canonical = jcs(
-            document,
-            checked=fast and _int(position, "position") > 0 and in_fast_subset(document),
-        )
+        canonical = jcs(document, checked=fast and in_fast_subset(document))
     except Exception as exc:  # the rfc8785 package's errors: a value RFC 8785 cannot carry
         raise _Bad(f"a member RFC 8785 cannot carry ({type(exc).__name__})", where) from None
     return ExportedEntry(
-        id=_int(document["id"], "id"),
-        chain_position=_int(position, "position"),
+        id=entry_id,
+        chain_position=position,
         chain_hash=chain_hash,
         sealed_at=sealed_at,
-        format=version,
+        format=LEGACY_FORMAT if version == LEGACY_FORMAT else FORMAT_VERSION,
         canonical=canonical,
         line=line,
     )
