@@ -9,6 +9,8 @@ through the API, and the export checked offline; the floors beneath both.
   ``entries_per_s`` counts the positions of the segment (entries and links).
 * ``server_memory``: the server's resident memory before the export and its peak during it
   (VmHWM, reset just before through ``/proc/<pid>/clear_refs``): an export must stream.
+* ``healthz_during_export_ms``: ``GET /healthz`` every 20 ms during the export, from another
+  connection: how long the export's work keeps the server's event loop from others.
 * ``verify``: ``relay247 audit verify FILE --public-key KEY``'s check (in this process,
   :func:`verify_export`) of each file: ``entries_per_s``.
 * ``floor``: the same rows read in position order by ``COPY ... TO STDOUT`` with nothing of
@@ -79,6 +81,28 @@ async def _make_trail(url: str, dsn: str, entries: int) -> dict[str, Any]:
     }
 
 
+async def _probe(client: httpx.AsyncClient, latencies: list[float]) -> None:
+    """GET /healthz every 20 ms during the export: how long the server's event loop keeps
+    others waiting while it serialises."""
+    while True:
+        started = time.perf_counter()
+        await client.get("/healthz")
+        latencies.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.02)
+
+
+def _percentiles(latencies: list[float]) -> dict[str, Any]:
+    if not latencies:
+        return {"count": 0}
+    ordered = sorted(latencies)
+    return {
+        "count": len(ordered),
+        "p50": round(ordered[len(ordered) // 2], 1),
+        "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
 async def _sample_rss(pid: int, peak: list[int]) -> None:
     while True:
         rss = _status_kib(pid, "VmRSS")
@@ -100,6 +124,14 @@ async def _export(
         before = _status_kib(server.pid, "VmRSS")
         sampled = [before or 0]
         sampler = asyncio.create_task(_sample_rss(server.pid, sampled))
+        latencies: list[float] = []
+        probe_client = httpx.AsyncClient(base_url=server.url, timeout=60.0, trust_env=False)
+        idle: list[float] = []  # the same probe before the export: its connection made
+        idle_probe = asyncio.create_task(_probe(probe_client, idle))
+        await asyncio.sleep(1.0)
+        idle_probe.cancel()
+        await asyncio.gather(idle_probe, return_exceptions=True)
+        prober = asyncio.create_task(_probe(probe_client, latencies))
         size, tail = 0, b""
         try:
             with _PeakMemory(server.pid) as memory, path.open("wb") as file:
@@ -116,6 +148,9 @@ async def _export(
                 seconds = time.perf_counter() - started
         finally:
             sampler.cancel()
+            prober.cancel()
+            await asyncio.gather(prober, return_exceptions=True)
+            await probe_client.aclose()
         keys = (await client.get("/v1/audit/public-keys", headers=headers)).json()
     last = tail.decode(errors="replace").splitlines()[-1] if tail else ""
     figures = {
@@ -127,6 +162,8 @@ async def _export(
         "rss_peak_mib": _mib(memory.peak_kib),
         "rss_peak_sampled_mib": _mib(sampled[0]),
         "peak_reset_before": memory.reset,
+        "healthz_idle_ms": _percentiles(idle[1:]),
+        "healthz_during_export_ms": _percentiles(latencies),
         "end_line": last,
     }
     return figures, keys
@@ -195,7 +232,8 @@ async def run_audit_export(
             progress(
                 f"audit_export {name}: export {figures['entries_per_s']} entries/s "
                 f"({figures['mb_per_s']} MB/s; server RSS {figures['rss_before_mib']} MiB "
-                f"before, peak {figures['rss_peak_mib']} MiB), verify "
+                f"before, peak {figures['rss_peak_mib']} MiB; /healthz p99 "
+                f"{figures['healthz_during_export_ms'].get('p99')} ms), verify "
                 f"{verified[name]['entries_per_s']} entries/s, fault {verified[name]['fault']}"
             )
     whole = log_dir / "audit-export-unfiltered.ndjson"
