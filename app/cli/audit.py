@@ -215,9 +215,10 @@ def verify(
     the published keys and the chain, naming the first bad one. Exit 1 on any fault, 0 when
     everything holds.
 
-    With FILE, check an export offline instead, no database: its header, every entry's hash,
-    the links, the positions, the checkpoints' signatures (by a --public-key) and hashes, a
-    checkpoint covering the last entry, and its end line (a file cut short has none)."""
+    With FILE, check an export offline instead, no database:
+    its header, every entry's hash, the links, the positions,
+    the checkpoints' signatures (by a --public-key) and hashes,
+    a checkpoint covering the last entry, and its end line."""
     if file is not None:
         if db or checkpoints is not None:
             echo_err("relay247: verify either an export FILE or the database (--db), not both")
