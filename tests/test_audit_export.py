@@ -408,6 +408,22 @@ def test_public_keys_in_every_form(tmp_path: Path) -> None:
     (tmp_path / "key.b64").write_text(raw + "\n")
     assert set(parse_public_keys([raw])) == {key.key_id}
     assert set(parse_public_keys([str(tmp_path / "key.b64")])) == {key.key_id}
+    listing = {
+        "items": [
+            {
+                "key_id": key.key_id,
+                "algorithm": "Ed25519",
+                "public_key": raw,
+                "valid_from": "2026-11-23T00:00:00Z",
+                "retired_at": None,
+                "padding": "x" * 600,  # longer than a file name may be
+            }
+        ]
+    }
+    assert set(parse_public_keys([json.dumps(listing)])) == {key.key_id}
+    listing["items"][0]["key_id"] = "0" * 64
+    with pytest.raises(ValueError, match="is not the SHA-256 of its public key"):
+        parse_public_keys([json.dumps(listing)])
     with pytest.raises(ValueError, match=r"not the 32"):
         parse_public_keys([base64.b64encode(b"short").decode()])
 

@@ -99,15 +99,21 @@ def _published(document: Any) -> list[PublishedKey]:
     return keys
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL: not a path, then
+        return False
+
+
 def parse_public_keys(values: Iterable[str]) -> dict[str, PublishedKey]:
     """Each value: base64 of the 32 raw bytes, a file holding that, or the JSON of
     GET /v1/audit/public-keys (inline or in a file). Raises PublicKeyError naming the value."""
     keys: dict[str, PublishedKey] = {}
     for value in values:
         text = value.strip()
-        path = Path(text)
-        if len(text) < 4096 and path.is_file():
-            text = path.read_text(encoding="utf-8").strip()
+        if not text.startswith(("{", "[")) and _is_file(text):
+            text = Path(text).read_text(encoding="utf-8").strip()
         try:
             if text.startswith(("{", "[")):
                 try:
