@@ -65,7 +65,7 @@ async def _make_trail(url: str, dsn: str, entries: int) -> dict[str, Any]:
     database = Database(url, pool_size=1, max_overflow=0)
     sealed, started = 0, time.perf_counter()
     try:
-        while (round_ := await seal_batch(database, limit=SEAL_ROUND)) is not None:
+        while (round_ := await seal_batch(database.engine, limit=SEAL_ROUND)) is not None:
             sealed += round_.count
             if sealed % 200_000 < SEAL_ROUND:
                 progress(f"audit_export: {sealed} sealed")

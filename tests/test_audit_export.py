@@ -391,7 +391,7 @@ async def test_a_format_1_entry_left_out_is_a_fault_naming_its_position(
 async def test_an_empty_export_verifies(
     server: RunningServer, world: World, database: Database
 ) -> None:
-    while await seal_batch(database) is not None:
+    while await seal_batch(database.engine) is not None:
         pass
     async with http(server.http) as client:
         response, text = await export(client, world.auditor, action="nothing.ever")
@@ -440,7 +440,7 @@ async def test_a_database_failing_midway_cuts_the_file_short_and_logs_without_co
         "SELECT 'request.read', 'request', 'secret-' || g, jsonb_build_object('n', g) "
         "FROM generate_series(1, 20000) AS g"
     )
-    while await seal_batch(database, limit=5000) is not None:
+    while await seal_batch(database.engine, limit=5000) is not None:
         pass
     received = b""
     async with http(server.http) as client:

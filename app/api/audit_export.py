@@ -4,7 +4,6 @@ file to keep and check offline (`relay247 audit verify FILE`; docs/audit-chain.m
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,12 +11,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.api import problems
+from app.api.audit import AuditFilters
 from app.api.deps import ActorOnly, DatabaseOf
 from app.errors import UnavailableError
-from app.schemas.primitives import CountryCode, Instant, Text
 from app.services.audit import export
 from app.services.audit.keys import KeyHolder, SigningKeyError
-from app.services.audit.query import AuditFilter, authorize
+from app.services.audit.query import authorize
 from app.settings import audit_settings, database_settings
 
 log = logging.getLogger(__name__)
@@ -50,36 +49,16 @@ async def export_entries(
     request: Request,
     database: DatabaseOf,
     actor: ActorOnly,
+    filters: AuditFilters,
     export_format: Annotated[
         export.ExportFormat, Query(alias="format", description="ndjson (default) or csv")
     ] = export.ExportFormat.NDJSON,
-    since: Annotated[Instant | None, Query(description="Entries that occurred at or after")] = None,
-    until: Annotated[Instant | None, Query(description="Entries that occurred before")] = None,
-    country: Annotated[CountryCode | None, Query(description="Entries concerning it")] = None,
-    agency_id: Annotated[uuid.UUID | None, Query(description="Done by its principals")] = None,
-    principal_id: Annotated[uuid.UUID | None, Query(description="Done by this principal")] = None,
-    request_id: Annotated[
-        uuid.UUID | None, Query(description="About this request, its messages and files")
-    ] = None,
-    action: Annotated[
-        Annotated[str, Text(min_length=1, max_length=64)] | None,
-        Query(description="e.g. request.read"),
-    ] = None,
 ) -> StreamingResponse:
     """The sealed entries matching the filters that the caller may see (an auditor: all; a
     national auditor: those concerning its country, 403 for another), in chain order, with a
     link (the digest) for each entry of the segment left out and the signed checkpoints that
     cover it. The export is audited (`audit.exported`) before its first byte. A file cut off
     midway lacks its last line, which the verifier reports."""
-    filters = AuditFilter(
-        since=since,
-        until=until,
-        country=country,
-        agency_id=agency_id,
-        principal_id=principal_id,
-        request_id=request_id,
-        action=action,
-    )
     authorize(actor, filters)
     await export.record_export(database, actor, filters, export_format)
     keys: KeyHolder = request.app.state.signing_keys
