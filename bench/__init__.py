@@ -33,6 +33,19 @@ section of the JSON report:
   shed (503 or 429), latency of the accepted ones, other 5xx, timeouts and errors.
 * ``instances``: **submit-to-push across instances**: two servers on one database,
   dashboards on one, POSTs to the other.
+* ``deadlines``: **1,000 acknowledgement deadlines due at once** on two instances: how late
+  each fired and was pushed, and the survivor's takeover of an instance killed with SIGKILL
+  (bench/deadlines.py; ``--only deadlines``).
+* ``audit``: **the audit chain's cost**: intake (POSTs, 32 in flight) on two instances side
+  by side, one with its sealer and one with ``RELAY247_AUDIT_SEALER=false``, each on a
+  fresh database of its own, in alternating (ABBA) rounds; ``chain_overhead``; the sealing
+  lag of the entries written meanwhile; the floor: bare inserts with and without a bare
+  sealer (bench/audit.py; ``--only audit``).
+* ``audit_export``: **a million sealed audit entries** exported through
+  ``GET /v1/audit/export`` (unfiltered and filtered to one country) with the server's peak
+  RSS, and verified offline by ``relay247 audit verify``'s code; floors: a bare ``COPY`` of
+  the same rows and a bare SHA-256 of the file (bench/audit_export.py;
+  ``--only audit_export``, ``--audit-entries N``).
 * ``floor``: **what the hardware gives** with nothing of relay247 in the way: a bare asyncpg
   ``INSERT`` of a comparable JSON row with its commit (at the intake concurrency, and one at
   a time); a bare ``websockets`` server on loopback sending a frame of the size of an event
