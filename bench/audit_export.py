@@ -33,7 +33,8 @@ import httpx
 
 from app.database import Database
 from app.services.audit.chain import CHAIN_COLUMNS
-from app.services.audit.export_verify import parse_public_keys, verify_export
+from app.services.audit.export_verify import verify_export
+from app.services.audit.keys import parse_public_keys
 from app.services.audit.sealer import seal_batch
 from bench.files import _PeakMemory, _status_kib
 from bench.progress import progress

@@ -18,8 +18,8 @@ import pytest
 from app.database import Database
 from app.models.enums import Role
 from app.services.audit.checkpoints import Checkpoint, sign
-from app.services.audit.export_verify import ExportReport, parse_public_keys, verify_export
-from app.services.audit.keys import SigningKey
+from app.services.audit.export_verify import ExportReport, verify_export
+from app.services.audit.keys import SigningKey, parse_public_keys
 from app.services.audit.sealer import seal_batch
 from app.settings import audit_settings
 from tests.clients import http, submit_request

@@ -26,12 +26,8 @@ from app.services.audit import checkpoints as checkpoint_service
 from app.services.audit import export as export_service
 from app.services.audit import keys as key_service
 from app.services.audit.chain import utc_timestamp
-from app.services.audit.export_verify import (
-    ExportReport,
-    PublicKeyError,
-    parse_public_keys,
-    verify_export,
-)
+from app.services.audit.export_verify import ExportReport, verify_export
+from app.services.audit.keys import PublicKeyError, parse_public_keys
 from app.services.audit.query import AuditFilter
 from app.services.audit.verify import (
     CheckpointReport,

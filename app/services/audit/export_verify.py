@@ -11,15 +11,12 @@ hash against the chain at its position, a checkpoint covering the last entry, an
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from app.services.audit.chain import FORMAT_VERSION, GENESIS, LEGACY_FORMAT, in_fast_subset, jcs
@@ -31,12 +28,10 @@ from app.services.audit.export import (
     EXPORT_VERSION,
     ExportFormat,
 )
-from app.services.audit.keys import PublishedKey, key_id_of
+from app.services.audit.keys import PublishedKey
 from app.services.audit.verify import ChainWalk, ExportedEntry, Link, checkpoint_fault
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-# A key given as raw bytes says nothing of its validity: any signing time is within it.
-_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
 _ENTRY_MEMBERS = frozenset(
     {
         "v",
@@ -58,74 +53,12 @@ _ENTRY_MEMBERS = frozenset(
 )
 
 
-class PublicKeyError(ValueError):
-    """A --public-key value that is none of the accepted forms."""
-
-
 # The members of an entry holding a string or null.
 _TEXT_MEMBERS = tuple(sorted(_ENTRY_MEMBERS - {"v", "position", "id", "details"}))
 _MEMBERS_OF = {
     LEGACY_FORMAT: _ENTRY_MEMBERS,
     FORMAT_VERSION: _ENTRY_MEMBERS | {"countries"},
 }
-
-
-def _raw_key(text: str) -> PublishedKey:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise PublicKeyError("not base64") from None
-    if len(raw) != 32:
-        raise PublicKeyError(f"{len(raw)} bytes, not the 32 of an Ed25519 public key")
-    return PublishedKey(key_id_of(raw), raw, _ALWAYS, None)
-
-
-def _published(document: Any) -> list[PublishedKey]:
-    items = document.get("items") if isinstance(document, dict) else document
-    if not isinstance(items, list):
-        raise PublicKeyError("JSON without an items list (GET /v1/audit/public-keys gives one)")
-    keys = []
-    for item in items:
-        try:
-            raw = base64.b64decode(item["public_key"], validate=True)
-            valid_from = datetime.fromisoformat(item["valid_from"])
-            retired = item.get("retired_at")
-            retired_at = datetime.fromisoformat(retired) if retired else None
-        except (KeyError, TypeError, ValueError, binascii.Error):
-            raise PublicKeyError("a key of the list lacks public_key or valid_from") from None
-        if key_id_of(raw) != item.get("key_id"):
-            raise PublicKeyError(f"key {item.get('key_id')} is not the SHA-256 of its public key")
-        keys.append(PublishedKey(key_id_of(raw), raw, valid_from, retired_at))
-    return keys
-
-
-def _is_file(text: str) -> bool:
-    try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # a name too long, a NUL: not a path, then
-        return False
-
-
-def parse_public_keys(values: Iterable[str]) -> dict[str, PublishedKey]:
-    """Each value: base64 of the 32 raw bytes, a file holding that, or the JSON of
-    GET /v1/audit/public-keys (inline or in a file). Raises PublicKeyError naming the value."""
-    keys: dict[str, PublishedKey] = {}
-    for value in values:
-        text = value.strip()
-        if not text.startswith(("{", "[")) and _is_file(text):
-            text = Path(text).read_text(encoding="utf-8").strip()
-        try:
-            if text.startswith(("{", "[")):
-                try:
-                    found = _published(json.loads(text))
-                except json.JSONDecodeError:
-                    raise PublicKeyError("not JSON") from None
-            else:
-                found = [_raw_key(text)]
-        except PublicKeyError as exc:
-            raise PublicKeyError(f"--public-key {value[:80]}: {exc}") from None
-        keys.update((key.key_id, key) for key in found)
-    return keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import hashlib
+import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -262,3 +266,71 @@ async def published_keys(session: AsyncSession) -> AuditPublicKeyList:
             for row in rows
         ]
     )
+
+
+# --- keys given to an offline verifier -------------------------------------------------------
+
+# A key given as raw bytes says nothing of its validity: any signing time is within it.
+_ALWAYS = datetime(1, 1, 1, tzinfo=UTC)
+
+
+class PublicKeyError(ValueError):
+    """A --public-key value that is none of the accepted forms."""
+
+
+def _raw_key(text: str) -> PublishedKey:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise PublicKeyError("not base64") from None
+    if len(raw) != 32:
+        raise PublicKeyError(f"{len(raw)} bytes, not the 32 of an Ed25519 public key")
+    return PublishedKey(key_id_of(raw), raw, _ALWAYS, None)
+
+
+def _published(document: Any) -> list[PublishedKey]:
+    items = document.get("items") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise PublicKeyError("JSON without an items list (GET /v1/audit/public-keys gives one)")
+    keys = []
+    for item in items:
+        try:
+            raw = base64.b64decode(item["public_key"], validate=True)
+            valid_from = datetime.fromisoformat(item["valid_from"])
+            retired = item.get("retired_at")
+            retired_at = datetime.fromisoformat(retired) if retired else None
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            raise PublicKeyError("a key of the list lacks public_key or valid_from") from None
+        if key_id_of(raw) != item.get("key_id"):
+            raise PublicKeyError(f"key {item.get('key_id')} is not the SHA-256 of its public key")
+        keys.append(PublishedKey(key_id_of(raw), raw, valid_from, retired_at))
+    return keys
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL: not a path, then
+        return False
+
+
+def parse_public_keys(values: Iterable[str]) -> dict[str, PublishedKey]:
+    """Each value: base64 of the 32 raw bytes, a file holding that, or the JSON of
+    GET /v1/audit/public-keys (inline or in a file). Raises PublicKeyError naming the value."""
+    keys: dict[str, PublishedKey] = {}
+    for value in values:
+        text = value.strip()
+        if not text.startswith(("{", "[")) and _is_file(text):
+            text = Path(text).read_text(encoding="utf-8").strip()
+        try:
+            if text.startswith(("{", "[")):
+                try:
+                    found = _published(json.loads(text))
+                except json.JSONDecodeError:
+                    raise PublicKeyError("not JSON") from None
+            else:
+                found = [_raw_key(text)]
+        except PublicKeyError as exc:
+            raise PublicKeyError(f"--public-key {value[:80]}: {exc}") from None
+        keys.update((key.key_id, key) for key in found)
+    return keys
