@@ -377,6 +377,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     # --- who am I, countries, escalation policies -------------------------------------------
     ("GET", "/v1/me"): Rule(at("/v1/me"), EVERYONE, 0),
     ("GET", "/v1/audit/public-keys"): Rule(at("/v1/audit/public-keys"), EVERYONE, 0),
+    # The trail is the auditors' alone (national auditors: tests/test_audit_entries.py).
+    ("GET", "/v1/audit/entries"): Rule(at("/v1/audit/entries"), {"auditor": 200}, 403),
+    ("GET", "/v1/audit/export"): Rule(at("/v1/audit/export"), {"auditor": 200}, 403),
     ("GET", "/v1/countries"): Rule(at("/v1/countries"), EVERYONE, 0),
     ("GET", "/v1/countries/{cc}"): Rule(at("/v1/countries/DE"), EVERYONE, 0),
     ("POST", "/v1/countries"): Rule(_country_body, {"global desk": 201, "admin": 201}, 403),

@@ -3,7 +3,6 @@ file to keep and check offline (`relay247 audit verify FILE`; docs/audit-chain.m
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,13 +12,10 @@ from fastapi.responses import StreamingResponse
 from app.api import problems
 from app.api.audit import AuditFilters
 from app.api.deps import ActorOnly, DatabaseOf
-from app.errors import UnavailableError
 from app.services.audit import export
-from app.services.audit.keys import KeyHolder, SigningKeyError
+from app.services.audit.keys import KeyHolder, SigningKeyError, cannot_sign
 from app.services.audit.query import authorize
 from app.settings import audit_settings, database_settings
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -71,11 +67,7 @@ async def export_entries(
             checkpoint_file=audit_settings().checkpoint_path(database_settings()),
         )
     except SigningKeyError as exc:
-        log.error("the export's tail cannot be signed: %s", type(exc).__name__)
-        raise UnavailableError(
-            "exports cannot be signed now: this instance's signing key is retired or "
-            "unreadable; an operator must install the current key file"
-        ) from None
+        raise cannot_sign("exports", exc) from None
     generated_at = datetime.now(UTC)
     name = f"relay247-audit-{generated_at:%Y%m%dT%H%M%SZ}.{export_format.value}"
     return StreamingResponse(

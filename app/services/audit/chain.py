@@ -31,6 +31,26 @@ FORMAT_VERSION = 2
 LEGACY_FORMAT = 1  # entries that name no countries (written before migration 0011)
 GENESIS = bytes(32)
 
+# The members of an entry's canonical form (format 1; format 2 adds "countries"), in the order
+# an export's CSV gives them columns.
+ENTRY_MEMBERS = (
+    "v",
+    "position",
+    "id",
+    "occurred_at",
+    "sealed_at",
+    "actor_principal_id",
+    "actor_agency_id",
+    "actor_role",
+    "actor_country",
+    "remote_addr",
+    "action",
+    "object_type",
+    "object_id",
+    "content_hash",
+    "details",
+)
+
 # RFC 8785 numbers are IEEE doubles: integers are exact only within this range.
 _SAFE_INTEGER = 2**53 - 1
 

@@ -37,6 +37,7 @@ from app.services import audit
 from app.services.audit import checkpoints as checkpoint_service
 from app.services.audit.chain import (
     CHAIN_COLUMNS,
+    ENTRY_MEMBERS,
     GENESIS,
     LEGACY_FORMAT,
     ChainEntry,
@@ -71,22 +72,9 @@ MEDIA_TYPES = {ExportFormat.NDJSON: "application/x-ndjson", ExportFormat.CSV: "t
 # checkpoint and the end line carry their NDJSON line in ``record``.
 CSV_COLUMNS = (
     "type",
-    "v",
-    "position",
-    "id",
-    "occurred_at",
-    "sealed_at",
-    "actor_principal_id",
-    "actor_agency_id",
-    "actor_role",
-    "actor_country",
-    "remote_addr",
-    "action",
-    "object_type",
-    "object_id",
-    "content_hash",
+    *ENTRY_MEMBERS[:-1],
     "countries",
-    "details",
+    ENTRY_MEMBERS[-1],  # details
     "hash",
     "digest",
     "record",

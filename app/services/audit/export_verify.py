@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.services.audit.chain import FORMAT_VERSION, GENESIS, LEGACY_FORMAT, in_fast_subset, jcs
+from app.services.audit.chain import (
+    ENTRY_MEMBERS,
+    FORMAT_VERSION,
+    GENESIS,
+    LEGACY_FORMAT,
+    in_fast_subset,
+    jcs,
+)
 from app.services.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint
 from app.services.audit.export import (
     CSV_COLUMNS,
@@ -32,25 +39,7 @@ from app.services.audit.keys import PublishedKey
 from app.services.audit.verify import ChainWalk, ExportedEntry, Link, checkpoint_fault
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_ENTRY_MEMBERS = frozenset(
-    {
-        "v",
-        "position",
-        "id",
-        "occurred_at",
-        "sealed_at",
-        "actor_principal_id",
-        "actor_agency_id",
-        "actor_role",
-        "actor_country",
-        "remote_addr",
-        "action",
-        "object_type",
-        "object_id",
-        "content_hash",
-        "details",
-    }
-)
+_ENTRY_MEMBERS = frozenset(ENTRY_MEMBERS)
 
 
 # The members of an entry holding a string or null.

@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.database import Database
+from app.errors import UnavailableError
 from app.schemas.audit import AuditPublicKeyList, AuditPublicKeyOut
 from app.services.audit.chain import utc_timestamp
 
@@ -51,6 +52,16 @@ class SigningKeyError(RuntimeError):
 
 class KeyRetiredError(SigningKeyError):
     pass
+
+
+def cannot_sign(what: str, exc: SigningKeyError) -> UnavailableError:
+    """The 503 for a signature the operator must mend (a retired or unreadable key file), not
+    the caller: logged once per call, without the key. ``what``: "receipts", "exports"."""
+    log.error("%s cannot be signed: %s", what, type(exc).__name__)
+    return UnavailableError(
+        f"{what} cannot be signed now: this instance's signing key is retired or "
+        "unreadable; an operator must install the current key file"
+    )
 
 
 def key_id_of(public_key: bytes) -> str:

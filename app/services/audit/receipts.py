@@ -13,7 +13,6 @@ differs only by its ``signed_at``.
 from __future__ import annotations
 
 import base64
-import logging
 import uuid
 from typing import Any
 
@@ -23,14 +22,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import policy
-from app.errors import UnavailableError
 from app.schemas.audit import StageReceipt, StageReceiptItem, StageReceiptList
 from app.services import requests as request_service
 from app.services.audit.chain import jcs, utc_timestamp
-from app.services.audit.keys import KeyHolder, SigningKey, SigningKeyError
+from app.services.audit.keys import KeyHolder, SigningKey, SigningKeyError, cannot_sign
 from app.services.auth import Actor
-
-log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 RECEIPT_TYPE = "relay247.audit.receipt"
@@ -60,13 +56,7 @@ async def _signing_key(session: AsyncSession, keys: KeyHolder) -> SigningKey:
     try:
         return await keys.for_signing(session)
     except SigningKeyError as exc:
-        # The operator's to mend (a retired or unreadable key file), not the caller's: a 503
-        # that says so, logged once per call without the key.
-        log.error("receipts cannot be signed: %s", type(exc).__name__)
-        raise UnavailableError(
-            "receipts cannot be signed now: this instance's signing key is retired or "
-            "unreadable; an operator must install the current key file"
-        ) from None
+        raise cannot_sign("receipts", exc) from None
 
 
 def signed_document(receipt: StageReceipt) -> dict[str, Any]:
