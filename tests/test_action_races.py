@@ -160,8 +160,9 @@ async def test_concurrent_actions_leave_every_history_a_legal_path_of_the_table(
             problem = refused.body
             assert problem["current_status"] in {s.value for s in RequestStatus}, problem
             assert f"is {problem['current_status']}" in problem["detail"], problem
-    # The race was real: requests moved many times, and many calls lost.
-    assert moves >= REQUESTS * 3
+    # The race was real: requests moved several times each, and many calls lost. (How many
+    # moves win depends on timing: 58 of the 60 once asked for, on a loaded CI machine.)
+    assert moves >= REQUESTS * 2
     assert sum(o.status_code == 409 for o in outcomes) >= len(outcomes) // 3
 
 
