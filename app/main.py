@@ -69,6 +69,8 @@ from app.settings import (
     realtime_settings,
 )
 from app.supervisor import LoopHealth, Supervisor
+from app.web import pages as web_pages
+from app.web.security import WebSecurityHeaders
 
 log = logging.getLogger(__name__)
 # How often sockets are checked for a send stuck past RELAY247_WS_SEND_TIMEOUT.
@@ -302,6 +304,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         BodySizeLimit, max_bytes=api.max_body_bytes, streamed=file_routes.STREAMED_BODY
     )
     app.add_middleware(InFlightLimit, metrics=metrics)
+    app.add_middleware(WebSecurityHeaders)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
@@ -320,6 +323,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(audit_routes.router)
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
+    app.mount(web_pages.STATIC, web_pages.static_files, name="web_static")
+    app.include_router(web_pages.root_router)
+    app.include_router(web_pages.router)
     return app
 
 

@@ -87,6 +87,12 @@ class ApiSettings(BaseSettings):
         "all of them), instead of a write on every request: a token's last_used_at is accurate "
         "to this interval.",
     )
+    web_session_lifetime: Duration = Field(
+        default=timedelta(hours=12),
+        gt=timedelta(0),
+        description="How long a dashboard sign-in lasts (a night shift), never past the token "
+        "it was made with; sign-out ends it at once.",
+    )
     refusal_audit_limit: str = Field(
         default="30/minute",
         description="Audit entries a principal's refused attempts on objects (403, 404) may "

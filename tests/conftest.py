@@ -30,6 +30,8 @@ from app.serving import uvicorn_options
 from app.settings import ApiSettings, api_settings, realtime_settings
 from tests.factories import World, make_world
 
+pytest_plugins = ["tests.browser"]
+
 # Several test runs may share one server (parallel checkouts): each names its own database.
 TEST_DATABASE = os.environ.get("RELAY247_TEST_DATABASE", "relay247_test")
 # Every table of the schema, so a table added later is emptied too.
@@ -130,10 +132,11 @@ class RunningServer:
 
 @asynccontextmanager
 async def serving_app(
-    app: FastAPI, *, api: ApiSettings | None = None
+    app: FastAPI, *, api: ApiSettings | None = None, port: int | None = None
 ) -> AsyncIterator[RunningServer]:
-    """``app`` under a real uvicorn with production's options, in the caller's event loop."""
-    port = free_port()
+    """``app`` under a real uvicorn with production's options, in the caller's event loop
+    (on ``port``, for a restart on the same address; else on a free one)."""
+    port = port or free_port()
     options = uvicorn_options(
         api=api or api_settings(), realtime=realtime_settings(), log_level="warning"
     )

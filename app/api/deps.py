@@ -13,6 +13,7 @@ from app.api import rate_limit
 from app.database import Database
 from app.errors import UnauthenticatedError
 from app.services.auth import Actor, authenticate
+from app.services.directory import sessions
 
 
 async def get_database(request: Request) -> Database:
@@ -34,6 +35,21 @@ async def _unit_of_work(
 Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="r247_… token")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _credentials(request: Request, bearer: HTTPAuthorizationCredentials | None) -> str:
+    """The caller's token: the bearer token, else the dashboard's session cookie, which a
+    state-changing call must back with the page's CSRF token (app/services/directory/
+    sessions.py)."""
+    if bearer is not None:
+        return bearer.credentials
+    cookie = request.cookies.get(sessions.COOKIE)
+    if cookie is None:
+        raise UnauthenticatedError("send Authorization: Bearer <token>")
+    if request.method not in _SAFE_METHODS:
+        sessions.require_csrf(cookie, request.headers.get(sessions.CSRF_HEADER))
+    return cookie
 
 
 async def _current_actor(
@@ -41,10 +57,9 @@ async def _current_actor(
     session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    if credentials is None:
-        raise UnauthenticatedError("send Authorization: Bearer <token>")
+    token = _credentials(request, credentials)
     remote = request.client.host if request.client else None
-    actor = await authenticate(session, credentials.credentials, remote)
+    actor = await authenticate(session, token, remote)
     request.state.actor = actor  # for the audit of a refusal (app/api/problems.py)
     request.app.state.token_usage.mark(actor.token_id)
     await rate_limit.enforce(request, actor)
@@ -62,11 +77,10 @@ async def _actor_only(
     """The actor, authenticated in a short transaction of its own: for a route that must not
     hold a connection for its whole length (an upload reads its body for minutes on a slow
     link) and opens its own transactions when it needs them."""
-    if credentials is None:
-        raise UnauthenticatedError("send Authorization: Bearer <token>")
+    token = _credentials(request, credentials)
     remote = request.client.host if request.client else None
     async with database.transaction() as session:
-        actor = await authenticate(session, credentials.credentials, remote)
+        actor = await authenticate(session, token, remote)
     request.state.actor = actor  # for the audit of a refusal (app/api/problems.py)
     request.app.state.token_usage.mark(actor.token_id)
     await rate_limit.enforce(request, actor)

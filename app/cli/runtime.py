@@ -92,6 +92,7 @@ def _print_demo(credentials: dict[str, Any], base_url: str | None) -> None:
         ws_url = base_url.replace("http", "ws", 1) + "/v1/ws"
         lines += [
             f"relay247 demo on {base_url}",
+            f"  Dashboard: {base_url}/web/  (sign in with a token below, or a link at the end)",
             f"  API docs:  {base_url}/docs",
             f"  WebSocket: {ws_url}",
             "",
@@ -118,8 +119,20 @@ def _print_demo(credentials: dict[str, Any], base_url: str | None) -> None:
             '"details":"Ransom negotiation mailbox","legal_basis":"Budapest Art. 29",'
             '"handling_code":"AMBER","identifiers":[{"kind":"email","value":"x@example.org"}]}\'',
             f"  and watch Germany's desk with token {de['contact_points'][0]['token']}",
+            "",
+            "Open the dashboard signed in (the token rides in the link's #fragment, which no "
+            "server sees):",
+            f"  Germany's duty officer: {_sign_in_link(base_url, de['contact_points'][0])}",
+            f"  Germany's NCB:          {_sign_in_link(base_url, de['ncb'])}",
+            f"  France's unit:          {_sign_in_link(base_url, fr['unit'])}",
+            f"  the global desk:        {_sign_in_link(base_url, credentials['global_desk'])}",
+            f"  the network's auditor:  {_sign_in_link(base_url, credentials['auditor'])}",
         ]
     typer.echo("\n".join(lines))
+
+
+def _sign_in_link(base_url: str, principal: dict[str, Any]) -> str:
+    return f"{base_url}/web/sign-in#token={principal['token']}"
 
 
 @cli.command("demo")

@@ -25,6 +25,7 @@ from app.realtime.protocol import (
 from app.realtime.registry import SocketRegistry
 from app.realtime.socket import PeerGone, SocketSession
 from app.services.auth import Actor, authenticate
+from app.services.directory import sessions
 from app.settings import RealtimeSettings
 
 router = APIRouter()
@@ -42,6 +43,11 @@ async def _token(websocket: WebSocket, wait_seconds: float) -> str | None:
     scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials:
         return credentials.strip()
+    # The dashboard page's session cookie, from a page of an allowed origin only (checked
+    # before): a browser always names the page that opens a socket.
+    cookie = websocket.cookies.get(sessions.COOKIE)
+    if cookie and websocket.headers.get("origin"):
+        return cookie
     try:
         text = await asyncio.wait_for(websocket.receive_text(), timeout=wait_seconds)
         return AuthFrame.model_validate_json(text).token

@@ -214,6 +214,10 @@ class RequestDetailOut(RequestOut):
         "of the target's escalation policy, oldest first; empty: never escalated. Only on "
         "GET /v1/requests/{id} (not in lists: it is read per request)"
     )
+    allowed_actions: list[RequestAction] = Field(
+        description="What the caller may do to the request now (POST .../actions/{action}); "
+        "empty for who acts for neither side"
+    )
 
 
 class SubmittedRequest(RequestOut):

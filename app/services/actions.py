@@ -29,15 +29,6 @@ from app.services.deadlines import rows as deadline_rows
 from app.services.directory.preconditions import etag, require_current
 from app.settings import exchange_settings
 
-# Each action belongs to one side (the table never gives one action to both).
-_TAKEN_BY: dict[RequestAction, Side] = {
-    action: side for side in Side for action in lifecycle.actions_of(side)
-}
-# Who may act for a side, in app/policy.py; acknowledging has a rule of its own.
-_PERMISSION: dict[RequestAction, policy.Action] = {
-    action: (policy.Action.ACT_AS_TARGET if side is Side.TARGET else policy.Action.ACT_AS_REQUESTER)
-    for action, side in _TAKEN_BY.items()
-} | {RequestAction.ACKNOWLEDGE: policy.Action.ACKNOWLEDGE_REQUEST}
 _SIDE_NAMES = {
     Side.TARGET: "the target side (the target desk's contact points, its NCB, the global desk)",
     Side.REQUESTER: "the requester side (the sending agency)",
@@ -77,7 +68,7 @@ class _Taken:
 def _acting_side(actor: Actor, request: CooperationRequest, action: RequestAction) -> Side:
     """The side the actor takes this action for; 403 when it is the other side's action or
     the actor acts for neither side."""
-    taken_by = _TAKEN_BY[action]
+    taken_by = lifecycle.TAKEN_BY[action]
     side = request_service.side_of(actor, request)
     if side is not None and side is not taken_by:
         raise ForbiddenError(
@@ -86,37 +77,14 @@ def _acting_side(actor: Actor, request: CooperationRequest, action: RequestActio
             side=side.value,
         )
     # Neither side: the policy's own words say who may.
-    policy.require(actor, _PERMISSION[action], request_service.owner_of(request))
+    policy.require(actor, lifecycle.PERMISSION[action], request_service.owner_of(request))
     if side is None:
         raise ForbiddenError(f"only {_SIDE_NAMES[taken_by]} may {action.value} this request")
     return side
 
 
-# --- what may happen ------------------------------------------------------------------------
-
-
-def _reopen_ends(request: CooperationRequest) -> datetime | None:
-    """When the sender's chance to reopen a closed request ends (None: not closed)."""
-    if request.status is not RequestStatus.CLOSED or request.closed_at is None:
-        return None
-    return request.closed_at + exchange_settings().reopen_window
-
-
-def _allowed_now(request: CooperationRequest, side: Side, now: datetime) -> list[RequestAction]:
-    """What this side may do now: the table's actions, less a reopen past its window; nothing
-    once the content was purged."""
-    if request.purged_at is not None:
-        return []
-    ends = _reopen_ends(request)
-    return [
-        action
-        for action in lifecycle.allowed(request.status, side)
-        if not (action is RequestAction.REOPEN and ends is not None and now > ends)
-    ]
-
-
 def _refusal(message: str, request: CooperationRequest, side: Side, now: datetime) -> ConflictError:
-    allowed = _allowed_now(request, side, now)
+    allowed = lifecycle.allowed_now(request, side, now)
     may = (
         f"as {_SIDE_NAMES[side]} you may now: {', '.join(a.value for a in allowed)}"
         if allowed
@@ -173,7 +141,7 @@ async def _take(
             side,
             now,
         )
-    ends = _reopen_ends(request)
+    ends = lifecycle.reopen_ends(request)
     if action is RequestAction.REOPEN and ends is not None and now > ends:
         raise _refusal(
             f"a closed request may be reopened until {ends.isoformat()} only "
@@ -271,7 +239,7 @@ async def perform(
         version=request.version,
         at=taken.at,
         side=side,
-        allowed_actions=_allowed_now(request, side, taken.at),
+        allowed_actions=lifecycle.allowed_now(request, side, taken.at),
     )
 
 

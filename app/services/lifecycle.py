@@ -9,10 +9,15 @@ the table, and the README's copy is that print.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from app import policy
+from app.models import CooperationRequest
 from app.models.enums import RequestAction as A
 from app.models.enums import RequestStatus as S
 from app.models.enums import Side
+from app.services.auth import Actor
+from app.settings import exchange_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,15 @@ REASON_REQUIRED = frozenset({A.DECLINE, A.CANCEL, A.REQUEST_INFO, A.REOPEN})
 FINAL = frozenset({S.CLOSED, S.DECLINED, S.CANCELLED})
 
 
+# Each action belongs to one side (the table never gives one action to both).
+TAKEN_BY: dict[A, Side] = {action: rule.side for (_, action), rule in TABLE.items()}
+# Who may act for a side, in app/policy.py; acknowledging has a rule of its own.
+PERMISSION: dict[A, policy.Action] = {
+    action: (policy.Action.ACT_AS_TARGET if side is Side.TARGET else policy.Action.ACT_AS_REQUESTER)
+    for action, side in TAKEN_BY.items()
+} | {A.ACKNOWLEDGE: policy.Action.ACKNOWLEDGE_REQUEST}
+
+
 def step(state: S, action: A) -> Step | None:
     return TABLE.get((state, action))
 
@@ -71,6 +85,39 @@ def actions_of(side: Side) -> frozenset[A]:
 
 def is_final(state: S) -> bool:
     return state in FINAL
+
+
+def reopen_ends(request: CooperationRequest) -> datetime | None:
+    """When the sender's chance to reopen a closed request ends (None: not closed)."""
+    if request.status is not S.CLOSED or request.closed_at is None:
+        return None
+    return request.closed_at + exchange_settings().reopen_window
+
+
+def allowed_now(request: CooperationRequest, side: Side, now: datetime) -> list[A]:
+    """What this side may do now: the table's actions, less a reopen past its window; nothing
+    once the content was purged."""
+    if request.purged_at is not None:
+        return []
+    ends = reopen_ends(request)
+    return [
+        action
+        for action in allowed(request.status, side)
+        if not (action is A.REOPEN and ends is not None and now > ends)
+    ]
+
+
+def allowed_for(
+    actor: Actor, request: CooperationRequest, side: Side | None, owner: policy.Owner, now: datetime
+) -> list[A]:
+    """What this actor may do now, acting for ``side``: what a page offers, and nothing else."""
+    if side is None:
+        return []
+    return [
+        action
+        for action in allowed_now(request, side, now)
+        if policy.permits(actor, PERMISSION[action], owner)
+    ]
 
 
 def render_table() -> str:

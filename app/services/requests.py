@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -564,8 +564,15 @@ async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> Req
     request = await find_visible(session, actor, request_id)
     if reads_content(actor, request):
         await audit_request(session, actor, "request.read", request)
+    allowed = lifecycle.allowed_for(
+        actor, request, side_of(actor, request), owner_of(request), datetime.now(UTC)
+    )
     return RequestDetailOut.model_validate(
-        {**_fields(request, actor), "escalations": await escalations(session, request.id)}
+        {
+            **_fields(request, actor),
+            "escalations": await escalations(session, request.id),
+            "allowed_actions": allowed,
+        }
     )
 
 

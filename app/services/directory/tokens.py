@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, case, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, case, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -241,6 +241,12 @@ async def revoke_token(
     if token.revoked_at is None:
         token.revoked_at = await _now(session)
         await session.flush()
+        # The web sessions signed in with it end with it (app/services/directory/sessions.py).
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.signed_in_with == token.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=token.revoked_at)
+        )
         await audit.record(
             session,
             actor,
@@ -281,6 +287,15 @@ async def rotate_token(
     old.expires_at = min(old.expires_at, now + overlap) if old.expires_at else now + overlap
     old.replaced_by = new.id
     await session.flush()
+    # Its web sessions expire with it, not later.
+    await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.signed_in_with == old.id,
+            func.coalesce(ApiToken.expires_at, old.expires_at) > old.expires_at,
+        )
+        .values(expires_at=old.expires_at)
+    )
     await audit.record(
         session,
         actor,

@@ -1,0 +1,124 @@
+"""Web sessions: how a person at a desk signs in to the dashboard page.
+
+A person pastes their token once; the service answers with a session, which is a token of
+its own (``api_tokens`` row, ``signed_in_with`` the pasted one) kept in an HttpOnly cookie.
+So a session is authenticated, expired, revoked and watched exactly like any token: its
+sockets close within seconds of a sign-out, on every instance, through the token watch. It
+lives at most ``RELAY247_WEB_SESSION_LIFETIME`` and never past the token it came from, and
+revoking or rotating that token ends it too (app/services/directory/tokens.py).
+
+A cookie is sent by the browser on its own, so every state-changing call it authenticates
+must also carry the session's CSRF token (a header, or a form field): a digest of the
+cookie's secret, which the page gets in its HTML and another site can neither read nor
+compute.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import ForbiddenError
+from app.models import ApiToken
+from app.services import audit
+from app.services.auth import Actor, authenticate, new_token
+from app.services.directory.tokens import OBJECT_TYPE
+from app.settings import api_settings
+
+LABEL = "web session"
+# Browsers send the cookie only to this site, never with a request another site starts.
+COOKIE = "relay247_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    actor: Actor
+    cookie: str  # the session's token: only ever in the Set-Cookie header
+    expires_at: datetime
+
+
+def csrf_token(cookie: str) -> str:
+    digest = hashlib.sha256(b"relay247 csrf\0" + cookie.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def require_csrf(cookie: str, presented: str | None) -> None:
+    """A state-changing call authenticated by the cookie must prove it comes from our page."""
+    if presented is None or not hmac.compare_digest(
+        csrf_token(cookie).encode(), presented.encode(errors="replace")
+    ):
+        raise ForbiddenError(
+            f"a call authenticated by the session cookie must carry the page's {CSRF_HEADER}"
+        )
+
+
+async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
+    """Open a session for the holder of ``token`` (401 if it does not work)."""
+    actor = await authenticate(session, token, remote_addr)
+    signed_with = await session.get_one(ApiToken, actor.token_id)
+    # Signed in with a session's own token: the new one hangs off the same original token.
+    origin = signed_with.signed_in_with or signed_with.id
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    expires_at = now + api_settings().web_session_lifetime
+    if signed_with.expires_at is not None:
+        expires_at = min(expires_at, signed_with.expires_at)
+    made = new_token()
+    row = ApiToken(
+        principal_id=actor.principal_id,
+        prefix=made.prefix,
+        secret_hash=made.secret_hash,
+        label=LABEL,
+        expires_at=expires_at,
+        signed_in_with=origin,
+    )
+    session.add(row)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "session.started",
+        object_type=OBJECT_TYPE,
+        object_id=str(row.id),
+        countries=(actor.home_country,),
+        details={
+            "principal_id": str(actor.principal_id),
+            "prefix": made.prefix,
+            "signed_in_with": signed_with.prefix,
+            "expires_at": expires_at.isoformat(),
+        },
+    )
+    return SignedIn(actor=actor, cookie=made.token, expires_at=expires_at)
+
+
+async def sign_out(session: AsyncSession, actor: Actor) -> bool:
+    """End the actor's session (False when its token is no session, or ended already)."""
+    ended = await session.scalar(
+        update(ApiToken)
+        .where(
+            ApiToken.id == actor.token_id,
+            ApiToken.signed_in_with.is_not(None),
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=func.now())
+        .returning(ApiToken.prefix)
+    )
+    if ended is None:
+        return False
+    await audit.record(
+        session,
+        actor,
+        "session.ended",
+        object_type=OBJECT_TYPE,
+        object_id=str(actor.token_id),
+        countries=(actor.home_country,),
+        details={"principal_id": str(actor.principal_id), "prefix": ended},
+    )
+    return True

@@ -1,0 +1,224 @@
+"""The dashboard's pages (shells the ES modules fill from the public API) and signing in and
+out, which turn a pasted token into a session cookie and back (app/services/directory/
+sessions.py)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.staticfiles import StaticFiles
+
+from app.api.deps import DatabaseOf
+from app.errors import DomainError, UnauthenticatedError
+from app.models.enums import Role
+from app.services.auth import Actor, authenticate
+from app.services.directory import sessions
+from app.web.security import WEB_PREFIX
+
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=_HERE / "templates")
+static_files = StaticFiles(directory=_HERE / "static")
+STATIC = f"{WEB_PREFIX}/static"
+templates.env.globals["static"] = STATIC
+router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
+# The service's address itself opens the dashboard.
+root_router = APIRouter(include_in_schema=False)
+
+SIGN_IN = f"{WEB_PREFIX}/sign-in"
+HOME = f"{WEB_PREFIX}/"
+# A form carries one short field or two; anything longer is not ours.
+_MAX_FORM_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    label: str
+
+
+# What each role works from. The pages call the API, which decides what each person sees:
+# a link here is a convenience, never a permission.
+_NAVIGATION: dict[Role, tuple[Link, ...]] = {
+    Role.CONTACT_POINT: (Link(HOME, "Queue"),),
+    Role.NCB: (
+        Link(HOME, "Queue"),
+        Link(f"{WEB_PREFIX}/roster", "Roster"),
+        Link(f"{WEB_PREFIX}/agreements", "Agreements"),
+    ),
+    Role.GS: (Link(HOME, "Queue"), Link(f"{WEB_PREFIX}/network", "Overdue and escalated")),
+    Role.UNIT: (Link(HOME, "Sent requests"),),
+    Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"),),
+    Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"),),
+    Role.ADMIN: (Link(HOME, "Queue"),),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInPage:
+    actor: Actor
+    csrf_token: str
+
+
+async def _signed_in(request: Request, database: DatabaseOf) -> SignedInPage | None:
+    cookie = request.cookies.get(sessions.COOKIE)
+    if not cookie:
+        return None
+    remote = request.client.host if request.client else None
+    try:
+        async with database.transaction() as session:
+            actor = await authenticate(session, cookie, remote)
+    except UnauthenticatedError:
+        return None
+    return SignedInPage(actor, sessions.csrf_token(cookie))
+
+
+SignedIn = Annotated[SignedInPage | None, Depends(_signed_in)]
+
+
+def _to_sign_in() -> RedirectResponse:
+    response = RedirectResponse(SIGN_IN, status_code=303)
+    response.delete_cookie(sessions.COOKIE, path="/")
+    return response
+
+
+def _page(request: Request, signed_in: SignedInPage, template: str, **context: object) -> Response:
+    actor = signed_in.actor
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "actor": actor,
+            "csrf_token": signed_in.csrf_token,
+            "navigation": _NAVIGATION.get(actor.role, ()),
+            "home": HOME,
+            **context,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    """A form posted from one of our own pages. Browsers name the page's origin on every
+    POST; a request from another site (login CSRF) names that site."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: nothing a cookie could be abused by
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > _MAX_FORM_BYTES:
+        return {}
+    try:
+        fields = parse_qs(body.decode(), max_num_fields=4, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {name: values[0] for name, values in fields.items() if values}
+
+
+def _sign_in_page(request: Request, error: str | None, status_code: int = 200) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "sign_in.html",
+        {"error": error, "sign_in": SIGN_IN},
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@root_router.get("/")
+@router.get("")
+async def web_root() -> RedirectResponse:
+    return RedirectResponse(HOME, status_code=307)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_form(request: Request, signed_in: SignedIn) -> Response:
+    if signed_in is not None:
+        return RedirectResponse(HOME, status_code=303)
+    return _sign_in_page(request, None)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request, database: DatabaseOf) -> Response:
+    if not _same_origin(request):
+        return _sign_in_page(request, "Sign in from this site's own page.", 403)
+    token = (await _form(request)).get("token", "").strip()
+    if not token:
+        return _sign_in_page(request, "Paste your token (it starts with r247_).", 422)
+    remote = request.client.host if request.client else None
+    try:
+        async with database.transaction() as session:
+            opened = await sessions.sign_in(session, token, remote)
+    except UnauthenticatedError:
+        return _sign_in_page(
+            request, "That token does not work: it is unknown, revoked or expired.", 401
+        )
+    response = RedirectResponse(HOME, status_code=303)
+    response.set_cookie(
+        sessions.COOKIE,
+        opened.cookie,
+        expires=opened.expires_at,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, database: DatabaseOf) -> Response:
+    cookie = request.cookies.get(sessions.COOKIE)
+    if cookie:
+        try:
+            sessions.require_csrf(cookie, (await _form(request)).get(sessions.CSRF_FIELD))
+        except DomainError:
+            return Response("sign out from this site's own page", status_code=403)
+        remote = request.client.host if request.client else None
+        try:
+            async with database.transaction() as session:
+                await sessions.sign_out(session, await authenticate(session, cookie, remote))
+        except UnauthenticatedError:
+            pass  # ended already: nothing more to end
+    return _to_sign_in()
+
+
+@router.get("/", response_class=HTMLResponse)
+async def queue(request: Request, signed_in: SignedIn) -> Response:
+    if signed_in is None:
+        return _to_sign_in()
+    return _page(request, signed_in, "queue.html", page="queue")
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+async def request_page(request: Request, request_id: uuid.UUID, signed_in: SignedIn) -> Response:
+    if signed_in is None:
+        return _to_sign_in()
+    return _page(request, signed_in, "request.html", page="request", request_id=request_id)
+
+
+_SECTIONS = {
+    "roster": "roster.html",
+    "agreements": "agreements.html",
+    "network": "network.html",
+    "audit": "audit.html",
+}
+
+
+@router.get("/{section}", response_class=HTMLResponse)
+async def section_page(request: Request, section: str, signed_in: SignedIn) -> Response:
+    template = _SECTIONS.get(section)
+    if template is None:
+        return HTMLResponse("Not found", status_code=404)
+    if signed_in is None:
+        return _to_sign_in()
+    return _page(request, signed_in, template, page=section)

@@ -1,0 +1,80 @@
+// The public REST API, called as this signed-in person: the session cookie authenticates,
+// and every state-changing call carries the page's CSRF token.
+
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+export const SIGN_IN = "/web/sign-in";
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `the service answered ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export async function api(path, { method = "GET", json, body, headers = {} } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+  if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrfToken;
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers["Content-Type"] = "application/json";
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  const response = await fetch(path, init);
+  if (response.status === 401) {
+    window.location.assign(SIGN_IN);
+    throw new ApiError(401, { detail: "your session has ended: sign in again" });
+  }
+  if (!response.ok) {
+    let problem = {};
+    try {
+      problem = await response.json();
+    } catch {
+      problem = { detail: `the service answered ${response.status}` };
+    }
+    throw new ApiError(response.status, problem);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+export function query(path, params = {}) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const item of Array.isArray(value) ? value : [value]) search.append(name, item);
+  }
+  const text = search.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+// Every item of a cursor-paginated list, page after page (at most maxPages).
+export async function allPages(path, params = {}, maxPages = 20) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < maxPages; page += 1) {
+    const answer = await api(query(path, { ...params, cursor, limit: 100 }));
+    items.push(...answer.items);
+    cursor = answer.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
+// Tell the person what went wrong, in the service's own words.
+export function showProblem(error) {
+  const box = document.getElementById("problem");
+  if (!box) return;
+  const problem = error instanceof ApiError ? error.problem : {};
+  const parts = [error.message];
+  for (const item of problem.errors ?? []) {
+    parts.push(`${(item.loc ?? item.field ?? []).toString()}: ${item.msg ?? item.detail ?? ""}`);
+  }
+  box.textContent = parts.join(" ");
+  box.hidden = false;
+}
+
+export function clearProblem() {
+  const box = document.getElementById("problem");
+  if (box) box.hidden = true;
+}

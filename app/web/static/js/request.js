@@ -1,0 +1,218 @@
+// One request's page: its content (an audited read), thread, files, history, deadlines and
+// the actions the lifecycle allows this person now, kept current by the socket's events.
+
+import { allPages, api, clearProblem, query, showProblem } from "./api.js";
+import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
+import { LiveFeed, showConnection } from "./live.js";
+
+const requestId = document.getElementById("request").dataset.requestId;
+const REASON_REQUIRED = new Set(["decline", "cancel", "request_info", "reopen"]);
+// `receive` is the screen's own confirmation, sent by the socket, never a button.
+const HIDDEN_ACTIONS = new Set(["receive"]);
+const ACTION_LABELS = {
+  acknowledge: "Acknowledge",
+  start: "Start work",
+  request_info: "Ask for information",
+  provide_info: "Information provided",
+  respond: "Mark responded",
+  decline: "Decline",
+  close: "Close",
+  cancel: "Cancel request",
+  reopen: "Reopen",
+};
+let current = null;
+let feed;
+
+function term(label, ...value) {
+  return [el("dt", {}, label), el("dd", {}, ...value)];
+}
+
+function deadline(due, since) {
+  if (!due) return "—";
+  const { text, level } = countdown(due, since);
+  return el("span", { class: "deadline", dataset: { due, since: since ?? "", level } }, text);
+}
+
+function renderRequest(request) {
+  current = request;
+  document.getElementById("request-title").textContent =
+    `${words(request.priority)} ${words(request.type)} request from ${request.requesting_country} to ${request.target_country}`;
+  document.getElementById("request-meta").replaceChildren(
+    ...term("Status", el("span", { id: "request-status" }, words(request.status))),
+    ...term("Priority", words(request.priority)),
+    ...term("Handling", tlpBadge(request.handling_code), " ", (request.onward_use ?? []).join(", "), request.handling_note ? ` (${request.handling_note})` : ""),
+    ...term("Submitted", time(request.created_at)),
+    ...term("Held by", request.assigned_to === me.principalId ? "you" : request.assigned_to ? "another contact point" : `${request.target_country} desk`),
+    ...term("Acknowledged", request.acknowledged_at ? time(request.acknowledged_at) : "not yet"),
+    ...term("Content hash", el("code", {}, request.content_hash)),
+  );
+  document.getElementById("deadlines").replaceChildren(
+    ...term("Acknowledge by", request.acknowledged_at ? "acknowledged" : deadline(request.ack_due_at, request.assigned_at)),
+    ...term("Respond by", request.responded_at ? "responded" : request.response_paused_at ? "paused: waiting for the requester" : deadline(request.response_due_at, request.created_at)),
+    ...term("Escalation", el("span", { id: "escalation-state" }, request.overdue_at ? `overdue since ${new Date(request.overdue_at).toLocaleString()}` : request.escalation_step > 0 ? `escalated to step ${request.escalation_step + 1}` : "not escalated")),
+  );
+  document.getElementById("escalations").replaceChildren(
+    ...(request.escalations ?? []).map((step) =>
+      el("li", {}, time(step.at), ` moved on to step ${step.step + 1}: ${words(step.target)}`),
+    ),
+  );
+  const content = request.content;
+  document.getElementById("content").replaceChildren(
+    content
+      ? el(
+          "div",
+          {},
+          el("h3", {}, content.subject),
+          el("p", { class: "details" }, content.details),
+          el("h4", {}, "Identifiers"),
+          el("ul", { class: "plain" }, ...content.identifiers.map((item) => el("li", {}, el("span", { class: "kind" }, words(item.kind)), " ", el("code", {}, item.value)))),
+          el("h4", {}, "Legal basis"),
+          el("p", {}, content.legal_basis),
+        )
+      : el("p", { class: "empty" }, request.purged_at ? "The content was purged at the end of its retention." : "Its handling code does not let you read the content."),
+  );
+  const actions = (request.allowed_actions ?? []).filter((action) => !HIDDEN_ACTIONS.has(action));
+  document.getElementById("action-buttons").replaceChildren(
+    ...actions.map((action) =>
+      el("button", { type: "button", dataset: { action }, onclick: () => act(action) }, ACTION_LABELS[action] ?? words(action)),
+    ),
+  );
+  document.getElementById("action-form").hidden = actions.length === 0;
+  if (!actions.length) document.getElementById("actions-title").textContent = "Nothing for you to do on this request now";
+  else document.getElementById("actions-title").textContent = "What you can do now";
+  if (request.status === "submitted" && request.target_country === me.country) feed?.confirmShown(request.id);
+}
+
+async function act(action) {
+  clearProblem();
+  const reasonBox = document.getElementById("action-reason");
+  const reason = reasonBox.value.trim();
+  if (REASON_REQUIRED.has(action) && !reason) {
+    showProblem(new Error(`Say why you ${words(action)}: the reason is kept in the history.`));
+    reasonBox.focus();
+    return;
+  }
+  try {
+    await api(`/v1/requests/${requestId}/actions/${action}`, { method: "POST", json: reason ? { reason } : {} });
+    reasonBox.value = "";
+    await Promise.all([loadRequest(), loadHistory()]);
+  } catch (error) {
+    showProblem(error);
+  }
+}
+
+function renderMessages(messages) {
+  document.getElementById("messages").replaceChildren(
+    ...messages.map((message) =>
+      el(
+        "li",
+        { class: `message side-${message.side}` },
+        el("p", { class: "byline" }, message.author_principal_id === me.principalId ? "You" : message.side === "target" ? "Target desk" : "Requester", " · ", time(message.created_at), " ", tlpBadge(message.handling_code)),
+        message.text !== null ? el("p", { class: "text" }, message.text) : el("p", { class: "empty" }, `withheld (${words(message.withheld)})`),
+      ),
+    ),
+  );
+  if (!messages.length) document.getElementById("messages").append(el("li", { class: "empty" }, "No messages yet."));
+}
+
+function renderFiles(files) {
+  document.getElementById("files").replaceChildren(
+    ...files.map((file) =>
+      el(
+        "li",
+        {},
+        file.name && !file.purged_at ? el("a", { href: `/v1/files/${file.id}/content`, download: file.name }, file.name) : el("span", { class: "empty" }, file.purged_at ? "purged file" : "file (name withheld)"),
+        ` · ${file.content_type} · ${file.size.toLocaleString()} bytes · `,
+        tlpBadge(file.handling_code),
+        " · SHA-256 ",
+        el("code", {}, file.sha256.slice(0, 16) + "…"),
+      ),
+    ),
+  );
+  if (!files.length) document.getElementById("files").append(el("li", { class: "empty" }, "No files yet."));
+}
+
+function renderHistory(steps) {
+  document.getElementById("history").replaceChildren(
+    ...steps.map((step) =>
+      el("li", {}, time(step.at), " ", step.action ? words(step.action) : "submitted", step.from_status ? ` (${words(step.from_status)} → ${words(step.to_status)})` : "", step.reason ? `: ${step.reason}` : ""),
+    ),
+  );
+}
+
+async function loadRequest() {
+  renderRequest(await api(`/v1/requests/${requestId}`));
+}
+async function loadMessages() {
+  renderMessages(await allPages(`/v1/requests/${requestId}/messages`));
+}
+async function loadFiles() {
+  renderFiles(await allPages(`/v1/requests/${requestId}/files`));
+}
+async function loadHistory() {
+  renderHistory(await allPages(`/v1/requests/${requestId}/history`));
+}
+
+async function guarded(load) {
+  try {
+    await load();
+  } catch (error) {
+    showProblem(error);
+  }
+}
+
+document.getElementById("message-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearProblem();
+  const box = document.getElementById("message-text");
+  try {
+    await api(`/v1/requests/${requestId}/messages`, { method: "POST", json: { text: box.value } });
+    box.value = "";
+    await loadMessages();
+  } catch (error) {
+    showProblem(error);
+  }
+});
+
+document.getElementById("file-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearProblem();
+  const input = document.getElementById("file-input");
+  const file = input.files[0];
+  if (!file) return;
+  try {
+    await api(query(`/v1/requests/${requestId}/files`, { name: file.name }), {
+      method: "POST",
+      body: file,
+      headers: { "Content-Type": file.type || "application/octet-stream" },
+    });
+    input.value = "";
+    await loadFiles();
+  } catch (error) {
+    showProblem(error);
+  }
+});
+
+function onEvent(frame) {
+  if (frame.data?.request_id !== requestId) return;
+  if (frame.event.startsWith("message.")) guarded(loadMessages);
+  else if (frame.event.startsWith("file.")) guarded(loadFiles);
+  else guarded(async () => Promise.all([loadRequest(), loadHistory()]));
+}
+
+async function onStart() {
+  await guarded(async () => {
+    await Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory()]);
+    document.body.dataset.loaded = "true";
+  });
+}
+
+setInterval(() => {
+  for (const node of document.querySelectorAll("span.deadline")) {
+    const { text, level } = countdown(node.dataset.due, node.dataset.since || null);
+    node.textContent = text;
+    node.dataset.level = level;
+  }
+}, 1000);
+feed = new LiveFeed({ onStart, onEvent, onStatus: showConnection });
+feed.start();

@@ -1,0 +1,189 @@
+"""The duty officer's dashboard in a real browser (Chromium, driven by Playwright), against a
+real server and Postgres: sign in, see a request arrive, acknowledge it by click, watch its
+deadline pass, ride out a server restart, never see another country's request, sign out."""
+
+from __future__ import annotations
+
+from playwright.async_api import BrowserContext, Page, expect
+
+from app.main import create_app
+from tests.browser import screenshot, sign_in
+from tests.clients import Dashboard, http, submit_request
+from tests.conftest import RunningServer, free_port, running_server, serving_app
+from tests.factories import World, request_body
+from tests.test_escalation import use_policy
+
+# Generous: a browser on a loaded CI machine. How fast it really is, is bench/'s to measure.
+WAIT_MS = 10_000
+
+
+async def queue_ids(page: Page) -> list[str]:
+    ids: list[str] = await page.locator("#queue-rows tr").evaluate_all(
+        "rows => rows.map(row => row.dataset.requestId)"
+    )
+    return ids
+
+
+async def test_signing_in_keeps_the_token_out_of_the_page(
+    server: RunningServer, world: World, page: Page, context: BrowserContext
+) -> None:
+    officer = world.desk("DE")
+    await sign_in(page, server, officer)
+
+    assert officer.token not in page.url
+    cookies = {cookie["name"]: cookie for cookie in await context.cookies()}
+    session = cookies["relay247_session"]
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Strict"
+    assert session["value"] != officer.token  # a session of its own, not the pasted token
+    reachable = await page.evaluate(
+        "() => JSON.stringify([{...localStorage}, {...sessionStorage}, document.cookie])"
+    )
+    assert "r247_" not in reachable
+    await expect(page.locator(".who")).to_contain_text("contact point, DE")
+
+
+async def test_a_request_appears_and_is_acknowledged_with_one_click(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    await sign_in(page, server, world.desk("DE"))
+    requester = await Dashboard.open(server.ws, world.unit("FR"))
+    async with http(server.http) as client:
+        routine = await submit_request(client, world.unit("FR"), "DE", priority="routine")
+        emergency = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+
+    row = page.locator(f"#request-{emergency['id']}")
+    await row.wait_for(timeout=WAIT_MS)
+    await page.locator(f"#request-{routine['id']}").wait_for(timeout=WAIT_MS)
+    assert await queue_ids(page) == [emergency["id"], routine["id"]]  # emergencies first
+    await expect(row).to_contain_text("emergency")
+    await expect(row).to_contain_text("TLP:AMBER")
+    await expect(row.locator("td.deadline").first).to_contain_text("in ")
+    await expect(page).to_have_title("(2) Queue · relay247")
+    await screenshot(page, "queue")
+
+    await row.get_by_role("button", name="Acknowledge").click()
+    # The requester hears of both requests' delivery (the page showed them) and the ack.
+    heard = [await requester.receive(wait=10) for _ in range(3)]
+    assert ("request.acknowledged", emergency["id"]) in {
+        (frame["event"], frame["data"]["request_id"]) for frame in heard
+    }
+    await expect(row).to_contain_text("acknowledged")
+    await expect(page).to_have_title("(1) Queue · relay247")
+    await requester.close()
+
+
+async def test_the_request_page_shows_content_thread_files_and_allowed_actions(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    await sign_in(page, server, world.desk("DE"))
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE")
+    await page.locator(f"#request-{created['id']} a").click()
+    await page.wait_for_selector("body[data-loaded='true']")
+
+    await expect(page.locator("#content")).to_contain_text(request_body("DE")["subject"])
+    buttons = page.locator("#action-buttons button")
+    await expect(buttons).to_have_text(["Acknowledge", "Decline"])
+    await page.get_by_role("button", name="Acknowledge").click()
+    await expect(buttons).to_have_text(
+        ["Start work", "Ask for information", "Mark responded", "Decline"]
+    )
+    await page.get_by_label("Message").fill("Preservation order issued; provider notified.")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#messages")).to_contain_text("provider notified")
+    await page.get_by_label("Add a file").set_input_files(
+        files=[{"name": "order.txt", "mimeType": "text/plain", "buffer": b"order 42\n"}]
+    )
+    await page.get_by_role("button", name="Upload").click()
+    await expect(page.locator("#files")).to_contain_text("order.txt")
+    await expect(page.locator("#history")).to_contain_text("acknowledge")
+
+    # A reason is asked for before a decline is even sent.
+    await page.get_by_role("button", name="Decline").click()
+    await expect(page.locator("#problem")).to_contain_text("Say why")
+    await screenshot(page, "request")
+
+
+async def test_the_countdown_runs_out_and_the_escalation_shows(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    async with http(server.http) as client:
+        await use_policy(client, world, 2, 2, 2, 2)
+        await sign_in(page, server, world.desk("DE"))
+        created = await submit_request(client, world.unit("FR"), "DE")
+    row = page.locator(f"#request-{created['id']}")
+    await expect(row.locator("td.deadline").first).to_contain_text("in ", timeout=WAIT_MS)
+    await expect(row.locator(".flag.escalated")).to_be_visible(timeout=WAIT_MS)
+    await expect(row.locator("td.deadline").first).to_have_attribute("data-level", "ok")
+
+
+async def test_the_page_rides_out_a_server_restart_without_losing_or_doubling(
+    database_url: str, world: World, page: Page
+) -> None:
+    port = free_port()
+    unit = world.unit("FR")
+    async with serving_app(create_app(database_url), port=port) as first:
+        await sign_in(page, first, world.desk("DE"))
+        async with http(first.http) as client:
+            before = await submit_request(client, unit, "DE")
+        await page.locator(f"#request-{before['id']}").wait_for(timeout=WAIT_MS)
+
+    await page.wait_for_selector("body[data-connection='reconnecting']", timeout=WAIT_MS)
+    # While the page's server is down, another instance takes requests for the desk.
+    async with running_server(database_url) as other, http(other.http) as client:
+        during = [await submit_request(client, unit, "DE") for _ in range(3)]
+    await screenshot(page, "reconnecting")
+
+    async with serving_app(create_app(database_url), port=port) as second:
+        await page.wait_for_selector("body[data-connection='live']", timeout=30_000)
+        for created in during:
+            await page.locator(f"#request-{created['id']}").wait_for(timeout=WAIT_MS)
+        async with http(second.http) as client:
+            after = await submit_request(client, unit, "DE")
+        await page.locator(f"#request-{after['id']}").wait_for(timeout=WAIT_MS)
+        shown = await queue_ids(page)
+    expected = {before["id"], after["id"], *(created["id"] for created in during)}
+    assert sorted(shown) == sorted(expected)  # each once, none lost
+
+
+async def test_another_countrys_request_never_appears(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    await sign_in(page, server, world.desk("DE"))
+    async with http(server.http) as client:
+        elsewhere = await submit_request(client, world.unit("FR"), "JP")
+        mine = await submit_request(client, world.unit("FR"), "DE")
+    await page.locator(f"#request-{mine['id']}").wait_for(timeout=WAIT_MS)
+    assert await queue_ids(page) == [mine["id"]]
+    assert elsewhere["id"] not in await page.content()
+
+    # Nor by its address: the API answers the page as it answers anyone.
+    await page.goto(f"{server.http}/web/requests/{elsewhere['id']}")
+    await expect(page.locator("#problem")).to_contain_text("no request", timeout=WAIT_MS)
+    await expect(page.locator("#content")).to_be_empty()
+
+
+async def test_signing_out_ends_the_session_on_the_server(
+    server: RunningServer, world: World, page: Page, context: BrowserContext
+) -> None:
+    await sign_in(page, server, world.desk("DE"))
+    cookie = next(c["value"] for c in await context.cookies() if c["name"] == "relay247_session")
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{server.http}/web/sign-in")
+
+    async with http(server.http) as client:
+        answer = await client.get("/v1/me", headers={"Authorization": f"Bearer {cookie}"})
+        assert answer.status_code == 401
+        replayed = await client.get("/web/", headers={"Cookie": f"relay247_session={cookie}"})
+        assert replayed.status_code == 303
+    await page.goto(f"{server.http}/web/")
+    await page.wait_for_url(f"{server.http}/web/sign-in")
+
+
+async def test_a_bad_token_is_told_plainly(server: RunningServer, page: Page) -> None:
+    await page.goto(f"{server.http}/web/sign-in")
+    await page.get_by_label("Token").fill("r247_000000000000_" + "x" * 43)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("does not work")
+    await screenshot(page, "sign-in")
