@@ -39,6 +39,7 @@ from bench.audit import AUDIT_LOGS, run_audit, run_audit_only
 from bench.audit_export import audit_export_ratios, audit_export_warnings, run_audit_export
 from bench.config import BenchConfig, parse_args
 from bench.cpu import CpuMeter, cpu_section
+from bench.dashboard import run_dashboard
 from bench.deadlines import (
     DEADLINE_LOGS,
     deadlines_ratios,
@@ -74,6 +75,8 @@ from bench.wrk import run_wrk
 
 OVERLOAD_CONNECTIONS = 1000  # the overload client's pool: the server, not it, sees the excess
 FANOUT_WARMUP = 2  # fan-outs before the measured ones
+# Between the dashboard measurement's POSTs: one request at a time, as a desk receives them.
+DASHBOARD_GAP_S = 0.05
 
 
 async def _intake_and_overload(
@@ -129,6 +132,8 @@ async def _measure_service(
         serving(env, log_dir / "server.log", config.workers) as server,
         http_client(server.url, max(100, config.concurrency)) as client,
     ):
+        # First, while the desk's queue is empty: the page shows what it was sent here only.
+        sections["dashboard"] = await _dashboard(config, server, client, credentials)
         sections["latency_ms"], sections["post_latency_ms"] = await run_latency(
             client,
             server.url,
@@ -188,6 +193,33 @@ async def _measure_service(
         env, log_dir, seeded, database.url, database.dsn, entries=config.audit_entries
     )
     return sections, span
+
+
+async def _dashboard(
+    config: BenchConfig, server: Server, client: httpx.AsyncClient, credentials: Credentials
+) -> dict[str, Any]:
+    return await run_dashboard(
+        server,
+        client,
+        credentials,
+        requests=config.dashboard_requests,
+        gap_s=DASHBOARD_GAP_S,
+        timeout_s=config.push_timeout_s,
+    )
+
+
+async def _dashboard_only(
+    config: BenchConfig, env: dict[str, str], log_dir: Path
+) -> dict[str, Any]:
+    """``--only dashboard``: POST to the page's DOM beside the raw push, on a server of its own."""
+    await migrate(env)
+    credentials = Credentials.from_seed(await seed(env))
+    async with (
+        serving(env, log_dir / "server.log", config.workers) as server,
+        http_client(server.url, 10) as client,
+    ):
+        dashboard = await _dashboard(config, server, client, credentials)
+    return {"dashboard": dashboard, "server_logs": scan_all([log_dir / "server.log"])}
 
 
 async def _deadlines(
@@ -263,6 +295,12 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         env_section["duration_s"] = round(time.monotonic() - started, 1)
         env_section["started_at"] = started_at
         return {**report, "environment": env_section}
+    if config.only == "dashboard":
+        with cli_environment(database) as env:
+            report = await _dashboard_only(config, env, config.output.parent)
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {"config": config.as_json(), **report, "environment": env_section}
     if config.only == "audit":
         with cli_environment(database) as env:
             report = await run_audit_only(

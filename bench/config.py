@@ -40,10 +40,11 @@ class BenchConfig:
     deadlines: int  # ack deadlines due at one instant across two instances
     takeover_deadlines: int  # deadlines due as one instance is killed with SIGKILL
     audit_entries: int  # sealed audit entries exported and verified (bench/audit_export.py)
+    dashboard_requests: int  # POSTs whose row is timed into the dashboard page's DOM
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
-    only: str | None  # one measurement alone ("files", "deadlines", "audit"), or None: all
+    only: str | None  # one measurement alone (--only), or None: all
 
     def as_json(self) -> dict[str, Any]:
         values = asdict(self)
@@ -68,6 +69,7 @@ _FULL = {
     "deadlines": 1000,
     "takeover_deadlines": 200,
     "audit_entries": 1_000_000,
+    "dashboard_requests": 200,
 }
 _QUICK = {
     "requests": 300,
@@ -86,6 +88,7 @@ _QUICK = {
     "deadlines": 200,
     "takeover_deadlines": 50,
     "audit_entries": 20_000,
+    "dashboard_requests": 50,
 }
 
 
@@ -128,9 +131,15 @@ def _parser() -> argparse.ArgumentParser:
         help="sealed audit entries exported and verified (default 1000000, quick 20000)",
     )
     parser.add_argument(
+        "--dashboard-requests",
+        type=int,
+        help="requests timed from POST into the dashboard page's DOM (default 200, quick 50)",
+    )
+    parser.add_argument(
         "--only",
-        choices=["files", "deadlines", "audit", "audit_export"],
-        help="run one measurement alone (with its floor): files, deadlines, audit, audit_export",
+        choices=["files", "deadlines", "audit", "audit_export", "dashboard"],
+        help="run one measurement alone (with its floor): files, deadlines, audit, "
+        "audit_export, dashboard",
     )
     parser.add_argument(
         "--database",
@@ -174,6 +183,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         deadlines=args.deadlines or int(sizes["deadlines"]),
         takeover_deadlines=args.takeover_deadlines or int(sizes["takeover_deadlines"]),
         audit_entries=args.audit_entries or int(sizes["audit_entries"]),
+        dashboard_requests=args.dashboard_requests or int(sizes["dashboard_requests"]),
         database=args.database,
         output=args.output,
         quick=args.quick,
@@ -196,6 +206,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         "deadlines",
         "takeover_deadlines",
         "audit_entries",
+        "dashboard_requests",
     ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):

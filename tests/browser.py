@@ -6,7 +6,6 @@ never passes without having run them."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,38 +13,13 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from bench.chromium import HOW_TO_GET_CHROMIUM, LAUNCH_ARGS, chromium_executable
 from tests.factories import Party
 
 if TYPE_CHECKING:
     from tests.conftest import RunningServer
 
 SCREENSHOTS = Path(__file__).parent.parent / "test-output" / "screenshots"
-_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-# Chromium as root in a container, with no calls home (this machine's network is closed).
-_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-HOW_TO_GET_CHROMIUM = (
-    "the dashboard's browser tests need Chromium: `sudo apt-get install chromium` "
-    "(Debian, Ubuntu), or set RELAY247_CHROMIUM to a Chromium or Chrome executable"
-)
-
-
-def chromium_executable() -> str | None:
-    named = os.environ.get("RELAY247_CHROMIUM")
-    if named:
-        return named if Path(named).exists() else None
-    for name in _CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +30,7 @@ async def browser() -> AsyncIterator[Browser]:
             pytest.fail(HOW_TO_GET_CHROMIUM + " (RELAY247_REQUIRE_BROWSER is set)")
         pytest.skip(HOW_TO_GET_CHROMIUM)
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=_ARGS)
+        launched = await playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
         yield launched
         await launched.close()
 

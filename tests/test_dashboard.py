@@ -73,6 +73,27 @@ async def test_a_request_appears_and_is_acknowledged_with_one_click(
     await requester.close()
 
 
+async def test_a_new_assignment_rings_and_notifies_once_allowed(
+    server: RunningServer, world: World, page: Page, context: BrowserContext
+) -> None:
+    await context.grant_permissions(["notifications"])
+    # Headless Chromium shows no notification: note each one the page makes instead.
+    await page.add_init_script(
+        "window.__notified = [];"
+        "window.Notification = class extends Notification {"
+        "  constructor(title, options) { super(title, options); window.__notified.push(title); }"
+        "};"
+    )
+    await sign_in(page, server, world.desk("DE"))
+    await page.get_by_role("button", name="Turn on sound and notifications").click()
+    await expect(page.get_by_role("button", name="Sound and notifications on")).to_be_disabled()
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+    await page.locator(f"#request-{created['id']}").wait_for(timeout=WAIT_MS)
+    await page.wait_for_function("window.__notified.length > 0", timeout=WAIT_MS)
+    assert await page.evaluate("window.__notified") == ["New emergency request from FR"]
+
+
 async def test_the_request_page_shows_content_thread_files_and_allowed_actions(
     server: RunningServer, world: World, page: Page
 ) -> None:

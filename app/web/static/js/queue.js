@@ -68,28 +68,58 @@ function row(request) {
   );
 }
 
-function render() {
-  const ordered = [...requests.values()].sort(byUrgency);
-  const focused = document.activeElement?.closest?.("tr")?.id;
-  tbody.replaceChildren(...ordered.map(row));
-  if (focused) document.querySelector(`#${CSS.escape(focused)} button, #${CSS.escape(focused)} a`)?.focus();
-  empty.hidden = ordered.length > 0;
-  const waiting = ordered.filter((request) => UNACKNOWLEDGED.has(request.status)).length;
-  document.getElementById("unacknowledged-count").textContent = String(waiting);
-  document.title = waiting ? `(${waiting}) ${baseTitle}` : baseTitle;
-  tick();
-  for (const request of ordered) {
-    if (request.status === "submitted" && isTargetSide(request)) feed?.confirmShown(request.request_id ?? request.id);
+// One row changed: replace it (or drop it) and put it in its place, leaving the other rows
+// alone, so a desk with hundreds of open requests redraws one row per event.
+function place(id) {
+  const request = requests.get(id);
+  const old = document.getElementById(`request-${id}`);
+  const focused = old?.contains(document.activeElement) ? document.activeElement : null;
+  old?.remove();
+  if (request) {
+    const fresh = row(request);
+    let before = null;
+    for (const other of tbody.children) {
+      if (byUrgency(request, requests.get(other.dataset.requestId)) < 0) {
+        before = other;
+        break;
+      }
+    }
+    tbody.insertBefore(fresh, before);
+    if (focused) fresh.querySelector(focused.tagName === "BUTTON" ? "button" : "a")?.focus();
+    tickRow(fresh);
+    if (request.status === "submitted" && isTargetSide(request)) feed?.confirmShown(id);
   }
+  summarize();
 }
 
-function tick() {
-  const now = Date.now();
-  for (const cell of tbody.querySelectorAll("td.deadline")) {
+function renderAll() {
+  const ordered = [...requests.values()].sort(byUrgency);
+  tbody.replaceChildren(...ordered.map(row));
+  tick();
+  for (const request of ordered) {
+    if (request.status === "submitted" && isTargetSide(request)) feed?.confirmShown(request.request_id);
+  }
+  summarize();
+}
+
+function summarize() {
+  empty.hidden = requests.size > 0;
+  let waiting = 0;
+  for (const request of requests.values()) if (UNACKNOWLEDGED.has(request.status)) waiting += 1;
+  document.getElementById("unacknowledged-count").textContent = String(waiting);
+  document.title = waiting ? `(${waiting}) ${baseTitle}` : baseTitle;
+}
+
+function tickRow(node, now = Date.now()) {
+  for (const cell of node.querySelectorAll("td.deadline")) {
     const { text, level } = countdown(cell.dataset.due, cell.dataset.since || null, now);
     cell.textContent = text;
     cell.dataset.level = level;
   }
+}
+
+function tick() {
+  tickRow(tbody);
 }
 
 // Keep the newer of what we have and what arrived.
@@ -112,7 +142,7 @@ async function acknowledgeRequest(id) {
     const known = requests.get(id);
     if (known) {
       merge({ ...known, status: answer.status, acknowledged_at: answer.acknowledged_at, version: known.version });
-      render();
+      place(id);
     }
   } catch (error) {
     showProblem(error);
@@ -142,7 +172,7 @@ function onEvent(frame) {
   const data = frame.data;
   if (!data || !data.request_id || !data.status) return; // messages and files: the request's page shows them
   const isNew = merge(data);
-  render();
+  place(data.request_id);
   const forMe = data.assigned_to === me.principalId || (!data.assigned_to && isTargetSide(data));
   if (isNew && frame.event === "request.assigned" && forMe) announce(data);
 }
@@ -151,7 +181,7 @@ async function onStart() {
   try {
     const items = await allPages("/v1/requests", { status: OPEN });
     for (const item of items) merge({ ...item, request_id: item.id });
-    render();
+    renderAll();
     document.body.dataset.loaded = "true";
   } catch (error) {
     showProblem(error);
