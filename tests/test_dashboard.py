@@ -4,7 +4,7 @@ deadline pass, ride out a server restart, never see another country's request, s
 
 from __future__ import annotations
 
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from app.main import create_app
 from tests.browser import screenshot, sign_in
@@ -208,3 +208,32 @@ async def test_a_bad_token_is_told_plainly(server: RunningServer, page: Page) ->
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_contain_text("does not work")
     await screenshot(page, "sign-in")
+
+
+async def test_the_queue_fits_a_phone_and_works_from_the_keyboard(
+    server: RunningServer, world: World, browser: Browser
+) -> None:
+    phone = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = await phone.new_page()
+        await sign_in(page, server, world.desk("DE"))
+        async with http(server.http) as client:
+            created = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+        row = page.locator(f"#request-{created['id']}")
+        await row.wait_for(timeout=WAIT_MS)
+        overflow = await page.evaluate(
+            "document.scrollingElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0  # nothing to scroll sideways
+        await screenshot(page, "queue-phone")
+
+        # Tab to the request's Acknowledge button and press Enter: no mouse needed.
+        button = row.get_by_role("button", name="Acknowledge")
+        for _ in range(30):
+            if await button.evaluate("node => node === document.activeElement"):
+                break
+            await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        await expect(row).to_contain_text("acknowledged", timeout=WAIT_MS)
+    finally:
+        await phone.close()

@@ -36,8 +36,8 @@ function holder(request) {
 }
 
 function deadlineCell(due, since, label) {
-  if (!due) return el("td", {}, "—");
-  return el("td", { class: "deadline", dataset: { due, since: since ?? "" }, "aria-label": label });
+  if (!due) return el("td", { dataset: { label } }, "—");
+  return el("td", { class: "deadline", dataset: { due, since: since ?? "", label } });
 }
 
 function row(request) {
@@ -55,15 +55,17 @@ function row(request) {
     { id: `request-${id}`, class: `priority-${request.priority}`, dataset: { requestId: id, status: request.status } },
     el("td", {}, el("span", { class: `priority priority-${request.priority}` }, request.priority)),
     el("td", {}, el("a", { href: `/web/requests/${id}` }, words(request.type))),
-    el("td", {}, request.requesting_country),
-    el("td", {}, request.target_country),
+    el("td", { dataset: { label: "from" } }, request.requesting_country),
+    el("td", { dataset: { label: "to" } }, request.target_country),
     el("td", {}, tlpBadge(request.handling_code)),
-    el("td", { class: "status" }, words(request.status), " ", flags),
-    el("td", {}, holder(request)),
-    request.acknowledged_at ? el("td", {}, "acknowledged") : deadlineCell(request.ack_due_at, request.assigned_at, "acknowledgement deadline"),
+    el("td", { class: "status", dataset: { label: "status" } }, words(request.status), " ", flags),
+    el("td", { dataset: { label: "held by" } }, holder(request)),
+    request.acknowledged_at
+      ? el("td", { dataset: { label: "acknowledge by" } }, "acknowledged")
+      : deadlineCell(request.ack_due_at, request.assigned_at, "acknowledge by"),
     request.responded_at || request.status === "responded"
-      ? el("td", {}, "responded")
-      : deadlineCell(request.response_due_at, request.created_at, "response deadline"),
+      ? el("td", { dataset: { label: "respond by" } }, "responded")
+      : deadlineCell(request.response_due_at, request.created_at, "respond by"),
     el("td", {}, acknowledge),
   );
 }
