@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, Request
@@ -24,7 +24,19 @@ from app.web.security import WEB_PREFIX
 
 _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=_HERE / "templates")
-static_files = StaticFiles(directory=_HERE / "static")
+
+
+class _Revalidated(StaticFiles):
+    """Static files a browser asks again for each time (a 304 when unchanged): after a
+    redeploy, no page may run yesterday's script against today's API."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+static_files = _Revalidated(directory=_HERE / "static")
 STATIC = f"{WEB_PREFIX}/static"
 templates.env.globals["static"] = STATIC
 router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
