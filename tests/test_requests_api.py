@@ -107,6 +107,55 @@ async def test_list_filters(server: RunningServer, world: World) -> None:
         assert await count(created_before="2999-01-01T00:00:00Z") == 3
 
 
+async def test_list_filters_what_needs_attention(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        created = {
+            name: (await submit_request(client, world.unit("FR")))["id"]
+            for name in ("calm", "escalated", "overdue", "breached", "escalated_closed")
+        }
+        # As the deadline worker leaves them (its timing is test_escalation.py's to test).
+        for name, change in (
+            ("escalated", "escalation_step = 1"),
+            ("overdue", "escalation_step = 3, overdue_at = now()"),
+            ("breached", "response_breached_at = now()"),
+            ("escalated_closed", "escalation_step = 1, status = 'closed', closed_at = now()"),
+        ):
+            # Fixed snippets of this test, never input.
+            await db.execute(f"UPDATE requests SET {change} WHERE id = $1", created[name])  # noqa: S608
+
+        async def listed(**params: str | list[str]) -> set[str]:
+            response = await client.get("/v1/requests", params=params, headers=world.gs.headers)
+            assert response.status_code == 200, response.text
+            return {item["id"] for item in response.json()["items"]}
+
+        def ids(*names: str) -> set[str]:
+            return {created[name] for name in names}
+
+        assert await listed(attention="escalated") == ids(
+            "escalated", "overdue", "escalated_closed"
+        )
+        assert await listed(attention="overdue") == ids("overdue", "breached")
+        assert await listed(attention=["escalated", "overdue"]) == ids(
+            "escalated", "overdue", "breached", "escalated_closed"
+        )
+        assert await listed(attention=["escalated", "overdue"], status="submitted") == ids(
+            "escalated", "overdue", "breached"
+        )
+        # The filter narrows what one may see, never widens it.
+        response = await client.get(
+            "/v1/requests", params={"attention": "overdue"}, headers=world.desk("JP").headers
+        )
+        assert response.json()["items"] == []
+
+        bad = await client.get(
+            "/v1/requests", params={"attention": "late"}, headers=world.gs.headers
+        )
+        assert bad.status_code == 422
+        assert bad.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_reads_of_content_are_audited(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:

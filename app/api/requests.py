@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.api.preconditions import IfMatch, with_etag
-from app.models.enums import Priority, RequestAction, RequestStatus, RequestType
+from app.models.enums import Attention, Priority, RequestAction, RequestStatus, RequestType
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.schemas.audit import StageReceiptList
 from app.schemas.primitives import CountryCode, Instant, Text
@@ -84,9 +84,23 @@ async def list_requests(
     requesting_country: CountryCode | None = None,
     created_after: Instant | None = None,
     created_before: Instant | None = None,
+    attention: Annotated[
+        list[Attention] | None,
+        Query(
+            description="Only requests that need attention beyond their desk: `escalated` "
+            "(moved past the first step of their escalation policy) or `overdue` "
+            "(unacknowledged past the last step, or unanswered past the response deadline). "
+            "Repeat it for either."
+        ),
+    ] = None,
     cursor: Annotated[Annotated[str, Text(max_length=512)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> RequestPage:
+    """The requests you may see, newest first, filtered. Filters of different names all
+    apply; the values of one repeated filter are alternatives. `attention=escalated&
+    attention=overdue&status=…` (the open statuses) is what the global desk watches: every
+    open request of the network that escalated or ran late. A request keeps its escalation
+    and lateness once acknowledged: `status` says whether it is still open."""
     filters = request_service.RequestFilter(
         statuses=status or [],
         types=type or [],
@@ -95,6 +109,7 @@ async def list_requests(
         requesting_country=requesting_country,
         created_after=created_after,
         created_before=created_before,
+        attention=attention or [],
     )
     return await request_service.list_requests(session, actor, filters, cursor=cursor, limit=limit)
 

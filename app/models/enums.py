@@ -53,6 +53,14 @@ class RequestStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class Attention(enum.StrEnum):
+    """Why an open request needs someone's eyes beyond its desk's (GET /v1/requests'
+    `attention` filter; the global desk's overview)."""
+
+    ESCALATED = "escalated"  # its escalation policy moved it past its first step
+    OVERDUE = "overdue"  # unacknowledged past the last step, or its response clock ran out
+
+
 class HandlingCode(enum.StrEnum):
     """Traffic Light Protocol 2.0."""
 

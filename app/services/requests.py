@@ -37,6 +37,7 @@ from app.models import (
 )
 from app.models.enums import (
     Assignment,
+    Attention,
     Priority,
     RequestStatus,
     RequestType,
@@ -642,10 +643,13 @@ class RequestFilter:
     requesting_country: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    attention: list[Attention] = field(default_factory=list)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         r = CooperationRequest
         clauses: list[ColumnElement[bool]] = []
+        if self.attention:
+            clauses.append(or_(*self._needing_attention()))
         if self.statuses:
             clauses.append(r.status.in_(self.statuses))
         if self.types:
@@ -661,6 +665,17 @@ class RequestFilter:
         if self.created_before:
             clauses.append(r.created_at < self.created_before)
         return clauses
+
+    def _needing_attention(self) -> list[ColumnElement[bool]]:
+        """Plain comparisons of the columns the deadline worker sets, one flat OR: nothing
+        computed per row, so a partial index on the same predicate serves it as it is."""
+        r = CooperationRequest
+        conditions: list[ColumnElement[bool]] = []
+        if Attention.ESCALATED in self.attention:
+            conditions.append(r.escalation_step > 0)
+        if Attention.OVERDUE in self.attention:
+            conditions += [r.overdue_at.is_not(None), r.response_breached_at.is_not(None)]
+        return conditions
 
 
 async def list_requests(
