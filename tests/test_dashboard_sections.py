@@ -205,3 +205,31 @@ async def test_a_national_auditor_is_told_why_not_for_another_country(
     await expect(problem).to_contain_text("only")
     await expect(page.locator("#entry-rows tr")).to_have_count(0)
     assert errors() == []
+
+
+async def test_the_auditor_reads_on_page_after_page(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    async with http(server.http) as client:
+        for _ in range(55):  # more than the page's 50 entries a page
+            await submit_request(client, world.unit("FR"), "DE")
+
+    errors = await open_section(
+        page, server, world.auditor, "audit", search="?action=request.submitted"
+    )
+    await expect(page.get_by_label("Action")).to_have_value("request.submitted")
+    rows = page.locator("#entry-rows tr")
+    await expect(rows).to_have_count(50, timeout=WAIT_MS)
+    await expect(page.locator("#entries-summary")).to_contain_text("more to come")
+    more = page.get_by_role("button", name="Show more")
+    await more.focus()
+    await page.keyboard.press("Enter")  # reachable and usable by keyboard
+    await expect(rows).to_have_count(55, timeout=WAIT_MS)
+    await expect(more).to_be_hidden()
+    await expect(page.locator("#entries-summary")).to_have_text("55 entries shown.")
+    ids = await rows.evaluate_all("rows => rows.map(row => row.id)")
+    assert len(set(ids)) == 55  # none twice across the pages
+    href = await page.locator("#export-csv").get_attribute("href")
+    assert href is not None
+    assert "action=request.submitted" in href
+    assert errors() == []
