@@ -43,11 +43,11 @@ def collect_errors(page: Page) -> list[str]:
 async def open_section(
     page: Page, server: RunningServer, party: Party, section: str, *, search: str = ""
 ) -> Callable[[], list[str]]:
-    """Sign in by link as ``party`` (which lands on the queue), then open one role page and
-    wait until it has read its data. Returns what went wrong on the page so far."""
+    """Sign in by link as ``party`` (which lands on its first page), then open one role page
+    and wait until it has read its data. Returns what went wrong on the page so far."""
     errors = collect_errors(page)
     await page.goto(f"{server.http}/web/sign-in#token={party.token}")
-    await page.wait_for_url(f"{server.http}/web/")
+    await page.wait_for_url(lambda url: "/web/" in url and "/sign-in" not in url)
     await page.goto(f"{server.http}/web/{section}{search}")
     await page.wait_for_selector("body[data-loaded='true']", timeout=WAIT_MS)
     return lambda: errors

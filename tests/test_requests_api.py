@@ -34,8 +34,13 @@ async def test_submit_returns_the_request_and_where_it_lives(
     assert fetched.status_code == 200
     # Only the 201 of POST carries warnings: they are about the submission, not the request.
     assert created.pop("warnings") == []
-    # Only the single GET shows the escalation history.
-    assert fetched.json() == {**created, "escalations": []}
+    # Only the single GET shows the escalation history, and what the reader may do now (the
+    # target desk: acknowledge or decline; `receive` is its screen's own confirmation).
+    assert fetched.json() == {
+        **created,
+        "escalations": [],
+        "allowed_actions": ["receive", "acknowledge", "decline"],
+    }
 
 
 async def test_auditor_sees_metadata_and_hash_but_no_content(

@@ -265,3 +265,12 @@ async def test_a_session_acts_with_its_principal_s_rights_only(
         cookie = await session_of(client, world.desk("DE"))
         seen = await client.get(f"/v1/requests/{created['id']}", headers=with_cookie(cookie))
         assert seen.status_code == 404
+
+
+async def test_who_has_no_queue_lands_on_a_page_of_their_own(
+    server: RunningServer, world: World
+) -> None:
+    async with http(server.http) as client:
+        cookie = await session_of(client, world.auditor)
+        landing = await client.get("/web/", headers=with_cookie(cookie))
+    assert (landing.status_code, landing.headers["location"]) == (303, "/web/audit")

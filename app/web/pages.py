@@ -208,6 +208,10 @@ async def sign_out(request: Request, database: DatabaseOf) -> Response:
 async def queue(request: Request, signed_in: SignedIn) -> Response:
     if signed_in is None:
         return _to_sign_in()
+    # Who has no queue (an auditor) starts on the first page of their own.
+    landing = _NAVIGATION.get(signed_in.actor.role, (Link(HOME, ""),))[0].href
+    if landing != HOME:
+        return RedirectResponse(landing, status_code=303)
     return _page(request, signed_in, "queue.html", page="queue")
 
 
