@@ -202,3 +202,21 @@ async def test_an_unknown_request_or_principal_gives_an_empty_page(
         for name in ("request_id", "principal_id", "agency_id"):
             items = await read_all(client, world.auditor, **{name: str(uuid.uuid4())})
             assert items == []
+
+
+async def test_an_entry_sealed_while_listed_is_still_listed(
+    server: RunningServer, world: World
+) -> None:
+    """The sealer seals entries a few milliseconds after their commit, so a list read at that
+    moment must still show the entry, sealed or not (once, a read in two statements missed
+    an entry sealed between them under load)."""
+    async with http(server.http) as client:
+        for _ in range(60):
+            created = await submit_request(client, world.unit("FR"), "DE")
+            answer = await client.get(
+                "/v1/audit/entries",
+                params={"request_id": created["id"], "action": "request.submitted"},
+                headers=world.auditor.headers,
+            )
+            assert answer.status_code == 200
+            assert [entry["object_id"] for entry in answer.json()["items"]] == [created["id"]]

@@ -5,7 +5,7 @@ nothing, then show what is not sealed yet: see :class:`app.schemas.audit.AuditEn
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEntry
@@ -52,28 +52,38 @@ async def list_entries(
     authorize(actor, filters)
     after = SequenceCursor.decode(cursor).last_id if cursor else 0
     wanted = conditions(actor, filters)
-    sealed = list(
+    # One statement, so one snapshot: with two, an entry sealed between them would be in
+    # neither the sealed page nor the unsealed tail.
+    sealed_after = (
+        select(AuditEntry)
+        .where(AuditEntry.chain_position > after, *wanted)
+        .order_by(AuditEntry.chain_position)
+        .limit(limit + 1)
+    )
+    not_sealed = (
+        select(AuditEntry)
+        .where(AuditEntry.chain_position.is_(None), *wanted)
+        .order_by(AuditEntry.id)
+        .limit(limit)
+    )
+    rows = list(
         await session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.chain_position > after, *wanted)
-            .order_by(AuditEntry.chain_position)
-            .limit(limit + 1)
+            select(AuditEntry).from_statement(union_all(sealed_after, not_sealed))
         )
+    )
+    sealed = sorted(
+        (entry for entry in rows if entry.chain_position is not None),
+        key=lambda entry: entry.chain_position or 0,
     )
     more = len(sealed) > limit
     page = sealed[:limit]
     last = page[-1].chain_position if page else after
     assert last is not None
     unsealed: list[AuditEntry] = []
-    if not more and len(page) < limit:
-        unsealed = list(
-            await session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.chain_position.is_(None), *wanted)
-                .order_by(AuditEntry.id)
-                .limit(limit - len(page))
-            )
-        )
+    if not more:
+        unsealed = sorted(
+            (entry for entry in rows if entry.chain_position is None), key=lambda e: e.id
+        )[: limit - len(page)]
     await audit.record(
         session,
         actor,
