@@ -294,6 +294,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
     app.state.max_in_flight = overload.in_flight_limit(db_settings)
+    app.state.export_limits = audit_export_routes.ExportLimits(
+        max_running=audit.max_exports, send_timeout=audit.export_send_timeout.total_seconds()
+    )
     app.state.refusals = RefusalTrail(api.refusal_audit_limit)
     app.state.rate_limit = (
         PrincipalRateLimit(overload.rate_limit, metrics) if overload.rate_limit else None

@@ -200,6 +200,22 @@ class AuditSettings(BaseSettings):
         "audit-checkpoints.ndjson in the data folder (RELAY247_DATA_DIR).",
     )
 
+    export_send_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="An export whose client takes none of it for this long (it stopped "
+        "reading) is stopped: its snapshot and database connection are released and its "
+        "connection closed. The file the client got lacks its end line: the verifier reports "
+        "it cut short.",
+    )
+    max_exports: int = Field(
+        default=2,
+        ge=1,
+        description="Exports streaming at once on this instance, each holding a database "
+        "connection and a snapshot until its last byte; one more is refused at once with 503 "
+        "and Retry-After, before it is audited.",
+    )
+
     def signing_key_path(self, database: DatabaseSettings) -> Path:
         return self.audit_signing_key_file or database.data_dir / "audit-signing-key.pem"
 

@@ -25,6 +25,7 @@ FAMILIES = [
     "relay247_loop_up",
     "relay247_audit_checkpoints_total",
     "relay247_audit_checkpoint_position",
+    "relay247_audit_exports_stalled_total",
 ]
 
 

@@ -3,21 +3,116 @@ file to keep and check offline (`relay247 audit verify FILE`; docs/audit-chain.m
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from app.api import problems
 from app.api.audit import AuditFilters
 from app.api.deps import ActorOnly, DatabaseOf
+from app.errors import UnavailableError
+from app.observability.metrics import Metrics
 from app.services.audit import export
 from app.services.audit.keys import KeyHolder, SigningKeyError, cannot_sign
 from app.services.audit.query import authorize
 from app.settings import audit_settings, database_settings
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class ExportLimits:
+    """The bounds on this instance's exports (RELAY247_MAX_EXPORTS, RELAY247_EXPORT_SEND_TIMEOUT),
+    and the exports running against the first. Kept in ``app.state.export_limits`` (set by
+    create_app), so a test can lower them on a running app.
+
+    Each export holds a database connection and a snapshot for as long as it streams, which
+    its client decides: without the timeout, a client that stops reading would hold them
+    until TCP gives up, hours later; without the limit, a few auditors' exports could take
+    the pool that every desk's request needs."""
+
+    def __init__(self, *, max_running: int, send_timeout: float) -> None:
+        self.max_running = max_running
+        self.send_timeout = send_timeout
+        # One event loop per process runs every request: a plain counter is exact.
+        self.running = 0
+
+    def take(self) -> None:
+        """Raises ExportsBusyError when ``max_running`` exports are streaming already."""
+        if self.running >= self.max_running:
+            raise ExportsBusyError(
+                f"this instance is streaming its limit of {self.max_running} exports; nothing "
+                f"was done, retry in {problems.RETRY_AFTER_SECONDS} s"
+            )
+        self.running += 1
+
+    def release(self) -> None:
+        self.running -= 1
+
+
+class ExportsBusyError(UnavailableError):
+    slug = "exports-busy"
+    title = "Too many exports"
+
+
+class _ClientStalled(Exception):
+    """The client took nothing of the export for the send timeout."""
+
+
+class _ExportResponse(StreamingResponse):
+    """The export's stream, which ends when its client stops taking it and gives its slot
+    back however it ends.
+
+    uvicorn's send waits, before writing, until the transport's buffer drains below its high
+    mark: a client that stops reading keeps that wait (and the snapshot behind it) going
+    until TCP gives up. Each send is therefore bounded; past the bound the export stops
+    without its last message, and uvicorn closes the connection of a response left unfinished
+    (the file lacks its end line: the verifier reports it cut short)."""
+
+    def __init__(
+        self,
+        lines: AsyncGenerator[bytes, None],
+        *,
+        limits: ExportLimits,
+        metrics: Metrics,
+        media_type: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        super().__init__(lines, media_type=media_type, headers=headers)
+        self._lines = lines
+        self._limits = limits
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        timeout = self._limits.send_timeout
+
+        async def bounded_send(message: Message) -> None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await send(message)
+            except TimeoutError:
+                raise _ClientStalled from None
+
+        try:
+            await super().__call__(scope, receive, bounded_send)
+        except _ClientStalled:
+            # No entry, filter or token: the request id the log line carries finds the rest.
+            log.warning("export stopped: its client took nothing for %g s", timeout)
+            self._metrics.audit_exports_stalled.inc()
+        finally:
+            try:
+                # Stopped at a chunk, the generator still holds its transaction: closing it
+                # ends that and returns the connection now, not when it is collected.
+                await self._lines.aclose()
+            finally:
+                self._limits.release()
+
 
 _FILE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -56,22 +151,36 @@ async def export_entries(
     cover it. The export is audited (`audit.exported`) before its first byte. A file cut off
     midway lacks its last line, which the verifier reports."""
     authorize(actor, filters)
-    await export.record_export(database, actor, filters, export_format)
-    keys: KeyHolder = request.app.state.signing_keys
+    limits: ExportLimits = request.app.state.export_limits
+    metrics: Metrics = request.app.state.metrics
     try:
-        await export.ensure_signed(
-            database,
-            actor,
-            filters,
-            keys=keys,
-            checkpoint_file=audit_settings().checkpoint_path(database_settings()),
-        )
-    except SigningKeyError as exc:
-        raise cannot_sign("exports", exc) from None
+        limits.take()
+    except ExportsBusyError:
+        metrics.http_requests_shed.labels("exports").inc()
+        raise
+    # From here the slot is the response's to give back, or this function's if it fails first.
+    try:
+        await export.record_export(database, actor, filters, export_format)
+        keys: KeyHolder = request.app.state.signing_keys
+        try:
+            await export.ensure_signed(
+                database,
+                actor,
+                filters,
+                keys=keys,
+                checkpoint_file=audit_settings().checkpoint_path(database_settings()),
+            )
+        except SigningKeyError as exc:
+            raise cannot_sign("exports", exc) from None
+    except BaseException:
+        limits.release()
+        raise
     generated_at = datetime.now(UTC)
     name = f"relay247-audit-{generated_at:%Y%m%dT%H%M%SZ}.{export_format.value}"
-    return StreamingResponse(
+    return _ExportResponse(
         export.export_lines(database, actor, filters, export_format, generated_at=generated_at),
+        limits=limits,
+        metrics=metrics,
         media_type=export.MEDIA_TYPES[export_format],
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

@@ -108,8 +108,9 @@ class Metrics:
         )
         self.http_requests_shed = Counter(
             "relay247_http_requests_shed_total",
-            "HTTP requests refused to protect the service: overload (503, too many in flight) "
-            "or rate_limited (429, a principal over RELAY247_RATE_LIMIT).",
+            "HTTP requests refused to protect the service: overload (503, too many in flight), "
+            "rate_limited (429, a principal over RELAY247_RATE_LIMIT) or exports (503, an audit "
+            "export over RELAY247_MAX_EXPORTS).",
             ["reason"],
             registry=registry,
         )
@@ -163,6 +164,12 @@ class Metrics:
         self.audit_checkpoint_position = Gauge(
             "relay247_audit_checkpoint_position",
             "Chain position of the last checkpoint this instance signed (0: none yet).",
+            registry=registry,
+        )
+        self.audit_exports_stalled = Counter(
+            "relay247_audit_exports_stalled_total",
+            "Audit exports stopped because their client took nothing for "
+            "RELAY247_EXPORT_SEND_TIMEOUT: each file ends without its end line.",
             registry=registry,
         )
         self.loop_restarts = Counter(

@@ -22,7 +22,7 @@ import enum
 import hashlib
 import io
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -300,7 +300,7 @@ async def export_lines(
     fmt: ExportFormat,
     *,
     generated_at: datetime | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The export's bytes, a chunk at a time. Call :func:`ensure_signed` first. A database
     failing midway raises: the caller ends the file without its end line (truncated)."""
     matching = _matching(actor, filters)
