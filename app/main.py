@@ -56,6 +56,7 @@ from app.services.files.storage import blob_store
 from app.services.refusals import RefusalTrail
 from app.services.retention import job as purge_job
 from app.services.token_usage import TokenUsage
+from app.serving import ConnectionAbort
 from app.settings import (
     ApiSettings,
     AuditSettings,
@@ -153,8 +154,9 @@ class _Relay247(FastAPI):
         # Outside Starlette's last-resort error handler (which app.add_middleware cannot
         # reach), so that even the 500 for an unexpected exception carries its X-Request-Id
         # and is counted, and every other layer logs with the request id already set.
+        # ConnectionAbort outermost, where uvicorn's own send still arrives.
         metrics: Metrics = self.state.metrics
-        return RequestId(HttpMetrics(super().build_middleware_stack(), metrics))
+        return ConnectionAbort(RequestId(HttpMetrics(super().build_middleware_stack(), metrics)))
 
 
 def _count_sealed(metrics: Metrics, sealed: Sealed) -> None:

@@ -21,6 +21,7 @@ from app.observability.metrics import Metrics
 from app.services.audit import export
 from app.services.audit.keys import KeyHolder, SigningKeyError, cannot_sign
 from app.services.audit.query import authorize
+from app.serving import abort_of
 from app.settings import audit_settings, database_settings
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ class _ExportResponse(StreamingResponse):
     uvicorn's send waits, before writing, until the transport's buffer drains below its high
     mark: a client that stops reading keeps that wait (and the snapshot behind it) going
     until TCP gives up. Each send is therefore bounded; past the bound the export stops
-    without its last message, and uvicorn closes the connection of a response left unfinished
-    (the file lacks its end line: the verifier reports it cut short)."""
+    without its last message and drops the connection (app/serving.py, ConnectionAbort): the
+    file lacks its end line, which the verifier reports as cut short."""
 
     def __init__(
         self,
@@ -105,6 +106,9 @@ class _ExportResponse(StreamingResponse):
             # No entry, filter or token: the request id the log line carries finds the rest.
             log.warning("export stopped: its client took nothing for %g s", timeout)
             self._metrics.audit_exports_stalled.inc()
+            abort = abort_of(scope)
+            if abort is not None:
+                abort()
         finally:
             try:
                 # Stopped at a chunk, the generator still holds its transaction: closing it
