@@ -469,3 +469,8 @@ async def test_a_database_failing_midway_cuts_the_file_short_and_logs_without_co
     failures = [r for r in caplog.records if r.levelname == "ERROR"]
     assert failures
     assert not any("secret-" in r.getMessage() for r in caplog.records)
+
+    async def slot_released() -> bool:  # RELAY247_MAX_EXPORTS counts running exports only
+        return bool(server.app.state.export_limits.running == 0)
+
+    await eventually(slot_released, within=5)
