@@ -153,7 +153,9 @@ async def export_entries(
     national auditor: those concerning its country, 403 for another), in chain order, with a
     link (the digest) for each entry of the segment left out and the signed checkpoints that
     cover it. The export is audited (`audit.exported`) before its first byte. A file cut off
-    midway lacks its last line, which the verifier reports."""
+    midway lacks its last line, which the verifier reports. An instance streams
+    RELAY247_MAX_EXPORTS exports at once (503 for one more, before it is audited); a client
+    that takes nothing for RELAY247_EXPORT_SEND_TIMEOUT loses its export (connection reset)."""
     authorize(actor, filters)
     limits: ExportLimits = request.app.state.export_limits
     metrics: Metrics = request.app.state.metrics
