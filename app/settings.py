@@ -203,10 +203,11 @@ class AuditSettings(BaseSettings):
     export_send_timeout: Duration = Field(
         default=timedelta(seconds=10),
         gt=timedelta(0),
-        description="An export whose client takes none of it for this long (it stopped "
-        "reading) is stopped: its snapshot and database connection are released and its "
-        "connection closed. The file the client got lacks its end line: the verifier reports "
-        "it cut short.",
+        description="An export whose client takes too little for this long to make room for "
+        "the next chunk (500 rows, a few hundred kB: it stopped reading, or reads slower than "
+        "a few tens of kB/s at 10 s) is stopped: its snapshot and database connection are "
+        "released and its connection reset. The file the client got lacks its end line: the "
+        "verifier reports it cut short.",
     )
     max_exports: int = Field(
         default=2,
