@@ -4,6 +4,7 @@ beyond ASGI."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import socket
 import struct
@@ -42,10 +43,11 @@ class ConnectionAbort:
 
 def _abort(transport: Any) -> None:
     connection = transport.get_extra_info("socket")
-    if connection is not None:
-        # Linger 0: a reset, so the kernel drops the unsent bytes too instead of keeping them
-        # for a client that takes none.
-        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # Linger 0: a reset, so the kernel drops the unsent bytes too instead of keeping them for a
+    # client that takes none. A socket closed meanwhile (the client left) needs none.
+    with contextlib.suppress(OSError):
+        if connection is not None:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
 
 

@@ -63,7 +63,7 @@ class ExportsBusyError(UnavailableError):
 
 
 class _ClientStalled(Exception):
-    """The client took nothing of the export for the send timeout."""
+    """A send waited out the send timeout: the client made no room for the next chunk."""
 
 
 class _ExportResponse(StreamingResponse):
@@ -104,7 +104,9 @@ class _ExportResponse(StreamingResponse):
             await super().__call__(scope, receive, bounded_send)
         except _ClientStalled:
             # No entry, filter or token: the request id the log line carries finds the rest.
-            log.warning("export stopped: its client took nothing for %g s", timeout)
+            log.warning(
+                "export stopped: its client made no room for the next chunk in %g s", timeout
+            )
             self._metrics.audit_exports_stalled.inc()
             abort = abort_of(scope)
             if abort is not None:
