@@ -8,6 +8,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +146,12 @@ async def test_a_country_filtered_export_holds_links_and_verifies(
 ) -> None:
     async with http(server.http) as client:
         await live_trail(client, world, db)
-        response, text = await export(client, world.auditor, country="JP")
+        # Both exports end here: the first one's own entry (audit.exported, about JP) may be
+        # sealed before the second one starts, and would be in it.
+        until = datetime.now(UTC).isoformat()
+        response, text = await export(client, world.auditor, country="JP", until=until)
         keys = await published(client, world.auditor)
-        _, csv_text = await export(client, world.auditor, country="JP", format="csv")
+        _, csv_text = await export(client, world.auditor, country="JP", until=until, format="csv")
     assert response.status_code == 200, text
     report = check(text, keys)
     assert report.fault is None, report.fault
@@ -156,7 +160,7 @@ async def test_a_country_filtered_export_holds_links_and_verifies(
     assert report.first_position is not None
     assert report.first_position > 1
     lines = records(text)
-    assert lines[0]["filters"] == {"country": "JP"}
+    assert lines[0]["filters"]["country"] == "JP"
     entries = [line for line in lines if line["type"] == "entry"]
     assert all("JP" in entry["countries"] for entry in entries)
     links = [line for line in lines if line["type"] == "link"]
