@@ -8,7 +8,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,6 +17,22 @@ from app.schemas.primitives import Instant
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+_NOT_OURS = "cursor is not one this service issued: pass next_cursor back unchanged"
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
+def _encode(payload: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _decode(value: str, model: type[PayloadT]) -> PayloadT:
+    """The payload of a cursor this service encoded; a 422 for anything else (bad base64, bad
+    JSON, another shape, a value out of range): every cursor kind decodes here."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return model.model_validate_json(raw)
+    except (binascii.Error, ValueError, ValidationError) as exc:
+        raise InvalidInputError(_NOT_OURS, field="cursor") from exc
 
 
 class _Payload(BaseModel):
@@ -35,18 +51,11 @@ class Cursor:
     id: uuid.UUID
 
     def encode(self) -> str:
-        raw = json.dumps({"t": self.created_at.isoformat(), "i": str(self.id)})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return _encode({"t": self.created_at.isoformat(), "i": str(self.id)})
 
     @classmethod
     def decode(cls, value: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            payload = _Payload.model_validate_json(raw)
-        except (binascii.Error, ValueError, ValidationError) as exc:
-            raise InvalidInputError(
-                "cursor is not one this service issued: pass next_cursor back unchanged"
-            ) from exc
+        payload = _decode(value, _Payload)
         return cls(created_at=payload.t, id=payload.i)
 
 
@@ -72,27 +81,16 @@ class PositionCursor:
     position: int
 
     def encode(self) -> str:
-        raw = json.dumps({"r": str(self.request_id), "p": self.position})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return _encode({"r": str(self.request_id), "p": self.position})
 
     @classmethod
     def decode(cls, value: str, request_id: uuid.UUID, *, largest: int = _BIGINT_MAX) -> int:
         """The position after which the page starts; ``largest``: the column's largest value."""
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            payload = _PositionPayload.model_validate_json(raw)
-        except (binascii.Error, ValueError, ValidationError) as exc:
-            raise InvalidInputError(
-                "cursor is not one this service issued: pass next_cursor back unchanged",
-                field="cursor",
-            ) from exc
+        payload = _decode(value, _PositionPayload)
         if payload.r != request_id:
             raise InvalidInputError("cursor was issued for another request", field="cursor")
         if payload.p > largest:
-            raise InvalidInputError(
-                "cursor is not one this service issued: pass next_cursor back unchanged",
-                field="cursor",
-            )
+            raise InvalidInputError(_NOT_OURS, field="cursor")
         return payload.p
 
 
@@ -110,17 +108,8 @@ class SequenceCursor:
     last_id: int
 
     def encode(self) -> str:
-        raw = json.dumps({"s": self.last_id})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return _encode({"s": self.last_id})
 
     @classmethod
     def decode(cls, value: str) -> SequenceCursor:
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            payload = _SequencePayload.model_validate_json(raw)
-        except (binascii.Error, ValueError, ValidationError) as exc:
-            raise InvalidInputError(
-                "cursor is not one this service issued: pass next_cursor back unchanged",
-                field="cursor",
-            ) from exc
-        return cls(payload.s)
+        return cls(_decode(value, _SequencePayload).s)

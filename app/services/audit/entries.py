@@ -12,10 +12,9 @@ from app.models import AuditEntry
 from app.pagination import SequenceCursor
 from app.schemas.audit import AuditEntryOut, AuditEntryPage
 from app.services import audit
-from app.services.audit.query import AuditFilter, authorize, conditions
+from app.services.audit.query import OBJECT_TYPE, AuditFilter, authorize, conditions
 from app.services.auth import Actor
 
-OBJECT_TYPE = "audit"  # what an auditor's own reads are recorded against
 LISTED = "audit.listed"
 
 

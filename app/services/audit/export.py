@@ -49,7 +49,7 @@ from app.services.audit.chain import (
 )
 from app.services.audit.checkpoints import Checkpoint
 from app.services.audit.keys import KeyHolder
-from app.services.audit.query import AuditFilter, conditions
+from app.services.audit.query import OBJECT_TYPE, AuditFilter, conditions
 from app.services.auth import Actor
 
 log = logging.getLogger(__name__)
@@ -372,7 +372,7 @@ async def record_export(
             session,
             actor,
             "audit.exported",
-            object_type="audit",
+            object_type=OBJECT_TYPE,
             object_id="export",
             countries=[filters.country],
             details={**filters.described(), "format": fmt.value},

@@ -20,6 +20,9 @@ from app.models import AuditEntry
 from app.services.auth import Actor
 from app.services.requests import OBJECT_TYPE as REQUEST
 
+# What an auditor's own reads (lists, exports) are recorded against.
+OBJECT_TYPE = "audit"
+
 # Entries that name a request without being about it as an object (a message, a file) say so
 # in their details. Written out, not built with details["request_id"]: that binds the key as a
 # parameter, and the partial index of migration 0011 matches only this literal form.

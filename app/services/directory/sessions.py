@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import ForbiddenError
 from app.models import ApiToken
 from app.services import audit
-from app.services.auth import Actor, authenticate, new_token
-from app.services.directory.tokens import OBJECT_TYPE
+from app.services.auth import Actor, authenticate
+from app.services.directory import tokens
 from app.settings import api_settings
 
 LABEL = "web session"
@@ -63,39 +63,27 @@ def require_csrf(cookie: str, presented: str | None) -> None:
 async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
     """Open a session for the holder of ``token`` (401 if it does not work)."""
     actor = await authenticate(session, token, remote_addr)
-    signed_with = await session.get_one(ApiToken, actor.token_id)
+    pasted = await session.get_one(ApiToken, actor.token_id)
     # Signed in with a session's own token: the new one hangs off the same original token.
-    origin = signed_with.signed_in_with or signed_with.id
+    origin = (
+        pasted
+        if pasted.signed_in_with is None
+        else await session.get_one(ApiToken, pasted.signed_in_with)
+    )
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     expires_at = now + api_settings().web_session_lifetime
-    if signed_with.expires_at is not None:
-        expires_at = min(expires_at, signed_with.expires_at)
-    made = new_token()
-    row = ApiToken(
+    if pasted.expires_at is not None:
+        expires_at = min(expires_at, pasted.expires_at)
+    _, cookie = await tokens.issue(
+        session,
+        actor,
         principal_id=actor.principal_id,
-        prefix=made.prefix,
-        secret_hash=made.secret_hash,
+        country=actor.home_country,
         label=LABEL,
         expires_at=expires_at,
         signed_in_with=origin,
     )
-    session.add(row)
-    await session.flush()
-    await audit.record(
-        session,
-        actor,
-        "session.started",
-        object_type=OBJECT_TYPE,
-        object_id=str(row.id),
-        countries=(actor.home_country,),
-        details={
-            "principal_id": str(actor.principal_id),
-            "prefix": made.prefix,
-            "signed_in_with": signed_with.prefix,
-            "expires_at": expires_at.isoformat(),
-        },
-    )
-    return SignedIn(actor=actor, cookie=made.token, expires_at=expires_at)
+    return SignedIn(actor=actor, cookie=cookie, expires_at=expires_at)
 
 
 async def sign_out(session: AsyncSession, actor: Actor) -> bool:
@@ -116,7 +104,7 @@ async def sign_out(session: AsyncSession, actor: Actor) -> bool:
         session,
         actor,
         "session.ended",
-        object_type=OBJECT_TYPE,
+        object_type=tokens.OBJECT_TYPE,
         object_id=str(actor.token_id),
         countries=(actor.home_country,),
         details={"principal_id": str(actor.principal_id), "prefix": ended},

@@ -73,7 +73,7 @@ async def _now(session: AsyncSession) -> datetime:
     return now
 
 
-async def _issue(
+async def issue(
     session: AsyncSession,
     actor: Actor | None,
     *,
@@ -81,7 +81,11 @@ async def _issue(
     country: str | None,
     label: str,
     expires_at: datetime | None,
+    signed_in_with: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
+    """Make a token and audit it; with ``signed_in_with``, a web session signed in with that
+    token (app/services/directory/sessions.py), audited as ``session.started``. No
+    authorization: the use cases decide."""
     made = new_token()
     token = ApiToken(
         principal_id=principal_id,
@@ -89,21 +93,25 @@ async def _issue(
         secret_hash=made.secret_hash,
         label=label,
         expires_at=expires_at,
+        signed_in_with=signed_in_with.id if signed_in_with else None,
     )
     session.add(token)
     await session.flush()  # RETURNING fills created_at: no second round trip
+    details = {
+        "principal_id": str(principal_id),
+        "prefix": made.prefix,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    if signed_in_with is not None:
+        details["signed_in_with"] = signed_in_with.prefix
     await audit.record(
         session,
         actor,
-        "token.created",
+        "session.started" if signed_in_with else "token.created",
         object_type=OBJECT_TYPE,
         object_id=str(token.id),
         countries=(country,),
-        details={
-            "principal_id": str(principal_id),
-            "prefix": made.prefix,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        },
+        details=details,
     )
     return token, made.token
 
@@ -125,7 +133,7 @@ async def issue_token(
     )
     if agency is None:
         raise NotFoundError(f"no principal {principal_id}")
-    _, secret = await _issue(
+    _, secret = await issue(
         session,
         actor,
         principal_id=principal_id,
@@ -164,7 +172,7 @@ async def create(
         raise InvalidInputError(
             "is not in the future; the token would never work", field="expires_at"
         )
-    token, secret = await _issue(
+    token, secret = await issue(
         session,
         actor,
         principal_id=principal.id,
@@ -276,7 +284,7 @@ async def rotate_token(
         )
     now = await _now(session)
     lifetime = old.expires_at - old.created_at if old.expires_at is not None else None
-    new, secret = await _issue(
+    new, secret = await issue(
         session,
         actor,
         principal_id=old.principal_id,
