@@ -274,7 +274,10 @@ async def test_a_national_auditor_exports_its_own_country_only(
     assert own.status_code == 200, text
     report = check(text, keys)
     assert report.fault is None, report.fault
-    entries = [r for r in records(text) if r["type"] == "entry"]
+    lines = records(text)
+    # The header says what was read: the country it asked for none of, its own.
+    assert lines[0]["filters"] == {"country": "JP"}
+    entries = [r for r in lines if r["type"] == "entry"]
     assert entries
     assert all("JP" in entry["countries"] for entry in entries)
     assert report.links > 0

@@ -158,7 +158,7 @@ async def export_entries(
     midway lacks its last line, which the verifier reports. An instance streams
     RELAY247_MAX_EXPORTS exports at once (503 for one more, before it is audited); a client
     that takes nothing for RELAY247_EXPORT_SEND_TIMEOUT loses its export (connection reset)."""
-    authorize(actor, filters)
+    filters = authorize(actor, filters)
     limits: ExportLimits = request.app.state.export_limits
     metrics: Metrics = request.app.state.metrics
     try:

@@ -48,7 +48,7 @@ async def list_entries(
     cursor: str | None,
     limit: int,
 ) -> AuditEntryPage:
-    authorize(actor, filters)
+    filters = authorize(actor, filters)
     after = SequenceCursor.decode(cursor).last_id if cursor else 0
     wanted = conditions(actor, filters)
     # One statement, so one snapshot: with two, an entry sealed between them would be in

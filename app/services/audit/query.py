@@ -8,6 +8,7 @@ network (no actor)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,13 +56,20 @@ class AuditFilter:
         return {name: value for name, value in given.items() if value is not None}
 
 
-def authorize(actor: Actor | None, filters: AuditFilter) -> None:
-    """403 for a caller who may not read the trail at all, or who asks for another country
-    than its own: a national auditor learns nothing by asking, not even an empty list."""
+def authorize(actor: Actor | None, filters: AuditFilter) -> AuditFilter:
+    """The filters as they apply to this caller: 403 for one who may not read the trail at
+    all, or who asks for another country than its own (a national auditor learns nothing by
+    asking, not even an empty list); a national auditor who names no country gets its own
+    named, so what an export's header and the read's audit entry say is what was read."""
     if actor is None:
-        return
+        return filters
     owner = policy.Owner(country=filters.country) if filters.country else None
     policy.require(actor, policy.Action.READ_AUDIT, owner)
+    if filters.country is None and policy.Scope.ANY not in policy.scopes(
+        actor, policy.Action.READ_AUDIT
+    ):
+        return dataclasses.replace(filters, country=actor.home_country)
+    return filters
 
 
 def conditions(actor: Actor | None, filters: AuditFilter) -> list[ColumnElement[bool]]:
