@@ -328,9 +328,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(audit_routes.router)
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
-    app.mount(web_pages.STATIC, web_pages.static_files, name="web_static")
-    app.include_router(web_pages.root_router)
-    app.include_router(web_pages.router)
+    web_pages.install(app)
     return app
 
 

@@ -5,17 +5,23 @@ sessions.py)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.staticfiles import StaticFiles
 
 from app.api.deps import DatabaseOf
+from app.api.problems import RETRY_AFTER_SECONDS
+from app.database import Database
+from app.database.faults import is_unavailable
 from app.errors import DomainError, UnauthenticatedError
 from app.models.enums import Role
 from app.services.auth import Actor, authenticate
@@ -72,6 +78,40 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
 }
 
 
+class PageUnavailable(Exception):
+    """The database cannot be reached: a person gets a page that says so and tries again by
+    itself, not the API's problem document."""
+
+
+@asynccontextmanager
+async def _transaction(database: Database) -> AsyncIterator[AsyncSession]:
+    try:
+        async with database.transaction() as session:
+            yield session
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise PageUnavailable from exc
+        raise
+
+
+async def _unavailable_page(request: Request, _: Exception) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "unavailable.html",
+        {"retry_after": RETRY_AFTER_SECONDS},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    """The pages, their static files, and the page a person sees when the database is down."""
+    app.mount(STATIC, static_files, name="web_static")
+    app.include_router(root_router)
+    app.include_router(router)
+    app.add_exception_handler(PageUnavailable, _unavailable_page)
+
+
 @dataclass(frozen=True, slots=True)
 class SignedInPage:
     actor: Actor
@@ -84,7 +124,7 @@ async def _signed_in(request: Request, database: DatabaseOf) -> SignedInPage | N
         return None
     remote = request.client.host if request.client else None
     try:
-        async with database.transaction() as session:
+        async with _transaction(database) as session:
             actor = await authenticate(session, cookie, remote)
     except UnauthenticatedError:
         return None
@@ -168,7 +208,7 @@ async def sign_in(request: Request, database: DatabaseOf) -> Response:
         return _sign_in_page(request, "Paste your token (it starts with r247_).", 422)
     remote = request.client.host if request.client else None
     try:
-        async with database.transaction() as session:
+        async with _transaction(database) as session:
             opened = await sessions.sign_in(session, token, remote)
     except UnauthenticatedError:
         return _sign_in_page(
@@ -197,7 +237,7 @@ async def sign_out(request: Request, database: DatabaseOf) -> Response:
             return Response("sign out from this site's own page", status_code=403)
         remote = request.client.host if request.client else None
         try:
-            async with database.transaction() as session:
+            async with _transaction(database) as session:
                 await sessions.sign_out(session, await authenticate(session, cookie, remote))
         except UnauthenticatedError:
             pass  # ended already: nothing more to end
