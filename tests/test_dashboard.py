@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from app.database import Database
 from app.main import create_app
 from tests.browser import screenshot, sign_in
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port, running_server, serving_app
-from tests.factories import World, request_body
+from tests.factories import World, make_contact_point, request_body
 from tests.test_escalation import use_policy
 
 # Generous: a browser on a loaded CI machine. How fast it really is, is bench/'s to measure.
@@ -183,6 +184,40 @@ async def test_another_countrys_request_never_appears(
     await page.goto(f"{server.http}/web/requests/{elsewhere['id']}")
     await expect(page.locator("#problem")).to_contain_text("no request", timeout=WAIT_MS)
     await expect(page.locator("#content")).to_be_empty()
+
+
+async def test_who_holds_a_request_is_named_to_those_who_may_see_people(
+    server: RunningServer, world: World, database: Database, page: Page, browser: Browser
+) -> None:
+    colleague = await make_contact_point(database, world, "DE", "Insp. Anna Weber")
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE")
+        taken = await client.post(
+            f"/v1/requests/{created['id']}/assign",
+            json={"principal_id": str(colleague.principal_id)},
+            headers=world.gs.headers,
+        )
+        assert taken.status_code == 200, taken.text
+
+    # Her own desk: in the queue and on the request's page.
+    await sign_in(page, server, world.desk("DE"))
+    held_by = page.locator(f"#request-{created['id']} [data-label='held by']")
+    await expect(held_by).to_have_text("Insp. Anna Weber", timeout=WAIT_MS)
+    await page.locator(f"#request-{created['id']} a").click()
+    await expect(page.locator("#request-meta")).to_contain_text("Insp. Anna Weber")
+
+    # The sending unit may not see Germany's people: its page does not even ask.
+    sender = await browser.new_context()
+    try:
+        unit_page = await sender.new_page()
+        asked: list[str] = []
+        unit_page.on("request", lambda request: asked.append(request.url))
+        await sign_in(unit_page, server, world.unit("FR"))
+        cell = unit_page.locator(f"#request-{created['id']} [data-label='held by']")
+        await expect(cell).to_have_text("Another contact point", timeout=WAIT_MS)
+        assert not [url for url in asked if "/v1/principals" in url]
+    finally:
+        await sender.close()
 
 
 async def test_signing_out_ends_the_session_on_the_server(

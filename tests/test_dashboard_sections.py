@@ -5,6 +5,7 @@ what ran late in the network, and an auditor's search and export of the audit tr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -140,6 +141,8 @@ async def test_the_global_desk_sees_an_escalated_request_appear_live(
     row = page.locator(f"#request-{late['id']}")
     await expect(row.locator(".flag.escalated")).to_be_visible(timeout=WAIT_MS)
     await expect(row).to_contain_text("escalated (step")
+    # Whom to call: the German desk, or by name whoever of it the escalation reached.
+    await expect(row.locator("[data-label='held by']")).to_have_text(re.compile(r"^DE "))
     await expect(page.locator("#network-empty")).to_be_hidden()
     await expect(page.locator(f"#request-{calm['id']}")).to_have_count(0)
     assert calm["id"] not in await page.content()

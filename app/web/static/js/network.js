@@ -6,6 +6,7 @@
 import { allPages, showProblem } from "./api.js";
 import { el, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { holder } from "./people.js";
 import { OPEN, PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
 
 // The same test as the API's attention filter (app/services/requests/views.py), on a pushed event.
@@ -39,6 +40,7 @@ function row(request) {
     ...leadingCells(request),
     el("td", { class: "status", dataset: { label: "status" } }, words(request.status)),
     el("td", { class: "why", dataset: { label: "why" } }, reasons(request)),
+    el("td", { dataset: { label: "held by" } }, holder(request)),
     ...deadlineCells(request),
   );
 }

@@ -5,6 +5,7 @@
 import { allPages, api, clearProblem, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { holder } from "./people.js";
 import { OPEN, PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
 
 const UNACKNOWLEDGED = new Set(["submitted", "delivered"]);
@@ -16,12 +17,6 @@ let audio;
 
 function isTargetSide(request) {
   return TARGET_ROLES.has(me.role) && (me.role === "gs" || request.target_country === me.country);
-}
-
-function holder(request) {
-  if (request.assigned_to === me.principalId) return el("strong", {}, "You");
-  if (request.assigned_to) return "Another contact point";
-  return `${request.target_country} desk`;
 }
 
 function row(request) {

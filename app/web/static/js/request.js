@@ -4,6 +4,7 @@
 import { allPages, api, clearProblem, query, showProblem } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { holder } from "./people.js";
 
 const requestId = document.getElementById("request").dataset.requestId;
 const REASON_REQUIRED = new Set(["decline", "cancel", "request_info", "reopen"]);
@@ -42,7 +43,7 @@ function renderRequest(request) {
     ...term("Priority", words(request.priority)),
     ...term("Handling", tlpBadge(request.handling_code), " ", (request.onward_use ?? []).join(", "), request.handling_note ? ` (${request.handling_note})` : ""),
     ...term("Submitted", time(request.created_at)),
-    ...term("Held by", request.assigned_to === me.principalId ? "you" : request.assigned_to ? "another contact point" : `${request.target_country} desk`),
+    ...term("Held by", holder(request, { you: "you", someone: "another contact point" })),
     ...term("Acknowledged", request.acknowledged_at ? time(request.acknowledged_at) : "not yet"),
     ...term("Content hash", el("code", {}, request.content_hash)),
   );
