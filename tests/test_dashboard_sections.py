@@ -144,6 +144,7 @@ async def test_the_global_desk_sees_an_escalated_request_appear_live(
     # Whom to call: the German desk, or by name whoever of it the escalation reached.
     await expect(row.locator("[data-label='held by']")).to_have_text(re.compile(r"^DE "))
     await expect(page.locator("#network-empty")).to_be_hidden()
+    await expect(page.locator(".counts")).to_have_text("1 open request needs attention")
     await expect(page.locator(f"#request-{calm['id']}")).to_have_count(0)
     assert calm["id"] not in await page.content()
     await screenshot(page, "network")

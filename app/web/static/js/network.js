@@ -53,6 +53,7 @@ const rows = new RequestRows({
   changed: () => {
     document.getElementById("network-empty").hidden = rows.size > 0;
     document.getElementById("attention-count").textContent = String(rows.size);
+    document.getElementById("attention-noun").textContent = rows.size === 1 ? "open request needs" : "open requests need";
   },
 });
 
