@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from app.database import Database
 from app.database.embedded import ensure_database
 from app.database.migrate import upgrade_to_head
+from tests.factories import World, make_world
 
 
 class StoppablePostgres:
@@ -55,3 +57,15 @@ async def stoppable_postgres(folder: Path) -> AsyncIterator[StoppablePostgres]:
         # Not stop(): cleanup() also drops this process's handle, so the library's own exit
         # hook does not try to stop the server a second time.
         await asyncio.to_thread(server.cleanup)
+
+
+@asynccontextmanager
+async def stoppable_world(folder: Path) -> AsyncIterator[tuple[StoppablePostgres, World]]:
+    """A stoppable Postgres holding the tests' world of countries, agencies and parties."""
+    async with stoppable_postgres(folder) as postgres:
+        database = Database(postgres.url, pool_size=2, max_overflow=0)
+        try:
+            world = await make_world(database)
+        finally:
+            await database.dispose()
+        yield postgres, world

@@ -16,13 +16,12 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.database import Database
 from app.database.urls import asyncpg_dsn
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, running_server
-from tests.factories import World, make_world
+from tests.factories import World
 from tests.feeds import append_raw_events
-from tests.outage import StoppablePostgres, stoppable_postgres
+from tests.outage import StoppablePostgres, stoppable_world
 
 pytestmark = pytest.mark.slow
 
@@ -45,13 +44,8 @@ async def wait_until_ready(client: httpx.AsyncClient, *, ready: bool, within: fl
 
 @pytest.fixture
 async def outage(tmp_path: Path) -> AsyncIterator[tuple[StoppablePostgres, World]]:
-    async with stoppable_postgres(tmp_path / "outage") as postgres:
-        database = Database(postgres.url, pool_size=2, max_overflow=0)
-        try:
-            world = await make_world(database)
-        finally:
-            await database.dispose()
-        yield postgres, world
+    async with stoppable_world(tmp_path / "outage") as postgres_and_world:
+        yield postgres_and_world
 
 
 async def test_postgres_stopped_under_open_sockets(

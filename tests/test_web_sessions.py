@@ -17,8 +17,8 @@ from app.services.directory.sessions import COOKIE, CSRF_HEADER, csrf_token
 from tests.audit_trail import entries
 from tests.clients import close_of, http, submit_request
 from tests.conftest import RunningServer, running_server
-from tests.factories import Party, World, make_world, request_body
-from tests.outage import stoppable_postgres
+from tests.factories import Party, World, request_body
+from tests.outage import stoppable_world
 from tests.waiting import eventually
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -282,28 +282,26 @@ async def test_who_has_no_queue_lands_on_a_page_of_their_own(
 async def test_a_page_says_plainly_when_the_database_is_down_and_recovers(
     tmp_path: Path,
 ) -> None:
-    async with stoppable_postgres(tmp_path / "outage") as postgres:
-        database = Database(postgres.url, pool_size=2, max_overflow=0)
-        try:
-            world = await make_world(database)
-        finally:
-            await database.dispose()
-        async with running_server(postgres.url) as server, http(server.http) as client:
-            cookie = await session_of(client, world.desk("DE"))
-            await postgres.stop()
-            down = await client.get("/web/", headers=with_cookie(cookie))
-            assert down.status_code == 503
-            assert down.headers["content-type"].startswith("text/html")
-            assert down.headers["retry-after"] == "5"
-            assert "cannot reach its database" in down.text
-            assert 'http-equiv="refresh"' in down.text
-            signing_in = await sign_in(client, world.desk("DE"))
-            assert (signing_in.status_code, "cannot reach" in signing_in.text) == (503, True)
+    async with (
+        stoppable_world(tmp_path / "outage") as (postgres, world),
+        running_server(postgres.url) as server,
+        http(server.http) as client,
+    ):
+        cookie = await session_of(client, world.desk("DE"))
+        await postgres.stop()
+        down = await client.get("/web/", headers=with_cookie(cookie))
+        assert down.status_code == 503
+        assert down.headers["content-type"].startswith("text/html")
+        assert down.headers["retry-after"] == "5"
+        assert "cannot reach its database" in down.text
+        assert 'http-equiv="refresh"' in down.text
+        signing_in = await sign_in(client, world.desk("DE"))
+        assert (signing_in.status_code, "cannot reach" in signing_in.text) == (503, True)
 
-            await postgres.start()
+        await postgres.start()
 
-            async def page_is_back() -> bool:
-                answer = await client.get("/web/", headers=with_cookie(cookie))
-                return answer.status_code == 200
+        async def page_is_back() -> bool:
+            answer = await client.get("/web/", headers=with_cookie(cookie))
+            return answer.status_code == 200
 
-            await eventually(page_is_back, within=20)
+        await eventually(page_is_back, within=20)
