@@ -4,18 +4,33 @@ deadline pass, ride out a server restart, never see another country's request, s
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from typing import Any
+
+from httpx import AsyncClient
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from app.database import Database
 from app.main import create_app
 from tests.browser import screenshot, sign_in
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port, running_server, serving_app
-from tests.factories import World, make_contact_point, request_body
+from tests.factories import Party, World, make_contact_point, request_body
 from tests.test_escalation import use_policy
 
 # Generous: a browser on a loaded CI machine. How fast it really is, is bench/'s to measure.
 WAIT_MS = 10_000
+
+
+async def held_by_colleague(client: AsyncClient, world: World, colleague: Party) -> dict[str, Any]:
+    """A request France's unit sent to Germany, handed to ``colleague`` by the global desk."""
+    created = await submit_request(client, world.unit("FR"), "DE")
+    taken = await client.post(
+        f"/v1/requests/{created['id']}/assign",
+        json={"principal_id": str(colleague.principal_id)},
+        headers=world.gs.headers,
+    )
+    assert taken.status_code == 200, taken.text
+    return created
 
 
 async def queue_ids(page: Page) -> list[str]:
@@ -190,19 +205,24 @@ async def test_who_holds_a_request_is_named_to_those_who_may_see_people(
     server: RunningServer, world: World, database: Database, page: Page, browser: Browser
 ) -> None:
     colleague = await make_contact_point(database, world, "DE", "Insp. Anna Weber")
+    other = await make_contact_point(database, world, "DE", "Kommissar Jonas Berg")
     async with http(server.http) as client:
-        created = await submit_request(client, world.unit("FR"), "DE")
-        taken = await client.post(
-            f"/v1/requests/{created['id']}/assign",
-            json={"principal_id": str(colleague.principal_id)},
-            headers=world.gs.headers,
-        )
-        assert taken.status_code == 200, taken.text
+        created = await held_by_colleague(client, world, colleague)
+        held = {
+            created["id"]: "Insp. Anna Weber",
+            (await held_by_colleague(client, world, colleague))["id"]: "Insp. Anna Weber",
+            (await held_by_colleague(client, world, other))["id"]: "Kommissar Jonas Berg",
+        }
 
-    # Her own desk: in the queue and on the request's page.
+    # Her own desk: in the queue and on the request's page; the desk's people read in one
+    # list, however many requests they hold.
+    asked_by_desk: list[str] = []
+    page.on("request", lambda request: asked_by_desk.append(request.url))
     await sign_in(page, server, world.desk("DE"))
-    held_by = page.locator(f"#request-{created['id']} [data-label='held by']")
-    await expect(held_by).to_have_text("Insp. Anna Weber", timeout=WAIT_MS)
+    for request_id, name in held.items():
+        held_by = page.locator(f"#request-{request_id} [data-label='held by']")
+        await expect(held_by).to_have_text(name, timeout=WAIT_MS)
+    assert len([url for url in asked_by_desk if "/v1/principals" in url]) == 1
     await page.locator(f"#request-{created['id']} a").click()
     await expect(page.locator("#request-meta")).to_contain_text("Insp. Anna Weber")
 
@@ -218,6 +238,40 @@ async def test_who_holds_a_request_is_named_to_those_who_may_see_people(
         assert not [url for url in asked if "/v1/principals" in url]
     finally:
         await sender.close()
+
+
+async def test_a_holders_name_missed_while_the_service_was_away_comes_with_the_next_change(
+    server: RunningServer, world: World, database: Database, page: Page
+) -> None:
+    colleague = await make_contact_point(database, world, "DE", "Insp. Anna Weber")
+    async with http(server.http) as client:
+        created = await held_by_colleague(client, world, colleague)
+    refused: list[str] = []
+
+    async def unavailable_once(route: Route) -> None:
+        if refused:
+            await route.continue_()
+            return
+        refused.append(route.request.url)
+        await route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"title": "Service Unavailable", "status": 503}',
+        )
+
+    await page.route(lambda url: "/v1/principals" in url, unavailable_once)
+    await sign_in(page, server, world.desk("DE"))
+    held_by = page.locator(f"#request-{created['id']} [data-label='held by']")
+    await expect(held_by).to_have_text("Another contact point", timeout=WAIT_MS)
+    assert refused
+
+    # The holder acknowledges: the row is drawn again, and the name read again.
+    async with http(server.http) as client:
+        acknowledged = await client.post(
+            f"/v1/requests/{created['id']}/ack", headers=colleague.headers
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+    await expect(held_by).to_have_text("Insp. Anna Weber", timeout=WAIT_MS)
 
 
 async def test_signing_out_ends_the_session_on_the_server(

@@ -1,28 +1,37 @@
 // Who holds a request, by name: a desk at night needs to know whom to call, not that
-// "another contact point" has it. Each person is read once from the directory, and only
-// where this reader may see people (their own country's desk, or the whole network), so a
-// page never asks for what the service would refuse.
+// "another contact point" has it. A holder is always a contact point of the request's
+// target country, so a country's contact points are read once, in one list, whatever the
+// number of requests they hold; and only where this reader may see that country's people
+// (its own desk and NCB, or the global desk), so a page never asks what would be refused.
 
-import { api } from "./api.js";
+import { allPages } from "./api.js";
 import { el, me } from "./dom.js";
 
 const SEES_OWN_COUNTRY = new Set(["contact_point", "ncb"]);
 const SEES_EVERYONE = new Set(["gs", "admin"]);
-const names = new Map();
+const byCountry = new Map(); // country -> Promise<Map<principal id, name>>
 
 function maySee(country) {
   return SEES_EVERYONE.has(me.role) || (SEES_OWN_COUNTRY.has(me.role) && country === me.country);
 }
 
-function nameOf(principalId) {
-  if (!names.has(principalId)) {
-    const read = api(`/v1/principals/${encodeURIComponent(principalId)}`).then(
-      (person) => person.name,
-      () => null, // gone from view meanwhile: the generic words stay
+function contactPointsOf(country) {
+  if (!byCountry.has(country)) {
+    const read = allPages("/v1/principals", { country, role: "contact_point", include_disabled: true }).then(
+      (people) => new Map(people.map((person) => [person.id, person.name])),
+      () => new Map(),
     );
-    names.set(principalId, read);
+    byCountry.set(country, read);
   }
-  return names.get(principalId);
+  return byCountry.get(country);
+}
+
+async function nameOf(principalId, country) {
+  const name = (await contactPointsOf(country)).get(principalId);
+  // Not in the list as read (someone added since, or the read failed while the service or
+  // the network was away): read it again when a row is next drawn.
+  if (!name) byCountry.delete(country);
+  return name;
 }
 
 // "You", the holder's name (filled in once read), or the desk when nobody holds it.
@@ -31,7 +40,7 @@ export function holder(request, { you = "You", someone = "Another contact point"
   if (!request.assigned_to) return `${request.target_country} desk`;
   const node = el("span", { class: "holder", dataset: { principalId: request.assigned_to } }, someone);
   if (maySee(request.target_country)) {
-    nameOf(request.assigned_to).then((name) => {
+    nameOf(request.assigned_to, request.target_country).then((name) => {
       if (name) node.textContent = name;
     });
   }
