@@ -6,15 +6,18 @@ counts), and the verifier reads every line strictly."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from typer.testing import CliRunner
 
 import app.cli.audit  # noqa: F401 (registers the audit commands)
@@ -247,3 +250,28 @@ async def test_a_version_1_export_is_refused_unless_asked_for_and_then_warned_of
     code, output = verify(tmp_path, changed, keys, "--accept-unsigned-v1")
     assert code == 1, output
     assert "changed after sealing" in output, output
+
+
+async def test_the_header_signature_verifies_with_nothing_but_json_and_ed25519(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    """As docs/audit-chain.md tells an auditor writing their own verifier: no relay247 code."""
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        text = await export(client, world, country="JP")
+        keys = await published(client, world.auditor)
+    header = json.loads(text.splitlines()[0])
+    assert text.splitlines()[0] == json.dumps(header, sort_keys=True, separators=(",", ":"))
+    signature = base64.b64decode(header.pop("signature"))
+    (key,) = [item for item in keys["items"] if item["key_id"] == header["key_id"]]
+    raw = base64.b64decode(key["public_key"])
+    assert hashlib.sha256(raw).hexdigest() == header["key_id"]
+    signed = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    Ed25519PublicKey.from_public_bytes(raw).verify(signature, signed)  # raises if not
+    assert datetime.fromisoformat(key["valid_from"]) <= datetime.fromisoformat(header["signed_at"])
+    assert header["v"] == 2
+    assert header["filters"] == {"country": "JP"}
+    counted = [json.loads(line)["type"] for line in text.splitlines()]
+    assert header["entries"] == counted.count("entry")
+    assert header["links"] == counted.count("link")
+    assert header["checkpoints"] == counted.count("relay247.audit.checkpoint")

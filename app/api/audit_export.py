@@ -154,8 +154,9 @@ async def export_entries(
     """The sealed entries matching the filters that the caller may see (an auditor: all; a
     national auditor: those concerning its country, 403 for another), in chain order, with a
     link (the digest) for each entry of the segment left out and the signed checkpoints that
-    cover it. The export is audited (`audit.exported`) before its first byte. A file cut off
-    midway lacks its last line, which the verifier reports. An instance streams
+    cover it, under a header the service signs (the filters, the range, the counts). The
+    export is audited (`audit.exported`) before its first byte. A file cut off midway lacks
+    its last line, which the verifier reports. An instance streams
     RELAY247_MAX_EXPORTS exports at once (503 for one more, before it is audited); a client
     that takes nothing for RELAY247_EXPORT_SEND_TIMEOUT loses its export (connection reset)."""
     filters = authorize(actor, filters)
