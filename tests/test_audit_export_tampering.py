@@ -216,6 +216,17 @@ async def test_a_csv_export_with_forged_filters_fails(
     assert code == 1, output
     assert "export FAULT at line 2" in output, output
     assert "the header's signature does not verify" in output, output
+    # A link's row with an entry's details written into it: what a spreadsheet shows, and no
+    # signature covers, so a row may fill only the cells of its type.
+    rows = text.splitlines(keepends=True)
+    n = next(n for n, row in enumerate(rows) if row.startswith("link,"))
+    cells = rows[n].rstrip("\n").split(",")
+    cells[16] = '"{""note"":""seen""}"'  # details
+    rows[n] = ",".join(cells) + "\n"
+    code, output = verify(tmp_path, "".join(rows), keys)
+    assert code == 1, output
+    assert f"export FAULT at line {n + 1}" in output, output
+    assert "a link row fills details, which it never holds" in output, output
 
 
 def as_version_1(text: str) -> str:
