@@ -59,16 +59,18 @@ class Cursor:
         return cls(created_at=payload.t, id=payload.i)
 
 
-# The largest value of a Postgres bigint: a forged position past it must be a 422, not an
-# overflow in the driver.
-_BIGINT_MAX = 2**63 - 1
+# The largest integer a cursor carries. A Postgres bigint holds up to 2**63 - 1, but a read
+# may record where it started in its own audit entry, whose canonical form (RFC 8785, I-JSON)
+# carries integers up to 2**53 - 1 only: a forged cursor between the two must be a 422 here,
+# not an entry that cannot be written (a 500). No sequence of the service comes near it.
+CURSOR_INT_MAX = 2**53 - 1
 
 
 class _PositionPayload(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     r: uuid.UUID
-    p: Annotated[int, Field(ge=0, le=_BIGINT_MAX)]
+    p: Annotated[int, Field(ge=0, le=CURSOR_INT_MAX)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ class PositionCursor:
         return _encode({"r": str(self.request_id), "p": self.position})
 
     @classmethod
-    def decode(cls, value: str, request_id: uuid.UUID, *, largest: int = _BIGINT_MAX) -> int:
+    def decode(cls, value: str, request_id: uuid.UUID, *, largest: int = CURSOR_INT_MAX) -> int:
         """The position after which the page starts; ``largest``: the column's largest value."""
         payload = _decode(value, _PositionPayload)
         if payload.r != request_id:
@@ -97,7 +99,7 @@ class PositionCursor:
 class _SequencePayload(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    s: Annotated[int, Field(ge=0, le=_BIGINT_MAX)]
+    s: Annotated[int, Field(ge=0, le=CURSOR_INT_MAX)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import pytest
 
 from app.database import Database
 from app.models.enums import Role
+from app.services.audit.chain import jcs
 from app.services.audit.checkpoints import Checkpoint, sign
 from app.services.audit.export_verify import ExportReport, verify_export
 from app.services.audit.keys import SigningKey, parse_public_keys
@@ -171,6 +172,11 @@ async def test_a_country_filtered_export_holds_links_and_verifies(
     assert (csv_report.entries, csv_report.links) == (report.entries, report.links)
 
 
+def canonical(record: dict[str, Any]) -> str:
+    """A line as the service writes it (RFC 8785), as a forger who knows the format would."""
+    return jcs(record).decode() + "\n"
+
+
 def _replace_line(text: str, number: int, line: str | None) -> str:
     lines = text.splitlines(keepends=True)
     if line is None:
@@ -237,19 +243,22 @@ async def test_each_tampering_is_named_at_the_first_bad_line(
     )
     reason = fault(_replace_line(text, checkpoint_line, posing.line() + "\n"))
     assert "its signature does not verify" in reason
-    # previous_hash forged: the filtered export starts after position 1.
+    # previous_hash forged: the filtered export starts after position 1; the header is signed.
     first = records(filtered)[0]
     assert first["first_position"] > 1
     assert check(filtered, keys).fault is None
-    forged_header = json.dumps({**first, "previous_hash": "ab" * 32}) + "\n"
-    first_entry = _line_of(filtered, lambda r: r["type"] == "entry")
+    forged_header = canonical({**first, "previous_hash": "ab" * 32})
     reason = fault(_replace_line(filtered, 1, forged_header))
-    assert reason.startswith(f"line {first_entry}, position {first['first_position']}:"), reason
-    assert "previous hash" in reason
+    assert reason.startswith("line 1:"), reason
+    assert "the header's signature does not verify" in reason
+    # A line not in its RFC 8785 form (whitespace) is refused, whatever it holds.
+    reason = fault(_replace_line(filtered, 1, json.dumps(first) + "\n"))
+    assert reason.startswith("line 1:"), reason
+    assert "not in its RFC 8785 form" in reason
     # A link's digest changed: the next entry no longer follows.
     link = _line_of(filtered, lambda r: r["type"] == "link")
     record = records(filtered)[link - 1]
-    changed = json.dumps({**record, "digest": "00" * 32}) + "\n"
+    changed = canonical({**record, "digest": "00" * 32})
     assert "line" in fault(_replace_line(filtered, link, changed))
     # CSV: a byte edited in an entry's row is named at its line too.
     csv_lines = csv_text.splitlines(keepends=True)
@@ -355,8 +364,10 @@ async def test_the_command_line_export_is_the_endpoints_and_verifies(
         code, _, stderr = await run("audit", "export", "--since", "yesterday", env=env)
         assert code == 2
         assert "--since" in stderr
-    generated = re.compile(r'"generated_at":"[^"]*"')
-    assert generated.sub("", stdout) == generated.sub("", endpoint)
+    # Both signed the header at their own moment (signed_at, and so the signature).
+    signed = re.compile(r'"(signed_at|signature)":"[^"]*"')
+    assert signed.sub("", stdout.splitlines()[0]) == signed.sub("", endpoint.splitlines()[0])
+    assert stdout.splitlines()[1:] == endpoint.splitlines()[1:]
     assert check(output.read_text(), keys).fault is None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -154,8 +154,9 @@ async def export_entries(
     """The sealed entries matching the filters that the caller may see (an auditor: all; a
     national auditor: those concerning its country, 403 for another), in chain order, with a
     link (the digest) for each entry of the segment left out and the signed checkpoints that
-    cover it. The export is audited (`audit.exported`) before its first byte. A file cut off
-    midway lacks its last line, which the verifier reports. An instance streams
+    cover it, under a header the service signs (the filters, the range, the counts). The
+    export is audited (`audit.exported`) before its first byte. A file cut off midway lacks
+    its last line, which the verifier reports. An instance streams
     RELAY247_MAX_EXPORTS exports at once (503 for one more, before it is audited); a client
     that takes nothing for RELAY247_EXPORT_SEND_TIMEOUT loses its export (connection reset)."""
     filters = authorize(actor, filters)
@@ -178,15 +179,16 @@ async def export_entries(
                 keys=keys,
                 checkpoint_file=audit_settings().checkpoint_path(database_settings()),
             )
+            signer = await export.export_signer(database, keys)
         except SigningKeyError as exc:
             raise cannot_sign("exports", exc) from None
     except BaseException:
         limits.release()
         raise
-    generated_at = datetime.now(UTC)
-    name = f"relay247-audit-{generated_at:%Y%m%dT%H%M%SZ}.{export_format.value}"
+    signed_at = signer.signed_at.astimezone(UTC)
+    name = f"relay247-audit-{signed_at:%Y%m%dT%H%M%SZ}.{export_format.value}"
     return _ExportResponse(
-        export.export_lines(database, actor, filters, export_format, generated_at=generated_at),
+        export.export_lines(database, actor, filters, export_format, signer),
         limits=limits,
         metrics=metrics,
         media_type=export.MEDIA_TYPES[export_format],

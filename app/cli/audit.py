@@ -135,7 +135,9 @@ class _FileLines:
                 yield line.decode("utf-8", errors="replace")
 
 
-def _verify_file(path: Path, public_keys: list[str], stack: ExitStack) -> ExportReport:
+def _verify_file(
+    path: Path, public_keys: list[str], stack: ExitStack, *, accept_unsigned: bool
+) -> ExportReport:
     try:
         keys = parse_public_keys(public_keys)
     except (PublicKeyError, OSError) as exc:
@@ -143,7 +145,12 @@ def _verify_file(path: Path, public_keys: list[str], stack: ExitStack) -> Export
         raise typer.Exit(2) from exc
     lines = _FileLines(path)
     bar = _Progress(stack)
-    report = verify_export(lines, keys, progress=lambda _: bar(lines.read, lines.size))
+    report = verify_export(
+        lines,
+        keys,
+        accept_unsigned=accept_unsigned,
+        progress=lambda _: bar(lines.read, lines.size),
+    )
     bar(lines.read, lines.size)
     return report
 
@@ -158,17 +165,28 @@ def _print_export(report: ExportReport, path: Path) -> None:
         return
     if report.covered_by is None:
         typer.echo(f"export verified: {path} holds no entry (filters {report.filters})")
-        return
-    checkpoint = report.covered_by
-    typer.echo(
-        f"export verified: {report.entries} entries and {report.links} links, positions "
-        f"{report.first_position} to {report.last_position}, last hash {report.last_hash}"
-    )
-    typer.echo(
-        f"{report.checkpoints} checkpoints hold, the last at position {checkpoint.position} "
-        f"signed {utc_timestamp(checkpoint.signed_at)} by key {checkpoint.key_id}"
-    )
+    else:
+        checkpoint = report.covered_by
+        typer.echo(
+            f"export verified: {report.entries} entries and {report.links} links, positions "
+            f"{report.first_position} to {report.last_position}, last hash {report.last_hash}"
+        )
+        typer.echo(
+            f"{report.checkpoints} checkpoints hold, the last at position {checkpoint.position} "
+            f"signed {utc_timestamp(checkpoint.signed_at)} by key {checkpoint.key_id}"
+        )
     typer.echo(f"filters: {report.filters}")
+    if report.signed_at is not None:
+        typer.echo(
+            f"header (filters, range, counts) signed {utc_timestamp(report.signed_at)} by key "
+            f"{report.key_id}"
+        )
+    else:
+        typer.echo(
+            "warning: a version 1 export, checked only for what it can prove: its entries are "
+            "the chain's, but its header and end line are not signed, so neither its filters "
+            "nor that no entry was cut from its start or end or replaced by a link is proven"
+        )
 
 
 @audit_cli.command()
@@ -194,6 +212,14 @@ def verify(
     db: Annotated[
         bool, typer.Option("--db", help="Verify the live audit table of DATABASE_URL.")
     ] = False,
+    accept_unsigned_v1: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unsigned-v1",
+            help="Check a version 1 export (written before exports were signed) for what it "
+            "can prove instead of refusing it: its entries, not its filters or its range.",
+        ),
+    ] = False,
     checkpoints: Annotated[
         Path | None,
         typer.Option(
@@ -212,8 +238,9 @@ def verify(
     everything holds.
 
     With FILE, check an export offline instead, no database:
-    its header, every entry's hash, the links, the positions,
-    the checkpoints' signatures (by a --public-key) and hashes,
+    its header's signature (by a --public-key: its filters, range and counts),
+    every entry's hash, the links, the positions,
+    the checkpoints' signatures and hashes,
     a checkpoint covering the last entry, and its end line."""
     if file is not None:
         if db or checkpoints is not None:
@@ -223,7 +250,7 @@ def verify(
             echo_err("relay247: give the key its checkpoints are signed with: --public-key")
             raise typer.Exit(2)
         with ExitStack() as stack:
-            exported = _verify_file(file, public_key, stack)
+            exported = _verify_file(file, public_key, stack, accept_unsigned=accept_unsigned_v1)
         _print_export(exported, file)
         if exported.fault is not None:
             raise typer.Exit(1)
@@ -348,14 +375,12 @@ async def _export(
     database = Database(url, pool_size=2, max_overflow=0)
     try:
         await export_service.record_export(database, None, filters, fmt)
+        keys = key_service.KeyHolder(key_file)
         await export_service.ensure_signed(
-            database,
-            None,
-            filters,
-            keys=key_service.KeyHolder(key_file),
-            checkpoint_file=checkpoint_file,
+            database, None, filters, keys=keys, checkpoint_file=checkpoint_file
         )
-        async for chunk in export_service.export_lines(database, None, filters, fmt):
+        signer = await export_service.export_signer(database, keys)
+        async for chunk in export_service.export_lines(database, None, filters, fmt, signer):
             output.write(chunk)
         output.flush()
     finally:

@@ -8,6 +8,13 @@ whole, and for each entry of the segment it leaves out, a *link*: the entry's di
 first, so a verifier knows which positions' hashes to compare as it walks; the last line says
 how many records came, so a file cut short is told from a whole one.
 
+The header is signed by the service (Ed25519, the checkpoints' key) before the first entry
+goes out, and states everything the file asserts beyond what the chain proves: the filters
+applied (so whether links may appear at all), the segment's first and last positions and
+hashes, and how many entries, links and checkpoints follow. Dropping, adding or replacing
+records, moving the start, cutting the tail and rewriting the end, or forging the filters
+then each contradict a signed statement (docs/audit-chain.md, "The NDJSON file").
+
 Memory is constant whatever the size: the segment is read in one REPEATABLE READ read-only
 snapshot through a server-side cursor, in chunks, and each chunk is serialised (and the
 digests of the entries left out computed, about 40 µs each) in a worker thread, so the event
@@ -17,6 +24,7 @@ loop is never held for more than a few milliseconds.
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import enum
 import hashlib
@@ -24,7 +32,7 @@ import io
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +45,6 @@ from app.services import audit
 from app.services.audit import checkpoints as checkpoint_service
 from app.services.audit.chain import (
     CHAIN_COLUMNS,
-    ENTRY_MEMBERS,
     GENESIS,
     LEGACY_FORMAT,
     ChainEntry,
@@ -48,14 +55,17 @@ from app.services.audit.chain import (
     utc_timestamp,
 )
 from app.services.audit.checkpoints import Checkpoint
-from app.services.audit.keys import KeyHolder
+from app.services.audit.export_records import CSV_COLUMNS, EXPORT_TYPE
+from app.services.audit.keys import KeyHolder, SigningKey
 from app.services.audit.query import OBJECT_TYPE, AuditFilter, conditions
 from app.services.auth import Actor
 
 log = logging.getLogger(__name__)
 
-EXPORT_TYPE = "relay247.audit.export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+# Exports written before the header was signed: checked only when asked for (their header,
+# filters and range are anybody's to rewrite), see export_verify.
+UNSIGNED_EXPORT_VERSION = 1
 # Rows read, serialised and sent at a time: about 20 ms of work in a thread for links.
 CHUNK = 500
 
@@ -66,30 +76,6 @@ class ExportFormat(enum.StrEnum):
 
 
 MEDIA_TYPES = {ExportFormat.NDJSON: "application/x-ndjson", ExportFormat.CSV: "text/csv"}
-
-# The CSV's columns, in this order (docs/audit-chain.md). An entry fills those of its
-# canonical form; a link type, v (format 1 only), position and digest; the header, each
-# checkpoint and the end line carry their NDJSON line in ``record``.
-CSV_COLUMNS = (
-    "type",
-    *ENTRY_MEMBERS[:-1],
-    "countries",
-    ENTRY_MEMBERS[-1],  # details
-    "hash",
-    "digest",
-    "record",
-)
-# Nullable members of an entry: an empty cell is null (none of them ever holds "").
-CSV_NULLABLE = frozenset(
-    {
-        "actor_principal_id",
-        "actor_agency_id",
-        "actor_role",
-        "actor_country",
-        "remote_addr",
-        "content_hash",
-    }
-)
 
 
 def entry_record(entry: ChainEntry) -> dict[str, Any]:
@@ -188,6 +174,36 @@ class Segment:
     first: int
     last: int  # the last position of the segment: a checkpoint's
     previous_hash: str
+    last_hash: str
+    entries: int  # records of the segment: entries whole, and links
+    links: int
+    checkpoints: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSigner:
+    """The key an export's header is signed with and the moment it states: the database's
+    clock read while the key was confirmed current (published, not retired), just before the
+    export's snapshot."""
+
+    key: SigningKey
+    signed_at: datetime
+
+    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
+        signed = {**document, "signed_at": utc_timestamp(self.signed_at), "key_id": self.key.key_id}
+        signature = self.key.sign(jcs(signed))
+        return {**signed, "signature": base64.b64encode(signature).decode()}
+
+
+async def export_signer(database: Database, keys: KeyHolder) -> ExportSigner:
+    """The instance's current key and the database's clock, in one short transaction holding
+    the key lock shared (keys.py), so the moment stated is within the key's validity. Raises
+    SigningKeyError."""
+    async with database.engine.begin() as connection:
+        key = await keys.for_signing(connection)
+        now = await connection.scalar(select(func.clock_timestamp()))
+    assert now is not None
+    return ExportSigner(key, now)
 
 
 def _matching(actor: Actor | None, filters: AuditFilter) -> ColumnElement[bool]:
@@ -265,19 +281,50 @@ async def _segment(connection: AsyncConnection, matching: ColumnElement[bool]) -
         )
         if previous is None:  # deleted: the export shows it, the verifier says so
             previous = "0" * 64
-    return Segment(first, last, previous)
+    in_segment = AuditEntry.chain_position.between(first, last)
+    whole, records = (
+        await connection.execute(
+            select(func.count().filter(matching), func.count()).where(in_segment)
+        )
+    ).one()
+    last_hash = await connection.scalar(
+        select(AuditEntry.chain_hash).where(AuditEntry.chain_position == last)
+    )
+    checkpoints = await connection.scalar(
+        select(func.count())
+        .select_from(AuditCheckpoint)
+        .where(AuditCheckpoint.chain_position.between(first, last))
+    )
+    # The checkpoint at ``last`` signs this hash; a deleted entry there (no hash) is shown by
+    # the export as missing, and the verifier says so.
+    return Segment(
+        first,
+        last,
+        previous,
+        last_hash or "0" * 64,
+        entries=whole,
+        links=records - whole,
+        checkpoints=checkpoints or 0,
+    )
 
 
-def header(filters: AuditFilter, segment: Segment | None, generated_at: datetime) -> str:
+def header(filters: AuditFilter, segment: Segment | None, signer: ExportSigner) -> str:
+    """The signed header: what the file asserts beyond what the chain proves."""
     return jcs(
-        {
-            "type": EXPORT_TYPE,
-            "v": EXPORT_VERSION,
-            "generated_at": utc_timestamp(generated_at),
-            "filters": filters.described(),
-            "first_position": segment.first if segment else None,
-            "previous_hash": segment.previous_hash if segment else None,
-        }
+        signer.sign(
+            {
+                "type": EXPORT_TYPE,
+                "v": EXPORT_VERSION,
+                "filters": filters.described(),
+                "first_position": segment.first if segment else None,
+                "previous_hash": segment.previous_hash if segment else None,
+                "last_position": segment.last if segment else None,
+                "last_hash": segment.last_hash if segment else None,
+                "entries": segment.entries if segment else 0,
+                "links": segment.links if segment else 0,
+                "checkpoints": segment.checkpoints if segment else 0,
+            }
+        )
     ).decode()
 
 
@@ -298,11 +345,11 @@ async def export_lines(
     actor: Actor | None,
     filters: AuditFilter,
     fmt: ExportFormat,
-    *,
-    generated_at: datetime | None = None,
+    signer: ExportSigner,
 ) -> AsyncGenerator[bytes, None]:
-    """The export's bytes, a chunk at a time. Call :func:`ensure_signed` first. A database
-    failing midway raises: the caller ends the file without its end line (truncated)."""
+    """The export's bytes, a chunk at a time. Call :func:`ensure_signed` first, then
+    :func:`export_signer`. A database failing midway raises: the caller ends the file without
+    its end line (truncated)."""
     matching = _matching(actor, filters)
     writer = _Writer(fmt)
     yield writer.start()
@@ -312,8 +359,7 @@ async def export_lines(
         )
         async with connection.begin():
             segment = await _segment(connection, matching)
-            moment = generated_at or datetime.now(UTC)
-            writer.whole(EXPORT_TYPE, header(filters, segment, moment))
+            writer.whole(EXPORT_TYPE, header(filters, segment, signer))
             if segment is None:
                 writer.whole("end", end(0, 0, None, None))
                 yield writer.flush()

@@ -2,52 +2,49 @@
 only the file and the public keys its checkpoints are to be signed with.
 
 One pass over the lines, in constant memory but for the segment's checkpoints (read first):
-the header, each checkpoint's signature (by one of the given keys, within its validity), every
+every line strictly (export_records: exactly its RFC 8785 form, so no member twice), the
+header's signature (what the file asserts beyond the chain: its filters, range and counts),
+each checkpoint's signature (by one of the given keys, within its validity), every
 entry's hash recomputed from its members and the hash before it, the links carrying the chain
 over the entries left out, the continuity of positions (:class:`ChainWalk`), each checkpoint's
-hash against the chain at its position, a checkpoint covering the last entry, and the end line
-(a file cut short has none). It stops at the first fault and names its line.
+hash against the chain at its position, a checkpoint covering the last entry, no link where
+the signed filters call for none, and the end line against the walk and the signed header (a
+file cut short has none). It stops at the first fault and names its line.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import re
-from collections.abc import Callable, Iterable, Iterator
+import base64
+import binascii
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from app.services.audit.chain import (
-    ENTRY_MEMBERS,
-    FORMAT_VERSION,
     GENESIS,
-    LEGACY_FORMAT,
-    in_fast_subset,
     jcs,
+    utc_timestamp,
 )
 from app.services.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint
-from app.services.audit.export import (
-    CSV_COLUMNS,
-    CSV_NULLABLE,
+from app.services.audit.export import EXPORT_VERSION, UNSIGNED_EXPORT_VERSION, ExportFormat
+from app.services.audit.export_records import (
     EXPORT_TYPE,
-    EXPORT_VERSION,
-    ExportFormat,
+    HEX64,
+    BadRecord,
+    Tracked,
+    entry_of,
+    link_of,
+    positive_int,
+    records,
 )
-from app.services.audit.keys import PublishedKey
-from app.services.audit.verify import ChainWalk, ExportedEntry, Link, checkpoint_fault
+from app.services.audit.keys import PublishedKey, key_id_of
+from app.services.audit.verify import ChainWalk, checkpoint_fault
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_ENTRY_MEMBERS = frozenset(ENTRY_MEMBERS)
-
-
-# The members of an entry holding a string or null.
-_TEXT_MEMBERS = tuple(sorted(_ENTRY_MEMBERS - {"v", "position", "id", "details"}))
-_MEMBERS_OF = {
-    LEGACY_FORMAT: _ENTRY_MEMBERS,
-    FORMAT_VERSION: _ENTRY_MEMBERS | {"countries"},
-}
+_Bad = BadRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,179 +71,118 @@ class ExportReport:
     last_position: int | None = None
     last_hash: str | None = None
     covered_by: Checkpoint | None = None  # the last checkpoint, which signs the tail
+    version: int | None = None
+    signed_at: datetime | None = None  # the header's signature, for version 2 on
+    key_id: str | None = None
     fault: ExportFault | None = None
 
 
-class _Bad(Exception):
-    """A line that is not what it should be (caught in the loop: first fault)."""
+# The filters an export may state (app.services.audit.query.AuditFilter.described()).
+FILTER_NAMES = frozenset(
+    {"since", "until", "country", "agency_id", "principal_id", "request_id", "action"}
+)
+_SIGNED_HEADER = frozenset(
+    {
+        "type",
+        "v",
+        "filters",
+        "first_position",
+        "previous_hash",
+        "last_position",
+        "last_hash",
+        "entries",
+        "links",
+        "checkpoints",
+        "signed_at",
+        "key_id",
+        "signature",
+    }
+)
+UNSIGNED_REFUSED = (
+    f"a version {UNSIGNED_EXPORT_VERSION} export: its header (filters, first position, previous "
+    "hash) and its end line are not signed, so entries replaced by links, a start moved on, a "
+    "tail cut off with the end line rewritten, or filters forged cannot be told from what the "
+    "service wrote; export it again (version 2 is signed), or check what version 1 can prove "
+    "with --accept-unsigned-v1"
+)
 
-    def __init__(self, reason: str, position: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.position = position
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """What a version 2 header's signature states about the rest of the file."""
+
+    last_position: int | None
+    last_hash: str | None
+    entries: int
+    links: int
+    checkpoints: int
 
 
-def _int(value: Any, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise _Bad(f"{name} is not a positive integer")
+def _count(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _Bad(f"{name} is not a count")
     return value
 
 
-def _entry(document: dict[str, Any], line: int) -> ExportedEntry:
-    chain_hash = document.pop("hash", None)
-    version = document.get("v")
-    position = document.get("position")
-    where = position if isinstance(position, int) else None
-    expected = _MEMBERS_OF.get(version)  # type: ignore[arg-type]
-    if expected is None:
-        raise _Bad(f"an entry of an unknown format (v {version!r})", where)
-    if document.keys() != expected:
-        missing, extra = sorted(expected - set(document)), sorted(set(document) - expected)
+def _header_signature(document: dict[str, Any], keys: dict[str, PublishedKey]) -> datetime:
+    """The header's signing time, once its signature holds under one of ``keys``."""
+    key_id, signed_at, signature = (
+        document["key_id"],
+        document["signed_at"],
+        document["signature"],
+    )
+    key = keys.get(key_id) if isinstance(key_id, str) else None
+    if key is None:
         raise _Bad(
-            f"not an entry of format {version}: missing {missing}, unexpected {extra}", where
+            f"the header is signed by key {str(key_id)[:64]}, which is none of the keys given "
+            "(--public-key)"
         )
-    if not isinstance(chain_hash, str):
-        raise _Bad("an entry without its hash", where)
-    position, entry_id = _int(position, "position"), _int(document["id"], "id")
+    if key_id_of(key.public_key) != key.key_id:
+        raise _Bad(f"the public key given for key {key.key_id} is not the key of that id")
     try:
-        sealed_at = datetime.fromisoformat(document["sealed_at"])
-    except (TypeError, ValueError):
-        raise _Bad("sealed_at is not a time", where) from None
-    # Strings, null and lists of strings everywhere but details: the stdlib's encoder writes
-    # RFC 8785 then, if details allow it too (chain.in_fast_subset).
-    fast = (version == LEGACY_FORMAT or _strings(document["countries"])) and all(
-        document[name] is None or type(document[name]) is str for name in _TEXT_MEMBERS
-    )
+        moment = datetime.fromisoformat(signed_at)
+        raw = base64.b64decode(signature, validate=True)
+    except (TypeError, ValueError, binascii.Error):
+        raise _Bad("the header's signed_at or signature is malformed") from None
+    if moment.tzinfo is None or utc_timestamp(moment) != signed_at:
+        raise _Bad("the header's signed_at is not YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    unsigned = {name: value for name, value in document.items() if name != "signature"}
     try:
-        canonical = jcs(document, checked=fast and in_fast_subset(document))
-    except Exception as exc:  # the rfc8785 package's errors: a value RFC 8785 cannot carry
-        raise _Bad(f"a member RFC 8785 cannot carry ({type(exc).__name__})", where) from None
-    return ExportedEntry(
-        id=entry_id,
-        chain_position=position,
-        chain_hash=chain_hash,
-        sealed_at=sealed_at,
-        format=LEGACY_FORMAT if version == LEGACY_FORMAT else FORMAT_VERSION,
-        canonical=canonical,
-        line=line,
-    )
+        Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw, jcs(unsigned))
+    except (InvalidSignature, ValueError):
+        raise _Bad(
+            f"the header's signature does not verify under key {key.key_id}: the header (its "
+            "filters, range or counts) was changed after the service signed it, or another "
+            "key signed it"
+        ) from None
+    if not key.valid_at(moment):
+        until = utc_timestamp(key.retired_at) if key.retired_at else "now"
+        raise _Bad(
+            f"the header was signed at {signed_at}, outside the validity of key {key.key_id} "
+            f"({utc_timestamp(key.valid_from)} to {until})"
+        )
+    return moment
 
 
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _link(document: dict[str, Any], line: int) -> Link:
-    position = _int(document.get("position"), "position")
-    if document == {"position": position, "v": LEGACY_FORMAT}:
-        return Link(position, None, line)
-    digest = document.get("digest")
-    if set(document) != {"position", "digest"} or not isinstance(digest, str):
-        raise _Bad("a link is {position, digest} or, format 1, {position, v: 1}", position)
-    if not _HEX64.match(digest):
-        raise _Bad("its digest is not a SHA-256 in lowercase hex", position)
-    return Link(position, bytes.fromhex(digest), line)
-
-
-# --- the two formats, as records --------------------------------------------------------------
-
-
-def _json_lines(lines: Iterator[str], first: str) -> Iterator[tuple[int, str, Any]]:
-    """(line number, raw line, document or None when it is not JSON)."""
-    number = 1
-    for text in _chain_first(first, lines):
-        if text.strip():
-            yield number, text, _loads(text)
-        number += 1
-
-
-def _chain_first(first: str, lines: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from lines
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return None
-
-
-def _csv_cell(name: str, value: str) -> Any:
-    if name in CSV_NULLABLE and value == "":
-        return None
+def _filters(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(
+        name in FILTER_NAMES and isinstance(item, str) for name, item in value.items()
+    ):
+        raise _Bad(f"the header's filters are not those of an export ({sorted(FILTER_NAMES)})")
     return value
-
-
-def _csv_entry(row: dict[str, str]) -> dict[str, Any]:
-    try:
-        version = int(row["v"])
-        document: dict[str, Any] = {
-            "v": version,
-            "position": int(row["position"]),
-            "id": int(row["id"]),
-            "details": json.loads(row["details"]),
-        }
-        if version != LEGACY_FORMAT:
-            document["countries"] = json.loads(row["countries"])
-    except (ValueError, json.JSONDecodeError):
-        raise _Bad("v, position, id, countries or details is malformed") from None
-    for name in _ENTRY_MEMBERS - document.keys():
-        document[name] = _csv_cell(name, row[name])
-    document["hash"] = row["hash"]
-    document["type"] = "entry"
-    return document
-
-
-def _csv_record(row: list[str]) -> Any:
-    if len(row) != len(CSV_COLUMNS):
-        raise _Bad(f"{len(row)} columns, not the {len(CSV_COLUMNS)} of an export")
-    cells = dict(zip(CSV_COLUMNS, row, strict=True))
-    kind = cells["type"]
-    if kind in (EXPORT_TYPE, CHECKPOINT_TYPE, "end"):
-        return _loads(cells["record"])
-    if kind == "entry":
-        return _csv_entry(cells)
-    if kind == "link":
-        try:
-            position = int(cells["position"])
-        except ValueError:
-            raise _Bad("position is not an integer") from None
-        if cells["v"]:
-            return {"type": "link", "position": position, "v": _loads(cells["v"])}
-        return {"type": "link", "position": position, "digest": cells["digest"]}
-    raise _Bad(f"unknown record type {kind[:40]!r}")
-
-
-def _csv_lines(lines: Iterator[str], first: str) -> Iterator[tuple[int, str, Any]]:
-    reader = csv.reader(_chain_first(first, lines))
-    header = next(reader)
-    if tuple(header) != CSV_COLUMNS:
-        raise _Bad("the CSV's columns are not those of an export")
-    for row in reader:
-        if not row:
-            continue
-        try:
-            record = _csv_record(row)
-        except _Bad as bad:
-            yield reader.line_num, "", bad
-            continue
-        raw = row[-1] if row[0] == CHECKPOINT_TYPE else ""
-        yield reader.line_num, raw, record
-
-
-# --- the walk ---------------------------------------------------------------------------------
 
 
 class _Verifier:
-    def __init__(self, keys: dict[str, PublishedKey]) -> None:
+    def __init__(self, keys: dict[str, PublishedKey], *, accept_unsigned: bool) -> None:
         self.keys = keys
+        self.accept_unsigned = accept_unsigned
         self.report = ExportReport()
         self.walk: ChainWalk | None = None
         self.signed: dict[int, list[tuple[int, Checkpoint]]] = {}
         self.last_checkpoint: tuple[int, Checkpoint] | None = None
         self.last_entry: int | None = None
         self.stage = "header"  # header, body, end
+        self.header_signs: _Signed | None = None  # None: version 1, nothing signed
 
     def _on_hash(self, position: int, chain_hash: bytes) -> str | None:
         for line, checkpoint in self.signed.pop(position, ()):
@@ -259,26 +195,54 @@ class _Verifier:
         return None
 
     def header(self, document: Any) -> None:
-        if not (
-            isinstance(document, dict)
-            and document.get("type") == EXPORT_TYPE
-            and document.get("v") == EXPORT_VERSION
-        ):
-            raise _Bad(f"not a version {EXPORT_VERSION} {EXPORT_TYPE} header")
+        if not (isinstance(document, dict) and document.get("type") == EXPORT_TYPE):
+            raise _Bad(f"not a {EXPORT_TYPE} header")
+        version = document.get("v")
+        if version == UNSIGNED_EXPORT_VERSION and not self.accept_unsigned:
+            raise _Bad(UNSIGNED_REFUSED)
+        if version not in (EXPORT_VERSION, UNSIGNED_EXPORT_VERSION):
+            raise _Bad(f"an export of an unknown version ({str(version)[:20]})")
+        self.report.version = version
+        if version == EXPORT_VERSION:
+            self._signed_header(document)
         first, previous = document.get("first_position"), document.get("previous_hash")
         filters = document.get("filters")
         self.report.filters = filters if isinstance(filters, dict) else {}
         self.stage = "body"
         if first is None and previous is None:
             return  # nothing matched: an empty export
-        first = _int(first, "first_position")
-        if not isinstance(previous, str) or not _HEX64.match(previous):
+        first = positive_int(first, "first_position")
+        if not isinstance(previous, str) or not HEX64.match(previous):
             raise _Bad("previous_hash is not a SHA-256 in lowercase hex")
         if first == 1 and previous != GENESIS.hex():
             raise _Bad("previous_hash of position 1 must be the genesis (64 zeros)", 1)
         self.report.first_position = first
         self.walk = ChainWalk(
             previous_hash=bytes.fromhex(previous), first_position=first, on_hash=self._on_hash
+        )
+
+    def _signed_header(self, document: dict[str, Any]) -> None:
+        if document.keys() != _SIGNED_HEADER:
+            missing = sorted(_SIGNED_HEADER - document.keys())
+            extra = sorted(document.keys() - _SIGNED_HEADER)
+            raise _Bad(f"not an export header: missing {missing}, unexpected {extra}")
+        self.report.signed_at = _header_signature(document, self.keys)
+        self.report.key_id = document["key_id"]
+        _filters(document["filters"])
+        last, last_hash = document["last_position"], document["last_hash"]
+        empty = document["first_position"] is None
+        if empty != (last is None) or empty != (last_hash is None):
+            raise _Bad("the header's range is neither empty nor whole")
+        if not empty:
+            last = positive_int(last, "last_position")
+            if not isinstance(last_hash, str) or not HEX64.match(last_hash):
+                raise _Bad("last_hash is not a SHA-256 in lowercase hex")
+        self.header_signs = _Signed(
+            last,
+            last_hash,
+            _count(document["entries"], "entries"),
+            _count(document["links"], "links"),
+            _count(document["checkpoints"], "checkpoints"),
         )
 
     def checkpoint(self, raw: str, line: int) -> None:
@@ -314,7 +278,20 @@ class _Verifier:
         if self.walk is None:
             raise _Bad("an entry in an export whose header says it holds none")
         kind = document.pop("type")
-        item = _entry(document, line) if kind == "entry" else _link(document, line)
+        item = entry_of(document, line) if kind == "entry" else link_of(document, line)
+        signs = self.header_signs
+        if signs is not None:
+            if kind == "link" and not self.report.filters:
+                raise _Bad(
+                    "a link in an unfiltered export: its signed filters are none, so every "
+                    "position of the segment is an entry whole (an entry was replaced by its link)",
+                    item.chain_position,
+                )
+            if signs.last_position is not None and item.chain_position > signs.last_position:
+                raise _Bad(
+                    f"beyond the last position the header signs ({signs.last_position})",
+                    item.chain_position,
+                )
         if kind == "entry":
             self.report.entries += 1
             self.last_entry = item.chain_position
@@ -351,6 +328,7 @@ class _Verifier:
                 f"the end line does not match the export ({', '.join(differ)}: records added "
                 "or removed, or the end line changed)"
             )
+        self._as_signed()
         for position, pending in sorted(self.signed.items()):
             line, _ = pending[0]
             raise _Bad(
@@ -367,6 +345,24 @@ class _Verifier:
                 )
             self.report.covered_by = self.last_checkpoint[1]
 
+    def _as_signed(self) -> None:
+        signs, report = self.header_signs, self.report
+        if signs is None:
+            return
+        found = _Signed(
+            report.last_position, report.last_hash, report.entries, report.links, report.checkpoints
+        )
+        if found != signs:
+            differ = [
+                f"{name} {getattr(found, name)} where it signs {getattr(signs, name)}"
+                for name in _Signed.__slots__
+                if getattr(found, name) != getattr(signs, name)
+            ]
+            raise _Bad(
+                f"the export is not the one its header signs ({'; '.join(differ)}): records "
+                "were cut off, added, or replaced by links, and the end line rewritten"
+            )
+
 
 class _WalkFault(Exception):
     def __init__(self, line: int | None, position: int | None, reason: str) -> None:
@@ -378,47 +374,26 @@ def _walk_reason(reason: str, entry_id: int | None) -> str:
     return f"(entry id {entry_id}) {reason}" if entry_id is not None else reason
 
 
-class _Tracked:
-    """The lines, remembering whether the last one read ended with a line break."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
-        self.whole = True
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.whole = line.endswith("\n")
-        return line
-
-
-def _records(lines: Iterator[str]) -> tuple[ExportFormat, Iterator[tuple[int, str, Any]]]:
-    first = next(lines, "")
-    if first.startswith("{"):
-        return ExportFormat.NDJSON, _json_lines(lines, first)
-    if first.startswith("type,"):
-        return ExportFormat.CSV, _csv_lines(lines, first)
-    raise _Bad("neither an NDJSON nor a CSV export (the first line is not a header)")
-
-
 def verify_export(
     lines: Iterable[str],
     keys: dict[str, PublishedKey],
     *,
+    accept_unsigned: bool = False,
     progress: Callable[[int], None] | None = None,
     every: int = 1000,
 ) -> ExportReport:
     """Check an export (NDJSON or CSV, told by its first line) line by line; ``lines`` as a
-    text file gives them, with their line ends. ``progress(lines read)`` every ``every``."""
-    verifier = _Verifier(keys)
+    text file gives them, with their line ends. ``accept_unsigned``: check a version 1 export
+    (unsigned header) for what it can prove rather than refuse it. ``progress(lines read)``
+    every ``every``."""
+    verifier = _Verifier(keys, accept_unsigned=accept_unsigned)
     report = verifier.report
     number = 1
     try:
-        tracked = _Tracked(lines)
-        report.format, records = _records(tracked)
-        for number, raw, document in records:
+        tracked = Tracked(lines)
+        kind_of_file, found = records(tracked)
+        report.format = ExportFormat(kind_of_file)
+        for number, raw, document in found:
             if progress is not None and number % every == 0:
                 progress(number)
             if isinstance(document, _Bad) or not isinstance(document, dict):
