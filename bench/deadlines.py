@@ -204,7 +204,7 @@ async def _outcome(connection: asyncpg.Connection, ids: list[str]) -> dict[str, 
     )
     escalated = await connection.fetchval(
         "SELECT count(*) FROM requests WHERE id = ANY($1::uuid[]) AND escalation_step = 1 "
-        "AND assignment = 'desk' AND assigned_to IS NULL",
+        "AND assignment = 'escalated' AND assigned_to IS NULL",
         ids,
     )
     elapsed = max(lateness) if lateness else None

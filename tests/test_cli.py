@@ -174,6 +174,6 @@ async def test_lifecycle_prints_the_state_machine() -> None:
     assert "| responded | close | requester | closed |" in stdout
 
 
-def test_the_readme_shows_the_state_machine_as_the_code_has_it() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert lifecycle.render_table() in readme, "paste `relay247 lifecycle` into README.md"
+def test_the_docs_show_the_state_machine_as_the_code_has_it() -> None:
+    document = (Path(__file__).parent.parent / "docs" / "lifecycle.md").read_text()
+    assert lifecycle.render_table() in document, "paste `relay247 lifecycle` into docs/lifecycle.md"

@@ -114,11 +114,19 @@ async def list_requests(
     return await request_service.list_requests(session, actor, filters, cursor=cursor, limit=limit)
 
 
-@router.get("/{request_id}", response_model=RequestDetailOut, responses=problems.responses(404))
+@router.get(
+    "/{request_id}",
+    response_model=RequestDetailOut,
+    responses={**with_etag(), **problems.responses(404)},
+)
 async def get_request(
-    request_id: uuid.UUID, session: Session, actor: CurrentActor
+    request_id: uuid.UUID, session: Session, actor: CurrentActor, response: Response
 ) -> RequestDetailOut:
-    return await request_service.get(session, actor, request_id)
+    """The request, with its content if its handling code lets you read it (an audited read).
+    The `ETag` is its `version`: send it back as `If-Match` with an action."""
+    shown = await request_service.get(session, actor, request_id)
+    response.headers["ETag"] = etag(shown.version)
+    return shown
 
 
 @router.post(

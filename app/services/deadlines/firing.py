@@ -114,14 +114,16 @@ async def _hand_to(
     batch: FiringBatch, request: CooperationRequest, target: EscalationTarget
 ) -> None:
     """Assign the request as the step's target says: a contact point on duty now, else the
-    target desk as a whole (which its NCB and the global desk follow)."""
+    target desk as a whole (which its NCB and the global desk follow). ``assignment`` says
+    why it is there, whichever holds it: ``desk`` would tell a reader that nobody was on duty
+    when it arrived, not that the people on duty let it pass."""
     who = None
     if target in (EscalationTarget.ON_DUTY_PRIMARY, EscalationTarget.ON_DUTY_BACKUP):
         layer = Layer.PRIMARY if target is EscalationTarget.ON_DUTY_PRIMARY else Layer.BACKUP
         who = await batch.on_duty(request.target_country, layer)
     request.assigned_to = who
     request.assigned_agency_id = await batch.agency_of(who) if who is not None else None
-    request.assignment = Assignment.ESCALATED if who is not None else Assignment.DESK
+    request.assignment = Assignment.ESCALATED
     request.assigned_at = batch.now
 
 
