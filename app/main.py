@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
-from app import log_redaction
+from app import __version__, log_redaction
 from app.api import (
     agencies,
     agreements,
@@ -26,6 +26,7 @@ from app.api import (
 )
 from app.api import audit as audit_routes
 from app.api import audit_export as audit_export_routes
+from app.api import docs as api_docs
 from app.api import files as file_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
@@ -290,8 +291,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app = _Relay247(
         title="relay247",
         summary="Real-time request broker of the 24/7 network of cybercrime contact points",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
+        # Served by app/api/docs.py, with their assets: FastAPI's own pages load a CDN's.
+        docs_url=None,
+        redoc_url=None,
     )
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
@@ -329,6 +333,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
     web_pages.install(app)
+    api_docs.install(app)
     return app
 
 
