@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import typer
+from typer.testing import CliRunner
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from app.cli import cli
 from app.database.urls import asyncpg_dsn, with_database
 from app.services import lifecycle
 from tests.conftest import TEST_DATABASE, free_port
@@ -177,3 +184,50 @@ async def test_lifecycle_prints_the_state_machine() -> None:
 def test_the_readme_shows_the_state_machine_as_the_code_has_it() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert lifecycle.render_table() in readme, "paste `relay247 lifecycle` into README.md"
+
+
+# --- help, as a newcomer reads it ----------------------------------------------------------
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every command and group of the tree under ``group``, with the words that reach it."""
+    yield path, group
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, (*path, name))
+
+
+def _help(*words: str) -> str:
+    result = CliRunner().invoke(cli, [*words, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_top_level_help_lists_every_command_in_order() -> None:
+    shown = _help()
+    names = list(getattr(typer.main.get_command(cli), "commands", {}))
+    assert len(names) >= 12
+    positions = {}
+    for name in names:
+        match = re.search(rf"^│ {re.escape(name)} +\S", shown, flags=re.MULTILINE)
+        assert match, f"`relay247 --help` does not list {name} with a summary"
+        positions[name] = match.start()
+    assert sorted(names, key=positions.__getitem__)[:3] == ["demo", "seed-demo", "serve"]
+
+
+def test_every_group_lists_its_commands_and_no_help_shows_bool_or_hard_wraps() -> None:
+    for path, command in _commands(typer.main.get_command(cli)):
+        shown = _help(*path)
+        assert "<bool>" not in shown, f"relay247 {' '.join(path)} --help"
+        for name in getattr(command, "commands", {}):
+            assert re.search(rf"^│ {re.escape(name)} +\S", shown, flags=re.MULTILINE), (
+                f"relay247 {' '.join(path)} --help does not list {name}"
+            )
+        # Rich keeps a single newline as a line break: a paragraph is one line.
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph, f"relay247 {' '.join(path)}: {paragraph[:60]!r}"
+
+
+async def test_version_prints_the_installed_version() -> None:
+    code, stdout, stderr = await run("--version", env=environment())
+    assert code == 0, stderr
+    assert stdout == f"relay247 {version('relay247')}\n"
