@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -231,3 +233,56 @@ async def test_version_prints_the_installed_version() -> None:
     code, stdout, stderr = await run("--version", env=environment())
     assert code == 0, stderr
     assert stdout == f"relay247 {version('relay247')}\n"
+
+
+# --- a second `make run` --------------------------------------------------------------------
+
+_LISTENER = """
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen()
+print("listening", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_demo_on_a_port_another_program_holds_says_so_before_anything(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _LISTENER,
+        str(port),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 10) == b"listening\n"
+        env = environment(DATABASE_URL=None, RELAY247_DATA_DIR=str(tmp_path / "data"))
+        code, stdout, stderr = await run("demo", "--port", str(port), env=env, wait=30)
+    finally:
+        holder.kill()
+        await holder.wait()
+    assert code == 1
+    assert stdout == "", "no credentials nor sign-in links for a demo that cannot serve"
+    assert f"port {port} on 127.0.0.1 is taken by another program" in stderr
+    assert "make run PORT=" in stderr
+    assert not (tmp_path / "data").exists(), "no embedded Postgres was started"
+
+
+async def test_a_second_demo_points_to_the_relay247_already_running(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = environment(DATABASE_URL=database_url, RELAY247_DATA_DIR=str(tmp_path))
+    async with serving(port, env):
+        code, stdout, stderr = await run("demo", "--port", str(port), env=env, wait=30)
+    assert code == 1
+    assert stdout == ""
+    base = f"http://127.0.0.1:{port}"
+    assert f"relay247 is already running on {base}: open {base}/web/" in stderr
+    assert not (tmp_path / "demo-credentials.json").exists(), "nothing was seeded"

@@ -13,7 +13,15 @@ import uvicorn
 
 from app import policy
 from app.cli.app import REFERENCE, RUN, TRY, cli
-from app.cli.common import Host, Port, check_schema, database_url, echo_err, in_transaction
+from app.cli.common import (
+    Host,
+    Port,
+    check_schema,
+    database_url,
+    echo_err,
+    ensure_port_free,
+    in_transaction,
+)
 from app.database.migrate import upgrade_to_head
 from app.services import demo, lifecycle
 from app.serving import uvicorn_options
@@ -38,6 +46,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run the service (refuses to start on an out-of-date schema)."""
+    ensure_port_free(host, port, "serve")
     url = database_url()
     check_schema(url)
     _serve(host, port, workers)
@@ -138,6 +147,7 @@ def _sign_in_link(base_url: str, principal: dict[str, Any]) -> str:
 @cli.command("demo", rich_help_panel=TRY)
 def demo_command(host: Host = "127.0.0.1", port: Port = 8247) -> None:
     """Migrate, seed the demo world if absent, print its credentials, and serve."""
+    ensure_port_free(host, port, "demo")
     url = database_url()
     upgrade_to_head(url)
     credentials = _seed(url)
