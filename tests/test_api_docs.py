@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, Request, Route, expect
 
+from tests.browser import screenshot
 from tests.conftest import RunningServer
 from tests.test_dashboard_sections import WAIT_MS, collect_errors
 
@@ -70,6 +71,7 @@ async def test_swagger_ui_renders_the_operations_without_internet(
     await expect(submit).to_be_visible(timeout=WAIT_MS)
     await expect(page.locator(".opblock-tag-section").first).to_be_visible()
     await expect(page.locator(".info .title")).to_contain_text("relay247")
+    await screenshot(page, "api-docs")
     assert elsewhere == []
     assert errors == []  # a CSP refusal of the inline start-up script would be one
 
@@ -83,5 +85,6 @@ async def test_redoc_renders_the_operations_without_internet(
     await expect(page.locator("h1").first).to_contain_text("relay247", timeout=WAIT_MS)
     ack = page.get_by_text("/v1/requests/{request_id}/ack").first
     await expect(ack).to_be_attached(timeout=WAIT_MS)
+    await screenshot(page, "api-redoc")
     assert elsewhere == []
     assert errors == []
