@@ -13,8 +13,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+# `make run PORT=8248` for another port than 8247.
 run: $(INSTALLED)
-	$(BIN)/relay247 demo
+	$(BIN)/relay247 demo $(if $(PORT),--port $(PORT))
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -6,13 +6,14 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
-from app import log_redaction
+from app import __version__, log_redaction
 from app.api import (
     agencies,
     agreements,
@@ -26,6 +27,8 @@ from app.api import (
 )
 from app.api import audit as audit_routes
 from app.api import audit_export as audit_export_routes
+from app.api import docs as api_docs
+from app.api import examples as api_examples
 from app.api import files as file_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
@@ -157,6 +160,11 @@ class _Relay247(FastAPI):
         # ConnectionAbort outermost, where uvicorn's own send still arrives.
         metrics: Metrics = self.state.metrics
         return ConnectionAbort(RequestId(HttpMetrics(super().build_middleware_stack(), metrics)))
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            api_examples.add_to(super().openapi())
+        return super().openapi()
 
 
 def _count_sealed(metrics: Metrics, sealed: Sealed) -> None:
@@ -290,8 +298,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app = _Relay247(
         title="relay247",
         summary="Real-time request broker of the 24/7 network of cybercrime contact points",
-        version="0.1.0",
+        description=api_examples.DESCRIPTION,
+        version=__version__,
         lifespan=lifespan,
+        # Served by app/api/docs.py, with their assets: FastAPI's own pages load a CDN's.
+        docs_url=None,
+        redoc_url=None,
     )
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
@@ -329,6 +341,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
     web_pages.install(app)
+    api_docs.install(app)
     return app
 
 

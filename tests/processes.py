@@ -27,10 +27,18 @@ def environment(**overrides: str | None) -> dict[str, str]:
 
 
 async def run(*args: str, env: dict[str, str], wait: float = 120) -> tuple[int, str, str]:
+    return await run_in(None, *args, env=env, wait=wait)
+
+
+async def run_in(
+    cwd: Path | None, *args: str, env: dict[str, str], wait: float = 120
+) -> tuple[int, str, str]:
+    """`relay247 ARGS` in the folder ``cwd`` (the current one when None)."""
     process = await asyncio.create_subprocess_exec(
         RELAY247,
         *args,
         env=env,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

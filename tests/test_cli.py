@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import typer
+from typer.testing import CliRunner
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from app.cli import cli
 from app.database.urls import asyncpg_dsn, with_database
 from app.services import lifecycle
 from tests.conftest import TEST_DATABASE, free_port
@@ -177,3 +186,103 @@ async def test_lifecycle_prints_the_state_machine() -> None:
 def test_the_docs_show_the_state_machine_as_the_code_has_it() -> None:
     document = (Path(__file__).parent.parent / "docs" / "lifecycle.md").read_text()
     assert lifecycle.render_table() in document, "paste `relay247 lifecycle` into docs/lifecycle.md"
+
+
+# --- help, as a newcomer reads it ----------------------------------------------------------
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every command and group of the tree under ``group``, with the words that reach it."""
+    yield path, group
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, (*path, name))
+
+
+def _help(*words: str) -> str:
+    result = CliRunner().invoke(cli, [*words, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_top_level_help_lists_every_command_in_order() -> None:
+    shown = _help()
+    names = list(getattr(typer.main.get_command(cli), "commands", {}))
+    assert len(names) >= 12
+    positions = {}
+    for name in names:
+        match = re.search(rf"^│ {re.escape(name)} +\S", shown, flags=re.MULTILINE)
+        assert match, f"`relay247 --help` does not list {name} with a summary"
+        positions[name] = match.start()
+    assert sorted(names, key=positions.__getitem__)[:3] == ["demo", "seed-demo", "serve"]
+
+
+def test_every_group_lists_its_commands_and_no_help_shows_bool_or_hard_wraps() -> None:
+    for path, command in _commands(typer.main.get_command(cli)):
+        shown = _help(*path)
+        assert "<bool>" not in shown, f"relay247 {' '.join(path)} --help"
+        for name in getattr(command, "commands", {}):
+            assert re.search(rf"^│ {re.escape(name)} +\S", shown, flags=re.MULTILINE), (
+                f"relay247 {' '.join(path)} --help does not list {name}"
+            )
+        # Rich keeps a single newline as a line break: a paragraph is one line.
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph, f"relay247 {' '.join(path)}: {paragraph[:60]!r}"
+
+
+async def test_version_prints_the_installed_version() -> None:
+    code, stdout, stderr = await run("--version", env=environment())
+    assert code == 0, stderr
+    assert stdout == f"relay247 {version('relay247')}\n"
+
+
+# --- a second `make run` --------------------------------------------------------------------
+
+_LISTENER = """
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen()
+print("listening", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_demo_on_a_port_another_program_holds_says_so_before_anything(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _LISTENER,
+        str(port),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 10) == b"listening\n"
+        env = environment(DATABASE_URL=None, RELAY247_DATA_DIR=str(tmp_path / "data"))
+        code, stdout, stderr = await run("demo", "--port", str(port), env=env, wait=30)
+    finally:
+        holder.kill()
+        await holder.wait()
+    assert code == 1
+    assert stdout == "", "no credentials nor sign-in links for a demo that cannot serve"
+    assert f"port {port} on 127.0.0.1 is taken by another program" in stderr
+    assert "make run PORT=" in stderr
+    assert not (tmp_path / "data").exists(), "no embedded Postgres was started"
+
+
+async def test_a_second_demo_points_to_the_relay247_already_running(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = environment(DATABASE_URL=database_url, RELAY247_DATA_DIR=str(tmp_path))
+    async with serving(port, env):
+        code, stdout, stderr = await run("demo", "--port", str(port), env=env, wait=30)
+    assert code == 1
+    assert stdout == ""
+    base = f"http://127.0.0.1:{port}"
+    assert f"relay247 is already running on {base}: open {base}/web/" in stderr
+    assert not (tmp_path / "demo-credentials.json").exists(), "nothing was seeded"

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 from playwright.async_api import ConsoleMessage, Error, Page, expect
@@ -18,6 +19,7 @@ from tests.browser import screenshot
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import Party, World, make_agreement, make_national_auditor, make_rotation
+from tests.processes import environment, run_in
 from tests.test_escalation import use_policy
 
 # Generous: a browser on a loaded CI machine (as tests/test_dashboard.py).
@@ -193,6 +195,34 @@ async def test_the_auditor_finds_a_submission_and_exports_it(
     assert csv_href is not None
     assert f"request_id={created['id']}" in csv_href
     assert errors() == []
+
+
+async def test_the_audit_pages_verify_hint_works_with_the_keys_it_offers(
+    server: RunningServer, world: World, page: Page, tmp_path: Path
+) -> None:
+    """The page's command, run as written on the two files the page offers, verifies."""
+    async with http(server.http) as client:
+        await submit_request(client, world.unit("FR"), "DE")
+    await open_section(page, server, world.auditor, "audit")
+    command = (await page.locator("#verify-command").inner_text()).split()
+    assert command[:4] == ["relay247", "audit", "verify", "FILE"]
+    keys_link = page.locator("#public-keys")
+    keys_name = await keys_link.get_attribute("download")
+    assert command[4:] == ["--public-key", keys_name]
+
+    # The export first: the service publishes its key when it first signs (here, for it).
+    async with page.expect_download() as downloading:
+        await page.locator("#export-ndjson").click()
+    await (await downloading.value).save_as(tmp_path / "export.ndjson")
+    async with page.expect_download() as downloading:
+        await keys_link.click()
+    await (await downloading.value).save_as(tmp_path / str(keys_name))
+
+    code, stdout, stderr = await run_in(
+        tmp_path, *command[1:3], "export.ndjson", *command[4:], env=environment()
+    )
+    assert code == 0, stdout + stderr
+    assert stdout.startswith("export verified:")
 
 
 async def test_a_national_auditor_is_told_why_not_for_another_country(

@@ -232,16 +232,18 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Recompute every sealed entry's hash in chain order and report the first bad entry and
-    why; then check every signed checkpoint (in the table, and in --checkpoints FILE) against
+    """Verify the audit trail: the live table (--db), or an export FILE offline.
+
+    With --db, recompute every sealed entry's hash in chain order and report the first bad entry
+    and why; then check every signed checkpoint (in the table, and in --checkpoints FILE) against
     the published keys and the chain, naming the first bad one. Exit 1 on any fault, 0 when
     everything holds.
 
-    With FILE, check an export offline instead, no database:
-    its header's signature (by a --public-key: its filters, range and counts),
-    every entry's hash, the links, the positions,
-    the checkpoints' signatures and hashes,
-    a checkpoint covering the last entry, and its end line."""
+    With FILE and --public-key, check an export offline instead, no database: its header's
+    signature (its filters, range and counts), every entry's hash, the links, the positions,
+    the checkpoints' signatures and hashes, a checkpoint covering the last entry, and its end
+    line. The keys are GET /v1/audit/public-keys (the audit page's "Download the signing
+    keys"), saved to a file."""
     if file is not None:
         if db or checkpoints is not None:
             echo_err("relay247: verify either an export FILE or the database (--db), not both")
@@ -287,8 +289,9 @@ async def _checkpoint(url: str, key_file: Path) -> checkpoint_service.Checkpoint
 
 @audit_cli.command()
 def checkpoint() -> None:
-    """Sign a checkpoint of the chain's head now, with the key of
-    RELAY247_AUDIT_SIGNING_KEY_FILE: stored in the database, appended to
+    """Sign a checkpoint of the chain's head now.
+
+    With the key of RELAY247_AUDIT_SIGNING_KEY_FILE: stored in the database, appended to
     RELAY247_AUDIT_CHECKPOINT_FILE and printed (one JSON line) for you to keep elsewhere.
     The command seals nothing itself: the head is the last entry an instance sealed."""
     url = database_url()
@@ -316,7 +319,9 @@ async def _rotate(url: str, key_file: Path) -> key_service.Rotation:
 
 @audit_cli.command("rotate-key")
 def rotate_key() -> None:
-    """Start a new checkpoint signing key: written to RELAY247_AUDIT_SIGNING_KEY_FILE in place
+    """Start a new checkpoint signing key, retiring the others.
+
+    Written to RELAY247_AUDIT_SIGNING_KEY_FILE in place
     of the old one, published valid from now, every other key retired now. Checkpoints signed
     before stay verifiable under their key. Instances reading that file switch at their next
     checkpoint; give instances elsewhere the new file."""
@@ -407,8 +412,10 @@ def export(
         Path | None, typer.Option("--output", "-o", help="The file to write (default: stdout)")
     ] = None,
 ) -> None:
-    """Export the sealed audit entries matching the filters, network-wide, with the links and
-    signed checkpoints that prove them (the format of GET /v1/audit/export): check it with
+    """Export the sealed audit entries matching the filters, with what proves them.
+
+    Network-wide, with the links and signed checkpoints that prove them (the format of GET
+    /v1/audit/export): check it with
     `relay247 audit verify FILE --public-key KEY`. Signs a checkpoint first if the last entry
     has none yet (with RELAY247_AUDIT_SIGNING_KEY_FILE). The export is audited."""
     filters = _filters(since, until, country, agency_id, principal_id, request_id, action)

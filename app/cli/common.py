@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import json
 import os
 import signal
+import socket
 import sys
+import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -78,3 +82,53 @@ def check_schema(url: str) -> None:
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="TCP port.")]
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def _is_relay247(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/openapi.json", timeout=2) as answer:  # noqa: S310
+            document = json.load(answer)
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("info", {}).get("title") == "relay247"
+
+
+def ensure_port_free(host: str, port: int, command: str) -> None:
+    """Refuse to start, with what to do instead, when the port is taken: found before the
+    embedded Postgres starts and before the demo prints sign-in links that would not work."""
+    try:
+        taken = _port_taken(host, port)
+    except OSError as exc:
+        echo_err(f"relay247: cannot listen on {host}:{port}: {exc.strerror}")
+        raise typer.Exit(1) from exc
+    if not taken:
+        return
+    base_url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+    other = next((p for p in range(port + 1, port + 20) if not _port_taken(host, p)), port + 1)
+    elsewhere = f"choose another port: `relay247 {command} --port {other}`"
+    if command == "demo":
+        elsewhere += f" (or `make run PORT={other}`)"
+    if _is_relay247(base_url):
+        echo_err(
+            f"relay247: relay247 is already running on {base_url}: open {base_url}/web/ (the "
+            f"sign-in links it printed still work), or stop it (Ctrl+C where it runs), or "
+            f"{elsewhere}"
+        )
+    else:
+        echo_err(
+            f"relay247: port {port} on {host} is taken by another program: stop it, or {elsewhere}"
+        )
+    raise typer.Exit(1)

@@ -99,8 +99,9 @@ def rotate_token(
         ),
     ] = 900,
 ) -> None:
-    """Replace a token with a new one (same principal, label and lifetime); prints the new
-    token, shown only now. The old one works for --overlap-seconds more."""
+    """Replace a token with a new one, and print it (shown only now).
+
+    Same principal, label and lifetime. The old one works for --overlap-seconds more."""
     handle = _prefix(prefix)
     issued = in_transaction(
         database_url(),
@@ -121,8 +122,9 @@ def list_tokens(
         str | None, typer.Option(help="Tokens of this country's agencies (ISO 3166-1).")
     ] = None,
 ) -> None:
-    """List tokens (never their secrets), by country, agency and principal. Last use is
-    written every RELAY247_TOKEN_USAGE_FLUSH_INTERVAL, so it is accurate to that."""
+    """List tokens (never their secrets), by country, agency and principal.
+
+    Last use is written every RELAY247_TOKEN_USAGE_FLUSH_INTERVAL, so it is accurate to that."""
     rows = in_transaction(
         database_url(),
         lambda s: tokens.find_tokens(
@@ -200,7 +202,7 @@ def bootstrap(
         str, typer.Option(help="The General Secretariat's name.")
     ] = "INTERPOL General Secretariat",
 ) -> None:
-    """Make the first admin on an empty network and print its token (shown only now).
+    """Make the first admin of an empty network and print its token (shown only now).
 
     Adds the country and the General Secretariat (an agency of kind gs) if absent, then an
     admin principal in it. Refused once an enabled admin exists: make more with the API, or

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.app import cli
+from app.cli.app import AUDIT, cli
 from app.cli.common import database_url, echo_err
 from app.database import Database
 from app.database.migrate import SchemaOutOfDateError, assert_schema_current
@@ -46,7 +46,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-@cli.command()
+@cli.command(rich_help_panel=AUDIT)
 def purge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be purged; change nothing.")
@@ -55,8 +55,10 @@ def purge(
         int | None, typer.Option(min=1, help="Purge at most this many requests.")
     ] = None,
 ) -> None:
-    """Purge the content of the requests whose retention has ended (what the service's purge
-    job does every RELAY247_PURGE_INTERVAL): one line per request, then the total."""
+    """Purge the content of the requests whose retention has ended.
+
+    What the service's purge job does every RELAY247_PURGE_INTERVAL, on demand: one line per
+    request, then the total."""
     try:
         report = asyncio.run(_purge(database_url(), dry_run=dry_run, limit=limit))
     except SchemaOutOfDateError as exc:

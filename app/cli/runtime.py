@@ -12,8 +12,16 @@ import typer
 import uvicorn
 
 from app import policy
-from app.cli.app import cli
-from app.cli.common import Host, Port, check_schema, database_url, echo_err, in_transaction
+from app.cli.app import REFERENCE, RUN, TRY, cli
+from app.cli.common import (
+    Host,
+    Port,
+    check_schema,
+    database_url,
+    echo_err,
+    ensure_port_free,
+    in_transaction,
+)
 from app.database.migrate import upgrade_to_head
 from app.services import demo, lifecycle
 from app.serving import uvicorn_options
@@ -31,19 +39,20 @@ def _serve(host: str, port: int, workers: int) -> None:
     )
 
 
-@cli.command()
+@cli.command(rich_help_panel=RUN)
 def serve(
     host: Host = "127.0.0.1",
     port: Port = 8247,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Run the service. Refuses to start on an out-of-date schema."""
+    """Run the service (refuses to start on an out-of-date schema)."""
+    ensure_port_free(host, port, "serve")
     url = database_url()
     check_schema(url)
     _serve(host, port, workers)
 
 
-@cli.command()
+@cli.command(rich_help_panel=RUN)
 def migrate() -> None:
     """Upgrade the database schema to the latest revision."""
     upgrade_to_head(database_url())
@@ -74,7 +83,7 @@ def _seed(url: str) -> dict[str, Any]:
     return credentials
 
 
-@cli.command("seed-demo")
+@cli.command("seed-demo", rich_help_panel=TRY)
 def seed_demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -135,9 +144,10 @@ def _sign_in_link(base_url: str, principal: dict[str, Any]) -> str:
     return f"{base_url}/web/sign-in#token={principal['token']}"
 
 
-@cli.command("demo")
+@cli.command("demo", rich_help_panel=TRY)
 def demo_command(host: Host = "127.0.0.1", port: Port = 8247) -> None:
     """Migrate, seed the demo world if absent, print its credentials, and serve."""
+    ensure_port_free(host, port, "demo")
     url = database_url()
     upgrade_to_head(url)
     credentials = _seed(url)
@@ -146,14 +156,15 @@ def demo_command(host: Host = "127.0.0.1", port: Port = 8247) -> None:
     _serve(host, port, workers=1)
 
 
-@cli.command("policy")
+@cli.command("policy", rich_help_panel=REFERENCE)
 def print_policy() -> None:
-    """Print the authorization model (who may do what to which object) as a Markdown table."""
+    """Print the authorization model as a Markdown table: who may do what to which object."""
     typer.echo(policy.render_document(), nl=False)
 
 
-@cli.command("lifecycle")
+@cli.command("lifecycle", rich_help_panel=REFERENCE)
 def print_lifecycle() -> None:
-    """Print the request state machine (which side may take which action in which state, and
-    the state it leads to) as a Markdown table."""
+    """Print the request state machine as a Markdown table.
+
+    Which side may take which action in which state, and the state it leads to."""
     typer.echo(lifecycle.render_table(), nl=False)

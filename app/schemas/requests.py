@@ -28,6 +28,17 @@ _HEX_DIGEST = re.compile(r"^([0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.I)
 _PHONE = re.compile(r"^\+?[0-9 ().-]{4,32}$")
 
+# Said once for the submission and the request as read back.
+_TYPE = "What is asked: preserve data, disclose traffic or subscriber data, an emergency..."
+_PRIORITY = "emergency (threat to life), urgent or routine: sets the response clocks"
+_HANDLING_CODE = "TLP 2.0 code: who may read the content (CLEAR, GREEN, AMBER, AMBER+STRICT, RED)"
+_ONWARD_USE = "Restrictions on onward use (H0-H3)"
+_HANDLING_NOTE = "The restriction H3 stands for, in words (required with H3)"
+_SUBJECT = "A one-line summary, shown in lists and notifications to who may read the content"
+_DETAILS = "What happened and what is asked, in full"
+_IDENTIFIERS = "The selectors the request is about (addresses, accounts, hashes...)"
+_LEGAL_BASIS = "The provision the request rests on"
+
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -36,8 +47,12 @@ class _Input(BaseModel):
 class Identifier(_Input):
     """A typed selector the request is about: an IP address, a domain, an account..."""
 
-    kind: IdentifierKind
-    value: Annotated[str, Text(min_length=1, max_length=2048)]
+    kind: IdentifierKind = Field(description="What the value is; it must be one of these")
+    value: Annotated[
+        str,
+        Text(min_length=1, max_length=2048),
+        Field(description="The selector, checked against its kind: 203.0.113.17, x@example.org"),
+    ]
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> Self:
@@ -70,25 +85,25 @@ def _identifier_problem(kind: IdentifierKind, value: str) -> str | None:
 class RequestCreate(_Input):
     """A cooperation request, as a national unit's case system submits it."""
 
-    type: RequestType
-    priority: Priority
-    target_country: CountryCode
-    subject: Annotated[str, Text(min_length=1, max_length=300)]
-    details: Annotated[str, Text(min_length=1, max_length=20_000)]
-    identifiers: Annotated[list[Identifier], Field(max_length=100)] = []
+    type: RequestType = Field(description=_TYPE)
+    priority: Priority = Field(description=_PRIORITY)
+    target_country: Annotated[
+        CountryCode, Field(description="The country whose 24/7 desk is asked (ISO 3166-1)")
+    ]
+    subject: Annotated[str, Text(min_length=1, max_length=300), Field(description=_SUBJECT)]
+    details: Annotated[str, Text(min_length=1, max_length=20_000), Field(description=_DETAILS)]
+    identifiers: Annotated[list[Identifier], Field(max_length=100, description=_IDENTIFIERS)] = []
     legal_basis: Annotated[
         str,
         Text(min_length=1, max_length=500),
-        Field(examples=["Budapest Convention Art. 29"]),
+        Field(description=_LEGAL_BASIS, examples=["Budapest Convention Art. 29"]),
     ]
-    handling_code: HandlingCode
-    onward_use: Annotated[
-        list[OnwardUse], Field(max_length=4, description="Restrictions on onward use (H0-H3)")
-    ] = []
+    handling_code: HandlingCode = Field(description=_HANDLING_CODE)
+    onward_use: Annotated[list[OnwardUse], Field(max_length=4, description=_ONWARD_USE)] = []
     handling_note: Annotated[
         # Text on the string only: on ``str | None`` it would be handed a null, and fail (500).
         Annotated[str, Text(min_length=1, max_length=500)] | None,
-        Field(description="The restriction H3 stands for, in words (required with H3)"),
+        Field(description=_HANDLING_NOTE),
     ] = None
 
     @model_validator(mode="after")
@@ -99,16 +114,18 @@ class RequestCreate(_Input):
 
 
 class RequestContentOut(BaseModel):
-    subject: str
-    details: str
-    identifiers: list[Identifier]
-    legal_basis: str
+    """What the request says: readable by who its handling code reaches."""
+
+    subject: str = Field(description=_SUBJECT)
+    details: str = Field(description=_DETAILS)
+    identifiers: list[Identifier] = Field(description=_IDENTIFIERS)
+    legal_basis: str = Field(description=_LEGAL_BASIS)
 
 
 class LegalHoldOut(BaseModel):
-    set_at: datetime
-    set_by: uuid.UUID
-    reason: str | None
+    set_at: datetime = Field(description="When the hold was set")
+    set_by: uuid.UUID = Field(description="The principal who set it")
+    reason: str | None = Field(description="Why, as its setter wrote it")
 
 
 class RequestOut(BaseModel):
@@ -117,26 +134,31 @@ class RequestOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: uuid.UUID
-    type: RequestType
-    priority: Priority
-    status: RequestStatus
-    requesting_agency_id: uuid.UUID
-    requesting_country: str
-    target_country: str
-    handling_code: HandlingCode
-    onward_use: list[OnwardUse]
-    handling_note: str | None
-    content_hash: str
+    id: uuid.UUID = Field(description="The request's id, in its URL: /v1/requests/{id}")
+    type: RequestType = Field(description=_TYPE)
+    priority: Priority = Field(description=_PRIORITY)
+    status: RequestStatus = Field(description="Where it is in its life (see POST .../actions)")
+    requesting_agency_id: uuid.UUID = Field(description="The agency that submitted it")
+    requesting_country: str = Field(description="That agency's country (ISO 3166-1)")
+    target_country: str = Field(description="The country whose desk is asked (ISO 3166-1)")
+    handling_code: HandlingCode = Field(description=_HANDLING_CODE)
+    onward_use: list[OnwardUse] = Field(description=_ONWARD_USE)
+    handling_note: str | None = Field(description=_HANDLING_NOTE)
+    content_hash: str = Field(
+        description="SHA-256 (hex) of the content's canonical JSON: proves what was asked, "
+        "also to who may not read it and after the purge"
+    )
     version: int = Field(description="Bumped by every change; the ETag, for If-Match")
-    created_at: datetime
-    updated_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: uuid.UUID | None
+    created_at: datetime = Field(description="When it was submitted")
+    updated_at: datetime = Field(description="When it last changed")
+    acknowledged_at: datetime | None = Field(
+        description="When a person of the target desk acknowledged it; null: not yet"
+    )
+    acknowledged_by: uuid.UUID | None = Field(description="Who acknowledged it")
     delivered_at: datetime | None = Field(
         description="When a person of the target country first confirmed it on screen"
     )
-    delivered_by: uuid.UUID | None
+    delivered_by: uuid.UUID | None = Field(description="Whose screen first confirmed it")
     responded_at: datetime | None = Field(description="When it was first responded to")
     assigned_to: uuid.UUID | None = Field(
         description="The contact point holding it; null: the target desk as a whole and its NCB"
@@ -146,7 +168,7 @@ class RequestOut(BaseModel):
         "reassigned: handed on by the desk; escalated: moved on by the escalation policy "
         "because nobody acknowledged in time"
     )
-    assigned_at: datetime
+    assigned_at: datetime = Field(description="When it reached its current holder")
     escalation_step: int = Field(
         description="The step of the target's escalation policy that holds it (0: the first)"
     )
@@ -198,7 +220,7 @@ class EscalationOut(BaseModel):
     step: int = Field(
         description="The step of the escalation policy it moved on to (1: the second)"
     )
-    target: EscalationTarget
+    target: EscalationTarget = Field(description="Who that step of the policy tells")
     at: datetime = Field(description="When nobody had acknowledged in time and it moved on")
     assigned_to: uuid.UUID | None = Field(
         description="Who it was handed to; null: the target desk as a whole (ncb, global_desk, "
@@ -232,7 +254,7 @@ class SubmittedRequest(RequestOut):
 
 
 class RequestPage(BaseModel):
-    items: list[RequestOut]
+    items: list[RequestOut] = Field(description="A page of requests, newest first")
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
     )
@@ -252,10 +274,10 @@ class AssignmentOut(BaseModel):
 
 
 class AckOut(BaseModel):
-    request_id: uuid.UUID
-    status: RequestStatus
-    acknowledged_at: datetime
-    acknowledged_by: uuid.UUID
+    request_id: uuid.UUID = Field(description="The request acknowledged")
+    status: RequestStatus = Field(description="Its status now")
+    acknowledged_at: datetime = Field(description="When it was (first) acknowledged")
+    acknowledged_by: uuid.UUID = Field(description="Who (first) acknowledged it")
     already_acknowledged: bool = Field(
         description="True when the request had been acknowledged before: nothing changed"
     )

@@ -23,7 +23,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 _HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -32,9 +31,15 @@ _HEADERS = {
 }
 
 
+def security_headers(content_security_policy: str = CONTENT_SECURITY_POLICY) -> dict[str, str]:
+    """The dashboard's headers, with another policy for a page that needs one (the API docs,
+    app/api/docs.py)."""
+    return {"Content-Security-Policy": content_security_policy, **_HEADERS}
+
+
 class WebSecurityHeaders:
-    """Adds the headers to every answer under /web/ (the API's JSON needs none of them, and
-    its interactive docs load their script from elsewhere)."""
+    """Adds the headers to every answer under /web/ (the API's JSON needs none of them; the
+    interactive docs set their own, app/api/docs.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,7 +53,7 @@ class WebSecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in _HEADERS.items():
+                for name, value in security_headers().items():
                     headers[name] = value
             await send(message)
 
