@@ -5,7 +5,8 @@ its own (``api_tokens`` row, ``signed_in_with`` the pasted one) kept in an HttpO
 So a session is authenticated, expired, revoked and watched exactly like any token: its
 sockets close within seconds of a sign-out, on every instance, through the token watch. It
 lives at most ``RELAY247_WEB_SESSION_LIFETIME`` and never past the token it came from, and
-revoking or rotating that token ends it too (app/services/directory/tokens.py).
+revoking or rotating that token ends it too (app/services/directory/tokens.py). It makes no
+token that could outlast it: no new token, no rotation, no session signed in with its own.
 
 A cookie is sent by the browser on its own, so every state-changing call it authenticates
 must also carry the session's CSRF token (a header, or a form field): a digest of the
@@ -60,16 +61,20 @@ def require_csrf(cookie: str, presented: str | None) -> None:
         )
 
 
+def _refuse_session_token(actor: Actor) -> None:
+    # A session signed in from a session would outlive its sign-out.
+    if actor.is_web_session:
+        raise ForbiddenError(
+            "that is a dashboard session's token, not one to sign in with: use your own token"
+        )
+
+
 async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
-    """Open a session for the holder of ``token`` (401 if it does not work)."""
+    """Open a session for the holder of ``token`` (401 if it does not work, 403 if it is a
+    session's own)."""
     actor = await authenticate(session, token, remote_addr)
+    _refuse_session_token(actor)
     pasted = await session.get_one(ApiToken, actor.token_id)
-    # Signed in with a session's own token: the new one hangs off the same original token.
-    origin = (
-        pasted
-        if pasted.signed_in_with is None
-        else await session.get_one(ApiToken, pasted.signed_in_with)
-    )
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     expires_at = now + api_settings().web_session_lifetime
     if pasted.expires_at is not None:
@@ -81,7 +86,7 @@ async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) ->
         country=actor.home_country,
         label=LABEL,
         expires_at=expires_at,
-        signed_in_with=origin,
+        signed_in_with=pasted,
     )
     return SignedIn(actor=actor, cookie=cookie, expires_at=expires_at)
 
