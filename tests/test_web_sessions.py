@@ -391,3 +391,58 @@ async def test_a_session_s_token_opens_no_other_session(
         assert again.status_code == 403
         assert "your own token" in again.text
         assert COOKIE not in again.cookies
+        who = await client.post(
+            "/web/sign-in/identity",
+            content=f"token={cookie}",
+            headers={**FORM, "Origin": server.http},
+        )
+        assert who.status_code == 403
+
+
+async def test_signing_in_again_ends_the_session_it_replaces(
+    server: RunningServer, world: World
+) -> None:
+    async with http(server.http) as client:
+        first = await session_of(client, world.desk("DE"))
+        second = await sign_in(client, world.desk("DE"), Cookie=f"{COOKIE}={first}")
+        assert second.status_code == 303
+        assert second.cookies[COOKIE] != first
+        assert (await client.get("/v1/me", headers=with_cookie(first))).status_code == 401
+
+
+async def test_a_sign_in_link_s_token_is_named_without_opening_a_session(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    officer = world.desk("DE")
+    before = await db.fetchval("SELECT count(*) FROM api_tokens")
+    async with http(server.http) as client:
+        asked = await client.post(
+            "/web/sign-in/identity",
+            content=f"token={officer.token}",
+            headers={**FORM, "Origin": server.http},
+        )
+        assert asked.status_code == 200, asked.text
+        assert asked.headers["cache-control"] == "no-store"
+        assert COOKIE not in asked.cookies
+        who = asked.json()
+        assert (who["role"], who["country"], who["country_name"]) == (
+            "contact point",
+            "DE",
+            await db.fetchval("SELECT name FROM countries WHERE code = 'DE'"),
+        )
+        assert who["name"] == await db.fetchval(
+            "SELECT name FROM principals WHERE id = $1", officer.principal_id
+        )
+        for token, origin, status in [
+            (officer.token, "https://evil.example", 403),
+            ("r247_0123456789ab_" + "A" * 43, server.http, 401),
+            ("", server.http, 422),
+        ]:
+            refused = await client.post(
+                "/web/sign-in/identity",
+                content=f"token={token}",
+                headers={**FORM, "Origin": origin},
+            )
+            assert refused.status_code == status
+            assert "detail" in refused.json()
+    assert await db.fetchval("SELECT count(*) FROM api_tokens") == before

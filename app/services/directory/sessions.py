@@ -25,8 +25,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ForbiddenError
-from app.models import ApiToken
+from app.errors import ForbiddenError, UnauthenticatedError
+from app.models import Agency, ApiToken, Country
+from app.models.enums import AgencyKind
 from app.services import audit
 from app.services.auth import Actor, authenticate
 from app.services.directory import tokens
@@ -67,6 +68,40 @@ def _refuse_session_token(actor: Actor) -> None:
         raise ForbiddenError(
             "that is a dashboard session's token, not one to sign in with: use your own token"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Whose session a token would open: what a person checks before signing in by a link."""
+
+    name: str
+    role: str
+    agency: str
+    country: str
+    country_name: str
+
+
+async def identify(session: AsyncSession, token: str, remote_addr: str | None) -> Identity:
+    """Who holds ``token``, opening nothing (401 if it does not work, 403 if it is a
+    session's own). A sign-in link is a link anyone can send: the page asks the person
+    whether this is who they mean to be before it signs in (no login CSRF)."""
+    actor = await authenticate(session, token, remote_addr)
+    _refuse_session_token(actor)
+    agency, country_name = (
+        await session.execute(
+            select(Agency, Country.name)
+            .join(Country, Country.code == Agency.country_code)
+            .where(Agency.id == actor.agency_id)
+        )
+    ).one()
+    return Identity(
+        name=actor.name,
+        role=actor.role.value.replace("_", " "),
+        agency=agency.name,
+        country=agency.country_code,
+        # The General Secretariat acts for the network, not the country it sits in.
+        country_name="the network" if agency.kind is AgencyKind.GS else country_name,
+    )
 
 
 async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
@@ -115,3 +150,16 @@ async def sign_out(session: AsyncSession, actor: Actor) -> bool:
         details={"principal_id": str(actor.principal_id), "prefix": ended},
     )
     return True
+
+
+async def end_replaced(session: AsyncSession, cookie: str | None, remote_addr: str | None) -> None:
+    """End the session a new sign-in replaces on this browser, if it still works: its cookie
+    is overwritten, so nothing would ever sign it out."""
+    if not cookie:
+        return
+    try:
+        actor = await authenticate(session, cookie, remote_addr)
+    except UnauthenticatedError:
+        return
+    if actor.is_web_session:
+        await sign_out(session, actor)
