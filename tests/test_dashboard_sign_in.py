@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.browser import sign_in
+from tests.browser import screenshot, sign_in
 from tests.conftest import RunningServer
 from tests.factories import Party, World
 
@@ -48,6 +48,7 @@ async def test_a_sign_in_link_asks_whose_session_before_it_signs_in(
         f"{name}, contact point at", timeout=WAIT_MS
     )
     await expect(page.locator("#link-identity")).to_contain_text(f"({germany})")
+    await screenshot(page, "sign-in-link")
     # Asked, not signed in: no cookie, no session on the server.
     assert await session_cookies(context) == []
     assert (
