@@ -80,6 +80,8 @@ async def run_dashboard(
         try:
             page = await browser.new_page()
             await page.goto(f"{server.url}/web/sign-in#token={officer}")
+            # A sign-in link asks whose session it opens; the click signs in.
+            await page.get_by_role("button", name="Sign in as").click(timeout=30_000)
             await page.wait_for_selector(
                 "body[data-loaded='true'][data-connection='live']", timeout=30_000
             )

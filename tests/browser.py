@@ -47,10 +47,16 @@ async def page(context: BrowserContext) -> Page:
     return await context.new_page()
 
 
-async def sign_in(page: Page, server: RunningServer, party: Party) -> None:
-    """Open the sign-in link a person gets (the token in the fragment) and wait until the
-    page has loaded its data and its socket is live."""
+async def follow_sign_in_link(page: Page, server: RunningServer, party: Party) -> None:
+    """Open the sign-in link and click the page's question of whose session it opens."""
     await page.goto(f"{server.http}/web/sign-in#token={party.token}")
+    await page.get_by_role("button", name="Sign in as").click()
+
+
+async def sign_in(page: Page, server: RunningServer, party: Party) -> None:
+    """Open the sign-in link a person gets (the token in the fragment), confirm who it signs
+    in as, and wait until the page has loaded its data and its socket is live."""
+    await follow_sign_in_link(page, server, party)
     await page.wait_for_url(f"{server.http}/web/")
     await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
 

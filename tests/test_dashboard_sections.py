@@ -15,7 +15,7 @@ from playwright.async_api import ConsoleMessage, Error, Page, expect
 
 from app.database import Database
 from app.models.enums import RequestType, Role
-from tests.browser import screenshot
+from tests.browser import follow_sign_in_link, screenshot
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import Party, World, make_agreement, make_national_auditor, make_rotation
@@ -49,7 +49,7 @@ async def open_section(
     """Sign in by link as ``party`` (which lands on its first page), then open one role page
     and wait until it has read its data. Returns what went wrong on the page so far."""
     errors = collect_errors(page)
-    await page.goto(f"{server.http}/web/sign-in#token={party.token}")
+    await follow_sign_in_link(page, server, party)
     await page.wait_for_url(lambda url: "/web/" in url and "/sign-in" not in url)
     await page.goto(f"{server.http}/web/{section}{search}")
     await page.wait_for_selector("body[data-loaded='true']", timeout=WAIT_MS)

@@ -15,6 +15,7 @@ import pytest
 
 from app.database.urls import asyncpg_dsn
 from app.models.enums import Role
+from app.services.files import serving
 from tests.audit_trail import details, entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
@@ -189,6 +190,81 @@ async def test_the_type_is_sniffed_from_the_bytes_never_taken_from_the_client(
     assert created["declared_type"] == declared
     assert got.headers["content-type"].split(";")[0] == sniffed
     assert got.content == data
+
+
+ACTIVE = {
+    "page.html": b"<!doctype html><html><script>alert(document.domain)</script></html>",
+    "drawing.svg": (
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg">'
+        b"<script>alert(document.domain)</script></svg>"
+    ),
+    # Any XML with XHTML in it is a page that runs its script.
+    "page.xml": (
+        b'<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body>'
+        b"<script>alert(document.domain)</script></body></html>"
+    ),
+}
+
+SNIFFED = {"page.html": "text/html", "drawing.svg": "image/svg+xml", "page.xml": "application/xml"}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/html",
+        "TEXT/HTML; charset=utf-8",
+        "image/svg+xml",
+        "application/xhtml+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "text/javascript",
+        "application/javascript",
+        "application/x-shockwave-flash",
+        "multipart/x-mixed-replace",
+        "application/x-something-new",
+    ],
+)
+def test_only_passive_types_keep_their_type_on_the_wire(content_type: str) -> None:
+    assert serving.served_type(content_type) == "application/octet-stream"
+    assert serving.served_type("text/plain; charset=utf-8") == "text/plain; charset=utf-8"
+    assert serving.served_type("image/png") == "image/png"
+
+
+async def upload_active(client: httpx.AsyncClient, world: World, name: str) -> dict[str, Any]:
+    request = await submit_request(client, world.unit("FR"))
+    # What a browser would take it for: the declared type is kept, never served.
+    declared = {"html": "text/html", "svg": "image/svg+xml"}.get(name.rsplit(".")[-1])
+    return await uploaded(
+        client, world.unit("FR"), request["id"], ACTIVE[name], name=name, content_type=declared
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVE))
+async def test_a_file_a_browser_could_run_goes_out_as_inert_bytes(
+    server: RunningServer, world: World, name: str
+) -> None:
+    async with http(server.http) as client:
+        created = await upload_active(client, world, name)
+        got = await client.get(f"/v1/files/{created['id']}/content", headers=world.gs.headers)
+    assert got.content == ACTIVE[name]
+    # The API still says what it is; only the wire is opaque.
+    assert created["content_type"] == SNIFFED[name]
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-disposition"].startswith("attachment;")
+
+
+async def test_every_download_is_sandboxed_and_a_passive_type_keeps_its_own(
+    server: RunningServer, world: World
+) -> None:
+    async with http(server.http) as client:
+        request = await submit_request(client, world.unit("FR"))
+        created = await uploaded(client, world.unit("FR"), request["id"], PNG, name="shot.png")
+        got = await client.get(f"/v1/files/{created['id']}/content", headers=world.gs.headers)
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"
 
 
 async def test_both_sides_hear_of_a_file_without_its_name(

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app.database import Database
+from app.models.enums import Role
 from app.services.directory.sessions import COOKIE, CSRF_HEADER, csrf_token
 from tests.audit_trail import entries
 from tests.clients import close_of, http, submit_request
@@ -305,3 +306,143 @@ async def test_a_page_says_plainly_when_the_database_is_down_and_recovers(
             return answer.status_code == 200
 
         await eventually(page_is_back, within=20)
+
+
+def prefix_of(token: str) -> str:
+    return token.split("_")[1]
+
+
+def with_session(cookie: str) -> dict[str, str]:
+    """A state-changing call from the page: the cookie and the page's CSRF token."""
+    return with_cookie(cookie, **{CSRF_HEADER: csrf_token(cookie)})
+
+
+async def test_a_session_makes_no_token_that_could_outlive_it(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    officer, ncb = world.desk("DE"), world("DE", Role.NCB)
+    before = await db.fetchval("SELECT count(*) FROM api_tokens")
+    async with http(server.http) as client:
+        cookie = await session_of(client, officer)
+        ncb_cookie = await session_of(client, ncb)
+        attempts = [
+            # Its own session, the token it signed in with, a fresh one without expiry.
+            (cookie, f"/v1/tokens/{prefix_of(cookie)}/rotate", {}),
+            (cookie, f"/v1/tokens/{prefix_of(officer.token)}/rotate", {}),
+            (cookie, f"/v1/principals/{officer.principal_id}/tokens", {"label": "mine"}),
+            # An NCB's session, for its staff: the NCB's bearer token could; its session not.
+            (ncb_cookie, f"/v1/principals/{officer.principal_id}/tokens", {"label": "x"}),
+            (ncb_cookie, f"/v1/tokens/{prefix_of(officer.token)}/rotate", {}),
+        ]
+        for session, path, body in attempts:
+            refused = await client.post(path, json=body, headers=with_session(session))
+            assert refused.status_code == 403, (path, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert "dashboard session cannot" in refused.json()["detail"]
+            assert "Authorization: Bearer" in refused.json()["detail"]
+        # Taken out of the browser and sent as a bearer token, it is still a session.
+        as_bearer = await client.post(
+            f"/v1/principals/{officer.principal_id}/tokens",
+            json={},
+            headers={"Authorization": f"Bearer {cookie}"},
+        )
+        assert as_bearer.status_code == 403, as_bearer.text
+    # The two sessions, nothing else; and the token signed in with was not rotated.
+    assert await db.fetchval("SELECT count(*) FROM api_tokens") == before + 2
+    assert await db.fetchval(
+        "SELECT replaced_by IS NULL FROM api_tokens WHERE prefix = $1", prefix_of(officer.token)
+    )
+
+
+async def test_a_session_may_still_take_access_away(server: RunningServer, world: World) -> None:
+    """Revoking only narrows access: an NCB at its dashboard may revoke its staff's token."""
+    officer = world.desk("DE")
+    async with http(server.http) as client:
+        cookie = await session_of(client, world("DE", Role.NCB))
+        revoked = await client.post(
+            f"/v1/tokens/{prefix_of(officer.token)}/revoke", headers=with_session(cookie)
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert (await client.get("/v1/me", headers=officer.headers)).status_code == 401
+
+
+async def test_a_session_token_is_not_rotated_into_a_free_standing_one(
+    server: RunningServer, world: World
+) -> None:
+    officer = world.desk("DE")
+    async with http(server.http) as client:
+        cookie = await session_of(client, officer)
+        rotated = await client.post(
+            f"/v1/tokens/{prefix_of(cookie)}/rotate", json={}, headers=officer.headers
+        )
+    assert rotated.status_code == 409, rotated.text
+    assert "session" in rotated.json()["detail"]
+
+
+async def test_a_session_s_token_opens_no_other_session(
+    server: RunningServer, world: World
+) -> None:
+    """A session signed in with a session would outlive the first one's sign-out."""
+    async with http(server.http) as client:
+        cookie = await session_of(client, world.desk("DE"))
+        again = await client.post(
+            "/web/sign-in", content=f"token={cookie}", headers={**FORM, "Origin": server.http}
+        )
+        assert again.status_code == 403
+        assert "your own token" in again.text
+        assert COOKIE not in again.cookies
+        who = await client.post(
+            "/web/sign-in/identity",
+            content=f"token={cookie}",
+            headers={**FORM, "Origin": server.http},
+        )
+        assert who.status_code == 403
+
+
+async def test_signing_in_again_ends_the_session_it_replaces(
+    server: RunningServer, world: World
+) -> None:
+    async with http(server.http) as client:
+        first = await session_of(client, world.desk("DE"))
+        second = await sign_in(client, world.desk("DE"), Cookie=f"{COOKIE}={first}")
+        assert second.status_code == 303
+        assert second.cookies[COOKIE] != first
+        assert (await client.get("/v1/me", headers=with_cookie(first))).status_code == 401
+
+
+async def test_a_sign_in_link_s_token_is_named_without_opening_a_session(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    officer = world.desk("DE")
+    before = await db.fetchval("SELECT count(*) FROM api_tokens")
+    async with http(server.http) as client:
+        asked = await client.post(
+            "/web/sign-in/identity",
+            content=f"token={officer.token}",
+            headers={**FORM, "Origin": server.http},
+        )
+        assert asked.status_code == 200, asked.text
+        assert asked.headers["cache-control"] == "no-store"
+        assert COOKIE not in asked.cookies
+        who = asked.json()
+        assert (who["role"], who["country"], who["country_name"]) == (
+            "contact point",
+            "DE",
+            await db.fetchval("SELECT name FROM countries WHERE code = 'DE'"),
+        )
+        assert who["name"] == await db.fetchval(
+            "SELECT name FROM principals WHERE id = $1", officer.principal_id
+        )
+        for token, origin, status in [
+            (officer.token, "https://evil.example", 403),
+            ("r247_0123456789ab_" + "A" * 43, server.http, 401),
+            ("", server.http, 422),
+        ]:
+            refused = await client.post(
+                "/web/sign-in/identity",
+                content=f"token={token}",
+                headers={**FORM, "Origin": origin},
+            )
+            assert refused.status_code == status
+            assert "detail" in refused.json()
+    assert await db.fetchval("SELECT count(*) FROM api_tokens") == before

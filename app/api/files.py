@@ -26,7 +26,7 @@ from app.schemas.files import (
     SharePermissionOut,
 )
 from app.schemas.primitives import Text
-from app.services.files import intake
+from app.services.files import intake, serving
 from app.services.files import service as files
 
 router = APIRouter(tags=["files"])
@@ -169,18 +169,21 @@ async def download_file(
     file_id: uuid.UUID, session: Session, database: DatabaseOf, actor: CurrentActor
 ) -> StreamingResponse:
     """The file's bytes, for who may read content of its TLP code (never an auditor); 410 once
-    purged. The read is audited, with the file's SHA-256, before the first byte is sent."""
+    purged. The read is audited, with the file's SHA-256, before the first byte is sent. A type
+    a browser could run (HTML, SVG, XML, script...) is sent as `application/octet-stream`,
+    and every download carries `Content-Security-Policy: sandbox`: nothing uploaded runs at
+    the API's origin. The file's own type is its metadata's `content_type`."""
     download = await files.download(session, database, actor, file_id)
     meta = download.file
     digest = base64.b64encode(bytes.fromhex(meta.sha256)).decode()
     return StreamingResponse(
         download.chunks,
-        media_type=meta.content_type,
+        media_type=serving.served_type(meta.content_type),
         headers={
+            **serving.HEADERS,
             "Content-Length": str(meta.size),
             "Repr-Digest": f"sha-256=:{digest}:",
             "Content-Disposition": _disposition(meta.name or "file"),
-            "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
         },
     )

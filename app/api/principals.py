@@ -137,6 +137,7 @@ async def create_token(
     response: Response,
 ) -> TokenIssued:
     """A new token for the principal, shown in this answer only (`Cache-Control: no-store`).
-    A disabled principal gets none (409)."""
+    A disabled principal gets none (409). A dashboard session may not make one (403): it would
+    outlive the session; call with your own token."""
     response.headers.update(NO_STORE)
     return await tokens.create(session, actor, principal_id, body)

@@ -62,7 +62,8 @@ async def rotate_token(
     """Replace a working token with a new one (same principal, label and lifetime), shown
     this once. The old one keeps working for `overlap_seconds` (default 900, never past its
     own expiry) so its users can switch without a gap. A revoked, expired or already rotated
-    token cannot be rotated (409)."""
+    token cannot be rotated (409), nor a dashboard session's (409). A dashboard session may not
+    rotate (403): call with your own token."""
     response.headers.update(NO_STORE)
     overlap = (body or TokenRotate()).overlap_seconds
     return await tokens.rotate_token(

@@ -38,6 +38,13 @@ class Actor:
     name: str
     agency_kind: AgencyKind
     remote_addr: str | None = None
+    # A web session's (the dashboard's cookie): the token it was signed in with. A session
+    # acts with its principal's rights but makes no tokens (app/services/directory/tokens.py).
+    signed_in_with: uuid.UUID | None = None
+
+    @property
+    def is_web_session(self) -> bool:
+        return self.signed_in_with is not None
 
     @property
     def home_country(self) -> str | None:
@@ -94,6 +101,7 @@ _LOOKUP = (
     select(
         _tokens.c.id.label("token_id"),
         _tokens.c.secret_hash,
+        _tokens.c.signed_in_with,
         _principals.c.id,
         _principals.c.agency_id,
         _principals.c.role,
@@ -134,6 +142,7 @@ async def authenticate(session: AsyncSession, token: str, remote_addr: str | Non
         name=row.name,
         agency_kind=row.agency_kind,
         remote_addr=remote_addr,
+        signed_in_with=row.signed_in_with,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.staticfiles import StaticFiles
@@ -22,7 +22,7 @@ from app.api.deps import DatabaseOf
 from app.api.problems import RETRY_AFTER_SECONDS
 from app.database import Database
 from app.database.faults import is_unavailable
-from app.errors import DomainError, UnauthenticatedError
+from app.errors import DomainError, ForbiddenError, UnauthenticatedError
 from app.models.enums import Role
 from app.services.auth import Actor, authenticate
 from app.services.directory import sessions
@@ -50,6 +50,7 @@ router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 root_router = APIRouter(include_in_schema=False)
 
 SIGN_IN = f"{WEB_PREFIX}/sign-in"
+IDENTITY = f"{SIGN_IN}/identity"
 HOME = f"{WEB_PREFIX}/"
 # A form carries one short field or two; anything longer is not ours.
 _MAX_FORM_BYTES = 4096
@@ -176,11 +177,19 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items() if values}
 
 
-def _sign_in_page(request: Request, error: str | None, status_code: int = 200) -> Response:
+def _sign_in_page(
+    request: Request, error: str | None, status_code: int = 200, current: Actor | None = None
+) -> Response:
     return templates.TemplateResponse(
         request,
         "sign_in.html",
-        {"error": error, "sign_in": SIGN_IN},
+        {
+            "error": error,
+            "sign_in": SIGN_IN,
+            "identity": IDENTITY,
+            "home": HOME,
+            "current": current,
+        },
         status_code=status_code,
         headers={"Cache-Control": "no-store"},
     )
@@ -194,9 +203,47 @@ async def web_root() -> RedirectResponse:
 
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_form(request: Request, signed_in: SignedIn) -> Response:
-    if signed_in is not None:
-        return RedirectResponse(HOME, status_code=303)
-    return _sign_in_page(request, None)
+    # Signed in already, the page still shows: it may carry a sign-in link (the server never
+    # sees its fragment), and the person must see whose session a sign-in would replace.
+    return _sign_in_page(request, None, current=signed_in.actor if signed_in else None)
+
+
+_DOES_NOT_WORK = "That token does not work: it is unknown, revoked or expired."
+
+
+def _identity_problem(status_code: int, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail}, status_code=status_code, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.post(IDENTITY.removeprefix(WEB_PREFIX))
+async def sign_in_identity(request: Request, database: DatabaseOf) -> Response:
+    """Whose session a sign-in link's token would open, opening none: the page asks the
+    person before it signs in. As guarded as the sign-in itself (same origin, no log)."""
+    if not _same_origin(request):
+        return _identity_problem(403, "Ask from this site's own page.")
+    token = (await _form(request)).get("token", "").strip()
+    if not token:
+        return _identity_problem(422, "The link carries no token.")
+    remote = request.client.host if request.client else None
+    try:
+        async with _transaction(database) as session:
+            identity = await sessions.identify(session, token, remote)
+    except UnauthenticatedError:
+        return _identity_problem(401, _DOES_NOT_WORK)
+    except ForbiddenError as refused:
+        return _identity_problem(403, refused.detail)
+    return JSONResponse(
+        {
+            "name": identity.name,
+            "role": identity.role,
+            "agency": identity.agency,
+            "country": identity.country,
+            "country_name": identity.country_name,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -210,10 +257,11 @@ async def sign_in(request: Request, database: DatabaseOf) -> Response:
     try:
         async with _transaction(database) as session:
             opened = await sessions.sign_in(session, token, remote)
+            await sessions.end_replaced(session, request.cookies.get(sessions.COOKIE), remote)
     except UnauthenticatedError:
-        return _sign_in_page(
-            request, "That token does not work: it is unknown, revoked or expired.", 401
-        )
+        return _sign_in_page(request, _DOES_NOT_WORK, 401)
+    except ForbiddenError as refused:
+        return _sign_in_page(request, refused.detail, 403)
     response = RedirectResponse(HOME, status_code=303)
     response.set_cookie(
         sessions.COOKIE,

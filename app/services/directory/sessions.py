@@ -5,7 +5,8 @@ its own (``api_tokens`` row, ``signed_in_with`` the pasted one) kept in an HttpO
 So a session is authenticated, expired, revoked and watched exactly like any token: its
 sockets close within seconds of a sign-out, on every instance, through the token watch. It
 lives at most ``RELAY247_WEB_SESSION_LIFETIME`` and never past the token it came from, and
-revoking or rotating that token ends it too (app/services/directory/tokens.py).
+revoking or rotating that token ends it too (app/services/directory/tokens.py). It makes no
+token that could outlast it: no new token, no rotation, no session signed in with its own.
 
 A cookie is sent by the browser on its own, so every state-changing call it authenticates
 must also carry the session's CSRF token (a header, or a form field): a digest of the
@@ -24,8 +25,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ForbiddenError
-from app.models import ApiToken
+from app.errors import ForbiddenError, UnauthenticatedError
+from app.models import Agency, ApiToken, Country
+from app.models.enums import AgencyKind
 from app.services import audit
 from app.services.auth import Actor, authenticate
 from app.services.directory import tokens
@@ -60,16 +62,54 @@ def require_csrf(cookie: str, presented: str | None) -> None:
         )
 
 
-async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
-    """Open a session for the holder of ``token`` (401 if it does not work)."""
+def _refuse_session_token(actor: Actor) -> None:
+    # A session signed in from a session would outlive its sign-out.
+    if actor.is_web_session:
+        raise ForbiddenError(
+            "that is a dashboard session's token, not one to sign in with: use your own token"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Whose session a token would open: what a person checks before signing in by a link."""
+
+    name: str
+    role: str
+    agency: str
+    country: str
+    country_name: str
+
+
+async def identify(session: AsyncSession, token: str, remote_addr: str | None) -> Identity:
+    """Who holds ``token``, opening nothing (401 if it does not work, 403 if it is a
+    session's own). A sign-in link is a link anyone can send: the page asks the person
+    whether this is who they mean to be before it signs in (no login CSRF)."""
     actor = await authenticate(session, token, remote_addr)
-    pasted = await session.get_one(ApiToken, actor.token_id)
-    # Signed in with a session's own token: the new one hangs off the same original token.
-    origin = (
-        pasted
-        if pasted.signed_in_with is None
-        else await session.get_one(ApiToken, pasted.signed_in_with)
+    _refuse_session_token(actor)
+    agency, country_name = (
+        await session.execute(
+            select(Agency, Country.name)
+            .join(Country, Country.code == Agency.country_code)
+            .where(Agency.id == actor.agency_id)
+        )
+    ).one()
+    return Identity(
+        name=actor.name,
+        role=actor.role.value.replace("_", " "),
+        agency=agency.name,
+        country=agency.country_code,
+        # The General Secretariat acts for the network, not the country it sits in.
+        country_name="the network" if agency.kind is AgencyKind.GS else country_name,
     )
+
+
+async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
+    """Open a session for the holder of ``token`` (401 if it does not work, 403 if it is a
+    session's own)."""
+    actor = await authenticate(session, token, remote_addr)
+    _refuse_session_token(actor)
+    pasted = await session.get_one(ApiToken, actor.token_id)
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     expires_at = now + api_settings().web_session_lifetime
     if pasted.expires_at is not None:
@@ -81,7 +121,7 @@ async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) ->
         country=actor.home_country,
         label=LABEL,
         expires_at=expires_at,
-        signed_in_with=origin,
+        signed_in_with=pasted,
     )
     return SignedIn(actor=actor, cookie=cookie, expires_at=expires_at)
 
@@ -110,3 +150,16 @@ async def sign_out(session: AsyncSession, actor: Actor) -> bool:
         details={"principal_id": str(actor.principal_id), "prefix": ended},
     )
     return True
+
+
+async def end_replaced(session: AsyncSession, cookie: str | None, remote_addr: str | None) -> None:
+    """End the session a new sign-in replaces on this browser, if it still works: its cookie
+    is overwritten, so nothing would ever sign it out."""
+    if not cookie:
+        return
+    try:
+        actor = await authenticate(session, cookie, remote_addr)
+    except UnauthenticatedError:
+        return
+    if actor.is_web_session:
+        await sign_out(session, actor)

@@ -7,6 +7,11 @@ after the first, not in an audit entry. A token is never deleted: revoked, it st
 Who may manage a principal's tokens is app/policy.py's MANAGE_TOKENS over the principal: the
 principal itself (so a system rotates its own credentials), its country's NCB, the General
 Secretariat. Functions take ``actor`` None for an operator at the command line.
+
+A web session (app/services/directory/sessions.py) makes no tokens: neither a new one nor a
+rotation. Whatever it made would be a token of its own, outliving the sign-out, the
+revocation and the expiry of the token the person signed in with; a session must never
+outlast or outrank where it came from. It may still revoke: that only takes access away.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app import policy
-from app.errors import ConflictError, InvalidInputError, NotFoundError
+from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from app.models import Agency, ApiToken, Principal
 from app.models.enums import Role
 from app.pagination import Cursor
@@ -156,6 +161,15 @@ async def _managed(
     return principal, agency
 
 
+def _refuse_web_session(actor: Actor | None, what: str) -> None:
+    if actor is not None and actor.is_web_session:
+        raise ForbiddenError(
+            f"a dashboard session cannot {what}: a token made from it would outlive the "
+            "session and the token you signed in with. Call the API with your own token "
+            "(Authorization: Bearer) instead"
+        )
+
+
 def _refuse_disabled(principal: Principal) -> None:
     if principal.disabled_at is not None:
         raise ConflictError(
@@ -166,6 +180,7 @@ def _refuse_disabled(principal: Principal) -> None:
 async def create(
     session: AsyncSession, actor: Actor, principal_id: uuid.UUID, draft: TokenCreate
 ) -> TokenIssued:
+    _refuse_web_session(actor, "create tokens")
     principal, agency = await _managed(session, actor, principal_id)
     _refuse_disabled(principal)
     if draft.expires_at is not None and draft.expires_at <= await _now(session):
@@ -273,8 +288,12 @@ async def rotate_token(
     """Replace a working token by a new one of the same principal, label and lifetime. The
     old one keeps working for ``overlap`` (never past its own expiry), so whatever uses it can
     switch without a gap; then it expires."""
+    _refuse_web_session(actor, "rotate tokens")
     found = await _lock(session, actor, prefix)
     old = found.token
+    if old.signed_in_with is not None:
+        # Its replacement would be a free-standing token, no longer a session.
+        raise ConflictError(f"token {prefix} is a dashboard session: sign in again, not rotate")
     _refuse_disabled(found.principal)
     if found.state is not TokenState.ACTIVE:
         raise ConflictError(f"token {prefix} is {found.state.value}: only a working token rotates")
