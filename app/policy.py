@@ -320,7 +320,14 @@ def render_document() -> str:
         "bytes are a 403.\n\n"
         "An audit entry belongs to every country it concerns (its object's, and the acting\n"
         "principal's), so a national auditor sees the entries of its own country's requests,\n"
-        "agencies and people.\n\n"
+        "agencies and people. A refused attempt (`access.refused`) on an object that does\n"
+        "not concern the caller's own country, or on an id that names nothing, is written\n"
+        "twice, so that the trail never tells the caller's country what a 404 hid from the\n"
+        "caller: once for the caller's country, naming it alone, as a probe of an id that\n"
+        "names nothing reads; and once for the object's countries (none for an id that names\n"
+        "nothing: network-wide auditors only), naming them alone, with `object_side: true`\n"
+        "and a random `salt` (a filtered export shows a left-out entry's digest, which the\n"
+        "caller's country could otherwise match by trying each pair of countries).\n\n"
         + render_table()
         + "\nRoles a manager may give a principal:\n\n"
         + "".join(
