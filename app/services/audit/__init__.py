@@ -67,7 +67,7 @@ def _row(
     object_type: str,
     entry: Entry,
     *,
-    with_actor_country: bool = True,
+    with_actor_country: bool,
 ) -> dict[str, Any]:
     if entry.details:
         check_details(entry.details)
@@ -103,15 +103,14 @@ async def record(
     what belongs to the network): who may audit the entry besides network-wide auditors,
     and the actor's own country's, unless ``with_actor_country`` is False (an entry that
     names what the actor was not told: app/services/refusals.py)."""
-    signal_after_commit(session, SEAL_SIGNAL)
-    row = _row(
+    await record_each(
+        session,
         actor,
         action,
-        object_type,
-        Entry(object_id, content_hash, details, countries),
+        object_type=object_type,
+        entries=[Entry(object_id, content_hash, details, countries)],
         with_actor_country=with_actor_country,
     )
-    await session.execute(insert(_audit_entries).values(row))
 
 
 async def record_each(
@@ -121,12 +120,16 @@ async def record_each(
     *,
     object_type: str,
     entries: Sequence[Entry],
+    with_actor_country: bool = True,
 ) -> None:
     """One entry per :class:`Entry`, in a single statement."""
     if not entries:
         return
     signal_after_commit(session, SEAL_SIGNAL)
-    rows = [_row(actor, action, object_type, entry) for entry in entries]
+    rows = [
+        _row(actor, action, object_type, entry, with_actor_country=with_actor_country)
+        for entry in entries
+    ]
     if len(rows) == 1:
         await session.execute(insert(_audit_entries).values(rows[0]))
     else:
