@@ -32,7 +32,7 @@ class Scope(enum.StrEnum):
     OWN_AGENCY = "own agency"  # the object's agency is the caller's
     SELF = "self"  # the object is the caller, or belongs to it (its tokens, its channel)
     SENDING_COUNTRY = "sending country"  # a request sent from the caller's country
-    HOLDING_AGENCY = "holding agency"  # a request held by a contact point of the caller's agency
+    HOLDER = "holder"  # a request assigned to the caller: the contact point holding it
 
 
 class Action(enum.StrEnum):
@@ -74,7 +74,7 @@ _COUNTRY = frozenset({Scope.OWN_COUNTRY})
 _AGENCY = frozenset({Scope.OWN_AGENCY})
 _SELF = frozenset({Scope.SELF})
 _SENDING_COUNTRY = frozenset({Scope.SENDING_COUNTRY})
-_HOLDING_AGENCY = frozenset({Scope.HOLDING_AGENCY})
+_HOLDER = frozenset({Scope.HOLDER})
 _EVERYONE = {role: _ANY for role in Role}
 
 RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
@@ -100,10 +100,11 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.CONTACT_POINT: _COUNTRY,
         Role.GS: _ANY,
     },
-    # The two named agencies (the sender, the holder's) and the global desk.
+    # Named recipients: the sending agency, the one contact point holding the request (not
+    # its colleagues, agency or desk; it moves with the request) and the global desk.
     Action.READ_RED_CONTENT: {
         Role.UNIT: _AGENCY,
-        Role.CONTACT_POINT: _HOLDING_AGENCY,
+        Role.CONTACT_POINT: _HOLDER,
         Role.GS: _ANY,
     },
     Action.ACKNOWLEDGE_REQUEST: {Role.CONTACT_POINT: _COUNTRY, Role.NCB: _COUNTRY, Role.GS: _ANY},
@@ -200,14 +201,14 @@ GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
 class Owner:
     """What an object belongs to. None: it belongs to no country (agency, principal).
 
-    A request also names the country that sent it and the agency holding it (the assigned
-    contact point's; None while the whole desk holds it)."""
+    A request also names the country that sent it and the contact point holding it (None
+    while the whole desk holds it)."""
 
     country: str | None = None
     agency_id: uuid.UUID | None = None
     principal_id: uuid.UUID | None = None
     sending_country: str | None = None
-    holding_agency_id: uuid.UUID | None = None
+    holder_id: uuid.UUID | None = None
 
 
 NETWORK = Owner()  # what belongs to the whole network: reached by an ``any`` scope only
@@ -229,10 +230,8 @@ def _reaches(actor: Actor, scope: Scope, owner: Owner) -> bool:
             return owner.principal_id is not None and owner.principal_id == actor.principal_id
         case Scope.SENDING_COUNTRY:
             return owner.sending_country is not None and owner.sending_country == actor.country
-        case Scope.HOLDING_AGENCY:
-            return (
-                owner.holding_agency_id is not None and owner.holding_agency_id == actor.agency_id
-            )
+        case Scope.HOLDER:
+            return owner.holder_id is not None and owner.holder_id == actor.principal_id
 
 
 def permits(actor: Actor, action: Action, owner: Owner | None = None) -> bool:
@@ -271,7 +270,7 @@ def where(
     agency: QueryableAttribute[uuid.UUID] | None = None,
     principal: QueryableAttribute[uuid.UUID] | None = None,
     sending_country: QueryableAttribute[str] | None = None,
-    holding_agency: QueryableAttribute[uuid.UUID | None] | None = None,
+    holder: QueryableAttribute[uuid.UUID | None] | None = None,
 ) -> ColumnElement[bool]:
     """The same rule as :func:`permits`, as a SQL condition over an object's owner columns:
     lists are filtered by it, so a list never shows what a GET would refuse."""
@@ -291,8 +290,8 @@ def where(
                 clauses.append(principal == actor.principal_id)
             case Scope.SENDING_COUNTRY if sending_country is not None:
                 clauses.append(sending_country == actor.country)
-            case Scope.HOLDING_AGENCY if holding_agency is not None:
-                clauses.append(holding_agency == actor.agency_id)
+            case Scope.HOLDER if holder is not None:
+                clauses.append(holder == actor.principal_id)
     return or_(*clauses) if clauses else false()
 
 
@@ -304,15 +303,31 @@ def render_document() -> str:
         "it; a test fails when this file and the code differ.\n\n"
         "Each cell lists the scopes in which a role may act: **any** object; objects of its\n"
         "**own country**; of its **own agency**; **self** (itself, its tokens, what is\n"
-        "assigned to it); a request sent from its country (**sending country**); or a request\n"
-        "held by a contact point of its agency (**holding agency**). A request belongs to its\n"
-        "target country and to the agency that sent it. What belongs to the General\n"
-        "Secretariat belongs to no country, so only an *any* scope reaches it. An object a\n"
-        "principal may not see is answered with 404, as if it did not exist; one it sees but\n"
-        "may not change with 403 and the reason. Who may read content depends on its TLP\n"
-        "code (see the README): an auditor reads none. An audit entry belongs to every\n"
-        "country it concerns (its object's, and the acting principal's), so a national\n"
-        "auditor sees the entries of its own country's requests, agencies and people.\n\n"
+        "assigned to it); a request sent from its country (**sending country**); or the\n"
+        "request it holds, as the one contact point it is assigned to (**holder**). A request\n"
+        "belongs to its target country and to the agency that sent it. What belongs to the\n"
+        "General Secretariat belongs to no country, so only an *any* scope reaches it. An\n"
+        "object a principal may not see is answered with 404, as if it did not exist; one it\n"
+        "sees but may not change with 403 and the reason.\n\n"
+        "Who may read content depends on its TLP code (see the README): an auditor reads\n"
+        "none. TLP:RED content is read by the sending agency, the global desk and, at the\n"
+        "target, by the contact point holding the request only: not its colleagues at the\n"
+        "desk or in its agency, not the NCB. It follows the request: handed on (`/assign`)\n"
+        "or escalated, the new holder reads it and the previous one no longer does; while\n"
+        "nobody holds it (the whole desk, the NCB's or the global desk's step) nobody at the\n"
+        "target does. Whoever sees the request but may not read it gets its metadata and\n"
+        "hashes: `content`, a message's `text` and a file's `name` are null, and a file's\n"
+        "bytes are a 403.\n\n"
+        "An audit entry belongs to every country it concerns (its object's, and the acting\n"
+        "principal's), so a national auditor sees the entries of its own country's requests,\n"
+        "agencies and people. A refused attempt (`access.refused`) on an object that does\n"
+        "not concern the caller's own country, or on an id that names nothing, is written\n"
+        "twice, so that the trail never tells the caller's country what a 404 hid from the\n"
+        "caller: once for the caller's country, naming it alone, as a probe of an id that\n"
+        "names nothing reads; and once for the object's countries (none for an id that names\n"
+        "nothing: network-wide auditors only), naming them alone, with `object_side: true`\n"
+        "and a random `salt` (a filtered export shows a left-out entry's digest, which the\n"
+        "caller's country could otherwise match by trying each pair of countries).\n\n"
         + render_table()
         + "\nRoles a manager may give a principal:\n\n"
         + "".join(

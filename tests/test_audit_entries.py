@@ -60,8 +60,9 @@ async def test_a_national_auditor_sees_its_countrys_entries_and_nothing_of_other
     async with http(server.http) as client:
         to_de = await exchange(client, world, "FR", "DE")
         elsewhere = await exchange(client, world, "JP", "FR")
-        # JP's desk tries DE's request: refused, and the refusal concerns DE (its request was
-        # probed), FR (it sent it) and JP (its officer probed).
+        # JP's desk tries DE's request: refused. DE (its request was probed) and FR (it sent
+        # it) see an entry naming them; JP (its officer probed) one naming JP alone, since the
+        # 404 hid from JP which countries the request is between.
         probe = await client.get(f"/v1/requests/{to_de}", headers=world.desk("JP").headers)
         assert probe.status_code == 404
         await all_sealed(db)
@@ -80,8 +81,9 @@ async def test_a_national_auditor_sees_its_countrys_entries_and_nothing_of_other
         ("request.acknowledged", to_de),
     } <= de_view
     (refusal,) = [e for e in seen_by_de if e["action"] == "access.refused"]
-    assert refusal["countries"] == ["DE", "FR", "JP"]
+    assert refusal["countries"] == ["DE", "FR"]
     assert refusal["actor_country"] == "JP"
+    assert refusal["details"]["object_side"] is True
     # What the network-wide auditor sees of DE is exactly what DE's auditor sees.
     network_view_of_de = [
         entry["id"] for entry in everything if entry["countries"] and "DE" in entry["countries"]

@@ -5,6 +5,7 @@ published key alone, in NDJSON and CSV, filtered or not; each tampering is named
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -492,3 +493,44 @@ async def test_a_database_failing_midway_cuts_the_file_short_and_logs_without_co
         return bool(server.app.state.export_limits.running == 0)
 
     await eventually(slot_released, within=5)
+
+
+async def test_a_probe_of_a_hidden_request_is_exported_to_the_probers_country_unnamed(
+    server: RunningServer, world: World, db: asyncpg.Connection, database: Database
+) -> None:
+    """JP's export shows JP's probe of a FR->DE request without DE or FR, and the digest it
+    shows for the entry naming them, right after, cannot be matched by guessing: everything
+    else in that entry is known to JP's auditor (here: taken from the network's export)."""
+    japan = await national_auditor(database, world, "JP")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, world.unit("FR")))["id"]
+        probe = await client.get(f"/v1/requests/{request_id}", headers=world.desk("JP").headers)
+        assert probe.status_code == 404
+        await all_sealed(db)
+        _, text = await export(client, japan)
+        _, network_text = await export(client, world.auditor)
+        keys = await published(client, japan)
+    report = check(text, keys)
+    assert report.fault is None, report.fault
+    lines = records(text)
+    entries = [r for r in lines if r["type"] == "entry"]
+    assert all(r["countries"] == ["JP"] for r in entries), entries
+    [entry] = [r for r in entries if r["action"] == "access.refused"]
+    assert entry["object_id"] == request_id
+    [link] = [r for r in lines if r["type"] == "link" and r["position"] == entry["position"] + 1]
+
+    [named] = [
+        r
+        for r in records(network_text)
+        if r["type"] == "entry" and r["position"] == link["position"]
+    ]
+    assert named["countries"] == ["DE", "FR"]
+    document = {k: v for k, v in named.items() if k not in ("type", "hash")}
+    assert hashlib.sha256(jcs(document)).hexdigest() == link["digest"]
+    guessed = {**document, "details": {**document["details"], "salt": "0" * 32}}
+    assert hashlib.sha256(jcs(guessed)).hexdigest() != link["digest"]
+    unsalted = {
+        **document,
+        "details": {k: v for k, v in document["details"].items() if k != "salt"},
+    }
+    assert hashlib.sha256(jcs(unsalted)).hexdigest() != link["digest"]

@@ -14,8 +14,9 @@ from app.main import create_app
 from tests.browser import screenshot, sign_in
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port, running_server, serving_app
-from tests.factories import Party, World, make_contact_point, request_body
+from tests.factories import Party, World, make_contact_point, make_rotation, request_body
 from tests.test_escalation import use_policy
+from tests.test_red_holder import red_request
 
 # Generous: a browser on a loaded CI machine. How fast it really is, is bench/'s to measure.
 WAIT_MS = 10_000
@@ -326,3 +327,29 @@ async def test_the_queue_fits_a_phone_and_works_from_the_keyboard(
         await expect(row).to_contain_text("acknowledged", timeout=WAIT_MS)
     finally:
         await phone.close()
+
+
+async def test_a_red_request_page_left_open_by_its_previous_holder_stops_showing_content(
+    server: RunningServer, world: World, database: Database, page: Page
+) -> None:
+    holder = world.desk("DE")
+    colleague = await make_contact_point(database, world, "DE", "DE colleague")
+    await make_rotation(database, "DE", [holder.principal_id])
+    await sign_in(page, server, holder)
+    async with http(server.http) as client:
+        request_id = await red_request(client, world, holder)
+        await page.goto(f"{server.http}/web/requests/{request_id}")
+        await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
+        await expect(page.locator("#content")).to_contain_text(request_body("DE")["subject"])
+        await expect(page.locator("#messages")).to_contain_text("The alias")
+        await expect(page.locator("#files")).to_contain_text("mailbox.txt")
+
+        handed = await client.post(
+            f"/v1/requests/{request_id}/assign",
+            json={"principal_id": str(colleague.principal_id)},
+            headers=world.gs.headers,
+        )
+        assert handed.status_code == 200, handed.text
+    await expect(page.locator("#content")).to_contain_text("does not let you read", timeout=WAIT_MS)
+    await expect(page.locator("#messages")).not_to_contain_text("The alias", timeout=WAIT_MS)
+    await expect(page.locator("#files")).not_to_contain_text("mailbox.txt", timeout=WAIT_MS)

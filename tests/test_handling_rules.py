@@ -1,9 +1,8 @@
 """Handling rules on a request's own content: who reads it under each TLP code, H3's
 statement, and the retention every request is given at creation.
 
-FR's unit sends to DE. DE's contact point sits in DE's unit agency (make_world); a second DE
-contact point sits in another DE agency, so "the holding agency" and "the whole target desk"
-differ.
+FR's unit sends to DE. Who reads TLP:RED content, the one contact point holding the request,
+is tested on every route in tests/test_red_holder.py.
 """
 
 from __future__ import annotations
@@ -13,27 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from app.database import Database
-from app.models.enums import AgencyKind, Role
-from app.services.directory import agencies
+from app.models.enums import Role
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
-from tests.factories import Party, World, make_party, make_rotation, request_body
-
-
-async def _other_agency_desk(database: Database) -> Party:
-    """A DE contact point of another DE agency (a prosecutor's 24/7 desk, say)."""
-    async with database.transaction() as session:
-        agency = await agencies.create_agency(
-            session, country="DE", kind=AgencyKind.UNIT, name="DE prosecutors"
-        )
-    return await make_party(
-        database,
-        agency_id=agency.id,
-        country="DE",
-        role=Role.CONTACT_POINT,
-        name="DE prosecutor on duty",
-    )
+from tests.factories import Party, World, request_body
 
 
 async def _content_seen(client: httpx.AsyncClient, party: Party, request_id: str) -> Any:
@@ -62,31 +44,6 @@ async def test_amber_strict_content_stays_in_the_receiving_organisation(
         assert (await _content_seen(client, world.desk("DE"), created["id"])) is not None
         assert (await _content_seen(client, world("DE", Role.NCB), created["id"])) is None
         assert (await _content_seen(client, world.gs, created["id"])) is not None
-
-
-async def test_red_content_is_for_the_two_named_agencies_and_the_global_desk(
-    server: RunningServer, world: World, database: Database
-) -> None:
-    other_desk = await _other_agency_desk(database)
-    await make_rotation(database, "DE", [world.desk("DE").principal_id])
-    async with http(server.http) as client:
-        created = await submit_request(client, world.unit("FR"), "DE", handling_code="RED")
-        assert created["assigned_to"] == str(world.desk("DE").principal_id)
-        for party in (world.unit("FR"), world.desk("DE"), world.gs):
-            assert (await _content_seen(client, party, created["id"])) is not None
-        # The rest of the target desk, the NCB, the auditor: metadata only.
-        for party in (other_desk, world("DE", Role.NCB), world.auditor):
-            assert (await _content_seen(client, party, created["id"])) is None
-
-        # Handed to the other agency's contact point: the named agency changes with it.
-        handed = await client.post(
-            f"/v1/requests/{created['id']}/assign",
-            json={"principal_id": str(other_desk.principal_id)},
-            headers=world.desk("DE").headers,
-        )
-        assert handed.status_code == 200, handed.text
-        assert (await _content_seen(client, other_desk, created["id"])) is not None
-        assert (await _content_seen(client, world.desk("DE"), created["id"])) is None
 
 
 async def test_red_content_held_by_nobody_is_read_by_the_sender_and_global_desk_only(

@@ -34,7 +34,8 @@ async def agency_of(client: httpx.AsyncClient, world: World, country: str, kind:
 
 async def audit_entries(db: asyncpg.Connection, object_id: str) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(
-        "SELECT action, actor_principal_id, details FROM audit_entries WHERE object_id = $1 "
+        "SELECT action, actor_principal_id, details, countries FROM audit_entries "
+        "WHERE object_id = $1 "
         "ORDER BY id",
         object_id,
     )
@@ -255,12 +256,16 @@ async def test_changing_a_principal(
         assert (await patch(world.unit("FR"), desk, {"name": "x"})).status_code == 403
         assert (await patch(desk, desk, {"name": "me"})).status_code == 403
     entries = await audit_entries(db, str(desk.principal_id))
-    # The refused attempts on it are audited too: another country's NCB (404), itself (403).
-    assert [(e["action"], json.loads(e["details"]).get("status")) for e in entries] == [
-        ("principal.created", None),
-        *[("principal.changed", None)] * 2,
-        ("access.refused", 404),
-        ("access.refused", 403),
+    # The refused attempts on it are audited too: another country's NCB (404: one entry for
+    # DE, which does not name FR, and one for FR, app/services/refusals.py), itself (403).
+    assert [
+        (e["action"], json.loads(e["details"]).get("status"), list(e["countries"])) for e in entries
+    ] == [
+        ("principal.created", None, ["FR"]),
+        *[("principal.changed", None, ["FR"])] * 2,
+        ("access.refused", 404, ["DE"]),
+        ("access.refused", 404, ["FR"]),
+        ("access.refused", 403, ["FR"]),
     ]
     assert json.loads(entries[1]["details"]) == {"fields": ["email"]}, "phone was None already"
 

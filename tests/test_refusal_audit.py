@@ -7,24 +7,31 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 
+from app.database import Database
 from app.models.enums import Role
-from app.services.refusals import RefusalTrail, object_of
+from app.services.refusals import ACTION, RefusalTrail, object_of
 from app.settings import ApiSettings
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
-from tests.factories import World
+from tests.factories import World, make_national_auditor
+from tests.test_audit_entries import read_all
 
 WINDOW_SECONDS = 3
 
 
-async def refusals(db: asyncpg.Connection) -> list[asyncpg.Record]:
+async def refusals(db: asyncpg.Connection, *, object_side: bool = False) -> list[asyncpg.Record]:
+    """The refusals as the caller's country's auditors see them (or, with ``object_side``,
+    the entries naming the objects' countries, written for those of a foreign or no object)."""
     return await db.fetch(
-        "SELECT actor_principal_id, actor_country, object_type, object_id, details "
-        "FROM audit_entries WHERE action = 'access.refused' ORDER BY id"
+        "SELECT actor_principal_id, actor_country, object_type, object_id, details, countries "
+        "FROM audit_entries WHERE action = 'access.refused' "
+        "AND (details ? 'object_side') = $1 ORDER BY id",
+        object_side,
     )
 
 
@@ -44,6 +51,14 @@ async def test_another_country_looking_at_a_request_is_recorded(
         (stranger.principal_id, "JP")
     ] * 3
     assert [(r["object_type"], r["object_id"]) for r in rows[:2]] == [("request", request_id)] * 2
+    # JP's auditors are not told which countries the hidden request is between; theirs are.
+    assert [list(r["countries"]) for r in rows] == [["JP"]] * 3
+    object_side = await refusals(db, object_side=True)
+    assert [(r["object_id"], list(r["countries"])) for r in object_side] == [
+        (request_id, ["DE", "FR"]),
+        (request_id, ["DE", "FR"]),
+        (rows[2]["object_id"], []),
+    ]
     assert [json.loads(r["details"]) for r in rows[:2]] == [
         {"status": 404, "method": "GET", "route": "/v1/requests/{request_id}", "left_out": 0},
         {
@@ -52,6 +67,59 @@ async def test_another_country_looking_at_a_request_is_recorded(
             "route": "/v1/requests/{request_id}/messages",
             "left_out": 0,
         },
+    ]
+
+
+def _as_seen(entry: dict[str, Any]) -> dict[str, Any]:
+    """What an entry tells besides its own id, time, object id and place in the chain."""
+    shown = ("actor_principal_id", "actor_country", "action", "object_type", "countries")
+    return {**{key: entry[key] for key in shown}, "details": entry["details"]}
+
+
+async def test_a_probe_of_a_hidden_request_names_its_countries_to_their_auditors_only(
+    server: RunningServer, world: World, database: Database
+) -> None:
+    """JP probes a FR->DE request: JP's auditor sees the probe as it would see one of an id
+    that names nothing; DE's and FR's auditors see that their request was probed, and by whom."""
+    auditors = {c: await make_national_auditor(database, world, c) for c in ("JP", "DE", "FR")}
+    prober = world.desk("JP")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, world.unit("FR"), "DE"))["id"]
+        nowhere = str(uuid.uuid4())
+        for probed in (request_id, nowhere):
+            answer = await client.get(f"/v1/requests/{probed}", headers=prober.headers)
+            assert answer.status_code == 404, answer.text
+        seen = {
+            country: await read_all(client, auditor, action=ACTION)
+            for country, auditor in auditors.items()
+        }
+        network = await read_all(client, world.auditor, action=ACTION)
+
+    probe = {
+        "actor_principal_id": str(prober.principal_id),
+        "actor_country": "JP",
+        "action": ACTION,
+        "object_type": "request",
+    }
+    asked = {"status": 404, "method": "GET", "route": "/v1/requests/{request_id}", "left_out": 0}
+    assert [(e["object_id"], _as_seen(e)) for e in seen["JP"]] == [
+        (request_id, {**probe, "countries": ["JP"], "details": asked}),
+        (nowhere, {**probe, "countries": ["JP"], "details": asked}),
+    ]
+    for country in ("DE", "FR"):
+        [entry] = seen[country]
+        assert entry["object_id"] == request_id
+        assert _as_seen(entry) == {
+            **probe,
+            "countries": ["DE", "FR"],
+            "details": {**asked, "object_side": True, "salt": entry["details"]["salt"]},
+        }
+    # Network-wide auditors see both sides of both probes.
+    assert [(e["object_id"], e["countries"]) for e in network] == [
+        (request_id, ["JP"]),
+        (request_id, ["DE", "FR"]),
+        (nowhere, ["JP"]),
+        (nowhere, []),
     ]
 
 

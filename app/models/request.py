@@ -105,8 +105,8 @@ class CooperationRequest(Base):
         db_enum(Assignment), nullable=False, server_default=Assignment.DESK.value
     )
     assigned_at: Mapped[datetime] = created_at_column()
-    # The agency of the contact point holding it: with the sender, one of the two agencies
-    # that may read TLP:RED content (app/services/handling.py).
+    # The agency of the contact point holding it, kept with assigned_to. No rule reads it any
+    # more: TLP:RED content is for the holder itself, not its agency (app/policy.py).
     assigned_agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agencies.id"))
 
     # Bumped by every change: an optimistic caller sends it back in If-Match.

@@ -4,9 +4,10 @@ Each request, message and file carries a handling code and its restrictions. An 
 stricter than its request, never looser. Who may read an item's content follows from its code
 alone, through app/policy.py (one Action per reach): TLP:CLEAR, GREEN and AMBER content is for
 both sides of the request (the target desk, its NCB, the sender, the global desk);
-AMBER+STRICT for the receiving organisation only (the target desk, not its NCB); RED for the
-two named agencies (the sender and the agency of the contact point holding the request) and
-the global desk. Auditors read no content at all.
+AMBER+STRICT for the receiving organisation only (the target desk, not its NCB); RED for
+named recipients: the sending agency, the one contact point holding the request (whoever holds
+it now: it follows a handover or an escalation) and the global desk. Auditors read no content
+at all.
 """
 
 from __future__ import annotations
@@ -34,6 +35,20 @@ CONTENT_ACTION: dict[HandlingCode, policy.Action] = {
     HandlingCode.AMBER: policy.Action.READ_REQUEST_CONTENT,
     HandlingCode.AMBER_STRICT: policy.Action.READ_STRICT_CONTENT,
     HandlingCode.RED: policy.Action.READ_RED_CONTENT,
+}
+
+
+# Who reads an item of each code, in words: what a refused reader is told.
+READERS: dict[HandlingCode, str] = {
+    HandlingCode.CLEAR: "both sides of the request",
+    HandlingCode.GREEN: "both sides of the request",
+    HandlingCode.AMBER: "both sides of the request",
+    HandlingCode.AMBER_STRICT: (
+        "the sending agency, the target's contact points and the global desk"
+    ),
+    HandlingCode.RED: (
+        "the sending agency, the contact point holding the request and the global desk"
+    ),
 }
 
 

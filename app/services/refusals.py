@@ -7,11 +7,24 @@ own. It is rate-limited per principal (RELAY247_REFUSAL_AUDIT_LIMIT, counted in 
 process's memory like the request rate limit): a client probing ids in a loop adds a bounded
 number of entries, the refusals past the limit are counted, and the next entry written for
 that principal says how many were left out (``left_out``).
+
+An entry is seen by the auditors of every country it names, and a 404 hides from the caller
+which countries an object concerns (and that it exists). So a refusal on an object that does
+not concern the caller's own country, or on an id that names nothing, is written as two
+entries: the caller's country's, naming it alone and reading exactly as a probe of an id that
+names nothing does; and the object's countries', naming them alone (none for an id that names
+nothing: network-wide auditors only), with ``object_side``. Written as a pair whether the id
+names something or not, so that not even the entries' ids and chain positions tell the
+caller's country which it was. The object's side also carries a random ``salt``: an export
+filtered to the caller's country stands in for it with its digest, and its caller's country's
+auditor knows every other member of it (the same caller, time and id, the next position), so
+without the salt trying each pair of countries would find the digest.
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +43,9 @@ from app.services.directory import agencies, agreements, countries, principals
 from app.services.files import service as files
 
 ACTION = "access.refused"
+# In the details of the entry that names the refused object's countries (see above).
+OBJECT_SIDE = "object_side"
+SALT = "salt"
 
 # The collections whose members a refusal is recorded against: a route's first path
 # parameter names one (/v1/requests/{request_id}/messages is about that request). Tokens are
@@ -107,6 +123,19 @@ async def _object_countries(session: AsyncSession, object_type: str, object_id: 
     return [country for country in row or () if country]
 
 
+def entries(
+    home: str | None, concerned: list[str], details: dict[str, Any]
+) -> list[tuple[list[str], dict[str, Any], bool]]:
+    """The entries of one refusal: (the object's countries it names, its details, whether it
+    names the caller's country too). One entry when the caller's country's auditors audit the
+    object anyway (or the caller acts for the network, in no country's name); else the pair
+    the module's docstring describes."""
+    if home is None or home in concerned:
+        return [(concerned, details, True)]
+    object_side = {**details, OBJECT_SIDE: True, SALT: secrets.token_hex(16)}
+    return [([], details, True), (concerned, object_side, False)]
+
+
 class RefusalTrail:
     def __init__(self, rule: str) -> None:
         self._limit: RateLimitItem = parse(rule)
@@ -131,22 +160,23 @@ class RefusalTrail:
             self._left_out[principal] = self._left_out.get(principal, 0) + 1
             return False
         left_out = self._left_out.pop(principal, 0)
+        details = {"status": status, "method": method, "route": route, "left_out": left_out}
         try:
             async with database.transaction() as session:
-                await audit.record(
-                    session,
-                    actor,
-                    ACTION,
-                    object_type=object_type,
-                    object_id=object_id,
-                    countries=await _object_countries(session, object_type, object_id),
-                    details={
-                        "status": status,
-                        "method": method,
-                        "route": route,
-                        "left_out": left_out,
-                    },
-                )
+                concerned = await _object_countries(session, object_type, object_id)
+                for countries, entry_details, with_actor_country in entries(
+                    actor.home_country, concerned, details
+                ):
+                    await audit.record(
+                        session,
+                        actor,
+                        ACTION,
+                        object_type=object_type,
+                        object_id=object_id,
+                        countries=countries,
+                        details=entry_details,
+                        with_actor_country=with_actor_country,
+                    )
         except BaseException:
             self._left_out[principal] = self._left_out.get(principal, 0) + left_out + 1
             raise

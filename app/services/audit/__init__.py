@@ -50,16 +50,25 @@ class Entry(NamedTuple):
     countries: Iterable[str | None] = ()
 
 
-def _countries(actor: Actor | None, countries: Iterable[str | None]) -> list[str]:
-    """Who may audit an entry: the countries of its object and the country the actor acts
-    for, sorted and each once (the canonical form holds them as stored)."""
+def _countries(
+    actor: Actor | None, countries: Iterable[str | None], *, with_actor_country: bool
+) -> list[str]:
+    """Who may audit an entry: the countries of its object and (unless left out) the country
+    the actor acts for, sorted and each once (the canonical form holds them as stored)."""
     concerned = {country for country in countries if country}
-    if actor is not None and actor.home_country:
+    if with_actor_country and actor is not None and actor.home_country:
         concerned.add(actor.home_country)
     return sorted(concerned)
 
 
-def _row(actor: Actor | None, action: str, object_type: str, entry: Entry) -> dict[str, Any]:
+def _row(
+    actor: Actor | None,
+    action: str,
+    object_type: str,
+    entry: Entry,
+    *,
+    with_actor_country: bool,
+) -> dict[str, Any]:
     if entry.details:
         check_details(entry.details)
     return {
@@ -73,7 +82,7 @@ def _row(actor: Actor | None, action: str, object_type: str, entry: Entry) -> di
         "object_id": entry.object_id,
         "content_hash": entry.content_hash,
         "details": entry.details or {},
-        "countries": _countries(actor, entry.countries),
+        "countries": _countries(actor, entry.countries, with_actor_country=with_actor_country),
     }
 
 
@@ -87,16 +96,20 @@ async def record(
     countries: Iterable[str | None],
     content_hash: str | None = None,
     details: dict[str, Any] | None = None,
+    with_actor_country: bool = True,
 ) -> None:
     """``actor`` is None for what the service does by itself (escalations, purges).
     ``countries``: those the object concerns (a request's two, an agency's own; none for
-    what belongs to the network): who may audit the entry besides network-wide auditors."""
+    what belongs to the network): who may audit the entry besides network-wide auditors,
+    and the actor's own country's, unless ``with_actor_country`` is False (an entry that
+    names what the actor was not told: app/services/refusals.py)."""
     await record_each(
         session,
         actor,
         action,
         object_type=object_type,
         entries=[Entry(object_id, content_hash, details, countries)],
+        with_actor_country=with_actor_country,
     )
 
 
@@ -107,12 +120,16 @@ async def record_each(
     *,
     object_type: str,
     entries: Sequence[Entry],
+    with_actor_country: bool = True,
 ) -> None:
     """One entry per :class:`Entry`, in a single statement."""
     if not entries:
         return
     signal_after_commit(session, SEAL_SIGNAL)
-    rows = [_row(actor, action, object_type, entry) for entry in entries]
+    rows = [
+        _row(actor, action, object_type, entry, with_actor_country=with_actor_country)
+        for entry in entries
+    ]
     if len(rows) == 1:
         await session.execute(insert(_audit_entries).values(rows[0]))
     else:

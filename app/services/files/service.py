@@ -78,8 +78,8 @@ async def _find_visible(
 def _require_content(actor: Actor, file: EvidenceFile, request: CooperationRequest) -> None:
     if not handling.may_read(actor, file.handling_code, requests_service.owner_of(request)):
         raise ForbiddenError(
-            f"the file is TLP:{file.handling_code.value}: a principal with role "
-            f"{actor.role.value} in your agency may not read it",
+            f"the file is TLP:{file.handling_code.value}: only "
+            f"{handling.READERS[file.handling_code]} read it",
             reason="handling_code",
         )
     if file.purged_at is not None or file.storage_key is None:

@@ -31,18 +31,18 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
         country=CooperationRequest.target_country,
         agency=CooperationRequest.requesting_agency_id,
         sending_country=CooperationRequest.requesting_country,
-        holding_agency=CooperationRequest.assigned_agency_id,
+        holder=CooperationRequest.assigned_to,
     )
 
 
 def owner_of(request: CooperationRequest) -> policy.Owner:
     """A request belongs to its target country and to the agency that sent it; it was sent
-    from the sender's country and is held by its assignee's agency (if any)."""
+    from the sender's country and is held by its assignee (if any)."""
     return policy.Owner(
         country=request.target_country,
         agency_id=request.requesting_agency_id,
         sending_country=request.requesting_country,
-        holding_agency_id=request.assigned_agency_id,
+        holder_id=request.assigned_to,
     )
 
 

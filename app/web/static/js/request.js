@@ -194,10 +194,17 @@ document.getElementById("file-form").addEventListener("submit", async (event) =>
   }
 });
 
+// A change of holder can change who reads TLP:RED content: a page left open by the previous
+// holder must not keep showing the thread's texts and the files' names.
+const HOLDER_CHANGES = new Set(["request.assigned", "request.escalated"]);
+
 function onEvent(frame) {
   if (frame.data?.request_id !== requestId) return;
   if (frame.event.startsWith("message.")) guarded(loadMessages);
   else if (frame.event.startsWith("file.")) guarded(loadFiles);
+  else if (HOLDER_CHANGES.has(frame.event)) {
+    guarded(async () => Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory()]));
+  }
   else guarded(async () => Promise.all([loadRequest(), loadHistory()]));
 }
 
