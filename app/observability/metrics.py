@@ -109,8 +109,11 @@ class Metrics:
         self.http_requests_shed = Counter(
             "relay247_http_requests_shed_total",
             "HTTP requests refused to protect the service: overload (503, too many in flight), "
-            "rate_limited (429, a principal over RELAY247_RATE_LIMIT) or exports (503, an audit "
-            "export over RELAY247_MAX_EXPORTS).",
+            "anonymous (503, over RELAY247_MAX_ANONYMOUS_IN_FLIGHT or its per-peer share, for "
+            "callers without a working token or session), body_timeout (408, a body not "
+            "received within RELAY247_BODY_RECEIVE_TIMEOUT), rate_limited (429, a principal "
+            "over RELAY247_RATE_LIMIT) or exports (503, an audit export over "
+            "RELAY247_MAX_EXPORTS).",
             ["reason"],
             registry=registry,
         )
