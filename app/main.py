@@ -301,6 +301,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         max_anonymous_per_peer=overload.max_anonymous_in_flight_per_peer,
         body_timeout=api.body_receive_timeout.total_seconds(),
     )
+    app.state.file_send_timeout = exchange.file_send_timeout.total_seconds()
     app.state.export_limits = audit_export_routes.ExportLimits(
         max_running=audit.max_exports, send_timeout=audit.export_send_timeout.total_seconds()
     )

@@ -126,6 +126,13 @@ class ExchangeSettings(BaseSettings):
         description="Largest evidence file accepted; a larger upload is refused with 413 as "
         "soon as its declared length or the bytes read pass it.",
     )
+    file_send_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="A download whose client takes nothing for this long (it stopped reading) "
+        "is stopped and its connection reset, giving back its slot of RELAY247_MAX_IN_FLIGHT; "
+        "the client has fewer bytes than Content-Length says.",
+    )
     reopen_window: Duration = Field(
         default=timedelta(days=30),
         description="How long after it was closed the sender may reopen a request.",

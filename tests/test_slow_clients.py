@@ -6,7 +6,9 @@ anonymous share is bounded per peer, and a download nobody reads is cut off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -240,6 +242,62 @@ async def test_an_upload_whose_chunks_stop_is_answered_408_and_stores_nothing(
         files = await client.get(f"/v1/requests/{request['id']}/files", headers=unit.headers)
         assert files.json()["items"] == []
         await works(client, unit)
+
+
+async def test_a_download_nobody_reads_is_cut_off_and_its_slot_freed(
+    server: RunningServer, world: World
+) -> None:
+    server.app.state.max_in_flight = 1
+    server.app.state.file_send_timeout = BODY_TIMEOUT
+    unit = world.unit("FR")
+    size = 8 * 1024 * 1024  # far more than loopback's buffers hold with the reader's shrunk
+    async with http(server.http) as client:
+        request = await submit_request(client, unit)
+        created = await client.post(
+            f"/v1/requests/{request['id']}/files",
+            params={"name": "large.bin"},
+            content=b"z" * size,
+            headers=unit.headers,
+        )
+        assert created.status_code == 201, created.text
+        reader, writer = await unread_download(server, unit, created.json()["id"])
+        try:
+
+            async def slot_back() -> bool:
+                answer = await client.get("/v1/requests", headers=unit.headers)
+                return answer.status_code == 200
+
+            await eventually(slot_back, within=15)
+            received = b""
+            with contextlib.suppress(ConnectionResetError):
+                while piece := await asyncio.wait_for(reader.read(65536), 10):
+                    received += piece
+        finally:
+            writer.close()
+        metrics = await scrape(client)
+    assert len(received) < size  # reset before the end: the client can tell
+    assert value(metrics, "relay247_file_downloads_stalled_total") == 1
+
+
+async def unread_download(
+    server: RunningServer, party: Party, file_id: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A download whose client reads the head and a few bytes, then nothing more."""
+    client = socket.socket()
+    # A small receive window: the server's writes back up after a few kilobytes.
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    port = int(server.http.rsplit(":", 1)[1])
+    await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=client, limit=4096)
+    writer.write(
+        f"GET /v1/files/{file_id}/content HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {party.token}\r\n\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert await asyncio.wait_for(reader.read(100), 10)
+    return reader, writer
 
 
 async def test_a_chunked_body_cut_short_is_never_taken_as_whole(

@@ -175,6 +175,12 @@ class Metrics:
             "RELAY247_EXPORT_SEND_TIMEOUT: each file ends without its end line.",
             registry=registry,
         )
+        self.file_downloads_stalled = Counter(
+            "relay247_file_downloads_stalled_total",
+            "File downloads stopped because their client took nothing for "
+            "RELAY247_FILE_SEND_TIMEOUT: each connection was reset before the last byte.",
+            registry=registry,
+        )
         self.loop_restarts = Counter(
             "relay247_loop_restarts_total",
             "Restarts of a background loop (listener, poller, deadline worker) after a failure.",
