@@ -119,7 +119,7 @@ class Admission:
             return
         peer = scope["client"][0] if scope.get("client") else "unknown"
         if credential is None and not self._anonymous_room(peer, limits):
-            await self._shed(scope, receive, send, "anonymous", "its share for anonymous callers")
+            await self._shed(scope, receive, send, "anonymous", _anonymous_share(limits))
             return
         self.in_flight += 1
         self.metrics.http_requests_in_flight.inc()
@@ -137,7 +137,7 @@ class Admission:
                     # A page with a stale session cookie: served as to anyone.
                     if not self._anonymous_room(peer, limits):
                         await self._shed(
-                            scope, receive, send, "anonymous", "its share for anonymous callers"
+                            scope, receive, send, "anonymous", _anonymous_share(limits)
                         )
                         return
                     anonymous_peer = self._take_anonymous(peer)
@@ -252,6 +252,13 @@ class Admission:
             return {"type": "http.disconnect"}
 
         await response(scope, nothing, send)
+
+
+def _anonymous_share(limits: AdmissionLimits) -> str:
+    return (
+        f"its limit of {limits.max_anonymous} requests from callers not signed in, at most "
+        f"{limits.max_anonymous_per_peer} from one address"
+    )
 
 
 def _credential(scope: Scope) -> tuple[str, bool] | None:
