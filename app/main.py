@@ -35,8 +35,8 @@ from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api import retention as retention_routes
 from app.api import rosters as roster_routes
+from app.api.admission import Admission, AdmissionLimits
 from app.api.body_limit import BodySizeLimit
-from app.api.overload import InFlightLimit
 from app.api.rate_limit import PrincipalRateLimit
 from app.database import Database
 from app.database.migrate import assert_schema_current
@@ -308,6 +308,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
     app.state.max_in_flight = overload.in_flight_limit(db_settings)
+    app.state.admission = AdmissionLimits(
+        max_anonymous=overload.anonymous_limit(db_settings),
+        max_anonymous_per_peer=overload.max_anonymous_in_flight_per_peer,
+        body_timeout=api.body_receive_timeout.total_seconds(),
+    )
+    app.state.file_send_timeout = exchange.file_send_timeout.total_seconds()
     app.state.export_limits = audit_export_routes.ExportLimits(
         max_running=audit.max_exports, send_timeout=audit.export_send_timeout.total_seconds()
     )
@@ -316,11 +322,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
         PrincipalRateLimit(overload.rate_limit, metrics) if overload.rate_limit else None
     )
     # Middlewares run in the reverse order of adding: the last-resort problem handler wraps
-    # them all, then the in-flight limit refuses the excess before any body is read.
+    # them all, then admission authenticates and refuses the excess before any body is read.
     app.add_middleware(
         BodySizeLimit, max_bytes=api.max_body_bytes, streamed=file_routes.STREAMED_BODY
     )
-    app.add_middleware(InFlightLimit, metrics=metrics)
+    app.add_middleware(
+        Admission,
+        metrics=metrics,
+        streamed=file_routes.STREAMED_BODY,
+        public_prefix=web_pages.STATIC,
+    )
     app.add_middleware(WebSecurityHeaders)
     problems.install(app)
     app.include_router(health.router)

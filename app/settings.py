@@ -75,6 +75,14 @@ class ApiSettings(BaseSettings):
         'X-Forwarded-Proto are believed (JSON list, e.g. ["10.0.0.0/8"]). Empty: forwarded '
         "headers are ignored and the peer's own address is the client's.",
     )
+    body_receive_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="How long a request body may take to arrive (an upload: each of its chunks, "
+        "since a large file takes minutes on a slow link); past it the request is answered 408 "
+        "and its connection closed, so a client that stops sending does not keep its slot "
+        "of RELAY247_MAX_IN_FLIGHT.",
+    )
     shutdown_grace: Duration = Field(
         default=timedelta(seconds=10),
         description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
@@ -117,6 +125,13 @@ class ExchangeSettings(BaseSettings):
         ge=1,
         description="Largest evidence file accepted; a larger upload is refused with 413 as "
         "soon as its declared length or the bytes read pass it.",
+    )
+    file_send_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="A download whose client takes nothing for this long (it stopped reading) "
+        "is stopped and its connection reset, giving back its slot of RELAY247_MAX_IN_FLIGHT; "
+        "the client has fewer bytes than Content-Length says.",
     )
     reopen_window: Duration = Field(
         default=timedelta(days=30),
@@ -297,6 +312,21 @@ class OverloadSettings(BaseSettings):
         "pool keeps every connection busy while as many requests again parse, authenticate "
         "or serialize outside a transaction.",
     )
+    max_anonymous_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="Of RELAY247_MAX_IN_FLIGHT, how many may serve callers without a working "
+        "token or session (the sign-in page and form, static files, the API document); more "
+        "are refused at once with 503. Unset: a quarter of RELAY247_MAX_IN_FLIGHT (at least "
+        "1). The rest is kept for who is signed in.",
+    )
+    max_anonymous_in_flight_per_peer: int = Field(
+        default=6,
+        ge=1,
+        description="Of those, how many one client address may hold at once (the address as "
+        "RELAY247_TRUSTED_PROXIES resolves it), so that one address cannot keep everyone else "
+        "from signing in. Six: what a browser opens to a site.",
+    )
     rate_limit: str | None = Field(
         default=None,
         description="Requests a principal may make, e.g. '600/minute' or '20/second;600/minute' "
@@ -314,6 +344,9 @@ class OverloadSettings(BaseSettings):
 
     def in_flight_limit(self, database: DatabaseSettings) -> int:
         return self.max_in_flight or 2 * (database.pool_size + database.max_overflow)
+
+    def anonymous_limit(self, database: DatabaseSettings) -> int:
+        return self.max_anonymous_in_flight or max(1, self.in_flight_limit(database) // 4)
 
 
 @lru_cache

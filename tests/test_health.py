@@ -34,7 +34,7 @@ async def test_openapi_documents_every_problem_as_problem_json(server: RunningSe
     assert "errors" in schemas["Problem"]["properties"]
     assert "HTTPValidationError" not in schemas
     expected = {
-        ("post", "/v1/requests"): {"401", "403", "409", "413", "422", "429", "503"},
+        ("post", "/v1/requests"): {"401", "403", "408", "409", "413", "422", "429", "503"},
         ("get", "/v1/requests"): {"401", "422", "429", "503"},
         ("get", "/v1/requests/{request_id}"): {"401", "404", "422", "429", "503"},
         ("post", "/v1/requests/{request_id}/ack"): {

@@ -3,7 +3,6 @@ file to keep and check offline (`relay247 audit verify FILE`; docs/audit-chain.m
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC
@@ -11,17 +10,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.api import problems
 from app.api.audit import AuditFilters
 from app.api.deps import ActorOnly, DatabaseOf
+from app.api.stalls import SendBoundResponse
 from app.errors import UnavailableError
 from app.observability.metrics import Metrics
 from app.services.audit import export
 from app.services.audit.keys import KeyHolder, SigningKeyError, cannot_sign
 from app.services.audit.query import authorize
-from app.serving import abort_of
 from app.settings import audit_settings, database_settings
 
 log = logging.getLogger(__name__)
@@ -62,19 +61,10 @@ class ExportsBusyError(UnavailableError):
     title = "Too many exports"
 
 
-class _ClientStalled(Exception):
-    """A send waited out the send timeout: the client made no room for the next chunk."""
-
-
-class _ExportResponse(StreamingResponse):
-    """The export's stream, which ends when its client stops taking it and gives its slot
-    back however it ends.
-
-    uvicorn's send waits, before writing, until the transport's buffer drains below its high
-    mark: a client that stops reading keeps that wait (and the snapshot behind it) going
-    until TCP gives up. Each send is therefore bounded; past the bound the export stops
-    without its last message and drops the connection (app/serving.py, ConnectionAbort): the
-    file lacks its end line, which the verifier reports as cut short."""
+class _ExportResponse(SendBoundResponse):
+    """The export's stream, which ends when its client stops taking it (app/api/stalls.py)
+    and gives its slot back however it ends. Stopped, the file lacks its end line, which the
+    verifier reports as cut short."""
 
     def __init__(
         self,
@@ -85,39 +75,25 @@ class _ExportResponse(StreamingResponse):
         media_type: str,
         headers: Mapping[str, str],
     ) -> None:
-        super().__init__(lines, media_type=media_type, headers=headers)
-        self._lines = lines
+        super().__init__(
+            lines, send_timeout=limits.send_timeout, media_type=media_type, headers=headers
+        )
         self._limits = limits
         self._metrics = metrics
 
+    def stalled(self) -> None:
+        # No entry, filter or token: the request id the log line carries finds the rest.
+        log.warning(
+            "export stopped: its client made no room for the next chunk in %g s",
+            self.send_timeout,
+        )
+        self._metrics.audit_exports_stalled.inc()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        timeout = self._limits.send_timeout
-
-        async def bounded_send(message: Message) -> None:
-            try:
-                async with asyncio.timeout(timeout):
-                    await send(message)
-            except TimeoutError:
-                raise _ClientStalled from None
-
         try:
-            await super().__call__(scope, receive, bounded_send)
-        except _ClientStalled:
-            # No entry, filter or token: the request id the log line carries finds the rest.
-            log.warning(
-                "export stopped: its client made no room for the next chunk in %g s", timeout
-            )
-            self._metrics.audit_exports_stalled.inc()
-            abort = abort_of(scope)
-            if abort is not None:
-                abort()
+            await super().__call__(scope, receive, send)
         finally:
-            try:
-                # Stopped at a chunk, the generator still holds its transaction: closing it
-                # ends that and returns the connection now, not when it is collected.
-                await self._lines.aclose()
-            finally:
-                self._limits.release()
+            self._limits.release()
 
 
 _FILE: dict[int | str, dict[str, Any]] = {

@@ -21,6 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.problems import MEDIA_TYPE
 
 
+class _Gone:
+    """What _read_up_to_limit gives for a body whose client left before its end."""
+
+
+_GONE = _Gone()
+
+
 class BodySizeLimit:
     def __init__(
         self, app: ASGIApp, *, max_bytes: int, streamed: re.Pattern[str] | None = None
@@ -42,6 +49,11 @@ class BodySizeLimit:
             if buffered is None:
                 await self._refuse(send)
                 return
+            if isinstance(buffered, _Gone):
+                # Never a part of a body handed on as if whole: the application hears from
+                # receive() that the client left, as it would have without this middleware.
+                await self.app(scope, receive, send)
+                return
             await self.app(scope, _replay(buffered, receive), send)
             return
         declared = headers.get(b"content-length")
@@ -52,13 +64,14 @@ class BodySizeLimit:
         # is no body: nothing more to watch.
         await self.app(scope, receive, send)
 
-    async def _read_up_to_limit(self, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it is larger than the limit."""
+    async def _read_up_to_limit(self, receive: Receive) -> bytes | _Gone | None:
+        """The whole body, None as soon as it is larger than the limit, or _GONE when the
+        client left before its end (or was told it was too slow, app/api/admission.py)."""
         body = bytearray()
         while True:
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return bytes(body)
+            if message["type"] != "http.request":
+                return _GONE
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
                 return None

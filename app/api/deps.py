@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api import rate_limit
+from app.api.admission import ADMITTED, Admitted
 from app.database import Database
 from app.errors import UnauthenticatedError
 from app.services.auth import Actor, authenticate
@@ -38,18 +39,27 @@ _bearer = HTTPBearer(auto_error=False, description="r247_… token")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _credentials(request: Request, bearer: HTTPAuthorizationCredentials | None) -> str:
+def _credentials(request: Request, bearer: HTTPAuthorizationCredentials | None) -> tuple[str, bool]:
     """The caller's token: the bearer token, else the dashboard's session cookie, which a
     state-changing call must back with the page's CSRF token (app/services/directory/
-    sessions.py)."""
+    sessions.py). Also whether it is the cookie."""
     if bearer is not None:
-        return bearer.credentials
+        return bearer.credentials, False
     cookie = request.cookies.get(sessions.COOKIE)
     if cookie is None:
         raise UnauthenticatedError("send Authorization: Bearer <token>")
     if request.method not in _SAFE_METHODS:
         sessions.require_csrf(cookie, request.headers.get(sessions.CSRF_HEADER))
-    return cookie
+    return cookie, True
+
+
+def admitted_actor(request: Request, *, by_cookie: bool) -> Actor | None:
+    """The actor app/api/admission.py authenticated this request as, if it did so with the
+    credential the caller would be looked up by now."""
+    admitted: Admitted | None = getattr(request.state, ADMITTED, None)
+    if admitted is None or admitted.by_cookie != by_cookie:
+        return None
+    return admitted.actor
 
 
 async def _current_actor(
@@ -57,9 +67,11 @@ async def _current_actor(
     session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    token = _credentials(request, credentials)
-    remote = request.client.host if request.client else None
-    actor = await authenticate(session, token, remote)
+    token, by_cookie = _credentials(request, credentials)
+    actor = admitted_actor(request, by_cookie=by_cookie)
+    if actor is None:
+        remote = request.client.host if request.client else None
+        actor = await authenticate(session, token, remote)
     request.state.actor = actor  # for the audit of a refusal (app/api/problems.py)
     request.app.state.token_usage.mark(actor.token_id)
     await rate_limit.enforce(request, actor)
@@ -77,10 +89,12 @@ async def _actor_only(
     """The actor, authenticated in a short transaction of its own: for a route that must not
     hold a connection for its whole length (an upload reads its body for minutes on a slow
     link) and opens its own transactions when it needs them."""
-    token = _credentials(request, credentials)
-    remote = request.client.host if request.client else None
-    async with database.transaction() as session:
-        actor = await authenticate(session, token, remote)
+    token, by_cookie = _credentials(request, credentials)
+    actor = admitted_actor(request, by_cookie=by_cookie)
+    if actor is None:
+        remote = request.client.host if request.client else None
+        async with database.transaction() as session:
+            actor = await authenticate(session, token, remote)
     request.state.actor = actor  # for the audit of a refusal (app/api/problems.py)
     request.app.state.token_usage.mark(actor.token_id)
     await rate_limit.enforce(request, actor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import unicodedata
 import uuid
@@ -16,7 +17,9 @@ from starlette.requests import ClientDisconnect
 
 from app.api import problems
 from app.api.deps import ActorOnly, CurrentActor, DatabaseOf, Session
+from app.api.stalls import SendBoundResponse
 from app.models.enums import HandlingCode, OnwardUse
+from app.observability.metrics import Metrics
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.schemas.files import (
     FileOut,
@@ -29,6 +32,7 @@ from app.schemas.primitives import Text
 from app.services.files import intake, serving
 from app.services.files import service as files
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["files"])
 
 # The upload streams its body and limits it itself: app/api/body_limit.py lets it through.
@@ -160,32 +164,58 @@ def _disposition(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+class _DownloadResponse(SendBoundResponse):
+    """A download ends when its client stops taking it (app/api/stalls.py)."""
+
+    def __init__(self, download: files.Download, *, send_timeout: float, metrics: Metrics) -> None:
+        meta = download.file
+        digest = base64.b64encode(bytes.fromhex(meta.sha256)).decode()
+        super().__init__(
+            download.chunks,
+            send_timeout=send_timeout,
+            media_type=serving.served_type(meta.content_type),
+            headers={
+                **serving.HEADERS,
+                "Content-Length": str(meta.size),
+                "Repr-Digest": f"sha-256=:{digest}:",
+                "Content-Disposition": _disposition(meta.name or "file"),
+                "Cache-Control": "no-store",
+            },
+        )
+        self._metrics = metrics
+
+    def stalled(self) -> None:
+        # The request id the log line carries finds the file; its name is content.
+        log.warning(
+            "download stopped: its client made no room for the next chunk in %g s",
+            self.send_timeout,
+        )
+        self._metrics.file_downloads_stalled.inc()
+
+
 @router.get(
     "/v1/files/{file_id}/content",
     response_class=StreamingResponse,
     responses={**_BYTES, **problems.responses(403, 404, 410)},
 )
 async def download_file(
-    file_id: uuid.UUID, session: Session, database: DatabaseOf, actor: CurrentActor
+    file_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    database: DatabaseOf,
+    actor: CurrentActor,
 ) -> StreamingResponse:
     """The file's bytes, for who may read content of its TLP code (never an auditor); 410 once
     purged. The read is audited, with the file's SHA-256, before the first byte is sent. A type
     a browser could run (HTML, SVG, XML, script...) is sent as `application/octet-stream`,
     and every download carries `Content-Security-Policy: sandbox`: nothing uploaded runs at
-    the API's origin. The file's own type is its metadata's `content_type`."""
+    the API's origin. The file's own type is its metadata's `content_type`. A client that
+    takes nothing for RELAY247_FILE_SEND_TIMEOUT loses the download (connection reset)."""
     download = await files.download(session, database, actor, file_id)
-    meta = download.file
-    digest = base64.b64encode(bytes.fromhex(meta.sha256)).decode()
-    return StreamingResponse(
-        download.chunks,
-        media_type=serving.served_type(meta.content_type),
-        headers={
-            **serving.HEADERS,
-            "Content-Length": str(meta.size),
-            "Repr-Digest": f"sha-256=:{digest}:",
-            "Content-Disposition": _disposition(meta.name or "file"),
-            "Cache-Control": "no-store",
-        },
+    return _DownloadResponse(
+        download,
+        send_timeout=request.app.state.file_send_timeout,
+        metrics=request.app.state.metrics,
     )
 
 

@@ -212,6 +212,8 @@ _MEANINGS = {
     401: "No valid bearer token.",
     403: "Authenticated, but not allowed to do this: the detail says why.",
     404: "No such object, or none that you may see.",
+    408: "The request body did not arrive within RELAY247_BODY_RECEIVE_TIMEOUT (an upload: a "
+    "chunk of it), and nothing was done: send it again, faster.",
     409: "The change conflicts with the current state of the object or of others.",
     410: "The object is known, but its content is no longer kept (purged).",
     412: "`If-Match` names a version that is no longer current: read the object again.",
@@ -237,8 +239,8 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The problems a route gives besides those that follow from its shape, for the route's
-    ``responses=``. Authentication (401, 429, 503), validation (422) and the body limit (413) are
-    added to every route that has them when the document is built."""
+    ``responses=``. Authentication (401, 429, 503), validation (422) and the body's bounds (408,
+    413) are added to every route that has them when the document is built."""
     return {status: _problem_response(status) for status in statuses}
 
 
@@ -259,8 +261,8 @@ def _implied_statuses(operation: dict[str, Any]) -> list[int]:
         statuses += [401, 429, 503]
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.append(422)
-    if operation.get("requestBody"):
-        statuses.append(413)
+    if operation.get("requestBody"):  # a body must come in time, and not too large
+        statuses += [408, 413]
     return statuses
 
 

@@ -109,8 +109,11 @@ class Metrics:
         self.http_requests_shed = Counter(
             "relay247_http_requests_shed_total",
             "HTTP requests refused to protect the service: overload (503, too many in flight), "
-            "rate_limited (429, a principal over RELAY247_RATE_LIMIT) or exports (503, an audit "
-            "export over RELAY247_MAX_EXPORTS).",
+            "anonymous (503, over RELAY247_MAX_ANONYMOUS_IN_FLIGHT or its per-peer share, for "
+            "callers without a working token or session), body_timeout (408, a body not "
+            "received within RELAY247_BODY_RECEIVE_TIMEOUT), rate_limited (429, a principal "
+            "over RELAY247_RATE_LIMIT) or exports (503, an audit export over "
+            "RELAY247_MAX_EXPORTS).",
             ["reason"],
             registry=registry,
         )
@@ -170,6 +173,12 @@ class Metrics:
             "relay247_audit_exports_stalled_total",
             "Audit exports stopped because their client took nothing for "
             "RELAY247_EXPORT_SEND_TIMEOUT: each file ends without its end line.",
+            registry=registry,
+        )
+        self.file_downloads_stalled = Counter(
+            "relay247_file_downloads_stalled_total",
+            "File downloads stopped because their client took nothing for "
+            "RELAY247_FILE_SEND_TIMEOUT: each connection was reset before the last byte.",
             registry=registry,
         )
         self.loop_restarts = Counter(

@@ -122,7 +122,9 @@ _UNUSABLE_AMONG = (
 )
 
 
-async def authenticate(session: AsyncSession, token: str, remote_addr: str | None) -> Actor:
+async def authenticate(
+    session: AsyncSession | AsyncConnection, token: str, remote_addr: str | None
+) -> Actor:
     prefix = _prefix_of(token)
     if prefix is None:
         raise UnauthenticatedError("the bearer token is malformed: expected r247_<prefix>_<secret>")

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.staticfiles import StaticFiles
 
-from app.api.deps import DatabaseOf
+from app.api.deps import DatabaseOf, admitted_actor
 from app.api.problems import RETRY_AFTER_SECONDS
 from app.database import Database
 from app.database.faults import is_unavailable
@@ -123,6 +123,9 @@ async def _signed_in(request: Request, database: DatabaseOf) -> SignedInPage | N
     cookie = request.cookies.get(sessions.COOKIE)
     if not cookie:
         return None
+    admitted = admitted_actor(request, by_cookie=True)
+    if admitted is not None:
+        return SignedInPage(admitted, sessions.csrf_token(cookie))
     remote = request.client.host if request.client else None
     try:
         async with _transaction(database) as session:
