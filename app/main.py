@@ -128,7 +128,11 @@ def _supervise(
     supervisor.add(
         "retention.purge",
         functools.partial(
-            purge_job.run, database=database, store=blob_store(database), interval=purge
+            purge_job.run,
+            database=database,
+            store=blob_store(database),
+            interval=purge,
+            idempotency_lifetime=api.idempotency_key_lifetime,
         ),
         stall_after=2 * purge + 600,
     )
