@@ -8,11 +8,13 @@ import uuid
 from datetime import timedelta
 
 import asyncpg
+from alembic import command
 
 from app.database import Database
+from app.database.migrate import alembic_config
 from app.services.retention.job import sweep_batch
-from tests.clients import http
-from tests.conftest import RunningServer, free_port
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer, free_port, running_server
 from tests.factories import World, request_body
 from tests.processes import environment, serving
 from tests.waiting import eventually
@@ -186,3 +188,30 @@ async def test_a_sweep_deletes_in_batches_and_only_what_expired(
     assert await sweep_batch(database, lifetime=lifetime, limit=3) == 1
     assert await sweep_batch(database, lifetime=lifetime, limit=3) == 0
     assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_keys")] == ["key-4"]
+
+
+async def test_migration_0013_keeps_which_request_a_key_made_and_drops_its_answer(
+    world: World, db: asyncpg.Connection, database_url: str
+) -> None:
+    """A key stored by an older relay247 held the whole first answer, content and all: the
+    upgrade keeps the request's id and warnings, and nothing else of it."""
+    async with running_server(database_url) as running, http(running.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE")
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0012")
+    try:
+        answer = {**created, "warnings": ["expect questions"]}
+        await db.execute(
+            "INSERT INTO idempotency_keys (agency_id, key, body_hash, status_code, response) "
+            "VALUES ($1, 'before-0013', repeat('0', 64), 201, $2::jsonb), "
+            "($1, 'in-flight', repeat('1', 64), 0, '{}')",
+            world.unit("FR").agency_id,
+            json.dumps(answer),
+        )
+    finally:
+        await asyncio.to_thread(command.upgrade, config, "head")
+    rows = await db.fetch("SELECT to_jsonb(k)::text AS row FROM idempotency_keys AS k")
+    [row] = [json.loads(r["row"]) for r in rows]
+    assert row["request_id"] == created["id"]
+    assert row["warnings"] == ["expect questions"]
+    assert created["content"]["subject"] not in rows[0]["row"]
