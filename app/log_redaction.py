@@ -23,8 +23,10 @@ from urllib.parse import quote, unquote, unquote_plus
 REDACTED = "[redacted]"
 _SECRET_PARAMS = re.compile(r"((?:access_)?token=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"([rR]247_[0-9a-fA-F]+_)[A-Za-z0-9_-]+")
-# A run of URL characters with a percent-escape in it: decoded, it may be a token.
-_ENCODED_RUN = re.compile(r"[A-Za-z0-9._~%-]*%[0-9A-Fa-f]{2}[A-Za-z0-9._~%-]*")
+# A run of URL characters: with a percent-escape in it, decoded, it may be a token. (Found as
+# plain runs, each scanned once: a pattern that looked for the '%' inside would backtrack
+# quadratically on a long URL without one.)
+_URL_RUN = re.compile(r"[A-Za-z0-9._~%-]+")
 # A query string: after a '?' that follows a path character, up to a space or a quote (uvicorn
 # writes '"' in a path as %22).
 _QUERY = re.compile(r"(?<=[^\s?])\?([^\s\"'#]+)")
@@ -53,6 +55,8 @@ def _query_without_values(match: re.Match[str]) -> str:
 
 def _encoded_token(match: re.Match[str]) -> str:
     run = decoded = match.group(0)
+    if "%" not in run:
+        return run
     for _ in range(_MAX_DECODING):
         once = unquote(decoded)
         if once == decoded:
@@ -66,7 +70,7 @@ def _encoded_token(match: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     text = _QUERY.sub(_query_without_values, text)
-    text = _ENCODED_RUN.sub(_encoded_token, text)
+    text = _URL_RUN.sub(_encoded_token, text)
     return _BEARER.sub(rf"\1{REDACTED}", _SECRET_PARAMS.sub(rf"\1{REDACTED}", text))
 
 
