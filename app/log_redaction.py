@@ -33,8 +33,9 @@ _QUERY = re.compile(r"(?<=[^\s?])\?([^\s\"'#]+)")
 # Decoding rounds for a doubly (or more) encoded token.
 _MAX_DECODING = 4
 
-# One process-wide list, filled when the app is built.
-_query_names: set[str] = set()
+# One process-wide list, filled when the app is built; with the names under which clients
+# wrongly send tokens, so that the log shows an operator which client does.
+_query_names: set[str] = {"token", "access_token"}
 
 
 def allow_query_names(names: Iterable[str]) -> None:
