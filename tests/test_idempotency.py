@@ -38,6 +38,9 @@ async def test_retry_with_same_key_and_body_gets_the_first_answer(
     assert "idempotent-replayed" not in first.headers
     assert await db.fetchval("SELECT count(*) FROM requests") == 1
     assert await db.fetchval("SELECT count(*) FROM events") == 1
+    # The replay showed the content again: a read, audited as a GET's.
+    reads = "SELECT count(*) FROM audit_entries WHERE action = 'request.read'"
+    assert await db.fetchval(reads) == 1
 
 
 async def test_same_key_with_another_body_is_refused(

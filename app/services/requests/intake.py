@@ -29,7 +29,7 @@ from app.services import events, handling, idempotency, retention, routing
 from app.services.auth import Actor
 from app.services.deadlines import rows as deadline_rows
 from app.services.directory import agreements
-from app.services.requests.access import audit_request
+from app.services.requests.access import audit_request, reads_content
 from app.services.requests.views import content_of, event_data, fields_of
 from app.settings import api_settings
 
@@ -165,7 +165,7 @@ _SUBMIT = _submit_statement()
 @dataclass(frozen=True, slots=True)
 class Submission:
     request: SubmittedRequest
-    replayed: bool  # True: an Idempotency-Key retry, answered with the first answer
+    replayed: bool  # True: an Idempotency-Key retry, answered with the request it made
 
 
 async def _replayed(
@@ -174,8 +174,10 @@ async def _replayed(
     """The request the key's first use made, as it stands now: its content is not kept with
     the key, so once purged the retry gets the purged request (``content`` null,
     ``purged_at`` set), still the proof that the submission was made and must not be sent
-    again under a new key."""
+    again under a new key. Showing the content is a read, audited as a GET's."""
     request = await session.get_one(CooperationRequest, first.request_id)
+    if reads_content(actor, request):
+        await audit_request(session, actor, "request.read", request)
     return SubmittedRequest.model_validate(
         {**fields_of(request, actor), "warnings": first.warnings}
     )
