@@ -131,7 +131,11 @@ def _supervise(
     supervisor.add(
         "retention.purge",
         functools.partial(
-            purge_job.run, database=database, store=blob_store(database), interval=purge
+            purge_job.run,
+            database=database,
+            store=blob_store(database),
+            interval=purge,
+            idempotency_lifetime=api.idempotency_key_lifetime,
         ),
         stall_after=2 * purge + 600,
     )
@@ -353,7 +357,19 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(websocket.router)
     web_pages.install(app)
     api_docs.install(app)
+    log_redaction.allow_query_names(_query_names(app))
     return app
+
+
+def _query_names(app: FastAPI) -> set[str]:
+    """The query parameters the API documents: the names an access log line may show."""
+    return {
+        parameter["name"]
+        for operations in app.openapi().get("paths", {}).values()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter.get("in") == "query"
+    }
 
 
 def _pool_of(app: FastAPI) -> Pool | None:

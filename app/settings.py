@@ -69,6 +69,13 @@ class ApiSettings(BaseSettings):
         default=256 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
     idempotency_key_max_length: int = Field(default=255, ge=16)
+    idempotency_key_lifetime: Duration = Field(
+        default=timedelta(hours=24),
+        gt=timedelta(0),
+        description="How long an Idempotency-Key is honoured after its first use: a retry "
+        "within it is answered with the request the first use made; past it the key is new "
+        "again, and the purge job deletes it.",
+    )
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list,
         description="Addresses or networks of the reverse proxies whose X-Forwarded-For and "

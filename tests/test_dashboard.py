@@ -131,10 +131,15 @@ async def test_the_request_page_shows_content_thread_files_and_allowed_actions(
     await page.get_by_role("button", name="Send").click()
     await expect(page.locator("#messages")).to_contain_text("provider notified")
     await page.get_by_label("Add a file").set_input_files(
-        files=[{"name": "order.txt", "mimeType": "text/plain", "buffer": b"order 42\n"}]
+        files=[{"name": "Ordre l'été (2).txt", "mimeType": "text/plain", "buffer": b"order 42\n"}]
     )
-    await page.get_by_role("button", name="Upload").click()
-    await expect(page.locator("#files")).to_contain_text("order.txt")
+    async with page.expect_request(
+        lambda sent: sent.method == "POST" and "/files" in sent.url
+    ) as upload:
+        await page.get_by_role("button", name="Upload").click()
+    # The name is content: in a header, never in the URL that access logs write.
+    assert "?" not in (await upload.value).url
+    await expect(page.locator("#files")).to_contain_text("Ordre l'été (2).txt")
     await expect(page.locator("#history")).to_contain_text("acknowledge")
 
     # A reason is asked for before a decline is even sent.

@@ -155,6 +155,38 @@ async def test_unicode_name_travels_in_rfc_5987_with_an_ascii_fallback(
     )
 
 
+async def test_name_and_note_may_travel_in_headers_kept_out_of_access_logs(
+    server: RunningServer, world: World
+) -> None:
+    unit = world.unit("FR")
+    headers = {
+        **unit.headers,
+        "Content-Disposition": "attachment; "
+        "filename*=UTF-8''%C3%9Cber%20100%25%20l%27%C3%A9t%C3%A9.pdf",
+        "Relay247-Handling-Note": "Nicht%20an%20die%20Presse%2C%20f%C3%BCr%20niemanden",
+    }
+    async with http(server.http) as client:
+        request = await submit_request(client, unit)
+        path = f"/v1/requests/{request['id']}/files"
+        created = await client.post(
+            path, params={"onward_use": ["H2", "H3"]}, content=b"x", headers=headers
+        )
+        both = await client.post(path, params={"name": "a.pdf"}, content=b"x", headers=headers)
+        neither = await client.post(path, content=b"x", headers=unit.headers)
+        nameless = await client.post(
+            path, content=b"x", headers={**unit.headers, "Content-Disposition": "attachment"}
+        )
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == "Über 100% l'été.pdf"
+    assert created.json()["handling_note"] == "Nicht an die Presse, für niemanden"
+    assert [r.status_code for r in (both, neither, nameless)] == [422, 422, 422]
+    assert [r.json()["errors"][0]["field"] for r in (both, neither, nameless)] == [
+        "name",
+        "name",
+        "Content-Disposition",
+    ]
+
+
 @pytest.mark.parametrize("name", ["../..", "/", "\x01\x02", "...", "  "])
 async def test_a_name_with_nothing_left_is_refused(
     server: RunningServer, world: World, name: str

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import timedelta
 
 import asyncpg
+from alembic import command
 
-from tests.clients import http
-from tests.conftest import RunningServer
+from app.database import Database
+from app.database.migrate import alembic_config
+from app.services.retention.job import sweep_batch
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer, free_port, running_server
 from tests.factories import World, request_body
+from tests.processes import environment, serving
+from tests.waiting import eventually
 
 
 async def test_retry_with_same_key_and_body_gets_the_first_answer(
@@ -30,6 +38,9 @@ async def test_retry_with_same_key_and_body_gets_the_first_answer(
     assert "idempotent-replayed" not in first.headers
     assert await db.fetchval("SELECT count(*) FROM requests") == 1
     assert await db.fetchval("SELECT count(*) FROM events") == 1
+    # The replay showed the content again: a read, audited as a GET's.
+    reads = "SELECT count(*) FROM audit_entries WHERE action = 'request.read'"
+    assert await db.fetchval(reads) == 1
 
 
 async def test_same_key_with_another_body_is_refused(
@@ -80,36 +91,130 @@ async def test_twenty_concurrent_retries_make_exactly_one_request(
     )
 
 
-async def test_an_answer_stored_by_an_older_relay247_is_replayed_with_todays_fields(
+async def test_the_key_keeps_no_content_and_a_retry_shows_the_request_as_it_stands(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
-    """Keys never expire: a retry after an upgrade finds an answer without the fields added
-    since (here all of issue 6's and 7's); it gets them from the request as it stands."""
-    headers = {**world.unit("FR").headers, "Idempotency-Key": "case-before-upgrade"}
-    added_since = [
-        "assigned_to",
-        "assignment",
-        "assigned_at",
-        "warnings",
-        "version",
-        "retention_days",
-        "retain_until",
-        "closed_at",
-        "legal_hold",
-        "purged_at",
-        "handling_note",
-        "ack_due_at",
-        "response_due_at",
-    ]
+    """The key's row holds the request's id and the body's hash; the retry's answer is drawn
+    from the request, so it is what a GET would show the sender now."""
+    headers = {**world.unit("FR").headers, "Idempotency-Key": "case-2026-0003"}
     async with http(server.http) as client:
         first = await client.post("/v1/requests", json=request_body(), headers=headers)
-        await db.execute(
-            "UPDATE idempotency_keys SET response = response - $1::text[]", added_since
-        )
+        request_id = first.json()["id"]
+        ack = await client.post(f"/v1/requests/{request_id}/ack", headers=world.desk("DE").headers)
+        assert ack.status_code == 200, ack.text
         again = await client.post("/v1/requests", json=request_body(), headers=headers)
-    assert again.status_code == 201, again.text
-    replayed = again.json()
-    assert replayed["warnings"] == []
-    assert {k: v for k, v in replayed.items() if k != "warnings"} == {
-        k: v for k, v in first.json().items() if k != "warnings"
-    }
+        shown = await client.get(f"/v1/requests/{request_id}", headers=world.unit("FR").headers)
+    assert again.status_code == 201
+    assert again.json()["id"] == request_id
+    assert again.json()["content"] == first.json()["content"]
+    assert again.json()["warnings"] == first.json()["warnings"]
+    assert again.json()["status"] == shown.json()["status"] == "acknowledged"
+    [row] = await db.fetch("SELECT to_jsonb(k) AS row FROM idempotency_keys AS k")
+    stored = json.loads(row["row"])
+    assert stored["request_id"] == request_id
+    for content in ("negotiator@example.org", "Budapest", "ransomware"):
+        assert content not in row["row"]
+
+
+async def test_a_key_past_its_lifetime_is_a_new_key(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    """Honoured for RELAY247_IDEMPOTENCY_KEY_LIFETIME (24 h) from its first use, then new:
+    the same body makes a new request, another body is no conflict."""
+    headers = {**world.unit("FR").headers, "Idempotency-Key": "case-2026-0004"}
+    async with http(server.http) as client:
+        first = await client.post("/v1/requests", json=request_body(), headers=headers)
+        await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '23 hours'")
+        within = await client.post("/v1/requests", json=request_body(), headers=headers)
+        await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+        after = await client.post("/v1/requests", json=request_body(), headers=headers)
+        await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+        other = await client.post(
+            "/v1/requests", json=request_body(subject="another case"), headers=headers
+        )
+    assert within.headers["idempotent-replayed"] == "true"
+    assert within.json()["id"] == first.json()["id"]
+    assert after.status_code == other.status_code == 201
+    assert "idempotent-replayed" not in after.headers
+    assert len({first.json()["id"], after.json()["id"], other.json()["id"]}) == 3
+    assert await db.fetchval("SELECT count(*) FROM requests") == 3
+    assert await db.fetchval("SELECT request_id FROM idempotency_keys") == uuid.UUID(
+        other.json()["id"]
+    )
+
+
+async def test_the_purge_job_sweeps_expired_keys(
+    world: World, db: asyncpg.Connection, database: Database, database_url: str
+) -> None:
+    """The retention job of a running instance deletes the keys past their lifetime (here
+    set to an hour) and leaves the others."""
+    env = environment(
+        DATABASE_URL=database_url,
+        RELAY247_PURGE_INTERVAL="0.2",
+        RELAY247_IDEMPOTENCY_KEY_LIFETIME="3600",
+    )
+    async with serving(free_port(), env) as base, http(base) as client:
+        for key in ("old-1", "old-2", "fresh"):
+            response = await client.post(
+                "/v1/requests",
+                json=request_body(),
+                headers={**world.unit("FR").headers, "Idempotency-Key": key},
+            )
+            assert response.status_code == 201
+        await db.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '61 minutes' "
+            "WHERE key LIKE 'old-%'"
+        )
+
+        async def swept() -> bool:
+            keys = await db.fetch("SELECT key FROM idempotency_keys")
+            return [row["key"] for row in keys] == ["fresh"]
+
+        await eventually(swept)
+
+
+async def test_a_sweep_deletes_in_batches_and_only_what_expired(
+    world: World, db: asyncpg.Connection, database: Database, server: RunningServer
+) -> None:
+    async with http(server.http) as client:
+        for n in range(5):
+            await client.post(
+                "/v1/requests",
+                json=request_body(),
+                headers={**world.unit("FR").headers, "Idempotency-Key": f"key-{n}"},
+            )
+    await db.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE key <> 'key-4'"
+    )
+    lifetime = timedelta(hours=24)
+    assert await sweep_batch(database, lifetime=lifetime, limit=3) == 3
+    assert await sweep_batch(database, lifetime=lifetime, limit=3) == 1
+    assert await sweep_batch(database, lifetime=lifetime, limit=3) == 0
+    assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_keys")] == ["key-4"]
+
+
+async def test_migration_0013_keeps_which_request_a_key_made_and_drops_its_answer(
+    world: World, db: asyncpg.Connection, database_url: str
+) -> None:
+    """A key stored by an older relay247 held the whole first answer, content and all: the
+    upgrade keeps the request's id and warnings, and nothing else of it."""
+    async with running_server(database_url) as running, http(running.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE")
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0012")
+    try:
+        answer = {**created, "warnings": ["expect questions"]}
+        await db.execute(
+            "INSERT INTO idempotency_keys (agency_id, key, body_hash, status_code, response) "
+            "VALUES ($1, 'before-0013', repeat('0', 64), 201, $2::jsonb), "
+            "($1, 'in-flight', repeat('1', 64), 0, '{}')",
+            world.unit("FR").agency_id,
+            json.dumps(answer),
+        )
+    finally:
+        await asyncio.to_thread(command.upgrade, config, "head")
+    rows = await db.fetch("SELECT to_jsonb(k)::text AS row FROM idempotency_keys AS k")
+    [row] = [json.loads(r["row"]) for r in rows]
+    assert row["request_id"] == created["id"]
+    assert row["warnings"] == ["expect questions"]
+    assert created["content"]["subject"] not in rows[0]["row"]

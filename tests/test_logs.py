@@ -12,10 +12,13 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import asyncpg
 import httpx
+import pytest
 
+from app.log_redaction import redact
 from tests.clients import close_of
 from tests.conftest import free_port
 from tests.factories import World, request_body
@@ -147,3 +150,106 @@ async def test_no_log_line_holds_request_content_or_a_token(
     assert MARKER not in written
     for party in world.parties.values():
         assert party.token.split("_", 2)[2] not in written
+
+
+async def upload_with_markers(base: str, world: World, db: asyncpg.Connection) -> list[int]:
+    """Uploads whose name and H3 note are markers (they travel in the query), answered 201,
+    401, 404, 413, 422, 500 (a trigger that quotes the name in its error) and 409."""
+    unit = world.unit("FR")
+    query = {
+        "name": f"{MARKER}.txt",
+        "onward_use": ["H2", "H3"],
+        "handling_note": f"note {MARKER}",
+    }
+    answers = []
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
+        async def post(
+            request_id: str, headers: dict[str, str], size: int = 16, **params: str
+        ) -> None:
+            response = await client.post(
+                f"/v1/requests/{request_id}/files",
+                params={**query, **params},
+                content=b"x" * size,
+                headers=headers,
+            )
+            answers.append(response.status_code)
+
+        created = await client.post("/v1/requests", json=request_body(), headers=unit.headers)
+        request_id = created.json()["id"]
+        await post(request_id, unit.headers)
+        await post(request_id, {})
+        await post(str(uuid.uuid4()), unit.headers)
+        await post(request_id, unit.headers, size=2048)
+        await post(request_id, unit.headers, handling_code=MARKER)
+        await db.execute(
+            """
+            CREATE FUNCTION refuse_file() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'refused %', NEW.name USING DETAIL = NEW.handling_note;
+            END $$;
+            CREATE TRIGGER refuse_file BEFORE INSERT ON files
+                FOR EACH ROW EXECUTE FUNCTION refuse_file();
+            """
+        )
+        try:
+            await post(request_id, unit.headers)
+        finally:
+            await db.execute("DROP TRIGGER refuse_file ON files; DROP FUNCTION refuse_file()")
+        await client.post(
+            f"/v1/requests/{request_id}/actions/cancel",
+            json={"reason": "no longer needed"},
+            headers=unit.headers,
+        )
+        await post(request_id, unit.headers)
+    ws = base.replace("http", "ws", 1) + f"/v1/ws?name={MARKER}&handling_note={MARKER}"
+    await close_of(ws, frame=json.dumps({"type": "auth", "token": FAKE_TOKENS[0]}))
+    return answers
+
+
+def encodings(token: str) -> list[str]:
+    """A token as a client may (wrongly) put it in a URL: its '_' percent-encoded in upper
+    and lower case, every character encoded, encoded twice, partly encoded."""
+    return [
+        token.replace("_", "%5F"),
+        token.replace("_", "%5f"),
+        "".join(f"%{byte:02X}" for byte in token.encode()),
+        token.replace("_", "%255F"),
+        token[:5] + token[5:].replace("_", "%5F"),
+    ]
+
+
+async def test_no_log_line_holds_upload_metadata_or_an_encoded_token(
+    world: World, database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    env = environment(DATABASE_URL=database_url, RELAY247_FILE_MAX_BYTES="1024")
+    token = world.unit("FR").token
+    secret = token.split("_", 2)[2]
+    async with serving(free_port(), env, log=log) as base:
+        answers = await upload_with_markers(base, world, db)
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            for encoded in encodings(token):
+                await client.get(f"/v1/tokens/{encoded}/rotate")
+                await client.get(f"/v1/requests?auth={encoded}")
+                await client.get(f"/web/requests/{encoded}")
+    assert answers == [201, 401, 404, 413, 422, 500, 409]
+
+    written = log.read_text(errors="replace")
+    for seen in (written, unquote(written), unquote(unquote(written))):
+        assert MARKER not in seen
+        assert secret not in seen
+    assert "unhandled error, answered 500" in written, "the failed upload was logged"
+    # The access log still says what was asked, and of which token.
+    query = "?name=[redacted]&onward_use=[redacted]&onward_use=[redacted]&handling_note="
+    assert f"/files{query}" in written
+    prefix = "_".join(token.split("_", 2)[:2])
+    assert f"/v1/tokens/{prefix}_[redacted]/rotate" in written
+
+
+@pytest.mark.parametrize("encoded", encodings("r247_0123456789ab_S3cr3t-x_Y"))
+def test_a_percent_encoded_token_is_redacted(encoded: str) -> None:
+    for line in (f"GET /v1/tokens/{encoded}/rotate HTTP/1.1", f"Bearer%20{encoded}%0A"):
+        redacted = redact(line)
+        assert "r247_0123456789ab_[redacted]" in redacted
+        assert "S3cr3t" not in unquote(unquote(redacted))

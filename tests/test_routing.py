@@ -392,25 +392,6 @@ async def test_a_request_is_handed_only_to_an_active_contact_point_of_its_target
     )
 
 
-async def test_a_replay_of_an_answer_stored_before_routing_says_the_desk_held_it(
-    server: RunningServer, db: asyncpg.Connection, world: World
-) -> None:
-    body = request_body("DE")
-    headers = {**world.unit("FR").headers, "Idempotency-Key": "before-routing"}
-    async with http(server.http) as client:
-        first = (await client.post("/v1/requests", json=body, headers=headers)).json()
-        await db.execute(
-            "UPDATE idempotency_keys SET response = response - 'assigned_to' - 'assignment' "
-            "- 'assigned_at' - 'warnings'"
-        )
-        replay = await client.post("/v1/requests", json=body, headers=headers)
-    assert replay.status_code == 201, replay.text
-    assert replay.json()["assignment"] == "desk"
-    assert replay.json()["assigned_to"] is None
-    assert replay.json()["assigned_at"] == first["created_at"]
-    assert replay.json()["warnings"] == []
-
-
 async def test_the_demo_gives_every_desk_a_primary_and_a_backup_now(database: Database) -> None:
     async with database.transaction() as session:
         credentials = await seed_demo(session)

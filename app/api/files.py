@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from app.api import problems
+from app.api import problems, upload_metadata
 from app.api.deps import ActorOnly, CurrentActor, DatabaseOf, Session
 from app.api.stalls import SendBoundResponse
 from app.models.enums import HandlingCode, OnwardUse
@@ -87,7 +87,7 @@ def _declared_length(request: Request) -> int | None:
     status_code=201,
     response_model=FileOut,
     responses=problems.responses(403, 404, 409, 413),
-    openapi_extra=_RAW_BODY,
+    openapi_extra=_RAW_BODY | upload_metadata.OPENAPI,
 )
 async def upload_file(
     request_id: uuid.UUID,
@@ -96,19 +96,22 @@ async def upload_file(
     database: DatabaseOf,
     actor: ActorOnly,
     name: Annotated[
-        str,
-        Text(min_length=1, max_length=1024),
-        Query(description="The file's name; path parts and control characters are removed"),
-    ],
+        Annotated[str, Text(min_length=1, max_length=1024)] | None,
+        Query(
+            description="The file's name; path parts and control characters are removed. "
+            "Better in `Content-Disposition` (a query is written to access logs)"
+        ),
+    ] = None,
     handling_code: Annotated[
         HandlingCode | None, Query(description="Default: the request's; never looser")
     ] = None,
     onward_use: Annotated[
         list[OnwardUse] | None, Query(description="Default: the request's; never fewer")
     ] = None,
-    handling_note: Annotated[Annotated[str, Text(min_length=1, max_length=500)] | None, Query()] = (
-        None
-    ),
+    handling_note: Annotated[
+        Annotated[str, Text(min_length=1, max_length=500)] | None,
+        Query(description=f"Better in `{upload_metadata.NOTE_HEADER}`"),
+    ] = None,
     message_id: Annotated[
         uuid.UUID | None, Query(description="The message of this request it belongs to")
     ] = None,
@@ -116,12 +119,18 @@ async def upload_file(
     """Add a file to the request, the raw bytes as the body. Refused before a byte is read when
     the caller may not (403, 404, 409) or Content-Length is over the limit (413); a body
     without Content-Length is refused (413) as soon as it passes the limit. The type is sniffed
-    from the bytes. Both sides are told (`file.added`), without the file's name."""
+    from the bytes. Both sides are told (`file.added`), without the file's name.
+
+    The name and the H3 note are content: send them in headers, which no access log writes,
+    rather than in the query: `Content-Disposition: attachment; filename*=UTF-8''<name,
+    percent-encoded>` (RFC 6266, RFC 8187) and `Relay247-Handling-Note: <note,
+    percent-encoded UTF-8>`. Each may come in one place only (else 422)."""
+    named, noted = upload_metadata.from_headers(request.headers, name=name, note=handling_note)
     spec = files.UploadSpec(
-        name=name,
+        name=named,
         handling_code=handling_code,
         onward_use=onward_use,
-        handling_note=handling_note,
+        handling_note=noted,
         message_id=message_id,
         declared_type=request.headers.get("content-type"),
     )

@@ -65,7 +65,9 @@ async def submit_request(
     agreements (else 403, with the `reason`). It goes to the desk's on-duty primary, or to the
     whole desk and its NCB when nobody is on duty (`assigned_to`, `assignment`). `warnings`
     says what the sender should know about how the desk can handle this type. A replay of an
-    Idempotency-Key gives the first answer again, with the header `Idempotent-Replayed: true`."""
+    Idempotency-Key (within RELAY247_IDEMPOTENCY_KEY_LIFETIME) answers 201 again with the request
+    it made as it stands now (purged: `content` null, `purged_at` set), with the header
+    `Idempotent-Replayed: true`."""
     submission = await request_service.submit(session, actor, body, idempotency_key=idempotency_key)
     response.headers["Location"] = f"/v1/requests/{submission.request.id}"
     if submission.replayed:

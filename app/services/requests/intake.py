@@ -29,8 +29,9 @@ from app.services import events, handling, idempotency, retention, routing
 from app.services.auth import Actor
 from app.services.deadlines import rows as deadline_rows
 from app.services.directory import agreements
-from app.services.requests.access import audit_request
+from app.services.requests.access import audit_request, reads_content
 from app.services.requests.views import content_of, event_data, fields_of
+from app.settings import api_settings
 
 _requests = table_of(CooperationRequest)
 _transitions = table_of(RequestTransition)
@@ -164,20 +165,22 @@ _SUBMIT = _submit_statement()
 @dataclass(frozen=True, slots=True)
 class Submission:
     request: SubmittedRequest
-    replayed: bool  # True: an Idempotency-Key retry, answered with the first answer
+    replayed: bool  # True: an Idempotency-Key retry, answered with the request it made
 
 
-async def _replayed(session: AsyncSession, actor: Actor, body: dict[str, Any]) -> SubmittedRequest:
-    """A stored answer as the API shows it now. One stored by an older relay247 lacks the
-    fields added since (routing, versions, retention, deadlines...): those are the request's
-    as it stands, what its migrations gave it."""
-    missing = set(SubmittedRequest.model_fields) - set(body) - {"warnings"}
-    if missing:
-        request = await session.get(CooperationRequest, uuid.UUID(body["id"]))
-        if request is not None:
-            current = fields_of(request, actor)
-            body = {**{name: current[name] for name in missing if name in current}, **body}
-    return SubmittedRequest.model_validate({"warnings": [], **body})
+async def _replayed(
+    session: AsyncSession, actor: Actor, first: idempotency.FirstAnswer
+) -> SubmittedRequest:
+    """The request the key's first use made, as it stands now: its content is not kept with
+    the key, so once purged the retry gets the purged request (``content`` null,
+    ``purged_at`` set), still the proof that the submission was made and must not be sent
+    again under a new key. Showing the content is a read, audited as a GET's."""
+    request = await session.get_one(CooperationRequest, first.request_id)
+    if reads_content(actor, request):
+        await audit_request(session, actor, "request.read", request)
+    return SubmittedRequest.model_validate(
+        {**fields_of(request, actor), "warnings": first.warnings}
+    )
 
 
 async def submit(
@@ -192,9 +195,10 @@ async def submit(
             agency_id=actor.agency_id,
             key=idempotency_key,
             fingerprint=sha256_hex(draft.model_dump(mode="json")),
+            lifetime=api_settings().idempotency_key_lifetime,
         )
         if stored is not None:
-            return Submission(request=await _replayed(session, actor, stored.body), replayed=True)
+            return Submission(request=await _replayed(session, actor, stored), replayed=True)
 
     handling.check_note(draft.onward_use, draft.handling_note)
     if draft.target_country == actor.country:
@@ -269,7 +273,7 @@ async def submit(
             session,
             agency_id=actor.agency_id,
             key=idempotency_key,
-            answer=idempotency.StoredAnswer(status_code=201, body=view.model_dump(mode="json")),
+            answer=idempotency.FirstAnswer(request_id=request.id, warnings=view.warnings),
         )
     await audit_request(
         session,

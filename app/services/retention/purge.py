@@ -2,9 +2,11 @@
 
 Due: final (closed_at set), ``closed_at + retention_days`` past by the database's clock, not
 purged yet, not under a legal hold. For each, in the caller's transaction: the request's
-subject, details, identifiers and legal basis, its messages' text, its transitions' reasons
-and its files' bytes go; their metadata, their hashes, the transitions themselves and the
+subject, details, identifiers, legal basis and H3 note, its messages' text and notes, its
+transitions' reasons, its files' names, notes and bytes, and the reasons of share permissions
+of its files or into it go; their metadata, their hashes, the transitions themselves and the
 audit trail stay, so what was exchanged, when and by whom can still be shown and verified.
+Nothing else holds content: the Idempotency-Key rows hold the request's id, not its answer.
 
 Requests are claimed with FOR UPDATE SKIP LOCKED: two purges running at once (two instances,
 the loop and `relay247 purge`) each take different requests, and a request being held or
@@ -30,7 +32,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CooperationRequest, EvidenceFile, Message, RequestTransition
+from app.models import (
+    CooperationRequest,
+    EvidenceFile,
+    Message,
+    RequestTransition,
+    SharePermission,
+)
 from app.models.enums import RequestType
 from app.services import audit, events, requests
 from app.services.files import storage
@@ -171,6 +179,8 @@ async def purge_due(
                 # SQL NULL: None would be stored in the JSONB column as JSON null.
                 identifiers=null(),
                 legal_basis=None,
+                # An H3 note states a restriction in words, which may name the case.
+                handling_note=None,
                 purged_at=func.now(),
                 updated_at=func.now(),
                 version=r.version + 1,
@@ -182,7 +192,7 @@ async def purge_due(
     await session.execute(
         update(Message)
         .where(Message.request_id.in_(ids), Message.purged_at.is_(None))
-        .values(text=None, purged_at=func.now()),
+        .values(text=None, handling_note=None, purged_at=func.now()),
         execution_options={"synchronize_session": False},
     )
     await session.execute(
@@ -195,7 +205,19 @@ async def purge_due(
         update(EvidenceFile)
         .where(EvidenceFile.request_id.in_(ids), EvidenceFile.purged_at.is_(None))
         # The name too: it often names a person.
-        .values(storage_key=None, name=None, purged_at=func.now()),
+        .values(storage_key=None, name=None, handling_note=None, purged_at=func.now()),
+        execution_options={"synchronize_session": False},
+    )
+    await session.execute(
+        update(SharePermission)
+        .where(
+            SharePermission.reason.is_not(None),
+            SharePermission.request_id.in_(ids)
+            | SharePermission.file_id.in_(
+                select(EvidenceFile.id).where(EvidenceFile.request_id.in_(ids))
+            ),
+        )
+        .values(reason=None),
         execution_options={"synchronize_session": False},
     )
     await store.delete(session, unused)

@@ -1,7 +1,7 @@
 // One request's page: its content (an audited read), thread, files, history, deadlines and
 // the actions the lifecycle allows this person now, kept current by the socket's events.
 
-import { allPages, api, clearProblem, query, showProblem } from "./api.js";
+import { allPages, api, clearProblem, showProblem } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { holder } from "./people.js";
@@ -182,10 +182,19 @@ document.getElementById("file-form").addEventListener("submit", async (event) =>
   const file = input.files[0];
   if (!file) return;
   try {
-    await api(query(`/v1/requests/${requestId}/files`, { name: file.name }), {
+    // The name in a header, not the query: a name is content, and a query is written to
+    // access logs (RFC 6266 / RFC 8187; ' ( ) * ! are not attr-chars, so they are escaped too).
+    const encoded = encodeURIComponent(file.name).replace(
+      /['()*!]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    );
+    await api(`/v1/requests/${requestId}/files`, {
       method: "POST",
       body: file,
-      headers: { "Content-Type": file.type || "application/octet-stream" },
+      headers: {
+        "Content-Type": file.type || "application/octet-stream",
+        "Content-Disposition": `attachment; filename*=UTF-8''${encoded}`,
+      },
     });
     input.value = "";
     await loadFiles();
