@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -58,7 +60,9 @@ async def serving(
     """`relay247 serve` on a loopback port, until it answers /readyz; stopped with SIGTERM.
     With ``log``, the server's output goes to that file; ``started`` receives the process
     (for a test that kills it)."""
-    log_file = log.open("wb") if log else None
+    # Its output goes to a file, never to a pipe: a pipe nobody reads fills (the server then
+    # blocks on a log line) and is left open after the test (a ResourceWarning, an error here).
+    log_file = log.open("wb") if log else tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
     process = await asyncio.create_subprocess_exec(
         RELAY247,
         "serve",
@@ -66,8 +70,8 @@ async def serving(
         str(port),
         *extra,
         env=env,
-        stdout=log_file or subprocess.DEVNULL,
-        stderr=log_file or subprocess.PIPE,
+        stdout=log_file if log else subprocess.DEVNULL,
+        stderr=log_file,
     )
     if started is not None:
         started.append(process)
@@ -76,8 +80,7 @@ async def serving(
         async with httpx.AsyncClient(base_url=base, timeout=2) as client:
             for _ in range(300):
                 if process.returncode is not None:
-                    output = await process.stderr.read() if process.stderr else b"(in log)"
-                    raise AssertionError(output.decode())
+                    raise AssertionError(_output(log_file) if log is None else f"see {log}")
                 try:
                     if (await client.get("/readyz")).status_code == 200:
                         break
@@ -95,5 +98,9 @@ async def serving(
             except TimeoutError:
                 process.kill()
                 await process.wait()
-        if log_file is not None:
-            log_file.close()
+        log_file.close()
+
+
+def _output(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")

@@ -266,7 +266,7 @@ async def test_demo_on_a_port_another_program_holds_says_so_before_anything(
         code, stdout, stderr = await run("demo", "--port", str(port), env=env, wait=30)
     finally:
         holder.kill()
-        await holder.wait()
+        await holder.communicate()  # closes its pipes too
     assert code == 1
     assert stdout == "", "no credentials nor sign-in links for a demo that cannot serve"
     assert f"port {port} on 127.0.0.1 is taken by another program" in stderr
