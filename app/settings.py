@@ -90,6 +90,14 @@ class ApiSettings(BaseSettings):
         "and its connection closed, so a client that stops sending does not keep its slot "
         "of RELAY247_MAX_IN_FLIGHT.",
     )
+    header_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="How long a client may take to send a request's head (its request line "
+        "and headers), from the connection's opening or from the first byte of a next "
+        "request; past it the connection is closed unanswered, so that connections that send "
+        "nothing cannot pile up until the process runs out of file descriptors.",
+    )
     shutdown_grace: Duration = Field(
         default=timedelta(seconds=10),
         description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
