@@ -315,6 +315,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.admission = AdmissionLimits(
         max_anonymous=overload.anonymous_limit(db_settings),
         max_anonymous_per_peer=overload.max_anonymous_in_flight_per_peer,
+        max_per_principal=overload.principal_limit(db_settings),
         body_timeout=api.body_receive_timeout.total_seconds(),
     )
     app.state.file_send_timeout = exchange.file_send_timeout.total_seconds()
@@ -334,7 +335,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         Admission,
         metrics=metrics,
         streamed=file_routes.STREAMED_BODY,
-        public_prefix=web_pages.STATIC,
+        static=(f"{web_pages.STATIC}/", *api_docs.STATIC_PREFIXES),
     )
     app.add_middleware(WebSecurityHeaders)
     problems.install(app)

@@ -4,6 +4,7 @@ beyond ASGI."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import socket
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.observability.logs import logging_config
 from app.settings import ApiSettings, LogSettings, RealtimeSettings
@@ -35,13 +37,14 @@ class ConnectionAbort:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
         if scope["type"] == "http" and callable(getattr(transport, "abort", None)):
-            scope.setdefault("extensions", {})[ABORT] = functools.partial(_abort, transport)
+            scope.setdefault("extensions", {})[ABORT] = functools.partial(_abort, cycle, transport)
         await self.app(scope, receive, send)
 
 
-def _abort(transport: Any) -> None:
+def _abort(cycle: Any, transport: Any) -> None:
     connection = transport.get_extra_info("socket")
     # Linger 0: a reset, so the kernel drops the unsent bytes too instead of keeping them for a
     # client that takes none. A socket closed meanwhile (the client left) needs none.
@@ -49,12 +52,71 @@ def _abort(transport: Any) -> None:
         if connection is not None:
             connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+    # What uvicorn's connection_lost will say, said now: the application may return before
+    # the loop runs it, and uvicorn would log an ERROR for a response it sees unfinished on a
+    # connection it believes open. Dropped on purpose, it is neither.
+    if hasattr(cycle, "disconnected"):
+        cycle.disconnected = True
 
 
 def abort_of(scope: Scope) -> Callable[[], None] | None:
     """The function that drops this request's connection, if the server's is reachable."""
     abort: Callable[[], None] | None = scope.get("extensions", {}).get(ABORT)
     return abort
+
+
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol (httptools, what "auto" picks), with a bound on the time a
+    request's head may take: from the connection's opening, or from the first byte of a next
+    request, to the end of its headers. Past it the connection is closed, unanswered.
+
+    uvicorn bounds the wait between requests (timeout_keep_alive) but not the one before the
+    first, nor a head that stops halfway: such connections hold no application slot, but
+    each holds a file descriptor for as long as its client likes, and one address could
+    open them until the process has none left. Four methods of uvicorn's class are extended,
+    each calling its own first or last, and only ``loop``, ``transport`` and ``cycle`` are
+    read: a new uvicorn keeps working unless it renames these."""
+
+    def __init__(self, *args: Any, head_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.head_timeout = head_timeout
+        self.head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.head_timer is None:  # a next request on a kept-alive connection
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self.head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self.head_timer = None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # A pipelined head, whose reading uvicorn paused until the response before it is
+            # sent: the wait is the server's, not the client's.
+            self._arm()
+            return
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 def uvicorn_options(
@@ -68,6 +130,9 @@ def uvicorn_options(
     host, port and workers. Without ``logs``, uvicorn's own logging set-up is kept (tests)."""
     trusted_proxies = [str(network) for network in api.trusted_proxies]
     return {
+        "http": functools.partial(
+            HeadTimeoutProtocol, head_timeout=api.header_timeout.total_seconds()
+        ),
         "ws": "websockets-sansio",
         "ws_max_size": 64 * 1024,
         # Frames are small JSON; deflating each one again for every socket costs more CPU

@@ -90,6 +90,14 @@ class ApiSettings(BaseSettings):
         "and its connection closed, so a client that stops sending does not keep its slot "
         "of RELAY247_MAX_IN_FLIGHT.",
     )
+    header_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="How long a client may take to send a request's head (its request line "
+        "and headers), from the connection's opening or from the first byte of a next "
+        "request; past it the connection is closed unanswered, so that connections that send "
+        "nothing cannot pile up until the process runs out of file descriptors.",
+    )
     shutdown_grace: Duration = Field(
         default=timedelta(seconds=10),
         description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
@@ -323,7 +331,8 @@ class OverloadSettings(BaseSettings):
         default=None,
         ge=1,
         description="Of RELAY247_MAX_IN_FLIGHT, how many may serve callers without a working "
-        "token or session (the sign-in page and form, static files, the API document); more "
+        "token or session (the sign-in page and form, the API document; static files take no "
+        "slot); more "
         "are refused at once with 503. Unset: a quarter of RELAY247_MAX_IN_FLIGHT (at least "
         "1). The rest is kept for who is signed in.",
     )
@@ -333,6 +342,14 @@ class OverloadSettings(BaseSettings):
         description="Of those, how many one client address may hold at once (the address as "
         "RELAY247_TRUSTED_PROXIES resolves it), so that one address cannot keep everyone else "
         "from signing in. Six: what a browser opens to a site.",
+    )
+    max_in_flight_per_principal: int | None = Field(
+        default=None,
+        ge=1,
+        description="Of RELAY247_MAX_IN_FLIGHT, how many one principal may hold at once, "
+        "whichever of its tokens or dashboard sessions it calls with; more are refused at once "
+        "with 503 and Retry-After, so that one token holder's slow uploads or bodies cannot "
+        "shut the others out. Unset: half of RELAY247_MAX_IN_FLIGHT (at least 1).",
     )
     rate_limit: str | None = Field(
         default=None,
@@ -351,6 +368,9 @@ class OverloadSettings(BaseSettings):
 
     def in_flight_limit(self, database: DatabaseSettings) -> int:
         return self.max_in_flight or 2 * (database.pool_size + database.max_overflow)
+
+    def principal_limit(self, database: DatabaseSettings) -> int:
+        return self.max_in_flight_per_principal or max(1, self.in_flight_limit(database) // 2)
 
     def anonymous_limit(self, database: DatabaseSettings) -> int:
         return self.max_anonymous_in_flight or max(1, self.in_flight_limit(database) // 4)

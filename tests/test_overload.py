@@ -72,6 +72,10 @@ def test_the_default_limit_follows_the_database_pool() -> None:
     database = DatabaseSettings(pool_size=5, max_overflow=0)
     assert OverloadSettings().in_flight_limit(database) == 10
     assert OverloadSettings(max_in_flight=7).in_flight_limit(database) == 7
+    # One principal never takes every slot: half of them, whatever the total.
+    assert OverloadSettings().principal_limit(DatabaseSettings()) == 20
+    assert OverloadSettings(max_in_flight=7).principal_limit(database) == 3
+    assert OverloadSettings(max_in_flight_per_principal=32).principal_limit(database) == 32
 
 
 async def test_probes_scrapes_and_sockets_are_never_shed(

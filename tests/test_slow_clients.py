@@ -1,7 +1,8 @@
 """Clients that send nothing, or take nothing, cannot keep the slots of RELAY247_MAX_IN_FLIGHT
 (app/api/admission.py, app/api/stalls.py): a body that stops coming is answered 408 and its
 slot given back, an API call without a token is answered 401 before its body is read, the
-anonymous share is bounded per peer, and a download nobody reads is cut off."""
+anonymous share is bounded per peer, one principal holds at most its share, static files take
+no slot, and a download nobody reads is cut off."""
 
 from __future__ import annotations
 
@@ -62,12 +63,14 @@ async def slow_body(
     party: Party | None = None,
     peer: str = "127.0.0.1",
     content_type: str = "application/json",
+    cookie: str | None = None,
 ) -> SlowClient:
     """The attack: a POST's head and one byte of its body (one chunk of one byte, or one byte
     of a declared 1000), then nothing."""
     port = int(server.http.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(peer, 0))
     token = f"Authorization: Bearer {party.token}\r\n" if party else ""
+    token += f"Cookie: {cookie}\r\n" if cookie else ""
     framing = "Transfer-Encoding: chunked" if chunked else "Content-Length: 1000"
     writer.write(
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{token}Content-Type: {content_type}\r\n"
@@ -94,10 +97,20 @@ async def slow_clients(
             client.close()
 
 
-def limits(server: RunningServer, *, anonymous: int = LIMIT, per_peer: int = 2) -> None:
+def limits(
+    server: RunningServer,
+    *,
+    anonymous: int = LIMIT,
+    per_peer: int = 2,
+    per_principal: int = LIMIT,
+    body_timeout: float = BODY_TIMEOUT,
+) -> None:
     server.app.state.max_in_flight = LIMIT
     server.app.state.admission = AdmissionLimits(
-        max_anonymous=anonymous, max_anonymous_per_peer=per_peer, body_timeout=BODY_TIMEOUT
+        max_anonymous=anonymous,
+        max_anonymous_per_peer=per_peer,
+        max_per_principal=per_principal,
+        body_timeout=body_timeout,
     )
 
 
@@ -325,3 +338,67 @@ async def test_a_chunked_body_cut_short_is_never_taken_as_whole(
     async with http(server.http) as client:
         await slots_given_back(client)  # what the application did with it, done
     assert await db.fetchval("SELECT count(*) FROM requests") == 0
+
+
+async def test_one_principal_holds_at_most_its_share_of_the_slots(
+    server: RunningServer, world: World
+) -> None:
+    """Its slow uploads, twice its share of them, leave the other slots to everyone else."""
+    share = LIMIT // 2
+    # Long enough a bound that the held slots are still held when the others are asked for.
+    limits(server, per_principal=share, body_timeout=30)
+    unit, desk = world.unit("FR"), world.desk("DE")
+    async with http(server.http) as client:
+        request = await submit_request(client, unit)
+        upload = f"/v1/requests/{request['id']}/files?name=slow.bin"
+        octets = {"content_type": "application/octet-stream"}
+        async with slow_clients(server, share, upload, party=unit, **octets):
+
+            async def share_held() -> bool:
+                return await in_flight(client) == share
+
+            await eventually(share_held, within=5)
+            async with slow_clients(server, share, upload, party=unit, **octets) as more:
+                shed = [await attacker.answer(within=5) for attacker in more]
+            assert (await client.get("/v1/me", headers=desk.headers)).status_code == 200
+            await submit_request(client, world.unit("DE"), "FR")
+        metrics = await scrape(client)
+    for status, headers, body in shed:
+        assert status == 503
+        assert headers["retry-after"] == "1"
+        assert "one principal" in json.loads(body)["detail"]
+    assert value(metrics, "relay247_http_requests_shed_total", reason="principal") == share
+
+
+async def test_static_files_are_served_to_a_signed_in_browser_while_the_anonymous_share_is_full(
+    server: RunningServer, world: World
+) -> None:
+    limits(server, anonymous=2, per_peer=1, body_timeout=30)
+    session = await sign_in(server, world.desk("DE"), peer="127.0.0.1")
+    form = {"content_type": "application/x-www-form-urlencoded"}
+    assets = [
+        "/web/static/css/dashboard.css",
+        *(f"/web/static/js/{name}.js" for name in ("api", "dom", "live", "queue", "request")),
+        "/web/static/js/roster.js",
+        "/web/static/js/people.js",
+        "/web/static/js/network.js",
+        "/docs/swagger-ui.css",
+    ]
+    try:
+        async with (
+            http(server.http) as client,
+            slow_clients(server, 1, SIGN_IN, peer="127.0.0.2", **form),
+            slow_clients(server, 1, SIGN_IN, peer="127.0.0.3", **form),
+        ):
+
+            async def share_full() -> bool:
+                return await in_flight(client) == 2
+
+            await eventually(share_full, within=5)
+            # What a browser does with a page's modules: all of them at once.
+            answers = await asyncio.gather(*(session.get(path) for path in assets))
+            # The share is full: the sign-in page (not signed in) is refused meanwhile.
+            assert (await client.get(SIGN_IN)).status_code == 503
+    finally:
+        await session.aclose()
+    assert [answer.status_code for answer in answers] == [200] * len(assets)

@@ -15,10 +15,17 @@ would shut everyone out. So, before a slot is given for longer than a token look
   body is read, and an API call without a working one is answered 401 at once (FastAPI would
   read, and wait for, the whole body before solving its dependencies). The dependencies in
   app/api/deps.py then take the actor found here instead of looking it up again.
-- Callers without a working token or session (the sign-in page and form, static files, the
-  API document) share RELAY247_MAX_ANONYMOUS_IN_FLIGHT of the slots, one client address at
-  most RELAY247_MAX_ANONYMOUS_IN_FLIGHT_PER_PEER of them: whatever anonymous clients do, the
-  rest is kept for who is signed in, and one address cannot keep the others from signing in.
+- One principal holds at most RELAY247_MAX_IN_FLIGHT_PER_PRINCIPAL of the slots (by default
+  half), whichever of its tokens or sessions it calls with: a token holder's slow uploads or
+  bodies cannot shut the other principals out.
+- Callers without a working token or session (the sign-in page and form, the API document)
+  share RELAY247_MAX_ANONYMOUS_IN_FLIGHT of the slots, one client address at most
+  RELAY247_MAX_ANONYMOUS_IN_FLIGHT_PER_PEER of them: whatever anonymous clients do, the rest
+  is kept for who is signed in, and one address cannot keep the others from signing in.
+- Static files (the dashboard's scripts and styles, the API docs' assets) take no slot: they
+  are read from disk, the same for anyone, and use no database connection, which is what the
+  slots ration. Counted, a signed-in browser fetching a page's modules at once would be shed
+  by whatever the anonymous share or the API load is doing at the time.
 - A body must arrive within RELAY247_BODY_RECEIVE_TIMEOUT, an upload's each chunk within it
   (a large file takes minutes on a slow link). Past it the request is answered 408 and its
   connection closed (or, if its response had begun, the connection is dropped) and the
@@ -33,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 
 from fastapi.security.utils import get_authorization_scheme_param
@@ -75,6 +83,7 @@ class AdmissionLimits:
 
     max_anonymous: int
     max_anonymous_per_peer: int
+    max_per_principal: int
     body_timeout: float
 
 
@@ -89,25 +98,27 @@ class Admission:
         *,
         metrics: Metrics,
         streamed: re.Pattern[str],
-        public_prefix: str,
+        static: tuple[str, ...],
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.streamed = streamed  # paths whose body is read chunk by chunk: an upload
-        self.public_prefix = public_prefix  # static files: the same for anyone, no lookup
+        self.static = static  # prefixes of static files: no slot, no lookup
         # One event loop per process runs every request: plain counters are exact.
         self.in_flight = 0
         self.anonymous = 0
         self.anonymous_by_peer: dict[str, int] = {}
+        self.by_principal: dict[uuid.UUID, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in NEVER_SHED:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if not path or path in NEVER_SHED or path.startswith(self.static):
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
         limits: AdmissionLimits = state.admission
-        api = scope["path"].startswith(API_PREFIX)
-        credential = None if scope["path"].startswith(self.public_prefix) else _credential(scope)
+        api = path.startswith(API_PREFIX)
+        credential = _credential(scope)
         if api and credential is None and _routed(scope):
             await _unauthenticated(scope, "send Authorization: Bearer <token>")(
                 scope, receive, send
@@ -124,6 +135,7 @@ class Admission:
         self.in_flight += 1
         self.metrics.http_requests_in_flight.inc()
         anonymous_peer: str | None = None
+        principal: uuid.UUID | None = None
         try:
             if credential is None:
                 anonymous_peer = self._take_anonymous(peer)
@@ -143,13 +155,36 @@ class Admission:
                     anonymous_peer = self._take_anonymous(peer)
                 else:
                     if admitted is not None:
+                        principal = admitted.actor.principal_id
+                        held = self.by_principal.get(principal, 0)
+                        if held >= limits.max_per_principal:
+                            principal = None
+                            await self._shed(
+                                scope,
+                                receive,
+                                send,
+                                "principal",
+                                f"its limit of {limits.max_per_principal} requests from "
+                                "one principal",
+                            )
+                            return
+                        self.by_principal[principal] = held + 1
                         scope.setdefault("state", {})[ADMITTED] = admitted
             await self._bounded(scope, receive, send, limits.body_timeout)
         finally:
             if anonymous_peer is not None:
                 self._release_anonymous(anonymous_peer)
+            if principal is not None:
+                self._release_principal(principal)
             self.in_flight -= 1
             self.metrics.http_requests_in_flight.dec()
+
+    def _release_principal(self, principal: uuid.UUID) -> None:
+        left = self.by_principal[principal] - 1
+        if left:
+            self.by_principal[principal] = left
+        else:
+            del self.by_principal[principal]
 
     def _anonymous_room(self, peer: str, limits: AdmissionLimits) -> bool:
         return (

@@ -26,6 +26,8 @@ DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 _ASSETS = Path(str(files("fastapi_standalone_docs") / "static"))
 _FAVICON = f"{DOCS_URL}/fastapi/favicon.png"
+# Where the pages' assets are mounted (below the pages themselves): static files.
+STATIC_PREFIXES = (f"{DOCS_URL}/", f"{REDOC_URL}/")
 
 
 def _inline_hashes(html: str, tag: str) -> list[str]:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.database.faults import is_unavailable
@@ -166,6 +167,10 @@ class _LastResort:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client left before its body was read (a form, a JSON body): nothing to
+            # answer, and nothing failed. The metrics record it as 499 (app/observability).
+            log.info("client left before its request was read")
         except Exception as exc:
             if started:  # too late for a problem: the client sees the connection end
                 log.error("failed while responding\n%s", traceback_without_messages(exc))

@@ -10,6 +10,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.observability.metrics import Metrics
 
 UNMATCHED = "unmatched"
+# What a request whose client left before any answer is recorded as (nginx's "client closed
+# request"): not a 5xx, since nothing failed, and no answer reached anyone.
+CLIENT_CLOSED = 499
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -46,16 +49,25 @@ class HttpMetrics:
             return
         started = time.perf_counter()
         status = 500  # if the app fails before it answers, the server answers 500
+        answered = left = False
+
+        async def receive_and_watch() -> Message:
+            nonlocal left
+            message = await receive()
+            left = left or message["type"] == "http.disconnect"
+            return message
 
         async def send_and_watch(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_watch)
+            await self.app(scope, receive_and_watch, send_and_watch)
         finally:
+            if left and not answered:
+                status = CLIENT_CLOSED
             method = scope["method"] if scope["method"] in _METHODS else "other"
             route = route_template(scope)
             self.metrics.http_requests.labels(method, route, str(status)).inc()
