@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import random
+import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +21,20 @@ import asyncpg
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import and_, select, text, true
 from typer.testing import CliRunner
 
 import app.cli.audit  # noqa: F401 (registers the audit commands)
 from app.cli.app import cli
-from app.services.audit.chain import jcs
+from app.database import Database
+from app.models import AuditEntry
+from app.models.enums import AgencyKind, Role
+from app.services.audit.chain import CHAIN_COLUMNS, ChainEntry, canonical_document, jcs
+from app.services.audit.query import AuditFilter, authorize, conditions
+from app.services.auth import Actor
 from tests.clients import http
 from tests.conftest import RunningServer
-from tests.factories import World
+from tests.factories import Party, World, make_national_auditor
 from tests.test_audit_export import all_sealed, live_trail, published
 
 Lines = list[dict[str, Any]]
@@ -286,3 +295,205 @@ async def test_the_header_signature_verifies_with_nothing_but_json_and_ed25519(
     assert header["entries"] == counted.count("entry")
     assert header["links"] == counted.count("link")
     assert header["checkpoints"] == counted.count("relay247.audit.checkpoint")
+
+
+def swapped(filtered: Lines, unfiltered: Lines, *, hide: int, show: int) -> Lines:
+    """The tester's forgery: the entry selected at position ``hide`` shown as its link, and
+    the link at ``show`` replaced by the genuine entry the unfiltered export holds there. The
+    counts stay those the header signs; every hash and the chain still hold."""
+    genuine = {line["position"]: line for line in unfiltered if line["type"] == "entry"}
+    forged = []
+    for line in filtered:
+        if line.get("position") == hide and line["type"] == "entry":
+            line = {"type": "link", "position": hide, "digest": digest(line)}
+        elif line.get("position") == show and line["type"] == "link":
+            line = genuine[show]
+        forged.append(line)
+    return forged
+
+
+async def export_as(client: httpx.AsyncClient, party: Party, **params: str) -> str:
+    response = await client.get("/v1/audit/export", params=params, headers=party.headers)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def test_a_selected_entry_hidden_as_a_link_behind_one_left_out_fails(
+    server: RunningServer, world: World, db: asyncpg.Connection, database: Database, tmp_path: Path
+) -> None:
+    """The security tester's report: in a filtered export, an entry the filters select
+    replaced by its link and a link by the genuine entry it stands for, which the filters
+    leave out. Counts, hashes and checkpoints all hold; the entry shown whole matches none of
+    the signed filters, which the verifier now checks for every entry, whatever the filter
+    (the national auditor's own country, which it did not ask for, included)."""
+    japan = await make_national_auditor(database, world, "JP")
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        until = datetime.now().astimezone().isoformat()
+        unfiltered = parse(await export_as(client, world.auditor, until=until))
+        request_id = next(
+            line["object_id"]
+            for line in unfiltered
+            if line.get("action") == "request.submitted" and "FR" in line["countries"]
+        )
+        exports = {
+            "country=FR": await export_as(client, world.auditor, country="FR", until=until),
+            "action=request.read": await export_as(
+                client, world.auditor, action="request.read", until=until
+            ),
+            f"request_id={request_id}": await export_as(
+                client, world.auditor, request_id=request_id, until=until
+            ),
+            "country=JP": await export_as(client, japan, until=until),
+        }
+        keys = await published(client, world.auditor)
+    for refused, exported in exports.items():
+        code, output = verify(tmp_path, exported, keys)
+        assert code == 0, (refused, output)
+        lines = parse(exported)
+        name, _, value = refused.partition("=")
+        assert lines[0]["filters"][name] == value  # the national auditor's too
+        hide = next(line["position"] for line in lines if line["type"] == "entry")
+        show = next(line["position"] for line in lines if line["type"] == "link")
+        forged = swapped(lines, unfiltered, hide=hide, show=show)
+        counted = [line["type"] for line in forged]
+        assert (counted.count("entry"), counted.count("link")) == (
+            lines[0]["entries"],
+            lines[0]["links"],
+        )
+        code, output = verify(tmp_path, write(forged), keys)
+        assert code == 1, (refused, output)
+        shown = next(n for n, line in enumerate(forged) if line.get("position") == show) + 1
+        assert f"export FAULT at line {shown}, position {show}" in output, output
+        assert f"an entry the signed filters leave out ({refused})" in output, output
+        # Hidden without an entry to make up for it: the counts no longer are those signed.
+        alone = swapped(lines, unfiltered, hide=hide, show=0)
+        alone[-1] = end_of(alone)
+        code, output = verify(tmp_path, write(alone), keys)
+        assert code == 1, output
+        assert "the export is not the one its header signs (entries" in output, output
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+async def test_anything_after_the_end_line_or_a_last_line_unended_fails(
+    fmt: str, server: RunningServer, world: World, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Each line of both formats ends with \\n and nothing follows the end line, as
+    docs/audit-chain.md writes them: a file of other bytes is not the one the service wrote."""
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        exported = await export(client, world, country="JP", format=fmt)
+        keys = await published(client, world.auditor)
+    assert exported.endswith("\n")
+    assert not exported.endswith("\n\n")
+    assert verify(tmp_path, exported, keys)[0] == 0
+    last = exported.count("\n")
+    for tampered, says, line in (
+        (exported + "\n", "a line after the end line", last + 1),
+        (exported + "\n\n\n", "a line after the end line", last + 1),
+        (exported[:-1], "the end line has no line end", last),
+    ):
+        code, output = verify(tmp_path, tampered, keys)
+        assert code == 1, output
+        assert f"export FAULT at line {line}" in output, output
+        assert says in output, output
+    rows = exported.splitlines(keepends=True)
+    rows.insert(3, "\n")
+    code, output = verify(tmp_path, "".join(rows), keys)
+    assert code == 1, output
+    assert "export FAULT at line 4: an empty line" in output, output
+    if fmt == "csv":
+        # What a CSV reader takes as well, and the service never writes.
+        rows = exported.splitlines(keepends=True)
+        n = next(n for n, row in enumerate(rows) if row.startswith("entry,"))
+        for row in (rows[n][:-1] + "\r\n", '"entry"' + rows[n][len("entry") :]):
+            written = [*rows[:n], row, *rows[n + 1 :]]
+            code, output = verify(tmp_path, "".join(written), keys)
+            assert code == 1, output
+            assert f"export FAULT at line {n + 1}: the row is not written as" in output, output
+
+
+def actors(documents: dict[int, dict[str, Any]], member: str) -> list[uuid.UUID]:
+    return sorted({uuid.UUID(doc[member]) for doc in documents.values() if doc[member]})
+
+
+async def test_the_python_filter_selects_exactly_what_the_sql_selects(
+    server: RunningServer, world: World, db: asyncpg.Connection, database: Database
+) -> None:
+    """AuditFilter.refused_by (what the offline verifier checks each entry of an export
+    against) and conditions() (what the service selects them with) over real entries and
+    many filters, read back from what an export's header states: the two never differ."""
+    async with http(server.http) as client:
+        await live_trail(client, world, db)
+        request_id = await db.fetchval(
+            "SELECT object_id FROM audit_entries WHERE object_type = 'request' LIMIT 1"
+        )
+        posted = await client.post(
+            f"/v1/requests/{request_id}/messages",
+            json={"text": "preserved"},
+            headers=world.desk("DE").headers,
+        )
+        assert posted.status_code in (200, 201), posted.text
+        await all_sealed(db)
+    async with database.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(text(CHAIN_COLUMNS))
+                .select_from(AuditEntry)
+                .where(AuditEntry.chain_position.is_not(None))
+            )
+        ).all()
+        documents = {row.id: canonical_document(ChainEntry.of(row)) for row in rows}
+        assert any("request_id" in doc["details"] for doc in documents.values())
+        times = sorted(datetime.fromisoformat(doc["occurred_at"]) for doc in documents.values())
+        instants = [None, times[0], times[len(times) // 2], times[-1] + timedelta(microseconds=1)]
+        instants.append(times[len(times) // 3] - timedelta(microseconds=1))
+        stranger = uuid.uuid4()
+        choices: dict[str, list[Any]] = {
+            "since": instants,
+            "until": instants,
+            "country": [None, "DE", "FR", "JP", "US"],
+            "agency_id": [None, stranger, *actors(documents, "actor_agency_id")],
+            "principal_id": [None, stranger, *actors(documents, "actor_principal_id")],
+            "request_id": [None, stranger, uuid.UUID(request_id)],
+            "action": [None, "request.read", "request.submitted", "message.posted", "nothing"],
+        }
+        # Every filter alone and every pair (each bound at an entry's own time, both sides of
+        # it), and a random draw of every filter at once.
+        every = [
+            dict(zip(choices, values, strict=True))
+            for values in itertools.product(*choices.values())
+        ]
+        sample = [given for given in every if sum(v is not None for v in given.values()) <= 2]
+        sample += random.Random(19).sample(every, 100)
+        national = Actor(
+            uuid.uuid4(),
+            uuid.uuid4(),
+            uuid.uuid4(),
+            "FR",
+            Role.NATIONAL_AUDITOR,
+            "FR",
+            AgencyKind.NCB,
+        )
+        selected_some = 0
+        for given, actor in itertools.product(sample, (None, national)):
+            if actor is not None and given["country"] not in (None, "FR"):
+                continue  # 403 for another country
+            filters = authorize(actor, AuditFilter(**given))
+            clauses = conditions(actor, filters)
+            in_sql = set(
+                (
+                    await connection.scalars(
+                        select(AuditEntry.id).where(
+                            AuditEntry.chain_position.is_not(None),
+                            and_(*clauses) if clauses else true(),
+                        )
+                    )
+                ).all()
+            )
+            stated = AuditFilter.from_described(json.loads(json.dumps(filters.described())))
+            assert stated == filters
+            in_python = {entry_id for entry_id, doc in documents.items() if stated.matches(doc)}
+            assert in_python == in_sql, (filters, actor)
+            selected_some += 0 < len(in_sql) < len(documents)
+    assert selected_some > 200  # the filters were not all trivial

@@ -12,6 +12,7 @@ nothing else, and a line that is its own canonical form reads the same in every 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -80,6 +81,10 @@ class BadRecord(Exception):
         self.position = position
 
 
+# Every line of an export is a record: one that is empty is something else the file holds.
+EMPTY_LINE = BadRecord("an empty line: every line of an export is a record, none is empty")
+
+
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document = dict(pairs)
     if len(document) != len(pairs):
@@ -136,14 +141,13 @@ def _json_lines(lines: Iterator[str], first: str) -> Iterator[tuple[int, str, An
     number = 1
     for line in _chain_first(first, lines):
         text = line[:-1] if line.endswith("\n") else line
-        if text:
-            document = _loads(text)
-            if isinstance(document, dict):
-                try:
-                    require_canonical(text, document)
-                except BadRecord as bad:
-                    document = bad
-            yield number, text, document
+        document = _loads(text) if text else EMPTY_LINE
+        if isinstance(document, dict):
+            try:
+                require_canonical(text, document)
+            except BadRecord as bad:
+                document = bad
+        yield number, text, document
         number += 1
 
 
@@ -227,15 +231,58 @@ def _csv_record(row: list[str]) -> Any:
     raise BadRecord(f"unknown record type {kind[:40]!r}")
 
 
+class _Taken:
+    """The lines, keeping those the CSV reader took for its current row."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.taken: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        return line
+
+    def row_text(self) -> str:
+        text = "".join(self.taken)
+        self.taken.clear()
+        return text
+
+
+def _as_written(row: list[str]) -> str:
+    """The row as the export writes it (csv's minimal quoting, a \\n line end)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    return buffer.getvalue()
+
+
+def _written_so(text: str, row: list[str]) -> bool:
+    # A last line without its line end is the verifier's to name (the end line's).
+    return (text if text.endswith("\n") else text + "\n") == _as_written(row)
+
+
 def _csv_lines(lines: Iterator[str], first: str) -> Iterator[tuple[int, str, Any]]:
-    reader = csv.reader(_chain_first(first, lines))
+    """Rows byte for byte as the export writes them: a reader that also takes a \\r\\n line
+    end, or quotes where none are needed, would verify bytes the service never wrote."""
+    taken = _Taken(_chain_first(first, lines))
+    reader = csv.reader(taken)
     header = next(reader)
-    if tuple(header) != CSV_COLUMNS:
-        raise BadRecord("the CSV's columns are not those of an export")
+    if tuple(header) != CSV_COLUMNS or not _written_so(taken.row_text(), header):
+        raise BadRecord("the CSV's header row is not an export's (its columns, as it writes them)")
     for row in reader:
+        text = taken.row_text()
         if not row:
+            yield reader.line_num, "", EMPTY_LINE
             continue
         try:
+            if not _written_so(text, row):
+                raise BadRecord(
+                    "the row is not written as an export writes it (RFC 4180, quotes only "
+                    "where a cell needs them, \\n line ends)"
+                )
             record = _csv_record(row)
         except BadRecord as bad:
             yield reader.line_num, "", bad

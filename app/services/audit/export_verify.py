@@ -8,8 +8,11 @@ each checkpoint's signature (by one of the given keys, within its validity), eve
 entry's hash recomputed from its members and the hash before it, the links carrying the chain
 over the entries left out, the continuity of positions (:class:`ChainWalk`), each checkpoint's
 hash against the chain at its position, a checkpoint covering the last entry, no link where
-the signed filters call for none, and the end line against the walk and the signed header (a
-file cut short has none). It stops at the first fault and names its line.
+the signed filters call for none, every entry whole matching the signed filters (which, with
+the count of entries signed, keeps each matching entry whole: docs/audit-chain.md, "What an
+entry must match"), no empty line, and the end line against the walk and the signed header
+(a file cut short has none), ended by its line end and followed by nothing. It stops at the
+first fault and names its line.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from app.services.audit.export_records import (
     records,
 )
 from app.services.audit.keys import PublishedKey, key_id_of
+from app.services.audit.query import AuditFilter
 from app.services.audit.verify import ChainWalk, checkpoint_fault
 
 _Bad = BadRecord
@@ -164,12 +168,15 @@ def _header_signature(document: dict[str, Any], keys: dict[str, PublishedKey]) -
     return moment
 
 
-def _filters(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict) or not all(
+def _filters(value: Any) -> AuditFilter:
+    if isinstance(value, dict) and all(
         name in FILTER_NAMES and isinstance(item, str) for name, item in value.items()
     ):
-        raise _Bad(f"the header's filters are not those of an export ({sorted(FILTER_NAMES)})")
-    return value
+        try:
+            return AuditFilter.from_described(value)
+        except ValueError:
+            pass
+    raise _Bad(f"the header's filters are not those of an export ({sorted(FILTER_NAMES)})")
 
 
 class _Verifier:
@@ -183,6 +190,9 @@ class _Verifier:
         self.last_entry: int | None = None
         self.stage = "header"  # header, body, end
         self.header_signs: _Signed | None = None  # None: version 1, nothing signed
+        # The signed filters every whole entry must match; None: unfiltered, or version 1
+        # (whose filters are anybody's to rewrite).
+        self.selects: AuditFilter | None = None
 
     def _on_hash(self, position: int, chain_hash: bytes) -> str | None:
         for line, checkpoint in self.signed.pop(position, ()):
@@ -228,7 +238,8 @@ class _Verifier:
             raise _Bad(f"not an export header: missing {missing}, unexpected {extra}")
         self.report.signed_at = _header_signature(document, self.keys)
         self.report.key_id = document["key_id"]
-        _filters(document["filters"])
+        selects = _filters(document["filters"])
+        self.selects = selects if document["filters"] else None
         last, last_hash = document["last_position"], document["last_hash"]
         empty = document["first_position"] is None
         if empty != (last is None) or empty != (last_hash is None):
@@ -302,6 +313,19 @@ class _Verifier:
             raise _WalkFault(
                 fault.line or line, fault.position, _walk_reason(fault.reason, fault.entry_id)
             )
+        if kind == "entry" and self.selects is not None:
+            # With the count of entries signed, this is what keeps every matching entry
+            # whole: hiding one as its link takes an entry whole elsewhere to keep the count,
+            # and any other entry of the segment is one the filters leave out.
+            refused = self.selects.refused_by(document)
+            if refused is not None:
+                raise _Bad(
+                    f"an entry the signed filters leave out ({refused}): an export holds "
+                    "whole only the entries its filters select, so this one stands where the "
+                    "service wrote a link (and an entry it selected was hidden as its link, or "
+                    "the file was rewritten)",
+                    item.chain_position,
+                )
 
     def end(self, document: dict[str, Any]) -> None:
         self.stage = "end"
@@ -396,12 +420,12 @@ def verify_export(
         for number, raw, document in found:
             if progress is not None and number % every == 0:
                 progress(number)
+            if verifier.stage == "end":
+                raise _Bad("a line after the end line: nothing follows it, not even an empty line")
             if isinstance(document, _Bad) or not isinstance(document, dict):
                 if not tracked.whole:
                     raise _Bad("the file ends within this line: cut short (truncated)")
                 raise document if isinstance(document, _Bad) else _Bad("not a JSON object")
-            if verifier.stage == "end":
-                raise _Bad("a record after the end line")
             kind = document.get("type")
             if verifier.stage == "header":
                 verifier.header(document)
@@ -423,6 +447,8 @@ def verify_export(
             raise _Bad(
                 f"the file ends after line {number} without its end line: cut short (truncated)"
             )
+        if not tracked.whole:
+            raise _Bad("the end line has no line end: every line of an export ends with \\n")
     except _Bad as bad:
         report.fault = ExportFault(number, bad.position, bad.reason)
     except _WalkFault as bad:

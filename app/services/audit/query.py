@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,89 @@ class AuditFilter:
             "action": self.action,
         }
         return {name: value for name, value in given.items() if value is not None}
+
+    @classmethod
+    def from_described(cls, given: Mapping[str, Any]) -> AuditFilter:
+        """The filters :meth:`described` gave (an export's signed header): ValueError unless
+        ``given`` is exactly what it writes, so a header reads one way only."""
+        try:
+            filters = cls(
+                since=_instant(given.get("since")),
+                until=_instant(given.get("until")),
+                country=given.get("country"),
+                agency_id=_uuid(given.get("agency_id")),
+                principal_id=_uuid(given.get("principal_id")),
+                request_id=_uuid(given.get("request_id")),
+                action=given.get("action"),
+            )
+        except (TypeError, ValueError, AttributeError):
+            raise ValueError("not the filters of an export") from None
+        if filters.described() != dict(given):
+            raise ValueError("not the filters of an export")
+        return filters
+
+    def refused_by(self, entry: Mapping[str, Any]) -> str | None:
+        """The first filter an entry does not match (``"country=FR"``), None when it matches
+        them all; ``entry`` as its canonical document (what an export holds whole).
+
+        The same rule as :func:`conditions` in SQL, member by member (an offline verifier
+        checks an export's entries with it; tests/test_audit_export_tampering.py compares the
+        two over real entries): a format 1 entry has no countries (NULL in the table), so no
+        country matches it; ``occurred_at`` at or after ``since`` and before ``until``; the
+        request filter's second half is ``details ? 'request_id' AND details ->> 'request_id'
+        = R``, which only a string member can equal. A national auditor's limit is no
+        condition of its own here: :func:`authorize` names its country in the filters."""
+        if self.since is not None or self.until is not None:
+            occurred = _occurred_at(entry.get("occurred_at"))
+            if self.since is not None and not (occurred is not None and occurred >= self.since):
+                return f"since={self.since.isoformat()}"
+            if self.until is not None and not (occurred is not None and occurred < self.until):
+                return f"until={self.until.isoformat()}"
+        if self.country is not None:
+            countries = entry.get("countries")
+            if not (isinstance(countries, list) and self.country in countries):
+                return f"country={self.country}"
+        for name, wanted in (
+            ("agency_id", self.agency_id),
+            ("principal_id", self.principal_id),
+        ):
+            if wanted is not None and entry.get(f"actor_{name}") != str(wanted):
+                return f"{name}={wanted}"
+        if self.action is not None and entry.get("action") != self.action:
+            return f"action={self.action}"
+        if self.request_id is not None:
+            wanted_id = str(self.request_id)
+            details = entry.get("details")
+            named = details.get("request_id") if isinstance(details, dict) else None
+            about = entry.get("object_type") == REQUEST and entry.get("object_id") == wanted_id
+            if not (about or named == wanted_id):
+                return f"request_id={wanted_id}"
+        return None
+
+    def matches(self, entry: Mapping[str, Any]) -> bool:
+        return self.refused_by(entry) is None
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.utcoffset() is None:
+        raise ValueError("a time without an offset")
+    return moment
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
+def _occurred_at(value: Any) -> datetime | None:
+    """An entry's ``occurred_at`` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), None if it is not one."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.utcoffset() is not None else None
 
 
 def authorize(actor: Actor | None, filters: AuditFilter) -> AuditFilter:
