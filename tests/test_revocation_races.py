@@ -250,3 +250,21 @@ async def test_an_upload_whose_token_is_revoked_while_it_trickles_in_stores_noth
         files = await client.get(f"/v1/requests/{request['id']}/files", headers=unit.headers)
         assert files.json()["items"] == []
     assert await db.fetchval("SELECT count(*) FROM blob_chunks") == chunks
+
+
+async def test_two_revocations_of_one_s_own_token_at_once_are_never_a_500(
+    server: RunningServer, world: World
+) -> None:
+    """Each holds the token FOR SHARE, then wants it FOR UPDATE: Postgres ends one of the two
+    (a deadlock), which is answered as the conflict it is, nothing changed."""
+    unit, gs = world.unit("FR"), world.gs
+    async with http(server.http) as client:
+        for _ in range(5):
+            token = await fresh_token(client, unit, gs)
+            path = f"/v1/tokens/{prefix_of(token)}/revoke"
+            async with http(server.http) as one, http(server.http) as other:
+                answers = await asyncio.gather(
+                    one.post(path, headers=_bearer(token)), other.post(path, headers=_bearer(token))
+                )
+            statuses = sorted(answer.status_code for answer in answers)
+            assert statuses in ([200, 200], [200, 401], [200, 409]), [a.text for a in answers]
