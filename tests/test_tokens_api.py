@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app.models.enums import Role
+from app.services.token_usage import TokenUsage
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer, free_port
 from tests.factories import Party, World
@@ -399,4 +400,24 @@ async def test_uses_not_yet_flushed_are_written_at_shutdown(
         async with http(base) as client:
             assert await works(client, unit.token)
         assert await last_used(db, unit) is None, "not on the hot path"
+    assert await last_used(db, unit) is not None
+
+
+async def test_a_flush_skips_a_token_held_by_a_write_and_writes_it_next_time(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    """A write holds its token FOR SHARE (app/services/auth.py): the flush must not wait for
+    it, holding the rows it locked before from their own writes meanwhile."""
+    unit = world.unit("FR")
+    engine = server.app.state.database.engine
+    token_id = await db.fetchval("SELECT id FROM api_tokens WHERE prefix = $1", prefix_of(unit))
+    usage = TokenUsage()
+    usage.mark(token_id)
+    async with db.transaction():
+        await db.execute("SELECT 1 FROM api_tokens WHERE id = $1 FOR SHARE", token_id)
+        async with asyncio.timeout(5):
+            assert await usage.flush(engine) == 0
+        assert usage.pending() == 1
+    assert await last_used(db, unit) is None
+    assert await usage.flush(engine) == 1
     assert await last_used(db, unit) is not None

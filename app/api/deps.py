@@ -13,7 +13,7 @@ from app.api import rate_limit
 from app.api.admission import ADMITTED, Admitted
 from app.database import Database
 from app.errors import UnauthenticatedError
-from app.services.auth import Actor, authenticate
+from app.services.auth import Actor, authenticate, ensure_still_usable
 from app.services.directory import sessions
 
 
@@ -69,9 +69,16 @@ async def _current_actor(
 ) -> Actor:
     token, by_cookie = _credentials(request, credentials)
     actor = admitted_actor(request, by_cookie=by_cookie)
+    # A call that may write holds its token FOR SHARE to the end of its transaction
+    # (app/services/auth.py), checked again if it was admitted before its body arrived: a
+    # revocation or sign-out answered meanwhile is never followed by the write's commit. A
+    # read is answered on the actor as admitted.
+    writes = request.method not in _SAFE_METHODS
     if actor is None:
         remote = request.client.host if request.client else None
-        actor = await authenticate(session, token, remote)
+        actor = await authenticate(session, token, remote, hold=writes)
+    elif writes:
+        await ensure_still_usable(session, actor)
     request.state.actor = actor  # for the audit of a refusal (app/api/problems.py)
     request.app.state.token_usage.mark(actor.token_id)
     await rate_limit.enforce(request, actor)
@@ -88,7 +95,9 @@ async def _actor_only(
 ) -> Actor:
     """The actor, authenticated in a short transaction of its own: for a route that must not
     hold a connection for its whole length (an upload reads its body for minutes on a slow
-    link) and opens its own transactions when it needs them."""
+    link) and opens its own transactions when it needs them. The token may stop working
+    while the body arrives: the transaction that commits a write must call
+    app/services/auth.py's ensure_still_usable first."""
     token, by_cookie = _credentials(request, credentials)
     actor = admitted_actor(request, by_cookie=by_cookie)
     if actor is None:

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.database.faults import is_unavailable
+from app.database.faults import is_deadlock, is_unavailable
 from app.errors import DomainError, ForbiddenError, NotFoundError
 from app.log_redaction import traceback_without_messages
 from app.services import refusals
@@ -139,6 +139,14 @@ def _failure(exc: Exception) -> JSONResponse:
         # One line, not a traceback: during an outage every request lands here.
         log.warning("database unavailable, answered 503 (%s)", type(exc).__name__)
         return database_unavailable()
+    if is_deadlock(exc):
+        log.warning("deadlock between concurrent changes, answered 409")
+        return problem(
+            409,
+            "Conflict",
+            "the change met a concurrent one on the same records; nothing was changed, retry",
+            slug="conflict",
+        )
     log.error("unhandled error, answered 500\n%s", traceback_without_messages(exc))
     return problem(500, "Internal error", "the service failed; nothing was changed")
 

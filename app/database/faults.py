@@ -42,3 +42,21 @@ def is_unavailable(exc: BaseException) -> bool:
         # SQLAlchemy keeps the driver's error as .orig; its asyncpg adapter raises from it.
         pending += [getattr(current, "orig", None), current.__cause__]
     return False
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) is Postgres ending a transaction that waited on
+    another in a cycle (40P01): nothing of it was written, and it may be retried. Two writes
+    on the authority of one token that both lock it for a change (two revocations of the
+    caller's own token at once) do: each holds it FOR SHARE (app/services/auth.py)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, asyncpg.DeadlockDetectedError):
+            return True
+        pending += [getattr(current, "orig", None), current.__cause__]
+    return False

@@ -113,6 +113,16 @@ _LOOKUP = (
     .join(_agencies, _principals.c.agency_id == _agencies.c.id)
     .where(_tokens.c.prefix == bindparam("prefix"), _usable())
 )
+# FOR SHARE of the token and its principal, by a transaction that writes on the token's
+# authority: whatever ends a token updates one of these rows (a revocation, a rotation, a
+# sign-out its own; a revocation or rotation of the token a session was signed in with its
+# session's too, app/services/directory/tokens.py; a disabling its principal's), so it waits
+# for that transaction's commit, and a lock taken after it sees the row it left (Postgres
+# re-checks a locked row's WHERE against its newest version). No write commits after a
+# token's end was answered. One token row only: a session holding the token it was signed
+# in with too would deadlock with that token's revocation, which locks it, then the session.
+_HELD = (_tokens, _principals)
+_LOOKUP_HELD = _LOOKUP.with_for_update(read=True, of=_HELD)
 # An array parameter, not an IN list: one statement (and one prepared plan) however many
 # sockets are open.
 _UNUSABLE_AMONG = (
@@ -120,15 +130,28 @@ _UNUSABLE_AMONG = (
     .join(_principals, _tokens.c.principal_id == _principals.c.id)
     .where(_tokens.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))), ~_usable())
 )
+_HOLD_USABLE = (
+    select(_tokens.c.id)
+    .join(_principals, _tokens.c.principal_id == _principals.c.id)
+    .where(_tokens.c.id == bindparam("id"), _usable())
+    .with_for_update(read=True, of=_HELD)
+)
 
 
 async def authenticate(
-    session: AsyncSession | AsyncConnection, token: str, remote_addr: str | None
+    session: AsyncSession | AsyncConnection,
+    token: str,
+    remote_addr: str | None,
+    *,
+    hold: bool = False,
 ) -> Actor:
+    """The actor ``token`` authenticates. With ``hold``, the token and its principal stay
+    locked FOR SHARE until the transaction ends: for one that writes on its authority."""
     prefix = _prefix_of(token)
     if prefix is None:
         raise UnauthenticatedError("the bearer token is malformed: expected r247_<prefix>_<secret>")
-    row = (await session.execute(_LOOKUP, {"prefix": prefix})).one_or_none()
+    lookup = _LOOKUP_HELD if hold else _LOOKUP
+    row = (await session.execute(lookup, {"prefix": prefix})).one_or_none()
     # Compare even when no row matched, so timing tells nothing about which prefixes exist.
     expected = row.secret_hash if row else b"\0" * 32
     if not hmac.compare_digest(expected, _digest(token)) or row is None:
@@ -160,8 +183,10 @@ async def unusable_tokens(
 
 
 async def ensure_still_usable(session: AsyncSession, actor: Actor) -> None:
-    """For long-lived connections: the token that opened it must still work for each act."""
-    if actor.token_id in await unusable_tokens(session, [actor.token_id]):
+    """The actor's token still works, and is held so until this transaction ends (see
+    _HELD): for a write on the authority of an actor found earlier, by a socket's first frame
+    or before a request's body arrived. One statement, by primary key."""
+    if await session.scalar(_HOLD_USABLE, {"id": actor.token_id}) is None:
         raise UnauthenticatedError(
             "the bearer token was revoked or has expired, or its principal was disabled"
         )

@@ -107,7 +107,10 @@ async def identify(session: AsyncSession, token: str, remote_addr: str | None) -
 async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
     """Open a session for the holder of ``token`` (401 if it does not work, 403 if it is a
     session's own)."""
-    actor = await authenticate(session, token, remote_addr)
+    # Held FOR SHARE until the session is committed: a revocation, rotation or disabling of
+    # its principal (which lock it FOR UPDATE) either comes first, and this sees it, or
+    # waits, and then finds the session to end or cap with the token.
+    actor = await authenticate(session, token, remote_addr, hold=True)
     _refuse_session_token(actor)
     pasted = await session.get_one(ApiToken, actor.token_id)
     now: datetime = (await session.execute(select(func.now()))).scalar_one()

@@ -34,7 +34,7 @@ from app.pagination import Cursor
 from app.schemas.files import FileOut, FilePage, SharePermissionCreate, SharePermissionOut
 from app.services import audit, events, handling
 from app.services import requests as requests_service
-from app.services.auth import Actor
+from app.services.auth import Actor, ensure_still_usable
 from app.services.files import intake, storage
 from app.services.files.storage import blob_store
 from app.settings import exchange_settings
@@ -233,6 +233,9 @@ async def upload(
         # The bytes first, the lock after: the request is locked for the checks and the
         # row, not for the copy of up to 50 MB.
         key = await store.put(session, spool.chunks())
+        # The token may have been revoked while the body arrived: held from here to the
+        # commit (app/services/auth.py), after the copy, so a revocation never waits for it.
+        await ensure_still_usable(session, actor)
         request = await requests_service.find_visible(session, actor, request_id, lock=True)
         admitted = await _admit(session, actor, request, spec)
         file = await _insert(

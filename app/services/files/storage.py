@@ -53,6 +53,11 @@ class PostgresBlobStore:
         # COPY, on the session's own connection: the fastest way in, and in its transaction.
         connection = await session.connection()
         raw: Any = (await connection.get_raw_connection()).driver_connection
+        if not raw.is_in_transaction():
+            # SQLAlchemy begins the transaction with its first statement, and COPY on the
+            # driver's connection is none of its: alone, the bytes would commit at once and
+            # stay when the upload is refused after them (a revoked token, a closed request).
+            await connection.exec_driver_sql("SELECT 1")
         await raw.copy_records_to_table(
             _chunks.name, records=records(), columns=["storage_key", "seq", "data"]
         )
