@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -111,3 +112,26 @@ async def close_of(
             await asyncio.wait_for(connection.recv(), 5)
     assert closed.value.rcvd is not None, "closed without a close frame (1006)"
     return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def unread_get(
+    http_base: str, path: str, party: Party
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A GET whose client reads the head and a few bytes of the body, then nothing more: a
+    download or export its client stopped taking."""
+    client = socket.socket()
+    # A small receive window: the server's writes back up after a few kilobytes.
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    port = int(http_base.rsplit(":", 1)[1])
+    await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
+    # limit: the stream reader stops taking from the socket past twice this much unread.
+    reader, writer = await asyncio.open_connection(sock=client, limit=4096)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {party.token}\r\n\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert await asyncio.wait_for(reader.read(100), 10)
+    return reader, writer

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from app.api.audit_export import ExportLimits
 from app.database import Database
 from app.services.audit.sealer import seal_batch
 from app.settings import audit_settings
-from tests.clients import http
+from tests.clients import http, unread_get
 from tests.conftest import RunningServer
 from tests.factories import Party, World
 from tests.scrape import scrape, value
@@ -59,22 +58,7 @@ class StalledExport:
 
     @classmethod
     async def start(cls, server: RunningServer, party: Party) -> StalledExport:
-        client = socket.socket()
-        # A small receive window: the server's writes back up after a few kilobytes.
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        client.setblocking(False)
-        port = int(server.http.rsplit(":", 1)[1])
-        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
-        # limit: the stream reader stops taking from the socket past twice this much unread.
-        reader, writer = await asyncio.open_connection(sock=client, limit=4096)
-        writer.write(
-            f"GET /v1/audit/export HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {party.token}\r\n\r\n".encode()
-        )
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-        assert head.startswith(b"HTTP/1.1 200 "), head
-        assert await asyncio.wait_for(reader.read(100), 10)
-        return cls(reader, writer)
+        return cls(*await unread_get(server.http, "/v1/audit/export", party))
 
     async def rest(self) -> bytes:
         """Whatever the server still sends, read now, until it closes the connection."""

@@ -52,9 +52,10 @@ async def sign_in(client: httpx.AsyncClient, token: str) -> str | None:
 
 
 def room_for_sign_ins(server: RunningServer) -> None:
-    """Sign-ins are anonymous: let ``TRIES`` of them in at once from the one test address."""
+    """Sign-ins are anonymous: let ``TRIES`` of them in at once from the one test address,
+    and ``TRIES`` ends of tokens from the one principal ending them."""
     limits: AdmissionLimits = server.app.state.admission
-    limits.max_anonymous = limits.max_anonymous_per_peer = TRIES
+    limits.max_anonymous = limits.max_anonymous_per_peer = limits.max_per_principal = TRIES
     server.app.state.max_in_flight = 3 * TRIES
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import asyncpg
 import httpx
 
 from app.api.admission import AdmissionLimits
-from tests.clients import http, submit_request
+from tests.clients import http, submit_request, unread_get
 from tests.conftest import RunningServer
 from tests.factories import Party, World, request_body
 from tests.scrape import scrape, value
@@ -296,21 +295,7 @@ async def unread_download(
     server: RunningServer, party: Party, file_id: str
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A download whose client reads the head and a few bytes, then nothing more."""
-    client = socket.socket()
-    # A small receive window: the server's writes back up after a few kilobytes.
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    client.setblocking(False)
-    port = int(server.http.rsplit(":", 1)[1])
-    await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=client, limit=4096)
-    writer.write(
-        f"GET /v1/files/{file_id}/content HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {party.token}\r\n\r\n".encode()
-    )
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-    assert head.startswith(b"HTTP/1.1 200 "), head
-    assert await asyncio.wait_for(reader.read(100), 10)
-    return reader, writer
+    return await unread_get(server.http, f"/v1/files/{file_id}/content", party)
 
 
 async def test_a_chunked_body_cut_short_is_never_taken_as_whole(

@@ -207,6 +207,9 @@ async def test_a_revoked_token_is_refused_at_once_and_revoking_is_idempotent(
     unit = world.unit("JP")
     async with http(server.http) as client:
         spare = (await issue(client, unit, unit)).json()
+        # Used just before: admission remembers it working (app/api/admission.py), and the
+        # request's own lookup still refuses it the moment it is revoked.
+        assert await works(client, spare["token"])
         first = await client.post(f"/v1/tokens/{spare['prefix']}/revoke", headers=unit.headers)
         assert first.status_code == 200
         assert first.json()["state"] == "revoked"

@@ -14,7 +14,9 @@ would shut everyone out. So, before a slot is given for longer than a token look
 - The caller is authenticated from its bearer token or session cookie before a byte of its
   body is read, and an API call without a working one is answered 401 at once (FastAPI would
   read, and wait for, the whole body before solving its dependencies). The dependencies in
-  app/api/deps.py then take the actor found here instead of looking it up again.
+  app/api/deps.py then take the actor found here instead of looking it up again; a token
+  found working in the last RECENT_SECONDS is admitted without a lookup, and then looked up
+  by the request's own transaction, as before admission existed.
 - One principal holds at most RELAY247_MAX_IN_FLIGHT_PER_PRINCIPAL of the slots (by default
   half), whichever of its tokens or sessions it calls with: a token holder's slow uploads or
   bodies cannot shut the other principals out.
@@ -38,6 +40,7 @@ lower them on a running app, as it does other settings.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import uuid
@@ -66,6 +69,9 @@ RETRY_AFTER_SECONDS = 1
 API_PREFIX = "/v1/"
 # A body this small travels with its head (one or two TCP segments on any network).
 _SMALL_BODY = 64 * 1024
+# How long, and for how many tokens, a token found working admits its caller without a lookup.
+RECENT_SECONDS = 2.0
+RECENT_MAX = 4096
 # The key in the request's state (request.state) of the Admitted caller.
 ADMITTED = "admitted"
 
@@ -77,6 +83,9 @@ class Admitted:
 
     actor: Actor
     by_cookie: bool
+    # Found by a lookup for this request, not remembered from an earlier one: only then may
+    # the application take it as it is (app/api/deps.py).
+    looked_up: bool = True
 
 
 @dataclass(slots=True)
@@ -111,6 +120,7 @@ class Admission:
         self.anonymous = 0
         self.anonymous_by_peer: dict[str, int] = {}
         self.by_principal: dict[uuid.UUID, int] = {}
+        self.recent = _RecentCallers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
@@ -152,7 +162,7 @@ class Admission:
                 anonymous_peer = self._take_anonymous(peer)
             else:
                 try:
-                    admitted = await _authenticate(scope, *credential)
+                    admitted = await self._admit(scope, *credential)
                 except UnauthenticatedError as exc:
                     if api:
                         await _unauthenticated(scope, exc.detail)(scope, receive, send)
@@ -186,7 +196,8 @@ class Admission:
                             )
                             return
                         self.by_principal[principal] = held + 1
-                        scope.setdefault("state", {})[ADMITTED] = admitted
+                        if admitted.looked_up:
+                            scope.setdefault("state", {})[ADMITTED] = admitted
             await self._bounded(scope, receive, send, limits.body_timeout)
         finally:
             if anonymous_peer is not None:
@@ -195,6 +206,19 @@ class Admission:
                 self._release_principal(principal)
             self.in_flight -= 1
             self.metrics.http_requests_in_flight.dec()
+
+    async def _admit(self, scope: Scope, token: str, by_cookie: bool) -> Admitted | None:
+        """Who the caller is, from a lookup, or from one of the last RECENT_SECONDS (raises
+        UnauthenticatedError; None when the database cannot say now)."""
+        key = hashlib.sha256(token.encode()).digest()
+        now = asyncio.get_running_loop().time()
+        recent = self.recent.get(key, now)
+        if recent is not None:
+            return Admitted(recent, by_cookie, looked_up=False)
+        admitted = await _authenticate(scope, token, by_cookie)
+        if admitted is not None:
+            self.recent.put(key, admitted.actor, now)
+        return admitted
 
     def _body_may_follow(self, scope: Scope) -> bool:
         """Whether a body may still be arriving after the head: an upload's, a chunked one, or
@@ -319,6 +343,29 @@ class Admission:
             return {"type": "http.disconnect"}
 
         await response(scope, nothing, send)
+
+
+class _RecentCallers:
+    """Tokens found working in the last RECENT_SECONDS, by their SHA-256: a case system's
+    stream of requests costs admission one lookup every RECENT_SECONDS, not one per request.
+
+    Admission only decides who may hold a slot. A request admitted on a remembered token is
+    looked up again in its own transaction (app/api/deps.py), as every request was before
+    admission authenticated, so a token revoked meanwhile is refused there and never acted
+    on; it held a slot for a moment at most."""
+
+    def __init__(self) -> None:
+        self._actors: dict[bytes, tuple[float, Actor]] = {}
+
+    def get(self, key: bytes, now: float) -> Actor | None:
+        found = self._actors.get(key)
+        return found[1] if found is not None and now < found[0] else None
+
+    def put(self, key: bytes, actor: Actor, now: float) -> None:
+        self._actors.pop(key, None)
+        if len(self._actors) >= RECENT_MAX:
+            del self._actors[next(iter(self._actors))]  # the oldest remembered
+        self._actors[key] = (now + RECENT_SECONDS, actor)
 
 
 def _anonymous_share(limits: AdmissionLimits) -> str:

@@ -4,6 +4,8 @@ fault that is a bug (500)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import asyncpg
 from sqlalchemy import exc as sa_exc
 
@@ -26,21 +28,13 @@ _UNAVAILABLE = (
 def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` (or what it wraps) says the database cannot be reached or used for
     now: unreachable, restarting, out of connections, or this process's pool is exhausted."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(current, sa_exc.TimeoutError):  # no pooled connection came free in time
             return True
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
         if isinstance(current, _UNAVAILABLE):
             return True
-        # SQLAlchemy keeps the driver's error as .orig; its asyncpg adapter raises from it.
-        pending += [getattr(current, "orig", None), current.__cause__]
     return False
 
 
@@ -49,6 +43,12 @@ def is_deadlock(exc: BaseException) -> bool:
     another in a cycle (40P01): nothing of it was written, and it may be retried. Two writes
     on the authority of one token that both lock it for a change (two revocations of the
     caller's own token at once) do: each holds it FOR SHARE (app/services/auth.py)."""
+    return any(isinstance(current, asyncpg.DeadlockDetectedError) for current in _chain(exc))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps, each once: SQLAlchemy keeps the driver's error as .orig,
+    and its asyncpg adapter raises from it."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -56,7 +56,5 @@ def is_deadlock(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, asyncpg.DeadlockDetectedError):
-            return True
+        yield current
         pending += [getattr(current, "orig", None), current.__cause__]
-    return False
