@@ -475,10 +475,11 @@ async def test_the_python_filter_selects_exactly_what_the_sql_selects(
             "FR",
             AgencyKind.NCB,
         )
-        selected_some = 0
+        selected_some = tried = 0
         for given, actor in itertools.product(sample, (None, national)):
             if actor is not None and given["country"] not in (None, "FR"):
                 continue  # 403 for another country
+            tried += 1
             filters = authorize(actor, AuditFilter(**given))
             clauses = conditions(actor, filters)
             in_sql = set(
@@ -496,4 +497,6 @@ async def test_the_python_filter_selects_exactly_what_the_sql_selects(
             in_python = {entry_id for entry_id, doc in documents.items() if stated.matches(doc)}
             assert in_python == in_sql, (filters, actor)
             selected_some += 0 < len(in_sql) < len(documents)
-    assert selected_some > 200  # the filters were not all trivial
+    # The filters were not all trivial (selecting all or nothing): how many select some of
+    # the trail depends on how the world's entries fall in time, so a share, not a number.
+    assert selected_some > tried // 8, (selected_some, tried)
