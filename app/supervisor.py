@@ -28,6 +28,8 @@ _MAX_BACKOFF = 5.0
 # A loop that ran this long since its last start is healthy again: the next failure starts
 # the backoff from the beginning.
 _BACKOFF_RESET_AFTER = 30.0
+# A loop still running this long after its cancellation has lost it, and is cancelled again.
+_RECANCEL_AFTER = 1.0
 
 
 class LoopState(enum.StrEnum):
@@ -125,9 +127,7 @@ class Supervisor:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _stop(tasks)
 
     async def _supervise(self, loop: LoopFunction, health: LoopHealth) -> None:
         backoff = _FIRST_BACKOFF
@@ -157,3 +157,21 @@ class Supervisor:
                 backoff = _FIRST_BACKOFF
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF)
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel every loop and wait until each has stopped. A loop can lose its cancellation:
+    on Python 3.11 one that lands as asyncpg.connect completes is swallowed (asyncio.wait_for's
+    race), and the loop then waits for work forever, and the shutdown with it. Such a loop is
+    cancelled again until it stops."""
+    for task in tasks:
+        task.cancel()
+    running = set(tasks)
+    while running:
+        _, running = await asyncio.wait(running, timeout=_RECANCEL_AFTER)
+        for task in running:
+            log.warning("loop %s ignored its cancellation; cancelled again", task.get_name())
+            task.cancel()
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved, so that asyncio does not report it as never seen

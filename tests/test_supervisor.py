@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from app.supervisor import Heartbeat, LoopState, Supervisor
 
 
@@ -68,3 +70,33 @@ async def test_a_loop_that_returns_is_started_again() -> None:
     async with supervisor.running():
         await asyncio.wait_for(third.wait(), 5)
     assert supervisor.health["returns"].last_error == "returned, which a loop must not do"
+
+
+async def test_a_loop_that_loses_its_cancellation_is_cancelled_again_and_stops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As the notifier did when a shutdown's cancellation landed while asyncpg.connect
+    completed (Python 3.11): the loop goes on waiting for work, and the shutdown waited with
+    it, forever."""
+    started = asyncio.Event()
+    swallowed = asyncio.Event()
+
+    async def swallows_one_cancellation(beat: Heartbeat) -> None:
+        beat()
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            assert current is not None
+            current.uncancel()
+            swallowed.set()
+        await asyncio.Event().wait()  # waits for work that never comes
+
+    supervisor = Supervisor()
+    supervisor.add("swallows", swallows_one_cancellation, stall_after=None)
+    async with asyncio.timeout(10):
+        async with supervisor.running():
+            await started.wait()
+    assert swallowed.is_set()
+    assert "loop relay247:swallows ignored its cancellation" in caplog.text
