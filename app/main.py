@@ -362,15 +362,23 @@ def create_app(database_url: str | None = None) -> FastAPI:
     return app
 
 
+# Read once per process: every app of a process has the same routes (the routers are
+# module-level), and building the document costs half a second, which the tests, building an
+# app per test, would pay each time.
+_documented_query_names: set[str] = set()
+
+
 def _query_names(app: FastAPI) -> set[str]:
     """The query parameters the API documents: the names an access log line may show."""
-    return {
-        parameter["name"]
-        for operations in app.openapi().get("paths", {}).values()
-        for operation in operations.values()
-        for parameter in operation.get("parameters", [])
-        if parameter.get("in") == "query"
-    }
+    if not _documented_query_names:
+        _documented_query_names.update(
+            parameter["name"]
+            for operations in app.openapi().get("paths", {}).values()
+            for operation in operations.values()
+            for parameter in operation.get("parameters", [])
+            if parameter.get("in") == "query"
+        )
+    return _documented_query_names
 
 
 def _pool_of(app: FastAPI) -> Pool | None:

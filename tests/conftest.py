@@ -2,16 +2,21 @@
 
 The database is DATABASE_URL's server (CI: the machine's Postgres) or, when that is unset,
 the embedded one; tests use a database of their own on it, migrated once per run with the
-real Alembic revisions and emptied before each test.
+real Alembic revisions (once per run, as a template each pytest-xdist worker copies) and put
+back before each test to a snapshot (tests/snapshots.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import shutil
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +28,29 @@ from fastapi import FastAPI
 from app.database import Database
 from app.database.embedded import ensure_database, start_embedded_server
 from app.database.migrate import upgrade_to_head
-from app.database.urls import asyncpg_dsn
+from app.database.urls import asyncpg_dsn, with_database
 from app.main import create_app
-from app.models import Base
 from app.serving import uvicorn_options
 from app.settings import ApiSettings, api_settings, realtime_settings
 from tests.factories import World, make_world
+from tests.snapshots import take_snapshot
 
 pytest_plugins = ["tests.browser"]
 
-# Several test runs may share one server (parallel checkouts): each names its own database.
-TEST_DATABASE = os.environ.get("RELAY247_TEST_DATABASE", "relay247_test")
-# Every table of the schema, so a table added later is emptied too.
-_TABLES = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+# Several test runs may share one server (parallel checkouts): each names its own databases.
+# Under pytest-xdist each worker has a database of its own, cloned from one migrated template.
+_BASE_NAME = os.environ.get("RELAY247_TEST_DATABASE", "relay247_test")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_DATABASE = f"{_BASE_NAME}_{_WORKER}" if _WORKER else _BASE_NAME
+_TEMPLATE = f"{_BASE_NAME}_template"
+_HERE = Path(__file__).parent.parent / ".relay247"
+
+# The audit signing key and checkpoint file live in the data folder: one per worker, new per
+# run, so that workers never write each other's checkpoints. Set before any setting is read.
+_DATA_DIR = _HERE / "test-data" / (_WORKER or "main")
+shutil.rmtree(_DATA_DIR, ignore_errors=True)
+_DATA_DIR.mkdir(parents=True)
+os.environ["RELAY247_DATA_DIR"] = str(_DATA_DIR)
 
 
 def free_port() -> int:
@@ -45,26 +60,50 @@ def free_port() -> int:
         return port
 
 
+@asynccontextmanager
+async def _machine_lock() -> AsyncIterator[None]:
+    """One worker at a time starts the embedded server or builds the template."""
+    _HERE.mkdir(exist_ok=True)
+    with (_HERE / "test-setup.lock").open("w") as lock:
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 async def server_url() -> str:
     """URL of a Postgres server's maintenance database, where test databases are made."""
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    data_dir = Path(__file__).parent.parent / ".relay247" / "test"
-    return await asyncio.to_thread(start_embedded_server, data_dir)
+    async with _machine_lock():
+        return await asyncio.to_thread(start_embedded_server, _HERE / "test")
 
 
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> str:
-    connection = await asyncpg.connect(asyncpg_dsn(server_url))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
-    finally:
-        await connection.close()
-    url = await ensure_database(server_url, TEST_DATABASE)
-    await asyncio.to_thread(upgrade_to_head, url)
-    return url
+    """This worker's database: a copy of the template, which the first worker of the run
+    migrates with the real Alembic revisions (a copy costs a fraction of a migration)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    async with _machine_lock():
+        connection = await asyncpg.connect(asyncpg_dsn(server_url))
+        try:
+            made_for = await connection.fetchval(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+                _TEMPLATE,
+            )
+            if made_for != run:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)')
+                template_url = await ensure_database(server_url, _TEMPLATE)
+                await asyncio.to_thread(upgrade_to_head, template_url)
+                await connection.execute(f"COMMENT ON DATABASE \"{_TEMPLATE}\" IS '{run}'")
+            await connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{TEST_DATABASE}" TEMPLATE "{_TEMPLATE}"')
+        finally:
+            await connection.close()
+    return with_database(server_url, TEST_DATABASE)
 
 
 @pytest.fixture
@@ -75,36 +114,42 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
+@dataclass(frozen=True)
+class _Snapshots:
+    """How to put the database back, in one round trip, to what a fresh install has (the
+    rows the migrations wrote) or to that plus the tests' world; and that world's parties."""
+
+    fresh: str
+    with_world: str
+    world: World
+
+
 @pytest.fixture(scope="session")
-async def _migration_seed(database_url: str) -> list[tuple[str, str]]:
-    """The rows the migrations themselves wrote (the network-wide escalation policy), per
-    table as JSON, so that every test starts from what a fresh install has."""
+async def _snapshots(database_url: str) -> _Snapshots:
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        seed = []
-        for table in Base.metadata.sorted_tables:
-            # Table names from the models' own metadata, never from input.
-            query = f'SELECT json_agg(t) FROM "{table.name}" AS t'  # noqa: S608
-            rows = await connection.fetchval(query)
-            if rows is not None:
-                seed.append((table.name, rows))
-        return seed
+        fresh = await take_snapshot(connection, "snapshot_fresh")
+        database = Database(database_url, pool_size=1, max_overflow=0)
+        try:
+            world = await make_world(database)
+        finally:
+            await database.dispose()
+        with_world = await take_snapshot(connection, "snapshot_world")
+        await connection.execute(fresh)
+        return _Snapshots(fresh, with_world, world)
     finally:
         await connection.close()
 
 
 @pytest.fixture(autouse=True)
-async def _clean_database(db: asyncpg.Connection, _migration_seed: list[tuple[str, str]]) -> None:
-    # The audit table refuses TRUNCATE by trigger (migration 0009); the test harness, as a
-    # superuser, empties it with triggers off (session_replication_role), only for this.
-    async with db.transaction():
-        await db.execute("SET LOCAL session_replication_role = replica")
-        await db.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
-    for table, rows in _migration_seed:
-        # A table name of the models' own metadata, never from input.
-        source = f'json_populate_recordset(NULL::"{table}", $1)'
-        restore = f'INSERT INTO "{table}" SELECT * FROM {source}'  # noqa: S608
-        await db.execute(restore, rows)
+async def _clean_database(
+    request: pytest.FixtureRequest, db: asyncpg.Connection, _snapshots: _Snapshots
+) -> None:
+    """Each test starts from a fresh install's rows, or with the world when it asks for one:
+    every table emptied and refilled, every sequence back where it was (milliseconds, where
+    TRUNCATE and building the world through the services took half a second)."""
+    wants_world = "world" in request.fixturenames
+    await db.execute(_snapshots.with_world if wants_world else _snapshots.fresh)
 
 
 @pytest.fixture
@@ -115,8 +160,10 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def world(database: Database) -> World:
-    return await make_world(database)
+def world(_snapshots: _Snapshots, _clean_database: None) -> World:
+    """France, Germany and Japan with their units, desks and NCBs, and the General
+    Secretariat: as make_world builds them, restored from a snapshot by _clean_database."""
+    return World(parties=dict(_snapshots.world.parties))
 
 
 class RunningServer:
@@ -130,6 +177,37 @@ class RunningServer:
         return self.server.config.app
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, stopped in the steps and order of its own shutdown, but without its
+    fixed 0.1 s waits (the main loop's tick, a pause for connections to close, then polls),
+    which cost every test that starts a server about 0.2 s of its teardown."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            for _ in range(20):  # uvicorn's 0.1 s tick, in steps that notice should_exit
+                await asyncio.sleep(0.005)
+                if self.should_exit:
+                    break
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for listener in self.servers:
+            listener.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        try:
+            async with asyncio.timeout(self.config.timeout_graceful_shutdown):
+                while self.server_state.connections or self.server_state.tasks:  # noqa: ASYNC110 (uvicorn signals neither)
+                    await asyncio.sleep(0.005)
+        except TimeoutError:
+            for task in self.server_state.tasks:
+                task.cancel()
+        for listener in self.servers:
+            await listener.wait_closed()
+        await self.lifespan.shutdown()
+
+
 @asynccontextmanager
 async def serving_app(
     app: FastAPI, *, api: ApiSettings | None = None, port: int | None = None
@@ -140,7 +218,7 @@ async def serving_app(
     options = uvicorn_options(
         api=api or api_settings(), realtime=realtime_settings(), log_level="warning"
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
+    server = _PromptServer(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -162,3 +240,35 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
 def running_server(database_url: str) -> AbstractAsyncContextManager[RunningServer]:
     """The real application on ``database_url`` under a real uvicorn."""
     return serving_app(create_app(database_url))
+
+
+_session_loop: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _remember_the_loop() -> None:
+    _session_loop.append(asyncio.get_running_loop())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test stopped by pytest-timeout shows where each of its asyncio tasks waits: the
+    timeout's own stack shows only the event loop's poll."""
+    outcome = yield
+    if call.excinfo is None or "Timeout" not in str(call.excinfo.value) or not _session_loop:
+        return
+    stacks = [_awaiting(task) for task in asyncio.all_tasks(_session_loop[0])]
+    outcome.get_result().sections.append(("asyncio tasks at the timeout", "\n".join(stacks)))
+
+
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """The chain of coroutines ``task`` waits in, outermost first (Task.print_stack shows
+    only the outermost frame of a suspended coroutine)."""
+    lines = [repr(task)]
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(lines) < 40:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is not None:
+            lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    return "\n".join(lines)
