@@ -1,5 +1,5 @@
 """Finding and launching the machine's Chromium for Playwright (no browser is downloaded):
-shared by the dashboard's browser tests (tests/browser.py) and its benchmark."""
+shared by the dashboard's browser tests (tests/browser/conftest.py) and its benchmark."""
 
 from __future__ import annotations
 

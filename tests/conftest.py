@@ -35,8 +35,6 @@ from app.settings import ApiSettings, api_settings, realtime_settings
 from tests.factories import World, make_world
 from tests.snapshots import take_snapshot
 
-pytest_plugins = ["tests.browser"]
-
 # Several test runs may share one server (parallel checkouts): each names its own databases.
 # Under pytest-xdist each worker has a database of its own, cloned from one migrated template.
 _BASE_NAME = os.environ.get("RELAY247_TEST_DATABASE", "relay247_test")

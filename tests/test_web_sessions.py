@@ -1,6 +1,7 @@
 """The dashboard's sessions over plain HTTP: what a sign-in makes, what a session cookie may
 do without the page's CSRF token (nothing that changes state), which origins may use it, how
-it ends, and the headers every page carries. The browser's view is tests/test_dashboard.py."""
+it ends, and the headers every page carries. The browser's view is
+tests/browser/test_dashboard.py."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import pytest
 from playwright.async_api import Page, Request, Route, expect
 
 from tests.browser import screenshot
+from tests.browser.test_dashboard_sections import WAIT_MS, collect_errors
 from tests.conftest import RunningServer
-from tests.test_dashboard_sections import WAIT_MS, collect_errors
 
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
