@@ -15,6 +15,8 @@ from typing import IO
 
 import httpx
 
+from tests.clients import LOOPBACK_TLS
+
 RELAY247 = str(Path(sys.executable).with_name("relay247"))
 
 
@@ -77,7 +79,7 @@ async def serving(
         started.append(process)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=2, verify=LOOPBACK_TLS) as client:
             for _ in range(300):
                 if process.returncode is not None:
                     raise AssertionError(_output(log_file) if log is None else f"see {log}")
