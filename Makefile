@@ -22,8 +22,12 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The tests run on TEST_WORKERS processes (pytest-xdist), each on a database of its own copied
+# from one migrated template; `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= 4
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

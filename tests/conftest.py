@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import os
 import shutil
 import socket
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -80,11 +80,22 @@ async def server_url() -> str:
         return await asyncio.to_thread(start_embedded_server, _HERE / "test")
 
 
+def _code_digest() -> str:
+    """Of the migrations and the code they may import: the template is remade when any changes."""
+    digest = hashlib.sha256()
+    root = Path(__file__).parent.parent
+    for path in sorted([*(root / "migrations").rglob("*.py"), *(root / "app").rglob("*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> str:
-    """This worker's database: a copy of the template, which the first worker of the run
-    migrates with the real Alembic revisions (a copy costs a fraction of a migration)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    """This worker's database: a copy of the template, migrated with the real Alembic
+    revisions by the first worker that finds it missing or made from other code (a copy
+    costs a fraction of a migration)."""
+    made_from = await asyncio.to_thread(_code_digest)
     async with _machine_lock():
         connection = await asyncpg.connect(asyncpg_dsn(server_url))
         try:
@@ -92,11 +103,11 @@ async def database_url(server_url: str) -> str:
                 "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
                 _TEMPLATE,
             )
-            if made_for != run:
+            if made_for != made_from:
                 await connection.execute(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)')
                 template_url = await ensure_database(server_url, _TEMPLATE)
                 await asyncio.to_thread(upgrade_to_head, template_url)
-                await connection.execute(f"COMMENT ON DATABASE \"{_TEMPLATE}\" IS '{run}'")
+                await connection.execute(f"COMMENT ON DATABASE \"{_TEMPLATE}\" IS '{made_from}'")
             await connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
             await connection.execute(f'CREATE DATABASE "{TEST_DATABASE}" TEMPLATE "{_TEMPLATE}"')
         finally:
@@ -270,3 +281,10 @@ def _awaiting(task: asyncio.Task[Any]) -> str:
             lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
         awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
     return "\n".join(lines)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow (seconds each: subprocesses, load, a browser walk) go first, so that
+    under pytest-xdist the short ones fill in around them rather than one slow test ending
+    the run alone on a worker."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
