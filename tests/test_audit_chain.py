@@ -35,10 +35,11 @@ from app.services.audit.sealer import seal_batch
 from app.services.audit.verify import verify_database
 from app.services.auth import Actor
 from app.settings import audit_settings
+from tests.cli_runner import invoke
 from tests.clients import http, submit_request
 from tests.conftest import TEST_DATABASE, RunningServer, free_port, running_server
 from tests.factories import World, request_body
-from tests.processes import environment, run, serving
+from tests.processes import environment, serving
 from tests.scrape import value
 
 DOCS = Path(__file__).parent.parent / "docs" / "audit-chain.md"
@@ -362,7 +363,7 @@ async def test_an_instance_seals_its_own_entries_as_they_commit(
 
 
 async def verify_cli(database_url: str) -> tuple[int, str]:
-    code, stdout, stderr = await run(
+    code, stdout, stderr = await invoke(
         "audit", "verify", "--db", env=environment(DATABASE_URL=database_url)
     )
     # Not a terminal: no progress bar, nothing else on stderr either.

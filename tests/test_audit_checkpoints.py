@@ -23,10 +23,11 @@ from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_ha
 from app.services.audit.checkpoints import Checkpoint, sign, take
 from app.services.audit.keys import KeyHolder, SigningKey, load_or_create_key, rotate_key
 from app.settings import audit_settings
+from tests.cli_runner import invoke
 from tests.clients import http
 from tests.conftest import TEST_DATABASE, RunningServer, running_server
 from tests.factories import World
-from tests.processes import environment, run
+from tests.processes import environment
 from tests.scrape import value
 from tests.test_audit_chain import seal_all, service_role_sql, write_entries
 
@@ -55,7 +56,7 @@ def files(tmp_path: Path) -> Files:
 
 
 async def checkpoint_cli(files: Files, database_url: str) -> Checkpoint:
-    code, stdout, stderr = await run("audit", "checkpoint", env=files.env(database_url))
+    code, stdout, stderr = await invoke("audit", "checkpoint", env=files.env(database_url))
     assert code == 0, stdout + stderr
     return Checkpoint.parse(stdout.strip())
 
@@ -66,7 +67,7 @@ async def verify_cli(
     args = ["audit", "verify", "--db"]
     if external is not None:
         args += ["--checkpoints", str(external)]
-    code, stdout, stderr = await run(*args, env=files.env(database_url))
+    code, stdout, stderr = await invoke(*args, env=files.env(database_url))
     assert stderr == "", stderr
     return code, stdout
 
@@ -164,7 +165,7 @@ async def test_a_checkpoint_is_stored_printed_appended_and_verifies(
 
 
 async def test_nothing_sealed_nothing_signed(database_url: str, files: Files) -> None:
-    code, _, stderr = await run("audit", "checkpoint", env=files.env(database_url))
+    code, _, stderr = await invoke("audit", "checkpoint", env=files.env(database_url))
     assert code == 1
     assert "no entry is sealed yet" in stderr
 
@@ -314,7 +315,7 @@ async def test_rotation_starts_a_new_key_and_old_checkpoints_stay_verifiable(
     await write_entries(database, 2)
     await seal_all(database)
     old = await checkpoint_cli(files, database_url)
-    code, stdout, stderr = await run("audit", "rotate-key", env=files.env(database_url))
+    code, stdout, stderr = await invoke("audit", "rotate-key", env=files.env(database_url))
     assert code == 0, stdout + stderr
     new_id = load_or_create_key(files.key).key_id
     assert f"new signing key {new_id}" in stdout
@@ -346,7 +347,7 @@ async def test_a_retired_key_signs_nothing(
     kept.write_bytes(files.key.read_bytes())
     await rotate_key(database, files.key)
     env = files.env(database_url) | {"RELAY247_AUDIT_SIGNING_KEY_FILE": str(kept)}
-    code, _, stderr = await run("audit", "checkpoint", env=env)
+    code, _, stderr = await invoke("audit", "checkpoint", env=env)
     assert code == 1
     assert "was retired at" in stderr
 

@@ -25,10 +25,11 @@ from app.services.audit.export_verify import ExportReport, verify_export
 from app.services.audit.keys import SigningKey, parse_public_keys
 from app.services.audit.sealer import seal_batch
 from app.settings import audit_settings
+from tests.cli_runner import invoke
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import Party, World, make_party
-from tests.processes import environment, run
+from tests.processes import environment
 from tests.waiting import eventually
 
 
@@ -120,7 +121,7 @@ async def test_an_export_of_a_live_trail_verifies_offline_with_the_published_key
     # With the real command and nothing but the file and the endpoint's JSON.
     (tmp_path / "export").write_text(text)
     (tmp_path / "keys.json").write_text(json.dumps(keys))
-    code, stdout, stderr = await run(
+    code, stdout, stderr = await invoke(
         "audit",
         "verify",
         str(tmp_path / "export"),
@@ -132,7 +133,7 @@ async def test_an_export_of_a_live_trail_verifies_offline_with_the_published_key
     assert stdout.startswith(f"export verified: {report.entries} entries and 0 links")
     # The key as base64 of its raw bytes works as well.
     (key,) = keys["items"]
-    code, stdout, _ = await run(
+    code, stdout, _ = await invoke(
         "audit",
         "verify",
         str(tmp_path / "export"),
@@ -353,16 +354,16 @@ async def test_the_command_line_export_is_the_endpoints_and_verifies(
             RELAY247_AUDIT_SIGNING_KEY_FILE=str(tmp_path / "key.pem"),
             RELAY247_AUDIT_CHECKPOINT_FILE=str(tmp_path / "checkpoints.ndjson"),
         )
-        code, stdout, stderr = await run(
+        code, stdout, stderr = await invoke(
             "audit", "export", "--country", "JP", "--until", until, env=env
         )
         assert (code, stderr) == (0, ""), stderr
         output = tmp_path / "export.csv"
-        code, _, stderr = await run(
+        code, _, stderr = await invoke(
             "audit", "export", "--format", "csv", "--output", str(output), env=env
         )
         assert code == 0, stderr
-        code, _, stderr = await run("audit", "export", "--since", "yesterday", env=env)
+        code, _, stderr = await invoke("audit", "export", "--since", "yesterday", env=env)
         assert code == 2
         assert "--since" in stderr
     # Both signed the header at their own moment (signed_at, and so the signature).

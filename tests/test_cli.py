@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from app.cli import cli
 from app.database.urls import asyncpg_dsn, with_database
 from app.services import lifecycle
+from tests.cli_runner import invoke
 from tests.conftest import TEST_DATABASE, free_port
 from tests.factories import World
 from tests.processes import environment, run, serving
@@ -60,7 +61,7 @@ async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data
     database_url: str, tmp_path: Path
 ) -> None:
     env = environment(DATABASE_URL=database_url, RELAY247_DATA_DIR=str(tmp_path))
-    code, stdout, stderr = await run("seed-demo", "--json", env=env)
+    code, stdout, stderr = await invoke("seed-demo", "--json", env=env)
     assert code == 0, stderr
     credentials = json.loads(stdout)
     assert set(credentials["countries"]) == {"FR", "DE", "BR", "JP", "NG", "US"}
@@ -71,7 +72,7 @@ async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data
     assert credentials["auditor"]["token"].startswith("r247_")
     assert (tmp_path / "demo-credentials.json").stat().st_mode & 0o077 == 0
 
-    code, again, _ = await run("seed-demo", "--json", env=env)
+    code, again, _ = await invoke("seed-demo", "--json", env=env)
     assert code == 0
     assert json.loads(again) == credentials
 
@@ -110,9 +111,9 @@ async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data
 
 async def test_tokens_create_makes_a_working_token(database_url: str) -> None:
     env = environment(DATABASE_URL=database_url)
-    code, _, stderr = await run("directory", "add-country", "DE", "Germany", env=env)
+    code, _, stderr = await invoke("directory", "add-country", "DE", "Germany", env=env)
     assert code == 0, stderr
-    code, agency_id, stderr = await run(
+    code, agency_id, stderr = await invoke(
         "directory",
         "add-agency",
         "--country",
@@ -124,7 +125,7 @@ async def test_tokens_create_makes_a_working_token(database_url: str) -> None:
         env=env,
     )
     assert code == 0, stderr
-    code, _, stderr = await run(
+    code, _, stderr = await invoke(
         "tokens",
         "create",
         "--agency-id",
@@ -137,7 +138,7 @@ async def test_tokens_create_makes_a_working_token(database_url: str) -> None:
     )
     assert code == 1
     assert "role unit belongs to an agency of kind unit" in stderr
-    code, token, stderr = await run(
+    code, token, stderr = await invoke(
         "tokens",
         "create",
         "--agency-id",
@@ -177,7 +178,7 @@ async def test_a_token_put_in_a_url_is_refused_and_not_logged(
 
 
 async def test_lifecycle_prints_the_state_machine() -> None:
-    code, stdout, stderr = await run("lifecycle", env=environment())
+    code, stdout, stderr = await invoke("lifecycle", env=environment())
     assert code == 0, stderr
     assert stdout == lifecycle.render_table()
     assert "| responded | close | requester | closed |" in stdout

@@ -24,10 +24,11 @@ from app.services.files.storage import CHUNK_BYTES, blob_store
 from app.services.retention.job import PURGE_LOCK, purge_batch
 from app.services.retention.purge import PurgeReport, purge_due
 from tests.audit_trail import entries
+from tests.cli_runner import invoke
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port
 from tests.factories import Party, World
-from tests.processes import environment, run, serving
+from tests.processes import environment, serving
 
 MESSAGE = "The suspect's second mailbox is on the same provider"
 CLOSING_REASON = "Suspect arrested; the case goes to trial"
@@ -472,7 +473,7 @@ async def test_the_purge_command(
     env = environment(DATABASE_URL=database_url)
     before = await snapshot(db)
 
-    code, out, err = await run("purge", "--dry-run", env=env)
+    code, out, err = await invoke("purge", "--dry-run", env=env)
     assert code == 0, err
     assert await snapshot(db) == before
     lines = out.splitlines()
@@ -481,13 +482,13 @@ async def test_the_purge_command(
     assert line.split()[-2:] == ["2", "2"]  # messages, files
     assert lines[-1].startswith("dry run: would purge 1 request (2 messages, 2 files;")
 
-    code, out, err = await run("purge", "--limit", "5", env=env)
+    code, out, err = await invoke("purge", "--limit", "5", env=env)
     assert code == 0, err
     assert created["id"] in out
     assert out.splitlines()[-1].startswith("purged 1 request (2 messages, 2 files;")
     assert len(await entries(database, "request.purged", object_id=created["id"])) == 1
 
-    code, out, err = await run("purge", env=env)
+    code, out, err = await invoke("purge", env=env)
     assert code == 0, err
     assert out.splitlines() == [
         "purged 0 requests (0 messages, 0 files; the bytes of 0 stored files deleted)"

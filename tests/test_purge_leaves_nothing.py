@@ -24,10 +24,11 @@ import pytest
 
 from app.database.urls import asyncpg_dsn
 from app.models.enums import Role
+from tests.cli_runner import invoke
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World, request_body
-from tests.processes import environment, run
+from tests.processes import environment
 
 FIELDS = [
     "subject",
@@ -165,7 +166,7 @@ async def test_no_byte_of_a_purged_request_is_left_in_a_pg_dump(
             uuid.UUID(request_id),
         )
 
-        code, out, err = await run("purge", env=environment(DATABASE_URL=database_url))
+        code, out, err = await invoke("purge", env=environment(DATABASE_URL=database_url))
         assert code == 0, err
         assert out.splitlines()[-1].startswith("purged 1 request"), out
 

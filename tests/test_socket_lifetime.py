@@ -19,10 +19,11 @@ from websockets.exceptions import ConnectionClosed
 from app.database import Database
 from app.models.enums import Role
 from app.services.directory import tokens
+from tests.cli_runner import invoke
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port, running_server
 from tests.factories import Party, World
-from tests.processes import RELAY247, environment, run
+from tests.processes import RELAY247, environment
 
 
 async def read_until_closed(connection: ClientConnection, within: float) -> None:
@@ -52,7 +53,7 @@ async def test_a_revoked_token_ends_its_sockets_on_every_instance(
         for socket in (*sockets, colleague):
             await socket.receive_event("request.assigned")
 
-        code, _, stderr = await run(
+        code, _, stderr = await invoke(
             "tokens", "revoke", desk.token, env=environment(DATABASE_URL=database_url)
         )
         assert code == 0, stderr
