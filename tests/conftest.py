@@ -223,12 +223,17 @@ async def serving_app(
 ) -> AsyncIterator[RunningServer]:
     """``app`` under a real uvicorn with production's options, in the caller's event loop
     (on ``port``, for a restart on the same address; else on a free one)."""
-    port = port or free_port()
+    # Bound here and handed to uvicorn: a port found free and bound later could be taken in
+    # between by another worker's server (uvicorn then exits, and the session's loop with it).
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port or 0))
+    port = listener.getsockname()[1]
     options = uvicorn_options(
         api=api or api_settings(), realtime=realtime_settings(), log_level="warning"
     )
     server = _PromptServer(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
             task.result()
@@ -238,6 +243,7 @@ async def serving_app(
     finally:
         server.should_exit = True
         await task
+        listener.close()
 
 
 @pytest.fixture
@@ -287,4 +293,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked slow (seconds each: subprocesses, load, a browser walk) go first, so that
     under pytest-xdist the short ones fill in around them rather than one slow test ending
     the run alone on a worker."""
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
