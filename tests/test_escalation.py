@@ -28,7 +28,7 @@ from tests.conftest import RunningServer, free_port
 from tests.deadlines import STEP_SECONDS, bring_due, bring_due_together
 from tests.factories import Party, World, make_party, make_rotation
 from tests.processes import environment, serving
-from tests.waiting import eventually
+from tests.waiting import beats, eventually
 
 # The takeover bound documented in /work/notes/deadlines.md: a surviving instance's timer is
 # set on the same nearest deadline, and its safety-net poll (this interval) bounds the rest.
@@ -295,18 +295,6 @@ async def test_a_surviving_instance_fires_the_deadline_of_one_killed(
     assert 0 <= late <= POLL_SECONDS  # the documented takeover bound
 
 
-async def worker_rounds(server: RunningServer, rounds: int) -> None:
-    """Wait until the server's deadline worker has ended ``rounds`` more rounds (claim, then
-    wait: it beats at the end of each)."""
-    health = server.app.state.supervisor.health["deadlines.worker"]
-    seen = health.last_beat
-    async with asyncio.timeout(30):
-        for _ in range(rounds):
-            while health.last_beat == seen:  # noqa: ASYNC110 (a beat sets no event)
-                await asyncio.sleep(0.005)
-            seen = health.last_beat
-
-
 async def test_a_claim_left_by_a_dead_connection_is_taken_over(
     server: RunningServer, world: World, database_url: str, db: asyncpg.Connection
 ) -> None:
@@ -331,7 +319,7 @@ async def test_a_claim_left_by_a_dead_connection_is_taken_over(
     )
     # Past the deadline, held: the worker looks again and again (it beats after each look)
     # and fires nothing.
-    await worker_rounds(server, 3)
+    await beats(server.app, "deadlines.worker", 3)
     assert await escalations(db, created["id"]) == []
     crashed.terminate()
 
