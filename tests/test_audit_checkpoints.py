@@ -30,6 +30,7 @@ from tests.factories import World
 from tests.processes import environment
 from tests.scrape import value
 from tests.test_audit_chain import seal_all, service_role_sql, write_entries
+from tests.waiting import beats
 
 
 class Files:
@@ -408,7 +409,8 @@ async def test_the_checkpointer_signs_when_the_head_moved_and_follows_a_rotation
     try:
         async with running_server(database_url) as server, http(server.http) as client:
             await checkpoint_at(head)
-            await asyncio.sleep(0.5)  # two more rounds: the head did not move, nothing signed
+            # Two more rounds: the head did not move, nothing signed.
+            await beats(server.app, "audit.checkpointer", 2)
             assert await db.fetchval("SELECT count(*) FROM audit_checkpoints") == 1
             first_key = load_or_create_key(files.key).key_id
             rotation = await rotate_key(database, files.key)

@@ -9,11 +9,13 @@ import asyncpg
 import pytest
 
 from app.database import Database
-from app.services.audit.sealer import seal_batch
+from app.services.audit.sealer import GATHER_SECONDS, seal_batch
 from app.settings import audit_settings
 from tests.clients import http, submit_request
 from tests.conftest import running_server
 from tests.factories import World
+
+SEAL_INTERVAL = 0.1  # RELAY247_AUDIT_SEAL_INTERVAL, in seconds (the default: 0.5)
 
 
 async def _unsealed(db: asyncpg.Connection, object_id: str) -> tuple[int, int]:
@@ -36,13 +38,16 @@ async def test_an_instance_with_the_sealer_off_seals_nothing_and_another_seals_i
     while await seal_batch(database.engine) is not None:  # the world's own entries
         pass
     monkeypatch.setenv("RELAY247_AUDIT_SEALER", "false")
+    # A sealer looks every interval, and seals its own instance's entries GATHER_SECONDS
+    # after they commit: a short interval makes a short wait show that none sealed them.
+    monkeypatch.setenv("RELAY247_AUDIT_SEAL_INTERVAL", str(SEAL_INTERVAL))
     audit_settings.cache_clear()
     try:
         async with running_server(database_url) as off, http(off.http) as client:
             created = await submit_request(client, world.unit("FR"))
-            # Three of the other instances' looks (RELAY247_AUDIT_SEAL_INTERVAL, 0.5 s) and
-            # more than its own 0.1 s after a commit: nothing of this instance is sealed.
-            await asyncio.sleep(1.5)
+            # Three looks of a sealer and more than the 0.1 s after a commit: nothing of this
+            # instance is sealed.
+            await asyncio.sleep(3 * SEAL_INTERVAL + GATHER_SECONDS)
             entries, unsealed = await _unsealed(db, created["id"])
             ready = (await client.get("/readyz")).json()
             metrics = (await client.get("/metrics")).text

@@ -1,7 +1,9 @@
 """A deadline whose firing fails is put off and tried again, and holds back no other: the
 worker fires a failing batch again one deadline a transaction, puts off the one that fails
 alone (retry_at, failures), logs it without content and counts it in /metrics, and fires it
-once what made it fail is mended. The loop itself is never restarted for it."""
+once what made it fail is mended. The loop itself is never restarted for it.
+
+The deadlines fall due when the test says (tests/deadlines.py); the policy's steps are long."""
 
 from __future__ import annotations
 
@@ -18,14 +20,13 @@ from app.models.enums import Role
 from app.schemas.escalation import LEGAL_DEFAULT
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
+from tests.deadlines import STEP_SECONDS, bring_due_together, wake_workers
 from tests.factories import World, request_body
 from tests.scrape import scrape, value
 from tests.waiting import eventually
 
-STEP_SECONDS = 1
 
-
-def one_second_steps() -> dict[str, Any]:
+def long_steps() -> dict[str, Any]:
     document = LEGAL_DEFAULT.model_dump(mode="json")
     for rule in document["ack_steps"]:
         rule["steps"] = [
@@ -38,7 +39,7 @@ def one_second_steps() -> dict[str, Any]:
 async def put_policy(client: httpx.AsyncClient, world: World, country: str) -> None:
     response = await client.put(
         f"/v1/countries/{country}/escalation-policy",
-        content=json.dumps(one_second_steps()),
+        content=json.dumps(long_steps()),
         headers={**world(country, Role.NCB).headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 200, response.text
@@ -68,7 +69,6 @@ async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
     async with http(server.http) as client:
         await put_policy(client, world, "DE")
         await put_policy(client, world, "FR")
-        # The one that will fail comes first: due first, claimed first, in the same batch.
         stuck = (await submit_request(client, world.unit("FR"), "DE"))["id"]
         other = (await submit_request(client, world.unit("DE"), "FR"))["id"]
         # DE's policy row is made unreadable by hand before the deadlines are due: every
@@ -77,6 +77,8 @@ async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
             "UPDATE escalation_policies SET document = '{\"ack_steps\": 1}' "
             "WHERE country_code = 'DE'"
         )
+        # The one that will fail comes first: due first, claimed first, in the same batch.
+        await bring_due_together(db, [stuck, other])
 
         await eventually(lambda: at_step(db, other, 1))
 
@@ -103,6 +105,7 @@ async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
             "UPDATE request_deadlines SET failures = 32767, retry_at = now() WHERE id = $1",
             row["id"],
         )
+        await wake_workers(db)
 
         async def put_off_for_longest() -> bool:
             delay = await db.fetchval(
@@ -122,9 +125,10 @@ async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
         # minutes): the deadline fires, once.
         await db.execute(
             "UPDATE escalation_policies SET document = $1::jsonb WHERE country_code = 'DE'",
-            json.dumps(one_second_steps()),
+            json.dumps(long_steps()),
         )
         await db.execute("UPDATE request_deadlines SET retry_at = now() WHERE id = $1", row["id"])
+        await wake_workers(db)
         await eventually(lambda: at_step(db, stuck, 1))
     fired = await ack_deadline(db, stuck)
     assert fired["fired_at"] is not None

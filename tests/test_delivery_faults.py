@@ -22,6 +22,7 @@ from tests.conftest import RunningServer, running_server
 from tests.factories import World
 from tests.feeds import append_raw_events
 from tests.outage import StoppablePostgres, stoppable_world
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +72,13 @@ async def test_postgres_stopped_under_open_sockets(
         assert (refused["type"], refused["status"]) == ("error", 503)
         await desk.send({"type": "ping"})
         assert await desk.receive() == {"type": "pong"}
-        await asyncio.sleep(5)
+
+        # The outage lasts until the listener has failed to reconnect twice (its backoff
+        # grown): an outage that outlasts attempts to end it, not one a first retry ends.
+        async def reconnections_failed() -> bool:
+            return bool((await readiness(client))[1]["loops"]["hub.listen"]["restarts"] >= 3)
+
+        await eventually(reconnections_failed)
         await postgres.start()
 
         await wait_until_ready(client, ready=True, within=20)
@@ -186,7 +193,15 @@ async def test_a_later_writer_cannot_commit_its_offset_before_an_earlier_one(
         offset = await first.fetchval(TAKE_OFFSET)
         assert offset == start + 1
         second_takes = asyncio.create_task(second.fetchval(TAKE_OFFSET))
-        await asyncio.sleep(0.3)
+
+        async def second_waits_on_a_lock() -> bool:
+            waits = await db.fetchval(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
+                second.get_server_pid(),
+            )
+            return bool(waits == "Lock")
+
+        await eventually(second_waits_on_a_lock)
         assert not second_takes.done(), "the counter row lock must hold the second writer"
         await first.execute(WRITE_EVENT, offset, "first")
         assert await db.fetch(READ_AFTER, start) == []  # a poll between: nothing visible yet

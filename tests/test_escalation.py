@@ -1,7 +1,12 @@
 """Acknowledgement deadlines and escalation, with real servers: a request nobody acknowledges
 walks its country's escalation policy step by step to the global desk and is then reminded;
 an ack stops it; several instances fire each deadline once, one survives another's kill -9,
-and an ack racing an escalation is always one or the other."""
+and an ack racing an escalation is always one or the other.
+
+Two tests let the deadlines fall due on their own, in real time: the walk of every step (the
+workers' timers and the wake-ups that a submit and each escalation send) and the takeover
+after a kill -9 (its bound is a time). The others give the policy long steps and make each
+deadline due when they need it (tests/deadlines.py): the firing is the real workers'."""
 
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ from app.schemas.escalation import LEGAL_DEFAULT
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port
+from tests.deadlines import STEP_SECONDS, bring_due, bring_due_together
 from tests.factories import Party, World, make_party, make_rotation
 from tests.processes import environment, serving
-from tests.waiting import eventually
+from tests.waiting import beats, eventually
 
 # The takeover bound documented in /work/notes/deadlines.md: a surviving instance's timer is
 # set on the same nearest deadline, and its safety-net poll (this interval) bounds the rest.
@@ -92,9 +98,20 @@ async def escalation_events_per_step(db: asyncpg.Connection) -> dict[tuple[str, 
     return {(str(row["request_id"]), row["step"]): row["n"] for row in rows}
 
 
+async def pending_escalation(db: asyncpg.Connection, request_id: str) -> int:
+    """The request's escalation deadlines that are still to fire."""
+    pending: int = await db.fetchval(
+        "SELECT count(*) FROM request_deadlines WHERE request_id = $1 "
+        "AND kind IN ('ack', 'reminder') AND fired_at IS NULL AND cancelled_at IS NULL",
+        uuid.UUID(request_id),
+    )
+    return pending
+
+
 async def test_escalation_walks_every_step_to_the_global_desk(
     server: RunningServer, world: World, database: Database, db: asyncpg.Connection
 ) -> None:
+    """In real time, at one second a step: nobody makes a deadline due but the clock."""
     backup = await backup_on_duty(database, world)
     primary, requester, ncb = world.desk("DE"), world.unit("FR"), world("DE", Role.NCB)
     requester_socket = await Dashboard.open(server.ws, requester)
@@ -137,10 +154,12 @@ async def test_escalation_walks_every_step_to_the_global_desk(
         # Someone acts: the reminders stop.
         acked = await client.post(f"/v1/requests/{request_id}/ack", headers=world.gs.headers)
         assert acked.status_code == 200, acked.text
-    # A reminder may have been fired while the ack was on its way; none after it.
+    # A reminder may have been fired while the ack was on its way; none after it: the ack
+    # left nothing to fire, and nothing fired before it is still on its way.
     while (frame := await requester_socket.receive())["event"] != "request.acknowledged":
         assert frame["event"] == "request.overdue", frame
-    await requester_socket.assert_silent(2.5)
+    assert await pending_escalation(db, request_id) == 0
+    await requester_socket.assert_silent()
     await requester_socket.close()
 
     agency, desk = f"agency:{requester.agency_id}", "desk:DE"
@@ -167,12 +186,7 @@ async def test_escalation_walks_every_step_to_the_global_desk(
         (2, 3),
     ]
     assert all(e.actor_principal_id is None for e in audited)
-    pending = await db.fetchval(
-        "SELECT count(*) FROM request_deadlines WHERE request_id = $1 "
-        "AND kind IN ('ack', 'reminder') AND fired_at IS NULL AND cancelled_at IS NULL",
-        uuid.UUID(request_id),
-    )
-    assert pending == 0
+    assert await pending_escalation(db, request_id) == 0
 
 
 async def test_an_ack_at_step_two_stops_the_escalation(
@@ -182,19 +196,22 @@ async def test_an_ack_at_step_two_stops_the_escalation(
     requester, ncb = world.unit("FR"), world("DE", Role.NCB)
     requester_socket = await Dashboard.open(server.ws, requester)
     async with http(server.http) as client:
-        # The NCB's step is long enough for the ack to arrive within it on a loaded machine.
-        await use_policy(client, world, 1, 1, 10, 1)
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
         request_id = (await submit_request(client, requester))["id"]
+        await bring_due(db, request_id, "ack")
         assert (await requester_socket.receive_event("request.escalated"))["data"][
             "escalation_step"
         ] == 1
+        await bring_due(db, request_id, "ack")
         assert (await requester_socket.receive_event("request.escalated"))["data"][
             "escalation_step"
         ] == 2
         acked = await client.post(f"/v1/requests/{request_id}/ack", headers=ncb.headers)
         assert acked.status_code == 200, acked.text
         await requester_socket.receive_event("request.acknowledged")
-        await requester_socket.assert_silent(2)
+        # Nothing is left to fire (the deadlines' states below), and nothing is on its way.
+        assert await pending_escalation(db, request_id) == 0
+        await requester_socket.assert_silent()
         shown = (await client.get(f"/v1/requests/{request_id}", headers=ncb.headers)).json()
     await requester_socket.close()
     assert shown["escalation_step"] == 2
@@ -217,19 +234,25 @@ async def test_two_instances_fire_each_step_once(
     env = environment(DATABASE_URL=database_url, RELAY247_DEADLINE_POLL_INTERVAL=str(POLL_SECONDS))
     async with serving(free_port(), env) as first, serving(free_port(), env) as second:
         async with http(first) as client:
-            await use_policy(client, world, 1, 1, 1, 30)
+            await use_policy(client, world, *[STEP_SECONDS] * 4)
             ids = [(await submit_request(client, world.unit("FR")))["id"] for _ in range(12)]
         async with http(second) as client:
             ids += [(await submit_request(client, world.unit("JP")))["id"] for _ in range(12)]
 
-        async def all_at_the_global_desk() -> bool:
-            count = await db.fetchval(
-                "SELECT count(*) FROM requests WHERE escalation_step = 3 AND id = ANY($1)",
-                [uuid.UUID(i) for i in ids],
-            )
-            return bool(count == len(ids))
+        for step in (1, 2, 3):
+            # Every request's deadline due at once, both instances woken by the same NOTIFY:
+            # they race for each one.
+            await bring_due_together(db, ids)
 
-        await eventually(all_at_the_global_desk)
+            async def all_at(step: int = step) -> bool:
+                count = await db.fetchval(
+                    "SELECT count(*) FROM requests WHERE escalation_step = $2 AND id = ANY($1)",
+                    [uuid.UUID(i) for i in ids],
+                    step,
+                )
+                return bool(count == len(ids))
+
+            await eventually(all_at)
     per_step = await escalation_events_per_step(db)
     assert per_step == {(request_id, step): 1 for request_id in ids for step in (1, 2, 3)}
 
@@ -237,6 +260,7 @@ async def test_two_instances_fire_each_step_once(
 async def test_a_surviving_instance_fires_the_deadline_of_one_killed(
     world: World, database: Database, database_url: str, db: asyncpg.Connection
 ) -> None:
+    """In real time: the survivor's own timer or poll finds the deadline, within a bound."""
     env = environment(DATABASE_URL=database_url, RELAY247_DEADLINE_POLL_INTERVAL=str(POLL_SECONDS))
     started: list[asyncio.subprocess.Process] = []
     async with (
@@ -277,17 +301,25 @@ async def test_a_claim_left_by_a_dead_connection_is_taken_over(
     """An instance that dies while it fires holds the deadline's and the request's row locks
     until Postgres sees its connection go; then another worker fires it."""
     async with http(server.http) as client:
-        await use_policy(client, world, 1, 60, 60, 60)
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
         created = await submit_request(client, world.unit("FR"))
     dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
     crashed = await asyncpg.connect(dsn)
     await crashed.execute("BEGIN")
+    # The request's lock first, so that no worker can claim the deadline once it is due; then
+    # the deadline's, as a worker's claim holds both.
+    await crashed.execute(
+        "SELECT 1 FROM requests WHERE id = $1 FOR UPDATE", uuid.UUID(created["id"])
+    )
+    await bring_due(db, created["id"], "ack")
     await crashed.execute(
         "SELECT 1 FROM request_deadlines d JOIN requests r ON r.id = d.request_id "
         "WHERE d.request_id = $1 FOR UPDATE",
         uuid.UUID(created["id"]),
     )
-    await asyncio.sleep(2)  # past the deadline: held, so nobody fires it
+    # Past the deadline, held: the worker looks again and again (it beats after each look)
+    # and fires nothing.
+    await beats(server.app, "deadlines.worker", 3)
     assert await escalations(db, created["id"]) == []
     crashed.terminate()
 
@@ -306,13 +338,11 @@ async def test_ack_racing_escalation_is_one_or_the_other(
 ) -> None:
     ncb = world("DE", Role.NCB)
     async with http(server.http) as client:
-        await use_policy(client, world, 1, 60, 60, 60)
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
         created = [await submit_request(client, world.unit("FR")) for _ in range(RACES)]
-        # Each ack is sent at its request's deadline, all at nearly the same moment.
+        # Every deadline falls due at once, and each ack is sent at that moment.
 
         async def ack_at_deadline(request: dict[str, Any]) -> httpx.Response:
-            due = datetime.fromisoformat(request["ack_due_at"])
-            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
             while True:
                 answer = await client.post(f"/v1/requests/{request['id']}/ack", headers=ncb.headers)
                 # A hundred acks at once pass the server's in-flight limit: it sheds some with
@@ -321,7 +351,8 @@ async def test_ack_racing_escalation_is_one_or_the_other(
                     return answer
                 await asyncio.sleep(0.05)
 
-        answers = await asyncio.gather(*(ack_at_deadline(r) for r in created))
+        due = bring_due_together(db, [r["id"] for r in created])
+        _, *answers = await asyncio.gather(due, *(ack_at_deadline(r) for r in created))
     refused = [(a.status_code, a.text) for a in answers if a.status_code != 200]
     assert not refused, refused
 

@@ -14,11 +14,13 @@ from websockets.exceptions import ConnectionClosed
 
 from app.database import Database
 from app.database.urls import asyncpg_dsn
+from app.realtime.protocol import CLOSE_TOO_SLOW
 from app.services import events
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World, make_world
 from tests.feeds import append_raw_events
+from tests.waiting import eventually
 
 
 async def submit(server: RunningServer, world: World, target: str = "DE") -> str:
@@ -286,7 +288,11 @@ async def test_a_client_that_stops_reading_is_closed_with_4000_and_resumes_losin
         # 250 x 100 kB is far more than loopback socket buffers hold: the server's send blocks,
         # and after the 1 s send timeout the server gives up on this client.
         await append_raw_events(asyncpg_dsn(database_url), "desk:DE", count, pad=100_000)
-        await asyncio.sleep(3)
+
+        async def given_up() -> bool:  # before this client reads again
+            return all(socket.close_code == CLOSE_TOO_SLOW for socket in server.app.state.sockets)
+
+        await eventually(given_up)
         received = 0
         closed: ConnectionClosed | None = None
         while closed is None:

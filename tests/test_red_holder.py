@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import httpx
 
 from app.database import Database
@@ -18,6 +19,7 @@ from app.models.enums import AgencyKind, Role
 from app.services.directory import agencies
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
+from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import Party, World, make_contact_point, make_party, make_rotation
 from tests.test_escalation import backup_on_duty, use_policy
 from tests.waiting import eventually
@@ -155,15 +157,16 @@ async def test_red_content_is_the_holders_not_its_desks_and_follows_a_handover(
 
 
 async def test_red_content_follows_an_escalation_to_the_backup(
-    server: RunningServer, world: World, database: Database
+    server: RunningServer, world: World, database: Database, db: asyncpg.Connection
 ) -> None:
     primary = world.desk("DE")
     backup = await backup_on_duty(database, world)
     async with http(server.http) as client:
-        await use_policy(client, world, 1, 600, 600, 600)
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
         request_id = str(
             (await submit_request(client, world.unit("FR"), "DE", handling_code="RED"))["id"]
         )
+        await bring_due(db, request_id, "ack")  # the primary let its time run out
 
         async def held_by_backup() -> bool:
             shown = await _ok(client, world("DE", Role.NCB), f"/v1/requests/{request_id}")

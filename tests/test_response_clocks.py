@@ -4,10 +4,11 @@ its warning and breach rows; the worker pushes each warning once and the breach 
 requester and resumes exactly; a restarted server does not repeat a fired warning; a response
 stops the clock.
 
-The policy speaks in hours. To see a warning fire without waiting hours, a test brings that
-one row's due_at near in the database (as if the time had passed) and wakes the workers the
-way a write of a near deadline does (a NOTIFY on the events' channel): the firing itself is
-the real worker's."""
+The policy speaks in hours. To see a warning fire without waiting hours, a test makes that
+one row due in the database (as if the time had passed) and wakes the workers the way a write
+of a near deadline does (a NOTIFY on the events' channel; tests/deadlines.py): the firing
+itself is the real worker's. A pause of an hour is made the same way: its start is moved back
+an hour."""
 
 from __future__ import annotations
 
@@ -22,17 +23,16 @@ import httpx
 
 from app.database import Database
 from app.models.enums import Role
-from app.realtime.notifier import PG_CHANNEL
 from app.schemas.escalation import LEGAL_DEFAULT
-from app.services.deadlines.rows import WAKE_CHANNEL
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port
+from tests.deadlines import bring_due, fire_next
 from tests.factories import World, make_rotation
 from tests.processes import environment, serving
-from tests.waiting import eventually
 
 RESPOND_WITHIN_HOURS = 2
+PAUSE = timedelta(hours=1)  # how long a paused request waits on its requester
 REASON = "Which mailbox exactly: the address has two aliases"
 
 
@@ -61,20 +61,6 @@ async def clock_rows(db: asyncpg.Connection, request_id: str) -> dict[tuple[str,
     return {(row["kind"], row["step"]): row for row in rows}
 
 
-async def bring_near(db: asyncpg.Connection, request_id: str, kind: str, step: int) -> None:
-    """As if the time up to this row had passed: due in a moment; the workers are woken."""
-    changed = await db.execute(
-        "UPDATE request_deadlines SET due_at = clock_timestamp() + interval '300 milliseconds' "
-        "WHERE request_id = $1 AND kind = $2 AND step = $3 "
-        "AND fired_at IS NULL AND cancelled_at IS NULL",
-        uuid.UUID(request_id),
-        kind,
-        step,
-    )
-    assert changed == "UPDATE 1", changed
-    await db.execute("SELECT pg_notify($1, $2)", PG_CHANNEL, WAKE_CHANNEL)
-
-
 async def pushed(db: asyncpg.Connection, request_id: str, event: str) -> list[tuple[Any, str]]:
     """Each push of ``event`` for the request: (its percent if any, its channel)."""
     rows = await db.fetch(
@@ -90,12 +76,24 @@ def moment(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def fired(db: asyncpg.Connection, request_id: str, kind: str, step: int) -> None:
-    async def done() -> bool:
-        row = (await clock_rows(db, request_id))[(kind, step)]
-        return row["fired_at"] is not None
-
-    await eventually(done)
+async def pause_began_earlier(db: asyncpg.Connection, request_id: str, earlier: timedelta) -> None:
+    """As if the pause had begun ``earlier`` before it did: the request's pause and the rows
+    it cancelled (cancelled at exactly the pause's start) moved back together."""
+    paused_at = await db.fetchval(
+        "UPDATE requests SET response_paused_at = response_paused_at - $2::interval "
+        "WHERE id = $1 RETURNING response_paused_at + $2::interval",
+        uuid.UUID(request_id),
+        earlier,
+    )
+    assert paused_at is not None
+    moved = await db.execute(
+        "UPDATE request_deadlines SET cancelled_at = cancelled_at - $3::interval "
+        "WHERE request_id = $1 AND cancelled_at = $2",
+        uuid.UUID(request_id),
+        paused_at,
+        earlier,
+    )
+    assert moved == "UPDATE 2", moved  # the 90 % warning and the breach
 
 
 async def next_event(socket: Dashboard, event: str, **data: Any) -> dict[str, Any]:
@@ -168,7 +166,7 @@ async def test_warnings_fire_once_each_and_the_breach_reaches_desk_and_requester
         assert created["assigned_to"] == str(assignee.principal_id)
 
         for percent in (50, 90):
-            await bring_near(db, request_id, "response_warning", percent)
+            await bring_due(db, request_id, "response_warning", percent)
             for socket in sockets.values():
                 frame = await next_event(socket, "request.response_warning", percent=percent)
                 assert frame["data"]["percent"] == percent
@@ -178,15 +176,17 @@ async def test_warnings_fire_once_each_and_the_breach_reaches_desk_and_requester
                 )
                 assert "subject" not in frame["data"]  # metadata only
 
-        await bring_near(db, request_id, "response_breach", 100)
+        await bring_due(db, request_id, "response_breach", 100)
         for socket in sockets.values():
             frame = await next_event(socket, "request.breached")
             assert frame["data"]["response_breached_at"] is not None
         shown = (await client.get(f"/v1/requests/{request_id}", headers=ncb.headers)).json()
         # The assignee hears it on its own channel and its desk's; then nothing more comes.
         await next_event(sockets["assignee"], "request.breached")
+    # Nothing is left to fire, and nothing fired is still on its way.
+    assert all(row["fired_at"] is not None for row in (await clock_rows(db, request_id)).values())
     for socket in sockets.values():
-        await socket.assert_silent(1)
+        await socket.assert_silent()
         await socket.close()
 
     assert shown["response_breached_at"] is not None
@@ -216,8 +216,7 @@ async def test_the_clock_pauses_while_waiting_on_the_requester_and_resumes_exact
         request_id = created["id"]
         await act(client, desk.headers, request_id, "acknowledge")
         # The first warning fires before the pause: it stays fired, once.
-        await bring_near(db, request_id, "response_warning", 50)
-        await fired(db, request_id, "response_warning", 50)
+        await fire_next(db, request_id, "response_warning", 50)
         before = await clock_rows(db, request_id)
 
         paused = await act(client, desk.headers, request_id, "request_info", reason=REASON)
@@ -227,21 +226,21 @@ async def test_the_clock_pauses_while_waiting_on_the_requester_and_resumes_exact
             for key, row in (await clock_rows(db, request_id)).items()
             if row["fired_at"] is None and row["cancelled_at"] is None
         ]
-        await asyncio.sleep(1.5)
+        # The requester answers an hour later.
+        await pause_began_earlier(db, request_id, PAUSE)
         resumed = await act(client, requester.headers, request_id, "provide_info")
         after = (await client.get(f"/v1/requests/{request_id}", headers=desk.headers)).json()
 
         # The rest of the clock still runs, from its shifted times.
-        await bring_near(db, request_id, "response_warning", 90)
-        await fired(db, request_id, "response_warning", 90)
+        await fire_next(db, request_id, "response_warning", 90)
 
     assert during["status"] == "info_requested"
     assert moment(during["response_paused_at"]) == moment(paused["at"])
     assert during["response_due_at"] == created["response_due_at"]
     assert pending_while_paused == []
 
-    waited = datetime.fromisoformat(resumed["at"]) - datetime.fromisoformat(paused["at"])
-    assert waited >= timedelta(seconds=1.5)
+    waited = datetime.fromisoformat(resumed["at"]) - (datetime.fromisoformat(paused["at"]) - PAUSE)
+    assert waited >= PAUSE
     assert after["response_paused_at"] is None
     shift = datetime.fromisoformat(after["response_due_at"]) - datetime.fromisoformat(
         created["response_due_at"]
@@ -265,21 +264,24 @@ async def test_the_clock_pauses_while_waiting_on_the_requester_and_resumes_exact
     assert sorted(p for p, c in per_channel if c == "desk:DE") == [50, 90]
 
 
+POLL = 0.25  # the restarted server's deadline poll interval, in seconds
+
+
 async def test_a_restarted_server_does_not_repeat_a_fired_warning(
     world: World, database: Database, database_url: str, db: asyncpg.Connection
 ) -> None:
-    env = environment(DATABASE_URL=database_url, RELAY247_DEADLINE_POLL_INTERVAL="1")
+    env = environment(DATABASE_URL=database_url, RELAY247_DEADLINE_POLL_INTERVAL=str(POLL))
     async with serving(free_port(), env) as first:
         async with http(first) as client:
             await use_policy(client, world)
             request_id = (await submit_request(client, world.unit("FR")))["id"]
-        await bring_near(db, request_id, "response_warning", 50)
-        await fired(db, request_id, "response_warning", 50)
+        await fire_next(db, request_id, "response_warning", 50)
     # Stopped; started again, a later warning fires and the first one does not again.
     async with serving(free_port(), env):
-        await bring_near(db, request_id, "response_warning", 90)
-        await fired(db, request_id, "response_warning", 90)
-        await asyncio.sleep(2)  # two of its polls: time to repeat anything it would repeat
+        await fire_next(db, request_id, "response_warning", 90)
+        # Whatever the worker would repeat, it would at one of its looks, at least one every
+        # poll interval: two of them pass.
+        await asyncio.sleep(2 * POLL)
     warned = await entries(database, "request.response_warning", object_id=request_id)
     assert [e.details["percent"] for e in warned] == [50, 90]
     assert sorted(

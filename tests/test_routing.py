@@ -7,6 +7,7 @@ agreements, carries warnings about how the target can handle its type, and can b
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -339,8 +340,8 @@ async def test_the_desk_hands_a_request_on_and_both_people_and_the_desk_are_told
     assert set(heard) == {"desk:DE", channel_of(colleague)}
     assert heard[channel_of(colleague)]["data"]["assignment"] == "reassigned"
     assert set(await frames(ncb, 1)) == {"desk:DE"}
+    await asyncio.gather(*(dashboard.assert_silent() for dashboard in (first, second, ncb)))
     for dashboard in (first, second, ncb):
-        await dashboard.assert_silent(0.2)
         await dashboard.close()
 
     entries = await db.fetch(

@@ -133,6 +133,9 @@ async def test_a_principal_manages_its_own_tokens_but_not_others(
         ).status_code == 200
 
 
+OVERLAP_SECONDS = 600
+
+
 async def test_rotation_keeps_the_old_token_for_the_overlap_only(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
@@ -140,7 +143,7 @@ async def test_rotation_keeps_the_old_token_for_the_overlap_only(
     async with http(server.http) as client:
         rotated = await client.post(
             f"/v1/tokens/{prefix_of(desk)}/rotate",
-            json={"overlap_seconds": 2},
+            json={"overlap_seconds": OVERLAP_SECONDS},
             headers=desk.headers,
         )
         assert rotated.status_code == 201, rotated.text
@@ -154,7 +157,17 @@ async def test_rotation_keeps_the_old_token_for_the_overlap_only(
         assert again.status_code == 409, "a token rotates once"
         assert new["prefix"] in again.json()["detail"]
 
-        await asyncio.sleep(2.5)
+        # The overlap ends that long after the rotation, on the database's clock; then its
+        # end is made to have passed.
+        overlap = await db.fetchval(
+            "SELECT old.expires_at - new.created_at FROM api_tokens old "
+            "JOIN api_tokens new ON new.id = old.replaced_by WHERE old.prefix = $1",
+            prefix_of(desk),
+        )
+        assert overlap == timedelta(seconds=OVERLAP_SECONDS)
+        await db.execute(
+            "UPDATE api_tokens SET expires_at = now() WHERE prefix = $1", prefix_of(desk)
+        )
         assert not await works(client, desk.token), "the overlap is over"
         assert await works(client, new["token"])
         listed = await client.get(
@@ -333,7 +346,8 @@ async def test_revoking_or_disabling_on_one_instance_closes_sockets_on_another(
     world: World, database_url: str
 ) -> None:
     desk, unit, manager = world.desk("DE"), world.unit("DE"), world("DE", Role.NCB)
-    env = environment(DATABASE_URL=database_url)
+    # Sockets are closed within the token check's interval: a short one, not the default 2 s.
+    env = environment(DATABASE_URL=database_url, RELAY247_TOKEN_CHECK_INTERVAL="0.25")
     async with serving(free_port(), env) as first, serving(free_port(), env) as second:
         ws_first = first.replace("http", "ws") + "/v1/ws"
         revoked_socket = await Dashboard.open(ws_first, desk)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from httpx import AsyncClient
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
@@ -14,6 +15,7 @@ from app.main import create_app
 from tests.browser import screenshot, sign_in
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port, running_server, serving_app
+from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import Party, World, make_contact_point, make_rotation, request_body
 from tests.test_escalation import use_policy
 from tests.test_red_holder import red_request
@@ -149,14 +151,15 @@ async def test_the_request_page_shows_content_thread_files_and_allowed_actions(
 
 
 async def test_the_countdown_runs_out_and_the_escalation_shows(
-    server: RunningServer, world: World, page: Page
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection
 ) -> None:
     async with http(server.http) as client:
-        await use_policy(client, world, 2, 2, 2, 2)
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
         await sign_in(page, server, world.desk("DE"))
         created = await submit_request(client, world.unit("FR"), "DE")
     row = page.locator(f"#request-{created['id']}")
     await expect(row.locator("td.deadline").first).to_contain_text("in ", timeout=WAIT_MS)
+    await bring_due(db, created["id"], "ack")  # as if its time ran out
     await expect(row.locator(".flag.escalated")).to_be_visible(timeout=WAIT_MS)
     await expect(row.locator("td.deadline").first).to_have_attribute("data-level", "ok")
 

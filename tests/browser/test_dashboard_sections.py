@@ -18,6 +18,7 @@ from app.models.enums import RequestType, Role
 from tests.browser import follow_sign_in_link, screenshot
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
+from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import Party, World, make_agreement, make_national_auditor, make_rotation
 from tests.processes import environment, run_in
 from tests.test_escalation import use_policy
@@ -130,15 +131,16 @@ async def test_the_ncb_sees_its_countrys_agreements(
 
 
 async def test_the_global_desk_sees_an_escalated_request_appear_live(
-    server: RunningServer, world: World, page: Page
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection
 ) -> None:
     async with http(server.http) as client:
-        await use_policy(client, world, 2, 2, 2, 2)  # DE's desk: 2 s for each step
+        await use_policy(client, world, *[STEP_SECONDS] * 4)  # DE's desk
         errors = await open_section(page, server, world.gs, "network")
         await page.wait_for_selector("body[data-connection='live']", timeout=WAIT_MS)
         await expect(page.locator("#network-empty")).to_be_visible()
         late = await submit_request(client, world.unit("FR"), "DE")
         calm = await submit_request(client, world.unit("DE"), "JP")  # JP's policy: minutes
+    await bring_due(db, late["id"], "ack")  # DE's desk let its time run out
 
     row = page.locator(f"#request-{late['id']}")
     await expect(row.locator(".flag.escalated")).to_be_visible(timeout=WAIT_MS)
