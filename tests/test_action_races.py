@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from app.models.enums import RequestAction, RequestStatus, Role, Side
 from app.services import lifecycle
@@ -85,6 +86,7 @@ def side_taking(action: RequestAction) -> Side:
     return Side.TARGET if action in lifecycle.actions_of(Side.TARGET) else Side.REQUESTER
 
 
+@pytest.mark.slow
 async def test_concurrent_actions_leave_every_history_a_legal_path_of_the_table(
     world: World, database_url: str, db: asyncpg.Connection
 ) -> None:
@@ -166,6 +168,7 @@ async def test_concurrent_actions_leave_every_history_a_legal_path_of_the_table(
     assert sum(o.status_code == 409 for o in outcomes) >= len(outcomes) // 3
 
 
+@pytest.mark.slow
 async def test_of_two_identical_starts_exactly_one_wins(
     world: World, database_url: str, db: asyncpg.Connection
 ) -> None:

@@ -92,6 +92,7 @@ async def exports_audited(db: asyncpg.Connection) -> int:
     return count
 
 
+@pytest.mark.slow
 async def test_an_export_whose_client_stops_reading_is_stopped_and_its_slot_released(
     server: RunningServer,
     world: World,

@@ -29,6 +29,7 @@ from tests.factories import World
 from tests.processes import environment, run, serving
 
 
+@pytest.mark.slow
 async def test_serve_without_database_url_runs_the_embedded_postgres(tmp_path: Path) -> None:
     env = environment(DATABASE_URL=None, RELAY247_DATA_DIR=str(tmp_path / "data"))
     code, _, stderr = await run("migrate", env=env)
@@ -248,6 +249,7 @@ sys.stdin.read()
 """
 
 
+@pytest.mark.slow
 async def test_demo_on_a_port_another_program_holds_says_so_before_anything(
     tmp_path: Path,
 ) -> None:
@@ -275,6 +277,7 @@ async def test_demo_on_a_port_another_program_holds_says_so_before_anything(
     assert not (tmp_path / "data").exists(), "no embedded Postgres was started"
 
 
+@pytest.mark.slow
 async def test_a_second_demo_points_to_the_relay247_already_running(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from app.database import Database
 from app.models.enums import Layer, Role
@@ -108,6 +109,7 @@ async def pending_escalation(db: asyncpg.Connection, request_id: str) -> int:
     return pending
 
 
+@pytest.mark.slow
 async def test_escalation_walks_every_step_to_the_global_desk(
     server: RunningServer, world: World, database: Database, db: asyncpg.Connection
 ) -> None:
@@ -227,6 +229,7 @@ async def test_an_ack_at_step_two_stops_the_escalation(
     assert [tuple(row) for row in states] == [(0, True, False), (1, True, False), (2, False, True)]
 
 
+@pytest.mark.slow
 async def test_two_instances_fire_each_step_once(
     world: World, database: Database, database_url: str, db: asyncpg.Connection
 ) -> None:
@@ -257,6 +260,7 @@ async def test_two_instances_fire_each_step_once(
     assert per_step == {(request_id, step): 1 for request_id in ids for step in (1, 2, 3)}
 
 
+@pytest.mark.slow
 async def test_a_surviving_instance_fires_the_deadline_of_one_killed(
     world: World, database: Database, database_url: str, db: asyncpg.Connection
 ) -> None:

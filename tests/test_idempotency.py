@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import asyncpg
+import pytest
 from alembic import command
 
 from app.database import Database
@@ -143,6 +144,7 @@ async def test_a_key_past_its_lifetime_is_a_new_key(
     )
 
 
+@pytest.mark.slow
 async def test_the_purge_job_sweeps_expired_keys(
     world: World, db: asyncpg.Connection, database: Database, database_url: str
 ) -> None:

@@ -3,12 +3,15 @@ took the write."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.clients import Dashboard, http
 from tests.conftest import free_port
 from tests.factories import World, request_body
 from tests.processes import environment, serving
 
 
+@pytest.mark.slow
 async def test_post_to_one_instance_reaches_dashboard_on_another(
     world: World, database_url: str
 ) -> None:
@@ -36,6 +39,7 @@ async def test_post_to_one_instance_reaches_dashboard_on_another(
         await requester.close()
 
 
+@pytest.mark.slow
 async def test_workers_of_one_instance_share_the_stream(world: World, database_url: str) -> None:
     env = environment(DATABASE_URL=database_url)
     async with serving(free_port(), env, "--workers", "2") as base:

@@ -134,6 +134,7 @@ async def cause_database_faults(
     return answers
 
 
+@pytest.mark.slow
 async def test_no_log_line_holds_request_content_or_a_token(
     world: World, database_url: str, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
@@ -219,6 +220,7 @@ def encodings(token: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 async def test_no_log_line_holds_upload_metadata_or_an_encoded_token(
     world: World, database_url: str, db: asyncpg.Connection, tmp_path: Path
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World
@@ -29,6 +31,7 @@ FAMILIES = [
 ]
 
 
+@pytest.mark.slow
 async def test_every_family_is_rendered_and_the_pool_is_read_at_scrape_time(
     server: RunningServer,
 ) -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import RunningServer
 from tests.factories import World
 
@@ -21,6 +23,7 @@ CHECKS = [
 ]
 
 
+@pytest.mark.slow
 async def test_every_operation_answers_as_documented(
     server: RunningServer, world: World, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from sqlalchemy import text
 
 from app.canonical import sha256_hex
@@ -438,6 +439,7 @@ async def test_the_purge_loop_is_supervised_and_ready(server: RunningServer) -> 
     assert 'relay247_loop_up{loop="retention.purge"} 1.0' in metrics
 
 
+@pytest.mark.slow
 async def test_two_instances_purge_each_request_once(
     world: World, database: Database, database_url: str, db: asyncpg.Connection
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from app.database import Database
 from app.models.enums import Role
@@ -267,6 +268,7 @@ async def test_the_clock_pauses_while_waiting_on_the_requester_and_resumes_exact
 POLL = 0.25  # the restarted server's deadline poll interval, in seconds
 
 
+@pytest.mark.slow
 async def test_a_restarted_server_does_not_repeat_a_fired_warning(
     world: World, database: Database, database_url: str, db: asyncpg.Connection
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from app.api.admission import AdmissionLimits
 from app.services.directory.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, csrf_token
@@ -100,12 +101,14 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.slow
 async def test_no_session_survives_a_revocation_that_raced_its_sign_in(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     await race(server, world, db, "revoke", {})
 
 
+@pytest.mark.slow
 async def test_no_session_survives_a_rotation_without_overlap_that_raced_its_sign_in(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:

@@ -1059,6 +1059,7 @@ TIED_COVERS_ACROSS_ZONES = (
 )
 @given(roster=rosters(), probes=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=5))
 @example(roster=TIED_COVERS_ACROSS_ZONES, probes=[0.0])
+@pytest.mark.slow
 def test_shifts_and_gaps_tile_the_window_and_follow_the_rules(
     roster: tuple[
         ZoneInfo, list[Rotation], list[Override], frozenset[uuid.UUID], datetime, datetime

@@ -40,6 +40,7 @@ async def closed_with(dashboard: Dashboard, within: float) -> int | None:
     return closed.value.rcvd.code if closed.value.rcvd else None
 
 
+@pytest.mark.slow
 async def test_a_revoked_token_ends_its_sockets_on_every_instance(
     world: World, database_url: str
 ) -> None:

@@ -342,6 +342,7 @@ async def test_bad_input_is_a_problem_that_names_the_field(
 # --- across instances -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_revoking_or_disabling_on_one_instance_closes_sockets_on_another(
     world: World, database_url: str
 ) -> None:
@@ -388,6 +389,7 @@ async def later(db: asyncpg.Connection, party: Party, than: datetime | None) -> 
     return now is not None and than is not None and now > than
 
 
+@pytest.mark.slow
 async def test_last_use_is_written_in_batches_for_rest_and_sockets(
     world: World, database_url: str, db: asyncpg.Connection
 ) -> None:
@@ -408,6 +410,7 @@ async def test_last_use_is_written_in_batches_for_rest_and_sockets(
     assert await last_used(db, idle) is None
 
 
+@pytest.mark.slow
 async def test_uses_not_yet_flushed_are_written_at_shutdown(
     world: World, database_url: str, db: asyncpg.Connection
 ) -> None:

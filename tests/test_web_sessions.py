@@ -281,6 +281,7 @@ async def test_who_has_no_queue_lands_on_a_page_of_their_own(
     assert (landing.status_code, landing.headers["location"]) == (303, "/web/audit")
 
 
+@pytest.mark.slow
 async def test_a_page_says_plainly_when_the_database_is_down_and_recovers(
     tmp_path: Path,
 ) -> None:
