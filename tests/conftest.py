@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
+import itertools
 import os
 import shutil
 import socket
@@ -51,11 +52,27 @@ _DATA_DIR.mkdir(parents=True)
 os.environ["RELAY247_DATA_DIR"] = str(_DATA_DIR)
 
 
+# Ports for the tests' servers: each worker takes its own block below Linux's ephemeral range
+# (32768-60999), so a port found free here is never taken meanwhile by another worker's server
+# or by a port the kernel hands out, before the server that was to bind it does.
+_PORT_BLOCK = 2000
+_WORKER_NUMBER = int(_WORKER[2:]) if _WORKER.startswith("gw") else 0
+_ports = itertools.cycle(
+    range(12000 + _WORKER_NUMBER * _PORT_BLOCK, 12000 + (_WORKER_NUMBER + 1) * _PORT_BLOCK)
+)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback port of this worker's block that nothing listens on now."""
+    for _ in range(_PORT_BLOCK):
+        port = next(_ports)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in this worker's block")
 
 
 @asynccontextmanager
@@ -226,9 +243,10 @@ async def serving_app(
     # Bound here and handed to uvicorn: a port found free and bound later could be taken in
     # between by another worker's server (uvicorn then exits, and the session's loop with it).
     listener = socket.socket()
+    # As uvicorn binds: a restart on the same port finds it in TIME_WAIT.
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port or 0))
-    port = listener.getsockname()[1]
+    port = port or free_port()
+    listener.bind(("127.0.0.1", port))
     options = uvicorn_options(
         api=api or api_settings(), realtime=realtime_settings(), log_level="warning"
     )

@@ -24,6 +24,8 @@ CHECKS = [
 
 
 @pytest.mark.slow
+# 60-90 s alone; beside three workers' tests on two cores, three minutes and more.
+@pytest.mark.timeout(420)
 async def test_every_operation_answers_as_documented(
     server: RunningServer, world: World, tmp_path: Path
 ) -> None:
