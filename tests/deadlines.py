@@ -57,11 +57,11 @@ async def bring_due(
 
 
 async def bring_due_together(
-    db: asyncpg.Connection, request_ids: list[str], kind: str = "ack"
+    db: asyncpg.Connection, request_ids: list[str], kind: str = "ack", *, wake: bool = True
 ) -> None:
     """The pending deadlines of ``kind`` of these requests made due at once, in the order
     given (each a millisecond before the next, so that a worker claims them in that order),
-    and the workers woken."""
+    and the workers woken (unless ``wake`` is false: the caller wakes them when it likes)."""
     changed = await db.execute(
         """
         UPDATE request_deadlines d
@@ -74,7 +74,8 @@ async def bring_due_together(
         kind,
     )
     assert changed == f"UPDATE {len(request_ids)}", changed
-    await wake_workers(db)
+    if wake:
+        await wake_workers(db)
 
 
 async def settled(db: asyncpg.Connection, deadline_id: int) -> asyncpg.Record:

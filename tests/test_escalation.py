@@ -26,7 +26,7 @@ from app.schemas.escalation import LEGAL_DEFAULT
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port
-from tests.deadlines import STEP_SECONDS, bring_due, bring_due_together
+from tests.deadlines import STEP_SECONDS, bring_due, bring_due_together, wake_workers
 from tests.factories import Party, World, make_party, make_rotation
 from tests.processes import environment, serving
 from tests.waiting import beats, eventually
@@ -344,7 +344,12 @@ async def test_ack_racing_escalation_is_one_or_the_other(
     async with http(server.http) as client:
         await use_policy(client, world, *[STEP_SECONDS] * 4)
         created = [await submit_request(client, world.unit("FR")) for _ in range(RACES)]
-        # Every deadline falls due at once, and each ack is sent at that moment.
+        # Every deadline falls due at once, and each ack is sent at that moment; the workers
+        # are woken amid the acks (once the first is answered), so that they fire while acks
+        # still arrive: some requests are acknowledged first, some escalated first, and some
+        # meet at the row lock.
+        await bring_due_together(db, [r["id"] for r in created], wake=False)
+        answered = asyncio.Event()
 
         async def ack_at_deadline(request: dict[str, Any]) -> httpx.Response:
             while True:
@@ -352,11 +357,17 @@ async def test_ack_racing_escalation_is_one_or_the_other(
                 # A hundred acks at once pass the server's in-flight limit: it sheds some with
                 # 503 and nothing done, and a client sends them again, as the contract says.
                 if answer.status_code != 503:
+                    answered.set()
                     return answer
                 await asyncio.sleep(0.05)
 
-        due = bring_due_together(db, [r["id"] for r in created])
-        _, *answers = await asyncio.gather(due, *(ack_at_deadline(r) for r in created))
+        async def wake_amid_the_acks() -> None:
+            await answered.wait()
+            await wake_workers(db)
+
+        _, *answers = await asyncio.gather(
+            wake_amid_the_acks(), *(ack_at_deadline(r) for r in created)
+        )
     refused = [(a.status_code, a.text) for a in answers if a.status_code != 200]
     assert not refused, refused
 
