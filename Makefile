@@ -24,7 +24,7 @@ lint: $(INSTALLED)
 
 # The tests run on TEST_WORKERS processes (pytest-xdist), each on a database of its own copied
 # from one migrated template; `make test TEST_WORKERS=0` runs them in one process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 
 test: lint
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
