@@ -127,17 +127,20 @@ async def test_escalation_walks_every_step_to_the_global_desk(
         assert created["escalated_at"] is None
         assert created["overdue_at"] is None
 
-        # The requester hears every step, then the overdue flag, then a reminder.
-        seen = []
-        for expected_step in (1, 2, 3):
-            frame = await requester_socket.receive_event("request.escalated")
-            seen.append((frame["data"]["escalation_step"], frame["data"]["target"]))
-            assert frame["data"]["escalation_step"] == expected_step
-        assert seen == [(1, "on_duty_backup"), (2, "ncb"), (3, "global_desk")]
-        first = await requester_socket.receive_event("request.overdue")
-        again = await requester_socket.receive_event("request.overdue")
-        assert (first["data"]["reminder"], again["data"]["reminder"]) == (0, 1)
+    # The requester hears every step, then the overdue flag, then a reminder.
+    seen = []
+    for expected_step in (1, 2, 3):
+        frame = await requester_socket.receive_event("request.escalated")
+        seen.append((frame["data"]["escalation_step"], frame["data"]["target"]))
+        assert frame["data"]["escalation_step"] == expected_step
+    assert seen == [(1, "on_duty_backup"), (2, "ncb"), (3, "global_desk")]
+    first = await requester_socket.receive_event("request.overdue")
+    again = await requester_socket.receive_event("request.overdue")
+    assert (first["data"]["reminder"], again["data"]["reminder"]) == (0, 1)
 
+    # A client of its own: the first one's connection, idle for the five seconds of the walk,
+    # meets uvicorn's 5 s keep-alive timeout (a GET sent as the server closes it fails).
+    async with http(server.http) as client:
         shown = (await client.get(f"/v1/requests/{request_id}", headers=ncb.headers)).json()
         assert shown["escalation_step"] == 3
         # The desk as a whole holds it now, but because nobody acknowledged in time: not
