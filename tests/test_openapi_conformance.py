@@ -24,8 +24,8 @@ CHECKS = [
 
 
 @pytest.mark.slow
-# 60-90 s alone; beside three workers' tests on two cores, three minutes and more.
-@pytest.mark.timeout(420)
+# 60-90 s alone; beside the other worker's tests on two cores, 3 to 5.5 minutes.
+@pytest.mark.timeout(960)
 async def test_every_operation_answers_as_documented(
     server: RunningServer, world: World, tmp_path: Path
 ) -> None:
@@ -53,6 +53,7 @@ async def test_every_operation_answers_as_documented(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    # A guard against a hang, not a timing: about 60 s alone here, twice that on a busy machine.
-    output, _ = await asyncio.wait_for(process.communicate(), 400)
+    # A guard against a hang, not a timing: about 60 s alone here, 323 s beside the other
+    # worker's tests on two cores.
+    output, _ = await asyncio.wait_for(process.communicate(), 900)
     assert process.returncode == 0, output.decode()
