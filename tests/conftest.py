@@ -242,7 +242,11 @@ async def serving_app(
     (on ``port``, for a restart on the same address; else on a free one)."""
     # Bound here and handed to uvicorn: a port found free and bound later could be taken in
     # between by another worker's server (uvicorn then exits, and the session's loop with it).
-    listener = socket.socket()
+    # IPPROTO_TCP named, as getaddrinfo names it when uvicorn binds: asyncio sets TCP_NODELAY
+    # only on sockets whose proto says TCP, and an accepted socket inherits its listener's.
+    # With proto 0, Nagle held each response's last segment for the client's delayed ACK:
+    # 40 ms on every call of a kept-alive connection.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     # As uvicorn binds: a restart on the same port finds it in TIME_WAIT.
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     port = port or free_port()
