@@ -65,26 +65,55 @@ def abort_of(scope: Scope) -> Callable[[], None] | None:
     return abort
 
 
-class HeadTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol (httptools, what "auto" picks), with a bound on the time a
-    request's head may take: from the connection's opening, or from the first byte of a next
-    request, to the end of its headers. Past it the connection is closed, unanswered.
+# How long a connection closed before its request's body was read keeps reading (and dropping)
+# what the client still sends, so that the client reads the answer rather than a reset.
+LINGER_SECONDS = 5.0
 
-    uvicorn bounds the wait between requests (timeout_keep_alive) but not the one before the
-    first, nor a head that stops halfway: such connections hold no application slot, but
-    each holds a file descriptor for as long as its client likes, and one address could
-    open them until the process has none left. Four methods of uvicorn's class are extended,
-    each calling its own first or last, and only ``loop``, ``transport`` and ``cycle`` are
-    read: a new uvicorn keeps working unless it renames these."""
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol (httptools, what "auto" picks), with two additions.
+
+    **A bound on the time a request's head may take**: from the connection's opening, or from
+    the first byte of a next request, to the end of its headers. Past it the connection is
+    closed, unanswered. uvicorn bounds the wait between requests (timeout_keep_alive) but not
+    the one before the first, nor a head that stops halfway: such connections hold no
+    application slot, but each holds a file descriptor for as long as its client likes, and
+    one address could open them until the process has none left.
+
+    **A staged close** (RFC 9112, 9.6) of a connection answered before its request's body was
+    read whole (a 413 to an upload past the limit, a 401 to a body without a credential):
+    the answer is sent, the write side is shut, and what the client still sends is read and
+    dropped until it closes its side (uvicorn's eof_received lets the transport close) or
+    LINGER_SECONDS pass. uvicorn closes at once; the
+    kernel then answers the body still arriving with a reset, and a client busy sending
+    often learns only "connection reset", never the 413 that says why.
+
+    uvicorn's methods are extended, each calling its own first or last, and only ``loop``,
+    ``transport``, ``cycle`` and ``handle_websocket_upgrade`` are relied on: a new uvicorn keeps
+    working unless it renames these."""
 
     def __init__(self, *args: Any, head_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.head_timeout = head_timeout
         self.head_timer: asyncio.TimerHandle | None = None
+        self.lingering: asyncio.TimerHandle | None = None
+        self.raw_transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self.raw_transport = transport
+        # What uvicorn and its request cycles close is the staged-close view of the transport.
+        super().connection_made(_StagedClose(transport, self))  # type: ignore[arg-type]
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self.lingering is None:
+            super().data_received(data)  # else the rest of a refused body: dropped
+
+    def handle_websocket_upgrade(self) -> None:
+        # A socket needs no staged close, and its frames skip the extra layer.
+        assert self.raw_transport is not None
+        self.transport = self.raw_transport
+        super().handle_websocket_upgrade()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -97,7 +126,24 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.lingering is not None:
+            self.lingering.cancel()
         super().connection_lost(exc)
+
+    def body_unread(self) -> bool:
+        """Whether the request being answered still has body bytes on their way."""
+        cycle = self.cycle
+        return cycle is not None and bool(cycle.more_body) and not cycle.disconnected
+
+    def linger(self) -> None:
+        """Shut the write side once the answer is out, and drop what still arrives."""
+        transport = self.raw_transport
+        assert transport is not None
+        self._disarm()
+        self.lingering = self.loop.call_later(LINGER_SECONDS, transport.close)
+        transport.resume_reading()  # uvicorn pauses reading while a body waits to be taken
+        if transport.can_write_eof():
+            transport.write_eof()  # after what is buffered: the answer goes out first
 
     def _arm(self) -> None:
         self.head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
@@ -119,6 +165,28 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+class _StagedClose:
+    """The transport as uvicorn sees it: a close() while the request's body is still arriving
+    becomes HttpProtocol's staged close; everything else is the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: HttpProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        if self._protocol.lingering is None and self._protocol.body_unread():
+            self._protocol.linger()
+        else:
+            self._transport.close()
+
+    def is_closing(self) -> bool:
+        # Lingering, the connection takes no further request: uvicorn must not read one.
+        return self._protocol.lingering is not None or self._transport.is_closing()
+
+
 def uvicorn_options(
     *,
     api: ApiSettings,
@@ -130,9 +198,7 @@ def uvicorn_options(
     host, port and workers. Without ``logs``, uvicorn's own logging set-up is kept (tests)."""
     trusted_proxies = [str(network) for network in api.trusted_proxies]
     return {
-        "http": functools.partial(
-            HeadTimeoutProtocol, head_timeout=api.header_timeout.total_seconds()
-        ),
+        "http": functools.partial(HttpProtocol, head_timeout=api.header_timeout.total_seconds()),
         "ws": "websockets-sansio",
         "ws_max_size": 64 * 1024,
         # Frames are small JSON; deflating each one again for every socket costs more CPU

@@ -67,6 +67,37 @@ async def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read
     assert await _rows(db) == {"files": 0, "blob_chunks": 0, "audit": 0}
 
 
+async def test_a_client_still_sending_after_a_refusal_reads_it_whole_not_a_reset(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    """The server answers 413 before reading the body, and then keeps reading (and dropping)
+    what the client sends until the client closes its side: closed at once, its kernel would
+    answer the bytes still coming with a reset, and the client would see that, not the 413."""
+    limit = exchange_settings().file_max_bytes
+    async with http(server.http) as client:
+        request = await submit_request(client, world.unit("FR"))
+    address = urlsplit(server.http)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    try:
+        path = f"/v1/requests/{request['id']}/files?name=big.bin"
+        writer.write(_head(path, world.unit("FR"), length=limit + 1))
+        status, head = await _response_head(reader)
+        # The server's answer is out, and its side closing: the body goes on as a client
+        # that does not read while it sends would send it.
+        piece = os.urandom(64 * 1024)
+        for _ in range(32):
+            writer.write(piece)
+            await writer.drain()
+        writer.write_eof()
+        rest = await asyncio.wait_for(reader.read(), 30)  # to the server's end: no reset
+    finally:
+        writer.close()
+    assert status == 413
+    assert "connection: close" in head
+    assert b"larger than" in rest
+    assert await _rows(db) == {"files": 0, "blob_chunks": 0, "audit": 0}
+
+
 async def test_a_client_that_waits_for_100_continue_learns_a_refusal_before_sending(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
