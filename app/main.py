@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
-from app import __version__, log_redaction
+from app import __version__
 from app.api import (
     agencies,
     agreements,
@@ -38,29 +38,20 @@ from app.api import rosters as roster_routes
 from app.api.admission import Admission, AdmissionLimits
 from app.api.body_limit import BodySizeLimit
 from app.api.rate_limit import PrincipalRateLimit
-from app.database import Database
-from app.database.migrate import assert_schema_current
-from app.database.session import create_engine
-from app.database.urls import asyncpg_dsn
-from app.observability.http_metrics import HttpMetrics
-from app.observability.metrics import Metrics
-from app.observability.request_id import RequestId
-from app.realtime import websocket
-from app.realtime.hub import Hub
-from app.realtime.notifier import Notifier
-from app.realtime.registry import SocketRegistry
-from app.services.audit import SEAL_SIGNAL
-from app.services.audit.checkpoints import Checkpoint, Checkpointer
-from app.services.audit.keys import KeyHolder
-from app.services.audit.sealer import Sealed, Sealer
-from app.services.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
-from app.services.deadlines.worker import DeadlineWorker
-from app.services.files.storage import blob_store
-from app.services.refusals import RefusalTrail
-from app.services.retention import job as purge_job
-from app.services.token_usage import TokenUsage
-from app.serving import ConnectionAbort
-from app.settings import (
+from app.audit import SEAL_SIGNAL
+from app.audit.checkpoints import Checkpoint, Checkpointer
+from app.audit.keys import KeyHolder
+from app.audit.sealer import Sealed, Sealer
+from app.core.database import Database
+from app.core.database.migrate import assert_schema_current
+from app.core.database.session import create_engine
+from app.core.database.urls import asyncpg_dsn
+from app.core.observability import redaction as log_redaction
+from app.core.observability.http_metrics import HttpMetrics
+from app.core.observability.metrics import Metrics
+from app.core.observability.request_id import RequestId
+from app.core.serving import ConnectionAbort
+from app.core.settings import (
     ApiSettings,
     AuditSettings,
     ExchangeSettings,
@@ -72,7 +63,17 @@ from app.settings import (
     overload_settings,
     realtime_settings,
 )
-from app.supervisor import LoopHealth, Supervisor
+from app.core.supervisor import LoopHealth, Supervisor
+from app.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
+from app.deadlines.worker import DeadlineWorker
+from app.exchange.files.storage import blob_store
+from app.identity.refusals import RefusalTrail
+from app.identity.token_usage import TokenUsage
+from app.realtime import websocket
+from app.realtime.hub import Hub
+from app.realtime.notifier import Notifier
+from app.realtime.registry import SocketRegistry
+from app.retention import job as purge_job
 from app.web import pages as web_pages
 from app.web.security import WebSecurityHeaders
 

@@ -51,9 +51,9 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from app.database.urls import asyncpg_dsn, with_database
-from app.services.audit.sealer import GATHER_SECONDS
-from app.settings import AuditSettings
+from app.audit.sealer import GATHER_SECONDS
+from app.core.database.urls import asyncpg_dsn, with_database
+from app.core.settings import AuditSettings
 from bench.cpu import CpuMeter
 from bench.intake import run_intake
 from bench.logs import scan_all

@@ -31,11 +31,11 @@ from typing import Any
 import asyncpg
 import httpx
 
-from app.database import Database
-from app.services.audit.chain import CHAIN_COLUMNS
-from app.services.audit.export_verify import verify_export
-from app.services.audit.keys import parse_public_keys
-from app.services.audit.sealer import seal_batch
+from app.audit.chain import CHAIN_COLUMNS
+from app.audit.export_verify import verify_export
+from app.audit.keys import parse_public_keys
+from app.audit.sealer import seal_batch
+from app.core.database import Database
 from bench.files import _PeakMemory, _status_kib
 from bench.progress import progress
 from bench.stack import BenchError, Server, serving

@@ -34,7 +34,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from app.settings import RealtimeSettings
+from app.core.settings import RealtimeSettings
 from bench.audit import AUDIT_LOGS, run_audit, run_audit_only
 from bench.audit_export import audit_export_ratios, audit_export_warnings, run_audit_export
 from bench.config import BenchConfig, parse_args

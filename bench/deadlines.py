@@ -51,16 +51,16 @@ import asyncpg
 import httpx
 from websockets.asyncio.client import ClientConnection
 
-from app.models.enums import EscalationTarget, Priority
-from app.realtime.notifier import PG_CHANNEL
-from app.schemas.escalation import (
+from app.core.settings import exchange_settings
+from app.deadlines.escalation_policy import (
     LEGAL_DEFAULT,
     EscalationPolicyDocument,
     EscalationStep,
     StepRule,
 )
-from app.services.deadlines.rows import WAKE_CHANNEL
-from app.settings import exchange_settings
+from app.deadlines.rows import WAKE_CHANNEL
+from app.models.enums import EscalationTarget, Priority
+from app.realtime.notifier import PG_CHANNEL
 from bench.proc import PROC, descendants, tree_cpu_seconds
 from bench.progress import progress
 from bench.sockets import open_dashboard

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 # A record's level: "ERROR: ..." (uvicorn's bare format) or "2026-11-23 00:32:35,589 ERROR
-# app.supervisor ..." (the service's text format, a timestamp first).
+# app.core.supervisor ..." (the service's text format, a timestamp first).
 _LEVEL = re.compile(r"^(?:\d{4}-\d\d-\d\d \S+ +)?(ERROR|WARNING|CRITICAL)\b")
 # The last line of a traceback: "sqlalchemy.exc.TimeoutError: QueuePool limit ...".
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout|Exit))(?::|$)")

@@ -20,9 +20,9 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from app.database.embedded import start_embedded_server
-from app.database.urls import asyncpg_dsn, with_database
-from app.settings import DatabaseSettings
+from app.core.database.embedded import start_embedded_server
+from app.core.database.urls import asyncpg_dsn, with_database
+from app.core.settings import DatabaseSettings
 from bench.progress import progress
 
 EMBEDDED_DIR = Path(".relay247")

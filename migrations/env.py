@@ -6,9 +6,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.database.urls import sqlalchemy_url
+from app.core.database.urls import sqlalchemy_url
+from app.core.settings import database_settings
 from app.models import Base
-from app.settings import database_settings
 
 target_metadata = Base.metadata
 

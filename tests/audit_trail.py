@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import select
 
-from app.database import Database
+from app.core.database import Database
 from app.models import AuditEntry
 
 

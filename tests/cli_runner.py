@@ -11,7 +11,7 @@ What a subprocess would give and this keeps:
 
 - the environment: for the command's run, ``os.environ`` is ``env`` exactly (a variable of
   the test process that ``env`` lacks, RELAY247_DATA_DIR say, is unset), and the settings
-  cached by ``app.settings`` are forgotten before the command and again after it, so that the
+  cached by ``app.core.settings`` are forgotten before the command and again after it, so that the
   command reads ``env`` and the test process its own environment afterwards;
 - stdout and stderr apart; the exit code of ``sys.exit``, ``typer.Exit`` or a usage error;
 - the WARNING and worse records the command logs, on its stderr, as Python's last-resort
@@ -46,7 +46,7 @@ from unittest import mock
 
 from typer.testing import CliRunner
 
-import app.settings
+import app.core.settings
 from app.cli import cli
 
 # Started in another process (tests.processes) and nowhere else.
@@ -96,9 +96,9 @@ class _Runner(CliRunner):
 
 
 def _forget_settings() -> None:
-    """Clear every cache of app.settings (database_settings, api_settings, ...)."""
-    for name in dir(app.settings):
-        cache_clear = getattr(getattr(app.settings, name), "cache_clear", None)
+    """Clear every cache of app.core.settings (database_settings, api_settings, ...)."""
+    for name in dir(app.core.settings):
+        cache_clear = getattr(getattr(app.core.settings, name), "cache_clear", None)
         if callable(cache_clear):
             cache_clear()
 

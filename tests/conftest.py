@@ -26,13 +26,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from app.database import Database
-from app.database.embedded import ensure_database, start_embedded_server
-from app.database.migrate import upgrade_to_head
-from app.database.urls import asyncpg_dsn, with_database
+from app.core.database import Database
+from app.core.database.embedded import ensure_database, start_embedded_server
+from app.core.database.migrate import upgrade_to_head
+from app.core.database.urls import asyncpg_dsn, with_database
+from app.core.serving import uvicorn_options
+from app.core.settings import ApiSettings, api_settings, realtime_settings
 from app.main import create_app
-from app.serving import uvicorn_options
-from app.settings import ApiSettings, api_settings, realtime_settings
 from tests.factories import World, make_world
 from tests.snapshots import take_snapshot
 

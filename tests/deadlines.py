@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from app.deadlines.rows import WAKE_CHANNEL
 from app.realtime.notifier import PG_CHANNEL
-from app.services.deadlines.rows import WAKE_CHANNEL
 from tests.waiting import eventually
 
 # Long enough that nothing falls due by itself during a test; short of any limit.

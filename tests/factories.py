@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import func, update
 
-from app.database import Database
+from app.core.database import Database
+from app.directory import agencies, principals
+from app.directory import countries as network
+from app.identity import tokens
 from app.models import AccessAgreement, RosterOverride, RosterRotation
 from app.models.enums import AgencyKind, Cadence, Layer, OverrideKind, Role
-from app.services.directory import agencies, principals, tokens
-from app.services.directory import countries as network
 
 COUNTRY_NAMES = {"FR": "France", "DE": "Germany", "JP": "Japan", "BR": "Brazil"}
 # Long before any test runs: the agreements make_world grants are in force from the start.

@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from app.database import Database
-from app.database.embedded import ensure_database
-from app.database.migrate import upgrade_to_head
+from app.core.database import Database
+from app.core.database.embedded import ensure_database
+from app.core.database.migrate import upgrade_to_head
 from tests.factories import World, make_world
 
 

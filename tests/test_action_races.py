@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from app.models.enums import RequestAction, RequestStatus, Role, Side
-from app.services import lifecycle
+from app.requests import lifecycle
 from tests.clients import http, submit_request
 from tests.conftest import free_port
 from tests.factories import Party, World

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.directory.agreements import AgreementTerms, RefusalReason, refusal
 from app.models.enums import Priority, RequestType
-from app.services.directory.agreements import AgreementTerms, RefusalReason, refusal
 
 
 @pytest.fixture(autouse=True)

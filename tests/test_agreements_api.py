@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database import Database
+from app.core.database import Database
 from app.models.enums import Role
 from tests.audit_trail import entries
 from tests.clients import http, submit_request

@@ -19,22 +19,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import make_url
 
-from app.database import Database
-from app.database.urls import asyncpg_dsn
+from app import audit
+from app.audit.chain import GENESIS, ChainEntry, canonical_bytes, entry_digest, jcs, next_hash
+from app.audit.sealer import seal_batch
+from app.audit.verify import verify_database
+from app.core.database import Database
+from app.core.database.urls import asyncpg_dsn
+from app.core.settings import audit_settings
+from app.identity.auth import Actor
 from app.models.enums import AgencyKind, Role
-from app.services import audit
-from app.services.audit.chain import (
-    GENESIS,
-    ChainEntry,
-    canonical_bytes,
-    entry_digest,
-    jcs,
-    next_hash,
-)
-from app.services.audit.sealer import seal_batch
-from app.services.audit.verify import verify_database
-from app.services.auth import Actor
-from app.settings import audit_settings
 from tests.cli_runner import invoke
 from tests.clients import http, submit_request
 from tests.conftest import TEST_DATABASE, RunningServer, free_port, running_server

@@ -17,12 +17,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import make_url
 
-from app.database import Database
-from app.database.urls import asyncpg_dsn
-from app.services.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash
-from app.services.audit.checkpoints import Checkpoint, sign, take
-from app.services.audit.keys import KeyHolder, SigningKey, load_or_create_key, rotate_key
-from app.settings import audit_settings
+from app.audit.chain import CHAIN_COLUMNS, GENESIS, ChainEntry, next_hash
+from app.audit.checkpoints import Checkpoint, sign, take
+from app.audit.keys import KeyHolder, SigningKey, load_or_create_key, rotate_key
+from app.core.database import Database
+from app.core.database.urls import asyncpg_dsn
+from app.core.settings import audit_settings
 from tests.cli_runner import invoke
 from tests.clients import http
 from tests.conftest import TEST_DATABASE, RunningServer, running_server

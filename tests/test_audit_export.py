@@ -17,14 +17,14 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database import Database
+from app.audit.chain import jcs
+from app.audit.checkpoints import Checkpoint, sign
+from app.audit.export_verify import ExportReport, verify_export
+from app.audit.keys import SigningKey, parse_public_keys
+from app.audit.sealer import seal_batch
+from app.core.database import Database
+from app.core.settings import audit_settings
 from app.models.enums import Role
-from app.services.audit.chain import jcs
-from app.services.audit.checkpoints import Checkpoint, sign
-from app.services.audit.export_verify import ExportReport, verify_export
-from app.services.audit.keys import SigningKey, parse_public_keys
-from app.services.audit.sealer import seal_batch
-from app.settings import audit_settings
 from tests.cli_runner import invoke
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer

@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 
 from app.api.audit_export import ExportLimits
-from app.database import Database
-from app.services.audit.sealer import seal_batch
-from app.settings import audit_settings
+from app.audit.sealer import seal_batch
+from app.core.database import Database
+from app.core.settings import audit_settings
 from tests.clients import http, unread_get
 from tests.conftest import RunningServer
 from tests.factories import Party, World

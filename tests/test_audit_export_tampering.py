@@ -24,14 +24,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import and_, select, text, true
 from typer.testing import CliRunner
 
-import app.cli.audit  # noqa: F401 (registers the audit commands)
+import app.audit.cli  # noqa: F401 (registers the audit commands)
+from app.audit.chain import CHAIN_COLUMNS, ChainEntry, canonical_document, jcs
+from app.audit.query import AuditFilter, authorize, conditions
 from app.cli.app import cli
-from app.database import Database
+from app.core.database import Database
+from app.identity.auth import Actor
 from app.models import AuditEntry
 from app.models.enums import AgencyKind, Role
-from app.services.audit.chain import CHAIN_COLUMNS, ChainEntry, canonical_document, jcs
-from app.services.audit.query import AuditFilter, authorize, conditions
-from app.services.auth import Actor
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import Party, World, make_national_auditor
@@ -42,7 +42,7 @@ Lines = list[dict[str, Any]]
 
 @pytest.fixture(autouse=True)
 def _key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from app.settings import audit_settings
+    from app.core.settings import audit_settings
 
     monkeypatch.setenv("RELAY247_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
     monkeypatch.setenv("RELAY247_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.ndjson"))

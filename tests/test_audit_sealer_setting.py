@@ -8,9 +8,9 @@ import asyncio
 import asyncpg
 import pytest
 
-from app.database import Database
-from app.services.audit.sealer import GATHER_SECONDS, seal_batch
-from app.settings import audit_settings
+from app.audit.sealer import GATHER_SECONDS, seal_batch
+from app.core.database import Database
+from app.core.settings import audit_settings
 from tests.clients import http, submit_request
 from tests.conftest import running_server
 from tests.factories import World

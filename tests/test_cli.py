@@ -21,8 +21,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.cli import cli
-from app.database.urls import asyncpg_dsn, with_database
-from app.services import lifecycle
+from app.core.database.urls import asyncpg_dsn, with_database
+from app.requests import lifecycle
 from tests.cli_runner import invoke
 from tests.conftest import TEST_DATABASE, free_port
 from tests.factories import World

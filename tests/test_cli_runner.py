@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.services import lifecycle
-from app.settings import database_settings
+from app.core.settings import database_settings
+from app.requests import lifecycle
 from tests.cli_runner import invoke
 from tests.processes import environment, run
 
@@ -52,7 +52,7 @@ async def test_the_commands_warnings_go_to_its_stderr_and_no_one_elses(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """As Python's last-resort handler writes them in a process without logging set up."""
-    log = logging.getLogger("app.services.lifecycle")
+    log = logging.getLogger("app.requests.lifecycle")
 
     def table() -> str:
         log.info("not shown")

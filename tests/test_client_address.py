@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 
+from app.core.serving import uvicorn_options
+from app.core.settings import ApiSettings, realtime_settings
 from app.main import create_app
-from app.serving import uvicorn_options
-from app.settings import ApiSettings, realtime_settings
 from tests.clients import http
 from tests.conftest import RunningServer, serving_app
 from tests.factories import World, request_body

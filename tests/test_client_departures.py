@@ -1,5 +1,5 @@
 """Clients that leave, or never quite arrive, are neither a failure nor a cost: a connection
-that sends no complete request head is closed after RELAY247_HEADER_TIMEOUT (app/serving.py),
+that sends no complete request head is closed after RELAY247_HEADER_TIMEOUT (app/core/serving.py),
 a client gone mid-body is recorded as 499 with no ERROR (app/api/problems.py), and a download
 the service cut off leaves no ERROR from uvicorn either."""
 
@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
+from app.core.settings import ApiSettings
 from app.main import create_app
-from app.settings import ApiSettings
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer, serving_app
 from tests.factories import World

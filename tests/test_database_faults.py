@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from app.database import Database
-from app.database.faults import is_unavailable
+from app.core.database import Database
+from app.core.database.faults import is_unavailable
+from app.core.settings import database_settings
 from app.main import create_app
-from app.settings import database_settings
 from tests.clients import close_of, http
 from tests.conftest import RunningServer, serving_app
 from tests.factories import World, make_world, request_body

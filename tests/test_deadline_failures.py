@@ -16,8 +16,8 @@ import asyncpg
 import httpx
 import pytest
 
+from app.deadlines.escalation_policy import LEGAL_DEFAULT
 from app.models.enums import Role
-from app.schemas.escalation import LEGAL_DEFAULT
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.deadlines import STEP_SECONDS, bring_due_together, wake_workers
@@ -65,7 +65,7 @@ async def at_step(db: asyncpg.Connection, request_id: str, step: int) -> bool:
 async def test_a_deadline_that_cannot_fire_is_put_off_and_holds_back_no_other(
     server: RunningServer, world: World, db: asyncpg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="app.services.deadlines.worker")
+    caplog.set_level(logging.ERROR, logger="app.deadlines.worker")
     async with http(server.http) as client:
         await put_policy(client, world, "DE")
         await put_policy(client, world, "FR")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.database.urls import asyncpg_dsn
+from app.core.database.urls import asyncpg_dsn
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, running_server
 from tests.factories import World

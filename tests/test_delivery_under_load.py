@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.database.urls import asyncpg_dsn
+from app.core.database.urls import asyncpg_dsn
 from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import free_port

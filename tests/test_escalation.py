@@ -20,9 +20,9 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database import Database
+from app.core.database import Database
+from app.deadlines.escalation_policy import LEGAL_DEFAULT
 from app.models.enums import Layer, Role
-from app.schemas.escalation import LEGAL_DEFAULT
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.database import Database
+from app.core.database import Database
+from app.deadlines.escalation_policy import LEGAL_DEFAULT
 from app.models import EscalationPolicy
 from app.models.enums import Role
-from app.schemas.escalation import LEGAL_DEFAULT
 from tests.audit_trail import entries
 from tests.clients import http
 from tests.conftest import RunningServer

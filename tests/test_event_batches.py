@@ -9,8 +9,8 @@ import uuid
 import asyncpg
 import pytest
 
-from app.database import Database
-from app.services import events
+from app.core.database import Database
+from app.realtime import events
 
 
 async def test_a_batch_inside_a_batch_is_written_with_the_outer_one(

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from app.settings import exchange_settings
+from app.core.settings import exchange_settings
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer, free_port
 from tests.factories import Party, World

@@ -13,9 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database.urls import asyncpg_dsn
+from app.core.database.urls import asyncpg_dsn
+from app.exchange.files import serving
 from app.models.enums import Role
-from app.services.files import serving
 from tests.audit_trail import details, entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer

@@ -11,9 +11,9 @@ import asyncpg
 import pytest
 from alembic import command
 
-from app.database import Database
-from app.database.migrate import alembic_config
-from app.services.retention.job import sweep_batch
+from app.core.database import Database
+from app.core.database.migrate import alembic_config
+from app.retention.job import sweep_batch
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer, free_port, running_server
 from tests.factories import World, request_body

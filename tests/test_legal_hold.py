@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
-from app.database import Database
+from app.core.database import Database
 from app.models.enums import Role
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.models.enums import RequestAction, RequestStatus, Role, Side
-from app.services import lifecycle
+from app.requests import lifecycle
 from tests import audit_trail
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer

@@ -43,4 +43,4 @@ async def test_a_failed_insert_is_logged_without_the_request_content(
     records = [json.loads(line) for line in written.splitlines() if line.strip()]
     unhandled = next(r for r in records if r["message"].startswith("unhandled error"))
     assert unhandled["request_id"] == "failing-insert"
-    assert "app/services/requests/intake.py" in unhandled["message"]
+    assert "app/requests/intake.py" in unhandled["message"]

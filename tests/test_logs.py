@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.log_redaction import redact
+from app.core.observability.redaction import redact
 from tests.clients import close_of
 from tests.conftest import free_port
 from tests.factories import World, request_body

@@ -14,9 +14,9 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database import Database
+from app.core.database import Database
+from app.directory import agencies
 from app.models.enums import AgencyKind, Role
-from app.services.directory import agencies
 from tests.audit_trail import entries
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer

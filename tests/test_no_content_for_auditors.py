@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from app.database import Database
+from app.core.database import Database
 from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import RunningServer

@@ -12,10 +12,10 @@ import jsonschema_rs  # schemathesis's validator (tests/test_openapi_conformance
 import pytest
 from pydantic import BaseModel
 
+from app.exchange.file_schemas import FileOut, FilePage
+from app.exchange.message_schemas import MessageCreate, MessageOut, MessagePage
 from app.main import create_app
-from app.schemas.files import FileOut, FilePage
-from app.schemas.messages import MessageCreate, MessageOut, MessagePage
-from app.schemas.requests import (
+from app.requests.schemas import (
     AckOut,
     RequestCreate,
     RequestDetailOut,

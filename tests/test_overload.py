@@ -8,7 +8,7 @@ import asyncio
 import asyncpg
 import httpx
 
-from app.settings import DatabaseSettings, OverloadSettings
+from app.core.settings import DatabaseSettings, OverloadSettings
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer
 from tests.factories import World, request_body

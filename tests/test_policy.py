@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from app import policy
+from app.identity import policy
+from app.identity.auth import Actor
+from app.identity.policy import Action, Owner
 from app.models.enums import AgencyKind, Role
-from app.policy import Action, Owner
-from app.services.auth import Actor
 
 DOCS = Path(__file__).parent.parent / "docs" / "authorization.md"
 

@@ -257,7 +257,7 @@ async def test_changing_a_principal(
         assert (await patch(desk, desk, {"name": "me"})).status_code == 403
     entries = await audit_entries(db, str(desk.principal_id))
     # The refused attempts on it are audited too: another country's NCB (404: one entry for
-    # DE, which does not name FR, and one for FR, app/services/refusals.py), itself (403).
+    # DE, which does not name FR, and one for FR, app/identity/refusals.py), itself (403).
     assert [
         (e["action"], json.loads(e["details"]).get("status"), list(e["countries"])) for e in entries
     ] == [

@@ -17,13 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app.canonical import sha256_hex
-from app.database import Database
+from app.core.canonical import sha256_hex
+from app.core.database import Database
+from app.exchange.files.storage import CHUNK_BYTES, blob_store
 from app.models import EvidenceFile, Message
 from app.models.enums import HandlingCode, RequestAction, RequestStatus, Role, Side
-from app.services.files.storage import CHUNK_BYTES, blob_store
-from app.services.retention.job import PURGE_LOCK, purge_batch
-from app.services.retention.purge import PurgeReport, purge_due
+from app.retention.job import PURGE_LOCK, purge_batch
+from app.retention.purge import PurgeReport, purge_due
 from tests.audit_trail import entries
 from tests.cli_runner import invoke
 from tests.clients import Dashboard, http, submit_request

@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database.urls import asyncpg_dsn
+from app.core.database.urls import asyncpg_dsn
 from app.models.enums import Role
 from tests.cli_runner import invoke
 from tests.clients import http, submit_request

@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 from app.api.rate_limit import PrincipalRateLimit
-from app.settings import OverloadSettings
+from app.core.settings import OverloadSettings
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import World

@@ -12,10 +12,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from app.database import Database
-from app.database.urls import asyncpg_dsn
+from app.core.database import Database
+from app.core.database.urls import asyncpg_dsn
+from app.realtime import events
 from app.realtime.protocol import CLOSE_TOO_SLOW
-from app.services import events
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World, make_world

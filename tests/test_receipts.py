@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database import Database
+from app.core.database import Database
 from app.models.enums import Role
 from tests import audit_trail
 from tests.audit_trail import entries

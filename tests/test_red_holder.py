@@ -14,9 +14,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from app.database import Database
+from app.core.database import Database
+from app.directory import agencies
 from app.models.enums import AgencyKind, Role
-from app.services.directory import agencies
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.deadlines import STEP_SECONDS, bring_due

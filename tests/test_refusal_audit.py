@@ -13,10 +13,10 @@ import asyncpg
 import limits.aio.storage.memory
 import pytest
 
-from app.database import Database
+from app.core.database import Database
+from app.core.settings import ApiSettings
+from app.identity.refusals import ACTION, RefusalTrail, object_of
 from app.models.enums import Role
-from app.services.refusals import ACTION, RefusalTrail, object_of
-from app.settings import ApiSettings
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World, make_national_auditor

@@ -1,7 +1,7 @@
 """A credential's end wins its races: no web session outlives a revocation, rotation or
 disabling of the token it is signed in with that raced its sign-in, and no write commits on a
 token revoked, or a session signed out, while the write's body was arriving (the caller is
-admitted before its body, app/api/admission.py; the write holds its token, app/services/
+admitted before its body, app/api/admission.py; the write holds its token, app/
 auth.py)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.api.admission import AdmissionLimits
-from app.services.directory.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, csrf_token
+from app.identity.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, csrf_token
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import Party, World

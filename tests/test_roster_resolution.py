@@ -1,4 +1,4 @@
-"""Roster resolution (app/services/rosters/resolution.py): pure rules, no database.
+"""Roster resolution (app/rosters/resolution.py): pure rules, no database.
 
 Dates are 2026's DST changes: America/New_York Mar 8 / Nov 1, Europe/Berlin Mar 29 /
 Oct 25, Australia/Sydney (southern hemisphere) Oct 4 (starts) / Apr 5 (ends).
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.services.rosters import resolution
-from app.services.rosters.resolution import (
+from app.rosters import resolution
+from app.rosters.resolution import (
     ON_DUTY_REACH,
     Cadence,
     Gap,

@@ -15,7 +15,7 @@ import httpx
 import icalendar
 import pytest
 
-from app.database import Database
+from app.core.database import Database
 from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import RunningServer

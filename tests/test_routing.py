@@ -18,11 +18,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.database import Database
+from app.cli.demo import DEMO_COUNTRIES, seed_demo
+from app.core.database import Database
 from app.models.enums import Layer, OverrideKind, Role
-from app.services.demo import DEMO_COUNTRIES, seed_demo
-from app.services.rosters import store
-from app.services.routing import on_duty_primary
+from app.rosters import store
+from app.rosters.routing import on_duty_primary
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import (

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.settings import ApiSettings, RealtimeSettings
+from app.core.settings import ApiSettings, RealtimeSettings
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from app.services.auth import new_token
+from app.identity.auth import new_token
 from tests.clients import close_of
 from tests.conftest import RunningServer
 from tests.factories import World

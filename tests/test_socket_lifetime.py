@@ -17,9 +17,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.database import Database
+from app.core.database import Database
+from app.identity import tokens
 from app.models.enums import Role
-from app.services.directory import tokens
 from tests.cli_runner import invoke
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, free_port, running_server

@@ -17,8 +17,8 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from app.services.audit.sealer import SEAL_LOCK
-from app.settings import audit_settings
+from app.audit.sealer import SEAL_LOCK
+from app.core.settings import audit_settings
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World

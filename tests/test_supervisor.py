@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from app.supervisor import Heartbeat, LoopState, Supervisor
+from app.core.supervisor import Heartbeat, LoopState, Supervisor
 
 
 async def test_a_failing_loop_is_restarted_and_reported_down_until_it_works() -> None:

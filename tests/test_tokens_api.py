@@ -12,8 +12,8 @@ import asyncpg
 import httpx
 import pytest
 
+from app.identity.token_usage import TokenUsage
 from app.models.enums import Role
-from app.services.token_usage import TokenUsage
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer, free_port
 from tests.factories import Party, World
@@ -426,7 +426,7 @@ async def test_uses_not_yet_flushed_are_written_at_shutdown(
 async def test_a_flush_skips_a_token_held_by_a_write_and_writes_it_next_time(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
-    """A write holds its token FOR SHARE (app/services/auth.py): the flush must not wait for
+    """A write holds its token FOR SHARE (app/identity/auth.py): the flush must not wait for
     it, holding the rows it locked before from their own writes meanwhile."""
     unit = world.unit("FR")
     engine = server.app.state.database.engine

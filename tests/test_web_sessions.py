@@ -13,9 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database import Database
+from app.core.database import Database
+from app.identity.sessions import COOKIE, CSRF_HEADER, csrf_token
 from app.models.enums import Role
-from app.services.directory.sessions import COOKIE, CSRF_HEADER, csrf_token
 from tests.audit_trail import entries
 from tests.clients import close_of, http, submit_request
 from tests.conftest import RunningServer, running_server

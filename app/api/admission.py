@@ -52,13 +52,13 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import problem
-from app.database import Database
-from app.database.faults import is_unavailable
-from app.errors import UnauthenticatedError
-from app.observability.metrics import Metrics
-from app.services.auth import Actor, authenticate
-from app.services.directory import sessions
-from app.serving import abort_of
+from app.core.database import Database
+from app.core.database.faults import is_unavailable
+from app.core.errors import UnauthenticatedError
+from app.core.observability.metrics import Metrics
+from app.core.serving import abort_of
+from app.identity import sessions
+from app.identity.auth import Actor, authenticate
 
 log = logging.getLogger(__name__)
 # Probes and scrapes must answer while the service is saturated: that is when they matter.

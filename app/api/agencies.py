@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query, Response
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.primitives import CountryCode, Text
+from app.directory import agencies
+from app.directory.people_schemas import AgencyCreate, AgencyOut, AgencyPage
 from app.models.enums import AgencyKind
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.directory import AgencyCreate, AgencyOut, AgencyPage
-from app.schemas.primitives import CountryCode, Text
-from app.services.directory import agencies
 
 router = APIRouter(prefix="/v1/agencies", tags=["directory"])
 

@@ -10,10 +10,15 @@ from fastapi import APIRouter, Query, Response
 from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.api.preconditions import IfMatch, with_etag
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.agreements import AgreementChange, AgreementCreate, AgreementOut, AgreementPage
-from app.schemas.primitives import CountryCode, Text
-from app.services.directory import agreements as agreement_service
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.primitives import CountryCode, Text
+from app.directory import agreements as agreement_service
+from app.directory.agreement_schemas import (
+    AgreementChange,
+    AgreementCreate,
+    AgreementOut,
+    AgreementPage,
+)
 
 router = APIRouter(prefix="/v1/agreements", tags=["directory"])
 

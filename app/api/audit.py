@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.audit import AuditEntryPage, AuditPublicKeyList
-from app.schemas.primitives import CountryCode, Instant, Text
-from app.services.audit import entries, keys
-from app.services.audit.query import AuditFilter
+from app.audit import entries, keys
+from app.audit.query import AuditFilter
+from app.audit.schemas import AuditEntryPage, AuditPublicKeyList
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.primitives import CountryCode, Instant, Text
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

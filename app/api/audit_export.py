@@ -16,12 +16,12 @@ from app.api import problems
 from app.api.audit import AuditFilters
 from app.api.deps import ActorOnly, DatabaseOf
 from app.api.stalls import SendBoundResponse
-from app.errors import UnavailableError
-from app.observability.metrics import Metrics
-from app.services.audit import export
-from app.services.audit.keys import KeyHolder, SigningKeyError, cannot_sign
-from app.services.audit.query import authorize
-from app.settings import audit_settings, database_settings
+from app.audit import export
+from app.audit.keys import KeyHolder, SigningKeyError, cannot_sign
+from app.audit.query import authorize
+from app.core.errors import UnavailableError
+from app.core.observability.metrics import Metrics
+from app.core.settings import audit_settings, database_settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

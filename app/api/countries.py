@@ -8,15 +8,15 @@ from fastapi import APIRouter, Path, Response
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
-from app.schemas.countries import (
+from app.core.primitives import CountryCode
+from app.directory import countries as country_service
+from app.directory.country_schemas import (
     CountryCreate,
     CountryDetail,
     CountryList,
     CountryOut,
     CountryProfileChange,
 )
-from app.schemas.primitives import CountryCode
-from app.services.directory import countries as country_service
 
 router = APIRouter(prefix="/v1/countries", tags=["directory"])
 

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api import rate_limit
 from app.api.admission import ADMITTED, Admitted
-from app.database import Database
-from app.errors import UnauthenticatedError
-from app.services.auth import Actor, authenticate, ensure_still_usable
-from app.services.directory import sessions
+from app.core.database import Database
+from app.core.errors import UnauthenticatedError
+from app.identity import sessions
+from app.identity.auth import Actor, authenticate, ensure_still_usable
 
 
 async def get_database(request: Request) -> Database:
@@ -41,7 +41,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def _credentials(request: Request, bearer: HTTPAuthorizationCredentials | None) -> tuple[str, bool]:
     """The caller's token: the bearer token, else the dashboard's session cookie, which a
-    state-changing call must back with the page's CSRF token (app/services/directory/
+    state-changing call must back with the page's CSRF token (app/directory/
     sessions.py). Also whether it is the cookie."""
     if bearer is not None:
         return bearer.credentials, False
@@ -70,7 +70,7 @@ async def _current_actor(
     token, by_cookie = _credentials(request, credentials)
     actor = admitted_actor(request, by_cookie=by_cookie)
     # A call that may write holds its token FOR SHARE to the end of its transaction
-    # (app/services/auth.py), checked again if it was admitted before its body arrived: a
+    # (app/identity/auth.py), checked again if it was admitted before its body arrived: a
     # revocation or sign-out answered meanwhile is never followed by the write's commit. A
     # read is answered on the actor as admitted.
     writes = request.method not in _SAFE_METHODS
@@ -97,7 +97,7 @@ async def _actor_only(
     hold a connection for its whole length (an upload reads its body for minutes on a slow
     link) and opens its own transactions when it needs them. The token may stop working
     while the body arrives: the transaction that commits a write must call
-    app/services/auth.py's ensure_still_usable first."""
+    app/identity/auth.py's ensure_still_usable first."""
     token, by_cookie = _credentials(request, credentials)
     actor = admitted_actor(request, by_cookie=by_cookie)
     if actor is None:

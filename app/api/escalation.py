@@ -8,8 +8,8 @@ from app.api import problems
 from app.api.countries import CountryPath
 from app.api.deps import CurrentActor, Session
 from app.api.preconditions import IfMatch, with_etag
-from app.schemas.escalation import EscalationPolicyDocument, EscalationPolicyOut
-from app.services.directory import escalation as escalation_service
+from app.deadlines import escalation_policies as escalation_service
+from app.deadlines.escalation_policy import EscalationPolicyDocument, EscalationPolicyOut
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 

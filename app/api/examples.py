@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 DESCRIPTION = f"""relay247 carries cooperation requests between the national 24/7 contact points
 of the cybercrime network (Budapest Convention Art. 35): a national unit submits a request to

@@ -18,19 +18,19 @@ from starlette.requests import ClientDisconnect
 from app.api import problems, upload_metadata
 from app.api.deps import ActorOnly, CurrentActor, DatabaseOf, Session
 from app.api.stalls import SendBoundResponse
-from app.models.enums import HandlingCode, OnwardUse
-from app.observability.metrics import Metrics
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.files import (
+from app.core.observability.metrics import Metrics
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.primitives import Text
+from app.exchange.file_schemas import (
     FileOut,
     FilePage,
     ShareCreate,
     SharePermissionCreate,
     SharePermissionOut,
 )
-from app.schemas.primitives import Text
-from app.services.files import intake, serving
-from app.services.files import service as files
+from app.exchange.files import intake, serving
+from app.exchange.files import service as files
+from app.models.enums import HandlingCode, OnwardUse
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["files"])

@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from app.api import problems
 from app.api.deps import get_database
-from app.database import Database
-from app.supervisor import Supervisor
+from app.core.database import Database
+from app.core.supervisor import Supervisor
 
 router = APIRouter(tags=["health"])
 _DATABASE_CHECK_TIMEOUT = 3.0

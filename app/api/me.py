@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import CurrentActor, Session
-from app.schemas.directory import MeOut
-from app.services.directory import principals
+from app.directory import principals
+from app.directory.people_schemas import MeOut
 
 router = APIRouter(prefix="/v1/me", tags=["directory"])
 

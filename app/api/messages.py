@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Response
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.messages import MessageCreate, MessageOut, MessagePage
-from app.schemas.primitives import Text
-from app.services import messages as message_service
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.primitives import Text
+from app.exchange import messages as message_service
+from app.exchange.message_schemas import MessageCreate, MessageOut, MessagePage
 
 router = APIRouter(prefix="/v1/requests", tags=["messages"])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client.exposition import choose_encoder
 
-from app.observability.metrics import Metrics
+from app.core.observability.metrics import Metrics
 
 router = APIRouter()
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Header
 
-from app.schemas.primitives import Text
+from app.core.primitives import Text
 
 IfMatch = Annotated[
     Annotated[str, Text(min_length=1, max_length=200)] | None,

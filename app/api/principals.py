@@ -1,6 +1,6 @@
 """/v1/principals: the people, desks and systems of the network, and their tokens.
 
-Who sees whom and who manages whom is app/policy.py's (READ_PEOPLE, MANAGE_PRINCIPALS,
+Who sees whom and who manages whom is app/identity/policy.py's (READ_PEOPLE, MANAGE_PRINCIPALS,
 MANAGE_TOKENS): a principal one may not see is a 404, one seen but not managed a 403.
 """
 
@@ -14,9 +14,10 @@ from fastapi import APIRouter, Query, Response
 from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.api.tokens import NO_STORE, issued_response
-from app.models.enums import Role
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.directory import (
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.primitives import CountryCode, Text
+from app.directory import principals
+from app.directory.people_schemas import (
     PrincipalChange,
     PrincipalCreate,
     PrincipalOut,
@@ -25,8 +26,8 @@ from app.schemas.directory import (
     TokenIssued,
     TokenPage,
 )
-from app.schemas.primitives import CountryCode, Text
-from app.services.directory import principals, tokens
+from app.identity import tokens
+from app.models.enums import Role
 
 router = APIRouter(prefix="/v1/principals", tags=["directory"])
 

@@ -15,11 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.database.faults import is_deadlock, is_unavailable
-from app.errors import DomainError, ForbiddenError, NotFoundError
-from app.log_redaction import traceback_without_messages
-from app.services import refusals
-from app.services.auth import Actor
+from app.core.database.faults import is_deadlock, is_unavailable
+from app.core.errors import DomainError, ForbiddenError, NotFoundError
+from app.core.observability.redaction import traceback_without_messages
+from app.identity import refusals
+from app.identity.auth import Actor
 
 MEDIA_TYPE = "application/problem+json"
 # Long enough for a restarted or failed-over Postgres to take sessions again, short enough
@@ -76,7 +76,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _audit_refusal(request: Request, status: int) -> None:
     """An authenticated caller refused an object: the audit trail says who tried what
-    (app/services/refusals.py). The refusal is answered whatever becomes of the entry."""
+    (app/identity/refusals.py). The refusal is answered whatever becomes of the entry."""
     actor: Actor | None = getattr(request.state, "actor", None)
     route = request.scope.get("route")
     template = getattr(route, "path", None)
@@ -177,7 +177,7 @@ class _LastResort:
             await self.app(scope, receive, tracking_send)
         except ClientDisconnect:
             # The client left before its body was read (a form, a JSON body): nothing to
-            # answer, and nothing failed. The metrics record it as 499 (app/observability).
+            # answer, and nothing failed. The metrics record it as 499 (app/core/observability).
             log.info("client left before its request was read")
         except Exception as exc:
             if started:  # too late for a problem: the client sees the connection end

@@ -21,9 +21,9 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from app.errors import RateLimitedError
-from app.observability.metrics import Metrics
-from app.services.auth import Actor
+from app.core.errors import RateLimitedError
+from app.core.observability.metrics import Metrics
+from app.identity.auth import Actor
 
 
 class PrincipalRateLimit:

@@ -7,14 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
+from app import requests as request_service
 from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.api.preconditions import IfMatch, with_etag
+from app.audit import receipts
+from app.audit.keys import KeyHolder
+from app.audit.schemas import StageReceiptList
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.preconditions import etag
+from app.core.primitives import CountryCode, Instant, Text
 from app.models.enums import Attention, Priority, RequestAction, RequestStatus, RequestType
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.audit import StageReceiptList
-from app.schemas.primitives import CountryCode, Instant, Text
-from app.schemas.requests import (
+from app.requests import actions, assignment, lifecycle
+from app.requests.schemas import (
     AckOut,
     ActionInput,
     ActionOut,
@@ -26,11 +31,6 @@ from app.schemas.requests import (
     RequestPage,
     SubmittedRequest,
 )
-from app.services import actions, assignment, lifecycle
-from app.services import requests as request_service
-from app.services.audit import receipts
-from app.services.audit.keys import KeyHolder
-from app.services.directory.preconditions import etag
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
-from app.schemas.retention import LegalHoldCreate, LegalHoldState
-from app.services.retention import legal_hold
+from app.retention import legal_hold
+from app.retention.schemas import LegalHoldCreate, LegalHoldState
 
 router = APIRouter(prefix="/v1/requests", tags=["retention"])
 

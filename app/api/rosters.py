@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.schemas.primitives import CountryCode, Text
-from app.schemas.rosters import (
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.primitives import CountryCode, Text
+from app.rosters import manage, views
+from app.rosters.schemas import (
     GapList,
     OnDutyOut,
     OverrideCreate,
@@ -24,7 +25,6 @@ from app.schemas.rosters import (
     RotationPage,
     ShiftList,
 )
-from app.services.rosters import manage, views
 
 router = APIRouter(prefix="/v1/countries/{cc}", tags=["rosters"])
 

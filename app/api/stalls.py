@@ -5,7 +5,7 @@ uvicorn's send waits, before writing, until the transport's buffer drains below 
 mark: a client that stops reading keeps that wait going until TCP gives up, hours later, and
 with it the response's slot of RELAY247_MAX_IN_FLIGHT (and whatever else the stream holds).
 Each send is therefore bounded; past the bound the stream stops and the connection is dropped
-(app/serving.py, ConnectionAbort): the client has less than the whole, and can tell.
+(app/core/serving.py, ConnectionAbort): the client has less than the whole, and can tell.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from app.serving import abort_of
+from app.core.serving import abort_of
 
 
 class ClientStalled(Exception):

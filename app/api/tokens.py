@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Response
 
 from app.api import problems
 from app.api.deps import CurrentActor, Session
-from app.schemas.directory import TokenIssued, TokenOut, TokenRotate
-from app.services.directory import tokens
+from app.directory.people_schemas import TokenIssued, TokenOut, TokenRotate
+from app.identity import tokens
 
 router = APIRouter(prefix="/v1/tokens", tags=["directory"])
 

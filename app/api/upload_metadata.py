@@ -16,8 +16,8 @@ from urllib.parse import unquote
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import Headers
 
-from app.errors import InvalidInputError
-from app.schemas.primitives import Text
+from app.core.errors import InvalidInputError
+from app.core.primitives import Text
 
 NOTE_HEADER = "Relay247-Handling-Note"
 

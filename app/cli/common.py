@@ -15,11 +15,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from app.database import Database
-from app.database.embedded import DATABASE_NAME, ensure_database, start_embedded_server
-from app.database.migrate import SchemaOutOfDateError, assert_schema_current
-from app.errors import DomainError
-from app.settings import database_settings
+from app.core.database import Database
+from app.core.database.embedded import DATABASE_NAME, ensure_database, start_embedded_server
+from app.core.database.migrate import SchemaOutOfDateError, assert_schema_current
+from app.core.errors import DomainError
+from app.core.settings import database_settings
 
 T = TypeVar("T")
 

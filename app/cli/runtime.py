@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from app import policy
+from app.cli import demo
 from app.cli.app import REFERENCE, RUN, TRY, cli
 from app.cli.common import (
     Host,
@@ -22,10 +22,11 @@ from app.cli.common import (
     ensure_port_free,
     in_transaction,
 )
-from app.database.migrate import upgrade_to_head
-from app.services import demo, lifecycle
-from app.serving import uvicorn_options
-from app.settings import api_settings, database_settings, log_settings, realtime_settings
+from app.core.database.migrate import upgrade_to_head
+from app.core.serving import uvicorn_options
+from app.core.settings import api_settings, database_settings, log_settings, realtime_settings
+from app.identity import policy
+from app.requests import lifecycle
 
 
 def _serve(host: str, port: int, workers: int) -> None:

@@ -33,7 +33,7 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A token stops working at this time; None: until revoked.
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Written in batches, not on every call (app/services/tokens.py): accurate to a minute.
+    # Written in batches, not on every call (app/identity/token_usage.py): accurate to a minute.
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The token that replaced this one by rotation; this one expires after the overlap.
     replaced_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_tokens.id"))

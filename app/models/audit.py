@@ -16,7 +16,7 @@ class AuditEntry(Base):
     never the content itself.
 
     Written unsealed (no chain position, hash or seal time) in the transaction of what it
-    records; the sealer (app/services/audit/sealer.py) then gives it its place in the hash
+    records; the sealer (app/audit/sealer.py) then gives it its place in the hash
     chain. Triggers (migration 0009) refuse any other change, any DELETE and TRUNCATE: see
     docs/audit-chain.md."""
 
@@ -28,7 +28,7 @@ class AuditEntry(Base):
         # Time ranges: entries are written in time order, so a BRIN index costs inserts little.
         Index("ix_audit_entries_occurred_at", "occurred_at", postgresql_using="brin"),
         # Entries naming a request in their details (a message's, a file's): the request
-        # filter of the audit trail's readers (app/services/audit/query.py).
+        # filter of the audit trail's readers (app/audit/query.py).
         Index(
             "ix_audit_entries_named_request",
             text("(details ->> 'request_id')"),

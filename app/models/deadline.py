@@ -33,7 +33,7 @@ class RequestDeadline(Base):
     """A moment at which something must happen to a request unless someone acts first.
 
     Rows, not timers: written in the transaction that makes them due, claimed by whichever
-    instance's worker gets its row lock first (app/services/deadlines/worker.py), fired once
+    instance's worker gets its row lock first (app/deadlines/worker.py), fired once
     (``fired_at``) or cancelled by the action that made it moot (``cancelled_at``)."""
 
     __tablename__ = "request_deadlines"
@@ -56,7 +56,7 @@ class RequestDeadline(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # A firing that failed is tried again at retry_at (app/services/deadlines/worker.py), so
+    # A firing that failed is tried again at retry_at (app/deadlines/worker.py), so
     # one that fails every time cannot hold back the deadlines due after it.
     failures: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
     retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

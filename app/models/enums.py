@@ -150,7 +150,7 @@ class Side(enum.StrEnum):
 
 
 class RequestAction(enum.StrEnum):
-    """What a side does to a request (app/services/lifecycle.py says when and to what)."""
+    """What a side does to a request (app/requests/lifecycle.py says when and to what)."""
 
     # A dashboard confirms the request reached a person's screen (its `received` frame).
     RECEIVE = "receive"

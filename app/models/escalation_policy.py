@@ -15,7 +15,7 @@ NETWORK_DEFAULT = "**"  # the scope of the network-wide default policy
 class EscalationPolicy(Base):
     """Who is told, in which order and after how long, when nobody acknowledges; and the legal
     response clocks. One row per country that has its own, one network-wide default (scope
-    ``**``). The document's shape and rules: app/schemas/escalation.py."""
+    ``**``). The document's shape and rules: app/deadlines/escalation_policy.py."""
 
     __tablename__ = "escalation_policies"
     __table_args__ = (

@@ -94,7 +94,7 @@ class Message(Base):
 
 class EvidenceFile(Base):
     """A file given to a request (or to one of its messages). The bytes live in a blob store
-    under ``storage_key`` (app/services/files/storage.py); a re-shared file points at the
+    under ``storage_key`` (app/exchange/files/storage.py); a re-shared file points at the
     same bytes as the file it came from."""
 
     __tablename__ = "files"

@@ -25,7 +25,8 @@ class Principal(Base):
     )
     role: Mapped[Role] = mapped_column(db_enum(Role), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    # Personal data: shown only to those who manage or work with the person (app/policy.py).
+    # Personal data: shown only to those who manage or work with the person
+    # (app/identity/policy.py).
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_at_column()

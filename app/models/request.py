@@ -106,7 +106,7 @@ class CooperationRequest(Base):
     )
     assigned_at: Mapped[datetime] = created_at_column()
     # The agency of the contact point holding it, kept with assigned_to. No rule reads it any
-    # more: TLP:RED content is for the holder itself, not its agency (app/policy.py).
+    # more: TLP:RED content is for the holder itself, not its agency (app/identity/policy.py).
     assigned_agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agencies.id"))
 
     # Bumped by every change: an optimistic caller sends it back in If-Match.
@@ -120,7 +120,7 @@ class CooperationRequest(Base):
     legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    # Escalation (app/services/deadlines/worker.py): the step of its escalation policy that holds
+    # Escalation (app/deadlines/worker.py): the step of its escalation policy that holds
     # it now (0: the first), when it last moved on, and until when that step has to
     # acknowledge; overdue_at: when it passed the last step (the global desk) unacknowledged.
     escalation_step: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
@@ -128,8 +128,8 @@ class CooperationRequest(Base):
     ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    # The legal response clock (written by app/services/deadlines/rows.py, fired by
-    # app/services/deadlines/worker.py): until when it must be answered (moved later by the time it
+    # The legal response clock (written by app/deadlines/rows.py, fired by
+    # app/deadlines/worker.py): until when it must be answered (moved later by the time it
     # waited on its requester), since when it waits on the requester (the clock is paused),
     # and when the clock ran out unanswered.
     response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

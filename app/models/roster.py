@@ -24,7 +24,7 @@ class RosterRotation(Base):
     """Who takes turns on a layer of a country's desk, from when, and how long each turn is.
 
     Times are the country's wall-clock time (``starts_local`` has no zone): a 08:00 hand-off
-    stays at 08:00 across daylight-saving changes. Resolution: app/services/rosters/.
+    stays at 08:00 across daylight-saving changes. Resolution: app/rosters/.
     """
 
     __tablename__ = "roster_rotations"

@@ -25,9 +25,9 @@ from typing import Protocol
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.supervisor import Heartbeat
+from app.realtime import events as event_log
 from app.realtime.notifier import PG_CHANNEL
-from app.services import events as event_log
-from app.supervisor import Heartbeat
 
 # How often the listener proves its connection alive with a query, and how long it waits.
 _LISTENER_CHECK_SECONDS = 15.0
@@ -182,7 +182,7 @@ class Hub:
 
     def on_signal(self, name: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` (which must not block) whenever a committed transaction here or
-        on another instance woke ``name`` (app.database.wake_after_commit)."""
+        on another instance woke ``name`` (app.core.database.wake_after_commit)."""
         self._signals[name] = callback
 
     def wake(self, channels: Iterable[str]) -> None:

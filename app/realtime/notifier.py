@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import asyncpg
 
-from app.supervisor import Heartbeat
+from app.core.supervisor import Heartbeat
 
 PG_CHANNEL = "relay247_events"
 _MAX_PAYLOAD = 7900  # Postgres refuses a NOTIFY payload of 8000 bytes or more

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.supervisor import Heartbeat
+from app.identity import auth
 from app.realtime.protocol import CLOSE_TOKEN_REVOKED, CLOSE_TOO_SLOW
 from app.realtime.socket import SocketSession
-from app.services import auth
-from app.supervisor import Heartbeat
 
 
 class SocketRegistry:

@@ -31,11 +31,16 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from app.database import Database
-from app.database.faults import is_unavailable
-from app.errors import DomainError, UnauthenticatedError
-from app.log_redaction import traceback_without_messages
-from app.observability.metrics import Metrics
+from app import requests as request_service
+from app.core.database import Database
+from app.core.database.faults import is_unavailable
+from app.core.errors import DomainError, UnauthenticatedError
+from app.core.observability.metrics import Metrics
+from app.core.observability.redaction import traceback_without_messages
+from app.core.settings import RealtimeSettings
+from app.identity import auth
+from app.identity.auth import Actor
+from app.realtime import events as event_channels
 from app.realtime.hub import Hub
 from app.realtime.protocol import (
     CLOSE_INTERNAL_ERROR,
@@ -49,12 +54,8 @@ from app.realtime.protocol import (
     ResumeFrame,
     client_frame,
 )
-from app.schemas.requests import UnconfirmedRequest
-from app.services import actions, auth
-from app.services import events as event_channels
-from app.services import requests as request_service
-from app.services.auth import Actor
-from app.settings import RealtimeSettings
+from app.requests import actions
+from app.requests.schemas import UnconfirmedRequest
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,13 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from app.database import Database
-from app.database.faults import is_unavailable
-from app.errors import UnauthenticatedError
-from app.log_redaction import traceback_without_messages
+from app.core.database import Database
+from app.core.database.faults import is_unavailable
+from app.core.errors import UnauthenticatedError
+from app.core.observability.redaction import traceback_without_messages
+from app.core.settings import RealtimeSettings
+from app.identity import sessions
+from app.identity.auth import Actor, authenticate
 from app.realtime.hub import Hub
 from app.realtime.protocol import (
     CLOSE_INTERNAL_ERROR,
@@ -24,9 +27,6 @@ from app.realtime.protocol import (
 )
 from app.realtime.registry import SocketRegistry
 from app.realtime.socket import PeerGone, SocketSession
-from app.services.auth import Actor, authenticate
-from app.services.directory import sessions
-from app.settings import RealtimeSettings
 
 router = APIRouter()
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """The dashboard's pages (shells the ES modules fill from the public API) and signing in and
-out, which turn a pasted token into a session cookie and back (app/services/directory/
+out, which turn a pasted token into a session cookie and back (app/directory/
 sessions.py)."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from starlette.staticfiles import StaticFiles
 
 from app.api.deps import DatabaseOf, admitted_actor
 from app.api.problems import RETRY_AFTER_SECONDS
-from app.database import Database
-from app.database.faults import is_unavailable
-from app.errors import DomainError, ForbiddenError, UnauthenticatedError
+from app.core.database import Database
+from app.core.database.faults import is_unavailable
+from app.core.errors import DomainError, ForbiddenError, UnauthenticatedError
+from app.identity import sessions
+from app.identity.auth import Actor, authenticate
 from app.models.enums import Role
-from app.services.auth import Actor, authenticate
-from app.services.directory import sessions
 from app.web.security import WEB_PREFIX
 
 _HERE = Path(__file__).parent

@@ -21,7 +21,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The legal default of app/schemas/escalation.py as it stood at this revision (a migration
+# The legal default of app/deadlines/escalation_policy.py as it stood at this revision (a migration
 # never imports app code that may change after it).
 LEGAL_DEFAULT = {
     "ack_steps": [

@@ -22,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# Retention by type as app/services/retention.py stood at this revision (a migration never
+# Retention by type as app/retention.py stood at this revision (a migration never
 # imports app code that may change after it).
 RETENTION_DAYS = {
     "preservation": 90,

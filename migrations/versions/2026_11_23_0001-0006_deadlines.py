@@ -1,7 +1,7 @@
 """Acknowledgement deadlines as rows, and where each request stands in its escalation.
 
 A deadline is written with the routing and fired by whichever instance claims it first
-(app/services/deadlines.py); the request shows its current step, until when that step has
+(app/deadlines.py); the request shows its current step, until when that step has
 to acknowledge, when it last moved on and whether it passed the last step. The assignment
 vocabulary gains ``escalated``.
 

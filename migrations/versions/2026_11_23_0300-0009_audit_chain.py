@@ -1,5 +1,5 @@
 """The audit trail becomes a hash chain: each entry gets a chain position, a hash and the time
-it was sealed, set once by the sealer (app/services/audit/sealer.py) after the entry commits.
+it was sealed, set once by the sealer (app/audit/sealer.py) after the entry commits.
 
 The database protects it (docs/audit-chain.md): a trigger refuses UPDATE and DELETE of every
 entry, with one exception, the sealing itself (setting position, hash and seal time of an

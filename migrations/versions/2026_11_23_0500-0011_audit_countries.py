@@ -1,6 +1,6 @@
 """Audit entries name the countries they concern; national auditors.
 
-``countries`` is part of an entry's canonical form from format 2 on (app/services/audit/
+``countries`` is part of an entry's canonical form from format 2 on (app/audit/
 chain.py). Entries written before this revision keep NULL, and with it format 1, so the hashes
 they were sealed with still verify: the column is added without a default (a default given in
 ADD COLUMN would be read back for existing rows too) and the default is set afterwards, for

@@ -10,7 +10,7 @@ import asyncpg
 from httpx import AsyncClient
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
-from app.database import Database
+from app.core.database import Database
 from app.main import create_app
 from tests.browser import screenshot, sign_in
 from tests.clients import Dashboard, http, submit_request

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 from playwright.async_api import ConsoleMessage, Error, Page, expect
 
-from app.database import Database
+from app.core.database import Database
 from app.models.enums import RequestType, Role
 from tests.browser import follow_sign_in_link, screenshot
 from tests.clients import http, submit_request

@@ -9,7 +9,7 @@ import { LiveFeed, showConnection } from "./live.js";
 import { holder } from "./people.js";
 import { OPEN, PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
 
-// The same test as the API's attention filter (app/services/requests/views.py), on a pushed event.
+// The same test as the API's attention filter (app/requests/views.py), on a pushed event.
 function needsAttention(request) {
   return request.escalation_step > 0 || Boolean(request.overdue_at) || Boolean(request.response_breached_at);
 }

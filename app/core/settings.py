@@ -1,0 +1,411 @@
+"""Settings, read from the environment (prefix ``RELAY247_``; ``DATABASE_URL`` unprefixed).
+
+One class per subsystem, so each part of the service takes only what it uses.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import limits
+from pydantic import AliasChoices, BeforeValidator, Field, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.models.enums import RequestType
+
+_PREFIX = "RELAY247_"
+
+_NUMBER = re.compile(r"\s*\d+(\.\d*)?\s*")
+
+
+def _seconds_if_number(value: object) -> object:
+    """An environment variable is text, and pydantic reads text as an ISO 8601 duration only:
+    ``RELAY247_WS_RESUME_WAIT=5`` means 5 seconds, as the README says (``PT5S`` works too)."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        return float(value)
+    return value
+
+
+# A duration setting: seconds as a number, or ISO 8601 (PT5S).
+Duration = Annotated[timedelta, BeforeValidator(_seconds_if_number)]
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "RELAY247_DATABASE_URL"),
+        description="Postgres URL. Unset: an embedded Postgres is started in data_dir.",
+    )
+    data_dir: Path = Field(
+        default=Path(".relay247"),
+        description="Folder of the embedded Postgres (used only when DATABASE_URL is unset), "
+        "and the default place of the audit signing key and checkpoint file.",
+    )
+    pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+    max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    pool_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds a request waits for a free pooled connection before it is "
+        "answered 503 (Retry-After): an exhausted pool sheds load quickly instead of queueing.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    idempotency_key_max_length: int = Field(default=255, ge=16)
+    idempotency_key_lifetime: Duration = Field(
+        default=timedelta(hours=24),
+        gt=timedelta(0),
+        description="How long an Idempotency-Key is honoured after its first use: a retry "
+        "within it is answered with the request the first use made; past it the key is new "
+        "again, and the purge job deletes it.",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        'X-Forwarded-Proto are believed (JSON list, e.g. ["10.0.0.0/8"]). Empty: forwarded '
+        "headers are ignored and the peer's own address is the client's.",
+    )
+    body_receive_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="How long a request body may take to arrive (an upload: each of its chunks, "
+        "since a large file takes minutes on a slow link); past it the request is answered 408 "
+        "and its connection closed, so a client that stops sending does not keep its slot "
+        "of RELAY247_MAX_IN_FLIGHT.",
+    )
+    header_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="How long a client may take to send a request's head (its request line "
+        "and headers), from the connection's opening or from the first byte of a next "
+        "request; past it the connection is closed unanswered, so that connections that send "
+        "nothing cannot pile up until the process runs out of file descriptors.",
+    )
+    shutdown_grace: Duration = Field(
+        default=timedelta(seconds=10),
+        description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
+        "closed at once with 1012 (reconnect and resume).",
+    )
+    token_usage_flush_interval: Duration = Field(
+        default=timedelta(seconds=30),
+        gt=timedelta(0),
+        description="How often each process writes which tokens it saw used (one UPDATE for "
+        "all of them), instead of a write on every request: a token's last_used_at is accurate "
+        "to this interval.",
+    )
+    web_session_lifetime: Duration = Field(
+        default=timedelta(hours=12),
+        gt=timedelta(0),
+        description="How long a dashboard sign-in lasts (a night shift), never past the token "
+        "it was made with; sign-out ends it at once.",
+    )
+    refusal_audit_limit: str = Field(
+        default="30/minute",
+        description="Audit entries a principal's refused attempts on objects (403, 404) may "
+        "write, e.g. '30/minute' (syntax of the `limits` library); past it they are counted "
+        "and the next entry says how many were left out. Counted per instance, in memory.",
+    )
+
+    @field_validator("refusal_audit_limit")
+    @classmethod
+    def _refusal_limit_parses(cls, value: str) -> str:
+        limits.parse(value)  # a typo fails at start, not on the first refusal
+        return value
+
+
+class ExchangeSettings(BaseSettings):
+    """The request's life after submission: actions, files, retention."""
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    file_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1,
+        description="Largest evidence file accepted; a larger upload is refused with 413 as "
+        "soon as its declared length or the bytes read pass it.",
+    )
+    file_send_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="A download whose client takes nothing for this long (it stopped reading) "
+        "is stopped and its connection reset, giving back its slot of RELAY247_MAX_IN_FLIGHT; "
+        "the client has fewer bytes than Content-Length says.",
+    )
+    reopen_window: Duration = Field(
+        default=timedelta(days=30),
+        description="How long after it was closed the sender may reopen a request.",
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Days a request's content is kept after it is final, by request type, "
+        'over the defaults of app/retention.py (JSON, e.g. {"preservation": 60}).',
+    )
+    purge_interval: Duration = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="How often an instance looks for requests whose retention has ended.",
+    )
+    deadline_poll_interval: Duration = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        le=timedelta(minutes=10),
+        description="The deadline worker's safety net: it sleeps until the nearest deadline, "
+        "woken when a nearer one is written on any instance, and looks again at least this "
+        "often in case a wake-up was lost.",
+    )
+    deadline_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Deadlines each instance fires at once, each in a transaction of its own "
+        "(a connection each): a burst of deadlines due together is worked off this many at a "
+        "time per instance instead of one after the other.",
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _known_types_in_range(cls, value: dict[str, int]) -> dict[str, int]:
+        for kind, days in value.items():
+            RequestType(kind)  # an unknown type fails at start
+            if not 1 <= days <= 36500:
+                raise ValueError(f"retention of {kind}: {days} days is not within 1 to 36500")
+        return value
+
+
+class AuditSettings(BaseSettings):
+    """The audit trail's hash chain."""
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    audit_seal_interval: Duration = Field(
+        default=timedelta(milliseconds=500),
+        gt=timedelta(0),
+        le=timedelta(seconds=10),
+        description="The sealer seals this instance's entries 0.1 s after they commit, and "
+        "looks at least this often for entries written elsewhere (another instance, the "
+        "relay247 command): an entry is sealed within about this long after it commits.",
+    )
+    audit_sealer: bool = Field(
+        default=True,
+        description="Whether this instance runs the sealer (audit.sealer in /readyz). Off, it "
+        "still writes every audit entry and leaves sealing them to the other instances, each of "
+        "which finds them on its look every RELAY247_AUDIT_SEAL_INTERVAL (a dedicated sealer "
+        "instance, say): at least one instance of the deployment must keep it on, or nothing "
+        "is sealed.",
+    )
+    audit_checkpoint_interval: Duration = Field(
+        default=timedelta(seconds=60),
+        gt=timedelta(0),
+        description="How often one instance signs a checkpoint of the chain's head, when the "
+        "head moved since the last one (docs/audit-chain.md).",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="The Ed25519 private key (PKCS#8 PEM) checkpoints are signed with; made "
+        "(mode 0600) on first use if missing. Unset: audit-signing-key.pem in the data folder "
+        "(RELAY247_DATA_DIR). Every instance of one deployment needs the same key (a mounted "
+        "secret); it never enters the database.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Where each checkpoint this process signs is appended, one JSON line each, "
+        "outside the database (`relay247 audit verify --checkpoints FILE` checks them). Unset: "
+        "audit-checkpoints.ndjson in the data folder (RELAY247_DATA_DIR).",
+    )
+
+    export_send_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="An export whose client takes too little for this long to make room for "
+        "the next chunk (500 rows, a few hundred kB: it stopped reading, or reads slower than "
+        "a few tens of kB/s at 10 s) is stopped: its snapshot and database connection are "
+        "released and its connection reset. The file the client got lacks its end line: the "
+        "verifier reports it cut short.",
+    )
+    max_exports: int = Field(
+        default=2,
+        ge=1,
+        description="Exports streaming at once on this instance, each holding a database "
+        "connection and a snapshot until its last byte; one more is refused at once with 503 "
+        "and Retry-After, before it is audited.",
+    )
+
+    def signing_key_path(self, database: DatabaseSettings) -> Path:
+        return self.audit_signing_key_file or database.data_dir / "audit-signing-key.pem"
+
+    def checkpoint_path(self, database: DatabaseSettings) -> Path:
+        return self.audit_checkpoint_file or database.data_dir / "audit-checkpoints.ndjson"
+
+
+class RealtimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    ws_auth_timeout: Duration = Field(
+        default=timedelta(seconds=5),
+        description="How long a socket may stay open before it authenticates.",
+    )
+    ws_send_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        description="A socket that accepts no data for this long while events wait for it "
+        "(its client stopped reading) is closed with code 4000: reconnect and resume.",
+    )
+    ws_resume_wait: Duration = Field(
+        default=timedelta(seconds=2),
+        description="How long after the welcome the server waits for the client's first "
+        "frame, `resume`, before it starts live delivery from the welcome's heads.",
+    )
+    ws_replay_buffer: int = Field(
+        default=1024,
+        ge=16,
+        description="Newest events per channel an instance keeps in memory, shared by all its "
+        "sockets; a socket further behind reads from the table.",
+    )
+    token_check_interval: Duration = Field(
+        default=timedelta(seconds=2),
+        description="How often open sockets' tokens are checked: a revoked or expired token's "
+        "sockets are closed (code 4001) within this.",
+    )
+    realtime_pool_size: int = Field(
+        default=3,
+        ge=1,
+        description="Database connections of the realtime reads (hub, resumes), apart from "
+        "the REST pool so that REST load cannot starve delivery.",
+    )
+    ws_ping_interval: Duration = Field(default=timedelta(seconds=20))
+    ws_ping_timeout: Duration = Field(default=timedelta(seconds=20))
+    ws_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed besides the service's own host (JSON list).",
+    )
+    poll_interval: Duration = Field(
+        default=timedelta(seconds=2),
+        description="Safety-net re-read of the event table, in case a wake-up was missed.",
+    )
+    backfill_batch: int = Field(default=500, ge=1)
+
+
+class LogSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "LOG_", extra="ignore")
+
+    format: Literal["text", "json"] = Field(
+        default="text",
+        description="text for people at a terminal; json (one object a line, with the request "
+        "id as a field) for a log pipeline.",
+    )
+    level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="Level of the service's and uvicorn's loggers."
+    )
+
+
+class OverloadSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="HTTP requests processed at once; more are refused at once with 503 and "
+        "Retry-After. Unset: twice the database pool (pool_size + max_overflow, so 40 by "
+        "default). Each request holds a connection for its transaction, so past the pool's "
+        "size extra requests only wait for a connection, unseen and for up to 30 s; twice the "
+        "pool keeps every connection busy while as many requests again parse, authenticate "
+        "or serialize outside a transaction.",
+    )
+    max_anonymous_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="Of RELAY247_MAX_IN_FLIGHT, how many may serve callers without a working "
+        "token or session (the sign-in page and form, the API document; static files take no "
+        "slot); more "
+        "are refused at once with 503. Unset: a quarter of RELAY247_MAX_IN_FLIGHT (at least "
+        "1). The rest is kept for who is signed in.",
+    )
+    max_anonymous_in_flight_per_peer: int = Field(
+        default=6,
+        ge=1,
+        description="Of those, how many one client address may hold at once (the address as "
+        "RELAY247_TRUSTED_PROXIES resolves it), so that one address cannot keep everyone else "
+        "from signing in. Six: what a browser opens to a site.",
+    )
+    max_in_flight_per_principal: int | None = Field(
+        default=None,
+        ge=1,
+        description="Of RELAY247_MAX_IN_FLIGHT, how many one principal may hold at once, "
+        "whichever of its tokens or dashboard sessions it calls with; more are refused at once "
+        "with 503 and Retry-After, so that one token holder's slow uploads or bodies cannot "
+        "shut the others out. Unset: half of RELAY247_MAX_IN_FLIGHT (at least 1).",
+    )
+    rate_limit: str | None = Field(
+        default=None,
+        description="Requests a principal may make, e.g. '600/minute' or '20/second;600/minute' "
+        "(syntax of the `limits` library); over it, 429 with Retry-After. Unset: no limit. "
+        "Counted per instance, in memory.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        limits.parse_many(value)  # a typo fails at start, not on the first request
+        return value
+
+    def in_flight_limit(self, database: DatabaseSettings) -> int:
+        return self.max_in_flight or 2 * (database.pool_size + database.max_overflow)
+
+    def principal_limit(self, database: DatabaseSettings) -> int:
+        return self.max_in_flight_per_principal or max(1, self.in_flight_limit(database) // 2)
+
+    def anonymous_limit(self, database: DatabaseSettings) -> int:
+        return self.max_anonymous_in_flight or max(1, self.in_flight_limit(database) // 4)
+
+
+@lru_cache
+def database_settings() -> DatabaseSettings:
+    return DatabaseSettings()
+
+
+@lru_cache
+def api_settings() -> ApiSettings:
+    return ApiSettings()
+
+
+@lru_cache
+def realtime_settings() -> RealtimeSettings:
+    return RealtimeSettings()
+
+
+@lru_cache
+def exchange_settings() -> ExchangeSettings:
+    return ExchangeSettings()
+
+
+@lru_cache
+def audit_settings() -> AuditSettings:
+    return AuditSettings()
+
+
+@lru_cache
+def log_settings() -> LogSettings:
+    return LogSettings()
+
+
+@lru_cache
+def overload_settings() -> OverloadSettings:
+    return OverloadSettings()

@@ -1,0 +1,79 @@
+"""Handing a request to another contact point of its target desk."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import requests
+from app.core.errors import ConflictError
+from app.identity import policy
+from app.identity.auth import Actor
+from app.models import Principal
+from app.models.enums import Assignment
+from app.realtime import events
+from app.requests import lifecycle
+from app.requests.schemas import AssignmentOut
+from app.rosters.manage import check_contact_points
+
+
+async def assign(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, principal_id: uuid.UUID
+) -> AssignmentOut:
+    """Hand the request to another contact point of its target desk."""
+    request = await requests.find_visible(session, actor, request_id, lock=True)
+    policy.require(actor, policy.Action.ASSIGN_REQUEST, requests.owner_of(request))
+    if lifecycle.is_final(request.status):
+        raise ConflictError(
+            f"a request that is {request.status.value} is finished: it is not handed on",
+            current_status=request.status.value,
+        )
+    await check_contact_points(session, request.target_country, {"principal_id": principal_id})
+    previous = request.assigned_to
+    if previous == principal_id:
+        return AssignmentOut(
+            request_id=request.id,
+            assigned_to=previous,
+            assignment=request.assignment,
+            assigned_at=request.assigned_at,
+            previously_assigned_to=previous,
+            changed=False,
+        )
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    request.assigned_to = principal_id
+    request.assigned_agency_id = await session.scalar(
+        select(Principal.agency_id).where(Principal.id == principal_id)
+    )
+    request.version += 1
+    request.assignment = Assignment.REASSIGNED
+    request.assigned_at = request.updated_at = now
+    await session.flush()
+
+    await requests.audit_request(
+        session,
+        actor,
+        "request.reassigned",
+        request,
+        {"from": str(previous) if previous else None, "to": str(principal_id)},
+    )
+    channels = [events.desk_channel(request.target_country), events.principal_channel(principal_id)]
+    if previous is not None:
+        channels.append(events.principal_channel(previous))
+    await events.publish(
+        session,
+        "request.assigned",
+        channels=channels,
+        request_id=request.id,
+        data=requests.event_data(request),
+    )
+    return AssignmentOut(
+        request_id=request.id,
+        assigned_to=principal_id,
+        assignment=request.assignment,
+        assigned_at=now,
+        previously_assigned_to=previous,
+        changed=True,
+    )

@@ -1,0 +1,303 @@
+"""What shows a request: its fields as the actor may see them (content only for who may read
+it), what a push carries (event_data), one request with its escalations and the actions
+allowed (get), the unconfirmed requests a socket's welcome lists, and the filtered list."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import audit
+from app.core.pagination import Cursor
+from app.identity import policy
+from app.identity.auth import Actor
+from app.models import AuditEntry, CooperationRequest
+from app.models.enums import Attention, Priority, RequestStatus, RequestType
+from app.requests import OBJECT_TYPE, lifecycle
+from app.requests.access import (
+    audit_request,
+    countries_of,
+    find_visible,
+    owner_of,
+    reads_content,
+    side_of,
+    visible_to,
+)
+from app.requests.schemas import (
+    EscalationOut,
+    Identifier,
+    LegalHoldOut,
+    RequestContentOut,
+    RequestCreate,
+    RequestDetailOut,
+    RequestOut,
+    RequestPage,
+    UnconfirmedRequest,
+)
+
+# --- views ----------------------------------------------------------------------------------
+
+
+def content_of(request: CooperationRequest | RequestCreate) -> dict[str, Any]:
+    identifiers = [
+        i.model_dump(mode="json") if isinstance(i, Identifier) else i
+        for i in request.identifiers or []
+    ]
+    return {
+        "subject": request.subject,
+        "details": request.details,
+        "identifiers": identifiers,
+        "legal_basis": request.legal_basis,
+    }
+
+
+def fields_of(request: CooperationRequest, actor: Actor) -> dict[str, Any]:
+    content = (
+        RequestContentOut.model_validate(content_of(request))
+        if reads_content(actor, request)
+        else None
+    )
+    hold = (
+        LegalHoldOut(
+            set_at=request.legal_hold_at,
+            set_by=request.legal_hold_by,
+            # A hold's reason may name a case: for who reads the content or may hold it.
+            reason=request.legal_hold_reason
+            if content is not None
+            or policy.permits(actor, policy.Action.HOLD_REQUEST, owner_of(request))
+            else None,
+        )
+        if request.legal_hold_at is not None and request.legal_hold_by is not None
+        else None
+    )
+    computed = {"content", "legal_hold", "retain_until"}
+    return {
+        **{c: getattr(request, c) for c in RequestOut.model_fields if c not in computed},
+        "content": content,
+        "legal_hold": hold,
+        "retain_until": (
+            request.closed_at + timedelta(days=request.retention_days)
+            if request.closed_at is not None
+            else None
+        ),
+    }
+
+
+def _view(request: CooperationRequest, actor: Actor) -> RequestOut:
+    return RequestOut.model_validate(fields_of(request, actor))
+
+
+def event_data(request: CooperationRequest) -> dict[str, Any]:
+    """What a push carries: metadata, never content. Content is read with an audited GET."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "request_id": str(request.id),
+        "type": request.type.value,
+        "priority": request.priority.value,
+        "status": request.status.value,
+        "requesting_country": request.requesting_country,
+        "requesting_agency_id": str(request.requesting_agency_id),
+        "target_country": request.target_country,
+        "handling_code": request.handling_code.value,
+        "created_at": iso(request.created_at),
+        "delivered_at": iso(request.delivered_at),
+        "delivered_by": str(request.delivered_by) if request.delivered_by else None,
+        "acknowledged_at": iso(request.acknowledged_at),
+        "acknowledged_by": str(request.acknowledged_by) if request.acknowledged_by else None,
+        "assigned_to": str(request.assigned_to) if request.assigned_to else None,
+        "assignment": request.assignment.value,
+        "assigned_at": iso(request.assigned_at),
+        "version": request.version,
+        "closed_at": iso(request.closed_at),
+        "escalation_step": request.escalation_step,
+        "ack_due_at": iso(request.ack_due_at),
+        "overdue_at": iso(request.overdue_at),
+        "response_due_at": iso(request.response_due_at),
+        "response_paused_at": iso(request.response_paused_at),
+        "response_breached_at": iso(request.response_breached_at),
+    }
+
+
+# --- use cases ------------------------------------------------------------------------------
+
+
+async def escalations(session: AsyncSession, request_id: uuid.UUID) -> list[EscalationOut]:
+    """The request's moves along its escalation policy, from the audit trail the deadline
+    worker writes with each one (app/deadlines/): one indexed query, the same facts
+    as the trail."""
+    a = AuditEntry
+    rows = await session.execute(
+        select(a.occurred_at, a.details)
+        .where(
+            a.object_type == OBJECT_TYPE,
+            a.object_id == str(request_id),
+            a.action == "request.escalated",
+        )
+        .order_by(a.id)
+    )
+    return [
+        EscalationOut(
+            step=details["to_step"],
+            target=details["target"],
+            at=occurred_at,
+            assigned_to=details.get("assigned_to"),
+        )
+        for occurred_at, details in rows
+    ]
+
+
+async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> RequestDetailOut:
+    request = await find_visible(session, actor, request_id)
+    if reads_content(actor, request):
+        await audit_request(session, actor, "request.read", request)
+    allowed = lifecycle.allowed_for(
+        actor, request, side_of(actor, request), owner_of(request), datetime.now(UTC)
+    )
+    return RequestDetailOut.model_validate(
+        {
+            **fields_of(request, actor),
+            "escalations": await escalations(session, request.id),
+            "allowed_actions": allowed,
+        }
+    )
+
+
+# A socket's welcome lists at most this many unconfirmed requests, the newest: a desk with
+# more has a backlog no screen would show anyway, and the full list is GET /v1/requests.
+UNCONFIRMED_LIMIT = 100
+
+
+async def unconfirmed(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    desks: list[str],
+    own: bool,
+    limit: int = UNCONFIRMED_LIMIT,
+) -> list[UnconfirmedRequest]:
+    """Requests still submitted that no screen has confirmed (no receipt, no ack): those sent
+    to these desks (countries), and with ``own`` those assigned to the actor; newest first.
+    What a dashboard that was offline when they were pushed has not seen."""
+    if not desks and not own:
+        return []
+    r = CooperationRequest
+    held: list[ColumnElement[bool]] = []
+    if desks:
+        held.append(r.target_country.in_(desks))
+    if own:
+        held.append(r.assigned_to == actor.principal_id)
+    rows = await session.execute(
+        select(
+            r.id,
+            r.type,
+            r.priority,
+            r.requesting_country,
+            r.target_country,
+            r.assigned_to,
+            r.assigned_at,
+        )
+        .where(
+            r.status == RequestStatus.SUBMITTED,
+            r.delivered_at.is_(None),
+            or_(*held),
+            visible_to(actor),
+        )
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(limit)
+    )
+    return [
+        UnconfirmedRequest(
+            request_id=row.id,
+            type=row.type,
+            priority=row.priority,
+            requesting_country=row.requesting_country,
+            target_country=row.target_country,
+            assigned_to=row.assigned_to,
+            assigned_at=row.assigned_at,
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    statuses: list[RequestStatus] = field(default_factory=list)
+    types: list[RequestType] = field(default_factory=list)
+    priorities: list[Priority] = field(default_factory=list)
+    target_country: str | None = None
+    requesting_country: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    attention: list[Attention] = field(default_factory=list)
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        r = CooperationRequest
+        clauses: list[ColumnElement[bool]] = []
+        if self.attention:
+            clauses.append(or_(*self._needing_attention()))
+        if self.statuses:
+            clauses.append(r.status.in_(self.statuses))
+        if self.types:
+            clauses.append(r.type.in_(self.types))
+        if self.priorities:
+            clauses.append(r.priority.in_(self.priorities))
+        if self.target_country:
+            clauses.append(r.target_country == self.target_country)
+        if self.requesting_country:
+            clauses.append(r.requesting_country == self.requesting_country)
+        if self.created_after:
+            clauses.append(r.created_at >= self.created_after)
+        if self.created_before:
+            clauses.append(r.created_at < self.created_before)
+        return clauses
+
+    def _needing_attention(self) -> list[ColumnElement[bool]]:
+        """Plain comparisons of the columns the deadline worker sets, one flat OR: nothing
+        computed per row, so a partial index on the same predicate serves it as it is."""
+        r = CooperationRequest
+        conditions: list[ColumnElement[bool]] = []
+        if Attention.ESCALATED in self.attention:
+            conditions.append(r.escalation_step > 0)
+        if Attention.OVERDUE in self.attention:
+            conditions += [r.overdue_at.is_not(None), r.response_breached_at.is_not(None)]
+        return conditions
+
+
+async def list_requests(
+    session: AsyncSession,
+    actor: Actor,
+    filters: RequestFilter,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> RequestPage:
+    r = CooperationRequest
+    query = select(r).where(visible_to(actor), *filters.clauses())
+    if cursor is not None:
+        after = Cursor.decode(cursor)
+        query = query.where(tuple_(r.created_at, r.id) < tuple_(after.created_at, after.id))
+    rows = list(
+        await session.scalars(query.order_by(r.created_at.desc(), r.id.desc()).limit(limit + 1))
+    )
+    page, more = rows[:limit], len(rows) > limit
+    await audit.record_each(
+        session,
+        actor,
+        "request.read",
+        object_type=OBJECT_TYPE,
+        entries=[
+            audit.Entry(str(request.id), request.content_hash, countries=countries_of(request))
+            for request in page
+            if reads_content(actor, request)
+        ],
+    )
+    next_cursor = Cursor(page[-1].created_at, page[-1].id).encode() if more else None
+    return RequestPage(items=[_view(request, actor) for request in page], next_cursor=next_cursor)

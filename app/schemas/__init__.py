@@ -1,1 +1,0 @@
-"""Pydantic schemas: what the API accepts and returns, and what services take as input."""
