@@ -1,4 +1,4 @@
-"""events.batched: the events of a batch are written at its end, counters locked in one
+"""event_log.batched: the events of a batch are written at its end, counters locked in one
 order; a batch inside a batch is part of the outer one; a batch that raises writes nothing."""
 
 from __future__ import annotations
@@ -10,16 +10,20 @@ import asyncpg
 import pytest
 
 from app.core.database import Database
-from app.realtime import events
+from app.realtime import event_log
 
 
 async def test_a_batch_inside_a_batch_is_written_with_the_outer_one(
     database: Database, db: asyncpg.Connection
 ) -> None:
-    async with database.transaction() as session, events.batched(session):
-        await events.publish(session, "outer.first", channels=["b", "a"], request_id=None, data={})
-        await events.publish_each(session, "inner", [events.Publication(["c"], None, {"n": 1})])
-        await events.publish(session, "outer.last", channels=["a"], request_id=None, data={})
+    async with database.transaction() as session, event_log.batched(session):
+        await event_log.publish(
+            session, "outer.first", channels=["b", "a"], request_id=None, data={}
+        )
+        await event_log.publish_each(
+            session, "inner", [event_log.Publication(["c"], None, {"n": 1})]
+        )
+        await event_log.publish(session, "outer.last", channels=["a"], request_id=None, data={})
         assert await db.fetchval("SELECT count(*) FROM events") == 0  # not yet: at the end
     rows = await db.fetch('SELECT channel, "offset", type FROM events ORDER BY channel, "offset"')
     assert [tuple(row) for row in rows] == [
@@ -34,8 +38,8 @@ async def test_a_batch_that_raises_writes_nothing(
     database: Database, db: asyncpg.Connection
 ) -> None:
     async def failing_batch() -> None:
-        async with database.transaction() as session, events.batched(session):
-            await events.publish(session, "lost", channels=["a"], request_id=None, data={})
+        async with database.transaction() as session, event_log.batched(session):
+            await event_log.publish(session, "lost", channels=["a"], request_id=None, data={})
             raise RuntimeError("the firing failed")
 
     with pytest.raises(RuntimeError):
@@ -47,11 +51,11 @@ async def test_a_batch_continues_each_channel_after_its_last_offset(
     database: Database, db: asyncpg.Connection
 ) -> None:
     async with database.transaction() as session:
-        await events.publish(session, "before", channels=["a"], request_id=None, data={})
+        await event_log.publish(session, "before", channels=["a"], request_id=None, data={})
     request_id = uuid.uuid4()
-    async with database.transaction() as session, events.batched(session):
+    async with database.transaction() as session, event_log.batched(session):
         for n in range(3):
-            await events.publish(
+            await event_log.publish(
                 session, f"e{n}", channels=["a", "b"], request_id=request_id, data={"n": n}
             )
     rows = await db.fetch(

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app.core.database import Database
 from app.core.database.urls import asyncpg_dsn
-from app.realtime import events
+from app.realtime import event_log
 from app.realtime.protocol import CLOSE_TOO_SLOW
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer
@@ -378,17 +378,17 @@ async def test_every_committed_session_wakes_listeners_and_a_rolled_back_one_non
     database.on_commit(lambda channels: woken.append(set(channels)))
     # Sessions opened any way at all, not only through Database.transaction().
     async with database.sessions() as session:
-        await events.publish(
+        await event_log.publish(
             session, "request.updated", channels=["desk:DE"], request_id=None, data={}
         )
         await session.commit()
     async with database.sessions() as session:
-        await events.publish(
+        await event_log.publish(
             session, "request.updated", channels=["desk:JP"], request_id=None, data={}
         )
         await session.rollback()
     async with database.transaction() as session:
-        await events.publish(
+        await event_log.publish(
             session, "request.updated", channels=["desk:FR"], request_id=None, data={}
         )
     assert woken == [{"desk:DE"}, {"desk:FR"}]

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
-from app import requests as request_service
 from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.api.preconditions import IfMatch, with_etag
@@ -18,7 +17,7 @@ from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.core.preconditions import etag
 from app.core.primitives import CountryCode, Instant, Text
 from app.models.enums import Attention, Priority, RequestAction, RequestStatus, RequestType
-from app.requests import actions, assignment, lifecycle
+from app.requests import actions, assignment, intake, lifecycle, views
 from app.requests.schemas import (
     AckOut,
     ActionInput,
@@ -68,7 +67,7 @@ async def submit_request(
     Idempotency-Key (within RELAY247_IDEMPOTENCY_KEY_LIFETIME) answers 201 again with the request
     it made as it stands now (purged: `content` null, `purged_at` set), with the header
     `Idempotent-Replayed: true`."""
-    submission = await request_service.submit(session, actor, body, idempotency_key=idempotency_key)
+    submission = await intake.submit(session, actor, body, idempotency_key=idempotency_key)
     response.headers["Location"] = f"/v1/requests/{submission.request.id}"
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -103,7 +102,7 @@ async def list_requests(
     attention=overdue&status=…` (the open statuses) is what the global desk watches: every
     open request of the network that escalated or ran late. A request keeps its escalation
     and lateness once acknowledged: `status` says whether it is still open."""
-    filters = request_service.RequestFilter(
+    filters = views.RequestFilter(
         statuses=status or [],
         types=type or [],
         priorities=priority or [],
@@ -113,7 +112,7 @@ async def list_requests(
         created_before=created_before,
         attention=attention or [],
     )
-    return await request_service.list_requests(session, actor, filters, cursor=cursor, limit=limit)
+    return await views.list_requests(session, actor, filters, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -126,7 +125,7 @@ async def get_request(
 ) -> RequestDetailOut:
     """The request, with its content if its handling code lets you read it (an audited read).
     The `ETag` is its `version`: send it back as `If-Match` with an action."""
-    shown = await request_service.get(session, actor, request_id)
+    shown = await views.get(session, actor, request_id)
     response.headers["ETag"] = etag(shown.version)
     return shown
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_, text
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import AuditEntry
-from app.requests import OBJECT_TYPE as REQUEST
+from app.requests.access import OBJECT_TYPE as REQUEST
 
 # What an auditor's own reads (lists, exports) are recorded against.
 OBJECT_TYPE = "audit"

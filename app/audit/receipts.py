@@ -21,12 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requests as request_service
 from app.audit.chain import jcs, utc_timestamp
 from app.audit.keys import KeyHolder, SigningKey, SigningKeyError, cannot_sign
 from app.audit.schemas import StageReceipt, StageReceiptItem, StageReceiptList
 from app.identity import policy
 from app.identity.auth import Actor
+from app.requests import access
 
 FORMAT_VERSION = 1
 RECEIPT_TYPE = "relay247.audit.receipt"
@@ -77,13 +77,13 @@ def verifies_under(receipt: StageReceipt, public_key: bytes) -> bool:
 async def request_receipts(
     session: AsyncSession, actor: Actor, request_id: uuid.UUID, keys: KeyHolder
 ) -> StageReceiptList:
-    request = await request_service.find_visible(session, actor, request_id)
-    policy.require(actor, policy.Action.READ_RECEIPTS, request_service.owner_of(request))
+    request = await access.find_visible(session, actor, request_id)
+    policy.require(actor, policy.Action.READ_RECEIPTS, access.owner_of(request))
     rows = (
         await session.execute(
             _STAGE_ENTRIES,
             {
-                "object_type": request_service.OBJECT_TYPE,
+                "object_type": access.OBJECT_TYPE,
                 "object_id": str(request.id),
                 "actions": list(STAGES),
             },

@@ -21,14 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit, requests
+from app import audit
 from app.deadlines import rows
 from app.deadlines.escalation_policies import effective_documents
 from app.deadlines.escalation_policy import EscalationPolicyDocument, EscalationStep
 from app.models import CooperationRequest, DeadlineKind, Principal, RequestDeadline
 from app.models.enums import Assignment, EscalationTarget, Layer, RequestStatus
-from app.realtime import events
-from app.requests import lifecycle
+from app.realtime import audience, event_log
+from app.requests import access, lifecycle, views
 from app.rosters import routing, store
 from app.rosters.store import Roster
 
@@ -88,13 +88,13 @@ class FiringBatch:
     def audit(self, action: str, request: CooperationRequest, details: dict[str, Any]) -> None:
         self._entries[action].append(
             audit.Entry(
-                str(request.id), request.content_hash, details, requests.countries_of(request)
+                str(request.id), request.content_hash, details, access.countries_of(request)
             )
         )
 
     async def write(self) -> None:
         """The requests' and deadlines' changes, then the new deadlines and the audit entries.
-        The events (events.batched around the batch) are written after, last."""
+        The events (event_log.batched around the batch) are written after, last."""
         await self.session.flush()
         if self._next_deadlines:
             # The unique (request, kind, step) makes a second write of a deadline a no-op.
@@ -104,7 +104,7 @@ class FiringBatch:
         for action, entries in self._entries.items():
             # The service acts by itself: no principal did this.
             await audit.record_each(
-                self.session, None, action, object_type=requests.OBJECT_TYPE, entries=entries
+                self.session, None, action, object_type=access.OBJECT_TYPE, entries=entries
             )
 
 
@@ -131,9 +131,9 @@ async def _hand_to(
 
 def _informed(request: CooperationRequest, target: EscalationTarget) -> list[str]:
     """The new holder, the target desk (its NCB and the global desk follow it) and the sender."""
-    channels = requests.channels_of(request)
+    channels = access.channels_of(request)
     if target is EscalationTarget.GLOBAL_DESK:
-        channels.append(events.GLOBAL_DESK)
+        channels.append(audience.GLOBAL_DESK)
     return channels
 
 
@@ -162,13 +162,13 @@ async def _escalate(
     )
     channels = _informed(request, step.target)
     if previous_holder is not None and previous_holder != request.assigned_to:
-        channels.append(events.principal_channel(previous_holder))
-    await events.publish(
+        channels.append(audience.principal_channel(previous_holder))
+    await event_log.publish(
         batch.session,
         "request.escalated",
         channels=channels,
         request_id=request.id,
-        data={**requests.event_data(request), "target": step.target.value},
+        data={**views.event_data(request), "target": step.target.value},
     )
 
 
@@ -183,16 +183,16 @@ async def _remind(
         request.version += 1
     batch.add_deadline(request, DeadlineKind.REMINDER, reminder + 1, now + _seconds(steps[-1]))
     batch.audit("request.overdue", request, {"reminder": reminder, "step": request.escalation_step})
-    await events.publish(
+    await event_log.publish(
         batch.session,
         "request.overdue",
         channels=[
-            events.GLOBAL_DESK,
-            events.desk_channel(request.target_country),
-            events.agency_channel(request.requesting_agency_id),
+            audience.GLOBAL_DESK,
+            audience.desk_channel(request.target_country),
+            audience.agency_channel(request.requesting_agency_id),
         ],
         request_id=request.id,
-        data={**requests.event_data(request), "reminder": reminder},
+        data={**views.event_data(request), "reminder": reminder},
     )
 
 
@@ -229,24 +229,24 @@ async def _fire_response_clock(
             request,
             {"percent": deadline.step, "response_due_at": due_at},
         )
-        await events.publish(
+        await event_log.publish(
             batch.session,
             "request.response_warning",
-            channels=requests.channels_of(request),
+            channels=access.channels_of(request),
             request_id=request.id,
-            data={**requests.event_data(request), "percent": deadline.step},
+            data={**views.event_data(request), "percent": deadline.step},
         )
         return "warned"
     request.response_breached_at = request.updated_at = batch.now
     request.version += 1
     batch.audit("request.breached", request, {"response_due_at": due_at})
     # The desk channel is the NCB's step: the NCB (and the global desk) follow it.
-    await events.publish(
+    await event_log.publish(
         batch.session,
         "request.breached",
-        channels=requests.channels_of(request),
+        channels=access.channels_of(request),
         request_id=request.id,
-        data=requests.event_data(request),
+        data=views.event_data(request),
     )
     return "breached"
 
@@ -288,7 +288,7 @@ async def fire_claimed(
     fired = []
     # The batch's events lock their channels' counters all at once, in one order, and last:
     # two batches publishing on each other's channels one firing at a time would deadlock.
-    async with events.batched(session):
+    async with event_log.batched(session):
         for deadline, request in claimed:
             outcome = await fire(batch, deadline, request)
             fired.append(Fired(str(request.id), deadline.kind, deadline.step, outcome))

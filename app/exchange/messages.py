@@ -11,15 +11,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
-from app import requests as request_service
 from app.core.pagination import PositionCursor
 from app.exchange.message_schemas import MessageCreate, MessageOut, MessagePage, Withheld
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import Message, table_of
 from app.models.enums import OnwardUse
-from app.realtime import events
-from app.requests import handling
+from app.realtime import event_log
+from app.requests import access, handling
 
 OBJECT_TYPE = "message"
 _SEQ_MAX = 2**31 - 1  # messages.seq is an INTEGER
@@ -107,8 +106,8 @@ async def post(
     session: AsyncSession, actor: Actor, request_id: uuid.UUID, draft: MessageCreate
 ) -> MessageOut:
     """Add a message to the thread of an open request, on the caller's side of it."""
-    request = await request_service.find_visible(session, actor, request_id, lock=True)
-    side = request_service.participant_side(actor, request, adding="messages")
+    request = await access.find_visible(session, actor, request_id, lock=True)
+    side = access.participant_side(actor, request, adding="messages")
     rules = handling.item_handling(
         code=draft.handling_code,
         onward_use=draft.onward_use,
@@ -149,7 +148,7 @@ async def post(
         "message.posted",
         object_type=OBJECT_TYPE,
         object_id=str(message.id),
-        countries=request_service.countries_of(request),
+        countries=access.countries_of(request),
         content_hash=message.text_hash,
         details={
             "request_id": str(request.id),
@@ -157,10 +156,10 @@ async def post(
             "handling_code": rules.code.value,
         },
     )
-    await events.publish(
+    await event_log.publish(
         session,
         "message.posted",
-        channels=request_service.channels_of(request),
+        channels=access.channels_of(request),
         request_id=request.id,
         data=event_data(message),
     )
@@ -178,7 +177,7 @@ async def thread(
 ) -> MessagePage:
     """The thread, oldest first; each text shown only to who its handling code reaches (an
     audited read), else withheld with the reason."""
-    request = await request_service.find_visible(session, actor, request_id)
+    request = await access.find_visible(session, actor, request_id)
     after = PositionCursor.decode(cursor, request.id, largest=_SEQ_MAX) if cursor is not None else 0
     rows = list(
         await session.scalars(
@@ -189,9 +188,9 @@ async def thread(
         )
     )
     page, more = rows[:limit], len(rows) > limit
-    owner = request_service.owner_of(request)
+    owner = access.owner_of(request)
     views = [_view(message, _withheld(actor, message, owner)) for message in page]
-    countries = request_service.countries_of(request)
+    countries = access.countries_of(request)
     await audit.record_each(
         session,
         actor,

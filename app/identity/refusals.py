@@ -35,12 +35,13 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit, requests
+from app import audit
 from app.core.database import Database
 from app.directory import agencies, agreements, countries, principals
 from app.exchange.files import service as files
 from app.identity.auth import Actor
 from app.models import AccessAgreement, Agency, CooperationRequest, Country, EvidenceFile, Principal
+from app.requests import access
 
 ACTION = "access.refused"
 # In the details of the entry that names the refused object's countries (see above).
@@ -51,7 +52,7 @@ SALT = "salt"
 # parameter names one (/v1/requests/{request_id}/messages is about that request). Tokens are
 # named by their public prefix, not their id, and are left out.
 _OBJECT_TYPES = {
-    "requests": requests.OBJECT_TYPE,
+    "requests": access.OBJECT_TYPE,
     "files": files.OBJECT_TYPE,
     "countries": countries.OBJECT_TYPE,
     "agencies": agencies.OBJECT_TYPE,
@@ -96,7 +97,7 @@ def _countries_query(
         return None  # no such object: no one but the prober's country is concerned
     request_countries = (CooperationRequest.target_country, CooperationRequest.requesting_country)
     match object_type:
-        case requests.OBJECT_TYPE:
+        case access.OBJECT_TYPE:
             return select(*request_countries).where(CooperationRequest.id == uid)
         case files.OBJECT_TYPE:
             return (

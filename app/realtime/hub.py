@@ -26,7 +26,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.supervisor import Heartbeat
-from app.realtime import events as event_log
+from app.realtime import audience, event_log
 from app.realtime.notifier import PG_CHANNEL
 
 # How often the listener proves its connection alive with a query, and how long it waits.
@@ -252,7 +252,7 @@ class Hub:
             try:
                 if polled and self._prefix_followers:
                     async with self._engine.connect() as connection:
-                        discovered.update(await event_log.desk_channels(connection))
+                        discovered.update(await audience.desk_channels(connection))
                 dirty |= self._adopt(discovered)
                 await self._catch_up(dirty)
             except BaseException:

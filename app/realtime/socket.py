@@ -31,7 +31,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from app import requests as request_service
 from app.core.database import Database
 from app.core.database.faults import is_unavailable
 from app.core.errors import DomainError, UnauthenticatedError
@@ -40,7 +39,7 @@ from app.core.observability.redaction import traceback_without_messages
 from app.core.settings import RealtimeSettings
 from app.identity import auth
 from app.identity.auth import Actor
-from app.realtime import events as event_channels
+from app.realtime import audience, event_log
 from app.realtime.hub import Hub
 from app.realtime.protocol import (
     CLOSE_INTERNAL_ERROR,
@@ -54,7 +53,7 @@ from app.realtime.protocol import (
     ResumeFrame,
     client_frame,
 )
-from app.requests import actions
+from app.requests import actions, views
 from app.requests.schemas import UnconfirmedRequest
 
 log = logging.getLogger(__name__)
@@ -129,8 +128,8 @@ class SocketSession:
     async def serve(self) -> None:
         channels: list[str] = []
         try:
-            channels = await event_channels.channels_for(self.actor, self._hub.engine.connect)
-            prefix = event_channels.prefix_followed_by(self.actor)
+            channels = await audience.channels_for(self.actor, self._hub.engine.connect)
+            prefix = audience.prefix_followed_by(self.actor)
             heads = await self._hub.follow(self, channels, prefix=prefix)
             self._cursors = dict(heads)
             await self._welcome(channels, heads)
@@ -177,16 +176,16 @@ class SocketSession:
     async def _unconfirmed(self, channels: list[str]) -> list[UnconfirmedRequest]:
         """What was pushed to this socket's desks or to its principal that no screen has
         confirmed: a dashboard that was offline then shows it from the welcome."""
-        prefix = event_channels.DESK_PREFIX
+        prefix = audience.DESK_PREFIX
         desks = [channel.removeprefix(prefix) for channel in channels if channel.startswith(prefix)]
-        own = event_channels.principal_channel(self.actor.principal_id) in channels
+        own = audience.principal_channel(self.actor.principal_id) in channels
         if not desks and not own:
             return []  # a sender's socket: nothing is assigned to it
         # On the REST pool, like the socket's authentication, not on the realtime reads' few
         # connections: those feed every socket's live events, and a reconnect storm's
         # welcomes queued there would hold up delivery itself.
         async with self._database.transaction() as session:
-            return await request_service.unconfirmed(session, self.actor, desks=desks, own=own)
+            return await views.unconfirmed(session, self.actor, desks=desks, own=own)
 
     async def _start(self, heads: dict[str, int]) -> Frame | None:
         """Wait for the first frame; set the cursors. Returns a first frame that was not a
@@ -241,7 +240,7 @@ class SocketSession:
         # On the REST pool, as _unconfirmed: the realtime reads' few connections feed the
         # hub, which is already behind when this happens.
         async with self._database.engine.connect() as connection:
-            return {**heads, **await event_channels.heads(connection, ahead)}
+            return {**heads, **await event_log.heads(connection, ahead)}
 
     async def _live(self, first: Frame | None) -> None:
         if self._close_requested is not None:  # asked for while it was starting

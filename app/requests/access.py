@@ -18,10 +18,13 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.models import CooperationRequest
 from app.models.enums import Side
-from app.realtime import events
-from app.requests import OBJECT_TYPE, handling, lifecycle
+from app.realtime import audience
+from app.requests import handling, lifecycle
 
 # --- who may see and do what ---------------------------------------------------------------
+
+# The object type of a request's audit entries.
+OBJECT_TYPE = "request"
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
@@ -107,11 +110,11 @@ def channels_of(request: CooperationRequest) -> list[str]:
     """Both sides' channels: the sender's agency, the target desk (which the NCB and the
     global desk follow) and the assignee's own."""
     channels = [
-        events.agency_channel(request.requesting_agency_id),
-        events.desk_channel(request.target_country),
+        audience.agency_channel(request.requesting_agency_id),
+        audience.desk_channel(request.target_country),
     ]
     if request.assigned_to is not None:
-        channels.append(events.principal_channel(request.assigned_to))
+        channels.append(audience.principal_channel(request.assigned_to))
     return channels
 
 

@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requests as request_service
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError
 from app.core.pagination import PositionCursor
 from app.core.preconditions import etag, require_current
@@ -26,8 +25,8 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.models import CooperationRequest, RequestTransition, table_of
 from app.models.enums import RequestAction, RequestStatus, Side
-from app.realtime import events
-from app.requests import lifecycle
+from app.realtime import event_log
+from app.requests import access, lifecycle, views
 from app.requests.schemas import AckOut, ActionOut, HistoryPage, ReceiptOut, TransitionOut
 
 _SIDE_NAMES = {
@@ -70,7 +69,7 @@ def _acting_side(actor: Actor, request: CooperationRequest, action: RequestActio
     """The side the actor takes this action for; 403 when it is the other side's action or
     the actor acts for neither side."""
     taken_by = lifecycle.TAKEN_BY[action]
-    side = request_service.side_of(actor, request)
+    side = access.side_of(actor, request)
     if side is not None and side is not taken_by:
         raise ForbiddenError(
             f"{action.value} is taken by {_SIDE_NAMES[taken_by]}; you act for "
@@ -78,7 +77,7 @@ def _acting_side(actor: Actor, request: CooperationRequest, action: RequestActio
             side=side.value,
         )
     # Neither side: the policy's own words say who may.
-    policy.require(actor, lifecycle.PERMISSION[action], request_service.owner_of(request))
+    policy.require(actor, lifecycle.PERMISSION[action], access.owner_of(request))
     if side is None:
         raise ForbiddenError(f"only {_SIDE_NAMES[taken_by]} may {action.value} this request")
     return side
@@ -194,20 +193,20 @@ async def _take(
         )
     )
     # The reason is content: the trail says only that there was one.
-    await request_service.audit_request(
+    await access.audit_request(
         session,
         actor,
         _AUDIT_ACTION[action],
         request,
         {"from": from_status.value, "to": rule.to.value, "reason_given": reason is not None},
     )
-    await events.publish(
+    await event_log.publish(
         session,
         _EVENT.get(action, "request.updated"),
-        channels=request_service.channels_of(request),
+        channels=access.channels_of(request),
         request_id=request.id,
         data={
-            **request_service.event_data(request),
+            **views.event_data(request),
             "action": action.value,
             "side": side.value,
         },
@@ -228,7 +227,7 @@ async def perform(
     if_match: str | None,
 ) -> ActionOut:
     """Take an action on a request, as the side the actor acts for."""
-    request = await request_service.find_visible(session, actor, request_id, lock=True)
+    request = await access.find_visible(session, actor, request_id, lock=True)
     side = _acting_side(actor, request, action)
     require_current(if_match, etag(request.version))
     taken = await _take(session, actor, request, action, side, reason=reason)
@@ -247,7 +246,7 @@ async def perform(
 async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> AckOut:
     """A human at the target desk has seen the request. Idempotent, unlike the action: a
     second ack (by anyone of the desk) changes nothing and says so, whatever happened since."""
-    request = await request_service.find_visible(session, actor, request_id, lock=True)
+    request = await access.find_visible(session, actor, request_id, lock=True)
     side = _acting_side(actor, request, RequestAction.ACKNOWLEDGE)
     already = request.acknowledged_at is not None and request.acknowledged_by is not None
     if not already:
@@ -270,7 +269,7 @@ async def receive(session: AsyncSession, actor: Actor, request_id: uuid.UUID) ->
     past submitted (acknowledged before any screen confirmed it, declined, cancelled) is not
     delivered after the fact: delivered_at stays what it was (null if it never was delivered),
     so it is set exactly when the request took the receive step, and never after the ack."""
-    request = await request_service.find_visible(session, actor, request_id, lock=True)
+    request = await access.find_visible(session, actor, request_id, lock=True)
     side = _acting_side(actor, request, RequestAction.RECEIVE)
     already = request.status is not RequestStatus.SUBMITTED
     if not already:
@@ -294,17 +293,17 @@ async def history(
 ) -> HistoryPage:
     """Every step of the request's life, oldest first. Rows of one request are written under
     its row lock, so their ids ascend in commit order and a page never skips a late one."""
-    request = await request_service.find_visible(session, actor, request_id)
+    request = await access.find_visible(session, actor, request_id)
     t = RequestTransition
     query = select(t).where(t.request_id == request.id)
     if cursor is not None:
         query = query.where(t.id > PositionCursor.decode(cursor, request.id))
     rows = list(await session.scalars(query.order_by(t.id).limit(limit + 1)))
     page, more = rows[:limit], len(rows) > limit
-    shows_reasons = request_service.reads_content(actor, request)
+    shows_reasons = access.reads_content(actor, request)
     shown = sum(1 for row in page if row.reason is not None) if shows_reasons else 0
     if shown:
-        await request_service.audit_request(
+        await access.audit_request(
             session, actor, "request.history_read", request, {"reasons_shown": shown}
         )
     items = [

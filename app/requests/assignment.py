@@ -8,14 +8,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requests
 from app.core.errors import ConflictError
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import Principal
 from app.models.enums import Assignment
-from app.realtime import events
-from app.requests import lifecycle
+from app.realtime import audience, event_log
+from app.requests import access, lifecycle, views
 from app.requests.schemas import AssignmentOut
 from app.rosters.manage import check_contact_points
 
@@ -24,8 +23,8 @@ async def assign(
     session: AsyncSession, actor: Actor, request_id: uuid.UUID, principal_id: uuid.UUID
 ) -> AssignmentOut:
     """Hand the request to another contact point of its target desk."""
-    request = await requests.find_visible(session, actor, request_id, lock=True)
-    policy.require(actor, policy.Action.ASSIGN_REQUEST, requests.owner_of(request))
+    request = await access.find_visible(session, actor, request_id, lock=True)
+    policy.require(actor, policy.Action.ASSIGN_REQUEST, access.owner_of(request))
     if lifecycle.is_final(request.status):
         raise ConflictError(
             f"a request that is {request.status.value} is finished: it is not handed on",
@@ -52,22 +51,25 @@ async def assign(
     request.assigned_at = request.updated_at = now
     await session.flush()
 
-    await requests.audit_request(
+    await access.audit_request(
         session,
         actor,
         "request.reassigned",
         request,
         {"from": str(previous) if previous else None, "to": str(principal_id)},
     )
-    channels = [events.desk_channel(request.target_country), events.principal_channel(principal_id)]
+    channels = [
+        audience.desk_channel(request.target_country),
+        audience.principal_channel(principal_id),
+    ]
     if previous is not None:
-        channels.append(events.principal_channel(previous))
-    await events.publish(
+        channels.append(audience.principal_channel(previous))
+    await event_log.publish(
         session,
         "request.assigned",
         channels=channels,
         request_id=request.id,
-        data=requests.event_data(request),
+        data=views.event_data(request),
     )
     return AssignmentOut(
         request_id=request.id,

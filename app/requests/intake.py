@@ -29,7 +29,7 @@ from app.models import (
     table_of,
 )
 from app.models.enums import Assignment, RequestStatus, Side
-from app.realtime import events
+from app.realtime import audience, event_log
 from app.requests import handling, idempotency
 from app.requests.access import audit_request, reads_content
 from app.requests.schemas import RequestCreate, SubmittedRequest
@@ -291,10 +291,10 @@ async def submit(
     )
     # The whole desk (and the NCB and the global desk, who follow it) sees every arrival;
     # the assignee hears it on their own channel too.
-    channels = [events.desk_channel(request.target_country)]
+    channels = [audience.desk_channel(request.target_country)]
     if assignee is not None:
-        channels.append(events.principal_channel(assignee))
-    await events.publish(
+        channels.append(audience.principal_channel(assignee))
+    await event_log.publish(
         session,
         "request.assigned",
         channels=channels,

@@ -18,8 +18,9 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.models import AuditEntry, CooperationRequest
 from app.models.enums import Attention, Priority, RequestStatus, RequestType
-from app.requests import OBJECT_TYPE, lifecycle
+from app.requests import lifecycle
 from app.requests.access import (
+    OBJECT_TYPE,
     audit_request,
     countries_of,
     find_visible,

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requests
 from app.core.errors import ConflictError
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import CooperationRequest
-from app.realtime import events
+from app.realtime import event_log
+from app.requests import access, views
 from app.requests.schemas import LegalHoldOut
 from app.retention.schemas import LegalHoldState
 
@@ -43,8 +43,8 @@ async def _held_request(
 ) -> CooperationRequest:
     """The request, row-locked (a purge claiming it skips it, or is waited for), if the
     actor sees it (else 404) and may hold it (else 403)."""
-    request = await requests.find_visible(session, actor, request_id, lock=True)
-    policy.require(actor, policy.Action.HOLD_REQUEST, requests.owner_of(request))
+    request = await access.find_visible(session, actor, request_id, lock=True)
+    policy.require(actor, policy.Action.HOLD_REQUEST, access.owner_of(request))
     return request
 
 
@@ -58,13 +58,13 @@ async def _changed(
     request.version += 1
     request.updated_at = (await session.execute(select(func.now()))).scalar_one()
     await session.flush()
-    await requests.audit_request(session, actor, action, request, details)
-    await events.publish(
+    await access.audit_request(session, actor, action, request, details)
+    await event_log.publish(
         session,
         "request.updated",
-        channels=requests.channels_of(request),
+        channels=access.channels_of(request),
         request_id=request.id,
-        data={**requests.event_data(request), "legal_hold": request.legal_hold_at is not None},
+        data={**views.event_data(request), "legal_hold": request.legal_hold_at is not None},
     )
 
 

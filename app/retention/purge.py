@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit, requests
+from app import audit
 from app.exchange.files import storage
 from app.exchange.files.storage import BlobStore
 from app.models import (
@@ -43,7 +43,8 @@ from app.models import (
     SharePermission,
 )
 from app.models.enums import RequestType
-from app.realtime import events
+from app.realtime import event_log
+from app.requests import access, views
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,25 +229,25 @@ async def purge_due(
         session,
         None,
         "request.purged",
-        object_type=requests.OBJECT_TYPE,
+        object_type=access.OBJECT_TYPE,
         entries=[
             audit.Entry(
                 str(request.id),
                 request.content_hash,
                 _audit_details(by_id[request.id]),
-                requests.countries_of(request),
+                access.countries_of(request),
             )
             for request in purged
         ],
     )
-    await events.publish_each(
+    await event_log.publish_each(
         session,
         "request.updated",
         [
-            events.Publication(
-                channels=requests.channels_of(request),
+            event_log.Publication(
+                channels=access.channels_of(request),
                 request_id=request.id,
-                data={**requests.event_data(request), "purged_at": _iso(request.purged_at)},
+                data={**views.event_data(request), "purged_at": _iso(request.purged_at)},
             )
             for request in purged
         ],

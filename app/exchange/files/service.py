@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
-from app import requests as requests_service
 from app.core.database import Database
 from app.core.errors import (
     BodyTooLargeError,
@@ -38,8 +37,8 @@ from app.identity import policy
 from app.identity.auth import Actor, ensure_still_usable
 from app.models import CooperationRequest, EvidenceFile, Message, SharePermission, table_of
 from app.models.enums import HandlingCode, OnwardUse, Side
-from app.realtime import events
-from app.requests import handling
+from app.realtime import event_log
+from app.requests import access, handling
 
 OBJECT_TYPE = "file"
 ADDED = "file.added"
@@ -57,7 +56,7 @@ def reads_file(actor: Actor, file: EvidenceFile, request: CooperationRequest) ->
     """Whether the actor may read this file's bytes (and name): by the file's own code, in
     its request; a purged file has none left."""
     return file.purged_at is None and handling.may_read(
-        actor, file.handling_code, requests_service.owner_of(request)
+        actor, file.handling_code, access.owner_of(request)
     )
 
 
@@ -69,7 +68,7 @@ async def _find_visible(
         await session.execute(
             select(EvidenceFile, CooperationRequest)
             .join(CooperationRequest, CooperationRequest.id == EvidenceFile.request_id)
-            .where(EvidenceFile.id == file_id, requests_service.visible_to(actor))
+            .where(EvidenceFile.id == file_id, access.visible_to(actor))
         )
     ).one_or_none()
     if row is None:
@@ -78,7 +77,7 @@ async def _find_visible(
 
 
 def _require_content(actor: Actor, file: EvidenceFile, request: CooperationRequest) -> None:
-    if not handling.may_read(actor, file.handling_code, requests_service.owner_of(request)):
+    if not handling.may_read(actor, file.handling_code, access.owner_of(request)):
         raise ForbiddenError(
             f"the file is TLP:{file.handling_code.value}: only "
             f"{handling.READERS[file.handling_code]} read it",
@@ -138,10 +137,10 @@ async def _insert(
         await session.execute(insert(_files).values(values).returning(_files.c.created_at))
     ).scalar_one()
     file = EvidenceFile(**values, created_at=created_at, purged_at=None)
-    await events.publish(
+    await event_log.publish(
         session,
         ADDED,
-        channels=requests_service.channels_of(request),
+        channels=access.channels_of(request),
         request_id=request.id,
         data=_event_data(file),
     )
@@ -182,7 +181,7 @@ async def _admit(
 ) -> _Admitted:
     """May the actor add this file to this request, as described? Asked before the body is
     read (to refuse at once) and again under the request's lock, when the file is stored."""
-    side = requests_service.participant_side(actor, request, adding="files")
+    side = access.participant_side(actor, request, adding="files")
     rules = handling.item_handling(
         code=spec.handling_code,
         onward_use=spec.onward_use,
@@ -224,7 +223,7 @@ async def upload(
         )
     name = intake.safe_name(spec.name)
     async with database.transaction() as session:
-        request = await requests_service.find_visible(session, actor, request_id)
+        request = await access.find_visible(session, actor, request_id)
         await _admit(session, actor, request, spec)
 
     store = blob_store(database)
@@ -238,7 +237,7 @@ async def upload(
         # The token may have been revoked while the body arrived: held from here to the
         # commit (app/identity/auth.py), after the copy, so a revocation never waits for it.
         await ensure_still_usable(session, actor)
-        request = await requests_service.find_visible(session, actor, request_id, lock=True)
+        request = await access.find_visible(session, actor, request_id, lock=True)
         admitted = await _admit(session, actor, request, spec)
         file = await _insert(
             session,
@@ -268,7 +267,7 @@ async def upload(
             actor,
             "file.uploaded",
             file,
-            requests_service.countries_of(request),
+            access.countries_of(request),
             {
                 "request_id": str(request.id),
                 "size": file.size,
@@ -291,7 +290,7 @@ async def list_files(
     limit: int,
 ) -> FilePage:
     """A request's files, oldest first: metadata and hashes for whoever sees the request."""
-    request = await requests_service.find_visible(session, actor, request_id)
+    request = await access.find_visible(session, actor, request_id)
     f = EvidenceFile
     query = select(f).where(f.request_id == request.id)
     if cursor is not None:
@@ -328,7 +327,7 @@ async def download(
         actor,
         "file.downloaded",
         file,
-        requests_service.countries_of(request),
+        access.countries_of(request),
         {"request_id": str(request.id)},
     )
     return Download(_view(file, actor, request), blob_store(database).read(file.storage_key))
@@ -349,8 +348,8 @@ async def share(
     with the owner's recorded permission for that destination."""
     file, source = await _find_visible(session, actor, file_id)
     _require_content(actor, file, source)
-    destination = await requests_service.find_visible(session, actor, destination_id, lock=True)
-    side = requests_service.participant_side(actor, destination, adding="files")
+    destination = await access.find_visible(session, actor, destination_id, lock=True)
+    side = access.participant_side(actor, destination, adding="files")
     if destination.id == file.request_id:
         raise InvalidInputError("the file is already in that request", field="request_id")
     foreign = actor.agency_id != file.agency_id
@@ -415,8 +414,8 @@ async def share(
         "file.shared",
         copy,
         {
-            *requests_service.countries_of(source),
-            *requests_service.countries_of(destination),
+            *access.countries_of(source),
+            *access.countries_of(destination),
         },
         {
             "request_id": str(destination.id),
@@ -485,7 +484,7 @@ async def permit_share(
         actor,
         "file.share_permitted",
         file,
-        {*requests_service.countries_of(request), *destination},
+        {*access.countries_of(request), *destination},
         {"request_id": str(body.request_id), "file_request_id": str(file.request_id)},
     )
     return Permission(

@@ -1,21 +1,17 @@
-"""Event channels: who hears what, and how an event gets its offset.
+"""The event log: how an event gets its offset, and how it is read back.
 
-A channel is a country's desk (``desk:FR``), an agency (``agency:<uuid>``), a person
-(``principal:<uuid>``: what is assigned to them) or the global desk (``global``: what is
-addressed to the global desk itself). Every request event is published
-on its target country's desk, so the global desk, which must see all of them, follows every
-desk channel: one counter per country, never one counter row that all intake would queue on.
 Each event row on a channel takes the next offset by updating the channel's counter row; the
 row lock is held to commit, so offsets are gap-free and follow commit order, and a reader
 that has seen offset N has seen everything before it. Publishing is the last write of a use
-case, to hold that lock as briefly as possible.
+case, to hold that lock as briefly as possible. Which channels an event goes to is
+app/realtime/audience.py's.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,54 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.database import wake_after_commit
-from app.identity import policy
-from app.identity.auth import Actor
-from app.models import Channel, Country
-
-GLOBAL_DESK = "global"
-DESK_PREFIX = "desk:"
-
-
-def desk_channel(country: str) -> str:
-    return f"{DESK_PREFIX}{country}"
-
-
-def agency_channel(agency_id: uuid.UUID) -> str:
-    return f"agency:{agency_id}"
-
-
-def principal_channel(principal_id: uuid.UUID) -> str:
-    """What is addressed to one person: the requests assigned to them."""
-    return f"principal:{principal_id}"
-
-
-async def channels_for(
-    actor: Actor, connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
-) -> list[str]:
-    """The channels an actor's sockets follow, by the scopes app/identity/policy.py gives its
-    role to receive pushes. ``connect`` is used only for an ``any`` scope (the global desk), whose
-    channels are every country's: no other socket pays a connection for this."""
-    granted = policy.scopes(actor, policy.Action.RECEIVE_PUSHES)
-    channels: list[str] = []
-    if policy.Scope.ANY in granted:
-        async with connect() as connection:
-            countries = await connection.scalars(select(Country.code).order_by(Country.code))
-            channels += [GLOBAL_DESK, *(desk_channel(code) for code in countries)]
-    if policy.Scope.OWN_COUNTRY in granted:
-        channels.append(desk_channel(actor.country))
-    if policy.Scope.OWN_AGENCY in granted:
-        channels.append(agency_channel(actor.agency_id))
-    if policy.Scope.SELF in granted:
-        channels.append(principal_channel(actor.principal_id))
-    return list(dict.fromkeys(channels))
-
-
-def prefix_followed_by(actor: Actor) -> str | None:
-    """Channels an actor's sockets also follow when they appear while connected: whoever hears
-    every country follows the desk of a country that joins the network meanwhile."""
-    granted = policy.scopes(actor, policy.Action.RECEIVE_PUSHES)
-    return DESK_PREFIX if policy.Scope.ANY in granted else None
-
+from app.models import Channel
 
 # Take each channel's next offset and write the events, all in one round trip. The counters
 # are upserted in name order (ORDER BY feeds the INSERT row by row), so two transactions
@@ -184,15 +133,6 @@ async def heads(connection: AsyncConnection, channels: Iterable[str]) -> dict[st
     )
     found: dict[str, int] = {row.name: row.last_offset for row in rows}
     return {name: found.get(name, 0) for name in names}
-
-
-async def desk_channels(connection: AsyncConnection) -> list[str]:
-    """Every desk channel that has had an event (the global desk's safety net finds new
-    countries' desks with it when a wake-up was lost)."""
-    rows = await connection.scalars(
-        select(Channel.name).where(Channel.name.startswith(DESK_PREFIX, autoescape=True))
-    )
-    return list(rows)
 
 
 @dataclass(frozen=True, slots=True)
