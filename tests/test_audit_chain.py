@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from sqlalchemy import make_url
 
 from app import audit
-from app.audit.chain import GENESIS, ChainEntry, canonical_bytes, entry_digest, jcs, next_hash
+from app.audit.chain import GENESIS, ChainEntry, canonical_bytes, entry_digest, next_hash
 from app.audit.sealer import seal_batch
 from app.audit.verify import verify_database
+from app.core.canonical import jcs
 from app.core.database import Database
 from app.core.database.urls import asyncpg_dsn
 from app.core.settings import audit_settings

@@ -17,11 +17,11 @@ import asyncpg
 import httpx
 import pytest
 
-from app.audit.chain import jcs
 from app.audit.checkpoints import Checkpoint, sign
 from app.audit.export_verify import ExportReport, verify_export
 from app.audit.keys import SigningKey, parse_public_keys
 from app.audit.sealer import seal_batch
+from app.core.canonical import jcs
 from app.core.database import Database
 from app.core.settings import audit_settings
 from app.models.enums import Role

@@ -25,9 +25,10 @@ from sqlalchemy import and_, select, text, true
 from typer.testing import CliRunner
 
 import app.audit.cli  # noqa: F401 (registers the audit commands)
-from app.audit.chain import CHAIN_COLUMNS, ChainEntry, canonical_document, jcs
+from app.audit.chain import CHAIN_COLUMNS, ChainEntry, canonical_document
 from app.audit.query import AuditFilter, authorize, conditions
 from app.cli.app import cli
+from app.core.canonical import jcs
 from app.core.database import Database
 from app.identity.auth import Actor
 from app.models import AuditEntry

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
+from app.core.canonical import SAFE_INTEGER, jcs, stdlib_gives_jcs
 
 FORMAT_VERSION = 2
 LEGACY_FORMAT = 1  # entries that name no countries (written before migration 0011)
@@ -50,9 +50,6 @@ ENTRY_MEMBERS = (
     "content_hash",
     "details",
 )
-
-# RFC 8785 numbers are IEEE doubles: integers are exact only within this range.
-_SAFE_INTEGER = 2**53 - 1
 
 # The columns of an entry as the chain reads them, in one SELECT list (sealer and verifier).
 # abbrev() writes an INET as Postgres does, without "/32" or "/128" for a single address:
@@ -144,50 +141,15 @@ def canonical_document(entry: ChainEntry) -> dict[str, Any]:
     return document
 
 
-def _stdlib_gives_jcs(value: Any) -> bool:
-    """Whether the stdlib's JSON encoder writes ``value`` exactly as RFC 8785 does: no float
-    (ECMAScript number formatting differs from Python's repr), integers in the exact range,
-    and object keys in ASCII (RFC 8785 sorts keys by UTF-16 code units, Python by code points;
-    the two orders agree on ASCII). Strings are escaped identically by both (the same
-    characters, the same lowercase \\u00XX form; the rfc8785 package took its escaping from
-    the stdlib's), which tests/test_audit_chain.py checks against the package."""
-    if value is None or isinstance(value, str | bool):
-        return True
-    if isinstance(value, int):
-        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, str) and key.isascii() and _stdlib_gives_jcs(item)
-            for key, item in value.items()
-        )
-    if isinstance(value, list):
-        return all(_stdlib_gives_jcs(item) for item in value)
-    return False
-
-
-def jcs(document: Any, *, checked: bool = False) -> bytes:
-    """The RFC 8785 bytes of a JSON document. Entries are nearly always within the subset on
-    which the stdlib's C encoder gives the same bytes, several times faster than the pure
-    Python rfc8785 package, which serialises everything else (and refuses what RFC 8785
-    cannot carry). ``checked``: the caller knows the document is in that subset."""
-    if checked or _stdlib_gives_jcs(document):
-        try:
-            text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-            return text.encode()
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: the package refuses it with its own error
-    return rfc8785.dumps(document)
-
-
 def in_fast_subset(document: dict[str, Any]) -> bool:
     """Whether an entry's canonical document (with any further members holding strings or
     null: an export's ``type`` and ``hash``) is in the subset :func:`jcs` writes with the
     stdlib. Every member but details is an ASCII name holding a string, null, a list of
     strings or a positive integer: only details, and the integers' range, need a look."""
     return (
-        document["id"] <= _SAFE_INTEGER
-        and document["position"] <= _SAFE_INTEGER
-        and _stdlib_gives_jcs(document["details"])
+        document["id"] <= SAFE_INTEGER
+        and document["position"] <= SAFE_INTEGER
+        and stdlib_gives_jcs(document["details"])
     )
 
 

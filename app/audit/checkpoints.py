@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.audit.chain import jcs, utc_timestamp
+from app.audit.chain import utc_timestamp
 from app.audit.keys import KeyHolder, SigningKey
+from app.core.canonical import jcs
 from app.core.database import Database
 from app.core.supervisor import Heartbeat
 

@@ -49,13 +49,13 @@ from app.audit.chain import (
     canonical_bytes,
     canonical_document,
     in_fast_subset,
-    jcs,
     utc_timestamp,
 )
 from app.audit.checkpoints import Checkpoint
 from app.audit.export_records import CSV_COLUMNS, EXPORT_TYPE
 from app.audit.keys import KeyHolder, SigningKey
 from app.audit.query import OBJECT_TYPE, AuditFilter, conditions
+from app.core.canonical import jcs
 from app.core.database import Database
 from app.identity.auth import Actor
 from app.models import AuditCheckpoint, AuditEntry

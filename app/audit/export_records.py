@@ -19,9 +19,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from app.audit.chain import ENTRY_MEMBERS, FORMAT_VERSION, LEGACY_FORMAT, in_fast_subset, jcs
+from app.audit.chain import ENTRY_MEMBERS, FORMAT_VERSION, LEGACY_FORMAT, in_fast_subset
 from app.audit.checkpoints import CHECKPOINT_TYPE
 from app.audit.verify import ExportedEntry, Link
+from app.core.canonical import jcs
 
 EXPORT_TYPE = "relay247.audit.export"
 

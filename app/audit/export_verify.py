@@ -27,7 +27,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from app.audit.chain import GENESIS, jcs, utc_timestamp
+from app.audit.chain import GENESIS, utc_timestamp
 from app.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint
 from app.audit.export import EXPORT_VERSION, UNSIGNED_EXPORT_VERSION, ExportFormat
 from app.audit.export_records import (
@@ -43,6 +43,7 @@ from app.audit.export_records import (
 from app.audit.keys import PublishedKey, key_id_of
 from app.audit.query import AuditFilter
 from app.audit.verify import ChainWalk, checkpoint_fault
+from app.core.canonical import jcs
 
 _Bad = BadRecord
 

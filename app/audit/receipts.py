@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.chain import jcs, utc_timestamp
+from app.audit.chain import utc_timestamp
 from app.audit.keys import KeyHolder, SigningKey, SigningKeyError, cannot_sign
 from app.audit.schemas import StageReceipt, StageReceiptItem, StageReceiptList
+from app.core.canonical import jcs
 from app.identity import policy
 from app.identity.auth import Actor
 from app.requests import access

@@ -1,4 +1,15 @@
-"""Canonical JSON and its SHA-256: the one way relay247 fingerprints content."""
+"""RFC 8785 (JSON Canonicalization Scheme) and its SHA-256: the one canonical JSON form of every
+hash relay247 publishes (a request's ``content_hash``, the audit chain, checkpoints, receipts,
+exports), so that an auditor reproduces them all with one RFC 8785 library.
+
+Before, a request's ``content_hash`` (and the idempotency fingerprint) hashed the stdlib's
+``json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"))``. That form differs
+from RFC 8785 only on floats, integers beyond ±(2**53 - 1) and non-ASCII object keys (sorted by
+code point, not UTF-16 unit); a request's content has none (four ASCII names holding strings
+and a list of ``{"kind", "value"}`` strings, the same since the first commit), so every hash
+written the old way is the RFC 8785 hash of its content: no row needs a marker of its form
+(docs/audit-chain.md, "Content hashes"; tests/test_content_hash.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +17,47 @@ import hashlib
 import json
 from typing import Any
 
+import rfc8785
 
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+# RFC 8785 numbers are IEEE doubles: integers are exact only within this range.
+SAFE_INTEGER = 2**53 - 1
+
+
+def stdlib_gives_jcs(value: Any) -> bool:
+    """Whether the stdlib's JSON encoder writes ``value`` exactly as RFC 8785 does: no float
+    (ECMAScript number formatting differs from Python's repr), integers in the exact range,
+    and object keys in ASCII (RFC 8785 sorts keys by UTF-16 code units, Python by code points;
+    the two orders agree on ASCII). Strings are escaped identically by both (the same
+    characters, the same lowercase \\u00XX form; the rfc8785 package took its escaping from
+    the stdlib's), which tests/test_audit_chain.py checks against the package."""
+    if value is None or isinstance(value, str | bool):
+        return True
+    if isinstance(value, int):
+        return -SAFE_INTEGER <= value <= SAFE_INTEGER
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str) and key.isascii() and stdlib_gives_jcs(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return all(stdlib_gives_jcs(item) for item in value)
+    return False
+
+
+def jcs(document: Any, *, checked: bool = False) -> bytes:
+    """The RFC 8785 bytes of a JSON document. Documents are nearly always within the subset on
+    which the stdlib's C encoder gives the same bytes, several times faster than the pure
+    Python rfc8785 package, which serialises everything else (and refuses what RFC 8785
+    cannot carry: ValueError). ``checked``: the caller knows the document is in that subset."""
+    if checked or stdlib_gives_jcs(document):
+        try:
+            text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            return text.encode()
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the package refuses it with its own error
+    return rfc8785.dumps(document)
 
 
 def sha256_hex(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value)).hexdigest()
+    """SHA-256, lowercase hex, of the RFC 8785 form of ``value``."""
+    return hashlib.sha256(jcs(value)).hexdigest()
