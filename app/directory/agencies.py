@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, case, select, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -22,23 +22,6 @@ from app.models import Agency, Country
 from app.models.enums import AgencyKind
 
 OBJECT_TYPE = "agency"
-
-
-def owner_country(kind: AgencyKind, country: str) -> str | None:
-    """The country an agency belongs to for authorization: the General Secretariat sits in a
-    country but belongs to none, so that no NCB manages the global desk."""
-    return None if kind is AgencyKind.GS else country
-
-
-def owner_country_column() -> ColumnElement[str | None]:
-    """:func:`owner_country` as SQL, for :func:`policy.where` over agencies' rows."""
-    return case((Agency.kind == AgencyKind.GS, None), else_=Agency.country_code)
-
-
-def owner_of(agency: Agency) -> policy.Owner:
-    return policy.Owner(
-        country=owner_country(agency.kind, agency.country_code), agency_id=agency.id
-    )
 
 
 def view(agency: Agency) -> AgencyOut:
@@ -59,14 +42,15 @@ async def create_agency(
     name: str,
     actor: Actor | None = None,
 ) -> Agency:
+    # Asked of the agency to be, so that it is the model's rule (Agency.owner_country) that
+    # keeps an NCB from making a General Secretariat.
+    agency = Agency(country_code=country, kind=kind, name=name)
     if actor is not None:
-        owner = policy.Owner(country=owner_country(kind, country))
-        policy.require(actor, policy.Action.MANAGE_AGENCIES, owner)
+        policy.require(actor, policy.Action.MANAGE_AGENCIES, agency)
     if await session.get(Country, country) is None:
         raise InvalidInputError(f"{country!r} is not a country of the network", field="country")
     if await find_agency(session, country=country, name=name) is not None:
         raise ConflictError(f"name: {country} already has an agency named {name!r}")
-    agency = Agency(country_code=country, kind=kind, name=name)
     session.add(agency)
     await session.flush()
     await audit.record(
@@ -75,7 +59,7 @@ async def create_agency(
         "agency.created",
         object_type=OBJECT_TYPE,
         object_id=str(agency.id),
-        countries=(owner_country(kind, country),),
+        countries=(agency.owner_country,),
         details={"country": country, "kind": kind.value, "name": name},
     )
     return agency
@@ -132,6 +116,4 @@ async def list_agencies(
 
 
 def _readable(actor: Actor) -> ColumnElement[bool]:
-    return policy.where(
-        actor, policy.Action.READ_DIRECTORY, country=owner_country_column(), agency=Agency.id
-    )
+    return policy.where(actor, policy.Action.READ_DIRECTORY, Agency)

@@ -62,16 +62,7 @@ async def terms_of_agency(session: AsyncSession, agency_id: uuid.UUID) -> list[A
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
-    return policy.where(
-        actor,
-        policy.Action.READ_AGREEMENTS,
-        country=AccessAgreement.country_code,
-        agency=AccessAgreement.agency_id,
-    )
-
-
-def owner_of(agreement: AccessAgreement) -> policy.Owner:
-    return policy.Owner(country=agreement.country_code, agency_id=agreement.agency_id)
+    return policy.where(actor, policy.Action.READ_AGREEMENTS, AccessAgreement)
 
 
 def state_of(agreement: AccessAgreement, now: datetime) -> AgreementState:
@@ -271,7 +262,7 @@ async def _for_change(
 ) -> tuple[AccessAgreement, datetime]:
     """The agreement, locked, once the actor may manage it (404 if it may not even see it)."""
     agreement, now = await _find(session, actor, agreement_id, lock=True)
-    policy.require(actor, policy.Action.MANAGE_AGREEMENTS, owner_of(agreement))
+    policy.require(actor, policy.Action.MANAGE_AGREEMENTS, agreement)
     return agreement, now
 
 

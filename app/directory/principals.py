@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from app import audit
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
@@ -51,26 +52,10 @@ ROLE_AGENCY_KINDS: dict[Role, frozenset[AgencyKind]] = {
 }
 
 
-def owner_of(principal: Principal, agency: Agency) -> policy.Owner:
-    """A principal, and what is its (its tokens), belong to its agency and its agency's
-    country; those of the General Secretariat to no country."""
-    return policy.Owner(
-        country=agencies.owner_country(agency.kind, agency.country_code),
-        agency_id=agency.id,
-        principal_id=principal.id,
-    )
-
-
 def visible_to(actor: Actor) -> ColumnElement[bool]:
     """The principals the actor sees at all (rows joined with their agency); any other does
     not exist for it."""
-    return policy.where(
-        actor,
-        policy.Action.READ_PEOPLE,
-        country=agencies.owner_country_column(),
-        agency=Principal.agency_id,
-        principal=Principal.id,
-    )
+    return policy.where(actor, policy.Action.READ_PEOPLE, Principal)
 
 
 def view(principal: Principal, agency: Agency) -> PrincipalOut:
@@ -88,7 +73,12 @@ def view(principal: Principal, agency: Agency) -> PrincipalOut:
 
 
 def _with_agency() -> Select[Principal, Agency]:
-    return select(Principal, Agency).join(Agency, Principal.agency_id == Agency.id)
+    """Principals with their agency, which the policy reads a principal's country from."""
+    return (
+        select(Principal, Agency)
+        .join(Agency, Principal.agency_id == Agency.id)
+        .options(contains_eager(Principal.agency))
+    )
 
 
 async def load(
@@ -122,7 +112,7 @@ async def _audit(
         action,
         object_type=OBJECT_TYPE,
         object_id=str(principal.id),
-        countries=(agencies.owner_of(agency).country,),
+        countries=(agency.owner_country,),
         details=details,
     )
 
@@ -141,7 +131,7 @@ async def create_principal(
     if agency is None:
         raise InvalidInputError(f"there is no agency {agency_id}", field="agency_id")
     if actor is not None:
-        policy.require(actor, policy.Action.MANAGE_PRINCIPALS, agencies.owner_of(agency))
+        policy.require(actor, policy.Action.MANAGE_PRINCIPALS, agency)
         policy.require_grantable(actor, role)
     if agency.kind not in ROLE_AGENCY_KINDS[role]:
         allowed = ", ".join(sorted(kind.value for kind in ROLE_AGENCY_KINDS[role]))
@@ -170,7 +160,7 @@ async def set_disabled(
     changes nothing and writes no audit entry."""
     principal, agency = await load(session, actor, principal_id, lock=True)
     if actor is not None:
-        policy.require(actor, policy.Action.MANAGE_PRINCIPALS, owner_of(principal, agency))
+        policy.require(actor, policy.Action.MANAGE_PRINCIPALS, principal)
         if disabled and principal.id == actor.principal_id:
             raise ConflictError(
                 "you cannot disable yourself: another manager of your agency's principals can"
@@ -214,7 +204,7 @@ async def change(
     session: AsyncSession, actor: Actor, principal_id: uuid.UUID, draft: PrincipalChange
 ) -> PrincipalOut:
     principal, agency = await load(session, actor, principal_id, lock=True)
-    policy.require(actor, policy.Action.MANAGE_PRINCIPALS, owner_of(principal, agency))
+    policy.require(actor, policy.Action.MANAGE_PRINCIPALS, principal)
     changed = sorted(
         field
         for field in draft.model_fields_set

@@ -6,9 +6,12 @@ list, as a SQL condition); nothing else in the code decides who may do what. ``r
 policy`` prints the table, and docs/authorization.md is that print (a test keeps them equal).
 
 An object is described by its :class:`Owner`: the country it belongs to, the agency and the
-principal it belongs to. A request belongs to its target country and to its sending agency.
-What belongs to the General Secretariat (its agency, its people) belongs to no country: only
-an ``any`` scope reaches it, so no NCB manages the global desk.
+principal it belongs to. A row of an owned model says it through the columns its model
+declares (``owner_columns``, app/models/ownership.py): :func:`permits` reads them on the row
+and :func:`where` in SQL, so the two cannot disagree, and a model that declares none cannot
+be asked about. A request belongs to its target country and to its sending agency. What
+belongs to the General Secretariat (its agency, its people) belongs to no country: only an
+``any`` scope reaches it, so no NCB manages the global desk.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ import enum
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, true
-from sqlalchemy.orm import QueryableAttribute
 
 from app.core.errors import ForbiddenError
 from app.identity.auth import Actor
+from app.models.base import Base
 from app.models.enums import Role
+from app.models.ownership import OwnerColumns
 
 
 class Scope(enum.StrEnum):
@@ -201,10 +206,12 @@ GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
 class Owner:
     """What an object belongs to. None: it belongs to no country (agency, principal).
 
-    A request also names the country that sent it and the contact point holding it (None
-    while the whole desk holds it)."""
+    An audit entry belongs to every country it concerns (``countries``). A request also names
+    the country that sent it and the contact point holding it (None while the whole desk
+    holds it)."""
 
     country: str | None = None
+    countries: tuple[str, ...] = ()
     agency_id: uuid.UUID | None = None
     principal_id: uuid.UUID | None = None
     sending_country: str | None = None
@@ -212,6 +219,35 @@ class Owner:
 
 
 NETWORK = Owner()  # what belongs to the whole network: reached by an ``any`` scope only
+
+
+def owner_columns(model: type[Base]) -> OwnerColumns:
+    """The model's declaration of what its rows belong to; a TypeError for a model without
+    one, so that no row is decided on by a guess (nothing declared would reach nobody, or,
+    under an ``any`` scope, everybody)."""
+    columns = getattr(model, "owner_columns", None)
+    if not isinstance(columns, OwnerColumns):
+        raise TypeError(
+            f"{model.__name__} declares no owner_columns: the policy cannot tell what its "
+            "rows belong to (app/models/ownership.py)"
+        )
+    return columns
+
+
+def owner_of(row: Base) -> Owner:
+    """What the row belongs to, read from the columns its model declares."""
+    declared = owner_columns(type(row)).declared()
+    values: dict[str, Any] = {facet: getattr(row, name) for facet, name in declared.items()}
+    if "countries" in values:
+        values["countries"] = tuple(values["countries"] or ())
+    return Owner(
+        country=values.get("country"),
+        countries=values.get("countries", ()),
+        agency_id=values.get("agency"),
+        principal_id=values.get("principal"),
+        sending_country=values.get("sending_country"),
+        holder_id=values.get("holder"),
+    )
 
 
 def scopes(actor: Actor, action: Action) -> frozenset[Scope]:
@@ -223,7 +259,9 @@ def _reaches(actor: Actor, scope: Scope, owner: Owner) -> bool:
         case Scope.ANY:
             return True
         case Scope.OWN_COUNTRY:
-            return owner.country is not None and owner.country == actor.country
+            return (
+                owner.country is not None and owner.country == actor.country
+            ) or actor.country in owner.countries
         case Scope.OWN_AGENCY:
             return owner.agency_id is not None and owner.agency_id == actor.agency_id
         case Scope.SELF:
@@ -234,17 +272,19 @@ def _reaches(actor: Actor, scope: Scope, owner: Owner) -> bool:
             return owner.holder_id is not None and owner.holder_id == actor.principal_id
 
 
-def permits(actor: Actor, action: Action, owner: Owner | None = None) -> bool:
-    """Whether the actor may do this to an object of this owner; with no owner, whether its
-    role may do it to anything at all (a route's first question)."""
+def permits(actor: Actor, action: Action, subject: Owner | Base | None = None) -> bool:
+    """Whether the actor may do this to a row of an owned model, or to an object of this
+    owner; with neither, whether its role may do it to anything at all (a route's first
+    question)."""
     granted = scopes(actor, action)
-    if owner is None:
+    if subject is None:
         return bool(granted)
+    owner = owner_of(subject) if isinstance(subject, Base) else subject
     return any(_reaches(actor, scope, owner) for scope in granted)
 
 
-def require(actor: Actor, action: Action, owner: Owner | None = None) -> None:
-    if permits(actor, action, owner):
+def require(actor: Actor, action: Action, subject: Owner | Base | None = None) -> None:
+    if permits(actor, action, subject):
         return
     if not scopes(actor, action):
         raise ForbiddenError(f"a principal with role {actor.role.value} may not {action.value}")
@@ -261,37 +301,32 @@ def require_grantable(actor: Actor, role: Role) -> None:
         )
 
 
-def where(
-    actor: Actor,
-    action: Action,
-    *,
-    country: QueryableAttribute[str] | ColumnElement[str | None] | None = None,
-    countries: QueryableAttribute[list[str] | None] | None = None,
-    agency: QueryableAttribute[uuid.UUID] | None = None,
-    principal: QueryableAttribute[uuid.UUID] | None = None,
-    sending_country: QueryableAttribute[str] | None = None,
-    holder: QueryableAttribute[uuid.UUID | None] | None = None,
-) -> ColumnElement[bool]:
-    """The same rule as :func:`permits`, as a SQL condition over an object's owner columns:
-    lists are filtered by it, so a list never shows what a GET would refuse."""
+def where(actor: Actor, action: Action, model: type[Base]) -> ColumnElement[bool]:
+    """The same rule as :func:`permits`, as a SQL condition over the owner columns the model
+    declares: lists are filtered by it, so a list never shows what a GET would refuse. (A
+    principal's country is its agency's: the query must join the agency.)"""
+    declared = {
+        facet: getattr(model, name) for facet, name in owner_columns(model).declared().items()
+    }
     clauses: list[ColumnElement[bool]] = []
     for scope in scopes(actor, action):
         match scope:
             case Scope.ANY:
                 return true()
-            case Scope.OWN_COUNTRY if country is not None:
-                clauses.append(country == actor.country)
-            case Scope.OWN_COUNTRY if countries is not None:
-                # Containment, not "= ANY": the form a GIN index on the array answers.
-                clauses.append(countries.contains([actor.country]))
-            case Scope.OWN_AGENCY if agency is not None:
-                clauses.append(agency == actor.agency_id)
-            case Scope.SELF if principal is not None:
-                clauses.append(principal == actor.principal_id)
-            case Scope.SENDING_COUNTRY if sending_country is not None:
-                clauses.append(sending_country == actor.country)
-            case Scope.HOLDER if holder is not None:
-                clauses.append(holder == actor.principal_id)
+            case Scope.OWN_COUNTRY:
+                if "country" in declared:
+                    clauses.append(declared["country"] == actor.country)
+                if "countries" in declared:
+                    # Containment, not "= ANY": the form a GIN index on the array answers.
+                    clauses.append(declared["countries"].contains([actor.country]))
+            case Scope.OWN_AGENCY if "agency" in declared:
+                clauses.append(declared["agency"] == actor.agency_id)
+            case Scope.SELF if "principal" in declared:
+                clauses.append(declared["principal"] == actor.principal_id)
+            case Scope.SENDING_COUNTRY if "sending_country" in declared:
+                clauses.append(declared["sending_country"] == actor.country)
+            case Scope.HOLDER if "holder" in declared:
+                clauses.append(declared["holder"] == actor.principal_id)
     return or_(*clauses) if clauses else false()
 
 

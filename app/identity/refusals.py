@@ -106,10 +106,10 @@ def _countries_query(
                 .where(EvidenceFile.id == uid)
             )
         case agencies.OBJECT_TYPE:
-            return select(agencies.owner_country_column()).where(Agency.id == uid)
+            return select(Agency.owner_country).where(Agency.id == uid)
         case principals.OBJECT_TYPE:
             return (
-                select(agencies.owner_country_column())
+                select(Agency.owner_country)
                 .join(Principal, Principal.agency_id == Agency.id)
                 .where(Principal.id == uid)
             )

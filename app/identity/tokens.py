@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, case, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager
 
 from app import audit
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from app.core.pagination import Cursor
-from app.directory import agencies, principals
+from app.directory import principals
 from app.directory.people_schemas import TokenCreate, TokenIssued, TokenOut, TokenPage, TokenState
 from app.identity import policy
 from app.identity.auth import Actor, new_token
@@ -52,6 +52,7 @@ def _listing() -> Select[ApiToken, str, str | None, Principal, Agency]:
         .join(Principal, ApiToken.principal_id == Principal.id)
         .join(Agency, Principal.agency_id == Agency.id)
         .outerjoin(_replacement, ApiToken.replaced_by == _replacement.id)
+        .options(contains_eager(ApiToken.principal).contains_eager(Principal.agency))
     )
 
 
@@ -142,7 +143,7 @@ async def issue_token(
         session,
         actor,
         principal_id=principal_id,
-        country=agencies.owner_of(agency).country,
+        country=agency.owner_country,
         label=label,
         expires_at=expires_at,
     )
@@ -156,8 +157,7 @@ async def _managed(
     sees it but may not manage its tokens."""
     principal, agency = await principals.load(session, actor, principal_id)
     if actor is not None:
-        owner = principals.owner_of(principal, agency)
-        policy.require(actor, policy.Action.MANAGE_TOKENS, owner)
+        policy.require(actor, policy.Action.MANAGE_TOKENS, principal)
     return principal, agency
 
 
@@ -191,7 +191,7 @@ async def create(
         session,
         actor,
         principal_id=principal.id,
-        country=agencies.owner_of(agency).country,
+        country=agency.owner_country,
         label=draft.label,
         expires_at=draft.expires_at,
     )
@@ -234,7 +234,7 @@ class _Locked:
     @property
     def country(self) -> str | None:
         """The country the token's principal belongs to (none: the General Secretariat)."""
-        return agencies.owner_of(self.agency).country
+        return self.agency.owner_country
 
 
 async def _lock(session: AsyncSession, actor: Actor | None, prefix: str) -> _Locked:
@@ -248,8 +248,7 @@ async def _lock(session: AsyncSession, actor: Actor | None, prefix: str) -> _Loc
         raise NotFoundError(f"no token with prefix {prefix} that you may see")
     token, state, replaced_by, principal, agency = row
     if actor is not None:
-        owner = principals.owner_of(principal, agency)
-        policy.require(actor, policy.Action.MANAGE_TOKENS, owner)
+        policy.require(actor, policy.Action.MANAGE_TOKENS, principal)
     return _Locked(token, TokenState(state), replaced_by, principal, agency)
 
 

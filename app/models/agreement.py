@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column
+from app.models.ownership import OwnerColumns
 
 
 class AccessAgreement(Base):
@@ -23,6 +25,8 @@ class AccessAgreement(Base):
             "valid_until IS NULL OR valid_until > valid_from", name="valid_until_after_from"
         ),
     )
+    # An agreement belongs to the granting NCB's country and to the agency it is granted to.
+    owner_columns: ClassVar[OwnerColumns] = OwnerColumns(country="country_code", agency="agency_id")
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     agency_id: Mapped[uuid.UUID] = mapped_column(

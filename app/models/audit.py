@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import CHAR, BigInteger, CheckConstraint, DateTime, Identity, Index, String, text
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column
+from app.models.ownership import OwnerColumns
 
 
 class AuditEntry(Base):
@@ -48,6 +49,9 @@ class AuditEntry(Base):
             name="sealed_whole",
         ),
     )
+    # An entry belongs to every country it concerns, and to no agency or principal: who acted
+    # is what it records, not whom it belongs to.
+    owner_columns: ClassVar[OwnerColumns] = OwnerColumns(countries="countries")
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     occurred_at: Mapped[datetime] = created_at_column()

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, SQLColumnExpression, String
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.agency import Agency
 from app.models.base import Base, created_at_column
 from app.models.enums import Role, db_enum
+from app.models.ownership import OwnerColumns
 
 
 class Principal(Base):
@@ -18,6 +21,11 @@ class Principal(Base):
     tokens at once."""
 
     __tablename__ = "principals"
+    # A principal, and what is its (its tokens), belong to it, to its agency and to its
+    # agency's country (none for the General Secretariat's): see Agency.owner_country.
+    owner_columns: ClassVar[OwnerColumns] = OwnerColumns(
+        country="owner_country", agency="agency_id", principal="id"
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     agency_id: Mapped[uuid.UUID] = mapped_column(
@@ -33,3 +41,14 @@ class Principal(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     agency: Mapped[Agency] = relationship(lazy="raise")
+
+    @hybrid_property
+    def owner_country(self) -> str | None:
+        """Its agency's: in Python the agency must be loaded with it (contains_eager), in SQL
+        the query must join its agency."""
+        return self.agency.owner_country
+
+    @owner_country.inplace.expression
+    @classmethod
+    def _owner_country_sql(cls) -> SQLColumnExpression[str | None]:
+        return Agency.owner_country

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     CHAR,
@@ -28,6 +28,7 @@ from app.models.enums import (
     RequestType,
     db_enum,
 )
+from app.models.ownership import OwnerColumns
 
 
 class CooperationRequest(Base):
@@ -58,6 +59,14 @@ class CooperationRequest(Base):
         CheckConstraint(
             "(legal_hold_at IS NULL) = (legal_hold_by IS NULL)", name="legal_hold_complete"
         ),
+    )
+    # A request belongs to its target country and to the agency that sent it; it was sent
+    # from the sender's country and is held by its assignee, if any (app/identity/policy.py).
+    owner_columns: ClassVar[OwnerColumns] = OwnerColumns(
+        country="target_country",
+        agency="requesting_agency_id",
+        sending_country="requesting_country",
+        holder="assigned_to",
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

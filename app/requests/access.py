@@ -29,25 +29,13 @@ OBJECT_TYPE = "request"
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
     """Which requests the actor sees at all (app/identity/policy.py); nothing else exists."""
-    return policy.where(
-        actor,
-        policy.Action.READ_REQUEST,
-        country=CooperationRequest.target_country,
-        agency=CooperationRequest.requesting_agency_id,
-        sending_country=CooperationRequest.requesting_country,
-        holder=CooperationRequest.assigned_to,
-    )
+    return policy.where(actor, policy.Action.READ_REQUEST, CooperationRequest)
 
 
 def owner_of(request: CooperationRequest) -> policy.Owner:
-    """A request belongs to its target country and to the agency that sent it; it was sent
-    from the sender's country and is held by its assignee (if any)."""
-    return policy.Owner(
-        country=request.target_country,
-        agency_id=request.requesting_agency_id,
-        sending_country=request.requesting_country,
-        holder_id=request.assigned_to,
-    )
+    """What a request belongs to, as its model declares it (CooperationRequest.owner_columns):
+    its target country and the agency that sent it, the sender's country and its holder."""
+    return policy.owner_of(request)
 
 
 def countries_of(request: CooperationRequest) -> tuple[str, str]:
