@@ -41,7 +41,6 @@ def database_url() -> str:
     url = asyncio.run(ensure_database(server_url, DATABASE_NAME))
     # Uvicorn's worker processes and create_app() find the database the same way.
     os.environ["DATABASE_URL"] = url
-    database_settings.cache_clear()
     return url
 
 
