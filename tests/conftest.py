@@ -9,6 +9,7 @@ back before each test to a snapshot (tests/snapshots.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import hashlib
 import itertools
@@ -31,7 +32,7 @@ from app.core.database.embedded import ensure_database, start_embedded_server
 from app.core.database.migrate import upgrade_to_head
 from app.core.database.urls import asyncpg_dsn, with_database
 from app.core.serving import uvicorn_options
-from app.core.settings import ApiSettings, api_settings, realtime_settings
+from app.core.settings import ApiSettings, Settings
 from app.main import create_app
 from tests.factories import World, make_world
 from tests.snapshots import take_snapshot
@@ -251,8 +252,9 @@ async def serving_app(
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     port = port or free_port()
     listener.bind(("127.0.0.1", port))
+    settings: Settings = app.state.settings
     options = uvicorn_options(
-        api=api or api_settings(), realtime=realtime_settings(), log_level="warning"
+        api=api or settings.api, realtime=settings.realtime, log_level="warning"
     )
     server = _PromptServer(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     task = asyncio.create_task(server.serve(sockets=[listener]))
@@ -268,15 +270,37 @@ async def serving_app(
         listener.close()
 
 
+def changed(settings: Settings, **updates: dict[str, Any]) -> Settings:
+    """``settings`` with some fields of some subsystems changed, values of the fields' own
+    types: ``changed(settings, audit={"audit_sealer": False})``."""
+    return dataclasses.replace(
+        settings,
+        **{
+            name: getattr(settings, name).model_copy(update=fields)
+            for name, fields in updates.items()
+        },
+    )
+
+
 @pytest.fixture
-async def server(database_url: str) -> AsyncIterator[RunningServer]:
-    async with running_server(database_url) as running:
+def settings() -> Settings:
+    """The settings the ``server`` fixture's application gets: a test module overrides this
+    fixture (taking it as an argument) to change some."""
+    return Settings.from_environment()
+
+
+@pytest.fixture
+async def server(database_url: str, settings: Settings) -> AsyncIterator[RunningServer]:
+    async with running_server(database_url, settings) as running:
         yield running
 
 
-def running_server(database_url: str) -> AbstractAsyncContextManager[RunningServer]:
-    """The real application on ``database_url`` under a real uvicorn."""
-    return serving_app(create_app(database_url))
+def running_server(
+    database_url: str, settings: Settings | None = None
+) -> AbstractAsyncContextManager[RunningServer]:
+    """The real application on ``database_url`` under a real uvicorn, with ``settings``
+    (default: the environment's)."""
+    return serving_app(create_app(database_url, settings))
 
 
 _session_loop: list[asyncio.AbstractEventLoop] = []

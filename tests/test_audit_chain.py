@@ -26,12 +26,12 @@ from app.audit.verify import verify_database
 from app.core.canonical import jcs
 from app.core.database import Database
 from app.core.database.urls import asyncpg_dsn
-from app.core.settings import audit_settings
+from app.core.settings import Settings
 from app.identity.auth import Actor
 from app.models.enums import AgencyKind, Role
 from tests.cli_runner import invoke
 from tests.clients import http, submit_request
-from tests.conftest import TEST_DATABASE, RunningServer, free_port, running_server
+from tests.conftest import TEST_DATABASE, RunningServer, changed, free_port, running_server
 from tests.factories import World, request_body
 from tests.processes import environment, serving
 from tests.scrape import value
@@ -324,27 +324,25 @@ async def test_an_instance_seals_its_own_entries_as_they_commit(
     database: Database,
     database_url: str,
     db: asyncpg.Connection,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The instance's own commits wake its sealer: with a look only every 10 s, a submission's
     entries are still sealed at once, and /metrics counts them."""
     await seal_all(database)  # the world's own entries
-    monkeypatch.setenv("RELAY247_AUDIT_SEAL_INTERVAL", "10")
-    audit_settings.cache_clear()
-    try:
-        async with running_server(database_url) as server, http(server.http) as client:
-            created = await submit_request(client, world.unit("FR"))
-            for _ in range(100):
-                unsealed = await db.fetchval(
-                    "SELECT count(*) FROM audit_entries WHERE chain_position IS NULL"
-                )
-                if unsealed == 0:
-                    break
-                await asyncio.sleep(0.01)
-            assert unsealed == 0, "not sealed within 1 s"
-            metrics = (await client.get("/metrics")).text
-    finally:
-        audit_settings.cache_clear()
+    # (Settings, not the fixture: `settings` is hypothesis's here.)
+    slow_looks = changed(
+        Settings.from_environment(), audit={"audit_seal_interval": timedelta(seconds=10)}
+    )
+    async with running_server(database_url, slow_looks) as server, http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"))
+        for _ in range(100):
+            unsealed = await db.fetchval(
+                "SELECT count(*) FROM audit_entries WHERE chain_position IS NULL"
+            )
+            if unsealed == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert unsealed == 0, "not sealed within 1 s"
+        metrics = (await client.get("/metrics")).text
     assert await db.fetchval(
         "SELECT count(*) FROM audit_entries WHERE object_id = $1 AND chain_position IS NOT NULL",
         created["id"],

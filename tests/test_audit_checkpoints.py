@@ -9,7 +9,7 @@ import base64
 import hashlib
 import json
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -22,10 +22,10 @@ from app.audit.checkpoints import Checkpoint, sign, take
 from app.audit.keys import KeyHolder, SigningKey, load_or_create_key, rotate_key
 from app.core.database import Database
 from app.core.database.urls import asyncpg_dsn
-from app.core.settings import audit_settings
+from app.core.settings import Settings
 from tests.cli_runner import invoke
 from tests.clients import http
-from tests.conftest import TEST_DATABASE, RunningServer, running_server
+from tests.conftest import TEST_DATABASE, RunningServer, changed, running_server
 from tests.factories import World
 from tests.processes import environment
 from tests.scrape import value
@@ -383,12 +383,16 @@ async def test_the_checkpointer_signs_when_the_head_moved_and_follows_a_rotation
     database_url: str,
     db: asyncpg.Connection,
     files: Files,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
 ) -> None:
-    monkeypatch.setenv("RELAY247_AUDIT_CHECKPOINT_INTERVAL", "0.2")
-    monkeypatch.setenv("RELAY247_AUDIT_SIGNING_KEY_FILE", str(files.key))
-    monkeypatch.setenv("RELAY247_AUDIT_CHECKPOINT_FILE", str(files.checkpoints))
-    audit_settings.cache_clear()
+    often = changed(
+        settings,
+        audit={
+            "audit_checkpoint_interval": timedelta(seconds=0.2),
+            "audit_signing_key_file": files.key,
+            "audit_checkpoint_file": files.checkpoints,
+        },
+    )
 
     async def checkpoint_at(position: int, key_id: str | None = None) -> None:
         for _ in range(100):
@@ -406,21 +410,18 @@ async def test_the_checkpointer_signs_when_the_head_moved_and_follows_a_rotation
     await write_entries(database, 3)
     await seal_all(database)
     head = await db.fetchval("SELECT max(chain_position) FROM audit_entries")
-    try:
-        async with running_server(database_url) as server, http(server.http) as client:
-            await checkpoint_at(head)
-            # Two more rounds: the head did not move, nothing signed.
-            await beats(server.app, "audit.checkpointer", 2)
-            assert await db.fetchval("SELECT count(*) FROM audit_checkpoints") == 1
-            first_key = load_or_create_key(files.key).key_id
-            rotation = await rotate_key(database, files.key)
-            await write_entries(database, 2, start=3)  # sealed by the server's sealer
-            await checkpoint_at(head + 2, rotation.new_key.key_id)
-            ready = (await client.get("/readyz")).json()
-            metrics = (await client.get("/metrics")).text
-            keys = await client.get("/v1/audit/public-keys", headers=world.auditor.headers)
-    finally:
-        audit_settings.cache_clear()
+    async with running_server(database_url, often) as server, http(server.http) as client:
+        await checkpoint_at(head)
+        # Two more rounds: the head did not move, nothing signed.
+        await beats(server.app, "audit.checkpointer", 2)
+        assert await db.fetchval("SELECT count(*) FROM audit_checkpoints") == 1
+        first_key = load_or_create_key(files.key).key_id
+        rotation = await rotate_key(database, files.key)
+        await write_entries(database, 2, start=3)  # sealed by the server's sealer
+        await checkpoint_at(head + 2, rotation.new_key.key_id)
+        ready = (await client.get("/readyz")).json()
+        metrics = (await client.get("/metrics")).text
+        keys = await client.get("/v1/audit/public-keys", headers=world.auditor.headers)
     assert ready["loops"]["audit.checkpointer"]["state"] == "up"
     assert value(metrics, "relay247_audit_checkpoints_total") == 2
     assert value(metrics, "relay247_audit_checkpoint_position") == head + 2

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,24 +22,26 @@ from app.audit.keys import SigningKey, parse_public_keys
 from app.audit.sealer import seal_batch
 from app.core.canonical import jcs
 from app.core.database import Database
-from app.core.settings import audit_settings
+from app.core.settings import Settings
 from app.models.enums import Role
 from tests.cli_runner import invoke
 from tests.clients import http, submit_request
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, changed
 from tests.factories import Party, World, make_party
 from tests.processes import environment
 from tests.waiting import eventually
 
 
-@pytest.fixture(autouse=True)
-def _key_files_of_this_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The server's signing key and checkpoint file in the test's folder."""
-    monkeypatch.setenv("RELAY247_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
-    monkeypatch.setenv("RELAY247_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.ndjson"))
-    audit_settings.cache_clear()
-    yield
-    audit_settings.cache_clear()
+    return changed(
+        settings,
+        audit={
+            "audit_signing_key_file": tmp_path / "key.pem",
+            "audit_checkpoint_file": tmp_path / "checkpoints.ndjson",
+        },
+    )
 
 
 async def all_sealed(db: asyncpg.Connection) -> None:

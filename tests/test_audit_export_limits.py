@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -16,9 +15,9 @@ import pytest
 from app.api.audit_export import ExportLimits
 from app.audit.sealer import seal_batch
 from app.core.database import Database
-from app.core.settings import audit_settings
+from app.core.settings import Settings
 from tests.clients import http, unread_get
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, changed
 from tests.factories import Party, World
 from tests.scrape import scrape, value
 from tests.waiting import eventually
@@ -28,14 +27,16 @@ from tests.waiting import eventually
 ENTRIES = 20_000
 
 
-@pytest.fixture(autouse=True)
-def _key_files_of_this_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The server's signing key and checkpoint file in the test's folder."""
-    monkeypatch.setenv("RELAY247_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
-    monkeypatch.setenv("RELAY247_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.ndjson"))
-    audit_settings.cache_clear()
-    yield
-    audit_settings.cache_clear()
+    return changed(
+        settings,
+        audit={
+            "audit_signing_key_file": tmp_path / "key.pem",
+            "audit_checkpoint_file": tmp_path / "checkpoints.ndjson",
+        },
+    )
 
 
 async def large_trail(db: asyncpg.Connection, database: Database) -> None:

@@ -12,7 +12,7 @@ import itertools
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,26 +30,28 @@ from app.audit.query import AuditFilter, authorize, conditions
 from app.cli.app import cli
 from app.core.canonical import jcs
 from app.core.database import Database
+from app.core.settings import Settings
 from app.identity.auth import Actor
 from app.models import AuditEntry
 from app.models.enums import AgencyKind, Role
 from tests.clients import http
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, changed
 from tests.factories import Party, World, make_national_auditor
 from tests.test_audit_export import all_sealed, live_trail, published
 
 Lines = list[dict[str, Any]]
 
 
-@pytest.fixture(autouse=True)
-def _key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from app.core.settings import audit_settings
-
-    monkeypatch.setenv("RELAY247_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
-    monkeypatch.setenv("RELAY247_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.ndjson"))
-    audit_settings.cache_clear()
-    yield
-    audit_settings.cache_clear()
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The server's signing key and checkpoint file in the test's folder."""
+    return changed(
+        settings,
+        audit={
+            "audit_signing_key_file": tmp_path / "key.pem",
+            "audit_checkpoint_file": tmp_path / "checkpoints.ndjson",
+        },
+    )
 
 
 def parse(text: str) -> Lines:

@@ -4,15 +4,15 @@ instance). It still writes every entry; it seals none, and /readyz lists no seal
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import asyncpg
-import pytest
 
 from app.audit.sealer import GATHER_SECONDS, seal_batch
 from app.core.database import Database
-from app.core.settings import audit_settings
+from app.core.settings import Settings
 from tests.clients import http, submit_request
-from tests.conftest import running_server
+from tests.conftest import changed, running_server
 from tests.factories import World
 
 SEAL_INTERVAL = 0.1  # RELAY247_AUDIT_SEAL_INTERVAL, in seconds (the default: 0.5)
@@ -33,40 +33,35 @@ async def test_an_instance_with_the_sealer_off_seals_nothing_and_another_seals_i
     database: Database,
     database_url: str,
     db: asyncpg.Connection,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
 ) -> None:
     while await seal_batch(database.engine) is not None:  # the world's own entries
         pass
-    monkeypatch.setenv("RELAY247_AUDIT_SEALER", "false")
     # A sealer looks every interval, and seals its own instance's entries GATHER_SECONDS
     # after they commit: a short interval makes a short wait show that none sealed them.
-    monkeypatch.setenv("RELAY247_AUDIT_SEAL_INTERVAL", str(SEAL_INTERVAL))
-    audit_settings.cache_clear()
-    try:
-        async with running_server(database_url) as off, http(off.http) as client:
-            created = await submit_request(client, world.unit("FR"))
-            # Three looks of a sealer and more than the 0.1 s after a commit: nothing of this
-            # instance is sealed.
-            await asyncio.sleep(3 * SEAL_INTERVAL + GATHER_SECONDS)
-            entries, unsealed = await _unsealed(db, created["id"])
-            ready = (await client.get("/readyz")).json()
-            metrics = (await client.get("/metrics")).text
-            assert entries >= 1
-            assert unsealed == entries
-            assert ready["status"] == "ok"
-            assert "audit.sealer" not in ready["loops"]
-            assert "audit.checkpointer" in ready["loops"]
-            assert 'loop="audit.sealer"' not in metrics
-            monkeypatch.delenv("RELAY247_AUDIT_SEALER")
-            audit_settings.cache_clear()
-            # Another instance, sealer on (the default), finds them on its next look.
-            async with running_server(database_url) as on, http(on.http) as other:
-                for _ in range(40):
-                    if (await _unsealed(db, created["id"]))[1] == 0:
-                        break
-                    await asyncio.sleep(0.05)
-                assert (await _unsealed(db, created["id"])) == (entries, 0)
-                ready = (await other.get("/readyz")).json()
-                assert ready["loops"]["audit.sealer"]["state"] == "up"
-    finally:
-        audit_settings.cache_clear()
+    interval = timedelta(seconds=SEAL_INTERVAL)
+    sealer_off = changed(settings, audit={"audit_sealer": False, "audit_seal_interval": interval})
+    sealer_on = changed(settings, audit={"audit_seal_interval": interval})
+    async with running_server(database_url, sealer_off) as off, http(off.http) as client:
+        created = await submit_request(client, world.unit("FR"))
+        # Three looks of a sealer and more than the 0.1 s after a commit: nothing of this
+        # instance is sealed.
+        await asyncio.sleep(3 * SEAL_INTERVAL + GATHER_SECONDS)
+        entries, unsealed = await _unsealed(db, created["id"])
+        ready = (await client.get("/readyz")).json()
+        metrics = (await client.get("/metrics")).text
+        assert entries >= 1
+        assert unsealed == entries
+        assert ready["status"] == "ok"
+        assert "audit.sealer" not in ready["loops"]
+        assert "audit.checkpointer" in ready["loops"]
+        assert 'loop="audit.sealer"' not in metrics
+        # Another instance, sealer on (the default), finds them on its next look.
+        async with running_server(database_url, sealer_on) as on, http(on.http) as other:
+            for _ in range(40):
+                if (await _unsealed(db, created["id"]))[1] == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await _unsealed(db, created["id"])) == (entries, 0)
+            ready = (await other.get("/readyz")).json()
+            assert ready["loops"]["audit.sealer"]["state"] == "up"

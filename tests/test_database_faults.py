@@ -13,10 +13,10 @@ from sqlalchemy import exc as sa_exc
 
 from app.core.database import Database
 from app.core.database.faults import is_unavailable
-from app.core.settings import database_settings
+from app.core.settings import Settings
 from app.main import create_app
 from tests.clients import close_of, http
-from tests.conftest import RunningServer, serving_app
+from tests.conftest import RunningServer, changed, running_server, serving_app
 from tests.factories import World, make_world, request_body
 from tests.outage import StoppablePostgres, stoppable_postgres
 
@@ -78,18 +78,10 @@ async def test_postgres_restart_and_outage(postgres: StoppablePostgres) -> None:
 
 
 @pytest.fixture
-async def tiny_pool_server(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[RunningServer]:
-    monkeypatch.setenv("RELAY247_POOL_SIZE", "1")
-    monkeypatch.setenv("RELAY247_MAX_OVERFLOW", "0")
-    monkeypatch.setenv("RELAY247_POOL_TIMEOUT", "0.2")
-    database_settings.cache_clear()
-    try:
-        async with serving_app(create_app(database_url)) as server:
-            yield server
-    finally:
-        database_settings.cache_clear()
+async def tiny_pool_server(database_url: str, settings: Settings) -> AsyncIterator[RunningServer]:
+    tiny = changed(settings, database={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2})
+    async with running_server(database_url, tiny) as server:
+        yield server
 
 
 async def test_an_exhausted_pool_sheds_requests_with_503(

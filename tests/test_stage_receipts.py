@@ -7,7 +7,6 @@ import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from app.audit.sealer import SEAL_LOCK
-from app.core.settings import audit_settings
+from app.core.settings import Settings
 from tests.clients import http, submit_request
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, changed
 from tests.factories import World
 
 
-@pytest.fixture(autouse=True)
-def _key_file_of_this_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The server's signing key in the test's folder, not the checkout's data folder."""
-    monkeypatch.setenv("RELAY247_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
-    audit_settings.cache_clear()
-    yield
-    audit_settings.cache_clear()
+    return changed(settings, audit={"audit_signing_key_file": tmp_path / "key.pem"})
 
 
 def offline_verify(receipt: dict[str, Any], published: list[dict[str, Any]]) -> None:

@@ -14,14 +14,13 @@ from starlette.types import Receive, Scope, Send
 
 from app.api import problems
 from app.api.audit import AuditFilters
-from app.api.deps import ActorOnly, DatabaseOf
+from app.api.deps import ActorOnly, DatabaseOf, SettingsOf
 from app.api.stalls import SendBoundResponse
 from app.audit import export
 from app.audit.keys import KeyHolder, SigningKeyError, cannot_sign
 from app.audit.query import authorize
 from app.core.errors import UnavailableError
 from app.core.observability.metrics import Metrics
-from app.core.settings import audit_settings, database_settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -122,6 +121,7 @@ async def export_entries(
     request: Request,
     database: DatabaseOf,
     actor: ActorOnly,
+    settings: SettingsOf,
     filters: AuditFilters,
     export_format: Annotated[
         export.ExportFormat, Query(alias="format", description="ndjson (default) or csv")
@@ -153,7 +153,7 @@ async def export_entries(
                 actor,
                 filters,
                 keys=keys,
-                checkpoint_file=audit_settings().checkpoint_path(database_settings()),
+                checkpoint_file=settings.audit.checkpoint_path(settings.database),
             )
             signer = await export.export_signer(database, keys)
         except SigningKeyError as exc:

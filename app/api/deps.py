@@ -13,6 +13,7 @@ from app.api import rate_limit
 from app.api.admission import ADMITTED, Admitted
 from app.core.database import Database
 from app.core.errors import UnauthenticatedError
+from app.core.settings import Settings
 from app.identity import sessions
 from app.identity.auth import Actor, authenticate, ensure_still_usable
 
@@ -22,6 +23,13 @@ async def get_database(request: Request) -> Database:
     # a thread hop on every request.
     database: Database = request.app.state.database
     return database
+
+
+async def get_settings(request: Request) -> Settings:
+    # The settings create_app was given: a route hands what its use case needs down as
+    # arguments, so the domain never reads the environment.
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def _unit_of_work(
@@ -112,3 +120,4 @@ async def _actor_only(
 
 ActorOnly = Annotated[Actor, Depends(_actor_only)]
 DatabaseOf = Annotated[Database, Depends(get_database)]
+SettingsOf = Annotated[Settings, Depends(get_settings)]

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from app.api import problems, upload_metadata
-from app.api.deps import ActorOnly, CurrentActor, DatabaseOf, Session
+from app.api.deps import ActorOnly, CurrentActor, DatabaseOf, Session, SettingsOf
 from app.api.stalls import SendBoundResponse
 from app.core.observability.metrics import Metrics
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -95,6 +95,7 @@ async def upload_file(
     response: Response,
     database: DatabaseOf,
     actor: ActorOnly,
+    settings: SettingsOf,
     name: Annotated[
         Annotated[str, Text(min_length=1, max_length=1024)] | None,
         Query(
@@ -141,6 +142,7 @@ async def upload_file(
         spec,
         _body(request),
         declared_length=_declared_length(request),
+        max_bytes=settings.exchange.file_max_bytes,
     )
     response.headers["Location"] = f"/v1/files/{created.id}"
     return created

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from app.api import problems
-from app.api.deps import CurrentActor, Session
+from app.api.deps import CurrentActor, Session, SettingsOf
 from app.api.preconditions import IfMatch, with_etag
 from app.audit import receipts
 from app.audit.keys import KeyHolder
@@ -58,6 +58,7 @@ async def submit_request(
     session: Session,
     actor: CurrentActor,
     response: Response,
+    settings: SettingsOf,
     idempotency_key: IdempotencyKey = None,
 ) -> SubmittedRequest:
     """Submit a request to another country's 24/7 desk, within the sending agency's access
@@ -67,7 +68,14 @@ async def submit_request(
     Idempotency-Key (within RELAY247_IDEMPOTENCY_KEY_LIFETIME) answers 201 again with the request
     it made as it stands now (purged: `content` null, `purged_at` set), with the header
     `Idempotent-Replayed: true`."""
-    submission = await intake.submit(session, actor, body, idempotency_key=idempotency_key)
+    submission = await intake.submit(
+        session,
+        actor,
+        body,
+        idempotency_key=idempotency_key,
+        api=settings.api,
+        exchange=settings.exchange,
+    )
     response.headers["Location"] = f"/v1/requests/{submission.request.id}"
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -121,11 +129,17 @@ async def list_requests(
     responses={**with_etag(), **problems.responses(404)},
 )
 async def get_request(
-    request_id: uuid.UUID, session: Session, actor: CurrentActor, response: Response
+    request_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    response: Response,
+    settings: SettingsOf,
 ) -> RequestDetailOut:
     """The request, with its content if its handling code lets you read it (an audited read).
     The `ETag` is its `version`: send it back as `If-Match` with an action."""
-    shown = await views.get(session, actor, request_id)
+    shown = await views.get(
+        session, actor, request_id, reopen_window=settings.exchange.reopen_window
+    )
     response.headers["ETag"] = etag(shown.version)
     return shown
 
@@ -134,11 +148,13 @@ async def get_request(
     "/{request_id}/ack", response_model=AckOut, responses=problems.responses(403, 404, 409)
 )
 async def acknowledge_request(
-    request_id: uuid.UUID, session: Session, actor: CurrentActor
+    request_id: uuid.UUID, session: Session, actor: CurrentActor, settings: SettingsOf
 ) -> AckOut:
     """Say that a human at the target desk has seen the request (the `acknowledge` action).
     Idempotent: a second ack changes nothing and answers `already_acknowledged: true`."""
-    return await actions.acknowledge(session, actor, request_id)
+    return await actions.acknowledge(
+        session, actor, request_id, reopen_window=settings.exchange.reopen_window
+    )
 
 
 @router.post(
@@ -185,6 +201,7 @@ async def act_on_request(
     session: Session,
     actor: CurrentActor,
     response: Response,
+    settings: SettingsOf,
     body: Annotated[ActionInput | None, Body()] = None,
     if_match: IfMatch = None,
 ) -> ActionOut:
@@ -195,6 +212,7 @@ async def act_on_request(
         action,
         reason=body.reason if body is not None else None,
         if_match=if_match,
+        reopen_window=settings.exchange.reopen_window,
     )
     response.headers["ETag"] = etag(taken.version)
     return taken

@@ -16,7 +16,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from app.core.database import Database
-from app.core.database.embedded import DATABASE_NAME, ensure_database, start_embedded_server
+from app.core.database.embedded import (
+    DATABASE_NAME,
+    EmbeddedPostgresMissingError,
+    ensure_database,
+    start_embedded_server,
+)
 from app.core.database.migrate import SchemaOutOfDateError, assert_schema_current
 from app.core.errors import DomainError
 from app.core.settings import database_settings
@@ -33,7 +38,11 @@ def database_url() -> str:
     settings = database_settings()
     if settings.url:
         return settings.url
-    server_url = start_embedded_server(settings.data_dir)
+    try:
+        server_url = start_embedded_server(settings.data_dir)
+    except EmbeddedPostgresMissingError as exc:
+        echo_err(f"relay247: {exc}")
+        raise typer.Exit(1) from exc
     # The embedded server is stopped by an atexit hook. uvicorn re-raises the signal that
     # stopped it once it has shut down, and SIGTERM's default action skips atexit: make it
     # an ordinary exit instead.
@@ -41,7 +50,6 @@ def database_url() -> str:
     url = asyncio.run(ensure_database(server_url, DATABASE_NAME))
     # Uvicorn's worker processes and create_app() find the database the same way.
     os.environ["DATABASE_URL"] = url
-    database_settings.cache_clear()
     return url
 
 

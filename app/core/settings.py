@@ -6,8 +6,8 @@ One class per subsystem, so each part of the service takes only what it uses.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -376,36 +376,57 @@ class OverloadSettings(BaseSettings):
         return self.max_anonymous_in_flight or max(1, self.in_flight_limit(database) // 4)
 
 
-@lru_cache
+# Read at the edges only (create_app, the CLI's commands), once per use case, and handed down
+# as arguments: nothing below them reads the environment, so a test passes the settings it
+# wants instead of changing the environment.
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
 
 
-@lru_cache
 def api_settings() -> ApiSettings:
     return ApiSettings()
 
 
-@lru_cache
 def realtime_settings() -> RealtimeSettings:
     return RealtimeSettings()
 
 
-@lru_cache
 def exchange_settings() -> ExchangeSettings:
     return ExchangeSettings()
 
 
-@lru_cache
 def audit_settings() -> AuditSettings:
     return AuditSettings()
 
 
-@lru_cache
 def log_settings() -> LogSettings:
     return LogSettings()
 
 
-@lru_cache
 def overload_settings() -> OverloadSettings:
     return OverloadSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every subsystem's settings: what create_app takes and keeps in ``app.state.settings``."""
+
+    database: DatabaseSettings
+    api: ApiSettings
+    realtime: RealtimeSettings
+    exchange: ExchangeSettings
+    audit: AuditSettings
+    log: LogSettings
+    overload: OverloadSettings
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        return cls(
+            database=database_settings(),
+            api=api_settings(),
+            realtime=realtime_settings(),
+            exchange=exchange_settings(),
+            audit=audit_settings(),
+            log=log_settings(),
+            overload=overload_settings(),
+        )

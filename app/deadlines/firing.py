@@ -48,9 +48,10 @@ class FiringBatch:
     (policies, rosters, agencies) is read once per batch, and what they write is gathered
     and written by ``write()``."""
 
-    def __init__(self, session: AsyncSession, now: datetime) -> None:
+    def __init__(self, session: AsyncSession, now: datetime, poll_interval: timedelta) -> None:
         self.session = session
         self.now = now
+        self._poll_interval = poll_interval
         self._policies: dict[str, EscalationPolicyDocument] = {}
         self._rosters: dict[str, Roster] = {}
         self._agencies: dict[uuid.UUID, uuid.UUID | None] = {}
@@ -83,7 +84,7 @@ class FiringBatch:
         self._next_deadlines.append(
             {"request_id": request.id, "kind": kind, "step": step, "due_at": due_at}
         )
-        rows.wake_if_near(self.session, due_at - self.now)
+        rows.wake_if_near(self.session, due_at - self.now, poll_interval=self._poll_interval)
 
     def audit(self, action: str, request: CooperationRequest, details: dict[str, Any]) -> None:
         self._entries[action].append(
@@ -281,9 +282,12 @@ async def fire_claimed(
     session: AsyncSession,
     claimed: list[tuple[RequestDeadline, CooperationRequest]],
     now: datetime,
+    poll_interval: timedelta,
 ) -> list[Fired]:
-    """Fire the claimed deadlines in order and write all they do; the caller commits."""
-    batch = FiringBatch(session, now)
+    """Fire the claimed deadlines in order and write all they do; the caller commits.
+    ``poll_interval``: the workers' safety-net look, which finds a next deadline due after it
+    without being woken."""
+    batch = FiringBatch(session, now, poll_interval)
     await batch.read_policies({request.target_country for _, request in claimed})
     fired = []
     # The batch's events lock their channels' counters all at once, in one order, and last:

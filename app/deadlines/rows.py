@@ -10,7 +10,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import wake_after_commit
-from app.core.settings import exchange_settings
 from app.deadlines.escalation_policy import EscalationPolicyDocument
 from app.models import CooperationRequest, DeadlineKind, RequestDeadline
 from app.models.enums import Priority, RequestType
@@ -26,14 +25,15 @@ def first_ack_timeout(
     return timedelta(seconds=document.steps_for(request_type, priority)[0].ack_timeout_seconds)
 
 
-def wakes_workers(due_in: timedelta) -> bool:
+def wakes_workers(due_in: timedelta, poll_interval: timedelta) -> bool:
     """Whether a deadline due in ``due_in`` must wake the workers: one due after their next
-    safety-net look is found by it, so most submits cost no NOTIFY."""
-    return due_in < exchange_settings().deadline_poll_interval
+    safety-net look (RELAY247_DEADLINE_POLL_INTERVAL) is found by it, so most submits cost
+    no NOTIFY."""
+    return due_in < poll_interval
 
 
-def wake_if_near(session: AsyncSession, due_in: timedelta) -> None:
-    if wakes_workers(due_in):
+def wake_if_near(session: AsyncSession, due_in: timedelta, *, poll_interval: timedelta) -> None:
+    if wakes_workers(due_in, poll_interval):
         wake_after_commit(session, WAKE_CHANNEL)
 
 

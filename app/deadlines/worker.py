@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, select, update
 
@@ -85,7 +86,7 @@ _RETRY_DELAY = func.make_interval(0, 0, 0, 0, 0, 0, _RETRY_SECONDS)  # (years, .
 
 
 async def _claim_and_fire(
-    database: Database, claim: Claim, claimed_ids: list[int]
+    database: Database, claim: Claim, claimed_ids: list[int], poll_interval: timedelta
 ) -> list[Fired] | None:
     """Claim with ``claim`` and fire what it got in one transaction (None: it got nothing).
     ``claimed_ids`` gets the ids claimed, for the caller to retry them if the firing fails."""
@@ -95,18 +96,21 @@ async def _claim_and_fire(
             return None
         claimed_ids += [deadline.id for deadline, _, _ in claimed]
         now = claimed[0][2]
-        return await fire_claimed(session, [(d, r) for d, r, _ in claimed], now)
+        return await fire_claimed(session, [(d, r) for d, r, _ in claimed], now, poll_interval)
 
 
 async def fire_due(
-    database: Database, on_failure: Callable[[], None] = lambda: None
+    database: Database,
+    poll_interval: timedelta,
+    on_failure: Callable[[], None] = lambda: None,
 ) -> list[Fired] | None:
     """Claim up to CLAIM_BATCH due deadlines nobody holds and fire them in one transaction;
     None when none was due. A batch that fails is fired again one deadline at a time, and
-    one that fails alone is put off (``on_failure`` is called for each)."""
+    one that fails alone is put off (``on_failure`` is called for each). ``poll_interval``:
+    the workers' safety-net look, which finds the next deadlines due after it unwoken."""
     claimed_ids: list[int] = []
     try:
-        return await _claim_and_fire(database, _CLAIM_BATCH, claimed_ids)
+        return await _claim_and_fire(database, _CLAIM_BATCH, claimed_ids, poll_interval)
     except Exception as exc:
         if not claimed_ids or is_unavailable(exc):
             raise  # the supervisor restarts the loop: nothing is wrong with the deadlines
@@ -114,7 +118,7 @@ async def fire_due(
     for deadline_id in claimed_ids:
         try:
             one = _claim(RequestDeadline.id == deadline_id, limit=1)
-            fired += await _claim_and_fire(database, one, []) or []
+            fired += await _claim_and_fire(database, one, [], poll_interval) or []
         except Exception as exc:
             if is_unavailable(exc):
                 raise
@@ -191,7 +195,9 @@ class DeadlineWorker:
         return 4 * self._poll_interval + 30
 
     async def _fire_due(self, beat: Heartbeat) -> None:
-        while (batch := await fire_due(self._database, self._on_failure)) is not None:
+        poll_interval = timedelta(seconds=self._poll_interval)
+        fire = functools.partial(fire_due, self._database, poll_interval, self._on_failure)
+        while (batch := await fire()) is not None:
             for fired in batch:
                 log.info(
                     "deadline fired: %s %s step %d of request %s",

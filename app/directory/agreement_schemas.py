@@ -17,7 +17,6 @@ Conditions = Annotated[
     Text(max_length=4000),
     Field(description="Conditions attached to the grant, for people (not enforced)"),
 ]
-SCOPE_FIELDS = ("request_types", "target_countries", "priorities")
 
 
 def _scope_list(value: list[Any]) -> list[Any]:

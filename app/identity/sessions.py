@@ -20,14 +20,13 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.core.errors import ForbiddenError, UnauthenticatedError
-from app.core.settings import api_settings
 from app.identity import tokens
 from app.identity.auth import Actor, authenticate
 from app.models import Agency, ApiToken, Country
@@ -104,9 +103,11 @@ async def identify(session: AsyncSession, token: str, remote_addr: str | None) -
     )
 
 
-async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) -> SignedIn:
+async def sign_in(
+    session: AsyncSession, token: str, remote_addr: str | None, *, lifetime: timedelta
+) -> SignedIn:
     """Open a session for the holder of ``token`` (401 if it does not work, 403 if it is a
-    session's own)."""
+    session's own), lasting ``lifetime`` (RELAY247_WEB_SESSION_LIFETIME) at most."""
     # Held FOR SHARE until the session is committed: a revocation, rotation or disabling of
     # its principal (which lock it FOR UPDATE) either comes first, and this sees it, or
     # waits, and then finds the session to end or cap with the token.
@@ -114,7 +115,7 @@ async def sign_in(session: AsyncSession, token: str, remote_addr: str | None) ->
     _refuse_session_token(actor)
     pasted = await session.get_one(ApiToken, actor.token_id)
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
-    expires_at = now + api_settings().web_session_lifetime
+    expires_at = now + lifetime
     if pasted.expires_at is not None:
         expires_at = min(expires_at, pasted.expires_at)
     _, cookie = await tokens.issue(

@@ -172,12 +172,3 @@ class SourceReliability(enum.StrEnum):
     B = "B"  # information from it has in most instances proved reliable
     C = "C"  # information from it has in most instances proved unreliable
     X = "X"  # its reliability cannot be judged
-
-
-class InformationAccuracy(enum.IntEnum):
-    """The information's accuracy (the 4x4 system)."""
-
-    KNOWN_TRUE = 1  # known to be true without reservation
-    KNOWN_TO_SOURCE = 2  # known personally to the source, not to the officer passing it on
-    NOT_KNOWN_TO_SOURCE = 3  # not known personally to the source, corroborated
-    CANNOT_BE_JUDGED = 4  # its accuracy cannot be judged

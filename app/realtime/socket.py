@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -83,6 +85,7 @@ class SocketSession:
         hub: Hub,
         database: Database,
         settings: RealtimeSettings,
+        reopen_window: timedelta,
         metrics: Metrics,
     ) -> None:
         self.websocket = websocket
@@ -93,6 +96,7 @@ class SocketSession:
         self._database = database
         self._settings = settings
         self._batch = settings.backfill_batch
+        self._reopen_window = reopen_window
         self._cursors: dict[str, int] = {}
         self._wakeup = asyncio.Event()
         self._send_lock = asyncio.Lock()
@@ -365,12 +369,14 @@ class SocketSession:
                     "reconnect to resume from other cursors"
                 )
             case AckFrame(request_id=request_id):
-                await self._on_request(
-                    request_id, actions.acknowledge, answer="ack_result", retry="ack"
+                acknowledge = functools.partial(
+                    actions.acknowledge, reopen_window=self._reopen_window
                 )
+                await self._on_request(request_id, acknowledge, answer="ack_result", retry="ack")
             case ReceivedFrame(request_id=request_id):
+                receive = functools.partial(actions.receive, reopen_window=self._reopen_window)
                 await self._on_request(
-                    request_id, actions.receive, answer="received_result", retry="receipt"
+                    request_id, receive, answer="received_result", retry="receipt"
                 )
 
     async def _on_request(

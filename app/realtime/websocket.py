@@ -110,6 +110,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             hub=hub,
             database=database,
             settings=settings,
+            reopen_window=state.settings.exchange.reopen_window,
             metrics=state.metrics,
         )
         sockets.add(session)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError
 from app.core.pagination import PositionCursor
 from app.core.preconditions import etag, require_current
-from app.core.settings import exchange_settings
 from app.deadlines import rows as deadline_rows
 from app.identity import policy
 from app.identity.auth import Actor
@@ -83,8 +82,10 @@ def _acting_side(actor: Actor, request: CooperationRequest, action: RequestActio
     return side
 
 
-def _refusal(message: str, request: CooperationRequest, side: Side, now: datetime) -> ConflictError:
-    allowed = lifecycle.allowed_now(request, side, now)
+def _refusal(
+    message: str, request: CooperationRequest, side: Side, now: datetime, reopen_window: timedelta
+) -> ConflictError:
+    allowed = lifecycle.allowed_now(request, side, now, reopen_window)
     may = (
         f"as {_SIDE_NAMES[side]} you may now: {', '.join(a.value for a in allowed)}"
         if allowed
@@ -116,6 +117,7 @@ async def _take(
     side: Side,
     *,
     reason: str | None,
+    reopen_window: timedelta,
 ) -> _Taken:
     """Check the action against the table and the request, then write the change, its
     history row, its audit entry and its event. ``request`` is row-locked by the caller."""
@@ -127,6 +129,7 @@ async def _take(
             request,
             side,
             now,
+            reopen_window,
         )
     if action in lifecycle.REASON_REQUIRED and reason is None:
         raise InvalidInputError(
@@ -140,15 +143,17 @@ async def _take(
             request,
             side,
             now,
+            reopen_window,
         )
-    ends = lifecycle.reopen_ends(request)
+    ends = lifecycle.reopen_ends(request, reopen_window)
     if action is RequestAction.REOPEN and ends is not None and now > ends:
         raise _refusal(
             f"a closed request may be reopened until {ends.isoformat()} only "
-            f"({exchange_settings().reopen_window} after it was closed)",
+            f"({reopen_window} after it was closed)",
             request,
             side,
             now,
+            reopen_window,
         )
 
     from_status = request.status
@@ -225,12 +230,15 @@ async def perform(
     *,
     reason: str | None,
     if_match: str | None,
+    reopen_window: timedelta,
 ) -> ActionOut:
     """Take an action on a request, as the side the actor acts for."""
     request = await access.find_visible(session, actor, request_id, lock=True)
     side = _acting_side(actor, request, action)
     require_current(if_match, etag(request.version))
-    taken = await _take(session, actor, request, action, side, reason=reason)
+    taken = await _take(
+        session, actor, request, action, side, reason=reason, reopen_window=reopen_window
+    )
     return ActionOut(
         request_id=request.id,
         action=action,
@@ -239,18 +247,28 @@ async def perform(
         version=request.version,
         at=taken.at,
         side=side,
-        allowed_actions=lifecycle.allowed_now(request, side, taken.at),
+        allowed_actions=lifecycle.allowed_now(request, side, taken.at, reopen_window),
     )
 
 
-async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> AckOut:
+async def acknowledge(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, *, reopen_window: timedelta
+) -> AckOut:
     """A human at the target desk has seen the request. Idempotent, unlike the action: a
     second ack (by anyone of the desk) changes nothing and says so, whatever happened since."""
     request = await access.find_visible(session, actor, request_id, lock=True)
     side = _acting_side(actor, request, RequestAction.ACKNOWLEDGE)
     already = request.acknowledged_at is not None and request.acknowledged_by is not None
     if not already:
-        await _take(session, actor, request, RequestAction.ACKNOWLEDGE, side, reason=None)
+        await _take(
+            session,
+            actor,
+            request,
+            RequestAction.ACKNOWLEDGE,
+            side,
+            reason=None,
+            reopen_window=reopen_window,
+        )
     assert request.acknowledged_at is not None
     assert request.acknowledged_by is not None
     return AckOut(
@@ -262,7 +280,9 @@ async def acknowledge(session: AsyncSession, actor: Actor, request_id: uuid.UUID
     )
 
 
-async def receive(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> ReceiptOut:
+async def receive(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, *, reopen_window: timedelta
+) -> ReceiptOut:
     """A dashboard of the target side shows the request to a person: the first receipt moves
     it from submitted to delivered. Idempotent, like :func:`acknowledge`: every screen of the
     desk may confirm the same request, and only the first changes anything. A request already
@@ -273,7 +293,15 @@ async def receive(session: AsyncSession, actor: Actor, request_id: uuid.UUID) ->
     side = _acting_side(actor, request, RequestAction.RECEIVE)
     already = request.status is not RequestStatus.SUBMITTED
     if not already:
-        await _take(session, actor, request, RequestAction.RECEIVE, side, reason=None)
+        await _take(
+            session,
+            actor,
+            request,
+            RequestAction.RECEIVE,
+            side,
+            reason=None,
+            reopen_window=reopen_window,
+        )
     return ReceiptOut(
         request_id=request.id,
         status=request.status,

@@ -15,7 +15,7 @@ from sqlalchemy.types import Interval
 from app import retention
 from app.core.canonical import sha256_hex
 from app.core.errors import ForbiddenError, InvalidInputError
-from app.core.settings import api_settings
+from app.core.settings import ApiSettings, ExchangeSettings
 from app.deadlines import rows as deadline_rows
 from app.directory import agreements
 from app.identity import policy
@@ -187,7 +187,13 @@ async def _replayed(
 
 
 async def submit(
-    session: AsyncSession, actor: Actor, draft: RequestCreate, *, idempotency_key: str | None
+    session: AsyncSession,
+    actor: Actor,
+    draft: RequestCreate,
+    *,
+    idempotency_key: str | None,
+    api: ApiSettings,
+    exchange: ExchangeSettings,
 ) -> Submission:
     """Check the sender's access agreements, write the request, and route it to the target
     desk's on-duty primary (or, with nobody on duty, to the whole desk)."""
@@ -198,7 +204,7 @@ async def submit(
             agency_id=actor.agency_id,
             key=idempotency_key,
             fingerprint=sha256_hex(draft.model_dump(mode="json")),
-            lifetime=api_settings().idempotency_key_lifetime,
+            lifetime=api.idempotency_key_lifetime,
         )
         if stored is not None:
             return Submission(request=await _replayed(session, actor, stored), replayed=True)
@@ -247,7 +253,7 @@ async def submit(
         "content_hash": sha256_hex(content),
         "assigned_to": assignee,
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
-        "retention_days": retention.retention_days(draft.type),
+        "retention_days": retention.retention_days(draft.type, exchange.retention_days),
     }
     ack_timeout = deadline_rows.first_ack_timeout(context.escalation, draft.type, draft.priority)
     response_clock = deadline_rows.response_clock_offsets(
@@ -266,7 +272,11 @@ async def submit(
         response_paused_at=None,
         response_breached_at=None,
     )
-    deadline_rows.wake_if_near(session, min(ack_timeout, *response_clock.values()))
+    deadline_rows.wake_if_near(
+        session,
+        min(ack_timeout, *response_clock.values()),
+        poll_interval=exchange.deadline_poll_interval,
+    )
 
     view = SubmittedRequest.model_validate(
         {**fields_of(request, actor), "warnings": routing.warnings(context.target, draft.type)}

@@ -9,9 +9,8 @@ the table, and the README's copy is that print.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from app.core.settings import exchange_settings
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import CooperationRequest
@@ -87,19 +86,22 @@ def is_final(state: S) -> bool:
     return state in FINAL
 
 
-def reopen_ends(request: CooperationRequest) -> datetime | None:
-    """When the sender's chance to reopen a closed request ends (None: not closed)."""
+def reopen_ends(request: CooperationRequest, window: timedelta) -> datetime | None:
+    """When the sender's chance to reopen a closed request ends (None: not closed);
+    ``window``: RELAY247_REOPEN_WINDOW."""
     if request.status is not S.CLOSED or request.closed_at is None:
         return None
-    return request.closed_at + exchange_settings().reopen_window
+    return request.closed_at + window
 
 
-def allowed_now(request: CooperationRequest, side: Side, now: datetime) -> list[A]:
+def allowed_now(
+    request: CooperationRequest, side: Side, now: datetime, reopen_window: timedelta
+) -> list[A]:
     """What this side may do now: the table's actions, less a reopen past its window; nothing
     once the content was purged."""
     if request.purged_at is not None:
         return []
-    ends = reopen_ends(request)
+    ends = reopen_ends(request, reopen_window)
     return [
         action
         for action in allowed(request.status, side)
@@ -108,14 +110,19 @@ def allowed_now(request: CooperationRequest, side: Side, now: datetime) -> list[
 
 
 def allowed_for(
-    actor: Actor, request: CooperationRequest, side: Side | None, owner: policy.Owner, now: datetime
+    actor: Actor,
+    request: CooperationRequest,
+    side: Side | None,
+    owner: policy.Owner,
+    now: datetime,
+    reopen_window: timedelta,
 ) -> list[A]:
     """What this actor may do now, acting for ``side``: what a page offers, and nothing else."""
     if side is None:
         return []
     return [
         action
-        for action in allowed_now(request, side, now)
+        for action in allowed_now(request, side, now, reopen_window)
         if policy.permits(actor, PERMISSION[action], owner)
     ]
 

@@ -155,12 +155,19 @@ async def escalations(session: AsyncSession, request_id: uuid.UUID) -> list[Esca
     ]
 
 
-async def get(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> RequestDetailOut:
+async def get(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, *, reopen_window: timedelta
+) -> RequestDetailOut:
     request = await find_visible(session, actor, request_id)
     if reads_content(actor, request):
         await audit_request(session, actor, "request.read", request)
     allowed = lifecycle.allowed_for(
-        actor, request, side_of(actor, request), owner_of(request), datetime.now(UTC)
+        actor,
+        request,
+        side_of(actor, request),
+        owner_of(request),
+        datetime.now(UTC),
+        reopen_window,
     )
     return RequestDetailOut.model_validate(
         {

@@ -4,7 +4,8 @@ in every instance, one at a time (job.py)."""
 
 from __future__ import annotations
 
-from app.core.settings import exchange_settings
+from collections.abc import Mapping
+
 from app.models.enums import RequestType
 
 # Days after a request is final (closed, declined, cancelled). A preservation order lapses
@@ -23,7 +24,7 @@ DEFAULT_RETENTION_DAYS: dict[RequestType, int] = {
 }
 
 
-def retention_days(request_type: RequestType) -> int:
-    """The retention a new request of this type gets (fixed at its creation)."""
-    overrides = exchange_settings().retention_days
+def retention_days(request_type: RequestType, overrides: Mapping[str, int]) -> int:
+    """The retention a new request of this type gets (fixed at its creation); ``overrides``:
+    RELAY247_RETENTION_DAYS, days by type's value."""
     return overrides.get(request_type.value, DEFAULT_RETENTION_DAYS[request_type])

