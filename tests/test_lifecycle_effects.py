@@ -5,9 +5,12 @@ real server; the deadline worker's net reads the same declaration."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,6 +26,7 @@ from app.requests.lifecycle import Clock
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World
+from tests.test_web_sessions import session_of, with_cookie
 
 A, S = RequestAction, RequestStatus
 NOTHING: frozenset[DeadlineKind] = frozenset()
@@ -140,6 +144,36 @@ def test_a_purged_request_and_a_late_reopen_are_refused_in_one_place() -> None:
     assert "reopened until" in (lifecycle.refusal(closed, A.REOPEN, ends + timedelta(0, 1)) or "")
     assert lifecycle.allowed_now(closed, Side.REQUESTER, ends + timedelta(0, 1)) == []
     assert lifecycle.allowed_now(closed, Side.REQUESTER, ends) == [A.REOPEN]
+
+
+async def test_the_pages_carry_the_declaration_for_their_scripts(
+    server: RunningServer, world: World
+) -> None:
+    """static/js/lifecycle.js reads this block: the scripts restate nothing of the table."""
+    async with http(server.http) as client:
+        cookie = await session_of(client, world.desk("DE"))
+        page = await client.get("/web/", headers=with_cookie(cookie))
+    block = re.search(r'<script type="application/json" id="lifecycle">(.*?)</script>', page.text)
+    assert block is not None, page.text
+    assert json.loads(html.unescape(block.group(1))) == {
+        "open": [
+            "submitted",
+            "delivered",
+            "acknowledged",
+            "in_progress",
+            "info_requested",
+            "responded",
+        ],
+        "reason_required": ["request_info", "decline", "cancel", "reopen"],
+        "acknowledge_from": ["submitted", "delivered"],
+        "receive_from": ["submitted"],
+    }
+    scripts = Path(__file__).parent.parent / "app" / "web" / "static" / "js"
+    for script in scripts.glob("*.js"):
+        text = script.read_text()
+        # A list of states or of reason-required actions, as they were hard-coded before.
+        for word in ('"info_requested"', '"decline"'):
+            assert word not in text, f"{script.name} restates the lifecycle: {word}"
 
 
 # --- through the real server: the declaration is what _take does ----------------------------
