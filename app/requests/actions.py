@@ -1,5 +1,5 @@
-"""Actions on a request (app/requests/lifecycle.py says which, by whom, to what), and the
-history they leave.
+"""Actions on a request (app/requests/lifecycle.py says which, by whom, to what, and what
+each does besides), and the history they leave.
 
 Every change of a request's status goes through :func:`_take`, under the request's row lock:
 the state it decides on is the state it writes over, so two concurrent actions are ordered
