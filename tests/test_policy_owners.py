@@ -13,6 +13,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import contains_eager
 
 from app.core.database import Database
+from app.core.settings import Settings
 from app.identity import auth, policy
 from app.identity.auth import Actor
 from app.identity.policy import Action, Scope
@@ -57,12 +58,18 @@ async def _sample_rows(database: Database, world: World) -> None:
     a colleague; audit entries of every shape of ``countries``, the GS's (none) and the old
     ones (NULL) included. The world adds agreements, agencies (the GS's) and principals."""
     await make_national_auditor(database, world, "DE")
+    settings = Settings.from_environment()
     sent = []
     for sender, target in (("FR", "DE"), ("DE", "JP"), ("JP", "FR"), ("FR", "JP")):
         async with database.transaction() as session:
             actor = await auth.authenticate(session, world.unit(sender).token, None)
             submission = await intake.submit(
-                session, actor, RequestCreate(**request_body(target)), idempotency_key=None
+                session,
+                actor,
+                RequestCreate(**request_body(target)),
+                idempotency_key=None,
+                api=settings.api,
+                exchange=settings.exchange,
             )
         sent.append(submission.request.id)
     colleague = await make_contact_point(database, world, "DE", "DE colleague")

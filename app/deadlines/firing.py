@@ -26,7 +26,7 @@ from app.deadlines import rows
 from app.deadlines.escalation_policies import effective_documents
 from app.deadlines.escalation_policy import EscalationPolicyDocument, EscalationStep
 from app.models import CooperationRequest, DeadlineKind, Principal, RequestDeadline
-from app.models.enums import Assignment, EscalationTarget, Layer, RequestStatus
+from app.models.enums import Assignment, EscalationTarget, Layer
 from app.realtime import audience, event_log
 from app.requests import access, lifecycle, views
 from app.rosters import routing, store
@@ -197,26 +197,6 @@ async def _remind(
     )
 
 
-def _response_clock_moot(request: CooperationRequest) -> bool:
-    """Nothing left to warn about: answered, final, purged, or waiting on the requester (the
-    actions cancel the rows in each case; this is the net)."""
-    return (
-        request.status is RequestStatus.RESPONDED
-        or lifecycle.is_final(request.status)
-        or request.purged_at is not None
-        or request.response_paused_at is not None
-    )
-
-
-def _escalation_moot(request: CooperationRequest) -> bool:
-    """Someone acted (an ack cancels the rows; this is the net)."""
-    return (
-        request.acknowledged_at is not None
-        or lifecycle.is_final(request.status)
-        or request.purged_at is not None
-    )
-
-
 async def _fire_response_clock(
     batch: FiringBatch, deadline: RequestDeadline, request: CooperationRequest
 ) -> str:
@@ -268,12 +248,13 @@ async def _fire_escalation(
 
 async def fire(batch: FiringBatch, deadline: RequestDeadline, request: CooperationRequest) -> str:
     """Fire one claimed deadline (its row and its request's locked by the caller)."""
-    clock = deadline.kind in rows.RESPONSE_CLOCK
-    if _response_clock_moot(request) if clock else _escalation_moot(request):
+    # Someone acted, or the request ended: the actions cancel the rows, and this is the net
+    # (app/requests/lifecycle.py says which steps make which kinds moot).
+    if deadline.kind in lifecycle.moot_kinds(request):
         deadline.cancelled_at = batch.now
         return "moot"
     deadline.fired_at = batch.now
-    if clock:
+    if deadline.kind in rows.RESPONSE_CLOCK:
         return await _fire_response_clock(batch, deadline, request)
     return await _fire_escalation(batch, deadline, request)
 

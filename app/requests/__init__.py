@@ -6,7 +6,8 @@
 - views.py: what shows a request: its fields as the actor may see them, what a push carries,
   one request (get), the unconfirmed requests a socket's welcome lists, the filtered list;
 - intake.py: submission: the one statement that writes a request, and submit;
-- lifecycle.py: the state machine, one table; actions.py: the actions and their history;
+- lifecycle.py: the state machine, one table, and what each action does (EFFECTS);
+  actions.py: the actions and their history;
 - assignment.py: who holds a request at the target; handling.py: TLP and H codes;
 - idempotency.py: Idempotency-Key on submit; routing is app/rosters/routing.py's.
 """

@@ -1,5 +1,5 @@
-"""Actions on a request (app/requests/lifecycle.py says which, by whom, to what), and the
-history they leave.
+"""Actions on a request (app/requests/lifecycle.py says which, by whom, to what, and what
+each does besides), and the history they leave.
 
 Every change of a request's status goes through :func:`_take`, under the request's row lock:
 the state it decides on is the state it writes over, so two concurrent actions are ordered
@@ -32,24 +32,10 @@ _SIDE_NAMES = {
     Side.TARGET: "the target side (the target desk's contact points, its NCB, the global desk)",
     Side.REQUESTER: "the requester side (the sending agency)",
 }
-# The audit trail's name for each action's change.
-_AUDIT_ACTION = {
-    RequestAction.RECEIVE: "request.delivered",
-    RequestAction.ACKNOWLEDGE: "request.acknowledged",
-    RequestAction.START: "request.started",
-    RequestAction.REQUEST_INFO: "request.info_requested",
-    RequestAction.PROVIDE_INFO: "request.info_provided",
-    RequestAction.RESPOND: "request.responded",
-    RequestAction.DECLINE: "request.declined",
-    RequestAction.CLOSE: "request.closed",
-    RequestAction.CANCEL: "request.cancelled",
-    RequestAction.REOPEN: "request.reopened",
-}
-# Dashboards listen for these two by name (the requester waits for both); every other change
-# is an update.
-_EVENT = {
-    RequestAction.RECEIVE: "request.delivered",
-    RequestAction.ACKNOWLEDGE: "request.acknowledged",
+# Each step's clock effect (lifecycle.EFFECTS), as the deadline rows carry it out.
+_CLOCK = {
+    lifecycle.Clock.PAUSE: deadline_rows.pause_response_clock,
+    lifecycle.Clock.RESUME: deadline_rows.resume_response_clock,
 }
 
 _transitions = table_of(RequestTransition)
@@ -136,53 +122,27 @@ async def _take(
             f"required to {action.value}: say why (it is kept in the request's history)",
             field="reason",
         )
-    if request.purged_at is not None:
-        raise _refusal(
-            f"the request's content was purged at {request.purged_at.isoformat()}: nothing "
-            "more happens to it",
-            request,
-            side,
-            now,
-            reopen_window,
-        )
-    ends = lifecycle.reopen_ends(request, reopen_window)
-    if action is RequestAction.REOPEN and ends is not None and now > ends:
-        raise _refusal(
-            f"a closed request may be reopened until {ends.isoformat()} only "
-            f"({reopen_window} after it was closed)",
-            request,
-            side,
-            now,
-            reopen_window,
-        )
+    refused = lifecycle.refusal(request, action, now, reopen_window)
+    if refused is not None:
+        raise _refusal(refused, request, side, now, reopen_window)
 
     from_status = request.status
     request.status = rule.to
     request.version += 1
     request.updated_at = now
     request.closed_at = now if lifecycle.is_final(rule.to) else None
-    if action is RequestAction.RECEIVE:
-        request.delivered_at = now
-        request.delivered_by = actor.principal_id
-    if action is RequestAction.ACKNOWLEDGE:
-        request.acknowledged_at = now
-        request.acknowledged_by = actor.principal_id
-    if action is RequestAction.RESPOND and request.responded_at is None:
-        request.responded_at = now  # the first answer: what the time to respond counts to
+    effects = lifecycle.EFFECTS[action]
+    if effects.stamp is not None:
+        effects.stamp.write(request, now, actor.principal_id)
     # The legal response clock does not run while the request waits on its requester.
-    if action is RequestAction.REQUEST_INFO:
-        await deadline_rows.pause_response_clock(session, request, now)
-    if action is RequestAction.PROVIDE_INFO:
-        await deadline_rows.resume_response_clock(session, request, now)
+    if effects.clock is not None:
+        await _CLOCK[effects.clock](session, request, now)
     await session.flush()
     # Someone acted, in this transaction and under the row lock the worker takes to fire: an
     # ack stops the escalation, a response stops the response clock, a final state both.
-    if lifecycle.is_final(rule.to):
-        await deadline_rows.cancel_pending(session, request.id, now)
-    elif action is RequestAction.ACKNOWLEDGE:
-        await deadline_rows.cancel_pending(session, request.id, now, deadline_rows.ESCALATION)
-    elif action is RequestAction.RESPOND:
-        await deadline_rows.cancel_pending(session, request.id, now, deadline_rows.RESPONSE_CLOCK)
+    cancels = lifecycle.cancels(action, rule.to)
+    if cancels:
+        await deadline_rows.cancel_pending(session, request.id, now, cancels)
 
     await session.execute(
         insert(_transitions).values(
@@ -201,13 +161,13 @@ async def _take(
     await access.audit_request(
         session,
         actor,
-        _AUDIT_ACTION[action],
+        effects.audit,
         request,
         {"from": from_status.value, "to": rule.to.value, "reason_given": reason is not None},
     )
     await event_log.publish(
         session,
-        _EVENT.get(action, "request.updated"),
+        effects.event,
         channels=access.channels_of(request),
         request_id=request.id,
         data={

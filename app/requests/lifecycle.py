@@ -1,5 +1,9 @@
 """The request state machine, as one table: for each (state, action), which side may take it
-and the state it leads to. Nothing else in the code decides what a request may become.
+and the state it leads to; and for each action, what taking it does besides (``EFFECTS``: the
+times it stamps, the response clock, the deadlines it makes moot, its names in the audit trail
+and on the sockets). Nothing else in the code decides what a request may become, nor restates
+what a step does: the actions (actions.py) apply it, the deadline worker reads it to tell a
+moot deadline, and the dashboard's pages get it as JSON (app/web/pages.py).
 
 The target desk (its contact points, its NCB, the global desk) works the request; the
 sending agency answers questions, closes, cancels and reopens. ``relay247 lifecycle`` prints
@@ -8,12 +12,15 @@ the table, and the README's copy is that print.
 
 from __future__ import annotations
 
+import enum
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.deadlines.rows import ALL_KINDS, ESCALATION, RESPONSE_CLOCK
 from app.identity import policy
 from app.identity.auth import Actor
-from app.models import CooperationRequest
+from app.models import CooperationRequest, DeadlineKind
 from app.models.enums import RequestAction as A
 from app.models.enums import RequestStatus as S
 from app.models.enums import Side
@@ -49,11 +56,90 @@ TABLE: dict[tuple[S, A], Step] = {
     **{(state, A.CANCEL): Step(_REQUESTER, S.CANCELLED) for state in _OPEN},
 }
 
-# Actions that must say why: the reason is kept in the history.
-REASON_REQUIRED = frozenset({A.DECLINE, A.CANCEL, A.REQUEST_INFO, A.REOPEN})
-
 # States in which nothing more happens to a request, but a reopen of a closed one.
 FINAL = frozenset({S.CLOSED, S.DECLINED, S.CANCELLED})
+
+
+# --- what each action does ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """A time the step writes on the request, and who took it (the columns' names, taken from
+    the model's attributes so that a wrong one fails at import)."""
+
+    at: str
+    by: str | None = None
+    # Kept from the first time: what a later step of the same kind must not move.
+    first_only: bool = False
+
+    def on(self, request: CooperationRequest) -> bool:
+        return getattr(request, self.at) is not None
+
+    def write(self, request: CooperationRequest, at: datetime, by: uuid.UUID) -> None:
+        if self.first_only and self.on(request):
+            return
+        setattr(request, self.at, at)
+        if self.by is not None:
+            setattr(request, self.by, by)
+
+
+class Clock(enum.Enum):
+    """What a step does to the legal response clock (app/deadlines/rows.py): it does not run
+    while the request waits on its requester, and its rows stay cancelled until it resumes."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What taking an action does besides moving the request to the table's state."""
+
+    # The audit trail's name for the change.
+    audit: str
+    # Dashboards listen for delivered and acknowledged by name (the requester waits for both);
+    # every other change is an update.
+    event: str = "request.updated"
+    # It must say why: the reason is kept in the history.
+    reason_required: bool = False
+    stamp: Stamp | None = None
+    clock: Clock | None = None
+    # Someone acted: the deadlines that waited for it. A final state cancels every kind.
+    cancels: frozenset[DeadlineKind] = frozenset()
+
+
+_R = CooperationRequest
+EFFECTS: dict[A, Effects] = {
+    A.RECEIVE: Effects(
+        "request.delivered",
+        event="request.delivered",
+        stamp=Stamp(_R.delivered_at.key, _R.delivered_by.key),
+    ),
+    A.ACKNOWLEDGE: Effects(
+        "request.acknowledged",
+        event="request.acknowledged",
+        stamp=Stamp(_R.acknowledged_at.key, _R.acknowledged_by.key),
+        cancels=ESCALATION,
+    ),
+    A.START: Effects("request.started"),
+    A.REQUEST_INFO: Effects("request.info_requested", reason_required=True, clock=Clock.PAUSE),
+    A.PROVIDE_INFO: Effects("request.info_provided", clock=Clock.RESUME),
+    # The first answer is what the time to respond counts to.
+    A.RESPOND: Effects(
+        "request.responded",
+        stamp=Stamp(_R.responded_at.key, first_only=True),
+        cancels=RESPONSE_CLOCK,
+    ),
+    A.DECLINE: Effects("request.declined", reason_required=True),
+    A.CLOSE: Effects("request.closed"),
+    A.CANCEL: Effects("request.cancelled", reason_required=True),
+    A.REOPEN: Effects("request.reopened", reason_required=True),
+}
+
+REASON_REQUIRED = frozenset(
+    action for action, effects in EFFECTS.items() if effects.reason_required
+)
 
 
 # Each action belongs to one side (the table never gives one action to both).
@@ -82,8 +168,37 @@ def actions_of(side: Side) -> frozenset[A]:
     return frozenset(action for (_, action), rule in TABLE.items() if rule.side == side)
 
 
+def states_allowing(action: A) -> list[S]:
+    """The states this action may be taken in, in the table's order."""
+    return [state for (state, taken), _ in TABLE.items() if taken is action]
+
+
 def is_final(state: S) -> bool:
     return state in FINAL
+
+
+def cancels(action: A, to: S) -> frozenset[DeadlineKind]:
+    """The pending deadlines a step makes moot: all of them when it ends the request."""
+    return ALL_KINDS if is_final(to) else EFFECTS[action].cancels
+
+
+def moot_kinds(request: CooperationRequest) -> frozenset[DeadlineKind]:
+    """The kinds of deadline that no longer apply to the request as it stands: every kind once
+    it is final or purged; else the kinds cancelled by each step whose stamp it bears, and the
+    response clock's while it is paused. The steps cancel the rows themselves; this is the
+    worker's net under them (app/deadlines/firing.py)."""
+    if request.purged_at is not None or is_final(request.status):
+        return ALL_KINDS
+    moot: set[DeadlineKind] = set()
+    for effects in EFFECTS.values():
+        if effects.stamp is not None and effects.stamp.on(request):
+            moot |= effects.cancels
+    if request.response_paused_at is not None:
+        moot |= RESPONSE_CLOCK
+    return frozenset(moot)
+
+
+# --- what no longer may be done, whatever the table says ------------------------------------
 
 
 def reopen_ends(request: CooperationRequest, window: timedelta) -> datetime | None:
@@ -94,18 +209,45 @@ def reopen_ends(request: CooperationRequest, window: timedelta) -> datetime | No
     return request.closed_at + window
 
 
+def purge_refusal(request: CooperationRequest) -> str | None:
+    """Why a purged request takes no action (None: it was not purged)."""
+    if request.purged_at is None:
+        return None
+    return (
+        f"the request's content was purged at {request.purged_at.isoformat()}: nothing "
+        "more happens to it"
+    )
+
+
+def reopen_refusal(
+    request: CooperationRequest, action: A, now: datetime, window: timedelta
+) -> str | None:
+    """Why this action is a reopen too late (None: it is not)."""
+    ends = reopen_ends(request, window)
+    if action is not A.REOPEN or ends is None or now <= ends:
+        return None
+    return (
+        f"a closed request may be reopened until {ends.isoformat()} only "
+        f"({window} after it was closed)"
+    )
+
+
+def refusal(
+    request: CooperationRequest, action: A, now: datetime, reopen_window: timedelta
+) -> str | None:
+    """Why an action the table allows in the request's state may not be taken now."""
+    return purge_refusal(request) or reopen_refusal(request, action, now, reopen_window)
+
+
 def allowed_now(
     request: CooperationRequest, side: Side, now: datetime, reopen_window: timedelta
 ) -> list[A]:
-    """What this side may do now: the table's actions, less a reopen past its window; nothing
-    once the content was purged."""
-    if request.purged_at is not None:
-        return []
-    ends = reopen_ends(request, reopen_window)
+    """What this side may do now: the table's actions that nothing refuses (a reopen past its
+    window; any action once the content was purged)."""
     return [
         action
         for action in allowed(request.status, side)
-        if not (action is A.REOPEN and ends is not None and now > ends)
+        if refusal(request, action, now, reopen_window) is None
     ]
 
 

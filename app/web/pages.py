@@ -25,7 +25,8 @@ from app.core.database.faults import is_unavailable
 from app.core.errors import DomainError, ForbiddenError, UnauthenticatedError
 from app.identity import sessions
 from app.identity.auth import Actor, authenticate
-from app.models.enums import Role
+from app.models.enums import RequestAction, RequestStatus, Role
+from app.requests import lifecycle
 from app.web.security import WEB_PREFIX
 
 _HERE = Path(__file__).parent
@@ -45,6 +46,14 @@ class _Revalidated(StaticFiles):
 static_files = _Revalidated(directory=_HERE / "static")
 STATIC = f"{WEB_PREFIX}/static"
 templates.env.globals["static"] = STATIC
+# What the scripts know of the lifecycle, from its one declaration: each page carries it as
+# JSON, which static/js/lifecycle.js reads (a data block, which the CSP lets be inline).
+templates.env.globals["lifecycle"] = {
+    "open": [state.value for state in RequestStatus if not lifecycle.is_final(state)],
+    "reason_required": [a.value for a in RequestAction if a in lifecycle.REASON_REQUIRED],
+    "acknowledge_from": [s.value for s in lifecycle.states_allowing(RequestAction.ACKNOWLEDGE)],
+    "receive_from": [s.value for s in lifecycle.states_allowing(RequestAction.RECEIVE)],
+}
 router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 # The service's address itself opens the dashboard.
 root_router = APIRouter(include_in_schema=False)

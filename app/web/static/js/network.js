@@ -6,8 +6,9 @@
 import { allPages, showProblem } from "./api.js";
 import { el, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { OPEN } from "./lifecycle.js";
 import { holder } from "./people.js";
-import { OPEN, PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
+import { PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
 
 // The same test as the API's attention filter (app/requests/views.py), on a pushed event.
 function needsAttention(request) {

@@ -5,10 +5,10 @@
 import { allPages, api, clearProblem, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { ACKNOWLEDGE_FROM, OPEN, RECEIVE_FROM } from "./lifecycle.js";
 import { holder } from "./people.js";
-import { OPEN, PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
+import { PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
 
-const UNACKNOWLEDGED = new Set(["submitted", "delivered"]);
 const TARGET_ROLES = new Set(["contact_point", "ncb", "gs", "admin"]);
 const baseTitle = document.title;
 let feed;
@@ -26,7 +26,7 @@ function row(request) {
   if (request.overdue_at) flags.push(el("span", { class: "flag overdue" }, "overdue"));
   if (request.response_breached_at) flags.push(el("span", { class: "flag overdue" }, "response late"));
   const acknowledge =
-    UNACKNOWLEDGED.has(request.status) && isTargetSide(request)
+    ACKNOWLEDGE_FROM.has(request.status) && isTargetSide(request)
       ? el("button", { type: "button", class: "ack", onclick: () => acknowledgeRequest(id) }, "Acknowledge")
       : null;
   return el(
@@ -48,9 +48,9 @@ function before(a, b) {
 function changed() {
   let waiting = 0;
   for (const request of rows.values()) {
-    if (UNACKNOWLEDGED.has(request.status)) waiting += 1;
+    if (ACKNOWLEDGE_FROM.has(request.status)) waiting += 1;
     // The first screen to show a request to a person marks it delivered.
-    if (request.status === "submitted" && isTargetSide(request)) feed?.confirmShown(request.request_id);
+    if (RECEIVE_FROM.has(request.status) && isTargetSide(request)) feed?.confirmShown(request.request_id);
   }
   document.getElementById("queue-empty").hidden = rows.size > 0;
   document.getElementById("unacknowledged-count").textContent = String(waiting);

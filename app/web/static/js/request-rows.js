@@ -5,7 +5,6 @@
 
 import { countdown, el, tlpBadge, words } from "./dom.js";
 
-export const OPEN = ["submitted", "delivered", "acknowledged", "in_progress", "info_requested", "responded"];
 export const PRIORITY_ORDER = { emergency: 0, urgent: 1, routine: 2 };
 
 // Priority, type (the link to its page), countries and handling code: every table's start.

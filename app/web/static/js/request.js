@@ -3,11 +3,11 @@
 
 import { allPages, api, clearProblem, showProblem } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
+import { RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { holder } from "./people.js";
 
 const requestId = document.getElementById("request").dataset.requestId;
-const REASON_REQUIRED = new Set(["decline", "cancel", "request_info", "reopen"]);
 // `receive` is the screen's own confirmation, sent by the socket, never a button.
 const HIDDEN_ACTIONS = new Set(["receive"]);
 const ACTION_LABELS = {
@@ -81,7 +81,7 @@ function renderRequest(request) {
   document.getElementById("action-form").hidden = actions.length === 0;
   if (!actions.length) document.getElementById("actions-title").textContent = "Nothing for you to do on this request now";
   else document.getElementById("actions-title").textContent = "What you can do now";
-  if (request.status === "submitted" && request.target_country === me.country) feed?.confirmShown(request.id);
+  if (RECEIVE_FROM.has(request.status) && request.target_country === me.country) feed?.confirmShown(request.id);
 }
 
 async function act(action) {
