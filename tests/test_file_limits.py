@@ -156,6 +156,10 @@ async def _send_chunked(
             writer.write(frame)
             await writer.drain()
             sent += piece
+            # drain() returns without yielding while the buffer is below its high mark, and
+            # the server now reads (and drops) the rest of a refused body instead of
+            # resetting: give the reader its turn, as a client that reads as it sends.
+            await asyncio.sleep(0)
         if not stop.is_set():
             writer.write(b"0\r\n\r\n")
             await writer.drain()
