@@ -28,7 +28,7 @@ from app.exchange.file_schemas import (
     SharePermissionCreate,
     SharePermissionOut,
 )
-from app.exchange.files import intake, serving
+from app.exchange.files import intake, serving, sharing
 from app.exchange.files import service as files
 from app.models.enums import HandlingCode, OnwardUse
 
@@ -243,7 +243,7 @@ async def share_file(
     bytes, handling the stricter of the two. TLP:RED: by the owner agency only. H2: by another
     agency only with the owner's permission for that request (else 403,
     `reason: h2_permission_required`)."""
-    shared = await files.share(session, actor, file_id, body.request_id)
+    shared = await sharing.share(session, actor, file_id, body.request_id)
     response.headers["Location"] = f"/v1/files/{shared.id}"
     return shared
 
@@ -265,7 +265,7 @@ async def permit_share(
     response: Response,
 ) -> SharePermissionOut:
     """The owner agency of an H2 file permits it to be re-shared into one request."""
-    permitted = await files.permit_share(session, actor, file_id, body)
+    permitted = await sharing.permit_share(session, actor, file_id, body)
     if not permitted.created:
         response.status_code = 200
     return permitted.permission

@@ -15,26 +15,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.core.database import Database
 from app.core.errors import (
     BodyTooLargeError,
-    ConflictError,
     ForbiddenError,
     GoneError,
     InvalidInputError,
     NotFoundError,
 )
 from app.core.pagination import Cursor
-from app.exchange.file_schemas import FileOut, FilePage, SharePermissionCreate, SharePermissionOut
-from app.exchange.files import intake, storage
+from app.exchange.file_schemas import FileOut, FilePage
+from app.exchange.files import intake
 from app.exchange.files.storage import blob_store
-from app.identity import policy
 from app.identity.auth import Actor, ensure_still_usable
-from app.models import CooperationRequest, EvidenceFile, Message, SharePermission, table_of
+from app.models import CooperationRequest, EvidenceFile, Message, table_of
 from app.models.enums import HandlingCode, OnwardUse, Side
 from app.realtime import event_log
 from app.requests import access, handling
@@ -45,7 +42,6 @@ H2_PERMISSION_REQUIRED = "h2_permission_required"
 RED_OWNER_ONLY = "red_owner_only"
 
 _files = table_of(EvidenceFile)
-_permissions = table_of(SharePermission)
 
 
 # --- who sees what --------------------------------------------------------------------------
@@ -59,7 +55,7 @@ def reads_file(actor: Actor, file: EvidenceFile, request: CooperationRequest) ->
     )
 
 
-async def _find_visible(
+async def find_visible(
     session: AsyncSession, actor: Actor, file_id: uuid.UUID
 ) -> tuple[EvidenceFile, CooperationRequest]:
     """The file and its request, if the actor may see the request (else 404)."""
@@ -75,7 +71,7 @@ async def _find_visible(
     return row[0], row[1]
 
 
-def _require_content(actor: Actor, file: EvidenceFile, request: CooperationRequest) -> None:
+def require_content(actor: Actor, file: EvidenceFile, request: CooperationRequest) -> None:
     if not handling.may_read(actor, file.handling_code, access.owner_of(request)):
         raise ForbiddenError(
             f"the file is TLP:{file.handling_code.value}: only "
@@ -86,7 +82,7 @@ def _require_content(actor: Actor, file: EvidenceFile, request: CooperationReque
         raise GoneError(f"the bytes of file {file.id} were purged at the end of its retention")
 
 
-def _view(file: EvidenceFile, actor: Actor, request: CooperationRequest) -> FileOut:
+def view(file: EvidenceFile, actor: Actor, request: CooperationRequest) -> FileOut:
     fields = {name: getattr(file, name) for name in FileOut.model_fields}
     fields["name"] = file.name if reads_file(actor, file, request) else None
     return FileOut.model_validate(fields)
@@ -107,7 +103,7 @@ def _event_data(file: EvidenceFile) -> dict[str, Any]:
     }
 
 
-async def _record(
+async def record(
     session: AsyncSession,
     actor: Actor,
     action: str,
@@ -127,7 +123,7 @@ async def _record(
     )
 
 
-async def _insert(
+async def insert_file(
     session: AsyncSession, actor: Actor, request: CooperationRequest, values: dict[str, Any]
 ) -> EvidenceFile:
     """Write the file row and tell both sides of its request; the view's object is transient
@@ -171,7 +167,7 @@ class _Admitted:
     note: str | None
 
 
-def _ordered(uses: Collection[OnwardUse | str]) -> list[OnwardUse]:
+def ordered_uses(uses: Collection[OnwardUse | str]) -> list[OnwardUse]:
     return sorted({OnwardUse(use) for use in uses})
 
 
@@ -240,7 +236,7 @@ async def upload(
         await ensure_still_usable(session, actor)
         request = await access.find_visible(session, actor, request_id, lock=True)
         admitted = await _admit(session, actor, request, spec)
-        file = await _insert(
+        file = await insert_file(
             session,
             actor,
             request,
@@ -263,7 +259,7 @@ async def upload(
                 "shared_from": None,
             },
         )
-        await _record(
+        await record(
             session,
             actor,
             "file.uploaded",
@@ -276,7 +272,7 @@ async def upload(
                 "handling_code": file.handling_code.value,
             },
         )
-        return _view(file, actor, request)
+        return view(file, actor, request)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -300,12 +296,12 @@ async def list_files(
     rows = list(await session.scalars(query.order_by(f.created_at, f.id).limit(limit + 1)))
     page, more = rows[:limit], len(rows) > limit
     next_cursor = Cursor(page[-1].created_at, page[-1].id).encode() if more else None
-    return FilePage(items=[_view(file, actor, request) for file in page], next_cursor=next_cursor)
+    return FilePage(items=[view(file, actor, request) for file in page], next_cursor=next_cursor)
 
 
 async def get_file(session: AsyncSession, actor: Actor, file_id: uuid.UUID) -> FileOut:
-    file, request = await _find_visible(session, actor, file_id)
-    return _view(file, actor, request)
+    file, request = await find_visible(session, actor, file_id)
+    return view(file, actor, request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,10 +316,10 @@ async def download(
     """The file's bytes, for who may read them. The audit entry is written in ``session``,
     which the caller commits before the first byte goes out; the bytes are then read in
     short transactions of the store's own."""
-    file, request = await _find_visible(session, actor, file_id)
-    _require_content(actor, file, request)
-    assert file.storage_key is not None  # _require_content: not purged
-    await _record(
+    file, request = await find_visible(session, actor, file_id)
+    require_content(actor, file, request)
+    assert file.storage_key is not None  # require_content: not purged
+    await record(
         session,
         actor,
         "file.downloaded",
@@ -331,163 +327,4 @@ async def download(
         access.countries_of(request),
         {"request_id": str(request.id)},
     )
-    return Download(_view(file, actor, request), blob_store(database).read(file.storage_key))
-
-
-# --- re-sharing -----------------------------------------------------------------------------
-
-
-def _stricter(a: HandlingCode, b: HandlingCode) -> HandlingCode:
-    return a if handling.stricter_or_equal(a, b) else b
-
-
-async def share(
-    session: AsyncSession, actor: Actor, file_id: uuid.UUID, destination_id: uuid.UUID
-) -> FileOut:
-    """Re-share a file into another request the actor takes part in: a new file row there,
-    pointing at the same bytes. TLP:RED only by the owner agency; H2 by another agency only
-    with the owner's recorded permission for that destination."""
-    file, source = await _find_visible(session, actor, file_id)
-    _require_content(actor, file, source)
-    destination = await access.find_visible(session, actor, destination_id, lock=True)
-    side = access.participant_side(actor, destination, adding="files")
-    if destination.id == file.request_id:
-        raise InvalidInputError("the file is already in that request", field="request_id")
-    foreign = actor.agency_id != file.agency_id
-    if foreign and file.handling_code is HandlingCode.RED:
-        raise ForbiddenError(
-            "a TLP:RED file may be re-shared only by the agency that owns it",
-            reason=RED_OWNER_ONLY,
-        )
-    if foreign and OnwardUse.H2 in file.onward_use:
-        permitted = await session.scalar(
-            select(SharePermission.id).where(
-                SharePermission.file_id == file.id, SharePermission.request_id == destination.id
-            )
-        )
-        if permitted is None:
-            raise ForbiddenError(
-                "the file carries H2 (no onward transfer without permission): its owner "
-                "agency must first permit it for this request "
-                f"(POST /v1/files/{file.id}/share-permissions)",
-                reason=H2_PERMISSION_REQUIRED,
-            )
-    # The copy will point at the same bytes: hold their key against a purge, then make sure
-    # the original was not purged meanwhile (read again, after the lock).
-    assert file.storage_key is not None  # _require_content: not purged
-    await storage.lock_keys(session, [file.storage_key])
-    still_stored = await session.scalar(
-        select(EvidenceFile.storage_key).where(
-            EvidenceFile.id == file.id, EvidenceFile.purged_at.is_(None)
-        )
-    )
-    if still_stored is None:
-        raise GoneError(f"file {file.id} was purged at the end of its request's retention")
-    onward_use = _ordered([*file.onward_use, *destination.onward_use])
-    note = file.handling_note or destination.handling_note
-    copy = await _insert(
-        session,
-        actor,
-        destination,
-        {
-            "id": uuid.uuid4(),
-            "request_id": destination.id,
-            "message_id": None,
-            "side": side,
-            "uploaded_by": actor.principal_id,
-            # The owner stays the original's: its word still governs every onward transfer.
-            "agency_id": file.agency_id,
-            "name": file.name,
-            "content_type": file.content_type,
-            "declared_type": file.declared_type,
-            "size": file.size,
-            "sha256": file.sha256,
-            "handling_code": _stricter(file.handling_code, destination.handling_code),
-            "onward_use": [use.value for use in onward_use],
-            "handling_note": note if OnwardUse.H3 in onward_use else None,
-            "storage_key": file.storage_key,
-            "shared_from": file.id,
-        },
-    )
-    await _record(
-        session,
-        actor,
-        "file.shared",
-        copy,
-        {
-            *access.countries_of(source),
-            *access.countries_of(destination),
-        },
-        {
-            "request_id": str(destination.id),
-            "from_file": str(file.id),
-            "from_request": str(source.id),
-            "handling_code": copy.handling_code.value,
-        },
-    )
-    return _view(copy, actor, destination)
-
-
-@dataclass(frozen=True, slots=True)
-class Permission:
-    permission: SharePermissionOut
-    created: bool  # False: it had been given before, and is answered again
-
-
-async def permit_share(
-    session: AsyncSession, actor: Actor, file_id: uuid.UUID, body: SharePermissionCreate
-) -> Permission:
-    """The owner agency permits its H2 file to be re-shared into one request. The owner need
-    not see that request (it is often between two other countries); it must exist."""
-    file, request = await _find_visible(session, actor, file_id)
-    policy.require(actor, policy.Action.PERMIT_RESHARE, policy.Owner(agency_id=file.agency_id))
-    if OnwardUse.H2 not in file.onward_use:
-        raise ConflictError(
-            "the file does not carry H2: it may be re-shared without a permission",
-            reason="not_h2",
-        )
-    destination = (
-        await session.execute(
-            select(CooperationRequest.target_country, CooperationRequest.requesting_country).where(
-                CooperationRequest.id == body.request_id
-            )
-        )
-    ).one_or_none()
-    if destination is None:
-        raise InvalidInputError(f"no request {body.request_id}", field="request_id")
-    values = {
-        "id": uuid.uuid4(),
-        "file_id": file.id,
-        "request_id": body.request_id,
-        "granted_by": actor.principal_id,
-        "agency_id": actor.agency_id,
-        "reason": body.reason,
-    }
-    written = (
-        await session.execute(
-            upsert(_permissions)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["file_id", "request_id"])
-            .returning(_permissions.c.created_at)
-        )
-    ).scalar_one_or_none()
-    if written is None:
-        existing = await session.scalar(
-            select(SharePermission).where(
-                SharePermission.file_id == file.id,
-                SharePermission.request_id == body.request_id,
-            )
-        )
-        assert existing is not None  # the conflict was with it; permissions are never deleted
-        return Permission(SharePermissionOut.model_validate(existing), created=False)
-    await _record(
-        session,
-        actor,
-        "file.share_permitted",
-        file,
-        {*access.countries_of(request), *destination},
-        {"request_id": str(body.request_id), "file_request_id": str(file.request_id)},
-    )
-    return Permission(
-        SharePermissionOut.model_validate({**values, "created_at": written}), created=True
-    )
+    return Download(view(file, actor, request), blob_store(database).read(file.storage_key))
