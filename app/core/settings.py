@@ -376,6 +376,90 @@ class OverloadSettings(BaseSettings):
         return self.max_anonymous_in_flight or max(1, self.in_flight_limit(database) // 4)
 
 
+class OutboxSettings(BaseSettings):
+    """Everything that leaves relay247: webhooks to case systems, alerts to people
+    (app/outbox/, app/webhooks/, app/alerts/)."""
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    outbox_concurrency: int = Field(
+        default=64, ge=1, le=4096, description="Messages this instance sends at once."
+    )
+    outbox_per_destination: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Messages in flight to one destination at once, over all instances: a "
+        "slow or dead destination holds at most this many of the senders' places, so it never "
+        "delays the others.",
+    )
+    outbox_lease: Duration = Field(
+        default=timedelta(seconds=60),
+        gt=timedelta(0),
+        description="A message a sender took and has not finished within this (its instance "
+        "died mid-send) is taken again by another: sent at least once, perhaps twice, with the "
+        "same id. Keep it above RELAY247_SEND_TIMEOUT.",
+    )
+    outbox_poll_interval: Duration = Field(
+        default=timedelta(seconds=1),
+        gt=timedelta(0),
+        description="How often a sender looks for due messages it was not woken for (retries, "
+        "messages written by another instance).",
+    )
+    send_timeout: Duration = Field(
+        default=timedelta(seconds=15),
+        gt=timedelta(0),
+        description="The longest one attempt may take, connecting and answering included.",
+    )
+    webhook_retry_schedule: list[float] = Field(
+        default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+        min_length=1,
+        max_length=32,
+        description="Seconds before each attempt of a webhook, the first included (Svix's "
+        "schedule: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); JSON list.",
+    )
+    alert_retry_schedule: list[float] = Field(
+        default=[0, 5, 30, 120, 300],
+        min_length=1,
+        max_length=32,
+        description="Seconds before each attempt of an alert to a person. Short: an alert is "
+        "worth little late, and the escalation's repeats follow anyway.",
+    )
+    retry_jitter: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Each retry's delay is moved by up to this fraction either way, so that "
+        "messages failed together are not retried together.",
+    )
+    webhook_disable_after: Duration = Field(
+        default=timedelta(days=5),
+        gt=timedelta(0),
+        description="An endpoint whose every attempt has failed for this long is disabled, and "
+        "its agency's people are alerted.",
+    )
+    outbound_allow_http: bool = Field(
+        default=False,
+        description="Allow http:// webhook and gateway URLs (otherwise HTTPS only).",
+    )
+    outbound_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Private, loopback or link-local networks a webhook or gateway may reach "
+        "(JSON list of CIDRs); every other such address is refused when connecting, after "
+        "DNS resolution.",
+    )
+    public_url: str = Field(
+        default="http://localhost:8000",
+        description="Where people reach this service: the base of the links in alerts.",
+    )
+    ack_link_lifetime: Duration = Field(
+        default=timedelta(minutes=30),
+        gt=timedelta(0),
+        le=timedelta(days=1),
+        description="How long an alert's one-time acknowledge link works.",
+    )
+
+
 # Read at the edges only (create_app, the CLI's commands), once per use case, and handed down
 # as arguments: nothing below them reads the environment, so a test passes the settings it
 # wants instead of changing the environment.
@@ -407,6 +491,10 @@ def overload_settings() -> OverloadSettings:
     return OverloadSettings()
 
 
+def outbox_settings() -> OutboxSettings:
+    return OutboxSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every subsystem's settings: what create_app takes and keeps in ``app.state.settings``."""
@@ -418,6 +506,7 @@ class Settings:
     audit: AuditSettings
     log: LogSettings
     overload: OverloadSettings
+    outbox: OutboxSettings
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -429,4 +518,5 @@ class Settings:
             audit=audit_settings(),
             log=log_settings(),
             overload=overload_settings(),
+            outbox=outbox_settings(),
         )

@@ -6,6 +6,7 @@ from app.models.api_token import ApiToken
 from app.models.audit import AuditEntry
 from app.models.audit_checkpoint import AuditCheckpoint, AuditSigningKey
 from app.models.base import Base, table_of
+from app.models.contact import AckLink, ContactKind, ContactMethod
 from app.models.country import Country
 from app.models.deadline import DeadlineKind, RequestDeadline
 from app.models.escalation_policy import EscalationPolicy
@@ -18,12 +19,15 @@ from app.models.exchange import (
     SharePermission,
 )
 from app.models.idempotency import IdempotencyKey
+from app.models.outbox import MessageStatus, OutboxAttempt, OutboxMessage, Route
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
 from app.models.roster import RosterOverride, RosterRotation
+from app.models.webhook import WebhookEndpoint
 
 __all__ = [
     "AccessAgreement",
+    "AckLink",
     "Agency",
     "ApiToken",
     "AuditCheckpoint",
@@ -32,6 +36,8 @@ __all__ = [
     "Base",
     "BlobChunk",
     "Channel",
+    "ContactKind",
+    "ContactMethod",
     "CooperationRequest",
     "Country",
     "DeadlineKind",
@@ -40,11 +46,16 @@ __all__ = [
     "EvidenceFile",
     "IdempotencyKey",
     "Message",
+    "MessageStatus",
+    "OutboxAttempt",
+    "OutboxMessage",
     "Principal",
     "RequestDeadline",
     "RequestTransition",
     "RosterOverride",
     "RosterRotation",
+    "Route",
     "SharePermission",
+    "WebhookEndpoint",
     "table_of",
 ]

@@ -27,6 +27,7 @@ class DeadlineKind(enum.StrEnum):
     RESPONSE_WARNING = "response_warning"  # the legal response clock nears its end
     RESPONSE_BREACH = "response_breach"  # the legal response clock has run out
     REMINDER = "reminder"  # an overdue request: the global desk is told again
+    ALERT_REPEAT = "alert_repeat"  # nobody acknowledged yet: whoever holds it is alerted again
 
 
 class RequestDeadline(Base):

@@ -199,3 +199,56 @@ class Metrics:
             "put off and tried again later, and logged at ERROR with its id.",
             registry=registry,
         )
+
+        # The outbox: webhooks and alerts (app/outbox/sender.py).
+        self.outbox_queued = Gauge(
+            "relay247_outbox_queued",
+            "Messages waiting to be sent (due now or retried later), by route; counted every "
+            "few seconds.",
+            ["route"],
+            registry=registry,
+        )
+        self.outbox_oldest_due = Gauge(
+            "relay247_outbox_oldest_due_seconds",
+            "How long the most overdue waiting message has been due (0: none is late).",
+            registry=registry,
+        )
+        self.outbox_in_flight = Gauge(
+            "relay247_outbox_in_flight",
+            "Messages this process is sending now.",
+            registry=registry,
+        )
+        self.outbox_sent = Counter(
+            "relay247_outbox_sent_total",
+            "Messages the destination took, by route.",
+            ["route"],
+            registry=registry,
+        )
+        self.outbox_failed = Counter(
+            "relay247_outbox_failed_total",
+            "Messages given up on: every attempt of the schedule failed, or the destination is "
+            "gone; by route.",
+            ["route"],
+            registry=registry,
+        )
+        self.outbox_attempts = Counter(
+            "relay247_outbox_attempts_total",
+            "Attempts, by route and outcome (delivered, rejected, timeout, unreachable, "
+            "refused, invalid, moot).",
+            ["route", "outcome"],
+            registry=registry,
+        )
+        self.outbox_attempt_duration = Histogram(
+            "relay247_outbox_attempt_duration_seconds",
+            "Time one attempt took, connecting and the destination's answer included.",
+            ["route"],
+            buckets=HTTP_BUCKETS,
+            registry=registry,
+        )
+        self.outbox_delivery_lag = Histogram(
+            "relay247_outbox_delivery_lag_seconds",
+            "Time from a message's commit to the destination taking it, retries included.",
+            ["route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            registry=registry,
+        )

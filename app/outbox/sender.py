@@ -1,0 +1,235 @@
+"""The sender: a supervised loop on every instance that leases due messages, sends each
+through its route's courier, and records how each attempt went.
+
+Sends run side by side (RELAY247_OUTBOX_CONCURRENCY of them), each bounded by
+RELAY247_SEND_TIMEOUT, and no destination gets more than RELAY247_OUTBOX_PER_DESTINATION of
+them (store.lease), so a slow or dead one costs the others nothing. Outcomes are recorded in
+batches, as sends finish. The loop looks for work when this instance commits messages (the
+local SIGNAL), when a send finishes and frees a place, when the nearest retry is due, and at
+least every RELAY247_OUTBOX_POLL_INTERVAL (messages another instance wrote).
+
+If the loop fails or the instance dies, the sends in flight are abandoned: their leases run
+out and the messages are taken again, by this instance after its restart or by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.database import Database
+from app.core.observability.metrics import Metrics
+from app.core.observability.redaction import traceback_without_messages
+from app.core.settings import OutboxSettings
+from app.core.supervisor import Heartbeat
+from app.models.outbox import Route
+from app.outbox import store
+from app.outbox.couriers import INVALID, TIMEOUT, UNREACHABLE, Attempted, Courier, Leased, Outcome
+from app.outbox.schedule import next_delay
+
+log = logging.getLogger(__name__)
+
+# Timers may wake a hair early; the lease compares with the database clock.
+_TIMER_SLACK = 0.002
+# How often the backlog (queued, how late) is counted for /metrics and /readyz.
+_BACKLOG_EVERY = 5.0
+
+
+class Sender:
+    def __init__(
+        self,
+        database: Database,
+        couriers: Mapping[Route, Courier],
+        settings: OutboxSettings,
+        metrics: Metrics,
+    ) -> None:
+        self._database = database
+        self._couriers = couriers
+        self._settings = settings
+        self._metrics = metrics
+        self._woken = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._done: list[Attempted] = []
+        self._backlog = store.Backlog(queued={}, oldest_due_seconds=0.0)
+        self._backlog_read_at = 0.0
+
+    def wake(self) -> None:
+        """Messages were committed here; must not block."""
+        self._woken.set()
+
+    def stall_bound(self) -> float:
+        return 4 * self._settings.outbox_poll_interval.total_seconds() + 30
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What /readyz shows of the outbox."""
+        return {
+            "queued": dict(self._backlog.queued),
+            "in_flight": len(self._in_flight),
+            "oldest_due_seconds": round(self._backlog.oldest_due_seconds, 3),
+        }
+
+    async def run(self, beat: Heartbeat) -> None:
+        beat()
+        poll = self._settings.outbox_poll_interval.total_seconds()
+        try:
+            while True:
+                self._woken.clear()
+                await self._record_finished()
+                room = self._settings.outbox_concurrency - len(self._in_flight)
+                leased = await self._lease(room) if room > 0 else []
+                await self._start(leased)
+                await self._count_backlog()
+                beat()
+                if leased and len(leased) == room:
+                    wait = poll  # full: a finishing send wakes the loop
+                else:
+                    wait = await self._until_nearest(poll)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), timeout=wait)
+        finally:
+            for task in self._in_flight:
+                task.cancel()
+            self._in_flight.clear()
+
+    async def _lease(self, room: int) -> list[Leased]:
+        async with self._database.engine.begin() as connection:
+            return await store.lease(
+                connection,
+                limit=room,
+                per_destination=self._settings.outbox_per_destination,
+                lease_for=self._settings.outbox_lease,
+            )
+
+    async def _until_nearest(self, poll: float) -> float:
+        async with self._database.engine.connect() as connection:
+            nearest = await store.seconds_to_nearest(connection)
+        if nearest is None:
+            return poll
+        return min(max(nearest, 0.0) + _TIMER_SLACK, poll)
+
+    async def _start(self, leased: Sequence[Leased]) -> None:
+        """Load each route's destinations for the batch at once, then start its sends."""
+        if not leased:
+            return
+        by_route: defaultdict[Route, list[Leased]] = defaultdict(list)
+        for message in leased:
+            by_route[message.route].append(message)
+        async with self._database.transaction() as session:
+            found = {
+                route: await self._couriers[route].destinations(
+                    session, {m.destination_id for m in messages}
+                )
+                for route, messages in by_route.items()
+            }
+        for route, messages in by_route.items():
+            for message in messages:
+                destination = found[route].get(message.destination_id)
+                task = asyncio.create_task(self._attempt(message, destination))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+        self._metrics.outbox_in_flight.set(len(self._in_flight))
+
+    async def _attempt(self, message: Leased, destination: Any) -> None:
+        started_at = datetime.now(UTC)
+        began = time.perf_counter()
+        if destination is None:
+            outcome = Outcome(INVALID, response="the destination is disabled or gone", final=True)
+        else:
+            outcome = await self._send(message, destination)
+        duration = time.perf_counter() - began
+        self._metrics.outbox_attempt_duration.labels(message.route.value).observe(duration)
+        self._done.append(Attempted(message, outcome, started_at, round(duration * 1000)))
+        self._woken.set()
+
+    async def _send(self, message: Leased, destination: Any) -> Outcome:
+        courier = self._couriers[message.route]
+        try:
+            async with asyncio.timeout(self._settings.send_timeout.total_seconds()):
+                return await courier.send(message, destination)
+        except TimeoutError:
+            return Outcome(TIMEOUT)
+        except Exception as exc:
+            # Class names and frames only: an exception's message may quote the destination's
+            # answer or our payload.
+            log.warning(
+                "outbox: %s message %s: the courier failed\n%s",
+                message.route.value,
+                message.id,
+                traceback_without_messages(exc),
+            )
+            return Outcome(UNREACHABLE, response=type(exc).__name__)
+
+    async def _record_finished(self) -> None:
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        jitter = self._settings.retry_jitter
+        decisions = [
+            store.Decision(
+                a,
+                None
+                if a.outcome.delivered
+                else next_delay(
+                    self._couriers[a.message.route].schedule,
+                    a.message.attempt,
+                    a.outcome,
+                    jitter=jitter,
+                ),
+            )
+            for a in done
+        ]
+        by_route: defaultdict[Route, list[Attempted]] = defaultdict(list)
+        for attempted in done:
+            by_route[attempted.message.route].append(attempted)
+        try:
+            async with self._database.transaction() as session:
+                await store.record(session, decisions)
+                for route, attempts in by_route.items():
+                    await self._couriers[route].after(session, attempts)
+        except BaseException:
+            # Not recorded: kept for the next round (the restarted loop's leases run out and
+            # the messages are sent again, which at least once allows).
+            self._done[:0] = done
+            raise
+        self._count(decisions)
+
+    def _count(self, decisions: Sequence[store.Decision]) -> None:
+        now = datetime.now(UTC)
+        metrics = self._metrics
+        for decision in decisions:
+            attempted = decision.attempted
+            route = attempted.message.route.value
+            metrics.outbox_attempts.labels(route, attempted.outcome.outcome).inc()
+            if attempted.outcome.delivered:
+                metrics.outbox_sent.labels(route).inc()
+                lag = (now - attempted.message.created_at).total_seconds()
+                metrics.outbox_delivery_lag.labels(route).observe(max(lag, 0.0))
+            elif decision.retry_in is None and attempted.outcome.outcome != "moot":
+                metrics.outbox_failed.labels(route).inc()
+        metrics.outbox_in_flight.set(len(self._in_flight))
+
+    async def _count_backlog(self) -> None:
+        now = time.monotonic()
+        if now - self._backlog_read_at < _BACKLOG_EVERY:
+            return
+        self._backlog_read_at = now
+        async with self._database.engine.connect() as connection:
+            self._backlog = await store.backlog(connection)
+        for route in Route:
+            self._metrics.outbox_queued.labels(route.value).set(
+                self._backlog.queued.get(route.value, 0)
+            )
+        self._metrics.outbox_oldest_due.set(self._backlog.oldest_due_seconds)
+
+
+__all__ = ["UNREACHABLE", "Sender"]
