@@ -458,6 +458,16 @@ class OutboxSettings(BaseSettings):
         le=timedelta(days=1),
         description="How long an alert's one-time acknowledge link works.",
     )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="The service's secret (32 bytes; made, mode 0600, on first use if "
+        "missing), from which the acknowledge links' and the webhook secrets' keys are "
+        "derived. Unset: service-secret.key in the data folder (RELAY247_DATA_DIR). Every "
+        "instance of one deployment needs the same file (a mounted secret).",
+    )
+
+    def secret_key_path(self, database: DatabaseSettings) -> Path:
+        return self.secret_key_file or database.data_dir / "service-secret.key"
 
 
 # Read at the edges only (create_app, the CLI's commands), once per use case, and handed down

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -74,7 +75,9 @@ class OutboxMessage(Base):
         db_enum(MessageStatus), nullable=False, default=MessageStatus.PENDING
     )
     created_at: Mapped[datetime] = created_at_column()
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
     # Held by a sender until then; past it, another sender may take the message again (the
     # holder died): at least once, never zero times.
     leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

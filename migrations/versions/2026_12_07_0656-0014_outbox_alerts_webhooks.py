@@ -106,7 +106,9 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "due_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
