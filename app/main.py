@@ -50,6 +50,7 @@ from app.core.observability import redaction as log_redaction
 from app.core.observability.http_metrics import HttpMetrics
 from app.core.observability.metrics import Metrics
 from app.core.observability.request_id import RequestId
+from app.core.service_secret import ServiceSecret
 from app.core.serving import ConnectionAbort
 from app.core.settings import ApiSettings, ExchangeSettings, RealtimeSettings, Settings
 from app.core.supervisor import LoopHealth, Supervisor
@@ -58,6 +59,10 @@ from app.deadlines.worker import DeadlineWorker
 from app.exchange.files.storage import blob_store
 from app.identity.refusals import RefusalTrail
 from app.identity.token_usage import TokenUsage
+from app.models.outbox import Route
+from app.outbox import SIGNAL as OUTBOX_SIGNAL
+from app.outbox.couriers import Courier
+from app.outbox.sender import Sender
 from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
@@ -84,6 +89,7 @@ def _supervise(
     deadlines: DeadlineWorker,
     sealer: Sealer | None,
     checkpointer: Checkpointer,
+    sender: Sender,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
@@ -134,7 +140,14 @@ def _supervise(
     if sealer is not None:
         supervisor.add("audit.sealer", sealer.run, stall_after=sealer.stall_bound())
     supervisor.add("audit.checkpointer", checkpointer.run, stall_after=checkpointer.stall_bound())
+    supervisor.add("outbox.sender", sender.run, stall_after=sender.stall_bound())
     return supervisor
+
+
+def _couriers(settings: Settings, secret: ServiceSecret) -> dict[Route, Courier]:
+    """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
+    couriers: dict[Route, Courier] = {}
+    return couriers
 
 
 async def _final_usage_flush(usage: TokenUsage, engine: AsyncEngine) -> None:
@@ -262,6 +275,16 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 interval=audit.audit_checkpoint_interval.total_seconds(),
                 on_checkpoint=functools.partial(_count_checkpoint, app.state.metrics),
             )
+            service_secret = ServiceSecret(settings.outbox.secret_key_path(db_settings))
+            app.state.service_secret = service_secret
+            sender = Sender(
+                database,
+                _couriers(settings, service_secret),
+                settings.outbox,
+                app.state.metrics,
+            )
+            database.on_signal(OUTBOX_SIGNAL, sender.wake)
+            app.state.outbox = sender
             supervisor = _supervise(
                 hub,
                 notifier,
@@ -275,6 +298,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 deadlines,
                 sealer,
                 checkpointer,
+                sender,
             )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database

@@ -41,6 +41,8 @@ async def readyz(
         failing.append(f"the database is unavailable ({type(exc).__name__})")
     now = time.monotonic()
     loops = {name: health.as_json(now) for name, health in supervisor.health.items()}
+    # Queued by route, in flight, how late the most overdue is: an operator's first look.
+    outbox = request.app.state.outbox.snapshot()
     if failing:
         return problems.problem(
             503,
@@ -48,5 +50,6 @@ async def readyz(
             "; ".join(failing),
             slug="not-ready",
             loops=loops,
+            outbox=outbox,
         )
-    return {"status": "ok", "loops": loops}
+    return {"status": "ok", "loops": loops, "outbox": outbox}

@@ -33,6 +33,15 @@ class EscalationStep(_Document):
             "On the last step (the global desk): the interval of its reminders.",
         ),
     ]
+    alert_repeat_seconds: Annotated[
+        int,
+        Field(
+            ge=30,
+            le=_WEEK,
+            description="While this step holds the request unacknowledged, whoever it reaches "
+            "is alerted again (e-mail, push, gateway) this often.",
+        ),
+    ] = 300
 
 
 class StepRule(_Document):

@@ -22,11 +22,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app.alerts import rules
 from app.deadlines import rows
 from app.deadlines.escalation_policies import effective_documents
 from app.deadlines.escalation_policy import EscalationPolicyDocument, EscalationStep
 from app.models import CooperationRequest, DeadlineKind, Principal, RequestDeadline
 from app.models.enums import Assignment, EscalationTarget, Layer
+from app.outbox import fanout
+from app.outbox.fanout import Fanned
 from app.realtime import audience, event_log
 from app.requests import access, lifecycle, views
 from app.rosters import routing, store
@@ -40,7 +43,7 @@ class Fired:
     request_id: str
     kind: DeadlineKind
     step: int
-    outcome: str  # escalated, overdue, reminded, warned, breached, moot
+    outcome: str  # escalated, overdue, reminded, warned, breached, repeated, superseded, moot
 
 
 class FiringBatch:
@@ -57,6 +60,7 @@ class FiringBatch:
         self._agencies: dict[uuid.UUID, uuid.UUID | None] = {}
         self._next_deadlines: list[dict[str, Any]] = []
         self._entries: defaultdict[str, list[audit.Entry]] = defaultdict(list)
+        self._alerts: list[Fanned] = []
 
     async def read_policies(self, countries: set[str]) -> None:
         self._policies = await effective_documents(self.session, countries)
@@ -93,9 +97,13 @@ class FiringBatch:
             )
         )
 
+    def alert(self, alert: Fanned) -> None:
+        self._alerts.append(alert)
+
     async def write(self) -> None:
-        """The requests' and deadlines' changes, then the new deadlines and the audit entries.
-        The events (event_log.batched around the batch) are written after, last."""
+        """The requests' and deadlines' changes, then the new deadlines, the audit entries and
+        the repeated alerts. The events (event_log.batched around the batch) are written
+        after, last."""
         await self.session.flush()
         if self._next_deadlines:
             # The unique (request, kind, step) makes a second write of a deadline a no-op.
@@ -107,6 +115,7 @@ class FiringBatch:
             await audit.record_each(
                 self.session, None, action, object_type=access.OBJECT_TYPE, entries=entries
             )
+        await fanout.fan_out(self.session, self._alerts)
 
 
 def _seconds(step: EscalationStep) -> timedelta:
@@ -246,6 +255,27 @@ async def _fire_escalation(
     return "reminded"
 
 
+async def _repeat_alert(
+    batch: FiringBatch, deadline: RequestDeadline, request: CooperationRequest
+) -> str:
+    """Nobody has acknowledged: whoever holds the request now is alerted again, and again
+    after the repeat interval of the step it is at. Once it is overdue, the global desk's
+    reminders (which alert too) take over."""
+    if request.overdue_at is not None:
+        return "superseded"
+    steps = batch.steps(request)
+    step = steps[min(request.escalation_step, len(steps) - 1)]
+    batch.add_deadline(
+        request,
+        DeadlineKind.ALERT_REPEAT,
+        deadline.step + 1,
+        batch.now + timedelta(seconds=step.alert_repeat_seconds),
+    )
+    data = {**views.event_data(request), "target": step.target.value}
+    batch.alert(Fanned("request.alert_repeat", (), request.id, data, rules.holders(data, "repeat")))
+    return "repeated"
+
+
 async def fire(batch: FiringBatch, deadline: RequestDeadline, request: CooperationRequest) -> str:
     """Fire one claimed deadline (its row and its request's locked by the caller)."""
     # Someone acted, or the request ended: the actions cancel the rows, and this is the net
@@ -254,6 +284,8 @@ async def fire(batch: FiringBatch, deadline: RequestDeadline, request: Cooperati
         deadline.cancelled_at = batch.now
         return "moot"
     deadline.fired_at = batch.now
+    if deadline.kind is DeadlineKind.ALERT_REPEAT:
+        return await _repeat_alert(batch, deadline, request)
     if deadline.kind in rows.RESPONSE_CLOCK:
         return await _fire_response_clock(batch, deadline, request)
     return await _fire_escalation(batch, deadline, request)

@@ -37,9 +37,17 @@ def wake_if_near(session: AsyncSession, due_in: timedelta, *, poll_interval: tim
         wake_after_commit(session, WAKE_CHANNEL)
 
 
+def alert_repeat_interval(
+    document: EscalationPolicyDocument, request_type: RequestType, priority: Priority, step: int
+) -> timedelta:
+    """How often the step's holder is alerted again while it does not acknowledge."""
+    steps = document.steps_for(request_type, priority)
+    return timedelta(seconds=steps[min(step, len(steps) - 1)].alert_repeat_seconds)
+
+
 # The escalation's deadlines (an ack stops them) and the legal response clock's (a response
 # stops them; waiting on the requester pauses them).
-ESCALATION = frozenset({DeadlineKind.ACK, DeadlineKind.REMINDER})
+ESCALATION = frozenset({DeadlineKind.ACK, DeadlineKind.REMINDER, DeadlineKind.ALERT_REPEAT})
 RESPONSE_CLOCK = frozenset({DeadlineKind.RESPONSE_WARNING, DeadlineKind.RESPONSE_BREACH})
 ALL_KINDS = ESCALATION | RESPONSE_CLOCK
 

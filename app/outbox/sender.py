@@ -105,6 +105,7 @@ class Sender:
         async with self._database.engine.begin() as connection:
             return await store.lease(
                 connection,
+                routes=list(self._couriers),
                 limit=room,
                 per_destination=self._settings.outbox_per_destination,
                 lease_for=self._settings.outbox_lease,
@@ -112,7 +113,7 @@ class Sender:
 
     async def _until_nearest(self, poll: float) -> float:
         async with self._database.engine.connect() as connection:
-            nearest = await store.seconds_to_nearest(connection)
+            nearest = await store.seconds_to_nearest(connection, list(self._couriers))
         if nearest is None:
             return poll
         return min(max(nearest, 0.0) + _TIMER_SLACK, poll)

@@ -34,11 +34,11 @@ _LEASE = text(
     """
     WITH RECURSIVE destinations AS (
         (SELECT destination_id FROM outbox_messages
-         WHERE status = 'pending' AND due_at <= now()
+         WHERE status = 'pending' AND due_at <= now() AND route = ANY(:routes)
          ORDER BY destination_id LIMIT 1)
         UNION ALL
         SELECT (SELECT m.destination_id FROM outbox_messages m
-                WHERE m.status = 'pending' AND m.due_at <= now()
+                WHERE m.status = 'pending' AND m.due_at <= now() AND m.route = ANY(:routes)
                   AND m.destination_id > d.destination_id
                 ORDER BY m.destination_id LIMIT 1)
         FROM destinations d WHERE d.destination_id IS NOT NULL
@@ -54,6 +54,7 @@ _LEASE = text(
             SELECT m.id, m.due_at FROM outbox_messages m
             WHERE m.destination_id = d.destination_id AND m.status = 'pending'
               AND m.due_at <= now() AND (m.leased_until IS NULL OR m.leased_until <= now())
+              AND m.route = ANY(:routes)
             ORDER BY m.due_at
             LIMIT greatest(:per_destination - busy.n, 0)
         ) AS c
@@ -73,14 +74,26 @@ _LEASE = text(
     RETURNING m.id, m.route, m.destination_id, m.event_type, m.request_id, m.principal_id,
               m.payload, m.attempts, m.created_at
     """
-).bindparams(bindparam("lease", type_=Interval))
+).bindparams(bindparam("lease", type_=Interval), bindparam("routes", type_=ARRAY(String)))
 
 
 async def lease(
-    connection: AsyncConnection, *, limit: int, per_destination: int, lease_for: timedelta
+    connection: AsyncConnection,
+    *,
+    routes: Sequence[Route],
+    limit: int,
+    per_destination: int,
+    lease_for: timedelta,
 ) -> list[Leased]:
+    """Up to ``limit`` due messages of ``routes`` (those this instance has couriers for)."""
     rows = await connection.execute(
-        _LEASE, {"limit": limit, "per_destination": per_destination, "lease": lease_for}
+        _LEASE,
+        {
+            "routes": [route.value for route in routes],
+            "limit": limit,
+            "per_destination": per_destination,
+            "lease": lease_for,
+        },
     )
     return [
         Leased(
@@ -185,13 +198,14 @@ async def cancel_alerts(session: AsyncSession, request_ids: Sequence[uuid.UUID])
 
 
 _NEAREST = text(
-    "SELECT extract(epoch FROM min(due_at) - clock_timestamp()) FROM outbox_messages "
-    "WHERE status = 'pending'"
-)
+    "SELECT extract(epoch FROM min(coalesce(leased_until, due_at)) - clock_timestamp()) "
+    "FROM outbox_messages WHERE status = 'pending' AND route = ANY(:routes)"
+).bindparams(bindparam("routes", type_=ARRAY(String)))
 
 
-async def seconds_to_nearest(connection: AsyncConnection) -> float | None:
-    found = await connection.scalar(_NEAREST)
+async def seconds_to_nearest(connection: AsyncConnection, routes: Sequence[Route]) -> float | None:
+    """How long until the nearest message is due, or a lease of one runs out."""
+    found = await connection.scalar(_NEAREST, {"routes": [route.value for route in routes]})
     return float(found) if found is not None else None
 
 

@@ -4,7 +4,8 @@ Each event row on a channel takes the next offset by updating the channel's coun
 row lock is held to commit, so offsets are gap-free and follow commit order, and a reader
 that has seen offset N has seen everything before it. Publishing is the last write of a use
 case, to hold that lock as briefly as possible. Which channels an event goes to is
-app/realtime/audience.py's.
+app/realtime/audience.py's. What else an event sends (webhooks, alerts to people) is written
+with it, in the same transaction, by app/outbox/fanout.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.database import wake_after_commit
 from app.models import Channel
+from app.outbox import fanout
+from app.outbox.fanout import Fanned
 
 # Take each channel's next offset and write the events, all in one round trip. The counters
 # are upserted in name order (ORDER BY feeds the INSERT row by row), so two transactions
@@ -79,6 +82,7 @@ async def _append(
     )
     for name in names:
         wake_after_commit(session, name)
+    await fanout.fan_out(session, [Fanned.of_event(event_type, names, request_id, data)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +208,10 @@ async def _append_batch(session: AsyncSession, batch: list[tuple[str, Publicatio
     )
     for name in set(names):
         wake_after_commit(session, name)
+    await fanout.fan_out(
+        session,
+        [Fanned.of_event(t, p.channels, p.request_id, p.data) for t, p in batch],
+    )
 
 
 @asynccontextmanager

@@ -142,9 +142,18 @@ def _submit_statement() -> Any:
         literal(deadline_rows.BREACH_STEP),
         written.c.response_due_at,
     )
+    # Whoever it reaches is alerted again until someone acknowledges (app/alerts/).
+    first_repeat = select(
+        written.c.id,
+        literal(DeadlineKind.ALERT_REPEAT.value),
+        literal(1),
+        written.c.created_at + bindparam("alert_repeat", type_=Interval),
+    )
     response_clock = (
         insert(_deadlines)
-        .from_select(["request_id", "kind", "step", "due_at"], union_all(*warnings, breach))
+        .from_select(
+            ["request_id", "kind", "step", "due_at"], union_all(*warnings, breach, first_repeat)
+        )
         .cte("response_clock")
     )
     return select(
@@ -259,8 +268,14 @@ async def submit(
     response_clock = deadline_rows.response_clock_offsets(
         deadline_rows.response_time(context.escalation, draft.type, draft.priority)
     )
+    alert_repeat = deadline_rows.alert_repeat_interval(
+        context.escalation, draft.type, draft.priority, 0
+    )
     stamps = (
-        await session.execute(_SUBMIT, values | {"ack_timeout": ack_timeout} | response_clock)
+        await session.execute(
+            _SUBMIT,
+            values | {"ack_timeout": ack_timeout, "alert_repeat": alert_repeat} | response_clock,
+        )
     ).one()
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.

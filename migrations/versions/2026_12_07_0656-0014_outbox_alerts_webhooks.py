@@ -243,6 +243,19 @@ def upgrade() -> None:
     )
 
     _deadline_kinds(*_KINDS, "alert_repeat")
+    # Every step of every stored policy says how often its holder is alerted again (the
+    # code's default, 300 s), so that a stored document reads as what it means.
+    op.execute(_STEPS_WITH.format(step="'{\"alert_repeat_seconds\": 300}'::jsonb || step"))
+
+
+_STEPS_WITH = """
+UPDATE escalation_policies SET document = jsonb_set(document, '{{ack_steps}}', (
+    SELECT coalesce(jsonb_agg(rule || jsonb_build_object('steps', (
+        SELECT jsonb_agg({step}) FROM jsonb_array_elements(rule -> 'steps') AS s(step)
+    ))), '[]'::jsonb)
+    FROM jsonb_array_elements(document -> 'ack_steps') AS r(rule)
+))
+"""
 
 
 _KINDS = ("ack", "response_warning", "response_breach", "reminder")
@@ -257,6 +270,7 @@ def _deadline_kinds(*kinds: str) -> None:
 
 
 def downgrade() -> None:
+    op.execute(_STEPS_WITH.format(step="step - 'alert_repeat_seconds'"))
     op.execute("DELETE FROM request_deadlines WHERE kind = 'alert_repeat'")
     _deadline_kinds(*_KINDS)
     op.drop_index(
