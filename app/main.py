@@ -89,7 +89,7 @@ def _supervise(
     deadlines: DeadlineWorker,
     sealer: Sealer | None,
     checkpointer: Checkpointer,
-    sender: Sender,
+    sender: Sender | None,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
@@ -140,7 +140,8 @@ def _supervise(
     if sealer is not None:
         supervisor.add("audit.sealer", sealer.run, stall_after=sealer.stall_bound())
     supervisor.add("audit.checkpointer", checkpointer.run, stall_after=checkpointer.stall_bound())
-    supervisor.add("outbox.sender", sender.run, stall_after=sender.stall_bound())
+    if sender is not None:
+        supervisor.add("outbox.sender", sender.run, stall_after=sender.stall_bound())
     return supervisor
 
 
@@ -285,6 +286,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             )
             database.on_signal(OUTBOX_SIGNAL, sender.wake)
             app.state.outbox = sender
+            # RELAY247_OUTBOX_SENDER off: no loop; messages wait for the other instances.
+            sending = sender if settings.outbox.outbox_sender else None
             supervisor = _supervise(
                 hub,
                 notifier,
@@ -298,7 +301,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 deadlines,
                 sealer,
                 checkpointer,
-                sender,
+                sending,
             )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database

@@ -382,6 +382,12 @@ class OutboxSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
 
+    outbox_sender: bool = Field(
+        default=True,
+        description="Whether this instance sends the outbox's messages (outbox.sender in "
+        "/readyz). Off, it still writes them, for the other instances to send: at least one "
+        "instance of the deployment must keep it on.",
+    )
     outbox_concurrency: int = Field(
         default=64, ge=1, le=4096, description="Messages this instance sends at once."
     )

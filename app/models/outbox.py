@@ -72,7 +72,7 @@ class OutboxMessage(Base):
     # Metadata only (app/requests/views.event_data and the like), never a request's content.
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     status: Mapped[MessageStatus] = mapped_column(
-        db_enum(MessageStatus), nullable=False, default=MessageStatus.PENDING
+        db_enum(MessageStatus), nullable=False, server_default=MessageStatus.PENDING.value
     )
     created_at: Mapped[datetime] = created_at_column()
     due_at: Mapped[datetime] = mapped_column(

@@ -98,6 +98,7 @@ def upgrade() -> None:
                 create_constraint=True,
                 length=32,
             ),
+            server_default="pending",
             nullable=False,
         ),
         sa.Column(
