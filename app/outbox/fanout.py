@@ -65,28 +65,24 @@ def heard_on(channels: Iterable[str]) -> list[str]:
     return names
 
 
-_FAN_OUT = text(
-    """
-    WITH events AS (
-        SELECT e.ord, e.type, e.request_id, d.data,
-               CAST(ARRAY(SELECT jsonb_array_elements_text(c.list)) AS varchar[]) AS channels
-        FROM unnest(:types, :request_ids) WITH ORDINALITY AS e(type, request_id, ord)
-        JOIN jsonb_array_elements(CAST(:datas AS jsonb)) WITH ORDINALITY AS d(data, ord)
-          USING (ord)
-        JOIN jsonb_array_elements(CAST(:channel_lists AS jsonb)) WITH ORDINALITY AS c(list, ord)
-          USING (ord)
-    ),
+# What the events of one statement make, as CTEs reading a relation ``published`` (ord,
+# type, request_id, data, channels) that the statement defines: fan_out() by unnesting a
+# batch, event_log's single publish beside the event's own insert, so that the commonest
+# write (one event) fans out in the same round trip. COUNT says how many messages it wrote.
+CTES = """
     hooks AS (
         INSERT INTO outbox_messages (id, route, destination_id, event_type, request_id, payload)
-        SELECT gen_random_uuid(), 'webhook', w.id, events.type, events.request_id, events.data
-        FROM events JOIN webhook_endpoints w
-          ON w.disabled_at IS NULL AND w.channels && events.channels
-         AND (cardinality(w.event_types) = 0 OR events.type = ANY(w.event_types))
+        SELECT gen_random_uuid(), 'webhook', w.id, published.type, published.request_id,
+               published.data
+        FROM published JOIN webhook_endpoints w
+          ON w.disabled_at IS NULL AND w.channels && published.channels
+         AND (cardinality(w.event_types) = 0 OR published.type = ANY(w.event_types))
         RETURNING 1
     ),
     named AS (
-        SELECT * FROM unnest(:r_ords, :r_reasons, :r_principals, :r_roles, :r_countries,
-                             :r_agencies)
+        SELECT * FROM unnest(CAST(:r_ords AS int[]), CAST(:r_reasons AS varchar[]),
+                             CAST(:r_principals AS uuid[]), CAST(:r_roles AS varchar[]),
+                             CAST(:r_countries AS varchar[]), CAST(:r_agencies AS uuid[]))
           AS r(ord, reason, principal_id, role, country, agency_id)
     ),
     people AS (
@@ -110,18 +106,19 @@ _FAN_OUT = text(
     alerts AS (
         INSERT INTO outbox_messages (id, route, destination_id, event_type, request_id,
                                      principal_id, payload)
-        SELECT gen_random_uuid(), m.kind, m.id, events.type, events.request_id,
+        SELECT gen_random_uuid(), m.kind, m.id, published.type, published.request_id,
                people.principal_id,
-               events.data || jsonb_build_object('alert', jsonb_build_object(
+               published.data || jsonb_build_object('alert', jsonb_build_object(
                    'reason', people.reason,
-                   'path', '/requests/' || events.request_id::text))
-        FROM people JOIN events USING (ord)
+                   'path', '/requests/' || published.request_id::text))
+        FROM people JOIN published USING (ord)
         JOIN contact_methods m ON m.principal_id = people.principal_id
          AND m.verified_at IS NOT NULL AND m.disabled_at IS NULL
         RETURNING 1
     ),
     ended AS (
-        SELECT DISTINCT request_id FROM events WHERE request_id = ANY(:ended)
+        SELECT DISTINCT request_id FROM published
+        WHERE request_id = ANY(CAST(:ended AS uuid[]))
     ),
     cancelled AS (
         UPDATE outbox_messages o SET status = 'cancelled', finished_at = now()
@@ -148,14 +145,43 @@ _FAN_OUT = text(
         ) AS shown
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM hooks) + (SELECT count(*) FROM alerts)
-           + (SELECT count(*) FROM withdrawn) + (SELECT count(*) FROM cancelled)
+"""
+COUNT = """
+    (SELECT count(*) FROM hooks) + (SELECT count(*) FROM alerts)
+    + (SELECT count(*) FROM withdrawn) + (SELECT count(*) FROM cancelled)
+"""
+
+
+def after(head: str) -> str:
+    """A statement whose WITH ``head`` defines ``published`` (and ends with a comma), then
+    the fan-out's CTES, answering with the COUNT of messages written."""
+    return "".join((head, CTES, " SELECT ", COUNT))
+
+
+_FAN_OUT = text(
+    after(
+        """
+    WITH published AS (
+        SELECT e.ord, e.type, e.request_id, d.data,
+               CAST(ARRAY(SELECT jsonb_array_elements_text(c.list)) AS varchar[]) AS channels
+        FROM unnest(CAST(:types AS varchar[]), CAST(:request_ids AS uuid[]))
+          WITH ORDINALITY AS e(type, request_id, ord)
+        JOIN jsonb_array_elements(CAST(:datas AS jsonb)) WITH ORDINALITY AS d(data, ord)
+          USING (ord)
+        JOIN jsonb_array_elements(CAST(:channel_lists AS jsonb)) WITH ORDINALITY AS c(list, ord)
+          USING (ord)
+    ),
     """
+    )
 ).bindparams(
     bindparam("types", type_=ARRAY(String)),
     bindparam("request_ids", type_=ARRAY(Uuid)),
     bindparam("datas", type_=JSONB),
     bindparam("channel_lists", type_=JSONB),
+)
+
+# The recipients and ended requests as the CTES read them.
+PARAMETERS = (
     bindparam("r_ords", type_=ARRAY(Integer)),
     bindparam("r_reasons", type_=ARRAY(String)),
     bindparam("r_principals", type_=ARRAY(Uuid)),
@@ -164,29 +190,41 @@ _FAN_OUT = text(
     bindparam("r_agencies", type_=ARRAY(Uuid)),
     bindparam("ended", type_=ARRAY(Uuid)),
 )
+_FAN_OUT = _FAN_OUT.bindparams(*PARAMETERS)
+
+
+def parameters(events: Sequence[Fanned]) -> dict[str, Any]:
+    """The values of PARAMETERS for ``events`` (numbered from 1, as ``published.ord``)."""
+    named = [(ord_, r) for ord_, e in enumerate(events, start=1) for r in e.recipients]
+    return {
+        "r_ords": [ord_ for ord_, _ in named],
+        "r_reasons": [r.reason for _, r in named],
+        "r_principals": [r.principal_id for _, r in named],
+        "r_roles": [r.role.value if r.role else None for _, r in named],
+        "r_countries": [r.country for _, r in named],
+        "r_agencies": [r.agency_id for _, r in named],
+        "ended": [e.request_id for e in events if e.ends_alerts],
+    }
+
+
+def written(session: AsyncSession, count: int | None) -> None:
+    """The statement wrote ``count`` messages: the sender is told once the caller commits."""
+    if count:
+        signal_after_commit(session, SIGNAL)
 
 
 async def fan_out(session: AsyncSession, events: Sequence[Fanned]) -> None:
-    """Write the messages ``events`` make, in the caller's transaction; the sender is told
-    after it commits."""
+    """Write the messages ``events`` make, in the caller's transaction, in one statement."""
     if not events:
         return
-    named = [(ord_, r) for ord_, e in enumerate(events, start=1) for r in e.recipients]
-    written = await session.scalar(
+    count = await session.scalar(
         _FAN_OUT,
         {
             "types": [e.type for e in events],
             "request_ids": [e.request_id for e in events],
             "datas": [e.data for e in events],
             "channel_lists": [heard_on(e.channels) for e in events],
-            "r_ords": [ord_ for ord_, _ in named],
-            "r_reasons": [r.reason for _, r in named],
-            "r_principals": [r.principal_id for _, r in named],
-            "r_roles": [r.role.value if r.role else None for _, r in named],
-            "r_countries": [r.country for _, r in named],
-            "r_agencies": [r.agency_id for _, r in named],
-            "ended": [e.request_id for e in events if e.ends_alerts],
+            **parameters(events),
         },
     )
-    if written:
-        signal_after_commit(session, SIGNAL)
+    written(session, count)

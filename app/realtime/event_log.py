@@ -26,25 +26,36 @@ from app.models import Channel
 from app.outbox import fanout
 from app.outbox.fanout import Fanned
 
-# Take each channel's next offset and write the events, all in one round trip. The counters
-# are upserted in name order (ORDER BY feeds the INSERT row by row), so two transactions
-# publishing on overlapping channels lock them in the same order and never wait in a cycle.
+# Take each channel's next offset, write the event and what it sends (app/outbox/fanout.py),
+# all in one round trip. The counters are upserted in name order (ORDER BY feeds the INSERT
+# row by row), so two transactions publishing on overlapping channels lock them in the same
+# order and never wait in a cycle.
 _APPEND = text(
-    """
+    fanout.after(
+        """
     WITH next_offsets AS (
         INSERT INTO channels (name, last_offset)
         SELECT name, 1 FROM unnest(:channels) AS name ORDER BY name
         ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset + 1
         RETURNING name, last_offset
-    )
-    INSERT INTO events (channel, "offset", type, request_id, data)
-    SELECT name, last_offset, :type, :request_id, :data FROM next_offsets
+    ),
+    appended AS (
+        INSERT INTO events (channel, "offset", type, request_id, data)
+        SELECT name, last_offset, :type, :request_id, :data FROM next_offsets
+    ),
+    published AS (
+        SELECT 1 AS ord, CAST(:type AS varchar) AS type, CAST(:request_id AS uuid) AS request_id,
+               CAST(:data AS jsonb) AS data, CAST(:heard AS varchar[]) AS channels
+    ),
     """
+    )
 ).bindparams(
     bindparam("channels", type_=ARRAY(String)),
+    bindparam("heard", type_=ARRAY(String)),
     bindparam("type", type_=String),
     bindparam("request_id", type_=Uuid),
     bindparam("data", type_=JSONB),
+    *fanout.PARAMETERS,
 )
 
 
@@ -77,12 +88,21 @@ async def _append(
     request_id: uuid.UUID | None,
     data: dict[str, Any],
 ) -> None:
-    await session.execute(
-        _APPEND, {"channels": names, "type": event_type, "request_id": request_id, "data": data}
+    event = Fanned.of_event(event_type, names, request_id, data)
+    messages = await session.scalar(
+        _APPEND,
+        {
+            "channels": names,
+            "heard": fanout.heard_on(names),
+            "type": event_type,
+            "request_id": request_id,
+            "data": data,
+            **fanout.parameters([event]),
+        },
     )
     for name in names:
         wake_after_commit(session, name)
-    await fanout.fan_out(session, [Fanned.of_event(event_type, names, request_id, data)])
+    fanout.written(session, messages)
 
 
 @dataclass(frozen=True, slots=True)
