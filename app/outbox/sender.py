@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # Timers may wake a hair early; the lease compares with the database clock.
 _TIMER_SLACK = 0.002
+# How soon to look again at a message due but not leased (held by another sender, or its
+# destination has its share in flight elsewhere) when nothing of ours is in flight.
+_RETRY_HELD = 0.05
 # How often the backlog (queued, how late) is counted for /metrics and /readyz.
 _BACKLOG_EVERY = 5.0
 
@@ -90,9 +93,8 @@ class Sender:
                 await self._start(leased)
                 await self._count_backlog()
                 beat()
-                if leased and len(leased) == room:
-                    wait = poll  # full: a finishing send wakes the loop
-                else:
+                wait = poll  # a finishing send wakes the loop, and a commit of messages here
+                if not self._in_flight or len(leased) < room:
                     wait = await self._until_nearest(poll)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._woken.wait(), timeout=wait)
@@ -112,11 +114,16 @@ class Sender:
             )
 
     async def _until_nearest(self, poll: float) -> float:
+        """Until the nearest message is due (or its lease runs out). One due already was not
+        leased: its destination has its share in flight, or another sender holds it. A send
+        of ours finishing wakes the loop; else look again shortly."""
         async with self._database.engine.connect() as connection:
             nearest = await store.seconds_to_nearest(connection, list(self._couriers))
         if nearest is None:
             return poll
-        return min(max(nearest, 0.0) + _TIMER_SLACK, poll)
+        if nearest <= 0:
+            return poll if self._in_flight else _RETRY_HELD
+        return min(nearest + _TIMER_SLACK, poll)
 
     async def _start(self, leased: Sequence[Leased]) -> None:
         """Load each route's destinations for the batch at once, then start its sends."""
