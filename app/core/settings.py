@@ -455,7 +455,7 @@ class OutboxSettings(BaseSettings):
         "DNS resolution.",
     )
     public_url: str = Field(
-        default="http://localhost:8000",
+        default="http://localhost:8247",
         description="Where people reach this service: the base of the links in alerts.",
     )
     ack_link_lifetime: Duration = Field(
