@@ -35,6 +35,7 @@ from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api import retention as retention_routes
 from app.api import rosters as roster_routes
+from app.api import webhook_endpoints as webhook_routes
 from app.api.admission import Admission, AdmissionLimits
 from app.api.body_limit import BodySizeLimit
 from app.api.rate_limit import PrincipalRateLimit
@@ -373,6 +374,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(escalation.router)
     app.include_router(agreements.router)
     app.include_router(roster_routes.router)
+    webhook_routes.install(app)
     app.include_router(audit_routes.router)
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
