@@ -72,6 +72,7 @@ from app.realtime.registry import SocketRegistry
 from app.retention import job as purge_job
 from app.web import pages as web_pages
 from app.web.security import WebSecurityHeaders
+from app.webhooks.courier import WebhookCourier
 
 log = logging.getLogger(__name__)
 # How often sockets are checked for a send stuck past RELAY247_WS_SEND_TIMEOUT.
@@ -152,6 +153,7 @@ def _couriers(
 ) -> dict[Route, Courier]:
     """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
     couriers: dict[Route, Courier] = {}
+    couriers[Route.WEBHOOK] = WebhookCourier(settings.outbox, secret, http)
     return couriers
 
 

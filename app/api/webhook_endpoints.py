@@ -50,9 +50,7 @@ async def _keys(
 Keys = Annotated[endpoints.Keys, Depends(_keys)]
 
 
-@router.post(
-    "", status_code=201, response_model=EndpointIssued, responses=problems.responses(403)
-)
+@router.post("", status_code=201, response_model=EndpointIssued, responses=problems.responses(403))
 async def create_endpoint(
     body: EndpointCreate, session: Session, actor: CurrentActor, keys: Keys, response: Response
 ) -> EndpointIssued:
@@ -92,7 +90,9 @@ async def change_endpoint(
 
 
 @router.delete("/{endpoint_id}", status_code=204, response_class=Response, responses=_ONE)
-async def delete_endpoint(endpoint_id: uuid.UUID, session: Session, actor: CurrentActor) -> Response:
+async def delete_endpoint(
+    endpoint_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> Response:
     """Remove the endpoint; what was still to be sent to it is not."""
     await endpoints.delete(session, actor, endpoint_id)
     return Response(status_code=204)

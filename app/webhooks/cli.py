@@ -63,7 +63,11 @@ def create(
         description=description,
     )
     keys = _keys()
-    _show(in_transaction(database_url(), lambda s: endpoints.create(s, None, draft, keys, agency_id=agency_id)))
+    _show(
+        in_transaction(
+            database_url(), lambda s: endpoints.create(s, None, draft, keys, agency_id=agency_id)
+        )
+    )
 
 
 @webhooks_cli.command("list")
@@ -74,7 +78,9 @@ def list_(
     keys = _keys()
     page = in_transaction(
         database_url(),
-        lambda s: endpoints.list_endpoints(s, None, keys, cursor=None, limit=200, agency_id=agency_id),
+        lambda s: endpoints.list_endpoints(
+            s, None, keys, cursor=None, limit=200, agency_id=agency_id
+        ),
     )
     for item in page.items:
         state = "enabled" if item.enabled else f"disabled ({item.disabled_reason})"

@@ -124,7 +124,9 @@ async def record(
     endpoint: WebhookEndpoint,
     details: dict[str, Any],
 ) -> None:
-    country = await session.scalar(select(Agency.owner_country).where(Agency.id == endpoint.agency_id))
+    country = await session.scalar(
+        select(Agency.owner_country).where(Agency.id == endpoint.agency_id)
+    )
     await audit.record(
         session,
         actor,

@@ -41,9 +41,7 @@ async def tell(session: AsyncSession, disabled: Sequence[Disabled]) -> None:
         details = {
             "agency_id": str(endpoint.agency_id),
             "reason": endpoint.reason,
-            "failing_since": endpoint.failing_since.isoformat()
-            if endpoint.failing_since
-            else None,
+            "failing_since": endpoint.failing_since.isoformat() if endpoint.failing_since else None,
         }
         await audit.record(
             session,

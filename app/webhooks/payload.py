@@ -32,10 +32,10 @@ _ORDER = list(HandlingCode)  # TLP 2.0, least restricted first
 def above(code: str | None, ceiling: HandlingCode) -> bool:
     """Whether metadata of ``code`` may not go to an endpoint of ``ceiling``: an unknown or
     missing code counts as above (the id alone is never wrong)."""
-    try:
-        return _ORDER.index(HandlingCode(code)) > _ORDER.index(ceiling)
-    except ValueError:
+    known = {member.value: member for member in HandlingCode}
+    if code is None or code not in known:
         return True
+    return _ORDER.index(known[code]) > _ORDER.index(ceiling)
 
 
 def thin(data: dict[str, Any], ceiling: HandlingCode) -> dict[str, Any]:
@@ -44,7 +44,9 @@ def thin(data: dict[str, Any], ceiling: HandlingCode) -> dict[str, Any]:
     return {name: data[name] for name in THIN_FIELDS if name in data}
 
 
-def body(event_type: str, happened_at: datetime, data: dict[str, Any], ceiling: HandlingCode) -> bytes:
+def body(
+    event_type: str, happened_at: datetime, data: dict[str, Any], ceiling: HandlingCode
+) -> bytes:
     """The bytes signed and sent: compact JSON, so what is signed is exactly what is sent."""
     message = {
         "type": event_type,
