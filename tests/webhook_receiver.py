@@ -24,7 +24,7 @@ from tests.conftest import free_port
 
 @dataclass(frozen=True)
 class Answer:
-    status: int = 204
+    status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
 
