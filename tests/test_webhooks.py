@@ -120,8 +120,10 @@ async def test_a_submitted_request_reaches_the_case_system_signed_and_thin(
         assert messages[0]["id"] == got.id  # webhook-id is the message's id
         assert messages[0]["status"] == "sent"
         attempt = messages[0]["attempts"][0]
-        assert attempt["outcome"] == "delivered" and attempt["status_code"] == 200
-        assert attempt["duration_ms"] >= 0 and attempt["response"] == "thanks"
+        assert attempt["outcome"] == "delivered"
+        assert attempt["status_code"] == 200
+        assert attempt["duration_ms"] >= 0
+        assert attempt["response"] == "thanks"
         # The secret is never shown again.
         shown = await client.get(
             f"/v1/webhook-endpoints/{endpoint['id']}", headers=ncb(world).headers
@@ -139,7 +141,8 @@ async def test_v1a_is_verified_with_the_public_key_alone(
     async with http(server.http) as client:
         endpoint = await create(client, ncb(world), receiver.url(), scheme="v1a")
         assert endpoint["secret"].startswith("whpk_")
-        assert endpoint["public_key"] == endpoint["secret"] and endpoint["scheme"] == "v1a"
+        assert endpoint["public_key"] == endpoint["secret"]
+        assert endpoint["scheme"] == "v1a"
         receiver.keys = [endpoint["secret"]]
         await submit_request(client, world.unit("FR"))
         await eventually(lambda: _true(receiver.accepted()), within=20)
@@ -235,7 +238,8 @@ async def test_410_disables_the_endpoint_and_tells_its_agency_another_way(
         shown = (
             await client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=ncb(world).headers)
         ).json()
-    assert shown["enabled"] is False and "410" in shown["disabled_reason"]
+    assert shown["enabled"] is False
+    assert "410" in shown["disabled_reason"]
     await _told(db, endpoint["id"], method)
 
 
@@ -245,14 +249,16 @@ async def _told(db: asyncpg.Connection, endpoint_id: str, method: uuid.UUID) -> 
         "AND destination_id = $1",
         method,
     )
-    assert alert is not None and alert["route"] == "email"
+    assert alert is not None
+    assert alert["route"] == "email"
     assert endpoint_id in alert["payload"]
     entry = await db.fetchrow(
         "SELECT actor_principal_id FROM audit_entries WHERE action = "
         "'webhook_endpoint.disabled' AND object_id = $1",
         endpoint_id,
     )
-    assert entry is not None and entry["actor_principal_id"] is None
+    assert entry is not None
+    assert entry["actor_principal_id"] is None
 
 
 async def test_failing_for_the_disable_period_disables_and_alerts(
@@ -291,7 +297,8 @@ async def test_a_rotation_signs_with_both_secrets_during_the_overlap(
         )
         assert rotated.status_code == 201, rotated.text
         new = rotated.json()["secret"]
-        assert new != endpoint["secret"] and rotated.json()["previous_secret_until"]
+        assert new != endpoint["secret"]
+        assert rotated.json()["previous_secret_until"]
         receiver.keys = [endpoint["secret"], new]
         await submit_request(client, world.unit("FR"))
         await eventually(lambda: _true(receiver.accepted()), within=20)
@@ -388,7 +395,8 @@ async def test_a_name_resolving_to_loopback_is_refused_when_connecting(
         await submit_request(client, world.unit("FR"))
         messages = await until_attempts(client, ncb(world), endpoint["id"], 1)
     attempt = messages[0]["attempts"][0]
-    assert attempt["outcome"] == "refused" and "127.0.0.1" in attempt["response"]
+    assert attempt["outcome"] == "refused"
+    assert "127.0.0.1" in attempt["response"]
     assert receiver.received == []
 
 
@@ -418,7 +426,8 @@ async def test_bad_urls_are_refused_naming_the_field(
         )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert "url" in response.json()["detail"] and why in response.text
+    assert "url" in response.json()["detail"]
+    assert why in response.text
 
 
 @pytest.mark.parametrize(
@@ -454,7 +463,8 @@ async def test_bad_inputs_are_422(
             json={"since": "2026-01-01T00:00:00"},
             headers=ncb(world).headers,
         )
-        assert recovered.status_code == 422 and "since" in recovered.text
+        assert recovered.status_code == 422
+        assert "since" in recovered.text
 
 
 async def test_another_agency_never_sees_an_endpoint(
