@@ -468,7 +468,7 @@ async def test_bad_inputs_are_422(
 
 
 async def test_another_agency_never_sees_an_endpoint(
-    server: RunningServer, world: World, receiver: WebhookReceiver
+    server: RunningServer, world: World, receiver: WebhookReceiver, db: asyncpg.Connection
 ) -> None:
     async with http(server.http) as client:
         endpoint = await create(client, ncb(world), receiver.url())
@@ -489,6 +489,16 @@ async def test_another_agency_never_sees_an_endpoint(
         mine = await client.get("/v1/webhook-endpoints", headers=ncb(world).headers)
         assert [item["id"] for item in mine.json()["items"]] == [endpoint["id"]]
 
+    async def probes_recorded() -> bool:
+        found = await db.fetchval(
+            "SELECT count(*) FROM audit_entries WHERE action = 'access.refused' "
+            "AND object_type = 'webhook_endpoint' AND object_id = $1 AND 'DE' = ANY(countries)",
+            endpoint["id"],
+        )
+        return bool(found)
+
+    await eventually(probes_recorded, within=10)
+
 
 async def test_every_change_is_audited(
     server: RunningServer, world: World, receiver: WebhookReceiver, db: asyncpg.Connection
@@ -504,7 +514,7 @@ async def test_every_change_is_audited(
         assert gone.status_code == 404
     rows = await db.fetch(
         "SELECT action, actor_principal_id, details::text AS details FROM audit_entries "
-        "WHERE object_id = $1 ORDER BY id",
+        "WHERE object_id = $1 AND action LIKE 'webhook_endpoint.%' ORDER BY id",
         endpoint["id"],
     )
     assert [r["action"] for r in rows] == [

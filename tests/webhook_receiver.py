@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,7 @@ class WebhookReceiver:
         self.answers: deque[Answer] = deque()  # next answers; then 204
         self.received: list[Received] = []
         self._runner: web.AppRunner | None = None
+        self._held: socket.socket | None = None
 
     def url(self, path: str = "/hooks", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -97,11 +99,26 @@ class WebhookReceiver:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     async def stop(self) -> None:
+        """Down: connections are refused. The port stays bound (not listening) meanwhile, so
+        that no other test's server, on this machine, takes it before the receiver is back."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", self.port))
+        self._held = held
+
+    async def close(self) -> None:
+        await self.stop()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def accepted(self) -> list[Received]:
         return [r for r in self.received if r.verified_by and 200 <= r.answered < 300]
@@ -114,4 +131,4 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     try:
         yield receiver
     finally:
-        await receiver.stop()
+        await receiver.close()

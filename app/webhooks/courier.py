@@ -9,6 +9,7 @@ older than RELAY247_WEBHOOK_DISABLE_AFTER disables it (notices.py tells its agen
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ARRAY, Boolean, DateTime, Interval, String, Uuid, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.service_secret import ServiceSecret
+from app.core.service_secret import ServiceSecret, ServiceSecretError
 from app.core.settings import OutboxSettings
 from app.models import WebhookEndpoint
 from app.models.enums import HandlingCode
@@ -27,6 +28,8 @@ from app.outbound.http import OutboundHttp
 from app.outbound.signatures import signature_headers
 from app.outbox.couriers import INVALID, MOOT, Attempted, Leased, Outcome
 from app.webhooks import SECRET_PURPOSE, notices, payload
+
+log = logging.getLogger(__name__)
 
 GONE = 410
 
@@ -109,10 +112,16 @@ class WebhookCourier:
         now = datetime.now(UTC)
         found: dict[uuid.UUID, Destination] = {}
         for endpoint in rows:
-            keys = [self._open(endpoint.secret)]
-            until = endpoint.previous_secret_until
-            if endpoint.previous_secret is not None and until is not None and until > now:
-                keys.append(self._open(endpoint.previous_secret))
+            try:
+                keys = [self._open(endpoint.secret)]
+                until = endpoint.previous_secret_until
+                if endpoint.previous_secret is not None and until is not None and until > now:
+                    keys.append(self._open(endpoint.previous_secret))
+            except ServiceSecretError:
+                # Sealed with another service secret (instances that do not share the file):
+                # its messages fail as invalid rather than stopping the sender for everyone.
+                log.error("webhook endpoint %s: its secret does not open here", endpoint.id)
+                continue
             found[endpoint.id] = Destination(
                 endpoint.id, endpoint.url, endpoint.tlp_ceiling, tuple(keys)
             )
