@@ -49,7 +49,7 @@ async def endpoint(
     endpoint_id = uuid.uuid4()
     await db.execute(
         "INSERT INTO webhook_endpoints (id, agency_id, url, channels, tlp_ceiling, secret, "
-        "created_by) VALUES ($1, $2, $3, ARRAY['test:none'], 'TLP:RED', $4, $5)",
+        "created_by) VALUES ($1, $2, $3, ARRAY['test:none'], 'RED', $4, $5)",
         endpoint_id,
         unit.agency_id,
         url,
