@@ -6,9 +6,11 @@ loses none either."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import uuid
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -33,7 +35,7 @@ def sending(settings: Settings, secret_file: Path, **outbox: object) -> Settings
         settings,
         outbox={
             "outbound_allow_http": True,
-            "outbound_allowed_networks": ["127.0.0.0/8"],
+            "outbound_allowed_networks": [ipaddress.ip_network("127.0.0.0/8")],
             "secret_key_file": secret_file,
             **outbox,
         },
@@ -158,7 +160,12 @@ async def test_an_outcome_the_database_refuses_to_record_is_sent_again(
     secret = ServiceSecret(secret_file)
     async with HttpReceiver() as receiver:
         hook = await endpoint(db, world, secret, receiver.url("/hook"))
-        config = sending(settings, secret_file, outbox_lease=2, send_timeout=1)
+        config = sending(
+            settings,
+            secret_file,
+            outbox_lease=timedelta(seconds=2),
+            send_timeout=timedelta(seconds=1),
+        )
         async with running_server(database_url, config):
             async with inserts_refused(db, "outbox_attempts"):
                 ids = await write(db, hook, 1)
