@@ -66,7 +66,7 @@ _EVENT = {
     "priority": "urgent",
     "requesting_country": "DE",
     "target_country": "FR",
-    "handling_code": "TLP:AMBER",
+    "handling_code": "AMBER",
     "status": "delivered",
     "version": 1,
 }
@@ -152,7 +152,7 @@ async def _endpoints(
     ids = [uuid.uuid4() for _ in urls]
     await connection.executemany(
         "INSERT INTO webhook_endpoints (id, agency_id, url, channels, tlp_ceiling, secret, "
-        "created_by) VALUES ($1, $2, $3, ARRAY['bench:none'], 'TLP:RED', $4, $5)",
+        "created_by) VALUES ($1, $2, $3, ARRAY['bench:none'], 'RED', $4, $5)",
         [
             (
                 id_,
@@ -311,7 +311,7 @@ async def _alert_destinations(
     await connection.execute(
         "INSERT INTO webhook_endpoints (id, agency_id, url, channels, event_types, tlp_ceiling, "
         "secret, created_by) VALUES (gen_random_uuid(), $1, $2, ARRAY['desk:*'], "
-        "ARRAY['request.escalated'], 'TLP:RED', $3, $4)",
+        "ARRAY['request.escalated'], 'RED', $3, $4)",
         people[0]["agency_id"],
         receivers.url("/webhook/desk"),
         secret.seal(WEBHOOK_SECRET_PURPOSE, new_hmac_secret().encode()),
