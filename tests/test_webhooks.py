@@ -545,3 +545,17 @@ def test_a_v1a_signature_is_refused_under_another_key() -> None:
     _, other_public = new_signing_key()
     headers = signature_headers("msg_1", 1_700_000_000, b"{}", [private])
     assert not verifies(other_public, headers, b"{}")
+
+
+def test_the_openapi_document_lists_the_event_catalogue() -> None:
+    from app.main import create_app
+    from app.webhooks.catalogue import EVENTS
+
+    document = create_app("postgresql://unused/unused").openapi()
+    assert document["openapi"].startswith("3.1")
+    assert set(document["webhooks"]) == set(EVENTS)
+    operation = document["webhooks"]["request.assigned"]["post"]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/WebhookBody"}
