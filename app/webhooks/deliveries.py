@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database.session import signal_after_commit
@@ -22,8 +22,10 @@ from app.webhooks import endpoints
 from app.webhooks.schemas import AttemptOut, DeliveryOut, DeliveryPage, Recovered
 
 
-def _of(endpoint_id: uuid.UUID) -> tuple[object, object]:
-    return OutboxMessage.destination_id == endpoint_id, OutboxMessage.route == Route.WEBHOOK
+def _of(endpoint_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    """The endpoint's messages (a contact method could share an id with no endpoint; the
+    route says which table a destination is in)."""
+    return [OutboxMessage.destination_id == endpoint_id, OutboxMessage.route == Route.WEBHOOK]
 
 
 async def log(
@@ -37,7 +39,7 @@ async def log(
     """Newest first, each message with its attempts oldest first."""
     await endpoints.find(session, actor, endpoint_id)
     m = OutboxMessage
-    query = select(m).where(*_of(endpoint_id))  # type: ignore[arg-type]
+    query = select(m).where(*_of(endpoint_id))
     if cursor is not None:
         after = Cursor.decode(cursor)
         query = query.where(tuple_(m.created_at, m.id) < tuple_(after.created_at, after.id))
@@ -94,7 +96,7 @@ async def resend(
     _require_enabled(endpoint.disabled_at, "resending")
     message = await session.scalar(
         select(OutboxMessage)
-        .where(OutboxMessage.id == message_id, *_of(endpoint_id))  # type: ignore[arg-type]
+        .where(OutboxMessage.id == message_id, *_of(endpoint_id))
         .with_for_update()
     )
     if message is None:
@@ -147,7 +149,7 @@ async def recover(
         conditions.append(m.created_at < until)
     result = await session.execute(
         update(m)
-        .where(*conditions)  # type: ignore[arg-type]
+        .where(*conditions)
         .values(status=MessageStatus.PENDING, due_at=func.now(), finished_at=None)
         .returning(m.id)
     )

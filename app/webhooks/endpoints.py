@@ -164,7 +164,7 @@ async def create(
         event_types=list(draft.event_types),
         tlp_ceiling=draft.tlp_ceiling,
         secret=sealed,
-        created_by=actor.principal_id if actor is not None else await _operator(session, agency),
+        created_by=actor.principal_id if actor is not None else None,
     )
     session.add(endpoint)
     await session.flush()
@@ -183,23 +183,6 @@ async def create(
         },
     )
     return issued(view(endpoint, keys), shown)
-
-
-async def _operator(session: AsyncSession, agency: Agency) -> uuid.UUID:
-    """Whom an endpoint made at the shell is recorded as made by: the agency's first active
-    principal (the column names a principal; the audit entry says no one acted over REST)."""
-    found = await session.scalar(
-        select(Principal.id)
-        .where(Principal.agency_id == agency.id, Principal.disabled_at.is_(None))
-        .order_by(Principal.created_at)
-        .limit(1)
-    )
-    if found is None:
-        raise InvalidInputError(
-            "the agency has no active principal to make the endpoint in the name of",
-            field="agency_id",
-        )
-    return found
 
 
 async def find(

@@ -117,7 +117,7 @@ class EndpointOut(BaseModel):
     disabled_reason: str | None
     failing_since: datetime | None
     created_at: datetime
-    created_by: uuid.UUID
+    created_by: uuid.UUID | None = Field(description="None: made by an operator at the shell")
 
 
 class EndpointIssued(EndpointOut):
