@@ -412,6 +412,11 @@ async def test_a_name_resolving_to_loopback_is_refused_when_connecting(
         ("not a url", "https"),
         ("https://cases.example.org/" + "a" * 2100, "2048"),
         ("https://cases.example.org/\u0000", "NUL"),
+        ("https://127.1/hooks", "a.b.c.d"),
+        ("https://2130706433/hooks", "a.b.c.d"),
+        ("https://cases example.org/hooks", "spaces"),
+        ("https://cases.example.org/\r\nX-Injected: 1", "control"),
+        ("https://-cases-.example.org/", "no valid host"),
     ],
 )
 async def test_bad_urls_are_refused_naming_the_field(

@@ -29,6 +29,7 @@ async def test_an_operator_manages_an_agencys_endpoints(
     made = json.loads(out)
     assert made["secret"].startswith("whpk_")
     assert made["channels"] == [f"agency:{agency}", "desk:DE"]
+    assert made["created_by"] is None  # an operator, no principal
     endpoint = made["id"]
 
     code, out, err = await invoke("webhooks", "list", "--agency-id", agency, env=env)

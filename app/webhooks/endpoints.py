@@ -8,11 +8,14 @@ ROTATION_OVERLAP, so a receiver can switch without refusing a message.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,8 +90,36 @@ def view(endpoint: WebhookEndpoint, keys: Keys) -> EndpointOut:
     )
 
 
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _host_refusal(url: str) -> str | None:
+    """What OutboundHttp.refusal leaves to DNS, refused when the URL is given rather than when
+    it is used: spaces and control characters, and a host that is no DNS name. A last label of
+    digits only is an address in another spelling (``127.1``, ``2130706433``, ``0x7f.1``):
+    the connection would refuse it, the agency should hear it now."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return "must not contain spaces or control characters"
+    host = urlsplit(url).hostname or ""
+    if host.startswith("[") or ":" in host:
+        return None  # an IPv6 literal: refusal() judged it
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode()
+    except UnicodeError:
+        return "names no valid host"
+    labels = ascii_host.split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        return "names no valid host"
+    if labels[-1].isdigit() or labels[-1].startswith("0x"):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return "names an address in a form relay247 does not take: write it as a.b.c.d"
+    return None
+
+
 def _check_url(keys: Keys, url: str) -> None:
-    reason = keys.refusal(url)
+    reason = keys.refusal(url) or _host_refusal(url)
     if reason is not None:
         raise InvalidInputError(reason, field="url")
 
