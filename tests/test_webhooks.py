@@ -564,3 +564,30 @@ def test_the_openapi_document_lists_the_event_catalogue() -> None:
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/WebhookBody"}
+
+
+async def test_the_sending_agency_hears_what_the_other_side_does(
+    server: RunningServer, world: World, receiver: WebhookReceiver
+) -> None:
+    unit = world.unit("FR")
+    async with http(server.http) as client:
+        endpoint = await create(client, unit, receiver.url(), event_types=["request.acknowledged"])
+        assert f"agency:{unit.agency_id}" in endpoint["channels"]
+        receiver.keys = [endpoint["secret"]]
+        request = await submit_request(client, unit)
+        acked = await client.post(
+            f"/v1/requests/{request['id']}/actions/acknowledge", headers=world.desk("DE").headers
+        )
+        assert acked.status_code == 200, acked.text
+        await eventually(lambda: _true(receiver.accepted()), within=20)
+    got = receiver.accepted()[0].body
+    assert got["type"] == "request.acknowledged"
+    assert got["data"]["request_id"] == request["id"]
+    assert got["data"]["status"] == "acknowledged"
+
+
+def test_the_catalogue_names_every_event_a_request_action_publishes() -> None:
+    from app.requests.lifecycle import EFFECTS
+    from app.webhooks.catalogue import EVENTS
+
+    assert {effects.event for effects in EFFECTS.values()} <= set(EVENTS)

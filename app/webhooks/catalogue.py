@@ -16,7 +16,9 @@ from app.models.enums import HandlingCode
 # event's channels (and lists its type, or lists none).
 EVENTS: dict[str, str] = {
     "request.assigned": "A request arrived at a desk, or was handed to a contact point.",
-    "request.updated": "A request changed: acknowledged, answered, closed, put on hold...",
+    "request.delivered": "A request was put on the screen of someone at the target desk.",
+    "request.acknowledged": "The target desk acknowledged a request.",
+    "request.updated": "A request changed otherwise: started, answered, closed, put on hold...",
     "request.escalated": "Nobody acknowledged in time: the request reached the next step.",
     "request.overdue": "Every escalation step passed without an acknowledgement.",
     "request.response_warning": "Part of the time to respond has passed.",
