@@ -591,3 +591,60 @@ def test_the_catalogue_names_every_event_a_request_action_publishes() -> None:
     from app.webhooks.catalogue import EVENTS
 
     assert {effects.event for effects in EFFECTS.values()} <= set(EVENTS)
+
+
+async def test_the_log_keeps_the_start_of_a_long_answer_only(
+    server: RunningServer, world: World, receiver: WebhookReceiver
+) -> None:
+    receiver.answers.append(Answer(500, body="x" * 50_000))
+    async with http(server.http) as client:
+        endpoint = await create(client, ncb(world), receiver.url())
+        receiver.keys = [endpoint["secret"]]
+        await submit_request(client, world.unit("FR"))
+        messages = await until_attempts(client, ncb(world), endpoint["id"], 1)
+    attempt = messages[0]["attempts"][0]
+    assert attempt["status_code"] == 500
+    assert attempt["response"] == "x" * 1024
+
+
+async def test_once_the_overlap_ends_only_the_new_secret_signs(
+    server: RunningServer, world: World, receiver: WebhookReceiver, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        endpoint = await create(client, ncb(world), receiver.url())
+        rotated = await client.post(
+            f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=ncb(world).headers
+        )
+        new = rotated.json()["secret"]
+        await db.execute(
+            "UPDATE webhook_endpoints SET previous_secret_until = now() WHERE id = $1",
+            uuid.UUID(endpoint["id"]),
+        )
+        receiver.keys = [endpoint["secret"], new]
+        await submit_request(client, world.unit("FR"))
+        await eventually(lambda: _true(receiver.accepted()), within=20)
+    got = receiver.accepted()[0]
+    assert got.verified_by == [new]
+    assert len(got.signatures) == 1
+
+
+async def test_a_disabled_endpoint_is_sent_nothing_until_enabled(
+    server: RunningServer, world: World, receiver: WebhookReceiver, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        endpoint = await create(client, ncb(world), receiver.url())
+        receiver.keys = [endpoint["secret"]]
+        base = f"/v1/webhook-endpoints/{endpoint['id']}"
+        off = await client.patch(base, json={"enabled": False}, headers=ncb(world).headers)
+        assert off.json()["enabled"] is False
+        await submit_request(client, world.unit("FR"))
+        assert await log(client, ncb(world), endpoint["id"]) == []
+        refused = await client.post(
+            f"{base}/recover", json={"since": "2026-01-01T00:00:00Z"}, headers=ncb(world).headers
+        )
+        assert refused.status_code == 409
+        on = await client.patch(base, json={"enabled": True}, headers=ncb(world).headers)
+        assert on.json()["enabled"] is True
+        await submit_request(client, world.unit("FR"))
+        await eventually(lambda: _true(receiver.accepted()), within=20)
+    assert len(receiver.received) == 1

@@ -27,6 +27,7 @@ from tests.conftest import free_port
 class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    body: str = "thanks"
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class WebhookReceiver:
                 answered=status,
             )
         )
-        return web.Response(status=status, headers=answer.headers, text="thanks")
+        return web.Response(status=status, headers=answer.headers, text=answer.body)
 
     async def start(self) -> None:
         app = web.Application()
