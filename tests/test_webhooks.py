@@ -372,6 +372,12 @@ async def test_recover_requeues_what_failed_and_skips_what_was_delivered(
             return sorted(m["status"] for m in items) == ["failed", "failed", "sent"]
 
         await eventually(failed, within=20)
+        only_failed = await client.get(
+            f"/v1/webhook-endpoints/{endpoint['id']}/messages",
+            params={"status": "failed"},
+            headers=ncb(world).headers,
+        )
+        assert [m["status"] for m in only_failed.json()["items"]] == ["failed", "failed"]
         recovered = await client.post(
             f"/v1/webhook-endpoints/{endpoint['id']}/recover",
             json={"since": "2000-01-01T00:00:00Z"},

@@ -14,6 +14,7 @@ from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.core.primitives import Text
 from app.core.service_secret import ServiceSecret
 from app.core.settings import Settings
+from app.models.outbox import MessageStatus
 from app.outbound.http import OutboundHttp
 from app.webhooks import catalogue, deliveries, endpoints
 from app.webhooks.schemas import (
@@ -123,10 +124,15 @@ async def delivery_log(
     actor: CurrentActor,
     cursor: PageCursor = None,
     limit: Limit = DEFAULT_LIMIT,
+    status: Annotated[
+        MessageStatus | None, Query(description="Only the messages in this state")
+    ] = None,
 ) -> DeliveryPage:
     """The messages to the endpoint, newest first, each with its attempts (outcome, status,
     latency, the start of the answer)."""
-    return await deliveries.log(session, actor, endpoint_id, cursor=cursor, limit=limit)
+    return await deliveries.log(
+        session, actor, endpoint_id, cursor=cursor, limit=limit, status=status
+    )
 
 
 @router.post(

@@ -35,11 +35,14 @@ async def log(
     *,
     cursor: str | None,
     limit: int,
+    status: MessageStatus | None = None,
 ) -> DeliveryPage:
     """Newest first, each message with its attempts oldest first."""
     await endpoints.find(session, actor, endpoint_id)
     m = OutboxMessage
     query = select(m).where(*_of(endpoint_id))
+    if status is not None:
+        query = query.where(m.status == status)
     if cursor is not None:
         after = Cursor.decode(cursor)
         query = query.where(tuple_(m.created_at, m.id) < tuple_(after.created_at, after.id))
