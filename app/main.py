@@ -14,6 +14,7 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import __version__
+from app.api import ack_links as ack_link_routes
 from app.api import (
     agencies,
     agreements,
@@ -376,6 +377,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(audit_routes.router)
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
+    app.include_router(ack_link_routes.router)
+    app.include_router(ack_link_routes.pages)
     web_pages.install(app)
     api_docs.install(app)
     log_redaction.allow_query_names(_query_names(app))

@@ -546,6 +546,8 @@ TABLE: dict[tuple[str, str], Rule] = {
 }
 # Probes and the scrape endpoint: for the internal network, they show no request data.
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+# Authenticated by the one-time link in its path, not a token (tests/test_ack_links.py).
+PUBLIC |= {("POST", "/v1/ack-links/{token}")}
 WEBSOCKETS = {"/v1/ws"}  # covered by test_realtime and test_routing: each principal's channels
 
 
