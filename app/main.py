@@ -63,6 +63,7 @@ from app.exchange.files.storage import blob_store
 from app.identity.refusals import RefusalTrail
 from app.identity.token_usage import TokenUsage
 from app.models.outbox import Route
+from app.outbound.http import OutboundHttp
 from app.outbox import SIGNAL as OUTBOX_SIGNAL
 from app.outbox.couriers import Courier
 from app.outbox.sender import Sender
@@ -148,7 +149,9 @@ def _supervise(
     return supervisor
 
 
-def _couriers(settings: Settings, secret: ServiceSecret) -> dict[Route, Courier]:
+def _couriers(
+    settings: Settings, secret: ServiceSecret, http: OutboundHttp
+) -> dict[Route, Courier]:
     """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
     couriers: dict[Route, Courier] = {}
     couriers.update(email_alerts.couriers(settings.outbox, secret))
@@ -282,9 +285,11 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             )
             service_secret = ServiceSecret(settings.outbox.secret_key_path(db_settings))
             app.state.service_secret = service_secret
+            outbound = OutboundHttp(settings.outbox)
+            app.state.outbound = outbound
             sender = Sender(
                 database,
-                _couriers(settings, service_secret),
+                _couriers(settings, service_secret, outbound),
                 settings.outbox,
                 app.state.metrics,
             )
@@ -317,6 +322,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             async with supervisor.running():
                 yield
             await _final_usage_flush(usage, database.engine)
+            await outbound.close()
         finally:
             await database.dispose()
             await reads.dispose()
