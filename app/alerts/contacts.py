@@ -38,11 +38,15 @@ from app.identity.auth import Actor
 from app.models import Agency, Principal
 from app.models.contact import ContactKind, ContactMethod
 from app.models.outbox import Route
+from app.outbound import signatures
+from app.outbound.http import OutboundHttp
 from app.outbox.enqueue import NewMessage, enqueue
 
 OBJECT_TYPE = "contact_method"
 VERIFY_EVENT = "contact.verify"
 PURPOSE = "contact-verify"
+# What a gateway's signing secret is sealed for (ServiceSecret.seal).
+GATEWAY_SEALED = "gateway-secret"
 # A person has a phone or two, a mailbox, a few browsers: more is a mistake or abuse.
 MAX_PER_PRINCIPAL = 20
 # How long a test message's code works, and how soon another may be asked for (each is a
@@ -167,10 +171,20 @@ async def add(
     principal_id: uuid.UUID,
     draft: ContactMethodCreate,
     *,
-    gateway_secret: tuple[str, bytes] | None = None,
+    secret: ServiceSecret,
+    outbound: OutboundHttp,
 ) -> ContactMethodCreated:
-    """Add a method, unverified, and send it its test message. ``gateway_secret``: a
-    gateway's new signing secret, as shown once and as stored (sealed)."""
+    """Add a method, unverified, and send it its test message. A URL (a push service's, a
+    gateway's) must be one relay247 may reach (app/outbound/http.py); a gateway gets a new
+    signing secret, shown this once and kept sealed."""
+    if draft.kind is not ContactKind.EMAIL:
+        refused = outbound.refusal(draft.address)
+        if refused is not None:
+            raise InvalidInputError(refused, field="address")
+    gateway_secret = None
+    if draft.kind is ContactKind.GATEWAY:
+        shown = signatures.new_hmac_secret()
+        gateway_secret = (shown, secret.seal(GATEWAY_SEALED, shown.encode()))
     # The principal's row lock orders concurrent additions, so the count holds.
     principal, agency = await _managed(session, actor, principal_id, lock=True)
     if principal.disabled_at is not None:

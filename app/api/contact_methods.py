@@ -19,6 +19,7 @@ from app.api import problems
 from app.api.deps import CurrentActor, Session
 from app.api.tokens import NO_STORE
 from app.core.service_secret import ServiceSecret
+from app.outbound.http import OutboundHttp
 
 router = APIRouter(tags=["alerts"])
 
@@ -29,6 +30,11 @@ _THEIRS = "/v1/principals/{principal_id}/contact-methods"
 def _secret(request: Request) -> ServiceSecret:
     secret: ServiceSecret = request.app.state.service_secret
     return secret
+
+
+def _outbound(request: Request) -> OutboundHttp:
+    outbound: OutboundHttp = request.app.state.outbound
+    return outbound
 
 
 # --- the caller's own -----------------------------------------------------------------------
@@ -47,14 +53,25 @@ async def list_my_contact_methods(session: Session, actor: CurrentActor) -> Cont
     responses=problems.responses(403, 409),
 )
 async def add_my_contact_method(
-    body: ContactMethodCreate, session: Session, actor: CurrentActor, response: Response
+    body: ContactMethodCreate,
+    request: Request,
+    session: Session,
+    actor: CurrentActor,
+    response: Response,
 ) -> ContactMethodCreated:
     """Add a way to be alerted: an e-mail address, a browser's push subscription, or your
     country's gateway (a URL relay247 POSTs signed alerts to; its `secret` is shown this
     once). A test message with a code is sent to it; confirm the code with `/verify` before
     it is alerted."""
     response.headers.update(NO_STORE)
-    return await contacts.add(session, actor, actor.principal_id, body)
+    return await contacts.add(
+        session,
+        actor,
+        actor.principal_id,
+        body,
+        secret=_secret(request),
+        outbound=_outbound(request),
+    )
 
 
 @router.delete(_ME + "/{method_id}", status_code=204, responses=problems.responses(403, 404))
@@ -118,6 +135,7 @@ async def list_contact_methods(
 async def add_contact_method(
     principal_id: uuid.UUID,
     body: ContactMethodCreate,
+    request: Request,
     session: Session,
     actor: CurrentActor,
     response: Response,
@@ -125,7 +143,9 @@ async def add_contact_method(
     """Add a way to alert a person (a desk's gateway, say), as
     `POST /v1/me/contact-methods` does for oneself."""
     response.headers.update(NO_STORE)
-    return await contacts.add(session, actor, principal_id, body)
+    return await contacts.add(
+        session, actor, principal_id, body, secret=_secret(request), outbound=_outbound(request)
+    )
 
 
 @router.delete(_THEIRS + "/{method_id}", status_code=204, responses=problems.responses(403, 404))
