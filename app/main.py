@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.alerts import email as email_alerts
+from app.alerts import gateway as gateway_alerts
 from app.api import ack_links as ack_link_routes
 from app.api import (
     agencies,
@@ -155,6 +156,7 @@ def _couriers(
     """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
     couriers: dict[Route, Courier] = {}
     couriers.update(email_alerts.couriers(settings.outbox, secret))
+    couriers.update(gateway_alerts.couriers(settings.outbox, secret, http))
     return couriers
 
 
