@@ -77,7 +77,9 @@ class ContactMethodCreate(_Input):
         default="", description="For people: which phone, which mailbox"
     )
     keys: PushKeys | None = Field(
-        default=None, description="web_push only: the subscription's keys"
+        default=None,
+        validate_default=True,  # so that a web_push without keys is refused
+        description="web_push only: the subscription's keys",
     )
 
     # Field validators, so that a refusal names its field (kind is validated first).
