@@ -6,6 +6,7 @@ same with problem statuses. The sender is off: the alert stays in the outbox, as
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -14,6 +15,7 @@ import pytest
 
 from app.alerts import ack_links
 from app.core.database import Database
+from app.core.observability.redaction import redact
 from app.core.service_secret import ServiceSecret
 from app.core.settings import Settings
 from app.models.enums import Role
@@ -236,3 +238,34 @@ async def test_a_forged_mac_is_not_found(
         answer = await client.post(f"/v1/ack-links/{forged}")
         assert answer.status_code == 404, answer.text
     assert await db.fetchval("SELECT count(*) FROM ack_links") == 0
+
+
+async def test_two_uses_at_once_acknowledge_once(
+    server: RunningServer, world: World, db: asyncpg.Connection, settings: Settings
+) -> None:
+    async with http(server.http) as client:
+        _, token, _ = await alerted(client, db, world, settings)
+        answers = await asyncio.gather(*(client.post(f"/v1/ack-links/{token}") for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409]
+    assert await db.fetchval("SELECT count(*) FROM ack_links") == 1
+
+
+async def test_a_disabled_persons_link_does_not_work(
+    server: RunningServer, world: World, db: asyncpg.Connection, settings: Settings
+) -> None:
+    async with http(server.http) as client:
+        request_id, token, desk = await alerted(client, db, world, settings)
+        disabled = await client.post(
+            f"/v1/principals/{desk.principal_id}/disable", headers=world("DE", Role.NCB).headers
+        )
+        assert disabled.status_code == 200, disabled.text
+        answer = await client.post(f"/v1/ack-links/{token}")
+        assert answer.status_code == 404, answer.text
+    assert await acknowledged_by(db, request_id) is None
+
+
+def test_the_token_is_kept_out_of_the_log() -> None:
+    token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+    line = f'127.0.0.1:5000 - "GET /ack/{token} HTTP/1.1" 200'
+    assert token not in redact(line)
+    assert token not in redact(f'"POST /v1/ack-links/{token} HTTP/1.1" 409')

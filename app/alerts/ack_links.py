@@ -174,12 +174,11 @@ async def _find(
     request = await session.get(CooperationRequest, message.request_id)
     if request is None:
         raise refused(Refusal.INVALID)
-    person = _actor_for(
-        message_id,
-        message.principal_id,
-        await principals.load(session, None, message.principal_id),
-        remote_addr,
-    )
+    found = await principals.load(session, None, message.principal_id)
+    if found[0].disabled_at is not None:
+        # A disabled person acts no more, by token or by link.
+        raise refused(Refusal.INVALID)
+    person = _actor_for(message_id, message.principal_id, found, remote_addr)
     expires_at = message.created_at + lifetime
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     refusal = None
