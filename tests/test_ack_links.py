@@ -269,3 +269,11 @@ def test_the_token_is_kept_out_of_the_log() -> None:
     line = f'127.0.0.1:5000 - "GET /ack/{token} HTTP/1.1" 200'
     assert token not in redact(line)
     assert token not in redact(f'"POST /v1/ack-links/{token} HTTP/1.1" 409')
+
+
+async def test_an_alerts_path_opens_the_requests_page(server: RunningServer) -> None:
+    request_id = uuid.uuid4()
+    async with http(server.http) as client:
+        answer = await client.get(f"/requests/{request_id}")
+    assert answer.status_code == 307
+    assert answer.headers["location"] == f"/web/requests/{request_id}"

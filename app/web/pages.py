@@ -213,6 +213,13 @@ async def web_root() -> RedirectResponse:
     return RedirectResponse(HOME, status_code=307)
 
 
+@root_router.get("/requests/{request_id}")
+async def request_link(request_id: uuid.UUID) -> RedirectResponse:
+    """An alert's link (the outbox's ``alert.path``, after RELAY247_PUBLIC_URL) opens the
+    request's page."""
+    return RedirectResponse(f"{WEB_PREFIX}/requests/{request_id}", status_code=307)
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_form(request: Request, signed_in: SignedIn) -> Response:
     # Signed in already, the page still shows: it may carry a sign-in link (the server never
