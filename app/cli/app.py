@@ -37,6 +37,7 @@ ORDER = [
     "directory",
     "tokens",
     "principals",
+    "contacts",
     "webhooks",
     "audit",
     "purge",
@@ -131,6 +132,10 @@ directory_cli = Relay247Typer(
 principals_cli = Relay247Typer(
     help="Principals (people, desks, systems): disable, enable.", no_args_is_help=True
 )
+contacts_cli = Relay247Typer(
+    help="How people are alerted (e-mail, Web Push, gateways): list, add, verify, resend, remove.",
+    no_args_is_help=True,
+)
 admin_cli = Relay247Typer(
     help="The first administrator of an empty network: bootstrap.", no_args_is_help=True
 )
@@ -143,6 +148,7 @@ cli.add_typer(admin_cli, name="admin", rich_help_panel=ADMINISTER)
 cli.add_typer(directory_cli, name="directory", rich_help_panel=ADMINISTER)
 cli.add_typer(tokens_cli, name="tokens", rich_help_panel=ADMINISTER)
 cli.add_typer(principals_cli, name="principals", rich_help_panel=ADMINISTER)
+cli.add_typer(contacts_cli, name="contacts", rich_help_panel=ADMINISTER)
 webhooks_cli = Relay247Typer(
     help="Agencies' webhook endpoints: create, list, rotate, enable, disable, delete, recover.",
     no_args_is_help=True,
