@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,7 @@ from app.models.enums import Role
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer, changed, running_server
 from tests.factories import Party, World
+from tests.smtp_server import smtp_server
 from tests.waiting import eventually
 from tests.webhook_receiver import Answer, WebhookReceiver, verifies, webhook_receiver
 
@@ -654,3 +656,38 @@ async def test_a_disabled_endpoint_is_sent_nothing_until_enabled(
         await submit_request(client, world.unit("FR"))
         await eventually(lambda: _true(receiver.accepted()), within=20)
     assert len(receiver.received) == 1
+
+
+async def test_the_disabling_notice_reaches_the_agencys_people_by_mail(
+    database_url: str,
+    settings: Settings,
+    world: World,
+    receiver: WebhookReceiver,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    await _verified_contact(db, ncb(world).principal_id)
+    receiver.answers.append(Answer(410))
+    with smtp_server(tmp_path) as smtp:
+        mailing = changed(
+            settings,
+            outbox={**LOOPBACK, **smtp.settings(), "public_url": "https://relay247.example"},
+        )
+        async with running_server(database_url, mailing) as server, http(server.http) as client:
+            endpoint = await create(client, ncb(world), receiver.url())
+            receiver.keys = [endpoint["secret"]]
+            await submit_request(client, world.unit("FR"))
+
+            async def noticed() -> bool:
+                return any(
+                    "webhook endpoint" in str(m["Subject"])
+                    for m in smtp.mailbox.to("ncb-de@example.org")
+                )
+
+            await eventually(noticed, within=20)
+    mail = next(m for m in smtp.mailbox.to("ncb-de@example.org") if "webhook" in str(m["Subject"]))
+    assert mail["Subject"] == "[relay247] Your agency's webhook endpoint was disabled"
+    body = mail.get_content()
+    assert endpoint["id"] in body
+    assert "410 Gone" in body
+    assert f"https://relay247.example/v1/webhook-endpoints/{endpoint['id']}" in body

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,57 @@ from app.webhooks import OBJECT_TYPE
 
 EVENT_TYPE = "webhook.disabled"
 AUDIT_ACTION = "webhook_endpoint.disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """The notice in words (e-mail) and as data (a gateway), from a message's payload."""
+
+    endpoint_id: str
+    reason: str
+    failing_since: str | None
+    endpoint_url: str  # the endpoint over the API
+
+    subject = "[relay247] Your agency's webhook endpoint was disabled"
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"relay247 stopped sending to your agency's webhook endpoint {self.endpoint_id}: "
+            f"{self.reason}.",
+        ]
+        if self.failing_since:
+            lines.append(f"Every attempt has failed since {self.failing_since}.")
+        lines += [
+            "",
+            "Your case system is told nothing more until the endpoint is enabled again:",
+            f'PATCH {self.endpoint_url} with {{"enabled": true}} (or `relay247 webhooks '
+            f"enable {self.endpoint_id}`), then POST {self.endpoint_url}/recover to send again "
+            "what failed.",
+            "",
+            "This notice carries no request content.",
+        ]
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reason": EVENT_TYPE,
+            "headline": "Your agency's webhook endpoint was disabled",
+            "endpoint_id": self.endpoint_id,
+            "disabled_reason": self.reason,
+            "failing_since": self.failing_since,
+            "endpoint_url": self.endpoint_url,
+        }
+
+
+def notice(payload: dict[str, Any], public_url: str) -> Notice:
+    """What a ``webhook.disabled`` message says (its payload, as tell() wrote it)."""
+    endpoint_id = str(payload.get("endpoint_id", ""))
+    return Notice(
+        endpoint_id=endpoint_id,
+        reason=str(payload.get("reason", "it failed")),
+        failing_since=payload.get("failing_since"),
+        endpoint_url=f"{public_url.rstrip('/')}/v1/webhook-endpoints/{endpoint_id}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
