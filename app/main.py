@@ -14,6 +14,7 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import __version__
+from app.alerts.vapid import Vapid
 from app.api import (
     agencies,
     agreements,
@@ -23,6 +24,7 @@ from app.api import (
     me,
     principals,
     problems,
+    push,
     tokens,
 )
 from app.api import audit as audit_routes
@@ -278,6 +280,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             )
             service_secret = ServiceSecret(settings.outbox.secret_key_path(db_settings))
             app.state.service_secret = service_secret
+            app.state.vapid = Vapid(service_secret)
             sender = Sender(
                 database,
                 _couriers(settings, service_secret),
@@ -366,6 +369,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(retention_routes.router)
     app.include_router(file_routes.router)
     app.include_router(me.router)
+    app.include_router(push.router)
     app.include_router(agencies.router)
     app.include_router(principals.router)
     app.include_router(tokens.router)
