@@ -62,6 +62,7 @@ from app.exchange.files.storage import blob_store
 from app.identity.refusals import RefusalTrail
 from app.identity.token_usage import TokenUsage
 from app.models.outbox import Route
+from app.outbound.http import OutboundHttp
 from app.outbox import SIGNAL as OUTBOX_SIGNAL
 from app.outbox.couriers import Courier
 from app.outbox.sender import Sender
@@ -147,7 +148,9 @@ def _supervise(
     return supervisor
 
 
-def _couriers(settings: Settings, secret: ServiceSecret) -> dict[Route, Courier]:
+def _couriers(
+    settings: Settings, secret: ServiceSecret, http: OutboundHttp
+) -> dict[Route, Courier]:
     """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
     couriers: dict[Route, Courier] = {}
     return couriers
@@ -281,9 +284,11 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             service_secret = ServiceSecret(settings.outbox.secret_key_path(db_settings))
             app.state.service_secret = service_secret
             app.state.vapid = Vapid(service_secret)
+            outbound = OutboundHttp(settings.outbox)
+            app.state.outbound = outbound
             sender = Sender(
                 database,
-                _couriers(settings, service_secret),
+                _couriers(settings, service_secret, outbound),
                 settings.outbox,
                 app.state.metrics,
             )
@@ -316,6 +321,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             async with supervisor.running():
                 yield
             await _final_usage_flush(usage, database.engine)
+            await outbound.close()
         finally:
             await database.dispose()
             await reads.dispose()

@@ -11,12 +11,17 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = logging.getLogger(__name__)
 
 _SIZE = 32
+# A sealed value: version, nonce, then AES-256-GCM's ciphertext and tag.
+_SEALED_VERSION = b"\x01"
+_NONCE = 12
 
 
 class ServiceSecretError(RuntimeError):
@@ -73,6 +78,26 @@ class ServiceSecret:
         return HKDF(
             algorithm=hashes.SHA256(), length=_SIZE, salt=None, info=purpose.encode()
         ).derive(self._secret())
+
+    def seal(self, purpose: str, plaintext: bytes) -> bytes:
+        """``plaintext`` encrypted for keeping (in the database): only an instance holding
+        the file opens it, and only for the same ``purpose``."""
+        nonce = secrets.token_bytes(_NONCE)
+        sealed = AESGCM(self.derive(purpose)).encrypt(nonce, plaintext, purpose.encode())
+        return _SEALED_VERSION + nonce + sealed
+
+    def open(self, purpose: str, sealed: bytes) -> bytes:
+        """What ``seal`` sealed; ServiceSecretError if it was altered, sealed for another
+        purpose, or with another file's secret (a deployment whose instances differ)."""
+        if sealed[:1] != _SEALED_VERSION or len(sealed) < 1 + _NONCE + 16:
+            raise ServiceSecretError("not a value sealed by this service")
+        nonce, body = sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :]
+        try:
+            return AESGCM(self.derive(purpose)).decrypt(nonce, body, purpose.encode())
+        except InvalidTag as exc:
+            raise ServiceSecretError(
+                "a sealed value does not open with this service secret"
+            ) from exc
 
     def __repr__(self) -> str:  # never the secret
         return f"ServiceSecret(path={str(self.path)!r})"
