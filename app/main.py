@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.alerts.vapid import Vapid
+from app.alerts.web_push import WebPushCourier
 from app.api import (
     agencies,
     agreements,
@@ -153,6 +154,7 @@ def _couriers(
 ) -> dict[Route, Courier]:
     """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
     couriers: dict[Route, Courier] = {}
+    couriers[Route.WEB_PUSH] = WebPushCourier(settings.outbox, secret, http)
     return couriers
 
 
