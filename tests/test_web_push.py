@@ -138,6 +138,22 @@ async def test_an_assigned_officer_gets_a_push_with_metadata_only_and_its_withdr
         assert first["person"]["name"] is None
         assert "address" not in first
         assert phone.endpoint not in listed.text
+        # Paged like every list, oldest first.
+        first_page = (
+            await client.get(
+                f"/v1/requests/{request_id}/alerts",
+                params={"limit": 1},
+                headers=world.unit("FR").headers,
+            )
+        ).json()
+        assert [i["id"] for i in first_page["items"]] == [first["id"]]
+        rest = await client.get(
+            f"/v1/requests/{request_id}/alerts",
+            params={"limit": 1, "cursor": first_page["next_cursor"]},
+            headers=world.unit("FR").headers,
+        )
+        assert [i["id"] for i in rest.json()["items"]] == [items[1]["id"]]
+        assert rest.json()["next_cursor"] is None
         # Its own country's people see the name.
         own = await alerts_of(client, request_id, world("DE", Role.NCB))
         name = await db.fetchval("SELECT name FROM principals WHERE id = $1", desk.principal_id)
@@ -184,7 +200,7 @@ async def test_a_subscription_the_push_service_says_is_gone_is_disabled_at_once(
         )
         assert entry is not None
         assert json.loads(entry["details"])["status_code"] == 410
-        # The next alert goes to the subscription that is left only.
+        # As the API tells it: one failed for good (410), one delivered.
         listed = (await alerts_of(client, request_id, world.gs)).json()["items"]
         outcomes = sorted((i["status"], i["last_status_code"]) for i in listed)
         assert outcomes == [("failed", 410), ("sent", 201)]
