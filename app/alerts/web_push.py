@@ -20,10 +20,12 @@ import base64
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import http_ece  # type: ignore[import-untyped]
 from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,9 +61,15 @@ class Subscription:
     endpoint: str
     p256dh: str
     auth: str
+    # When its test message was asked for: its code is derived from it, never stored.
+    verification_sent_at: datetime | None = None
 
     def info(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+# (secret, contact method id, when its test was asked for) -> the code it carries.
+VerificationCode = Callable[[ServiceSecret, uuid.UUID, datetime], str]
 
 
 def topic(message: Leased) -> str:
@@ -74,8 +82,17 @@ def topic(message: Leased) -> str:
 class WebPushCourier:
     route = Route.WEB_PUSH
 
-    def __init__(self, settings: OutboxSettings, secret: ServiceSecret, http: OutboundHttp) -> None:
+    def __init__(
+        self,
+        settings: OutboxSettings,
+        secret: ServiceSecret,
+        http: OutboundHttp,
+        *,
+        verification_code: VerificationCode | None = None,
+    ) -> None:
         self.settings = settings
+        # app/alerts/contacts.verification_code: the test message's code, derived again.
+        self.verification_code = verification_code
         self.secret = secret
         self.http = http
         self.vapid = Vapid(secret)
@@ -87,26 +104,37 @@ class WebPushCourier:
         # Not only verified ones: the verification's own test message goes to one that is
         # not yet (the fan-out writes alerts for verified methods only).
         rows = await session.execute(
-            select(ContactMethod.id, ContactMethod.address, ContactMethod.keys).where(
+            select(
+                ContactMethod.id,
+                ContactMethod.address,
+                ContactMethod.keys,
+                ContactMethod.verification_sent_at,
+            ).where(
                 ContactMethod.id.in_(ids),
                 ContactMethod.kind == ContactKind.WEB_PUSH,
                 ContactMethod.disabled_at.is_(None),
             )
         )
         found = {}
-        for method_id, address, keys in rows:
+        for method_id, address, keys, sent_at in rows:
             if isinstance(keys, dict) and keys.get("p256dh") and keys.get("auth"):
-                found[method_id] = Subscription(address, str(keys["p256dh"]), str(keys["auth"]))
+                found[method_id] = Subscription(
+                    address, str(keys["p256dh"]), str(keys["auth"]), sent_at
+                )
         return found
 
-    def payload(self, message: Leased) -> dict[str, Any] | None:
+    def payload(self, message: Leased, destination: Subscription) -> dict[str, Any] | None:
         """The notification's JSON, or None when the message is not one this route carries."""
         data = message.payload
         message_id = str(message.id)
         if message.event_type == push_payloads.WITHDRAWN_EVENT:
             return push_payloads.withdraw(str(data["request_id"]), message_id=message_id)
         if message.event_type == push_payloads.VERIFY_EVENT:
-            return push_payloads.verify(str(data["code"]), message_id=message_id)
+            sent_at = destination.verification_sent_at
+            if self.verification_code is None or sent_at is None:
+                return None
+            code = self.verification_code(self.secret, message.destination_id, sent_at)
+            return push_payloads.verify(code, message_id=message_id)
         if "alert" not in data or "request_id" not in data:
             return None
         token = ack_links.token(self.secret, message.id)
@@ -133,14 +161,14 @@ class WebPushCourier:
         }
 
     async def send(self, message: Leased, destination: Subscription) -> Outcome:
-        payload = self.payload(message)
+        payload = self.payload(message, destination)
         if payload is None:
             return Outcome(INVALID, response=f"not a push: {message.event_type}", final=True)
         try:
             encrypted = WebPusher(destination.info()).encode(
                 json.dumps(payload, separators=(",", ":")).encode(), "aes128gcm"
             )["body"]
-        except (WebPushException, ValueError, TypeError) as exc:
+        except (WebPushException, http_ece.ECEException, ValueError, TypeError) as exc:
             # Keys that are no P-256 point or auth secret: no attempt will ever work.
             return Outcome(
                 INVALID, response=f"unusable subscription keys ({type(exc).__name__})", final=True
