@@ -266,3 +266,29 @@ async def test_the_vapid_key_is_the_same_on_every_instance_and_needs_a_token(
                 assert anonymous.status_code == 401
     assert keys[0] == keys[1]
     assert len(keys[0]) == 87  # 65 bytes, base64url unpadded
+
+
+async def test_a_subscription_with_unusable_keys_fails_at_once_without_a_connection(
+    server: RunningServer, world: World, db: asyncpg.Connection, receiver: PushReceiver
+) -> None:
+    phone = receiver.subscribe()
+    method_id = await subscribed(db, world.desk("DE"), phone)
+    # Not a point of P-256: nothing can be encrypted for it, now or on a retry.
+    await db.execute(
+        "UPDATE contact_methods SET keys = $2 WHERE id = $1",
+        method_id,
+        json.dumps({"p256dh": "BA" + "A" * 85, "auth": phone.keys["auth"]}),
+    )
+    async with http(server.http) as client:
+        await submit_request(client, world.unit("FR"))
+
+    async def failed() -> bool:
+        row = await db.fetchrow(
+            "SELECT m.status, m.attempts, a.outcome FROM outbox_messages m "
+            "JOIN outbox_attempts a ON a.message_id = m.id WHERE m.destination_id = $1",
+            method_id,
+        )
+        return row is not None and tuple(row) == ("failed", 1, "invalid")
+
+    await eventually(failed)
+    assert receiver.pushes == []
