@@ -30,6 +30,8 @@ _TYPES: dict[str, str] = {
     RequestType.INCIDENT_SUPPORT: "Incident support",
     RequestType.INFORMATION_SHARING: "Information sharing",
 }
+# The reasons of the people who hold the request, who may acknowledge it from the alert.
+ACKNOWLEDGEABLE = frozenset({"assigned", "escalated", "overdue", "reminder"})
 _REASONS = {
     "assigned": "Assigned to you",
     "escalated": "Escalated to you",
@@ -54,7 +56,7 @@ def deadline(data: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def alert(
-    data: dict[str, Any], *, message_id: str, url: str, ack: str, ack_url: str
+    data: dict[str, Any], *, message_id: str, url: str, ack: str | None, ack_url: str | None
 ) -> dict[str, Any]:
     """An alert's notification: what, how urgent, between which countries, under which TLP
     label, by when, and why this person."""

@@ -137,13 +137,17 @@ class WebPushCourier:
             return push_payloads.verify(code, message_id=message_id)
         if "alert" not in data or "request_id" not in data:
             return None
-        token = ack_links.token(self.secret, message.id)
+        # An Acknowledge action only for who holds the request: the requester's alerts (a
+        # question, an answer) are for reading, and its side does not acknowledge.
+        token = None
+        if data["alert"].get("reason") in push_payloads.ACKNOWLEDGEABLE:
+            token = ack_links.token(self.secret, message.id)
         return push_payloads.alert(
             data,
             message_id=message_id,
             url=self.settings.public_url.rstrip("/") + str(data["alert"]["path"]),
             ack=token,
-            ack_url=ack_links.url(self.settings, token),
+            ack_url=ack_links.url(self.settings, token) if token else None,
         )
 
     def headers(self, message: Leased, endpoint: str) -> dict[str, str]:
@@ -163,7 +167,8 @@ class WebPushCourier:
     async def send(self, message: Leased, destination: Subscription) -> Outcome:
         payload = self.payload(message, destination)
         if payload is None:
-            return Outcome(INVALID, response=f"not a push: {message.event_type}", final=True)
+            reason = f"nothing to push for {message.event_type}"
+            return Outcome(INVALID, response=reason, final=True)
         try:
             encrypted = WebPusher(destination.info()).encode(
                 json.dumps(payload, separators=(",", ":")).encode(), "aes128gcm"
