@@ -292,3 +292,29 @@ async def test_a_subscription_with_unusable_keys_fails_at_once_without_a_connect
 
     await eventually(failed)
     assert receiver.pushes == []
+
+
+async def test_the_requester_is_pushed_a_question_without_an_acknowledge_action(
+    server: RunningServer, world: World, db: asyncpg.Connection, receiver: PushReceiver
+) -> None:
+    unit, desk = world.unit("FR"), world.desk("DE")
+    laptop = receiver.subscribe()
+    await subscribed(db, unit, laptop)
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, unit))["id"]
+        acked = await client.post(f"/v1/requests/{request_id}/ack", headers=desk.headers)
+        assert acked.status_code == 200, acked.text
+        asked = await client.post(
+            f"/v1/requests/{request_id}/actions/request_info",
+            json={"reason": "Which mailbox exactly?"},
+            headers=desk.headers,
+        )
+        assert asked.status_code == 200, asked.text
+        await eventually(lambda: _count(receiver, laptop, 1))
+    [push] = receiver.received(laptop.token)
+    assert push.payload["reason"] == "info_requested"
+    assert push.payload["ack"] is None
+    assert push.payload["url"].endswith(f"/requests/{request_id}")
+    # The question's text is content: it is not in the push.
+    assert b"Which mailbox" not in push.raw
+    assert push.headers["Urgency"] == "normal"
