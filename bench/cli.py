@@ -7,7 +7,9 @@
    overload, which leaves the server the most disturbed.
 3. It stops; two fresh servers on the same database measure submit-to-push across them.
 4. Two more pairs of servers measure acknowledgement deadlines: lateness of a burst, and a
-   survivor's takeover of an instance killed with SIGKILL (bench/deadlines.py).
+   survivor's takeover of an instance killed with SIGKILL (bench/deadlines.py); then the
+   outbox: webhook sends/s against a floor, a black-holed endpoint, and how soon a burst of
+   escalations reaches a person by e-mail, Web Push, gateway and webhook (bench/outbox.py).
 5. The floor is measured on the same database, with no relay247 running.
 6. The servers' logs are scanned for errors no client may have seen.
 7. Audit exports (bench/audit_export.py): a trail of a million sealed entries (--audit-entries)
@@ -54,6 +56,7 @@ from bench.intake import run_intake
 from bench.latency import run_latency
 from bench.logs import scan_all
 from bench.memory import run_memory
+from bench.outbox import OUTBOX_LOGS, outbox_ratios, run_outbox
 from bench.overload import run_overload
 from bench.proc import at_least, raise_open_files_limit
 from bench.progress import progress
@@ -181,6 +184,7 @@ async def _measure_service(
         connections=max(100, config.concurrency),
     )
     sections["deadlines"] = await _deadlines(config, database, env, log_dir, credentials)
+    sections["outbox"] = await _outbox(config, database, env, log_dir, credentials)
     sections["audit"] = await run_audit(
         env,
         log_dir,
@@ -238,6 +242,33 @@ async def _deadlines(
         takeover_count=config.takeover_deadlines,
         workers=config.workers,
     )
+
+
+async def _outbox(
+    config: BenchConfig,
+    database: BenchDatabase,
+    env: dict[str, str],
+    log_dir: Path,
+    credentials: Credentials,
+) -> dict[str, Any]:
+    return await run_outbox(
+        env,
+        log_dir,
+        credentials,
+        database.dsn,
+        messages=config.outbox_messages,
+        deadlines=config.deadlines,
+    )
+
+
+async def _outbox_only(
+    config: BenchConfig, database: BenchDatabase, env: dict[str, str], log_dir: Path
+) -> dict[str, Any]:
+    """``--only outbox``: webhook throughput, a black-holed endpoint, alert latency."""
+    await migrate(env)
+    credentials = Credentials.from_seed(await seed(env))
+    outbox = await _outbox(config, database, env, log_dir, credentials)
+    return {"outbox": outbox, "server_logs": scan_all([log_dir / n for n in OUTBOX_LOGS])}
 
 
 async def _deadlines_only(
@@ -327,6 +358,14 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         env_section["duration_s"] = round(time.monotonic() - started, 1)
         env_section["started_at"] = started_at
         return {**report, "environment": env_section}
+    if config.only == "outbox":
+        with cli_environment(database) as env:
+            report = await _outbox_only(config, database, env, config.output.parent)
+        report |= {"config": config.as_json(), "ratios": outbox_ratios(report["outbox"])}
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
     if config.only == "deadlines":
         with cli_environment(database) as env:
             report = await _deadlines_only(config, database, env, config.output.parent)
@@ -365,12 +404,17 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         "server-b.log",
         "server-audit-export.log",
         *DEADLINE_LOGS,
+        *OUTBOX_LOGS,
         *AUDIT_LOGS,
     )
     logs = [config.output.parent / name for name in names]
     report = {"config": config.as_json(), **sections, "floor": floor}
     report["server_logs"] = scan_all(logs)
-    report["ratios"] = ratios(report) | audit_export_ratios(report["audit_export"])
+    report["ratios"] = (
+        ratios(report)
+        | audit_export_ratios(report["audit_export"])
+        | outbox_ratios(report["outbox"])
+    )
     report["warnings"] = warnings(config, report) + audit_export_warnings(report["audit_export"])
     report["environment"] = env_section
     return report

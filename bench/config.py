@@ -41,6 +41,7 @@ class BenchConfig:
     takeover_deadlines: int  # deadlines due as one instance is killed with SIGKILL
     audit_entries: int  # sealed audit entries exported and verified (bench/audit_export.py)
     dashboard_requests: int  # POSTs whose row is timed into the dashboard page's DOM
+    outbox_messages: int  # webhook messages written at once (bench/outbox.py)
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
@@ -70,6 +71,7 @@ _FULL = {
     "takeover_deadlines": 200,
     "audit_entries": 1_000_000,
     "dashboard_requests": 200,
+    "outbox_messages": 5000,
 }
 _QUICK = {
     "requests": 300,
@@ -89,6 +91,7 @@ _QUICK = {
     "takeover_deadlines": 50,
     "audit_entries": 20_000,
     "dashboard_requests": 50,
+    "outbox_messages": 500,
 }
 
 
@@ -137,14 +140,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        choices=["files", "deadlines", "audit", "audit_export", "dashboard"],
+        choices=["files", "deadlines", "audit", "audit_export", "dashboard", "outbox"],
         help="run one measurement alone (with its floor): files, deadlines, audit, "
-        "audit_export, dashboard",
+        "audit_export, dashboard, outbox",
     )
     parser.add_argument(
         "--database",
         default=os.environ.get(DATABASE_ENV, BENCH_DATABASE),
         help=f"database to drop and recreate (default ${DATABASE_ENV} or {BENCH_DATABASE})",
+    )
+    parser.add_argument(
+        "--outbox-messages",
+        type=int,
+        help="webhook messages sent at once (default 5000, quick 500)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
@@ -184,6 +192,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         takeover_deadlines=args.takeover_deadlines or int(sizes["takeover_deadlines"]),
         audit_entries=args.audit_entries or int(sizes["audit_entries"]),
         dashboard_requests=args.dashboard_requests or int(sizes["dashboard_requests"]),
+        outbox_messages=args.outbox_messages or int(sizes["outbox_messages"]),
         database=args.database,
         output=args.output,
         quick=args.quick,

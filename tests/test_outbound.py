@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from standardwebhooks.webhooks import Webhook
 
@@ -31,49 +29,18 @@ from app.outbound.signatures import (
 )
 from app.outbox.couriers import DELIVERED, REFUSED, REJECTED, TIMEOUT, UNREACHABLE
 from tests.conftest import free_port
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Receiver:
-    port: int
-    routes: dict[str, Handler]
-    seen: list[str] = field(default_factory=list)
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+from tests.http_receiver import HttpReceiver, answer, held
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    """A real HTTP server on loopback; each test puts its answers in ``routes``."""
-    found = Receiver(free_port(), {})
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        found.seen.append(request.path)
-        await request.read()
-        return await found.routes[request.path](request)
-
-    server = web.Server(handle)
-    runner = web.ServerRunner(server, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", found.port)
-    await site.start()
-    yield found
-    await runner.cleanup()
+async def receiver() -> AsyncIterator[HttpReceiver]:
+    async with HttpReceiver() as running:
+        yield running
 
 
 def _client(**settings: object) -> OutboundHttp:
     base = {"outbound_allow_http": True, "outbound_allowed_networks": ["127.0.0.0/8"]}
     return OutboundHttp(OutboxSettings.model_validate(base | settings))
-
-
-def _answer(status: int, body: str = "", headers: dict[str, str] | None = None) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return web.Response(status=status, text=body, headers=headers)
-
-    return handler
 
 
 def test_a_destination_must_be_https_and_public_unless_the_settings_allow_it() -> None:
@@ -100,9 +67,9 @@ def test_a_destination_must_be_https_and_public_unless_the_settings_allow_it() -
 
 
 async def test_a_name_resolving_to_a_refused_address_is_refused_when_connecting(
-    receiver: Receiver,
+    receiver: HttpReceiver,
 ) -> None:
-    receiver.routes["/hook"] = _answer(204)
+    receiver.routes["/hook"] = answer(204)
     # http allowed, but no network: "localhost" passes the URL check (a name), and the
     # address it resolves to is refused where the socket is made.
     guard = _client(outbound_allowed_networks=[])
@@ -113,7 +80,7 @@ async def test_a_name_resolving_to_a_refused_address_is_refused_when_connecting(
         literal = await guard.post(receiver.url("/hook"), b"{}", {})
         assert literal.outcome == REFUSED
         assert literal.final
-        assert receiver.seen == []
+        assert receiver.arrivals == []
     finally:
         await guard.close()
     allowed = _client()
@@ -123,15 +90,15 @@ async def test_a_name_resolving_to_a_refused_address_is_refused_when_connecting(
         await allowed.close()
 
 
-async def test_each_answer_means_what_the_delivery_rules_say(receiver: Receiver) -> None:
+async def test_each_answer_means_what_the_delivery_rules_say(receiver: HttpReceiver) -> None:
     receiver.routes.update(
         {
-            "/ok": _answer(202, "taken"),
-            "/moved": _answer(307, headers={"Location": "/ok"}),
-            "/gone": _answer(410, "endpoint removed"),
-            "/busy": _answer(429, headers={"Retry-After": "120"}),
-            "/down": _answer(503, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}),
-            "/broken": _answer(500, "x" * 10_000),
+            "/ok": answer(202, "taken"),
+            "/moved": answer(307, headers={"Location": "/ok"}),
+            "/gone": answer(410, "endpoint removed"),
+            "/busy": answer(429, headers={"Retry-After": "120"}),
+            "/down": answer(503, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}),
+            "/broken": answer(500, "x" * 10_000),
         }
     )
     client = _client()
@@ -140,7 +107,7 @@ async def test_each_answer_means_what_the_delivery_rules_say(receiver: Receiver)
         assert (ok.outcome, ok.status_code, ok.response) == (DELIVERED, 202, "taken")
         moved = await client.post(receiver.url("/moved"), b"{}", {})
         assert (moved.outcome, moved.status_code) == (REJECTED, 307)
-        assert receiver.seen.count("/ok") == 1  # a redirect is a failure, never followed
+        assert len(receiver.at("/ok")) == 1  # a redirect is a failure, never followed
         gone = await client.post(receiver.url("/gone"), b"{}", {})
         assert gone.outcome == REJECTED
         assert gone.final
@@ -157,15 +124,10 @@ async def test_each_answer_means_what_the_delivery_rules_say(receiver: Receiver)
 
 
 async def test_a_slow_or_absent_destination_is_a_timeout_or_unreachable(
-    receiver: Receiver,
+    receiver: HttpReceiver,
 ) -> None:
     release = asyncio.Event()
-
-    async def slow(request: web.Request) -> web.StreamResponse:
-        await release.wait()
-        return web.Response(status=200)
-
-    receiver.routes["/slow"] = slow
+    receiver.routes["/slow"] = held(release)
     client = _client(send_timeout=timedelta(seconds=0.3))
     try:
         started = time.monotonic()
