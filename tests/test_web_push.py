@@ -95,7 +95,7 @@ async def test_an_assigned_officer_gets_a_push_with_metadata_only_and_its_withdr
         assert alert["deadline"] is not None
         assert "acknowledge by" in alert["body"]
         assert "FR \u2192 DE" in alert["title"]
-        assert alert["url"] == f"https://relay.example.org/requests/{request_id}"
+        assert alert["url"] == f"https://relay.example.org/web/requests/{request_id}"
         secret = server.app.state.service_secret
         assert alert["ack"] == ack_links.token(secret, uuid.UUID(alert["id"]))
         for text in CONTENT:
@@ -314,7 +314,7 @@ async def test_the_requester_is_pushed_a_question_without_an_acknowledge_action(
     [push] = receiver.received(laptop.token)
     assert push.payload["reason"] == "info_requested"
     assert push.payload["ack"] is None
-    assert push.payload["url"].endswith(f"/requests/{request_id}")
+    assert push.payload["url"].endswith(f"/web/requests/{request_id}")
     # The question's text is content: it is not in the push.
     assert b"Which mailbox" not in push.raw
     assert push.headers["Urgency"] == "normal"

@@ -31,10 +31,11 @@ _TYPES: dict[str, str] = {
     RequestType.INFORMATION_SHARING: "Information sharing",
 }
 # The reasons of the people who hold the request, who may acknowledge it from the alert.
-ACKNOWLEDGEABLE = frozenset({"assigned", "escalated", "overdue", "reminder"})
+ACKNOWLEDGEABLE = frozenset({"assigned", "escalated", "repeat", "overdue", "reminder"})
 _REASONS = {
     "assigned": "Assigned to you",
     "escalated": "Escalated to you",
+    "repeat": "Still not acknowledged",
     "overdue": "Overdue: not acknowledged in time",
     "reminder": "Still overdue",
     "info_requested": "The other side asks for information",

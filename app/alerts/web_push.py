@@ -40,7 +40,8 @@ from app.models.contact import ContactKind, ContactMethod
 from app.models.enums import Priority
 from app.models.outbox import Route
 from app.outbound.http import OutboundHttp
-from app.outbox.couriers import INVALID, Attempted, Leased, Outcome
+from app.outbox.couriers import INVALID, MOOT, Attempted, Leased, Outcome
+from app.web.security import WEB_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Subscription:
     endpoint: str
     p256dh: str
     auth: str
+    verified: bool = False
     # When its test message was asked for: its code is derived from it, never stored.
     verification_sent_at: datetime | None = None
 
@@ -108,6 +110,7 @@ class WebPushCourier:
                 ContactMethod.id,
                 ContactMethod.address,
                 ContactMethod.keys,
+                ContactMethod.verified_at.is_not(None),
                 ContactMethod.verification_sent_at,
             ).where(
                 ContactMethod.id.in_(ids),
@@ -116,10 +119,10 @@ class WebPushCourier:
             )
         )
         found = {}
-        for method_id, address, keys, sent_at in rows:
+        for method_id, address, keys, verified, sent_at in rows:
             if isinstance(keys, dict) and keys.get("p256dh") and keys.get("auth"):
                 found[method_id] = Subscription(
-                    address, str(keys["p256dh"]), str(keys["auth"]), sent_at
+                    address, str(keys["p256dh"]), str(keys["auth"]), verified, sent_at
                 )
         return found
 
@@ -140,12 +143,14 @@ class WebPushCourier:
         # An Acknowledge action only for who holds the request: the requester's alerts (a
         # question, an answer) are for reading, and its side does not acknowledge.
         token = None
-        if data["alert"].get("reason") in push_payloads.ACKNOWLEDGEABLE:
+        reason = data["alert"].get("reason")
+        if reason in push_payloads.ACKNOWLEDGEABLE and not data.get("acknowledged_at"):
             token = ack_links.token(self.secret, message.id)
         return push_payloads.alert(
             data,
             message_id=message_id,
-            url=self.settings.public_url.rstrip("/") + str(data["alert"]["path"]),
+            # The dashboard's page of the request (the fan-out's path is the page's own).
+            url=f"{self.settings.public_url.rstrip('/')}{WEB_PREFIX}{data['alert']['path']}",
             ack=token,
             ack_url=ack_links.url(self.settings, token) if token else None,
         )
@@ -165,6 +170,8 @@ class WebPushCourier:
         }
 
     async def send(self, message: Leased, destination: Subscription) -> Outcome:
+        if message.event_type == push_payloads.VERIFY_EVENT and destination.verified:
+            return Outcome(MOOT, response="verified meanwhile", final=True)
         payload = self.payload(message, destination)
         if payload is None:
             reason = f"nothing to push for {message.event_type}"
