@@ -318,3 +318,35 @@ async def test_the_requester_is_pushed_a_question_without_an_acknowledge_action(
     # The question's text is content: it is not in the push.
     assert b"Which mailbox" not in push.raw
     assert push.headers["Urgency"] == "normal"
+
+
+async def test_a_browser_subscribed_over_rest_is_verified_by_the_code_its_test_push_shows(
+    server: RunningServer, world: World, receiver: PushReceiver
+) -> None:
+    """The whole way a dashboard goes (app/alerts/contacts.py, the alerts branch): register
+    the subscription, read the code the test push carries, confirm it; alerts follow."""
+    pytest.importorskip("app.alerts.contacts")
+    desk = world.desk("DE")
+    phone = receiver.subscribe()
+    async with http(server.http) as client:
+        created = await client.post(
+            "/v1/me/contact-methods",
+            json={"kind": "web_push", "address": phone.endpoint, "keys": phone.keys},
+            headers=desk.headers,
+        )
+        assert created.status_code == 201, created.text
+        method_id = created.json()["id"]
+        await eventually(lambda: _count(receiver, phone, 1))
+        [test_push] = receiver.received(phone.token)
+        assert test_push.payload["kind"] == "verify"
+        assert test_push.headers["Urgency"] == "normal"
+        verified = await client.post(
+            f"/v1/me/contact-methods/{method_id}/verify",
+            json={"code": test_push.payload["verify"]},
+            headers=desk.headers,
+        )
+        assert verified.status_code == 200, verified.text
+        request_id = (await submit_request(client, world.unit("FR")))["id"]
+        await eventually(lambda: _count(receiver, phone, 2))
+    assert receiver.received(phone.token)[1].payload["request_id"] == request_id
+    assert receiver.refused == []
