@@ -10,12 +10,16 @@ import ipaddress
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from py_vapid import Vapid02  # type: ignore[import-untyped]
 
 from app.alerts import ack_links
+from app.alerts.vapid import Vapid
+from app.core.service_secret import ServiceSecret
 from app.core.settings import Settings
 from app.models.enums import Role
 from tests.clients import http, submit_request
@@ -350,3 +354,19 @@ async def test_a_browser_subscribed_over_rest_is_verified_by_the_code_its_test_p
         await eventually(lambda: _count(receiver, phone, 2))
     assert receiver.received(phone.token)[1].payload["request_id"] == request_id
     assert receiver.refused == []
+
+
+def test_the_vapid_header_verifies_with_py_vapid_and_the_key_is_derived_not_random(
+    tmp_path: Path,
+) -> None:
+    """Interoperability with the maintained implementation (py_vapid, pywebpush's), and the
+    same key from the same secret file (another process, another instance)."""
+    secret = tmp_path / "service-secret.key"
+    first, again = Vapid(ServiceSecret(secret)), Vapid(ServiceSecret(secret))
+    assert first.application_server_key == again.application_server_key
+    header = first.authorization(
+        "https://push.example.net/wpush/v2/abc", subject="mailto:ops@relay.example.org"
+    )
+    assert Vapid02.verify(header)
+    other = Vapid(ServiceSecret(tmp_path / "another.key"))
+    assert other.application_server_key != first.application_server_key

@@ -67,8 +67,9 @@ class Vapid:
 
     def authorization(self, endpoint: str, *, subject: str, now: float | None = None) -> str:
         """The ``Authorization`` header of a push to ``endpoint`` (RFC 8292 §3): ``vapid
-        t=<ES256 JWT>, k=<public key>``. A fresh JWT per push: signing costs well under a
-        millisecond, and a cache would have to track each origin's expiry."""
+        t=<ES256 JWT>,k=<public key>``, without a space after the comma, as pywebpush and
+        py_vapid send it (what push services are most used to). A fresh JWT per push: signing
+        costs well under a millisecond, and a cache would have to track each origin's expiry."""
         issued = time.time() if now is None else now
         claims = {
             "aud": audience(endpoint),
@@ -83,4 +84,4 @@ class Vapid:
         r, s = decode_dss_signature(der)
         # JWS (RFC 7518 §3.4): the signature is R and S as 32 bytes each, not DER.
         signature = b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
-        return f"vapid t={signing_input}.{signature}, k={self.application_server_key}"
+        return f"vapid t={signing_input}.{signature},k={self.application_server_key}"
