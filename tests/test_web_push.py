@@ -370,3 +370,35 @@ def test_the_vapid_header_verifies_with_py_vapid_and_the_key_is_derived_not_rand
     assert Vapid02.verify(header)
     other = Vapid(ServiceSecret(tmp_path / "another.key"))
     assert other.application_server_key != first.application_server_key
+
+
+async def test_a_push_service_that_fails_is_tried_again_with_the_same_message(
+    server: RunningServer, world: World, db: asyncpg.Connection, receiver: PushReceiver
+) -> None:
+    desk = world.desk("DE")
+    phone = receiver.subscribe()
+    method_id = await subscribed(db, desk, phone)
+    receiver.answers[phone.token] = 503
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, world.unit("FR")))["id"]
+
+        async def tried(count: int) -> bool:
+            attempts = await db.fetchval(
+                "SELECT attempts FROM outbox_messages WHERE destination_id = $1 "
+                "AND status = 'pending' AND leased_until IS NULL",
+                method_id,
+            )
+            return bool(attempts == count)
+
+        await eventually(lambda: tried(1))
+        # The push service is back; the retry is brought due now rather than waited for.
+        del receiver.answers[phone.token]
+        await db.execute(
+            "UPDATE outbox_messages SET due_at = now() WHERE destination_id = $1", method_id
+        )
+        await eventually(lambda: _count(receiver, phone, 1))
+        [push] = receiver.received(phone.token)
+        listed = (await alerts_of(client, request_id, desk)).json()["items"]
+    [alert] = listed
+    assert alert["id"] == push.payload["id"]
+    assert (alert["attempts"], alert["status"], alert["last_outcome"]) == (2, "sent", "delivered")
