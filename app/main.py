@@ -14,8 +14,12 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import __version__
+from app.alerts import contacts
+from app.alerts import email as email_alerts
+from app.alerts import gateway as gateway_alerts
 from app.alerts.vapid import Vapid
 from app.alerts.web_push import WebPushCourier
+from app.api import ack_links as ack_link_routes
 from app.api import (
     agencies,
     agreements,
@@ -30,6 +34,7 @@ from app.api import (
 )
 from app.api import audit as audit_routes
 from app.api import audit_export as audit_export_routes
+from app.api import contact_methods as contact_method_routes
 from app.api import docs as api_docs
 from app.api import examples as api_examples
 from app.api import files as file_routes
@@ -154,7 +159,11 @@ def _couriers(
 ) -> dict[Route, Courier]:
     """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
     couriers: dict[Route, Courier] = {}
-    couriers[Route.WEB_PUSH] = WebPushCourier(settings.outbox, secret, http)
+    couriers.update(email_alerts.couriers(settings.outbox, secret))
+    couriers.update(gateway_alerts.couriers(settings.outbox, secret, http))
+    couriers[Route.WEB_PUSH] = WebPushCourier(
+        settings.outbox, secret, http, verification_code=contacts.verification_code
+    )
     return couriers
 
 
@@ -388,6 +397,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(audit_routes.router)
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
+    app.include_router(ack_link_routes.router)
+    app.include_router(contact_method_routes.router)
+    app.include_router(ack_link_routes.pages)
     web_pages.install(app)
     api_docs.install(app)
     log_redaction.allow_query_names(_query_names(app))

@@ -92,6 +92,19 @@ class Scene:
         }
         return str((await self._post("/v1/principals", body))["id"])
 
+    async def contact_method(self) -> str:
+        """A method of a fresh DE contact point, added by the global desk: "<person>/
+        contact-methods/<method>"."""
+        principal = await self.contact_point()
+        made = await self._post(
+            f"/v1/principals/{principal}/contact-methods",
+            {"kind": "email", "address": "officer@police.example"},
+        )
+        return f"{principal}/contact-methods/{made['id']}"
+
+    async def contact_method_id(self) -> str:
+        return (await self.contact_method()).rsplit("/", 1)[1]
+
     async def token_prefix(self) -> str:
         principal = await self.contact_point()
         created = await self._post(f"/v1/principals/{principal}/tokens", {"label": "t"})
@@ -476,6 +489,58 @@ TABLE: dict[tuple[str, str], Rule] = {
         {"target NCB (DE)": 201, "global desk": 201, "admin": 201, "target desk (DE)": 403},
         404,
     ),
+    # --- contact methods --------------------------------------------------------------------
+    ("GET", "/v1/me/contact-methods"): Rule(at("/v1/me/contact-methods"), EVERYONE, 0),
+    ("POST", "/v1/me/contact-methods"): Rule(
+        at("/v1/me/contact-methods", {"kind": "email", "address": "me@police.example"}),
+        dict.fromkeys(WHO, 201),
+        0,
+    ),
+    # Under /me, another person's method is nobody's: not found, whoever manages them.
+    ("DELETE", "/v1/me/contact-methods/{method_id}"): Rule(
+        on(Scene.contact_method_id, "/v1/me/contact-methods/{id}"), {}, 404
+    ),
+    ("POST", "/v1/me/contact-methods/{method_id}/verify"): Rule(
+        on(Scene.contact_method_id, "/v1/me/contact-methods/{id}/verify", {"code": "AAAA-AAAA"}),
+        {},
+        404,
+    ),
+    ("POST", "/v1/me/contact-methods/{method_id}/resend-verification"): Rule(
+        on(Scene.contact_method_id, "/v1/me/contact-methods/{id}/resend-verification"), {}, 404
+    ),
+    ("GET", "/v1/principals/{principal_id}/contact-methods"): Rule(
+        on(Scene.contact_point, "/v1/principals/{id}/contact-methods"),
+        {**MANAGERS_OF_DE, "target desk (DE)": 403},
+        404,
+    ),
+    ("POST", "/v1/principals/{principal_id}/contact-methods"): Rule(
+        on(
+            Scene.contact_point,
+            "/v1/principals/{id}/contact-methods",
+            {"kind": "email", "address": "officer@police.example"},
+        ),
+        {"target NCB (DE)": 201, "global desk": 201, "admin": 201, "target desk (DE)": 403},
+        404,
+    ),
+    ("DELETE", "/v1/principals/{principal_id}/contact-methods/{method_id}"): Rule(
+        on(Scene.contact_method, "/v1/principals/{id}"),
+        {"target NCB (DE)": 204, "global desk": 204, "admin": 204, "target desk (DE)": 403},
+        404,
+    ),
+    # A manager passes, and then the code is wrong (422) or the test too recent (429).
+    ("POST", "/v1/principals/{principal_id}/contact-methods/{method_id}/verify"): Rule(
+        on(Scene.contact_method, "/v1/principals/{id}/verify", {"code": "AAAA-AAAA"}),
+        {"target NCB (DE)": 422, "global desk": 422, "admin": 422, "target desk (DE)": 403},
+        404,
+    ),
+    (
+        "POST",
+        "/v1/principals/{principal_id}/contact-methods/{method_id}/resend-verification",
+    ): Rule(
+        on(Scene.contact_method, "/v1/principals/{id}/resend-verification"),
+        {"target NCB (DE)": 429, "global desk": 429, "admin": 429, "target desk (DE)": 403},
+        404,
+    ),
     # --- access agreements ------------------------------------------------------------------
     ("GET", "/v1/agreements"): Rule(
         at("/v1/agreements?limit=200"),
@@ -553,6 +618,8 @@ TABLE: dict[tuple[str, str], Rule] = {
 }
 # Probes and the scrape endpoint: for the internal network, they show no request data.
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+# Authenticated by the one-time link in its path, not a token (tests/test_ack_links.py).
+PUBLIC |= {("POST", "/v1/ack-links/{token}")}
 WEBSOCKETS = {"/v1/ws"}  # covered by test_realtime and test_routing: each principal's channels
 
 

@@ -67,6 +67,9 @@ NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_SECONDS = 1
 # Every route under it needs a token or session (the OpenAPI document says so of each).
 API_PREFIX = "/v1/"
+# Under it, but authenticated by what the path carries (an alert's one-time acknowledge link,
+# app/alerts/ack_links.py), not by a token: served to anyone, as a page is.
+SELF_AUTHENTICATED = ("/v1/ack-links/",)
 # A body this small travels with its head (one or two TCP segments on any network).
 _SMALL_BODY = 64 * 1024
 # How long, and for how many tokens, a token found working admits its caller without a lookup.
@@ -129,7 +132,7 @@ class Admission:
             return
         state = scope["app"].state
         limits: AdmissionLimits = state.admission
-        api = path.startswith(API_PREFIX)
+        api = path.startswith(API_PREFIX) and not path.startswith(SELF_AUTHENTICATED)
         credential = _credential(scope)
         if api and credential is None and _routed(scope):
             await _unauthenticated(scope, "send Authorization: Bearer <token>")(

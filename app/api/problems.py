@@ -228,7 +228,8 @@ _MEANINGS = {
     408: "The request body did not arrive within RELAY247_BODY_RECEIVE_TIMEOUT (an upload: a "
     "chunk of it), and nothing was done: send it again, faster.",
     409: "The change conflicts with the current state of the object or of others.",
-    410: "The object is known, but its content is no longer kept (purged).",
+    410: "The object is known, but what was asked for is gone: its content purged, an "
+    "acknowledge link expired.",
     412: "`If-Match` names a version that is no longer current: read the object again.",
     413: "The request body is larger than the service accepts.",
     422: "Invalid input: `errors` lists each field that is wrong.",

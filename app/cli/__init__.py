@@ -11,13 +11,14 @@ trail's hash chain.
 
 from __future__ import annotations
 
+from app.alerts import cli as contacts
 from app.audit import cli as audit
 from app.cli import runtime
 from app.cli.app import cli
 from app.directory import cli as directory
 from app.retention import cli as retention
 
-__all__ = ["audit", "cli", "directory", "main", "retention", "runtime"]
+__all__ = ["audit", "cli", "contacts", "directory", "main", "retention", "runtime"]
 
 
 def main() -> None:

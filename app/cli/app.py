@@ -37,6 +37,7 @@ ORDER = [
     "directory",
     "tokens",
     "principals",
+    "contacts",
     "audit",
     "purge",
     "policy",
@@ -130,6 +131,10 @@ directory_cli = Relay247Typer(
 principals_cli = Relay247Typer(
     help="Principals (people, desks, systems): disable, enable.", no_args_is_help=True
 )
+contacts_cli = Relay247Typer(
+    help="How people are alerted (e-mail, Web Push, gateways): list, add, verify, resend, remove.",
+    no_args_is_help=True,
+)
 admin_cli = Relay247Typer(
     help="The first administrator of an empty network: bootstrap.", no_args_is_help=True
 )
@@ -142,4 +147,5 @@ cli.add_typer(admin_cli, name="admin", rich_help_panel=ADMINISTER)
 cli.add_typer(directory_cli, name="directory", rich_help_panel=ADMINISTER)
 cli.add_typer(tokens_cli, name="tokens", rich_help_panel=ADMINISTER)
 cli.add_typer(principals_cli, name="principals", rich_help_panel=ADMINISTER)
+cli.add_typer(contacts_cli, name="contacts", rich_help_panel=ADMINISTER)
 cli.add_typer(audit_cli, name="audit", rich_help_panel=AUDIT)

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import limits
-from pydantic import AliasChoices, BeforeValidator, Field, IPvAnyNetwork, field_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.models.enums import RequestType
@@ -470,6 +477,34 @@ class OutboxSettings(BaseSettings):
         gt=timedelta(0),
         le=timedelta(days=1),
         description="How long an alert's one-time acknowledge link works.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="The SMTP server e-mail alerts are sent through. Unset: no e-mail is "
+        "sent (e-mail messages wait in the outbox until an instance has it).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The SMTP server's port.")
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Require STARTTLS before authenticating and sending (off only for a relay "
+        "on the same host or a trusted network).",
+    )
+    smtp_tls_verify: bool = Field(
+        default=True, description="Verify the SMTP server's certificate and name."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) to verify the SMTP server with, instead of the "
+        "system's (a private CA).",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="SMTP AUTH user name; unset: no authentication."
+    )
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
+    smtp_from: str = Field(
+        default="relay247@localhost",
+        pattern=r"^[^@\s<>\x00-\x1f]+@[^@\s<>\x00-\x1f]+$",
+        description="The sender address of alert e-mails (From and the envelope).",
     )
     secret_key_file: Path | None = Field(
         default=None,

@@ -66,6 +66,7 @@ class Action(enum.StrEnum):
     MANAGE_AGENCIES = "add agencies"
     MANAGE_PRINCIPALS = "add, change, disable principals"
     MANAGE_TOKENS = "list, create, rotate, revoke tokens"
+    MANAGE_CONTACT_METHODS = "list, add, verify, remove the ways a person is alerted"
     READ_ROSTER = "read rosters, shifts and gaps"
     MANAGE_ROSTER = "change rotations and overrides"
     READ_AGREEMENTS = "read access agreements"
@@ -165,6 +166,17 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
     Action.MANAGE_AGENCIES: {Role.NCB: _COUNTRY, Role.GS: _ANY, Role.ADMIN: _ANY},
     Action.MANAGE_PRINCIPALS: {Role.NCB: _COUNTRY, Role.GS: _ANY, Role.ADMIN: _ANY},
     Action.MANAGE_TOKENS: {
+        Role.UNIT: _SELF,
+        Role.CONTACT_POINT: _SELF,
+        Role.NCB: _COUNTRY | _SELF,
+        Role.GS: _ANY,
+        Role.AUDITOR: _SELF,
+        Role.NATIONAL_AUDITOR: _SELF,
+        Role.ADMIN: _ANY,
+    },
+    # Everyone their own; an NCB its country's people (a desk's gateway, say), as it manages
+    # them; the global desk and admins anyone.
+    Action.MANAGE_CONTACT_METHODS: {
         Role.UNIT: _SELF,
         Role.CONTACT_POINT: _SELF,
         Role.NCB: _COUNTRY | _SELF,

@@ -169,7 +169,7 @@ def _page(request: Request, signed_in: SignedInPage, template: str, **context: o
     )
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """A form posted from one of our own pages. Browsers name the page's origin on every
     POST; a request from another site (login CSRF) names that site."""
     origin = request.headers.get("origin")
@@ -213,6 +213,13 @@ async def web_root() -> RedirectResponse:
     return RedirectResponse(HOME, status_code=307)
 
 
+@root_router.get("/requests/{request_id}")
+async def request_link(request_id: uuid.UUID) -> RedirectResponse:
+    """An alert's link (the outbox's ``alert.path``, after RELAY247_PUBLIC_URL) opens the
+    request's page."""
+    return RedirectResponse(f"{WEB_PREFIX}/requests/{request_id}", status_code=307)
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_form(request: Request, signed_in: SignedIn) -> Response:
     # Signed in already, the page still shows: it may carry a sign-in link (the server never
@@ -233,7 +240,7 @@ def _identity_problem(status_code: int, detail: str) -> JSONResponse:
 async def sign_in_identity(request: Request, database: DatabaseOf) -> Response:
     """Whose session a sign-in link's token would open, opening none: the page asks the
     person before it signs in. As guarded as the sign-in itself (same origin, no log)."""
-    if not _same_origin(request):
+    if not same_origin(request):
         return _identity_problem(403, "Ask from this site's own page.")
     token = (await _form(request)).get("token", "").strip()
     if not token:
@@ -260,7 +267,7 @@ async def sign_in_identity(request: Request, database: DatabaseOf) -> Response:
 
 @router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request, database: DatabaseOf, settings: SettingsOf) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         return _sign_in_page(request, "Sign in from this site's own page.", 403)
     token = (await _form(request)).get("token", "").strip()
     if not token:

@@ -9,6 +9,8 @@ record, whatever logger wrote it, is cleaned here:
   (``?name=[redacted]&handling_code=[redacted]``); a name the API does not declare goes too;
 - a token (``r247_<prefix>_<secret>``) keeps its public prefix and loses its secret, also when
   it is percent-encoded, in part or whole, once or more (``r247%5F...``);
+- an alert's one-time acknowledge link (``/ack/<token>``, ``/v1/ack-links/<token>``) loses
+  its token;
 - a traceback keeps exception class names and frames, never messages (see below).
 """
 
@@ -23,6 +25,8 @@ from urllib.parse import quote, unquote, unquote_plus
 REDACTED = "[redacted]"
 _SECRET_PARAMS = re.compile(r"((?:access_)?token=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"([rR]247_[0-9a-fA-F]+_)[A-Za-z0-9_-]+")
+# The path of an acknowledge link: the token after it is a credential (app/alerts/ack_links.py).
+_ACK_LINK = re.compile(r"(/ack(?:-links)?/)[^\s\"'?#/]+")
 # A run of URL characters: with a percent-escape in it, decoded, it may be a token. (Found as
 # plain runs, each scanned once: a pattern that looked for the '%' inside would backtrack
 # quadratically on a long URL without one.)
@@ -72,6 +76,7 @@ def _encoded_token(match: re.Match[str]) -> str:
 def redact(text: str) -> str:
     text = _QUERY.sub(_query_without_values, text)
     text = _URL_RUN.sub(_encoded_token, text)
+    text = _ACK_LINK.sub(rf"\1{REDACTED}", text)
     return _BEARER.sub(rf"\1{REDACTED}", _SECRET_PARAMS.sub(rf"\1{REDACTED}", text))
 
 
