@@ -406,3 +406,28 @@ async def test_a_push_service_that_fails_is_tried_again_with_the_same_message(
     [alert] = listed
     assert alert["id"] == push.payload["id"]
     assert (alert["attempts"], alert["status"], alert["last_outcome"]) == (2, "sent", "delivered")
+
+
+async def test_the_notifications_acknowledge_action_acknowledges_and_withdraws_it(
+    server: RunningServer, world: World, db: asyncpg.Connection, receiver: PushReceiver
+) -> None:
+    """What the service worker's Acknowledge action does: POST the push's token, without a
+    bearer token; every device of the person is then told to withdraw the notification."""
+    desk = world.desk("DE")
+    phone, laptop = receiver.subscribe(), receiver.subscribe()
+    for device in (phone, laptop):
+        await subscribed(db, desk, device)
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, world.unit("FR")))["id"]
+        await eventually(lambda: _count(receiver, phone, 1))
+        [alert] = receiver.received(phone.token)
+        used = await client.post(f"/v1/ack-links/{alert.payload['ack']}")
+        assert used.status_code == 200, used.text
+        shown = await client.get(f"/v1/requests/{request_id}", headers=desk.headers)
+        assert shown.json()["status"] == "acknowledged"
+        assert shown.json()["acknowledged_by"] == str(desk.principal_id)
+        for device in (phone, laptop):
+            await eventually(lambda device=device: _count(receiver, device, 2))
+            assert receiver.received(device.token)[1].payload["withdraw"] == request_id
+        again = await client.post(f"/v1/ack-links/{alert.payload['ack']}")
+        assert again.status_code == 409, again.text
