@@ -14,8 +14,11 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import __version__
+from app.alerts import contacts
 from app.alerts import email as email_alerts
 from app.alerts import gateway as gateway_alerts
+from app.alerts.vapid import Vapid
+from app.alerts.web_push import WebPushCourier
 from app.api import ack_links as ack_link_routes
 from app.api import (
     agencies,
@@ -26,6 +29,7 @@ from app.api import (
     me,
     principals,
     problems,
+    push,
     tokens,
 )
 from app.api import audit as audit_routes
@@ -160,6 +164,9 @@ def _couriers(
     couriers[Route.WEBHOOK] = WebhookCourier(settings.outbox, secret, http)
     couriers.update(email_alerts.couriers(settings.outbox, secret))
     couriers.update(gateway_alerts.couriers(settings.outbox, secret, http))
+    couriers[Route.WEB_PUSH] = WebPushCourier(
+        settings.outbox, secret, http, verification_code=contacts.verification_code
+    )
     return couriers
 
 
@@ -290,6 +297,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             )
             service_secret = ServiceSecret(settings.outbox.secret_key_path(db_settings))
             app.state.service_secret = service_secret
+            app.state.vapid = Vapid(service_secret)
             outbound = OutboundHttp(settings.outbox)
             app.state.outbound = outbound
             sender = Sender(
@@ -381,6 +389,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(retention_routes.router)
     app.include_router(file_routes.router)
     app.include_router(me.router)
+    app.include_router(push.router)
     app.include_router(agencies.router)
     app.include_router(principals.router)
     app.include_router(tokens.router)

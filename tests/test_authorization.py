@@ -363,6 +363,12 @@ TABLE: dict[tuple[str, str], Rule] = {
         dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
+    # Who was alerted: whoever sees the request (names only of whom the reader may see).
+    ("GET", "/v1/requests/{request_id}/alerts"): Rule(
+        on(Scene.request, "/v1/requests/{id}/alerts"),
+        dict.fromkeys(SEE_THE_REQUEST, 200),
+        404,
+    ),
     ("GET", "/v1/requests/{request_id}/receipts"): Rule(
         # The requester side and who oversees: DE, the target, sees the request, gets none.
         on(Scene.request, "/v1/requests/{id}/receipts"),
@@ -427,6 +433,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     # --- who am I, countries, escalation policies -------------------------------------------
     ("GET", "/v1/me"): Rule(at("/v1/me"), EVERYONE, 0),
+    ("GET", "/v1/push/vapid-public-key"): Rule(at("/v1/push/vapid-public-key"), EVERYONE, 0),
     ("GET", "/v1/audit/public-keys"): Rule(at("/v1/audit/public-keys"), EVERYONE, 0),
     # The trail is the auditors' alone (national auditors: tests/test_audit_entries.py).
     ("GET", "/v1/audit/entries"): Rule(at("/v1/audit/entries"), {"auditor": 200}, 403),

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
+from app.alerts import timeline
+from app.alerts.schemas import AlertPage
 from app.api import problems
 from app.api.deps import CurrentActor, Session, SettingsOf
 from app.api.preconditions import IfMatch, with_etag
@@ -232,6 +234,24 @@ async def request_history(
     `reason` is shown to who may read the request's content (by its handling code), and such a
     read is audited; `has_reason` says whether there was one."""
     return await actions.history(session, actor, request_id, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/{request_id}/alerts", response_model=AlertPage, responses=problems.responses(404, 422)
+)
+async def request_alerts(
+    request_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> AlertPage:
+    """Who was alerted about the request, oldest first: each alert to a person's contact
+    method (and each withdrawal of a notification once it was acknowledged), by which route,
+    when, and whether it arrived, with its last attempt's outcome
+    (docs/alerts-and-webhooks.md). For whoever sees the request; a person's name only where
+    you may see that person, else their role and country. Never an address nor content."""
+    return await timeline.alerts_of(session, actor, request_id, cursor=cursor, limit=limit)
 
 
 @router.get(

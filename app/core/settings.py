@@ -465,6 +465,13 @@ class OutboxSettings(BaseSettings):
         default="http://localhost:8247",
         description="Where people reach this service: the base of the links in alerts.",
     )
+    vapid_subject: str = Field(
+        default="mailto:relay247@localhost",
+        pattern=r"^(mailto:[^\s@]+@[^\s@]+|https://\S+)$",
+        description="Who runs this service, as Web Push services are told (the VAPID JWT's "
+        "`sub`, RFC 8292): a mailto: address or an https: URL they may write to about its "
+        "pushes. Set it in production: some push services (Apple's) refuse a localhost one.",
+    )
     ack_link_lifetime: Duration = Field(
         default=timedelta(minutes=30),
         gt=timedelta(0),
@@ -502,9 +509,10 @@ class OutboxSettings(BaseSettings):
     secret_key_file: Path | None = Field(
         default=None,
         description="The service's secret (32 bytes; made, mode 0600, on first use if "
-        "missing), from which the acknowledge links' and the webhook secrets' keys are "
-        "derived. Unset: service-secret.key in the data folder (RELAY247_DATA_DIR). Every "
-        "instance of one deployment needs the same file (a mounted secret).",
+        "missing), from which the acknowledge links' and the webhook secrets' keys and the Web "
+        "Push (VAPID) key are derived: changing it makes every browser subscribe again. "
+        "Unset: service-secret.key in the data folder (RELAY247_DATA_DIR). Every instance of "
+        "one deployment needs the same file (a mounted secret).",
     )
 
     def secret_key_path(self, database: DatabaseSettings) -> Path:

@@ -54,11 +54,14 @@ class OutboxMessage(Base):
         Index("ix_outbox_messages_due", "due_at", postgresql_where="status = 'pending'"),
         # A destination's delivery log, newest first.
         Index("ix_outbox_messages_destination", "destination_id", "created_at"),
-        # What an acknowledgement cancels.
+        # A request's messages: what an acknowledgement cancels (pending) and withdraws
+        # (sent pushes), and who was alerted, oldest first (GET /v1/requests/{id}/alerts).
         Index(
-            "ix_outbox_messages_request_pending",
+            "ix_outbox_messages_request",
             "request_id",
-            postgresql_where="status = 'pending' AND request_id IS NOT NULL",
+            "created_at",
+            "id",
+            postgresql_where="request_id IS NOT NULL",
         ),
     )
 

@@ -134,11 +134,11 @@ def upgrade() -> None:
         postgresql_where="status = 'pending'",
     )
     op.create_index(
-        "ix_outbox_messages_request_pending",
+        "ix_outbox_messages_request",
         "outbox_messages",
-        ["request_id"],
+        ["request_id", "created_at", "id"],
         unique=False,
-        postgresql_where="status = 'pending' AND request_id IS NOT NULL",
+        postgresql_where="request_id IS NOT NULL",
     )
     op.create_table(
         "webhook_endpoints",
@@ -286,9 +286,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_webhook_endpoints_agency_id"), table_name="webhook_endpoints")
     op.drop_table("webhook_endpoints")
     op.drop_index(
-        "ix_outbox_messages_request_pending",
+        "ix_outbox_messages_request",
         table_name="outbox_messages",
-        postgresql_where="status = 'pending' AND request_id IS NOT NULL",
+        postgresql_where="request_id IS NOT NULL",
     )
     op.drop_index(
         "ix_outbox_messages_due",
