@@ -691,3 +691,16 @@ async def test_the_disabling_notice_reaches_the_agencys_people_by_mail(
     assert endpoint["id"] in body
     assert "410 Gone" in body
     assert f"https://relay247.example/v1/webhook-endpoints/{endpoint['id']}" in body
+
+
+def test_the_notice_reads_the_same_on_every_channel() -> None:
+    from app.webhooks import notices
+
+    payload = {"endpoint_id": "e1", "reason": "the endpoint answered 410 Gone"}
+    notice = notices.notice(payload, "https://relay247.example/")
+    assert notice.endpoint_url == "https://relay247.example/v1/webhook-endpoints/e1"
+    pushed = notice.push("m1")
+    assert (pushed["kind"], pushed["id"], pushed["tag"]) == ("notice", "m1", "webhook:e1")
+    assert "410 Gone" in pushed["body"]
+    assert notice.as_json()["reason"] == "webhook.disabled"
+    assert "410 Gone" in notice.lines()[0]

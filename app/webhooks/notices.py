@@ -63,6 +63,16 @@ class Notice:
             "endpoint_url": self.endpoint_url,
         }
 
+    def push(self, message_id: str) -> dict[str, Any]:
+        """A Web Push notification (app/alerts/push_payloads.py's shape): shown, no action."""
+        return {
+            "kind": "notice",
+            "id": message_id,
+            "tag": f"webhook:{self.endpoint_id}",
+            "title": "relay247: your agency's webhook endpoint was disabled",
+            "body": f"{self.reason}. Enable it again, then recover what failed.",
+        }
+
 
 def notice(payload: dict[str, Any], public_url: str) -> Notice:
     """What a ``webhook.disabled`` message says (its payload, as tell() wrote it)."""
