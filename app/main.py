@@ -43,6 +43,7 @@ from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api import retention as retention_routes
 from app.api import rosters as roster_routes
+from app.api import webhook_endpoints as webhook_routes
 from app.api.admission import Admission, AdmissionLimits
 from app.api.body_limit import BodySizeLimit
 from app.api.rate_limit import PrincipalRateLimit
@@ -79,6 +80,7 @@ from app.realtime.registry import SocketRegistry
 from app.retention import job as purge_job
 from app.web import pages as web_pages
 from app.web.security import WebSecurityHeaders
+from app.webhooks.courier import WebhookCourier
 
 log = logging.getLogger(__name__)
 # How often sockets are checked for a send stuck past RELAY247_WS_SEND_TIMEOUT.
@@ -159,6 +161,7 @@ def _couriers(
 ) -> dict[Route, Courier]:
     """How each route's messages leave: the couriers of app/webhooks/ and app/alerts/."""
     couriers: dict[Route, Courier] = {}
+    couriers[Route.WEBHOOK] = WebhookCourier(settings.outbox, secret, http)
     couriers.update(email_alerts.couriers(settings.outbox, secret))
     couriers.update(gateway_alerts.couriers(settings.outbox, secret, http))
     couriers[Route.WEB_PUSH] = WebPushCourier(
@@ -394,6 +397,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(escalation.router)
     app.include_router(agreements.router)
     app.include_router(roster_routes.router)
+    webhook_routes.install(app)
     app.include_router(audit_routes.router)
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)

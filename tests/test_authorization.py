@@ -9,6 +9,7 @@ own (made by the global desk over REST), so one caller's change never decides an
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import string
 from collections.abc import Awaitable, Callable
@@ -134,6 +135,28 @@ class Scene:
         }
         return str((await self._post("/v1/countries/DE/roster/overrides", body))["id"])
 
+    async def webhook_endpoint(self) -> str:
+        """An endpoint of Germany's NCB's agency (made by that NCB: agencies manage their own)."""
+        body = {"url": "https://cases.invalid/hooks"}
+        made = await self._post("/v1/webhook-endpoints", body, as_=self.world("DE", Role.NCB))
+        return str(made["id"])
+
+    async def webhook_message(self) -> str:
+        """``{endpoint}/messages/{message}``: a message to a fresh endpoint of Germany's NCB,
+        its first attempt over (the name does not resolve), so that none is in flight."""
+        endpoint = await self.webhook_endpoint()
+        await self.request()
+        ncb = self.world("DE", Role.NCB)
+        for _ in range(200):
+            answer = await self.client.get(
+                f"/v1/webhook-endpoints/{endpoint}/messages", headers=ncb.headers
+            )
+            items = answer.json()["items"]
+            if items and items[0]["attempts"]:
+                return f"{endpoint}/messages/{items[0]['id']}"
+            await asyncio.sleep(0.05)
+        raise AssertionError("setup: the message was never attempted")
+
 
 Make = Callable[[Scene, Party], Awaitable[tuple[str, Any]]]
 
@@ -243,6 +266,10 @@ async def _share_permission(scene: Scene, caller: Party) -> tuple[str, Any]:
     return f"/v1/files/{file_id}/share-permissions", {"request_id": destination}
 
 
+async def _webhook_endpoint(scene: Scene, caller: Party) -> tuple[str, Any]:
+    return "/v1/webhook-endpoints", {"url": f"https://cases-{id(caller)}.invalid/hooks"}
+
+
 async def _de_principal(scene: Scene) -> str:
     return str(scene.world.desk("DE").principal_id)
 
@@ -276,6 +303,17 @@ MANAGERS_OF_DE = {"target NCB (DE)": 200, "global desk": 200, "admin": 200}
 ROSTER_READERS = dict.fromkeys((*DE_STAFF, "global desk", "admin"), 200)
 ROSTER_WRITERS = {"target NCB (DE)": 201, "global desk": 201}
 SEES_DE_PEOPLE = frozenset({*DE_STAFF, "global desk", "admin"})
+# Who may make webhook endpoints (for its own agency): units, NCBs and the global desk.
+WEBHOOK_MANAGERS = (
+    "sender unit (FR)",
+    "other unit (JP)",
+    "target country's unit (DE)",
+    "target NCB (DE)",
+    "other NCB (JP)",
+    "sender's NCB (FR)",
+    "global desk",
+)
+DE_NCB_ONLY = {"target NCB (DE)": 200}
 
 TABLE: dict[tuple[str, str], Rule] = {
     # --- requests ---------------------------------------------------------------------------
@@ -614,6 +652,50 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/v1/countries/{cc}/roster/gaps"): Rule(
         at("/v1/countries/DE/roster/gaps" + RANGE), ROSTER_READERS, 403
+    ),
+    # --- webhook endpoints: an agency's own, nobody else's (not its country's NCB) -----------
+    ("POST", "/v1/webhook-endpoints"): Rule(
+        _webhook_endpoint, dict.fromkeys(WEBHOOK_MANAGERS, 201), 403
+    ),
+    ("GET", "/v1/webhook-endpoints"): Rule(
+        at("/v1/webhook-endpoints?limit=200"),
+        EVERYONE,
+        0,
+        find=Scene.webhook_endpoint,
+        listed=frozenset({"target NCB (DE)"}),
+    ),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): Rule(
+        on(Scene.webhook_endpoint, "/v1/webhook-endpoints/{id}"), DE_NCB_ONLY, 404
+    ),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): Rule(
+        on(Scene.webhook_endpoint, "/v1/webhook-endpoints/{id}", {"description": "cases"}),
+        DE_NCB_ONLY,
+        404,
+    ),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): Rule(
+        on(Scene.webhook_endpoint, "/v1/webhook-endpoints/{id}"), {"target NCB (DE)": 204}, 404
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): Rule(
+        on(Scene.webhook_endpoint, "/v1/webhook-endpoints/{id}/rotate-secret"),
+        {"target NCB (DE)": 201},
+        404,
+    ),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/messages"): Rule(
+        on(Scene.webhook_endpoint, "/v1/webhook-endpoints/{id}/messages"), DE_NCB_ONLY, 404
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/messages/{message_id}/resend"): Rule(
+        on(Scene.webhook_message, "/v1/webhook-endpoints/{id}/resend"),
+        {"target NCB (DE)": 202},
+        404,
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/recover"): Rule(
+        on(
+            Scene.webhook_endpoint,
+            "/v1/webhook-endpoints/{id}/recover",
+            {"since": "2026-01-01T00:00:00Z"},
+        ),
+        {"target NCB (DE)": 202},
+        404,
     ),
 }
 # Probes and the scrape endpoint: for the internal network, they show no request data.

@@ -50,6 +50,8 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/countries/{cc}/roster/rotations": ("gs", "keyset"),
     "/v1/countries/{cc}/roster/overrides": ("gs", "keyset"),
     "/v1/audit/entries": ("auditor", "sequence"),
+    "/v1/webhook-endpoints": ("gs", "keyset"),
+    "/v1/webhook-endpoints/{endpoint_id}/messages": ("gs", "keyset"),
 }
 
 
@@ -146,7 +148,21 @@ async def test_cursors_and_limits_at_and_past_their_bounds(
     party = _party(world, who)
     async with http(server.http) as client:
         request_id = str((await submit_request(client, world.unit("FR")))["id"])
-        url = path.format(request_id=request_id, principal_id=party.principal_id, cc="DE")
+        endpoint_id = ""
+        if "{endpoint_id}" in path:
+            made = await client.post(
+                "/v1/webhook-endpoints",
+                json={"url": "https://cases.invalid/hooks"},
+                headers=party.headers,
+            )
+            assert made.status_code == 201, made.text
+            endpoint_id = made.json()["id"]
+        url = path.format(
+            request_id=request_id,
+            principal_id=party.principal_id,
+            cc="DE",
+            endpoint_id=endpoint_id,
+        )
         response = await _call(client, url, party)
         assert response.status_code == 200, response.text
         for case, cursor, status in _cases(kind, request_id):

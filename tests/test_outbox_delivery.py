@@ -15,11 +15,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from app.webhooks import SECRET_PURPOSE
 
 from app.core.service_secret import ServiceSecret
 from app.core.settings import Settings
 from app.outbound.signatures import new_hmac_secret
+from app.webhooks import SECRET_PURPOSE
 from tests.conftest import changed, free_port, running_server
 from tests.factories import World
 from tests.faults import inserts_refused

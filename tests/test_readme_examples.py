@@ -4,12 +4,14 @@ and the ETag a reader needs for `If-Match`."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import sys
 from pathlib import Path
 
+from app.core.settings import Settings
 from app.models.enums import Role
 from tests.clients import http, submit_request
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, changed, free_port, running_server
 from tests.factories import World
 from tests.processes import environment
 
@@ -79,3 +81,49 @@ def test_the_readme_shows_the_script_that_runs() -> None:
     script = {line.strip() for line in FIVE_CALLS.read_text().splitlines()}
     shown = [line.strip() for line in ("france = httpx.Client" + excerpt).splitlines()]
     assert [line for line in shown if line and "..." not in line and line not in script] == []
+
+
+RECEIVER = FIVE_CALLS.parent / "webhook_receiver.py"
+
+
+async def test_the_webhook_receiver_of_the_readme_verifies_what_relay247_sends(
+    database_url: str, settings: Settings, world: World
+) -> None:
+    loopback = changed(
+        settings,
+        outbox={
+            "outbound_allow_http": True,
+            "outbound_allowed_networks": [ipaddress.ip_network("127.0.0.0/8")],
+        },
+    )
+    port = free_port()
+    ncb = world("DE", Role.NCB)
+    async with running_server(database_url, loopback) as server, http(server.http) as client:
+        made = await client.post(
+            "/v1/webhook-endpoints",
+            json={"url": f"http://127.0.0.1:{port}/relay247"},
+            headers=ncb.headers,
+        )
+        assert made.status_code == 201, made.text
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(RECEIVER),
+            env=environment(RELAY247_WEBHOOK_SECRET=made.json()["secret"], PORT=str(port)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            request = await submit_request(client, world.unit("FR"))
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+        finally:
+            process.kill()
+            await process.wait()
+    assert line.decode().split() == ["request.assigned", request["id"]]
+
+
+def test_the_readme_shows_the_receiver_that_runs() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    excerpt = readme.split("```python\nwebhook = Webhook(", 1)[1].split("```", 1)[0]
+    script = RECEIVER.read_text()
+    assert "webhook = Webhook(" + excerpt in script

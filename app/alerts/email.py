@@ -43,6 +43,7 @@ from app.outbox.couriers import (
     Leased,
     Outcome,
 )
+from app.webhooks import notices
 
 _RESPONSE_MAX = 1024
 
@@ -118,6 +119,10 @@ class EmailCourier:
                 )
                 + "\n"
             )
+        elif message.event_type == notices.EVENT_TYPE:
+            notice = notices.notice(message.payload, self._settings.public_url)
+            mail["Subject"] = notice.subject
+            mail.set_content("\n".join(notice.lines()) + "\n")
         else:
             alert = wording.alert(message, self._settings, self._secret)
             mail["Subject"] = alert.subject

@@ -30,6 +30,7 @@ from app.models.outbox import Route
 from app.outbound.http import OutboundHttp
 from app.outbound.signatures import signature_headers
 from app.outbox.couriers import INVALID, MOOT, Attempted, Courier, Leased, Outcome
+from app.webhooks import notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ class GatewayCourier:
                 self._secret, gateway.id, gateway.verification_sent_at
             )
             return {"contact_method_id": str(gateway.id), "code": code}
+        if message.event_type == notices.EVENT_TYPE:
+            return notices.notice(message.payload, self._settings.public_url).as_json()
         return wording.alert(message, self._settings, self._secret).as_json()
 
     async def send(self, message: Leased, destination: Gateway) -> Outcome:

@@ -42,6 +42,7 @@ from app.models.outbox import Route
 from app.outbound.http import OutboundHttp
 from app.outbox.couriers import INVALID, MOOT, Attempted, Leased, Outcome
 from app.web.security import WEB_PREFIX
+from app.webhooks import notices
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,8 @@ class WebPushCourier:
                 return None
             code = self.verification_code(self.secret, message.destination_id, sent_at)
             return push_payloads.verify(code, message_id=message_id)
+        if message.event_type == notices.EVENT_TYPE:
+            return notices.notice(data, self.settings.public_url).push(message_id)
         if "alert" not in data or "request_id" not in data:
             return None
         # An Acknowledge action only for who holds the request: the requester's alerts (a

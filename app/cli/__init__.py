@@ -17,8 +17,9 @@ from app.cli import runtime
 from app.cli.app import cli
 from app.directory import cli as directory
 from app.retention import cli as retention
+from app.webhooks import cli as webhooks
 
-__all__ = ["audit", "cli", "contacts", "directory", "main", "retention", "runtime"]
+__all__ = ["audit", "cli", "contacts", "directory", "main", "retention", "runtime", "webhooks"]
 
 
 def main() -> None:

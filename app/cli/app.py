@@ -38,6 +38,7 @@ ORDER = [
     "tokens",
     "principals",
     "contacts",
+    "webhooks",
     "audit",
     "purge",
     "policy",
@@ -148,4 +149,9 @@ cli.add_typer(directory_cli, name="directory", rich_help_panel=ADMINISTER)
 cli.add_typer(tokens_cli, name="tokens", rich_help_panel=ADMINISTER)
 cli.add_typer(principals_cli, name="principals", rich_help_panel=ADMINISTER)
 cli.add_typer(contacts_cli, name="contacts", rich_help_panel=ADMINISTER)
+webhooks_cli = Relay247Typer(
+    help="Agencies' webhook endpoints: create, list, rotate, enable, disable, delete, recover.",
+    no_args_is_help=True,
+)
+cli.add_typer(webhooks_cli, name="webhooks", rich_help_panel=ADMINISTER)
 cli.add_typer(audit_cli, name="audit", rich_help_panel=AUDIT)

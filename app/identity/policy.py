@@ -71,6 +71,7 @@ class Action(enum.StrEnum):
     MANAGE_ROSTER = "change rotations and overrides"
     READ_AGREEMENTS = "read access agreements"
     MANAGE_AGREEMENTS = "grant, change, end access agreements"
+    MANAGE_WEBHOOKS = "manage its agency's webhook endpoints and their delivery log"
     # The audit trail: an entry belongs to every country it concerns (app/audit).
     READ_AUDIT = "list and export audit entries"
 
@@ -200,6 +201,10 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.NATIONAL_AUDITOR: _COUNTRY,
     },
     Action.MANAGE_AGREEMENTS: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+    # An agency's own case system, told of what its agency hears: its unit or NCB, or the
+    # global desk for its own agency; nobody manages another agency's endpoints (their
+    # secrets and delivery logs are that agency's alone), not even over the country.
+    Action.MANAGE_WEBHOOKS: {Role.UNIT: _AGENCY, Role.NCB: _AGENCY, Role.GS: _AGENCY},
     # Auditors only: who runs the service does not audit it. A national auditor sees the
     # entries concerning its country, whoever acted.
     Action.READ_AUDIT: {Role.AUDITOR: _ANY, Role.NATIONAL_AUDITOR: _COUNTRY},

@@ -35,12 +35,20 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
+from app import audit, webhooks
 from app.core.database import Database
 from app.directory import agencies, agreements, countries, principals
 from app.exchange.files import service as files
 from app.identity.auth import Actor
-from app.models import AccessAgreement, Agency, CooperationRequest, Country, EvidenceFile, Principal
+from app.models import (
+    AccessAgreement,
+    Agency,
+    CooperationRequest,
+    Country,
+    EvidenceFile,
+    Principal,
+    WebhookEndpoint,
+)
 from app.requests import access
 
 ACTION = "access.refused"
@@ -58,6 +66,7 @@ _OBJECT_TYPES = {
     "agencies": agencies.OBJECT_TYPE,
     "principals": principals.OBJECT_TYPE,
     "agreements": agreements.OBJECT_TYPE,
+    "webhook-endpoints": webhooks.OBJECT_TYPE,
 }
 
 
@@ -115,6 +124,12 @@ def _countries_query(
             )
         case agreements.OBJECT_TYPE:
             return select(AccessAgreement.country_code).where(AccessAgreement.id == uid)
+        case webhooks.OBJECT_TYPE:
+            return (
+                select(Agency.owner_country)
+                .join(WebhookEndpoint, WebhookEndpoint.agency_id == Agency.id)
+                .where(WebhookEndpoint.id == uid)
+            )
     return None
 
 

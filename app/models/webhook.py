@@ -17,8 +17,8 @@ class WebhookEndpoint(Base):
 
     ``channels`` are the event channels it hears (app/realtime/audience.py), fixed from its
     agency when it is made, so the fan-out in the event's own transaction is one indexed
-    match. The HMAC secret must be used to sign, so it cannot be hashed: it is kept encrypted
-    with the service's key (app/webhooks/secrets.py) and shown once."""
+    match. The HMAC secret must be used to sign, so it cannot be hashed: it is kept sealed
+    with the service secret (app/core/service_secret.py) and shown once."""
 
     __tablename__ = "webhook_endpoints"
     __table_args__ = (
@@ -52,7 +52,8 @@ class WebhookEndpoint(Base):
     previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), nullable=False)
+    # None: made at the shell by an operator (relay247 webhooks create), who is no principal.
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
     # Since when every attempt has failed (None: the last one succeeded).
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
