@@ -6,7 +6,8 @@
 // that receives work (base.html).
 //
 // What the page rang is readable for tests and for anyone curious: body[data-rings] counts
-// every ring, body[data-alerting] the requests still ringing, body[data-sound] the audio's
+// every ring, body[data-alerting] the requests still ringing, body[data-repeating] whether the
+// repeat is set, body[data-sound] the audio's
 // state (a browser keeps it "suspended" until the reader's first click or key on a page).
 
 import { el, me, words } from "./dom.js";
@@ -54,11 +55,13 @@ class Alerts {
       this.set(false);
       return;
     }
+    // On at once: an event that arrives while the browser asks about notifications rings.
     this.audio = this.audio ?? new AudioContext();
-    await this.audio.resume();
-    if ("Notification" in window && Notification.permission === "default") await Notification.requestPermission();
     localStorage.setItem(PREFERENCE, "on");
     this.set(true);
+    await this.audio.resume();
+    if ("Notification" in window && Notification.permission === "default") await Notification.requestPermission();
+    this.render();
   }
 
   set(on) {
@@ -108,6 +111,7 @@ class Alerts {
   stopRepeating() {
     clearInterval(this.timer);
     this.timer = null;
+    this.mark();
   }
 
   ring(priority) {
@@ -143,6 +147,7 @@ class Alerts {
   mark() {
     document.body.dataset.rings = String(this.rings);
     document.body.dataset.alerting = String(this.pending.size);
+    document.body.dataset.repeating = String(this.timer !== null);
     document.body.dataset.sound = this.audio?.state ?? "off";
   }
 

@@ -1,0 +1,378 @@
+"""The dashboard's alerts in a real browser (Chromium, driven by Playwright), against a real
+server and Postgres: the switch is a preference that survives reloads and other pages, an
+escalation reaching the reader's desk rings until acknowledged, and the service worker shows a
+pushed alert (delivered through the DevTools protocol, as a push service would) whose
+Acknowledge action acknowledges the request with no page; its withdrawal closes it. And the
+page's rule of who is alerted is the server's (app/alerts/rules.py), case by case."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from playwright.async_api import BrowserContext, CDPSession, Page, Worker, expect
+
+from app.alerts import rules
+from app.core.database import Database
+from app.core.settings import Settings
+from app.models.enums import Role
+from tests.browser import screenshot, sign_in
+from tests.browser.test_dashboard import WAIT_MS, held_by_colleague
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer, changed
+from tests.deadlines import STEP_SECONDS, bring_due
+from tests.factories import Party, World, make_contact_point
+from tests.test_escalation import use_policy
+from tests.waiting import eventually
+
+SWITCH = "#alerts-switch"
+# Records each notification the page makes (headless Chromium shows none on screen).
+RECORD_NOTIFICATIONS = (
+    "window.__notified = [];"
+    "window.Notification = class extends Notification {"
+    "  constructor(title, options) { super(title, options); window.__notified.push(title); }"
+    "};"
+)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The alerts stay in the outbox as written: the push is delivered by the test.
+    return changed(settings, outbox={"outbox_sender": False})
+
+
+async def rings(page: Page) -> int:
+    return int(await page.evaluate("document.body.dataset.rings ?? '0'"))
+
+
+async def test_the_switch_is_kept_across_reloads_pages_and_roles_pages(
+    server: RunningServer, world: World, page: Page, context: BrowserContext
+) -> None:
+    await context.grant_permissions(["notifications"])
+    await sign_in(page, server, world.desk("DE"))
+    switch = page.locator(SWITCH)
+    await expect(switch).to_have_attribute("aria-pressed", "false")
+    await switch.click()
+    await expect(switch).to_have_attribute("aria-pressed", "true")
+    await expect(switch).to_have_text("Sound and notifications on")
+
+    await page.reload()
+    await expect(page.locator(SWITCH)).to_have_attribute("aria-pressed", "true")
+    await page.get_by_role("link", name="Contact methods").click()
+    await page.wait_for_url("**/web/contacts")
+    await expect(page.locator(SWITCH)).to_have_attribute("aria-pressed", "true")
+    # A preference, not a secret: localStorage holds it, and nothing of the session.
+    stored = await page.evaluate("() => JSON.stringify({...localStorage})")
+    assert stored == json.dumps({"relay247.alerts": "on"}, separators=(",", ":"))
+
+    # Every page of a role that receives work offers it: the global desk's overview, the
+    # NCB's roster and agreements.
+    for party, path in (
+        (world.gs, "/web/network"),
+        (world("DE", Role.NCB), "/web/roster"),
+        (world("DE", Role.NCB), "/web/agreements"),
+    ):
+        await sign_in(page, server, party)
+        await page.goto(f"{server.http}{path}")
+        await expect(page.locator(SWITCH)).to_have_attribute("aria-pressed", "true")
+
+    await page.locator(SWITCH).click()  # off, for every page again
+    await page.reload()
+    await expect(page.locator(SWITCH)).to_have_attribute("aria-pressed", "false")
+
+
+async def test_an_escalation_reaching_the_desk_rings_until_acknowledged(
+    server: RunningServer,
+    world: World,
+    page: Page,
+    context: BrowserContext,
+    db: asyncpg.Connection,
+    database: Database,
+) -> None:
+    await context.grant_permissions(["notifications"])
+    await page.add_init_script(RECORD_NOTIFICATIONS)
+    colleague = await make_contact_point(database, world, "DE", "Erika Colleague")
+    async with http(server.http) as client:
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
+        await sign_in(page, server, world.desk("DE"))
+        created = await held_by_colleague(client, world, colleague)
+    row = page.locator(f"#request-{created['id']}")
+    await expect(row).to_contain_text("Erika Colleague", timeout=WAIT_MS)
+    # Held by a colleague: nothing for this reader yet.
+    await page.locator(SWITCH).click()
+    await expect(page.locator(SWITCH)).to_have_attribute("aria-pressed", "true")
+    assert await rings(page) == 0
+
+    # The primary did not acknowledge: the step to the backup reaches the desk (nobody is
+    # on duty), this reader included.
+    await bring_due(db, created["id"], "ack")
+    announced = page.locator(f"#alerting-{created['id']}")
+    await expect(announced).to_be_visible(timeout=WAIT_MS)
+    await expect(announced).to_have_attribute("data-reason", "escalated")
+    await expect(announced).to_contain_text("Escalated to you: urgent request from FR")
+    assert await page.evaluate("window.__notified") == ["Escalated to you: urgent request from FR"]
+    # It rings again, and again, while nobody acknowledges.
+    await page.wait_for_function("() => Number(document.body.dataset.rings) >= 3", timeout=20_000)
+    await expect(page.locator("body")).to_have_attribute("data-repeating", "true")
+    await expect(page.locator("body")).to_have_attribute("data-sound", "running")
+    await screenshot(page, "alerting")
+
+    await row.get_by_role("button", name="Acknowledge").click()
+    await expect(announced).to_be_hidden(timeout=WAIT_MS)
+    await expect(page.locator("body")).to_have_attribute("data-alerting", "0")
+    await expect(page.locator("body")).to_have_attribute("data-repeating", "false")
+
+
+async def test_the_reader_silences_an_alert(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    await sign_in(page, server, world.desk("DE"))
+    await page.locator(SWITCH).click()
+    await expect(page.locator(SWITCH)).to_have_attribute("aria-pressed", "true")
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+    announced = page.locator(f"#alerting-{created['id']}")
+    await expect(announced).to_have_attribute("data-reason", "assigned", timeout=WAIT_MS)
+    await expect(announced).to_have_class("priority-emergency")
+    await announced.get_by_role("button", name="Silence").click()
+    await expect(announced).to_be_hidden()
+    await expect(page.locator("body")).to_have_attribute("data-repeating", "false")
+
+
+# --- the service worker -----------------------------------------------------------------------
+
+
+async def service_worker(page: Page, context: BrowserContext) -> Worker:
+    await page.wait_for_selector("body[data-worker='ready']", timeout=WAIT_MS)
+    for worker in context.service_workers:
+        if worker.url.endswith("/web/sw.js"):
+            return worker
+    found: Worker = await context.wait_for_event("serviceworker", timeout=WAIT_MS)
+    return found
+
+
+async def registration_id(cdp: CDPSession, scope: str) -> str:
+    """The worker's registration, as the DevTools protocol names it to deliver a push."""
+    seen: dict[str, str] = {}
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: seen.update(
+            {r["scopeURL"]: r["registrationId"] for r in event["registrations"]}
+        ),
+    )
+    await cdp.send("ServiceWorker.enable")
+
+    async def known() -> bool:
+        return scope in seen
+
+    await eventually(known, within=10)
+    return seen[scope]
+
+
+async def notifications(page: Page) -> list[dict[str, Any]]:
+    shown: list[dict[str, Any]] = await page.evaluate(
+        """async () => {
+          const registration = await navigator.serviceWorker.ready;
+          return (await registration.getNotifications()).map((n) => ({
+            title: n.title, body: n.body, tag: n.tag, data: n.data,
+            requireInteraction: n.requireInteraction, actions: n.actions.map((a) => a.action),
+          }));
+        }"""
+    )
+    return shown
+
+
+def ack_token(settings: Settings, message_id: uuid.UUID) -> str:
+    """The one-time acknowledge token an alert carries (app/alerts/ack_links.py)."""
+    from app.alerts import ack_links  # noqa: PLC0415 (branch `alerts`)
+    from app.core.service_secret import ServiceSecret  # noqa: PLC0415
+
+    secret = ServiceSecret(settings.outbox.secret_key_path(settings.database))
+    return ack_links.token(secret, message_id)
+
+
+async def test_the_service_worker_shows_a_push_and_acknowledges_from_its_action(
+    server: RunningServer,
+    world: World,
+    page: Page,
+    context: BrowserContext,
+    db: asyncpg.Connection,
+    settings: Settings,
+) -> None:
+    from tests.test_alert_fanout import reachable  # noqa: PLC0415
+
+    desk = world.desk("DE")
+    await reachable(db, desk)  # so that the arrival writes an alert (and its ack link) for it
+    await context.grant_permissions(["notifications"])
+    await sign_in(page, server, desk)
+    worker = await service_worker(page, context)
+    scope = f"{server.http}/web/"
+    assert await worker.evaluate("self.registration.scope") == scope
+
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+    request_id = created["id"]
+    message_id = await db.fetchval(
+        "SELECT id FROM outbox_messages WHERE request_id = $1 AND principal_id = $2 "
+        "AND route <> 'webhook' ORDER BY created_at LIMIT 1",
+        uuid.UUID(request_id),
+        desk.principal_id,
+    )
+    assert message_id is not None
+    alert = {
+        "title": "New emergency request from FR",
+        "body": "preservation · TLP:AMBER",
+        "priority": "emergency",
+        "data": {
+            "url": f"/web/requests/{request_id}",
+            "ack_token": ack_token(settings, message_id),
+            "request_id": request_id,
+        },
+    }
+    cdp = await context.new_cdp_session(page)
+    registration = await registration_id(cdp, scope)
+
+    async def push(payload: dict[str, Any]) -> None:
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server.http, "registrationId": registration, "data": json.dumps(payload)},
+        )
+
+    await push(alert)
+    await push(alert)  # a repeat replaces it: one notification per request
+
+    async def shown() -> bool:
+        return len(await notifications(page)) > 0
+
+    await eventually(shown, within=10)
+    (notification,) = await notifications(page)
+    assert notification["title"] == "New emergency request from FR"
+    assert notification["tag"] == request_id
+    assert notification["requireInteraction"] is True
+    assert notification["actions"] == ["acknowledge"]
+    assert notification["data"]["url"] == f"{server.http}/web/requests/{request_id}"
+
+    # The person presses "Acknowledge": the worker acknowledges with no page of its own.
+    await worker.evaluate(
+        """async (tag) => {
+          const [notification] = await self.registration.getNotifications({ tag });
+          self.dispatchEvent(new NotificationEvent("notificationclick", { notification, action: "acknowledge" }));
+        }""",
+        request_id,
+    )
+
+    async def acknowledged() -> bool:
+        async with http(server.http) as client:
+            answer = await client.get(f"/v1/requests/{request_id}", headers=desk.headers)
+        return answer.json()["status"] == "acknowledged"
+
+    await eventually(acknowledged, within=10)
+    assert await db.fetchval(
+        "SELECT acknowledged_by FROM requests WHERE id = $1", uuid.UUID(request_id)
+    ) == (desk.principal_id)
+
+    async def outcome() -> bool:
+        return [n["title"] for n in await notifications(page)] == ["Acknowledged"]
+
+    await eventually(outcome, within=10)
+
+    # The service withdraws the request's alerts: its notifications close.
+    await push({"withdraw": request_id})
+
+    async def withdrawn() -> bool:
+        return await notifications(page) == []
+
+    await eventually(withdrawn, within=10)
+
+
+# --- one rule, on both sides --------------------------------------------------------------------
+
+
+def _matches(recipient: rules.Recipient, reader: Party) -> bool:
+    """Who a recipient stands for, as the fan-out's query expands it (app/outbox/fanout.py)."""
+    if recipient.principal_id is not None:
+        return recipient.principal_id == reader.principal_id
+    if recipient.agency_id is not None:
+        return recipient.agency_id == reader.agency_id
+    return recipient.role == reader.role and recipient.country in (None, reader.country)
+
+
+def _cases(world: World) -> list[tuple[str, dict[str, Any]]]:
+    desk = world.desk("DE")
+    base = {
+        "request_id": str(uuid.uuid4()),
+        "priority": "urgent",
+        "status": "submitted",
+        "requesting_country": "FR",
+        "requesting_agency_id": str(world.unit("FR").agency_id),
+        "target_country": "DE",
+    }
+    cases: list[tuple[str, dict[str, Any]]] = []
+    for event in ("request.assigned", "request.escalated"):
+        cases.append((event, {**base, "assigned_to": str(desk.principal_id)}))
+        cases.append((event, {**base, "assigned_to": str(uuid.uuid4())}))
+        for target in ("on_duty_primary", "on_duty_backup", "ncb", "global_desk"):
+            cases.append((event, {**base, "assigned_to": None, "target": target}))
+        cases.append((event, {**base, "assigned_to": None}))
+    cases += [
+        ("request.overdue", {**base, "reminder": 0}),
+        ("request.overdue", {**base, "reminder": 2}),
+        ("request.updated", {**base, "action": "request_info"}),
+        ("request.updated", {**base, "action": "respond"}),
+        ("request.updated", {**base, "action": "start"}),
+        ("request.updated", {**base, "action": "toString"}),
+        ("request.acknowledged", base),
+        ("message.created", base),
+    ]
+    return cases
+
+
+async def test_the_pages_rule_is_the_servers(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    readers = [
+        world.desk("DE"),
+        world("DE", Role.NCB),
+        world.gs,
+        world.unit("FR"),
+        world.desk("FR"),
+        world("FR", Role.NCB),
+    ]
+    cases = _cases(world)
+    await sign_in(page, server, world.desk("DE"))
+    for reader in readers:
+        expected = []
+        for event, data in cases:
+            alerted = [r for r in rules.recipients(event, data) if _matches(r, reader)]
+            expected.append(alerted[0].reason if alerted else None)
+        found = await page.evaluate(
+            """async ([cases, reader]) => {
+              const { reasonFor } = await import("/web/static/js/alert-rules.js");
+              return cases.map(([event, data]) => reasonFor(event, data, reader));
+            }""",
+            [
+                cases,
+                {
+                    "principalId": str(reader.principal_id),
+                    "agencyId": str(reader.agency_id),
+                    "role": reader.role.value,
+                    "country": reader.country,
+                },
+            ],
+        )
+        assert found == expected, reader.role
+    ends = [rules.ends_alerts(event, data) for event, data in cases] + [
+        rules.ends_alerts("request.updated", {"status": status})
+        for status in ("closed", "declined", "cancelled", "in_progress")
+    ]
+    found_ends = await page.evaluate(
+        """async (cases) => {
+          const { endsAlerts } = await import("/web/static/js/alert-rules.js");
+          return cases.map(([event, data]) => endsAlerts(event, data));
+        }""",
+        [*cases, *[["request.updated", {"status": s}] for s in ("closed", "declined", "cancelled", "in_progress")]],
+    )
+    assert found_ends == ends
