@@ -341,9 +341,10 @@ _SECTIONS = {
 # The service worker is served from /web/ so that its scope covers every page (a worker's
 # scope can be no wider than its script's folder); a file of our own, under the pages' CSP.
 _SERVICE_WORKER = _HERE / "static" / "sw.js"
+SERVICE_WORKER = f"{WEB_PREFIX}/sw.js"
 
 
-@router.get("/sw.js")
+@router.get(SERVICE_WORKER.removeprefix(WEB_PREFIX))
 async def service_worker() -> Response:
     return Response(
         _SERVICE_WORKER.read_bytes(),

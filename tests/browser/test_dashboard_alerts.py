@@ -17,6 +17,7 @@ from playwright.async_api import BrowserContext, CDPSession, Page, Worker, expec
 
 from app.alerts import rules
 from app.core.database import Database
+from app.core.service_secret import ServiceSecret
 from app.core.settings import Settings
 from app.models.enums import Role
 from tests.browser import screenshot, sign_in
@@ -25,6 +26,7 @@ from tests.clients import http, submit_request
 from tests.conftest import RunningServer, changed
 from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import Party, World, make_contact_point
+from tests.test_alert_fanout import reachable
 from tests.test_escalation import use_policy
 from tests.waiting import eventually
 
@@ -187,8 +189,8 @@ async def notifications(page: Page) -> list[dict[str, Any]]:
 
 def ack_token(settings: Settings, message_id: uuid.UUID) -> str:
     """The one-time acknowledge token an alert carries (app/alerts/ack_links.py)."""
-    from app.alerts import ack_links  # noqa: PLC0415 (branch `alerts`)
-    from app.core.service_secret import ServiceSecret  # noqa: PLC0415
+    # Imported here: the module comes with branch `alerts`, and only this test needs it.
+    from app.alerts import ack_links
 
     secret = ServiceSecret(settings.outbox.secret_key_path(settings.database))
     return ack_links.token(secret, message_id)
@@ -202,8 +204,6 @@ async def test_the_service_worker_shows_a_push_and_acknowledges_from_its_action(
     db: asyncpg.Connection,
     settings: Settings,
 ) -> None:
-    from tests.test_alert_fanout import reachable  # noqa: PLC0415
-
     desk = world.desk("DE")
     await reachable(db, desk)  # so that the arrival writes an alert (and its ack link) for it
     await context.grant_permissions(["notifications"])
@@ -259,7 +259,9 @@ async def test_the_service_worker_shows_a_push_and_acknowledges_from_its_action(
     await worker.evaluate(
         """async (tag) => {
           const [notification] = await self.registration.getNotifications({ tag });
-          self.dispatchEvent(new NotificationEvent("notificationclick", { notification, action: "acknowledge" }));
+          self.dispatchEvent(
+            new NotificationEvent("notificationclick", { notification, action: "acknowledge" }),
+          );
         }""",
         request_id,
     )
@@ -289,6 +291,9 @@ async def test_the_service_worker_shows_a_push_and_acknowledges_from_its_action(
 
 
 # --- one rule, on both sides --------------------------------------------------------------------
+
+
+FINAL_OR_NOT = ("closed", "declined", "cancelled", "in_progress", "responded")
 
 
 def _matches(recipient: rules.Recipient, reader: Party) -> bool:
@@ -364,15 +369,13 @@ async def test_the_pages_rule_is_the_servers(
             ],
         )
         assert found == expected, reader.role
-    ends = [rules.ends_alerts(event, data) for event, data in cases] + [
-        rules.ends_alerts("request.updated", {"status": status})
-        for status in ("closed", "declined", "cancelled", "in_progress")
-    ]
+    cases += [("request.updated", {"status": status}) for status in FINAL_OR_NOT]
+    ends = [rules.ends_alerts(event, data) for event, data in cases]
     found_ends = await page.evaluate(
         """async (cases) => {
           const { endsAlerts } = await import("/web/static/js/alert-rules.js");
           return cases.map(([event, data]) => endsAlerts(event, data));
         }""",
-        [*cases, *[["request.updated", {"status": s}] for s in ("closed", "declined", "cancelled", "in_progress")]],
+        cases,
     )
     assert found_ends == ends
