@@ -28,9 +28,11 @@ from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import Party, World, make_contact_point
 from tests.test_alert_fanout import reachable
 from tests.test_escalation import use_policy
+from tests.test_lifecycle_actions import act
 from tests.waiting import eventually
 
 SWITCH = "#alerts-switch"
+WHY = {"reason": "Which mailbox: the address is missing its domain."}
 # Records each notification the page makes (headless Chromium shows none on screen).
 RECORD_NOTIFICATIONS = (
     "window.__notified = [];"
@@ -141,6 +143,26 @@ async def test_the_reader_silences_an_alert(
     await expect(announced).to_have_class("priority-emergency")
     await announced.get_by_role("button", name="Silence").click()
     await expect(announced).to_be_hidden()
+    await expect(page.locator("body")).to_have_attribute("data-repeating", "false")
+
+
+async def test_a_question_to_the_requesting_unit_rings_once_and_stays_listed(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    unit, desk = world.unit("FR"), world.desk("DE")
+    await sign_in(page, server, unit)
+    await page.locator(SWITCH).click()
+    await expect(page.locator(SWITCH)).to_have_attribute("aria-pressed", "true")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, unit, "DE"))["id"]
+        for action, body in (("acknowledge", None), ("start", None), ("request_info", WHY)):
+            taken = await act(client, desk, request_id, action, body)
+            assert taken.status_code == 200, taken.text
+    announced = page.locator(f"#alerting-{request_id}")
+    await expect(announced).to_have_attribute("data-reason", "info_requested", timeout=WAIT_MS)
+    await expect(announced).to_contain_text("DE asks for information on your urgent request")
+    # Acknowledged long since: it rang once, and does not repeat.
+    await expect(page.locator("body")).to_have_attribute("data-rings", "1")
     await expect(page.locator("body")).to_have_attribute("data-repeating", "false")
 
 

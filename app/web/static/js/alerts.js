@@ -1,7 +1,7 @@
 // Announcing work that waits for the reader: every event alert-rules.js says alerts them
-// rings, shows in the page's alert list and (when permitted) as a notification, and rings again
-// every REPEAT_MS until someone acknowledges the request (an event that ends its alerting) or
-// the reader silences it. The on/off switch is a preference, kept in localStorage, so it
+// rings, shows in the page's alert list and (when permitted) as a notification, and, while the
+// request waits for acknowledgement, rings again every REPEAT_MS until someone acknowledges
+// it (an event that ends its alerting) or the reader silences it. The on/off switch is a preference, kept in localStorage, so it
 // survives reloads, other pages and the outage page; it is offered on every page of a role
 // that receives work (base.html).
 //
@@ -12,6 +12,7 @@
 
 import { el, me, words } from "./dom.js";
 import { endsAlerts, reasonFor } from "./alert-rules.js";
+import { ACKNOWLEDGE_FROM } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 
 const PREFERENCE = "relay247.alerts";
@@ -85,21 +86,28 @@ class Alerts {
   announce(reason, request) {
     const id = request.request_id;
     const headline = HEADLINES[reason](request);
-    this.pending.set(id, { id, reason, headline, priority: request.priority });
+    // What waits for an acknowledgement rings until it comes; a question or an answer to
+    // the requester (acknowledged long since) rings once and stays listed until silenced.
+    const repeats = ACKNOWLEDGE_FROM.has(request.status);
+    this.pending.set(id, { id, reason, headline, priority: request.priority, repeats });
     this.ring(request.priority);
     this.notify(headline, request);
-    this.timer ??= setInterval(() => this.repeat(), REPEAT_MS);
+    if (repeats) this.timer ??= setInterval(() => this.repeat(), REPEAT_MS);
     this.render();
   }
 
+  repeating() {
+    return [...this.pending.values()].filter((alert) => alert.repeats);
+  }
+
   repeat() {
-    const urgent = [...this.pending.values()].some((alert) => alert.priority === "emergency");
+    const urgent = this.repeating().some((alert) => alert.priority === "emergency");
     this.ring(urgent ? "emergency" : "other");
   }
 
   silence(id) {
     if (!this.pending.delete(id)) return;
-    if (this.pending.size === 0) this.stopRepeating();
+    if (this.repeating().length === 0) this.stopRepeating();
     this.render();
   }
 
