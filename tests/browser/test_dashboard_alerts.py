@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -209,6 +210,22 @@ async def notifications(page: Page) -> list[dict[str, Any]]:
     return shown
 
 
+async def pusher(
+    page: Page, context: BrowserContext, server: RunningServer
+) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """Delivers a push message to the page's service worker, as a push service would."""
+    cdp = await context.new_cdp_session(page)
+    registration = await registration_id(cdp, f"{server.http}/web/")
+
+    async def push(payload: dict[str, Any]) -> None:
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server.http, "registrationId": registration, "data": json.dumps(payload)},
+        )
+
+    return push
+
+
 def ack_token(settings: Settings, message_id: uuid.UUID) -> str:
     """The one-time acknowledge token an alert carries (app/alerts/ack_links.py)."""
     # Imported here: the module comes with branch `alerts`, and only this test needs it.
@@ -244,27 +261,33 @@ async def test_the_service_worker_shows_a_push_and_acknowledges_from_its_action(
         desk.principal_id,
     )
     assert message_id is not None
+    token = ack_token(settings, message_id)
+    # The alert as the brief's contract words it, then its repeat as the Web Push courier
+    # words it (app/alerts/push_payloads.py): the worker reads both.
     alert = {
         "title": "New emergency request from FR",
         "body": "preservation · TLP:AMBER",
         "priority": "emergency",
         "data": {
             "url": f"/web/requests/{request_id}",
-            "ack_token": ack_token(settings, message_id),
+            "ack_token": token,
             "request_id": request_id,
         },
     }
-    cdp = await context.new_cdp_session(page)
-    registration = await registration_id(cdp, scope)
-
-    async def push(payload: dict[str, Any]) -> None:
-        await cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": server.http, "registrationId": registration, "data": json.dumps(payload)},
-        )
-
+    repeat = {
+        "kind": "alert",
+        "request_id": request_id,
+        "reason": "assigned",
+        "priority": "emergency",
+        "title": "New emergency request from FR",
+        "body": "Assigned to you",
+        "url": f"{server.http}/web/requests/{request_id}",
+        "ack": token,
+        "tag": request_id,
+    }
+    push = await pusher(page, context, server)
     await push(alert)
-    await push(alert)  # a repeat replaces it: one notification per request
+    await push(repeat)  # a repeat replaces it: one notification per request
 
     async def shown() -> bool:
         return len(await notifications(page)) > 0
@@ -310,6 +333,56 @@ async def test_the_service_worker_shows_a_push_and_acknowledges_from_its_action(
         return await notifications(page) == []
 
     await eventually(withdrawn, within=10)
+
+
+# A browser's push subscription keys, well formed (an uncompressed P-256 point, 16 bytes).
+PUSH_KEYS = {
+    "p256dh": "BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSn"
+    "fckjBJuBkr3qBUYIHBQFLXYp5Nksh8U",
+    "auth": "tBHItJI5svbpez7KI4CCXg",
+}
+
+
+async def test_the_service_worker_confirms_this_browsers_contact_method_from_its_push(
+    server: RunningServer,
+    world: World,
+    page: Page,
+    context: BrowserContext,
+    db: asyncpg.Connection,
+    settings: Settings,
+) -> None:
+    # Imported here: the module comes with branch `alerts`, and only this test needs it.
+    from app.alerts.contacts import verification_code
+
+    desk = world.desk("DE")
+    await context.grant_permissions(["notifications"])
+    await sign_in(page, server, desk)
+    await service_worker(page, context)
+    async with http(server.http) as client:
+        added = await client.post(
+            "/v1/me/contact-methods",
+            json={"kind": "web_push", "address": "https://push.example.org/p/1", "keys": PUSH_KEYS},
+            headers=desk.headers,
+        )
+    assert added.status_code == 201, added.text
+    method_id = uuid.UUID(added.json()["id"])
+    sent_at = await db.fetchval(
+        "SELECT verification_sent_at FROM contact_methods WHERE id = $1", method_id
+    )
+    secret = ServiceSecret(settings.outbox.secret_key_path(settings.database))
+    code = verification_code(secret, method_id, sent_at)
+
+    push = await pusher(page, context, server)
+    await push({"verify": code, "contact_method_id": str(method_id)})
+
+    async def verified() -> bool:
+        return bool(
+            await db.fetchval("SELECT verified_at FROM contact_methods WHERE id = $1", method_id)
+        )
+
+    await eventually(verified, within=10)
+    await page.goto(f"{server.http}/web/contacts")
+    await expect(page.locator(f"#contact-{method_id}")).to_have_attribute("data-verified", "true")
 
 
 # --- one rule, on both sides --------------------------------------------------------------------

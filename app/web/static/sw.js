@@ -1,15 +1,18 @@
 // relay247's service worker (served as /web/sw.js, scope /web/; registered by
 // js/worker-client.js). It shows the alerts the service pushes (Web Push: RFC 8030/8291)
-// with the tab closed, and acts on them without a page:
-//   {title, body, priority?, data: {url, ack_token, request_id}}  shows a notification, one per
+// with the tab closed, and acts on them without a page. A push's JSON is one of:
+//   an alert: {title, body, priority, request_id, url, ack, tag} (app/alerts/push_payloads.py),
+//       or {title, body, priority?, data: {url, ack_token, request_id}}: one notification per
 //       request (a repeat replaces it), kept on screen for an emergency, with "Acknowledge";
-//   {withdraw: request_id}  closes that request's notifications (someone acknowledged);
-//   {verify: code, contact_method_id}  confirms this browser's push contact method.
+//   {withdraw: request_id}: closes that request's notifications (someone acknowledged);
+//   {verify: code, contact_method_id?}: confirms this browser's push contact method (the one
+//       named, else the one the contact methods page just added here).
 // "Acknowledge" posts the alert's one-time ack link (the token is the credential: no cookie
 // goes with it); a click elsewhere on the notification opens the request.
 
 const SESSION_CACHE = "relay247-session";
 const CSRF_KEY = "/web/sw-state/csrf";
+const PENDING_KEY = "/web/sw-state/pending-contact-method";
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
@@ -25,11 +28,24 @@ function keepAlive(event, work) {
   return work;
 }
 
-// The pages hand over their CSRF token: a cookie-authenticated call (confirming a contact
-// method) needs it, and the worker cannot read the session's cookie.
+async function remember(key, value) {
+  const cache = await caches.open(SESSION_CACHE);
+  await cache.put(key, new Response(value));
+}
+
+async function recall(key) {
+  const stored = await (await caches.open(SESSION_CACHE)).match(key);
+  return stored ? stored.text() : null;
+}
+
+// The pages hand over their CSRF token (a cookie-authenticated call, confirming a contact
+// method, needs it, and the worker cannot read the session's cookie) and the push contact
+// method they just added for this browser (its verification push may not name it).
 self.addEventListener("message", (event) => {
-  if (typeof event.data?.csrf !== "string") return;
-  keepAlive(event, caches.open(SESSION_CACHE).then((cache) => cache.put(CSRF_KEY, new Response(event.data.csrf))));
+  if (typeof event.data?.csrf === "string") keepAlive(event, remember(CSRF_KEY, event.data.csrf));
+  if (typeof event.data?.pendingContactMethod === "string") {
+    keepAlive(event, remember(PENDING_KEY, event.data.pendingContactMethod));
+  }
 });
 
 self.addEventListener("push", (event) => {
@@ -44,7 +60,7 @@ self.addEventListener("push", (event) => {
 
 function received(payload) {
   if (payload.withdraw) return withdraw(String(payload.withdraw));
-  if (payload.verify) return verify(String(payload.verify), String(payload.contact_method_id));
+  if (payload.verify) return verify(String(payload.verify), payload.contact_method_id);
   return show(payload);
 }
 
@@ -56,16 +72,26 @@ function requestUrl(data) {
   return new URL(data.request_id ? `/web/requests/${data.request_id}` : "/web/", self.location.origin).href;
 }
 
-function show(payload) {
+// Either shape of an alert, as one: {request_id, url, ack_token, priority}.
+function alertOf(payload) {
   const data = payload.data ?? {};
-  const priority = payload.priority ?? data.priority;
+  return {
+    request_id: data.request_id ?? payload.request_id,
+    url: data.url ?? payload.url,
+    ack_token: data.ack_token ?? payload.ack,
+    priority: payload.priority ?? data.priority,
+  };
+}
+
+function show(payload) {
+  const alert = alertOf(payload);
   return self.registration.showNotification(payload.title ?? "relay247", {
     body: payload.body ?? "",
-    data: { ...data, url: requestUrl(data) },
-    tag: data.request_id ?? undefined,
-    renotify: Boolean(data.request_id),
-    requireInteraction: payload.requireInteraction ?? priority === "emergency",
-    actions: data.ack_token ? [{ action: "acknowledge", title: "Acknowledge" }] : [],
+    data: { ...alert, url: requestUrl(alert) },
+    tag: alert.request_id ?? undefined,
+    renotify: Boolean(alert.request_id),
+    requireInteraction: payload.requireInteraction ?? alert.priority === "emergency",
+    actions: alert.ack_token ? [{ action: "acknowledge", title: "Acknowledge" }] : [],
   });
 }
 
@@ -132,16 +158,18 @@ self.addEventListener("notificationclick", (event) => {
   keepAlive(event, openPage(notification.data?.url ?? new URL("/web/", self.location.origin).href));
 });
 
-async function verify(code, contactMethodId) {
-  const stored = await (await caches.open(SESSION_CACHE)).match(CSRF_KEY);
-  const headers = stored ? { "X-CSRF-Token": await stored.text() } : {};
+async function verify(code, named) {
+  const contactMethodId = named ? String(named) : await recall(PENDING_KEY);
+  const csrf = await recall(CSRF_KEY);
   const contacts = new URL("/web/contacts", self.location.origin).href;
   let confirmed = false;
-  try {
-    const response = await post(`/v1/me/contact-methods/${encodeURIComponent(contactMethodId)}/verify`, { code }, headers);
-    confirmed = response.ok;
-  } catch {
-    confirmed = false;
+  if (contactMethodId) {
+    try {
+      const path = `/v1/me/contact-methods/${encodeURIComponent(contactMethodId)}/verify`;
+      confirmed = (await post(path, { code }, csrf ? { "X-CSRF-Token": csrf } : {})).ok;
+    } catch {
+      confirmed = false;
+    }
   }
   // Not confirmed here (signed out, say): the person can type the code on the page.
   await self.registration.showNotification(
@@ -149,7 +177,7 @@ async function verify(code, contactMethodId) {
     {
       body: confirmed ? "Its push contact method is verified." : "Enter it on the Contact methods page.",
       data: { url: contacts, contact_method_id: contactMethodId },
-      tag: `verify-${contactMethodId}`,
+      tag: `verify-${contactMethodId ?? "device"}`,
     },
   );
 }

@@ -11,7 +11,7 @@ const METHODS = "/v1/me/contact-methods";
 const box = (id) => document.getElementById(id);
 
 function isVerified(method) {
-  return Boolean(method.verified_at ?? method.verified);
+  return Boolean(method.verified);
 }
 
 // A push endpoint is a long URL of the browser's push service: name its host only.
@@ -118,12 +118,17 @@ handle(box("push-add"), "push-problem", async () => {
     throw new Error("Notifications are blocked for this site: allow them in the browser's site settings, then try again.");
   }
   const registration = await navigator.serviceWorker.ready;
-  const { public_key: key } = await api("/v1/push/vapid-public-key");
+  const { application_server_key: key } = await api("/v1/push/vapid-public-key");
   const subscription =
     (await registration.pushManager.getSubscription()) ??
     (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: bytes(key) }));
   const { p256dh, auth } = subscription.toJSON().keys;
-  await api(METHODS, { method: "POST", json: { kind: "web_push", address: subscription.endpoint, keys: { p256dh, auth } } });
+  const added = await api(METHODS, {
+    method: "POST",
+    json: { kind: "web_push", address: subscription.endpoint, keys: { p256dh, auth }, label: navigator.userAgent.slice(0, 100) },
+  });
+  // Its verification push comes to the worker, which confirms it by itself (sw.js).
+  registration.active?.postMessage({ pendingContactMethod: added.id });
   box("push-state").textContent = "Added: a code is on its way to this browser, which confirms it by itself.";
 });
 
