@@ -385,6 +385,67 @@ async def test_the_service_worker_confirms_this_browsers_contact_method_from_its
     await expect(page.locator(f"#contact-{method_id}")).to_have_attribute("data-verified", "true")
 
 
+async def test_contact_methods_are_added_verified_refused_and_deleted_on_their_page(
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection, settings: Settings
+) -> None:
+    from app.alerts.contacts import verification_code  # with branch `alerts`
+
+    await sign_in(page, server, world.desk("DE"))
+    await page.get_by_role("link", name="Contact methods").click()
+    await page.wait_for_selector("body[data-loaded='true']")
+    await expect(page.locator("#contacts-empty")).to_be_visible()
+
+    # A refusal is shown next to the form that caused it, in the service's words.
+    # Longer than SMTP allows (254), though the browser's own check lets it through.
+    too_long = "a" * 60 + "@" + ("b" * 60 + ".") * 4 + "example"
+    await page.get_by_label("E-mail address", exact=True).fill(too_long)
+    await page.get_by_role("button", name="Add e-mail").click()
+    await expect(page.locator("#email-problem")).to_contain_text("e-mail address")
+    await expect(page.locator("#problem")).to_be_hidden()
+
+    await page.get_by_label("E-mail address", exact=True).fill("duty.officer@bka.example")
+    await page.get_by_role("button", name="Add e-mail").click()
+    await expect(page.locator("#email-problem")).to_be_hidden()
+    listed = page.locator("#contact-rows tr")
+    await expect(listed).to_have_count(1)
+    await expect(listed).to_contain_text("duty.officer@bka.example")
+    await expect(listed).to_contain_text("Waiting for its code")
+
+    await page.get_by_label("Code", exact=True).fill("AAAA-AAAA")
+    await page.get_by_role("button", name="Verify").click()
+    await expect(page.locator("#verify-problem")).to_be_visible()
+    row = await db.fetchrow("SELECT id, verification_sent_at FROM contact_methods")
+    secret = ServiceSecret(settings.outbox.secret_key_path(settings.database))
+    code = verification_code(secret, row["id"], row["verification_sent_at"])
+    await page.get_by_label("Code", exact=True).fill(code)
+    await page.get_by_role("button", name="Verify").click()
+    await expect(listed).to_have_attribute("data-verified", "true")
+    await expect(page.locator("#verify-problem")).to_be_hidden()
+    await screenshot(page, "contacts")
+
+    await listed.get_by_role("button", name="Delete").click()
+    await expect(listed).to_have_count(0)
+    assert await db.fetchval("SELECT count(*) FROM contact_methods") == 0
+
+
+async def test_the_request_page_shows_who_was_alerted(
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection
+) -> None:
+    desk = world.desk("DE")
+    await reachable(db, desk)
+    await sign_in(page, server, desk)
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE")
+    await page.goto(f"{server.http}/web/requests/{created['id']}")
+    await page.wait_for_selector("body[data-loaded='true']")
+    alerted = page.locator("#alerted-rows tr")
+    await expect(alerted).to_have_count(1)
+    await expect(alerted).to_have_attribute("data-route", "email")
+    await expect(alerted).to_contain_text("assigned")
+    await expect(alerted).to_contain_text("not yet")  # the sender is off: it waits
+    await expect(page.locator("#alerted-empty")).to_be_hidden()
+
+
 # --- one rule, on both sides --------------------------------------------------------------------
 
 
