@@ -124,6 +124,11 @@ async def test_an_escalation_reaching_the_desk_rings_until_acknowledged(
     await expect(page.locator("body")).to_have_attribute("data-repeating", "true")
     await expect(page.locator("body")).to_have_attribute("data-sound", "running")
     await screenshot(page, "alerting")
+    # A reload does not stop it: the tab remembers what rings, and the list says it still waits.
+    await page.reload()
+    await expect(announced).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator("body")).to_have_attribute("data-repeating", "true")
+    await page.wait_for_function("() => Number(document.body.dataset.rings) >= 1", timeout=20_000)
 
     await row.get_by_role("button", name="Acknowledge").click()
     await expect(announced).to_be_hidden(timeout=WAIT_MS)

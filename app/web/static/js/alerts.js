@@ -10,12 +10,15 @@
 // repeat is set, body[data-sound] the audio's
 // state (a browser keeps it "suspended" until the reader's first click or key on a page).
 
+import { allPages } from "./api.js";
 import { el, me, words } from "./dom.js";
 import { endsAlerts, reasonFor } from "./alert-rules.js";
 import { ACKNOWLEDGE_FROM } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 
 const PREFERENCE = "relay247.alerts";
+// What rings on this tab: request ids, reasons and headlines, no content (sessionStorage).
+const RINGING = "relay247.ringing";
 export const REPEAT_MS = 4000;
 
 const HEADLINES = {
@@ -33,6 +36,7 @@ class Alerts {
     this.list = document.getElementById("alerting");
     this.on = this.toggle !== null && localStorage.getItem(PREFERENCE) === "on";
     this.pending = new Map();
+    this.saved = JSON.parse(sessionStorage.getItem(RINGING) ?? "[]");
     this.rings = 0;
     this.timer = null;
     this.audio = null;
@@ -48,6 +52,30 @@ class Alerts {
     }
     if (this.on) this.audio = new AudioContext();
     this.render();
+    this.restore();
+  }
+
+  // What rang on this tab's previous page (a reload, a click to another page) rings on here,
+  // unless it was acknowledged meanwhile: the list of what waits says so.
+  async restore() {
+    const saved = this.saved;
+    if (!this.on || saved.length === 0) return;
+    let waiting;
+    try {
+      const items = await allPages("/v1/requests", { status: [...ACKNOWLEDGE_FROM] }, 5);
+      waiting = new Set(items.map((item) => item.id));
+    } catch {
+      return;
+    }
+    for (const alert of saved) {
+      if (!this.pending.has(alert.id) && (!alert.repeats || waiting.has(alert.id))) this.pending.set(alert.id, alert);
+    }
+    if (this.repeating().length > 0) this.timer ??= setInterval(() => this.repeat(), REPEAT_MS);
+    this.render();
+  }
+
+  save() {
+    sessionStorage.setItem(RINGING, JSON.stringify([...this.pending.values()]));
   }
 
   async flip() {
@@ -161,6 +189,7 @@ class Alerts {
 
   render() {
     this.mark();
+    this.save();
     if (!this.toggle) return;
     const notifications = "Notification" in window && Notification.permission === "granted";
     this.toggle.setAttribute("aria-pressed", String(this.on));

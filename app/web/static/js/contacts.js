@@ -51,6 +51,7 @@ async function load() {
     box("contact-rows").replaceChildren(...methods.map((method) => row(method, mine)));
     box("contacts-empty").hidden = methods.length > 0;
     const waiting = methods.filter((method) => !isVerified(method));
+    box("verify-form").closest("section").hidden = waiting.length === 0;
     box("verify-method").replaceChildren(
       ...waiting.map((method) => el("option", { value: method.id }, `${words(method.kind)}: ${address(method, mine)}`)),
     );
