@@ -30,13 +30,22 @@ const HEADLINES = {
   responded: (r) => `${r.target_country} responded to your ${r.priority} request`,
 };
 
+function savedAlerts() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(RINGING) ?? "[]");
+    return Array.isArray(saved) ? saved : [];
+  } catch {
+    return []; // not ours, or damaged: nothing to ring on
+  }
+}
+
 class Alerts {
   constructor() {
     this.toggle = document.getElementById("alerts-switch");
     this.list = document.getElementById("alerting");
     this.on = this.toggle !== null && localStorage.getItem(PREFERENCE) === "on";
     this.pending = new Map();
-    this.saved = JSON.parse(sessionStorage.getItem(RINGING) ?? "[]");
+    this.saved = savedAlerts();
     this.rings = 0;
     this.timer = null;
     this.audio = null;
