@@ -378,7 +378,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         Admission,
         metrics=metrics,
         streamed=file_routes.STREAMED_BODY,
-        static=(f"{web_pages.STATIC}/", *api_docs.STATIC_PREFIXES),
+        static=(f"{web_pages.STATIC}/", web_pages.SERVICE_WORKER, *api_docs.STATIC_PREFIXES),
     )
     app.add_middleware(WebSecurityHeaders)
     problems.install(app)

@@ -235,6 +235,7 @@ async def test_pages_carry_a_strict_content_security_policy(
             ("/web/sign-in", {}),
             ("/web/", with_cookie(cookie)),
             ("/web/static/js/queue.js", {}),
+            ("/web/sw.js", {}),  # the service worker runs under the pages' policy too
         ):
             answer = await client.get(path, headers=session)
             assert answer.status_code == 200, path

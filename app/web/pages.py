@@ -88,6 +88,12 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
 }
 
 
+# Every signed-in person manages where they are alerted.
+CONTACTS = Link(f"{WEB_PREFIX}/contacts", "Contact methods")
+# The roles some event alerts (app/alerts/rules.py): their pages offer the alert switch.
+_RECEIVES_WORK = frozenset({Role.CONTACT_POINT, Role.NCB, Role.GS, Role.UNIT, Role.ADMIN})
+
+
 class PageUnavailable(Exception):
     """The database cannot be reached: a person gets a page that says so and tries again by
     itself, not the API's problem document."""
@@ -161,7 +167,8 @@ def _page(request: Request, signed_in: SignedInPage, template: str, **context: o
         {
             "actor": actor,
             "csrf_token": signed_in.csrf_token,
-            "navigation": _NAVIGATION.get(actor.role, ()),
+            "navigation": (*_NAVIGATION.get(actor.role, ()), CONTACTS),
+            "receives_work": actor.role in _RECEIVES_WORK,
             "home": HOME,
             **context,
         },
@@ -336,7 +343,21 @@ _SECTIONS = {
     "agreements": "agreements.html",
     "network": "network.html",
     "audit": "audit.html",
+    "contacts": "contacts.html",
 }
+# The service worker is served from /web/ so that its scope covers every page (a worker's
+# scope can be no wider than its script's folder); a file of our own, under the pages' CSP.
+_SERVICE_WORKER = _HERE / "static" / "sw.js"
+SERVICE_WORKER = f"{WEB_PREFIX}/sw.js"
+
+
+@router.get(SERVICE_WORKER.removeprefix(WEB_PREFIX))
+async def service_worker() -> Response:
+    return Response(
+        _SERVICE_WORKER.read_bytes(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 @router.get("/{section}", response_class=HTMLResponse)

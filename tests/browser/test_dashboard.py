@@ -105,7 +105,8 @@ async def test_a_new_assignment_rings_and_notifies_once_allowed(
     )
     await sign_in(page, server, world.desk("DE"))
     await page.get_by_role("button", name="Turn on sound and notifications").click()
-    await expect(page.get_by_role("button", name="Sound and notifications on")).to_be_disabled()
+    switch = page.get_by_role("button", name="Sound and notifications on")
+    await expect(switch).to_have_attribute("aria-pressed", "true")
     async with http(server.http) as client:
         created = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
     await page.locator(f"#request-{created['id']}").wait_for(timeout=WAIT_MS)

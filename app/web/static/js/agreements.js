@@ -2,6 +2,7 @@
 // send what to whom, and whether that is in force now. Granting and ending stay with the API
 // (POST /v1/agreements, /end) for now.
 
+import { watchForWork } from "./alerts.js";
 import { allPages, showProblem } from "./api.js";
 import { el, time, words } from "./dom.js";
 
@@ -49,3 +50,4 @@ async function load() {
 }
 
 load();
+watchForWork();

@@ -61,9 +61,9 @@ export async function allPages(path, params = {}, maxPages = 20) {
   return items;
 }
 
-// Tell the person what went wrong, in the service's own words.
-export function showProblem(error) {
-  const box = document.getElementById("problem");
+// Tell the person what went wrong, in the service's own words: in the page's problem box, or
+// in the one next to the form that caused it.
+export function showProblem(error, box = document.getElementById("problem")) {
   if (!box) return;
   const problem = error instanceof ApiError ? error.problem : {};
   const parts = [error.message];
@@ -74,7 +74,6 @@ export function showProblem(error) {
   box.hidden = false;
 }
 
-export function clearProblem() {
-  const box = document.getElementById("problem");
+export function clearProblem(box = document.getElementById("problem")) {
   if (box) box.hidden = true;
 }

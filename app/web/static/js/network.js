@@ -3,6 +3,7 @@
 // by its events (the global desk follows every country's desk; request-rows.js). A request
 // leaves when it closes or, by an event that says so, is calm again.
 
+import { alerts } from "./alerts.js";
 import { allPages, showProblem } from "./api.js";
 import { el, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
@@ -59,6 +60,7 @@ const rows = new RequestRows({
 });
 
 function onEvent(frame) {
+  alerts.hear(frame);
   if (RequestRows.isRequestEvent(frame)) rows.update(frame.data);
 }
 

@@ -2,6 +2,7 @@
 // read once from GET /v1/requests after the socket's welcome, then kept current by its
 // events (request-rows.js).
 
+import { alerts } from "./alerts.js";
 import { allPages, api, clearProblem, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
@@ -12,8 +13,6 @@ import { PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./requ
 const TARGET_ROLES = new Set(["contact_point", "ncb", "gs", "admin"]);
 const baseTitle = document.title;
 let feed;
-const alerts = { sound: false, notify: false };
-let audio;
 
 function isTargetSide(request) {
   return TARGET_ROLES.has(me.role) && (me.role === "gs" || request.target_country === me.country);
@@ -76,31 +75,10 @@ async function acknowledgeRequest(id) {
   }
 }
 
-function announce(request) {
-  if (alerts.sound && audio) {
-    const oscillator = audio.createOscillator();
-    const gain = audio.createGain();
-    oscillator.frequency.value = request.priority === "emergency" ? 880 : 660;
-    gain.gain.setValueAtTime(0.2, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
-    oscillator.connect(gain).connect(audio.destination);
-    oscillator.start();
-    oscillator.stop(audio.currentTime + 0.6);
-  }
-  if (alerts.notify && "Notification" in window && Notification.permission === "granted") {
-    new Notification(`New ${request.priority} request from ${request.requesting_country}`, {
-      body: `${words(request.type)} · TLP:${request.handling_code}`,
-      tag: request.request_id,
-    });
-  }
-}
-
 function onEvent(frame) {
+  alerts.hear(frame);
   if (!RequestRows.isRequestEvent(frame)) return; // messages and files: the request's page shows them
-  const data = frame.data;
-  const isNew = rows.update(data);
-  const forMe = data.assigned_to === me.principalId || (!data.assigned_to && isTargetSide(data));
-  if (isNew && frame.event === "request.assigned" && forMe) announce(data);
+  rows.update(frame.data);
 }
 
 async function onStart() {
@@ -112,17 +90,6 @@ async function onStart() {
     showProblem(error);
   }
 }
-
-document.getElementById("enable-alerts").addEventListener("click", async (event) => {
-  audio = audio ?? new AudioContext();
-  await audio.resume();
-  alerts.sound = true;
-  if ("Notification" in window) {
-    alerts.notify = (await Notification.requestPermission()) === "granted";
-  }
-  event.target.textContent = alerts.notify ? "Sound and notifications on" : "Sound on (notifications not allowed)";
-  event.target.disabled = true;
-});
 
 feed = new LiveFeed({ onStart, onEvent, onStatus: showConnection });
 feed.start();

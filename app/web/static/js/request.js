@@ -1,6 +1,8 @@
 // One request's page: its content (an audited read), thread, files, history, deadlines and
 // the actions the lifecycle allows this person now, kept current by the socket's events.
 
+import { alerts } from "./alerts.js";
+import { loadAlerted } from "./alerted.js";
 import { allPages, api, clearProblem, showProblem } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
 import { RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
@@ -208,6 +210,7 @@ document.getElementById("file-form").addEventListener("submit", async (event) =>
 const HOLDER_CHANGES = new Set(["request.assigned", "request.escalated"]);
 
 function onEvent(frame) {
+  alerts.hear(frame);
   if (frame.data?.request_id !== requestId) return;
   if (frame.event.startsWith("message.")) guarded(loadMessages);
   else if (frame.event.startsWith("file.")) guarded(loadFiles);
@@ -215,11 +218,12 @@ function onEvent(frame) {
     guarded(async () => Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory()]));
   }
   else guarded(async () => Promise.all([loadRequest(), loadHistory()]));
+  if (frame.event.startsWith("request.")) loadAlerted(requestId); // an event may alert someone
 }
 
 async function onStart() {
   await guarded(async () => {
-    await Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory()]);
+    await Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory(), loadAlerted(requestId)]);
     document.body.dataset.loaded = "true";
   });
 }
@@ -231,5 +235,7 @@ setInterval(() => {
     node.dataset.level = level;
   }
 }, 1000);
+// Sending happens after the event: how an alert ended is read again on demand.
+document.getElementById("alerted-refresh").addEventListener("click", () => loadAlerted(requestId));
 feed = new LiveFeed({ onStart, onEvent, onStatus: showConnection });
 feed.start();

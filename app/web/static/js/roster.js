@@ -2,6 +2,7 @@
 // seven days as the desk lives them, day by day in the country's own time zone, with every
 // period that has nobody on duty marked in words as well as in red.
 
+import { watchForWork } from "./alerts.js";
 import { api, query, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
 
@@ -167,3 +168,4 @@ async function load() {
 
 load();
 setInterval(load, REFRESH_EVERY);
+watchForWork();
