@@ -316,7 +316,7 @@ async def test_the_requester_is_pushed_a_question_without_an_acknowledge_action(
         assert asked.status_code == 200, asked.text
         await eventually(lambda: _count(receiver, laptop, 1))
     [push] = receiver.received(laptop.token)
-    assert push.payload["reason"] == "info_requested"
+    assert push.payload["reason"] == "asked_for_information"
     assert push.payload["ack"] is None
     assert push.payload["url"].endswith(f"/web/requests/{request_id}")
     # The question's text is content: it is not in the push.

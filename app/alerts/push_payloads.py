@@ -38,7 +38,7 @@ _REASONS = {
     "repeat": "Still not acknowledged",
     "overdue": "Overdue: not acknowledged in time",
     "reminder": "Still overdue",
-    "info_requested": "The other side asks for information",
+    "asked_for_information": "The other side asks for information",
     "responded": "The other side responded",
 }
 

@@ -50,7 +50,7 @@ def _requester(data: dict[str, Any], reason: str) -> list[Recipient]:
 
 
 # request.updated carries the lifecycle action taken (app/requests/actions.py).
-_REQUESTER_ALERTED = {"request_info": "info_requested", "respond": "responded"}
+_REQUESTER_ALERTED = {"request_info": "asked_for_information", "respond": "responded"}
 
 
 def recipients(event_type: str, data: dict[str, Any]) -> list[Recipient]:

@@ -34,7 +34,7 @@ class AlertOut(BaseModel):
     )
     reason: str | None = Field(
         description="Why this person: assigned, escalated, overdue, reminder, "
-        "info_requested, responded; null for a withdrawal"
+        "asked_for_information, responded; null for a withdrawal"
     )
     person: AlertedPerson
     route: Route = Field(description="How: email, web_push or gateway")

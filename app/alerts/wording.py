@@ -23,7 +23,7 @@ _REASONS = {
     "repeat": "A request is still not acknowledged",
     "overdue": "A request is overdue",
     "reminder": "A request is still overdue",
-    "info_requested": "The other side asks your agency for information",
+    "asked_for_information": "The other side asks your agency for information",
     "responded": "The other side has responded to your agency's request",
 }
 # The alerts of the side that must acknowledge: only they carry an acknowledge link.

@@ -165,7 +165,9 @@ async def test_a_question_to_the_requesting_unit_rings_once_and_stays_listed(
             taken = await act(client, desk, request_id, action, body)
             assert taken.status_code == 200, taken.text
     announced = page.locator(f"#alerting-{request_id}")
-    await expect(announced).to_have_attribute("data-reason", "info_requested", timeout=WAIT_MS)
+    await expect(announced).to_have_attribute(
+        "data-reason", "asked_for_information", timeout=WAIT_MS
+    )
     await expect(announced).to_contain_text("DE asks for information on your urgent request")
     # Acknowledged long since: it rang once, and does not repeat.
     await expect(page.locator("body")).to_have_attribute("data-rings", "1")

@@ -6,7 +6,7 @@
 import { OPEN } from "./lifecycle.js";
 
 // request.updated carries the lifecycle action taken (app/requests/actions.py).
-const REQUESTER_ALERTED = { request_info: "info_requested", respond: "responded" };
+const REQUESTER_ALERTED = { request_info: "asked_for_information", respond: "responded" };
 
 // A recipient as rules.py writes one: a person, every person of a role (in a country, or
 // anywhere), or every person of an agency.
@@ -44,7 +44,7 @@ function recipients(event, data) {
 }
 
 // Why this event alerts the reader ("assigned", "escalated", "overdue", "reminder",
-// "info_requested", "responded"), or null when it does not.
+// "asked_for_information", "responded"), or null when it does not.
 export function reasonFor(event, data, reader) {
   const { reason, who } = recipients(event, data ?? {});
   return who.some((recipient) => matches(recipient, reader)) ? reason : null;

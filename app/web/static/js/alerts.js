@@ -26,7 +26,7 @@ const HEADLINES = {
   escalated: (r) => `Escalated to you: ${r.priority} request from ${r.requesting_country}`,
   overdue: (r) => `Overdue: ${r.priority} request from ${r.requesting_country} to ${r.target_country}`,
   reminder: (r) => `Still overdue: ${r.priority} request from ${r.requesting_country} to ${r.target_country}`,
-  info_requested: (r) => `${r.target_country} asks for information on your ${r.priority} request`,
+  asked_for_information: (r) => `${r.target_country} asks for information on your ${r.priority} request`,
   responded: (r) => `${r.target_country} responded to your ${r.priority} request`,
 };
 
