@@ -14,7 +14,6 @@ from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from app import __version__
-from app.alerts import contacts
 from app.alerts import email as email_alerts
 from app.alerts import gateway as gateway_alerts
 from app.alerts.vapid import Vapid
@@ -164,9 +163,7 @@ def _couriers(
     couriers[Route.WEBHOOK] = WebhookCourier(settings.outbox, secret, http)
     couriers.update(email_alerts.couriers(settings.outbox, secret))
     couriers.update(gateway_alerts.couriers(settings.outbox, secret, http))
-    couriers[Route.WEB_PUSH] = WebPushCourier(
-        settings.outbox, secret, http, verification_code=contacts.verification_code
-    )
+    couriers[Route.WEB_PUSH] = WebPushCourier(settings.outbox, secret, http)
     return couriers
 
 

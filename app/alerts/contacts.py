@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -66,6 +67,22 @@ _ROUTES = {
 
 def route_of(kind: ContactKind) -> Route:
     return _ROUTES[kind]
+
+
+async def sendable(
+    session: AsyncSession, ids: set[uuid.UUID], kind: ContactKind
+) -> Sequence[ContactMethod]:
+    """The methods of ``kind`` among ``ids`` that a courier may send to: those not disabled,
+    verified or not (a verification's own test message goes to one that is not yet; the
+    fan-out writes alerts for verified ones only)."""
+    rows = await session.scalars(
+        select(ContactMethod).where(
+            ContactMethod.id.in_(ids),
+            ContactMethod.kind == kind,
+            ContactMethod.disabled_at.is_(None),
+        )
+    )
+    return rows.all()
 
 
 def verification_code(secret: ServiceSecret, method_id: uuid.UUID, sent_at: datetime) -> str:

@@ -24,13 +24,12 @@ from email.utils import formatdate
 from urllib.parse import urlsplit
 
 import aiosmtplib
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import contacts, wording
 from app.core.service_secret import ServiceSecret
 from app.core.settings import OutboxSettings
-from app.models.contact import ContactKind, ContactMethod
+from app.models.contact import ContactKind
 from app.models.outbox import Route
 from app.outbox.couriers import (
     DELIVERED,
@@ -80,13 +79,7 @@ class EmailCourier:
     async def destinations(
         self, session: AsyncSession, ids: set[uuid.UUID]
     ) -> Mapping[uuid.UUID, Mailbox]:
-        rows = await session.scalars(
-            select(ContactMethod).where(
-                ContactMethod.id.in_(ids),
-                ContactMethod.kind == ContactKind.EMAIL,
-                ContactMethod.disabled_at.is_(None),
-            )
-        )
+        rows = await contacts.sendable(session, ids, ContactKind.EMAIL)
         return {
             m.id: Mailbox(m.id, m.address, m.verified_at is not None, m.verification_sent_at)
             for m in rows

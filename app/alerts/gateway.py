@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import contacts, wording
 from app.core.service_secret import ServiceSecret, ServiceSecretError
 from app.core.settings import OutboxSettings
-from app.models.contact import ContactKind, ContactMethod
+from app.models.contact import ContactKind
 from app.models.outbox import Route
 from app.outbound.http import OutboundHttp
 from app.outbound.signatures import signature_headers
@@ -54,13 +53,7 @@ class GatewayCourier:
     async def destinations(
         self, session: AsyncSession, ids: set[uuid.UUID]
     ) -> Mapping[uuid.UUID, Gateway]:
-        rows = await session.scalars(
-            select(ContactMethod).where(
-                ContactMethod.id.in_(ids),
-                ContactMethod.kind == ContactKind.GATEWAY,
-                ContactMethod.disabled_at.is_(None),
-            )
-        )
+        rows = await contacts.sendable(session, ids, ContactKind.GATEWAY)
         return {
             m.id: Gateway(
                 m.id, m.address, m.secret, m.verified_at is not None, m.verification_sent_at

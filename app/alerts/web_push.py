@@ -20,18 +20,18 @@ import base64
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import http_ece  # type: ignore[import-untyped]
-from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
+import http_ece
+from pywebpush import WebPusher, WebPushException
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
-from app.alerts import ack_links, push_payloads
+from app.alerts import ack_links, contacts, push_payloads
 from app.alerts.vapid import Vapid
 from app.core.service_secret import ServiceSecret
 from app.core.settings import OutboxSettings
@@ -72,7 +72,6 @@ class Subscription:
 
 
 # (secret, contact method id, when its test was asked for) -> the code it carries.
-VerificationCode = Callable[[ServiceSecret, uuid.UUID, datetime], str]
 
 
 def topic(message: Leased) -> str:
@@ -85,17 +84,8 @@ def topic(message: Leased) -> str:
 class WebPushCourier:
     route = Route.WEB_PUSH
 
-    def __init__(
-        self,
-        settings: OutboxSettings,
-        secret: ServiceSecret,
-        http: OutboundHttp,
-        *,
-        verification_code: VerificationCode | None = None,
-    ) -> None:
+    def __init__(self, settings: OutboxSettings, secret: ServiceSecret, http: OutboundHttp) -> None:
         self.settings = settings
-        # app/alerts/contacts.verification_code: the test message's code, derived again.
-        self.verification_code = verification_code
         self.secret = secret
         self.http = http
         self.vapid = Vapid(secret)
@@ -104,26 +94,16 @@ class WebPushCourier:
     async def destinations(
         self, session: AsyncSession, ids: set[uuid.UUID]
     ) -> Mapping[uuid.UUID, Subscription]:
-        # Not only verified ones: the verification's own test message goes to one that is
-        # not yet (the fan-out writes alerts for verified methods only).
-        rows = await session.execute(
-            select(
-                ContactMethod.id,
-                ContactMethod.address,
-                ContactMethod.keys,
-                ContactMethod.verified_at.is_not(None),
-                ContactMethod.verification_sent_at,
-            ).where(
-                ContactMethod.id.in_(ids),
-                ContactMethod.kind == ContactKind.WEB_PUSH,
-                ContactMethod.disabled_at.is_(None),
-            )
-        )
         found = {}
-        for method_id, address, keys, verified, sent_at in rows:
+        for method in await contacts.sendable(session, ids, ContactKind.WEB_PUSH):
+            keys = method.keys
             if isinstance(keys, dict) and keys.get("p256dh") and keys.get("auth"):
-                found[method_id] = Subscription(
-                    address, str(keys["p256dh"]), str(keys["auth"]), verified, sent_at
+                found[method.id] = Subscription(
+                    method.address,
+                    str(keys["p256dh"]),
+                    str(keys["auth"]),
+                    method.verified_at is not None,
+                    method.verification_sent_at,
                 )
         return found
 
@@ -135,9 +115,10 @@ class WebPushCourier:
             return push_payloads.withdraw(str(data["request_id"]), message_id=message_id)
         if message.event_type == push_payloads.VERIFY_EVENT:
             sent_at = destination.verification_sent_at
-            if self.verification_code is None or sent_at is None:
+            if sent_at is None:
                 return None
-            code = self.verification_code(self.secret, message.destination_id, sent_at)
+            # The test message's code, derived again (stored nowhere).
+            code = contacts.verification_code(self.secret, message.destination_id, sent_at)
             return push_payloads.verify(code, message_id=message_id)
         if message.event_type == notices.EVENT_TYPE:
             return notices.notice(data, self.settings.public_url).push(message_id)
