@@ -39,7 +39,9 @@ class _Mail:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         headers = BytesHeaderParser().parsebytes(content)
-        arrivals.append(("email", str(headers.get("Message-ID", "")).strip("<>"), time.time()))
+        # <outbox message id@domain>
+        message_id = str(headers.get("Message-ID", "")).strip().strip("<>").split("@")[0]
+        arrivals.append(("email", message_id, time.time()))
         return "250 OK"
 
 

@@ -52,6 +52,20 @@ class OutboxMessage(Base):
     __table_args__ = (
         # What the senders look for: pending messages, soonest due first.
         Index("ix_outbox_messages_due", "due_at", postgresql_where="status = 'pending'"),
+        # What the lease reads (app/outbox/store.py): each destination with something pending,
+        # its soonest due, and how many it has in flight; only pending rows, so the cost of
+        # a lease does not grow with the messages delivered before.
+        Index(
+            "ix_outbox_messages_pending",
+            "destination_id",
+            "due_at",
+            postgresql_where="status = 'pending'",
+        ),
+        Index(
+            "ix_outbox_messages_in_flight",
+            "destination_id",
+            postgresql_where="status = 'pending' AND leased_until IS NOT NULL",
+        ),
         # A destination's delivery log, newest first.
         Index("ix_outbox_messages_destination", "destination_id", "created_at"),
         # A request's messages: what an acknowledgement cancels (pending) and withdraws

@@ -4,9 +4,10 @@ through its route's courier, and records how each attempt went.
 Sends run side by side (RELAY247_OUTBOX_CONCURRENCY of them), each bounded by
 RELAY247_SEND_TIMEOUT, and no destination gets more than RELAY247_OUTBOX_PER_DESTINATION of
 them (store.lease), so a slow or dead one costs the others nothing. Outcomes are recorded in
-batches, as sends finish. The loop looks for work when this instance commits messages (the
-local SIGNAL), when a send finishes and frees a place, when the nearest retry is due, and at
-least every RELAY247_OUTBOX_POLL_INTERVAL (messages another instance wrote).
+batches, as sends finish, in the same transaction as the next lease. The loop looks for work
+when this instance commits messages (the local SIGNAL), when a send finishes and frees a
+place, when the nearest retry is due, and at least every RELAY247_OUTBOX_POLL_INTERVAL
+(messages another instance wrote).
 
 If the loop fails or the instance dies, the sends in flight are abandoned: their leases run
 out and the messages are taken again, by this instance after its restart or by another.
@@ -22,6 +23,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database
 from app.core.observability.metrics import Metrics
@@ -40,6 +44,7 @@ _TIMER_SLACK = 0.002
 # How soon to look again at a message due but not leased (held by another sender, or its
 # destination has its share in flight elsewhere) when nothing of ours is in flight.
 _RETRY_HELD = 0.05
+_NO_DISK_WAIT = text("SET LOCAL synchronous_commit = off")
 # How often the backlog (queued, how late) is counted for /metrics and /readyz.
 _BACKLOG_EVERY = 5.0
 
@@ -87,10 +92,9 @@ class Sender:
         try:
             while True:
                 self._woken.clear()
-                await self._record_finished()
                 room = self._settings.outbox_concurrency - len(self._in_flight)
-                leased = await self._lease(room) if room > 0 else []
-                await self._start(leased)
+                leased, destinations = await self._round(room)
+                self._start(leased, destinations)
                 await self._count_backlog()
                 beat()
                 wait = poll  # a finishing send wakes the loop, and a commit of messages here
@@ -103,15 +107,36 @@ class Sender:
                 task.cancel()
             self._in_flight.clear()
 
-    async def _lease(self, room: int) -> list[Leased]:
-        async with self._database.engine.begin() as connection:
-            return await store.lease(
-                connection,
-                routes=list(self._couriers),
-                limit=room,
-                per_destination=self._settings.outbox_per_destination,
-                lease_for=self._settings.outbox_lease,
-            )
+    async def _round(self, room: int) -> tuple[list[Leased], dict[Route, Mapping[Any, Any]]]:
+        """One transaction, one commit: record what finished since the last round, lease up
+        to ``room`` due messages, and load their destinations. (A round per finished send
+        is what bounds the rate to one slow destination: the fewer commits, the better.)"""
+        done, self._done = self._done, []
+        try:
+            async with self._database.transaction() as session:
+                # Nothing a round writes needs to survive a crash of Postgres itself: a lease or
+                # an outcome lost with the last WAL flush means the message is sent again,
+                # which at-least-once allows (the message itself was committed durably by the
+                # transaction that caused it). So a round does not wait for the disk.
+                await session.execute(_NO_DISK_WAIT)
+                decisions = await self._record(session, done) if done else []
+                leased: list[Leased] = []
+                if room > 0:
+                    leased = await store.lease(
+                        await session.connection(),
+                        routes=list(self._couriers),
+                        limit=room,
+                        per_destination=self._settings.outbox_per_destination,
+                        lease_for=self._settings.outbox_lease,
+                    )
+                destinations = await self._destinations(session, leased)
+        except BaseException:
+            # Not recorded: kept for the next round (the restarted loop's leases run out and
+            # the messages are sent again, which at least once allows).
+            self._done[:0] = done
+            raise
+        self._count(decisions)
+        return leased, destinations
 
     async def _until_nearest(self, poll: float) -> float:
         """Until the nearest message is due (or its lease runs out). One due already was not
@@ -125,27 +150,28 @@ class Sender:
             return poll if self._in_flight else _RETRY_HELD
         return min(nearest + _TIMER_SLACK, poll)
 
-    async def _start(self, leased: Sequence[Leased]) -> None:
-        """Load each route's destinations for the batch at once, then start its sends."""
-        if not leased:
-            return
-        by_route: defaultdict[Route, list[Leased]] = defaultdict(list)
+    async def _destinations(
+        self, session: AsyncSession, leased: Sequence[Leased]
+    ) -> dict[Route, Mapping[Any, Any]]:
+        """Each route's destinations of the batch, loaded at once."""
+        wanted: defaultdict[Route, set[Any]] = defaultdict(set)
         for message in leased:
-            by_route[message.route].append(message)
-        async with self._database.transaction() as session:
-            found = {
-                route: await self._couriers[route].destinations(
-                    session, {m.destination_id for m in messages}
-                )
-                for route, messages in by_route.items()
-            }
-        for route, messages in by_route.items():
-            for message in messages:
-                destination = found[route].get(message.destination_id)
-                task = asyncio.create_task(self._attempt(message, destination))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-        self._metrics.outbox_in_flight.set(len(self._in_flight))
+            wanted[message.route].add(message.destination_id)
+        return {
+            route: await self._couriers[route].destinations(session, ids)
+            for route, ids in wanted.items()
+        }
+
+    def _start(
+        self, leased: Sequence[Leased], destinations: Mapping[Route, Mapping[Any, Any]]
+    ) -> None:
+        for message in leased:
+            destination = destinations[message.route].get(message.destination_id)
+            task = asyncio.create_task(self._attempt(message, destination))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        if leased:
+            self._metrics.outbox_in_flight.set(len(self._in_flight))
 
     async def _attempt(self, message: Leased, destination: Any) -> None:
         started_at = datetime.now(UTC)
@@ -177,10 +203,9 @@ class Sender:
             )
             return Outcome(UNREACHABLE, response=type(exc).__name__)
 
-    async def _record_finished(self) -> None:
-        if not self._done:
-            return
-        done, self._done = self._done, []
+    async def _record(
+        self, session: AsyncSession, done: Sequence[Attempted]
+    ) -> list[store.Decision]:
         jitter = self._settings.retry_jitter
         decisions = [
             store.Decision(
@@ -199,17 +224,10 @@ class Sender:
         by_route: defaultdict[Route, list[Attempted]] = defaultdict(list)
         for attempted in done:
             by_route[attempted.message.route].append(attempted)
-        try:
-            async with self._database.transaction() as session:
-                await store.record(session, decisions)
-                for route, attempts in by_route.items():
-                    await self._couriers[route].after(session, attempts)
-        except BaseException:
-            # Not recorded: kept for the next round (the restarted loop's leases run out and
-            # the messages are sent again, which at least once allows).
-            self._done[:0] = done
-            raise
-        self._count(decisions)
+        await store.record(session, decisions)
+        for route, attempts in by_route.items():
+            await self._couriers[route].after(session, attempts)
+        return decisions
 
     def _count(self, decisions: Sequence[store.Decision]) -> None:
         now = datetime.now(UTC)

@@ -11,5 +11,5 @@ applies to what is still waiting.
 
 # The service secret's purpose (app/core/service_secret.py) that endpoint secrets are sealed
 # for: a sealed value opens for this purpose only.
-SECRET_PURPOSE = "webhook-secret"  # noqa: S105 (a name, not a secret; bench/outbox.py uses it too)
+SECRET_PURPOSE = "webhook-secret"  # noqa: S105 (a name, not a secret)
 OBJECT_TYPE = "webhook_endpoint"

@@ -134,6 +134,20 @@ def upgrade() -> None:
         postgresql_where="status = 'pending'",
     )
     op.create_index(
+        "ix_outbox_messages_pending",
+        "outbox_messages",
+        ["destination_id", "due_at"],
+        unique=False,
+        postgresql_where="status = 'pending'",
+    )
+    op.create_index(
+        "ix_outbox_messages_in_flight",
+        "outbox_messages",
+        ["destination_id"],
+        unique=False,
+        postgresql_where="status = 'pending' AND leased_until IS NOT NULL",
+    )
+    op.create_index(
         "ix_outbox_messages_request",
         "outbox_messages",
         ["request_id", "created_at", "id"],
@@ -285,6 +299,16 @@ def downgrade() -> None:
     op.drop_table("ack_links")
     op.drop_index(op.f("ix_webhook_endpoints_agency_id"), table_name="webhook_endpoints")
     op.drop_table("webhook_endpoints")
+    op.drop_index(
+        "ix_outbox_messages_in_flight",
+        table_name="outbox_messages",
+        postgresql_where="status = 'pending' AND leased_until IS NOT NULL",
+    )
+    op.drop_index(
+        "ix_outbox_messages_pending",
+        table_name="outbox_messages",
+        postgresql_where="status = 'pending'",
+    )
     op.drop_index(
         "ix_outbox_messages_request",
         table_name="outbox_messages",
