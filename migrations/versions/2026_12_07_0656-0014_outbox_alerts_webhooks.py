@@ -134,25 +134,11 @@ def upgrade() -> None:
         postgresql_where="status = 'pending'",
     )
     op.create_index(
-        "ix_outbox_messages_pending",
+        "ix_outbox_messages_request_pending",
         "outbox_messages",
-        ["destination_id", "due_at"],
+        ["request_id"],
         unique=False,
-        postgresql_where="status = 'pending'",
-    )
-    op.create_index(
-        "ix_outbox_messages_in_flight",
-        "outbox_messages",
-        ["destination_id"],
-        unique=False,
-        postgresql_where="status = 'pending' AND leased_until IS NOT NULL",
-    )
-    op.create_index(
-        "ix_outbox_messages_request",
-        "outbox_messages",
-        ["request_id", "created_at", "id"],
-        unique=False,
-        postgresql_where="request_id IS NOT NULL",
+        postgresql_where="status = 'pending' AND request_id IS NOT NULL",
     )
     op.create_table(
         "webhook_endpoints",
@@ -188,7 +174,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.Column("created_by", sa.Uuid(), nullable=False),
         sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("disabled_reason", sa.String(length=200), nullable=True),
@@ -300,19 +286,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_webhook_endpoints_agency_id"), table_name="webhook_endpoints")
     op.drop_table("webhook_endpoints")
     op.drop_index(
-        "ix_outbox_messages_in_flight",
+        "ix_outbox_messages_request_pending",
         table_name="outbox_messages",
-        postgresql_where="status = 'pending' AND leased_until IS NOT NULL",
-    )
-    op.drop_index(
-        "ix_outbox_messages_pending",
-        table_name="outbox_messages",
-        postgresql_where="status = 'pending'",
-    )
-    op.drop_index(
-        "ix_outbox_messages_request",
-        table_name="outbox_messages",
-        postgresql_where="request_id IS NOT NULL",
+        postgresql_where="status = 'pending' AND request_id IS NOT NULL",
     )
     op.drop_index(
         "ix_outbox_messages_due",
