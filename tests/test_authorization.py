@@ -9,7 +9,6 @@ own (made by the global desk over REST), so one caller's change never decides an
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import string
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import Party, World, request_body
+from tests.waiting import eventually
 
 # Who is asking, in a world where FR's unit has sent a request to DE.
 WHO: dict[str, Callable[[World], Party]] = {
@@ -147,15 +147,19 @@ class Scene:
         endpoint = await self.webhook_endpoint()
         await self.request()
         ncb = self.world("DE", Role.NCB)
-        for _ in range(200):
+        attempted: list[str] = []
+
+        async def first_attempt_over() -> bool:
             answer = await self.client.get(
                 f"/v1/webhook-endpoints/{endpoint}/messages", headers=ncb.headers
             )
             items = answer.json()["items"]
             if items and items[0]["attempts"]:
-                return f"{endpoint}/messages/{items[0]['id']}"
-            await asyncio.sleep(0.05)
-        raise AssertionError("setup: the message was never attempted")
+                attempted.append(items[0]["id"])
+            return bool(attempted)
+
+        await eventually(first_attempt_over, within=10)
+        return f"{endpoint}/messages/{attempted[0]}"
 
 
 Make = Callable[[Scene, Party], Awaitable[tuple[str, Any]]]
