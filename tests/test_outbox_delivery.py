@@ -111,6 +111,44 @@ async def test_a_hanging_destination_holds_its_share_only(
 
 
 @pytest.mark.slow
+async def test_dead_destinations_beyond_the_senders_places_do_not_starve_the_live_one(
+    database_url: str, settings: Settings, world: World, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Three destinations that hang, due first, could hold all four places of the sender for
+    the whole send timeout (a minute here); a send that hangs frees its place within a
+    second, so the answering destination's messages all go meanwhile."""
+    secret_file = tmp_path / "service-secret.key"
+    secret = ServiceSecret(secret_file)
+    gate = asyncio.Event()
+    async with HttpReceiver() as receiver:
+        stuck: list[str] = []
+        for name in ("/a", "/b", "/c"):
+            receiver.routes[name] = held(gate)
+            stuck += await write(db, await endpoint(db, world, secret, receiver.url(name)), 4)
+        fine = await write(db, await endpoint(db, world, secret, receiver.url("/answers")), 8)
+        config = sending(
+            settings,
+            secret_file,
+            outbox_per_destination=2,
+            outbox_concurrency=4,
+            send_timeout=timedelta(seconds=60),
+        )
+        async with running_server(database_url, config):
+
+            async def answered() -> bool:
+                return (await statuses(db, fine))["sent"] == len(fine)
+
+            await eventually(answered, within=20)
+            # Each dead destination still had no more than its share.
+            assert all(receiver.most_open[name] == 2 for name in ("/a", "/b", "/c"))
+            gate.set()
+
+            async def caught_up() -> bool:
+                return (await statuses(db, stuck))["sent"] == len(stuck)
+
+            await eventually(caught_up)
+
+
 async def test_an_instance_killed_mid_batch_loses_nothing_and_resends_with_the_same_id(
     database_url: str, world: World, db: asyncpg.Connection, tmp_path: Path
 ) -> None:

@@ -396,7 +396,12 @@ class OutboxSettings(BaseSettings):
         "instance of the deployment must keep it on.",
     )
     outbox_concurrency: int = Field(
-        default=64, ge=1, le=4096, description="Messages this instance sends at once."
+        default=64,
+        ge=1,
+        le=4096,
+        description="Messages this instance sends at once. A send still unanswered after a "
+        "second stops counting (its destination's share still bounds it), up to four times "
+        "this many in all: dead destinations never leave the live ones fewer places.",
     )
     outbox_per_destination: int = Field(
         default=8,
@@ -406,6 +411,12 @@ class OutboxSettings(BaseSettings):
         "slow or dead destination holds at most this many of the senders' places, so it never "
         "delays the others.",
     )
+
+    @property
+    def most_sends_at_once(self) -> int:
+        """The ceiling on this instance's sends, slow ones included (sockets, tasks)."""
+        return 4 * self.outbox_concurrency
+
     outbox_lease: Duration = Field(
         default=timedelta(seconds=60),
         gt=timedelta(0),

@@ -119,7 +119,7 @@ class OutboundHttp:
         send only, so that the event loop is running."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self.settings.outbox_concurrency,
+                limit=self.settings.most_sends_at_once,
                 ttl_dns_cache=60,
                 socket_factory=self._socket,
             )

@@ -3,11 +3,13 @@ through its route's courier, and records how each attempt went.
 
 Sends run side by side (RELAY247_OUTBOX_CONCURRENCY of them), each bounded by
 RELAY247_SEND_TIMEOUT, and no destination gets more than RELAY247_OUTBOX_PER_DESTINATION of
-them (store.lease), so a slow or dead one costs the others nothing. Outcomes are recorded in
-batches, as sends finish, in the same transaction as the next lease. The loop looks for work
-when this instance commits messages (the local SIGNAL), when a send finishes and frees a
-place, when the nearest retry is due, and at least every RELAY247_OUTBOX_POLL_INTERVAL
-(messages another instance wrote).
+them (store.lease), so a slow or dead one costs the others nothing: a send still waiting after
+_SLOW_AFTER stops counting against the instance's places (its destination's share still
+bounds it), so that dead destinations, however many, never leave the live ones fewer places.
+Outcomes are recorded in batches, as sends finish, in the same transaction as the next lease.
+The loop looks for work when this instance commits messages (the local SIGNAL), when a send
+finishes or turns slow and frees a place, when the nearest retry is due, and at least every
+RELAY247_OUTBOX_POLL_INTERVAL (messages another instance wrote).
 
 If the loop fails or the instance dies, the sends in flight are abandoned: their leases run
 out and the messages are taken again, by this instance after its restart or by another.
@@ -45,6 +47,9 @@ _TIMER_SLACK = 0.002
 # destination has its share in flight elsewhere) when nothing of ours is in flight.
 _RETRY_HELD = 0.05
 _NO_DISK_WAIT = text("SET LOCAL synchronous_commit = off")
+# A healthy destination answers well within this; a send still waiting after it frees its place
+# for others (see the module's docstring).
+_SLOW_AFTER = 1.0
 # How often the backlog (queued, how late) is counted for /metrics and /readyz.
 _BACKLOG_EVERY = 5.0
 
@@ -62,7 +67,8 @@ class Sender:
         self._settings = settings
         self._metrics = metrics
         self._woken = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
+        # Each send in flight, and when it started (monotonic).
+        self._in_flight: dict[asyncio.Task[None], float] = {}
         self._done: list[Attempted] = []
         self._backlog = store.Backlog(queued={}, oldest_due_seconds=0.0)
         self._backlog_read_at = 0.0
@@ -92,20 +98,39 @@ class Sender:
         try:
             while True:
                 self._woken.clear()
-                room = self._settings.outbox_concurrency - len(self._in_flight)
+                room = self._room()
                 leased, destinations = await self._round(room)
                 self._start(leased, destinations)
                 await self._count_backlog()
                 beat()
-                wait = poll  # a finishing send wakes the loop, and a commit of messages here
+                # A finishing send wakes the loop, and so does a commit of messages here.
                 if not self._in_flight or len(leased) < room:
                     wait = await self._until_nearest(poll)
+                else:
+                    wait = min(poll, self._until_one_slows())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._woken.wait(), timeout=wait)
         finally:
             for task in self._in_flight:
                 task.cancel()
             self._in_flight.clear()
+
+    def _room(self) -> int:
+        """How many more sends may start: the concurrency less the sends not yet slow, within
+        the ceiling on all of them."""
+        concurrency = self._settings.outbox_concurrency
+        slow_since = time.monotonic() - _SLOW_AFTER
+        busy = sum(1 for started in self._in_flight.values() if started > slow_since)
+        ceiling = self._settings.most_sends_at_once - len(self._in_flight)
+        return max(min(concurrency - busy, ceiling), 0)
+
+    def _until_one_slows(self) -> float:
+        """Seconds until the oldest send that still holds a place turns slow and frees it."""
+        now = time.monotonic()
+        holding = [started for started in self._in_flight.values() if started > now - _SLOW_AFTER]
+        if not holding:  # every place is free again, or the ceiling holds: look as usual
+            return self._settings.outbox_poll_interval.total_seconds()
+        return min(holding) + _SLOW_AFTER - now + _TIMER_SLACK
 
     async def _round(self, room: int) -> tuple[list[Leased], dict[Route, Mapping[Any, Any]]]:
         """One transaction, one commit: record what finished since the last round, lease up
@@ -168,10 +193,13 @@ class Sender:
         for message in leased:
             destination = destinations[message.route].get(message.destination_id)
             task = asyncio.create_task(self._attempt(message, destination))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._in_flight[task] = time.monotonic()
+            task.add_done_callback(self._forget)
         if leased:
             self._metrics.outbox_in_flight.set(len(self._in_flight))
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
 
     async def _attempt(self, message: Leased, destination: Any) -> None:
         started_at = datetime.now(UTC)
