@@ -1,0 +1,143 @@
+"""Every page, as each role reads it, in the light and the dark theme, in a real browser
+against a real server: axe-core finds no WCAG 2.2 AA violation (contrast included), and no
+page logs an error or has anything refused by its CSP. The theme follows the system until the
+reader chooses one in the header, which is kept and applied before the first paint."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from playwright.async_api import Page, expect
+
+from app.core.database import Database
+from app.models.enums import Role
+from tests.browser import follow_sign_in_link, screenshot
+from tests.browser.a11y import (
+    THEMES,
+    PageWatch,
+    accessibility_violations,
+    shown_theme,
+    use_system_theme,
+    watch,
+)
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer
+from tests.deadlines import STEP_SECONDS, bring_due
+from tests.factories import Party, World, make_national_auditor
+from tests.test_escalation import use_policy
+
+WAIT_MS = 10_000
+pytestmark = pytest.mark.slow
+
+
+async def visit_in_both_themes(
+    page: Page, server: RunningServer, path: str, watched: PageWatch, *, loaded: bool = True
+) -> list[str]:
+    """Open ``path`` in each theme (left to the system), once it has read its data; what axe
+    finds and what the page logged as errors."""
+    problems: list[str] = []
+    for theme in THEMES:
+        await use_system_theme(page, theme)
+        await page.goto(f"{server.http}{path}")
+        if loaded:
+            await page.wait_for_selector("body[data-loaded='true']", timeout=WAIT_MS)
+        assert await shown_theme(page) == theme
+        problems += [f"{path} ({theme}): {v}" for v in await accessibility_violations(page)]
+    problems += [f"{path}: {error}" for error in watched.errors]
+    watched.errors.clear()
+    return problems
+
+
+async def signed_in_as(page: Page, server: RunningServer, party: Party) -> None:
+    await follow_sign_in_link(page, server, party)
+    await page.wait_for_url(lambda url: "/web/" in url and "/sign-in" not in url)
+
+
+async def test_every_page_passes_axe_and_logs_no_error_in_both_themes(
+    server: RunningServer, world: World, page: Page, database: Database, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        await use_policy(client, world, *[STEP_SECONDS] * 4)  # DE's desk
+        late = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+        routine = await submit_request(client, world.unit("FR"), "DE", priority="routine")
+    await bring_due(db, late["id"], "ack")  # escalated: the network lists it
+    watched = await watch(page)
+    problems: list[str] = []
+
+    # Signed out: the sign-in page, and an acknowledge link's page (here, one that is unknown).
+    problems += await visit_in_both_themes(page, server, "/web/sign-in", watched, loaded=False)
+    problems += await visit_in_both_themes(page, server, "/ack/not-a-link", watched, loaded=False)
+
+    request_page = f"/web/requests/{routine['id']}"
+    pages_of: list[tuple[Party, list[str]]] = [
+        (world.desk("DE"), ["/web/", request_page, "/web/contacts"]),
+        (world.unit("FR"), ["/web/", request_page]),
+        (world("DE", Role.NCB), ["/web/", "/web/roster", "/web/agreements", request_page]),
+        (world.gs, ["/web/", "/web/network", request_page]),
+        (world.auditor, ["/web/audit"]),
+        (await make_national_auditor(database, world, "DE"), ["/web/audit"]),
+    ]
+    for party, paths in pages_of:
+        await signed_in_as(page, server, party)
+        for path in paths:
+            problems += await visit_in_both_themes(page, server, path, watched)
+    assert problems == []
+
+
+async def test_the_chosen_theme_is_kept_and_applied_before_the_first_paint(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    watched = await watch(page)
+    # The theme the page has when its body first appears, before any paint.
+    await page.add_init_script(
+        """
+        new MutationObserver((changes, observer) => {
+          if (!document.body) return;
+          window.__themeAtBody = document.documentElement.dataset.theme ?? null;
+          observer.disconnect();
+        }).observe(document, { childList: true, subtree: true });
+        """
+    )
+    await use_system_theme(page, "light")
+    await signed_in_as(page, server, world.desk("DE"))
+    await page.wait_for_selector("body[data-loaded='true']", timeout=WAIT_MS)
+    choice = page.get_by_label("Theme")
+    await expect(choice).to_have_value("system")
+    assert await shown_theme(page) == "light"
+
+    await choice.select_option("dark")
+    assert await shown_theme(page) == "dark"
+    await page.reload()
+    await page.wait_for_selector("body[data-loaded='true']", timeout=WAIT_MS)
+    assert await page.evaluate("window.__themeAtBody") == "dark"
+    await expect(page.get_by_label("Theme")).to_have_value("dark")
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgba(0, 0, 0, 0)"  # the page's paper is the root's
+    paper = await page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert paper == "rgb(15, 20, 25)"  # --paper of the dark set
+
+    # Chosen, it no longer follows the system; "System" follows it again, live.
+    await use_system_theme(page, "light")
+    assert await shown_theme(page) == "dark"
+    await page.get_by_label("Theme").select_option("system")
+    assert await shown_theme(page) == "light"
+    await use_system_theme(page, "dark")
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    assert await page.evaluate("localStorage.getItem('relay247.theme')") == "system"
+    assert watched.errors == []
+
+
+async def test_dark_screens_of_the_queue_and_a_request(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    async with http(server.http) as client:
+        await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+        created = await submit_request(client, world.unit("FR"), "DE", priority="urgent")
+    await use_system_theme(page, "dark")
+    await signed_in_as(page, server, world.desk("DE"))
+    await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
+    await expect(page.locator("#queue-rows tr")).to_have_count(2)
+    await screenshot(page, "queue-dark")
+    await page.goto(f"{server.http}/web/requests/{created['id']}")
+    await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
+    await screenshot(page, "request-dark")
