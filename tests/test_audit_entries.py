@@ -222,3 +222,21 @@ async def test_an_entry_sealed_while_listed_is_still_listed(
             )
             assert answer.status_code == 200
             assert [entry["object_id"] for entry in answer.json()["items"]] == [created["id"]]
+
+
+async def test_newest_first_pages_go_back_along_the_chain_after_the_unsealed(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        for _ in range(3):
+            await exchange(client, world, "FR", "DE")
+        await all_sealed(db)
+        sealed = int(await db.fetchval("SELECT count(*) FROM audit_entries"))
+        paged = await read_all(client, world.auditor, limit=4, order="newest")
+    # The first page's own listing is not sealed yet when the next pages are read: each page
+    # is newest first, and together they hold the whole chain once, from its end back.
+    positions = [entry["chain_position"] for entry in paged if entry["sealed"]]
+    assert positions[:sealed] == list(range(sealed, 0, -1))
+    assert len(positions) == len(set(positions))
+    times = [entry["occurred_at"] for entry in paged[:4]]
+    assert times == sorted(times, reverse=True)

@@ -4,7 +4,7 @@ checkpoint or a receipt needs to verify it (the public keys)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -58,11 +58,20 @@ async def list_entries(
     filters: AuditFilters,
     cursor: Annotated[Annotated[str, Text(max_length=512)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    order: Annotated[
+        Literal["oldest", "newest"],
+        Query(
+            description="`oldest` (the default) follows the chain; `newest` starts with what "
+            "is not sealed yet, then goes back along the chain (its cursor goes on backwards)."
+        ),
+    ] = "oldest",
 ) -> AuditEntryPage:
     """The audit trail, for auditors: a network-wide auditor sees every entry, a national
     auditor those concerning its country (asking for another country is refused). Each read
     is itself audited (`audit.listed`)."""
-    return await entries.list_entries(session, actor, filters, cursor=cursor, limit=limit)
+    return await entries.list_entries(
+        session, actor, filters, cursor=cursor, limit=limit, newest_first=order == "newest"
+    )
 
 
 @router.get("/public-keys", response_model=AuditPublicKeyList)

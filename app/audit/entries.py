@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app.audit.query import OBJECT_TYPE, AuditFilter, authorize, conditions
 from app.audit.schemas import AuditEntryOut, AuditEntryPage
-from app.core.pagination import SequenceCursor
+from app.core.pagination import CURSOR_INT_MAX, SequenceCursor
 from app.identity.auth import Actor
 from app.models import AuditEntry
 
@@ -47,8 +47,11 @@ async def list_entries(
     *,
     cursor: str | None,
     limit: int,
+    newest_first: bool = False,
 ) -> AuditEntryPage:
     filters = authorize(actor, filters)
+    if newest_first:
+        return await _newest_first(session, actor, filters, cursor=cursor, limit=limit)
     after = SequenceCursor.decode(cursor).last_id if cursor else 0
     wanted = conditions(actor, filters)
     # One statement, so one snapshot: with two, an entry sealed between them would be in
@@ -83,6 +86,17 @@ async def list_entries(
         unsealed = sorted(
             (entry for entry in rows if entry.chain_position is None), key=lambda e: e.id
         )[: limit - len(page)]
+    await _record_listing(session, actor, filters, after, len(page) + len(unsealed))
+    return AuditEntryPage(
+        items=[view(entry) for entry in [*page, *unsealed]],
+        next_cursor=SequenceCursor(last).encode() if more else None,
+        resume_cursor=SequenceCursor(last).encode(),
+    )
+
+
+async def _record_listing(
+    session: AsyncSession, actor: Actor, filters: AuditFilter, after: int, shown: int
+) -> None:
     await audit.record(
         session,
         actor,
@@ -90,10 +104,52 @@ async def list_entries(
         object_type=OBJECT_TYPE,
         object_id="entries",
         countries=(filters.country,),
-        details={**filters.described(), "after": after, "shown": len(page) + len(unsealed)},
+        details={**filters.described(), "after": after, "shown": shown},
     )
+
+
+async def _newest_first(
+    session: AsyncSession, actor: Actor, filters: AuditFilter, *, cursor: str | None, limit: int
+) -> AuditEntryPage:
+    """What an auditor opening the page wants first: the newest. The first page starts with
+    what is not sealed yet (newest first), then the chain backwards; a cursor goes on before
+    the oldest position shown (entries newer than the first page are the next search's).
+    ``resume_cursor`` is the oldest-first one that reads on after the newest sealed entry."""
+    wanted = conditions(actor, filters)
+    before = SequenceCursor.decode(cursor).last_id if cursor else None
+    unsealed: list[AuditEntry] = []
+    if before is None:
+        unsealed = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.chain_position.is_(None), *wanted)
+                .order_by(AuditEntry.id.desc())
+                .limit(limit)
+            )
+        )
+    sealed_query = select(AuditEntry).where(AuditEntry.chain_position.is_not(None), *wanted)
+    if before is not None:
+        sealed_query = sealed_query.where(AuditEntry.chain_position < before)
+    room = limit - len(unsealed)
+    sealed = list(
+        await session.scalars(
+            sealed_query.order_by(AuditEntry.chain_position.desc()).limit(room + 1)
+        )
+    )
+    more = len(sealed) > room or (len(unsealed) == limit and before is None)
+    page = sealed[:room]
+    oldest = page[-1].chain_position if page else before
+    newest = await session.scalar(
+        select(AuditEntry.chain_position)
+        .where(AuditEntry.chain_position.is_not(None))
+        .order_by(AuditEntry.chain_position.desc())
+        .limit(1)
+    )
+    await _record_listing(session, actor, filters, before or 0, len(unsealed) + len(page))
     return AuditEntryPage(
-        items=[view(entry) for entry in [*page, *unsealed]],
-        next_cursor=SequenceCursor(last).encode() if more else None,
-        resume_cursor=SequenceCursor(last).encode(),
+        items=[view(entry) for entry in [*unsealed, *page]],
+        next_cursor=SequenceCursor(oldest if oldest is not None else CURSOR_INT_MAX).encode()
+        if more
+        else None,
+        resume_cursor=SequenceCursor(newest or 0).encode(),
     )

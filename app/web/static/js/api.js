@@ -77,3 +77,50 @@ export function showProblem(error, box = document.getElementById("problem")) {
 export function clearProblem(box = document.getElementById("problem")) {
   if (box) box.hidden = true;
 }
+
+// An action's refusal shown where it was taken, not only in the page's banner at the top
+// (off-screen on a long page): the action's container (its form, its row, its section) gets
+// a problem box of its own (role=alert, read out at once), and each of the problem's
+// `errors` marks its field (aria-invalid, described by the box). One mechanism for every
+// page: `await attempt(container, async () => ...)`.
+export async function attempt(container, work) {
+  clearProblemAt(container);
+  try {
+    return await work();
+  } catch (error) {
+    showProblemAt(container, error);
+    return undefined;
+  }
+}
+
+export function showProblemAt(container, error) {
+  let box = container.querySelector(":scope > .problem.at-action");
+  if (!box) {
+    box = document.createElement("p");
+    box.className = "problem at-action";
+    box.setAttribute("role", "alert");
+    box.id = `${container.id || "action"}-problem-${Math.random().toString(36).slice(2, 8)}`;
+    container.append(box);
+  }
+  showProblem(error, box);
+  const problem = error instanceof ApiError ? error.problem : {};
+  for (const item of problem.errors ?? []) {
+    const name = [...(item.loc ?? [item.field])].reverse().find((part) => typeof part === "string");
+    const field = name && container.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!field) continue;
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", [field.getAttribute("aria-describedby"), box.id].filter(Boolean).join(" "));
+  }
+}
+
+export function clearProblemAt(container) {
+  const box = container.querySelector(":scope > .problem.at-action");
+  if (!box) return;
+  for (const field of container.querySelectorAll("[aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+    const rest = (field.getAttribute("aria-describedby") ?? "").split(" ").filter((id) => id && id !== box.id);
+    if (rest.length) field.setAttribute("aria-describedby", rest.join(" "));
+    else field.removeAttribute("aria-describedby");
+  }
+  box.remove();
+}

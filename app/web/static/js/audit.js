@@ -1,10 +1,10 @@
 // The audit trail for auditors: a search over GET /v1/audit/entries' filters, read a page at
-// a time (next_cursor), and the same filters as export links (GET /v1/audit/export). The
-// filters live in the page's address too, so a search can be reloaded, bookmarked or sent.
+// a time, newest first (order=newest, next_cursor), and the same filters as export links
+// (GET /v1/audit/export). The filters live in the page's address too, so a search can be reloaded, bookmarked or sent.
 // The API decides what each auditor sees: a national auditor asking for another country is
 // told why not, in the service's own words.
 
-import { api, clearProblem, query, showProblem } from "./api.js";
+import { api, clearProblemAt, query, showProblemAt } from "./api.js";
 import { el, time, words } from "./dom.js";
 
 const FILTERS = ["since", "until", "country", "request_id", "action"];
@@ -89,11 +89,12 @@ function row(entry) {
   );
 }
 
+// A refusal is shown under the search form that asked.
 async function readPage() {
-  clearProblem();
+  clearProblemAt(form);
   more.disabled = true;
   try {
-    const answer = await api(query("/v1/audit/entries", { ...filters, cursor, limit: PAGE_SIZE }));
+    const answer = await api(query("/v1/audit/entries", { ...filters, cursor, limit: PAGE_SIZE, order: "newest" }));
     tbody.append(...answer.items.map(row));
     shown += answer.items.length;
     cursor = answer.next_cursor;
@@ -103,7 +104,7 @@ async function readPage() {
   } catch (error) {
     more.hidden = true;
     summary.textContent = "";
-    showProblem(error);
+    showProblemAt(form, error);
   } finally {
     more.disabled = false;
     document.body.dataset.loaded = "true";
@@ -131,6 +132,15 @@ form.addEventListener("reset", () => {
 });
 more.addEventListener("click", readPage);
 
-const initial = fromAddress();
+// The page opens on today (from the browser's midnight), newest first; a search in the
+// address (a reload, a link) is kept as it is.
+function today() {
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
+  return { since: midnight.toISOString() };
+}
+
+const asked = fromAddress();
+const initial = Object.keys(asked).length ? asked : today();
 fillForm(initial);
 search(initial);

@@ -3,7 +3,7 @@
 // events (request-rows.js).
 
 import { alerts } from "./alerts.js";
-import { allPages, api, clearProblem, showProblem } from "./api.js";
+import { allPages, api, attempt, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { ACKNOWLEDGE_FROM, OPEN, RECEIVE_FROM } from "./lifecycle.js";
@@ -26,7 +26,7 @@ function row(request) {
   if (request.response_breached_at) flags.push(el("span", { class: "flag overdue" }, "response late"));
   const acknowledge =
     ACKNOWLEDGE_FROM.has(request.status) && isTargetSide(request)
-      ? el("button", { type: "button", class: "ack", onclick: () => acknowledgeRequest(id) }, "Acknowledge")
+      ? el("button", { type: "button", class: "ack", onclick: (event) => acknowledgeRequest(id, event.currentTarget.closest("td")) }, "Acknowledge")
       : null;
   return el(
     "tr",
@@ -64,15 +64,13 @@ const rows = new RequestRows({
   changed,
 });
 
-async function acknowledgeRequest(id) {
-  clearProblem();
-  try {
+// A refusal is shown in the row's own cell, beside the button that was pressed.
+async function acknowledgeRequest(id, cell) {
+  await attempt(cell, async () => {
     const answer = await api(`/v1/requests/${id}/ack`, { method: "POST" });
     const known = rows.requests.get(id);
     if (known) rows.update({ ...known, status: answer.status, acknowledged_at: answer.acknowledged_at });
-  } catch (error) {
-    showProblem(error);
-  }
+  });
 }
 
 function onEvent(frame) {

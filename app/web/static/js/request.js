@@ -3,7 +3,7 @@
 
 import { alerts } from "./alerts.js";
 import { loadAlerted } from "./alerted.js";
-import { allPages, api, clearProblem, showProblem } from "./api.js";
+import { ApiError, allPages, api, attempt, showProblem, showProblemAt } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
 import { RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
@@ -87,21 +87,20 @@ function renderRequest(request) {
 }
 
 async function act(action) {
-  clearProblem();
+  const form = document.getElementById("action-form");
   const reasonBox = document.getElementById("action-reason");
   const reason = reasonBox.value.trim();
   if (REASON_REQUIRED.has(action) && !reason) {
-    showProblem(new Error(`Say why you ${words(action)}: the reason is kept in the history.`));
+    const detail = `Say why you ${words(action)}: the reason is kept in the history.`;
+    showProblemAt(form, new ApiError(422, { detail, errors: [{ loc: ["body", "reason"], msg: "required" }] }));
     reasonBox.focus();
     return;
   }
-  try {
+  await attempt(form, async () => {
     await api(`/v1/requests/${requestId}/actions/${action}`, { method: "POST", json: reason ? { reason } : {} });
     reasonBox.value = "";
     await Promise.all([loadRequest(), loadHistory()]);
-  } catch (error) {
-    showProblem(error);
-  }
+  });
 }
 
 function renderMessages(messages) {
@@ -166,24 +165,20 @@ async function guarded(load) {
 
 document.getElementById("message-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  clearProblem();
   const box = document.getElementById("message-text");
-  try {
+  await attempt(document.getElementById("message-form"), async () => {
     await api(`/v1/requests/${requestId}/messages`, { method: "POST", json: { text: box.value } });
     box.value = "";
     await loadMessages();
-  } catch (error) {
-    showProblem(error);
-  }
+  });
 });
 
 document.getElementById("file-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  clearProblem();
   const input = document.getElementById("file-input");
   const file = input.files[0];
   if (!file) return;
-  try {
+  await attempt(document.getElementById("file-form"), async () => {
     // The name in a header, not the query: a name is content, and a query is written to
     // access logs (RFC 6266 / RFC 8187; ' ( ) * ! are not attr-chars, so they are escaped too).
     const encoded = encodeURIComponent(file.name).replace(
@@ -200,9 +195,7 @@ document.getElementById("file-form").addEventListener("submit", async (event) =>
     });
     input.value = "";
     await loadFiles();
-  } catch (error) {
-    showProblem(error);
-  }
+  });
 });
 
 // A change of holder can change who reads TLP:RED content: a page left open by the previous
