@@ -136,11 +136,23 @@ async def get_request(
     actor: CurrentActor,
     response: Response,
     settings: SettingsOf,
+    content: Annotated[
+        bool,
+        Query(
+            description="`false`: the metadata only (`content` null), which is no content "
+            "read and is not audited: what a page open on the request refreshes when an event "
+            "says its state changed."
+        ),
+    ] = True,
 ) -> RequestDetailOut:
     """The request, with its content if its handling code lets you read it (an audited read).
     The `ETag` is its `version`: send it back as `If-Match` with an action."""
     shown = await views.get(
-        session, actor, request_id, reopen_window=settings.exchange.reopen_window
+        session,
+        actor,
+        request_id,
+        reopen_window=settings.exchange.reopen_window,
+        with_content=content,
     )
     response.headers["ETag"] = etag(shown.version)
     return shown

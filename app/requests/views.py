@@ -57,10 +57,14 @@ def content_of(request: CooperationRequest | RequestCreate) -> dict[str, Any]:
     }
 
 
-def fields_of(request: CooperationRequest, actor: Actor) -> dict[str, Any]:
+def fields_of(
+    request: CooperationRequest, actor: Actor, *, with_content: bool = True
+) -> dict[str, Any]:
+    """The request as ``actor`` sees it; ``with_content=False`` leaves out everything a
+    content read would show (the content, a legal hold's reason unless the actor may hold)."""
     content = (
         RequestContentOut.model_validate(content_of(request))
-        if reads_content(actor, request)
+        if with_content and reads_content(actor, request)
         else None
     )
     hold = (
@@ -156,10 +160,16 @@ async def escalations(session: AsyncSession, request_id: uuid.UUID) -> list[Esca
 
 
 async def get(
-    session: AsyncSession, actor: Actor, request_id: uuid.UUID, *, reopen_window: timedelta
+    session: AsyncSession,
+    actor: Actor,
+    request_id: uuid.UUID,
+    *,
+    reopen_window: timedelta,
+    with_content: bool = True,
 ) -> RequestDetailOut:
     request = await find_visible(session, actor, request_id)
-    if reads_content(actor, request):
+    reading = with_content and reads_content(actor, request)
+    if reading:
         await audit_request(session, actor, "request.read", request)
     allowed = lifecycle.allowed_for(
         actor,
@@ -171,7 +181,7 @@ async def get(
     )
     return RequestDetailOut.model_validate(
         {
-            **fields_of(request, actor),
+            **fields_of(request, actor, with_content=with_content),
             "escalations": await escalations(session, request.id),
             "allowed_actions": allowed,
         }

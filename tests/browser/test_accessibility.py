@@ -141,3 +141,60 @@ async def test_dark_screens_of_the_queue_and_a_request(
     await page.goto(f"{server.http}/web/requests/{created['id']}")
     await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
     await screenshot(page, "request-dark")
+
+
+async def focused(page: Page) -> dict[str, str]:
+    """The focused element's name and how its focus is drawn."""
+    drawn: dict[str, str] = await page.evaluate(
+        """() => {
+          const node = document.activeElement;
+          const style = getComputedStyle(node);
+          return { tag: node.tagName, text: node.textContent.trim(),
+                   outline: style.outlineStyle, width: style.outlineWidth };
+        }"""
+    )
+    return drawn
+
+
+async def tab_to(page: Page, tag: str, text: str, *, limit: int = 40) -> dict[str, str]:
+    """Press Tab until the element ``tag`` named ``text`` has the focus; its focus ring."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        now = await focused(page)
+        if now["tag"] == tag and now["text"] == text:
+            return now
+    raise AssertionError(f"{tag} {text!r} is not reachable by Tab")
+
+
+async def test_a_request_is_acknowledged_and_opened_by_keyboard_alone_in_the_dark(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    watched = await watch(page)
+    await use_system_theme(page, "dark")
+    await signed_in_as(page, server, world.desk("DE"))
+    await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
+    async with http(server.http) as client:
+        created = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+    row = page.locator(f"#request-{created['id']}")
+    await row.wait_for(timeout=WAIT_MS)
+
+    # The skip link first, then on through the header to the row's button: each focus drawn.
+    skip = await tab_to(page, "A", "Skip to content")
+    assert skip["outline"] == "solid"
+    button = await tab_to(page, "BUTTON", "Acknowledge")
+    assert button["outline"] == "solid"
+    assert button["width"] == "3px"
+    await page.keyboard.press("Enter")
+    await expect(row).to_contain_text("acknowledged", timeout=WAIT_MS)
+
+    # On to the row's link (its type), and open the request.
+    link = await tab_to(page, "A", "preservation")
+    assert link["outline"] == "solid"
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{server.http}/web/requests/{created['id']}")
+    await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
+    start = await tab_to(page, "BUTTON", "Start work")
+    assert start["outline"] == "solid"
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#request-status")).to_have_text("in progress", timeout=WAIT_MS)
+    assert watched.errors == []

@@ -147,7 +147,7 @@ async def test_the_request_page_shows_content_thread_files_and_allowed_actions(
 
     # A reason is asked for before a decline is even sent.
     await page.get_by_role("button", name="Decline").click()
-    await expect(page.locator("#problem")).to_contain_text("Say why")
+    await expect(page.locator("#action-form [role=alert]")).to_contain_text("Say why")
     await screenshot(page, "request")
 
 
@@ -364,6 +364,9 @@ async def test_a_red_request_page_left_open_by_its_previous_holder_stops_showing
             headers=world.gs.headers,
         )
         assert handed.status_code == 200, handed.text
-    await expect(page.locator("#content")).to_contain_text("does not let you read", timeout=WAIT_MS)
+    await expect(page.locator("#content")).to_contain_text("changed hands", timeout=WAIT_MS)
     await expect(page.locator("#messages")).not_to_contain_text("The alias", timeout=WAIT_MS)
     await expect(page.locator("#files")).not_to_contain_text("mailbox.txt", timeout=WAIT_MS)
+    # Asked for again, the service decides: the previous holder may read it no more.
+    await page.get_by_role("button", name="Show the content again").click()
+    await expect(page.locator("#content")).to_contain_text("does not let you read", timeout=WAIT_MS)

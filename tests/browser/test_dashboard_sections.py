@@ -236,7 +236,7 @@ async def test_a_national_auditor_is_told_why_not_for_another_country(
 
     await page.get_by_label("Country").fill("FR")
     await page.get_by_role("button", name="Search").click()
-    problem = page.locator("#problem")
+    problem = page.locator("#audit-search [role='alert']")  # beside the search
     await expect(problem).to_contain_text("national_auditor may", timeout=WAIT_MS)
     await expect(problem).to_contain_text("only")
     await expect(page.locator("#entry-rows tr")).to_have_count(0)

@@ -5,7 +5,7 @@ import { alerts } from "./alerts.js";
 import { loadAlerted } from "./alerted.js";
 import { ApiError, allPages, api, attempt, showProblem, showProblemAt } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
-import { RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
+import { OPEN, RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { holder } from "./people.js";
 
@@ -36,7 +36,8 @@ function deadline(due, since) {
   return el("span", { class: "deadline", dataset: { due, since: since ?? "", level } }, text);
 }
 
-function renderRequest(request) {
+// `metadata`: an answer of GET ?content=false, which leaves the content shown as it is.
+function renderRequest(request, { metadata = false } = {}) {
   current = request;
   document.getElementById("request-title").textContent =
     `${words(request.priority)} ${words(request.type)} request from ${request.requesting_country} to ${request.target_country}`;
@@ -60,7 +61,7 @@ function renderRequest(request) {
     ),
   );
   const content = request.content;
-  document.getElementById("content").replaceChildren(
+  if (!metadata) document.getElementById("content").replaceChildren(
     content
       ? el(
           "div",
@@ -74,6 +75,11 @@ function renderRequest(request) {
         )
       : el("p", { class: "empty" }, request.purged_at ? "The content was purged at the end of its retention." : "Its handling code does not let you read the content."),
   );
+  // A final or purged request takes no more messages nor files (the service would refuse):
+  // their forms go.
+  const exchangeOpen = OPEN.includes(request.status) && !request.purged_at;
+  document.getElementById("message-form").hidden = !exchangeOpen;
+  document.getElementById("file-form").hidden = !exchangeOpen;
   const actions = (request.allowed_actions ?? []).filter((action) => !HIDDEN_ACTIONS.has(action));
   document.getElementById("action-buttons").replaceChildren(
     ...actions.map((action) =>
@@ -144,15 +150,28 @@ function renderHistory(steps) {
 
 async function loadRequest() {
   renderRequest(await api(`/v1/requests/${requestId}`));
+  document.getElementById("content-offer")?.remove();
 }
+// The request's state without its content: no content read, nothing audited.
+async function loadState() {
+  renderRequest(await api(`/v1/requests/${requestId}?content=false`), { metadata: true });
+}
+const shownMessages = new Set();
 async function loadMessages() {
-  renderMessages(await allPages(`/v1/requests/${requestId}/messages`));
+  const messages = await allPages(`/v1/requests/${requestId}/messages`);
+  document.getElementById("messages-offer")?.remove();
+  for (const message of messages) shownMessages.add(message.id);
+  renderMessages(messages);
 }
 async function loadFiles() {
   renderFiles(await allPages(`/v1/requests/${requestId}/files`));
 }
+let reasonsShown = false;
 async function loadHistory() {
-  renderHistory(await allPages(`/v1/requests/${requestId}/history`));
+  const steps = await allPages(`/v1/requests/${requestId}/history`);
+  document.getElementById("history-offer")?.remove();
+  reasonsShown = steps.some((step) => step.reason !== null && step.reason !== undefined);
+  renderHistory(steps);
 }
 
 async function guarded(load) {
@@ -199,18 +218,49 @@ document.getElementById("file-form").addEventListener("submit", async (event) =>
 });
 
 // A change of holder can change who reads TLP:RED content: a page left open by the previous
-// holder must not keep showing the thread's texts and the files' names.
+// holder must not keep showing it (the content, the thread's texts, the files' names).
 const HOLDER_CHANGES = new Set(["request.assigned", "request.escalated"]);
+
+// What a push refetches is metadata only (the state without content, the files' list, who was
+// alerted): a content read (the request's content, the thread's texts, the history's reasons)
+// is audited as this person's, so it happens only when they ask for it, by a button here, or
+// by an action of theirs; never because an event arrived while they were away from the screen.
+function offer(listId, label, load) {
+  const list = document.getElementById(listId);
+  const id = `${listId}-offer`;
+  if (document.getElementById(id)) return;
+  const button = el("button", { type: "button", id, class: "secondary offer", onclick: async () => {
+    button.remove();
+    await guarded(load);
+    document.getElementById(listId).focus?.();
+  } }, label);
+  list.before(button);
+}
+
+function shownRed() {
+  return current?.handling_code === "RED" || document.querySelector("#messages .tlp-red, #files .tlp-red") !== null;
+}
+
+function withdrawContent() {
+  document.getElementById("content").replaceChildren(el("p", { class: "empty" }, "The request changed hands: what you may read of it may have changed."));
+  document.getElementById("messages").replaceChildren(el("li", { class: "empty" }, "The request changed hands: the thread is hidden until you show it again."));
+  offer("content", "Show the content again (recorded in the audit trail)", loadRequest);
+  offer("messages", "Show the thread again (recorded in the audit trail)", loadMessages);
+}
 
 function onEvent(frame) {
   alerts.hear(frame);
   if (frame.data?.request_id !== requestId) return;
-  if (frame.event.startsWith("message.")) guarded(loadMessages);
-  else if (frame.event.startsWith("file.")) guarded(loadFiles);
-  else if (HOLDER_CHANGES.has(frame.event)) {
-    guarded(async () => Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory()]));
+  if (frame.event.startsWith("message.")) {
+    if (!shownMessages.has(frame.data.message_id)) offer("messages", "New messages: show them (recorded in the audit trail)", loadMessages);
+  } else if (frame.event.startsWith("file.")) guarded(loadFiles);
+  else {
+    if (HOLDER_CHANGES.has(frame.event) && shownRed()) withdrawContent();
+    guarded(async () => Promise.all([loadState(), loadFiles()]));
+    // The history's reasons are content: read again only when none is shown yet.
+    if (reasonsShown) offer("history", "New steps: show the history (recorded in the audit trail)", loadHistory);
+    else guarded(loadHistory);
   }
-  else guarded(async () => Promise.all([loadRequest(), loadHistory()]));
   if (frame.event.startsWith("request.")) loadAlerted(requestId); // an event may alert someone
 }
 
