@@ -5,13 +5,15 @@ reader chooses one in the header, which is kept and applied before the first pai
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
 from app.core.database import Database
 from app.models.enums import Role
-from tests.browser import follow_sign_in_link, screenshot
+from tests.browser import follow_sign_in_link, screenshot, sign_in
 from tests.browser.a11y import (
     THEMES,
     PageWatch,
@@ -21,9 +23,10 @@ from tests.browser.a11y import (
     watch,
 )
 from tests.clients import http, submit_request
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, running_server
 from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import Party, World, make_national_auditor
+from tests.outage import stoppable_world
 from tests.test_escalation import use_policy
 
 WAIT_MS = 10_000
@@ -187,8 +190,11 @@ async def test_a_request_is_acknowledged_and_opened_by_keyboard_alone_in_the_dar
     await page.keyboard.press("Enter")
     await expect(row).to_contain_text("acknowledged", timeout=WAIT_MS)
 
-    # On to the row's link (its type), and open the request.
-    link = await tab_to(page, "A", "preservation")
+    # The button is gone with the acknowledgement; the keyboard stays on the row, on its link
+    # (its type), which opens the request.
+    await expect(row.locator("a").first).to_be_focused(timeout=WAIT_MS)
+    link = await focused(page)
+    assert link["text"] == "preservation"
     assert link["outline"] == "solid"
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{server.http}/web/requests/{created['id']}")
@@ -197,4 +203,29 @@ async def test_a_request_is_acknowledged_and_opened_by_keyboard_alone_in_the_dar
     assert start["outline"] == "solid"
     await page.keyboard.press("Enter")
     await expect(page.locator("#request-status")).to_have_text("in progress", timeout=WAIT_MS)
+    assert watched.errors == []
+
+
+async def test_the_outage_page_passes_axe_and_opens_the_queue_by_itself_once_back(
+    page: Page, tmp_path: Path
+) -> None:
+    """The page a person gets while the database is down: accessible in both themes (no
+    timed refresh under the reader: it asks in the background), and it turns into the queue
+    by itself once the database answers again."""
+    watched = await watch(page)
+    async with (
+        stoppable_world(tmp_path / "outage") as (postgres, world),
+        running_server(postgres.url) as server,
+    ):
+        await sign_in(page, server, world.desk("DE"))
+        await postgres.stop()
+        problems = await visit_in_both_themes(page, server, "/web/", watched, loaded=False)
+        assert await page.get_attribute("body", "data-page") == "unavailable"
+        assert problems == []
+        await expect(page.locator("#retry-status")).to_contain_text(
+            "Still unavailable", timeout=WAIT_MS
+        )
+
+        await postgres.start()
+        await page.wait_for_selector("body[data-page='queue'][data-loaded='true']", timeout=30_000)
     assert watched.errors == []

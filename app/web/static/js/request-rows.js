@@ -110,7 +110,9 @@ export class RequestRows {
         }
       }
       this.tbody.insertBefore(fresh, next);
-      if (focused) fresh.querySelector(focused.tagName === "BUTTON" ? "button" : "a")?.focus();
+      // The keyboard keeps its place: on the same control, else (an Acknowledge button gone
+      // once used) on the row's link.
+      if (focused) (fresh.querySelector(focused.tagName === "BUTTON" ? "button" : "a") ?? fresh.querySelector("a"))?.focus();
       tickDeadlines(fresh);
     }
     this.changed();
