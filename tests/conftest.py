@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import itertools
 import os
+import random
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -56,10 +57,16 @@ os.environ["RELAY247_DATA_DIR"] = str(_DATA_DIR)
 # Ports for the tests' servers: each worker takes its own block below Linux's ephemeral range
 # (32768-60999), so a port found free here is never taken meanwhile by another worker's server
 # or by a port the kernel hands out, before the server that was to bind it does.
+# Each run starts at a random place in its block: test runs of other checkouts on this machine
+# use the same blocks, and a server of theirs answering on a port ours failed to bind would
+# pass for ours.
 _PORT_BLOCK = 2000
 _WORKER_NUMBER = int(_WORKER[2:]) if _WORKER.startswith("gw") else 0
-_ports = itertools.cycle(
-    range(12000 + _WORKER_NUMBER * _PORT_BLOCK, 12000 + (_WORKER_NUMBER + 1) * _PORT_BLOCK)
+_BLOCK_START = 12000 + _WORKER_NUMBER * _PORT_BLOCK
+_FIRST_PORT = _BLOCK_START + random.randrange(_PORT_BLOCK)
+_ports = itertools.chain(
+    range(_FIRST_PORT, _BLOCK_START + _PORT_BLOCK),
+    itertools.cycle(range(_BLOCK_START, _BLOCK_START + _PORT_BLOCK)),
 )
 
 
