@@ -33,6 +33,7 @@ from app.api import (
 )
 from app.api import audit as audit_routes
 from app.api import audit_export as audit_export_routes
+from app.api import calendar_feed as calendar_feed_routes
 from app.api import contact_methods as contact_method_routes
 from app.api import docs as api_docs
 from app.api import examples as api_examples
@@ -394,6 +395,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(escalation.router)
     app.include_router(agreements.router)
     app.include_router(roster_routes.router)
+    app.include_router(calendar_feed_routes.router)
     webhook_routes.install(app)
     app.include_router(audit_routes.router)
     app.include_router(audit_export_routes.router)

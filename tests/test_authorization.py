@@ -306,6 +306,9 @@ RANGE = "?from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z"
 MANAGERS_OF_DE = {"target NCB (DE)": 200, "global desk": 200, "admin": 200}
 ROSTER_READERS = dict.fromkeys((*DE_STAFF, "global desk", "admin"), 200)
 ROSTER_WRITERS = {"target NCB (DE)": 201, "global desk": 201}
+OWN_ROSTER_READERS = {
+    who: 200 for who in WHO if "desk" in who or "NCB" in who or who in ("global desk", "admin")
+}
 SEES_DE_PEOPLE = frozenset({*DE_STAFF, "global desk", "admin"})
 # Who may make webhook endpoints (for its own agency): units, NCBs and the global desk.
 WEBHOOK_MANAGERS = (
@@ -550,6 +553,14 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/me/contact-methods/{method_id}/resend-verification"): Rule(
         on(Scene.contact_method_id, "/v1/me/contact-methods/{id}/resend-verification"), {}, 404
     ),
+    # Their own calendar feed: whoever reads its own country's roster.
+    ("GET", "/v1/me/calendar-feed"): Rule(at("/v1/me/calendar-feed"), OWN_ROSTER_READERS, 403),
+    ("POST", "/v1/me/calendar-feed"): Rule(
+        at("/v1/me/calendar-feed"), dict.fromkeys(OWN_ROSTER_READERS, 201), 403
+    ),
+    ("DELETE", "/v1/me/calendar-feed"): Rule(
+        at("/v1/me/calendar-feed"), dict.fromkeys(OWN_ROSTER_READERS, 404), 403
+    ),
     ("GET", "/v1/principals/{principal_id}/contact-methods"): Rule(
         on(Scene.contact_point, "/v1/principals/{id}/contact-methods"),
         {**MANAGERS_OF_DE, "target desk (DE)": 403},
@@ -706,6 +717,8 @@ TABLE: dict[tuple[str, str], Rule] = {
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # Authenticated by the one-time link in its path, not a token (tests/test_ack_links.py).
 PUBLIC |= {("POST", "/v1/ack-links/{token}")}
+# Authenticated by the link in its path (tests/test_calendar_feed.py).
+PUBLIC |= {("GET", "/v1/calendar/{token}.ics")}
 WEBSOCKETS = {"/v1/ws"}  # covered by test_realtime and test_routing: each principal's channels
 
 

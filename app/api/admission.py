@@ -68,8 +68,9 @@ RETRY_AFTER_SECONDS = 1
 # Every route under it needs a token or session (the OpenAPI document says so of each).
 API_PREFIX = "/v1/"
 # Under it, but authenticated by what the path carries (an alert's one-time acknowledge link,
-# app/alerts/ack_links.py), not by a token: served to anyone, as a page is.
-SELF_AUTHENTICATED = ("/v1/ack-links/",)
+# app/alerts/ack_links.py; a calendar feed's link, app/rosters/calendar_feed.py), not by a
+# token: served to anyone, as a page is.
+SELF_AUTHENTICATED = ("/v1/ack-links/", "/v1/calendar/")
 # A body this small travels with its head (one or two TCP segments on any network).
 _SMALL_BODY = 64 * 1024
 # How long, and for how many tokens, a token found working admits its caller without a lookup.

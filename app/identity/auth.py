@@ -70,6 +70,17 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def token_digest(token: str) -> bytes:
+    """What is kept of a token made by :func:`new_token`: also of a calendar feed's link
+    (app/rosters/calendar_feed.py), which is made and checked the same way."""
+    return _digest(token)
+
+
+def token_prefix(token: str) -> str | None:
+    """The public prefix of a well-formed token, else None (see _prefix_of)."""
+    return _prefix_of(token)
+
+
 # Exactly what new_token() makes: 12 lower-case hex digits (token_hex(6)), then 43 URL-safe
 # base64 characters (token_urlsafe(32)).
 _TOKEN_SHAPE = re.compile(rf"{_SCHEME}_([0-9a-f]{{12}})_[A-Za-z0-9_-]{{43}}")

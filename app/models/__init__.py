@@ -6,6 +6,7 @@ from app.models.api_token import ApiToken
 from app.models.audit import AuditEntry
 from app.models.audit_checkpoint import AuditCheckpoint, AuditSigningKey
 from app.models.base import Base, table_of
+from app.models.calendar_feed import CalendarFeed
 from app.models.contact import AckLink, ContactKind, ContactMethod
 from app.models.country import Country
 from app.models.deadline import DeadlineKind, RequestDeadline
@@ -35,6 +36,7 @@ __all__ = [
     "AuditSigningKey",
     "Base",
     "BlobChunk",
+    "CalendarFeed",
     "Channel",
     "ContactKind",
     "ContactMethod",

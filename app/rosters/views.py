@@ -143,15 +143,17 @@ async def calendar(
     """The shifts as iCalendar (RFC 5545): one event per shift, in UTC, with a UID that stays
     the same for the same shift, so a calendar that re-reads the feed updates in place."""
     roster, found = await _resolved_shifts(session, actor, country, start, end)
-    return await asyncio.to_thread(_ical, roster, found)
+    return await asyncio.to_thread(ical, roster, found, f"relay247 duty roster {country}")
 
 
-def _ical(roster: store.Roster, found: list[resolution.Shift]) -> bytes:
+def ical(roster: store.Roster, found: list[resolution.Shift], title: str) -> bytes:
+    """Shifts of ``roster`` as an iCalendar document named ``title`` (what a calendar
+    application shows as the subscription's name)."""
     country = roster.country_code
     feed = icalendar.Calendar()
     feed.add("prodid", PRODID)
     feed.add("version", "2.0")
-    feed.add("x-wr-calname", f"relay247 duty roster {country}")
+    feed.add("x-wr-calname", title)
     feed.add("x-wr-timezone", roster.time_zone)
     stamp = datetime.now(UTC)
     for shift in found:
@@ -171,5 +173,5 @@ def _ical(roster: store.Roster, found: list[resolution.Shift]) -> bytes:
             f"by {shift.source} {shift.source_id}",
         )
         feed.add_component(event)
-    ical: bytes = feed.to_ical()
-    return ical
+    document: bytes = feed.to_ical()
+    return document

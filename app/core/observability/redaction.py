@@ -9,8 +9,8 @@ record, whatever logger wrote it, is cleaned here:
   (``?name=[redacted]&handling_code=[redacted]``); a name the API does not declare goes too;
 - a token (``r247_<prefix>_<secret>``) keeps its public prefix and loses its secret, also when
   it is percent-encoded, in part or whole, once or more (``r247%5F...``);
-- an alert's one-time acknowledge link (``/ack/<token>``, ``/v1/ack-links/<token>``) loses
-  its token;
+- an alert's one-time acknowledge link (``/ack/<token>``, ``/v1/ack-links/<token>``) and a
+  calendar feed (``/v1/calendar/<token>.ics``) lose their token;
 - a traceback keeps exception class names and frames, never messages (see below).
 """
 
@@ -25,8 +25,9 @@ from urllib.parse import quote, unquote, unquote_plus
 REDACTED = "[redacted]"
 _SECRET_PARAMS = re.compile(r"((?:access_)?token=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"([rR]247_[0-9a-fA-F]+_)[A-Za-z0-9_-]+")
-# The path of an acknowledge link: the token after it is a credential (app/alerts/ack_links.py).
-_ACK_LINK = re.compile(r"(/ack(?:-links)?/)[^\s\"'?#/]+")
+# The path of an acknowledge link or a calendar feed: what follows is a credential
+# (app/alerts/ack_links.py, app/rosters/calendar_feed.py).
+_ACK_LINK = re.compile(r"(/ack(?:-links)?/|/v1/calendar/)[^\s\"'?#/]+")
 # A run of URL characters: with a percent-escape in it, decoded, it may be a token. (Found as
 # plain runs, each scanned once: a pattern that looked for the '%' inside would backtrack
 # quadratically on a long URL without one.)
