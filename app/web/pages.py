@@ -23,7 +23,7 @@ from app.api.problems import RETRY_AFTER_SECONDS
 from app.core.database import Database
 from app.core.database.faults import is_unavailable
 from app.core.errors import DomainError, ForbiddenError, UnauthenticatedError
-from app.identity import sessions
+from app.identity import policy, sessions
 from app.identity.auth import Actor, authenticate
 from app.models.enums import RequestAction, RequestStatus, Role
 from app.requests import lifecycle
@@ -73,14 +73,21 @@ class Link:
 
 # What each role works from. The pages call the API, which decides what each person sees:
 # a link here is a convenience, never a permission.
+_ROSTER = Link(f"{WEB_PREFIX}/roster", "Roster")
+_ESCALATION = Link(f"{WEB_PREFIX}/escalation", "Escalation policy")
+# The global desk's overview of the network; to a desk or an NCB, the same of its country
+# (GET /v1/requests shows each only what it may see).
+_OVERVIEW = Link(f"{WEB_PREFIX}/network", "Overdue and escalated")
 _NAVIGATION: dict[Role, tuple[Link, ...]] = {
-    Role.CONTACT_POINT: (Link(HOME, "Queue"),),
+    Role.CONTACT_POINT: (Link(HOME, "Queue"), _ROSTER, _OVERVIEW),
     Role.NCB: (
         Link(HOME, "Queue"),
-        Link(f"{WEB_PREFIX}/roster", "Roster"),
+        _ROSTER,
+        _ESCALATION,
         Link(f"{WEB_PREFIX}/agreements", "Agreements"),
+        _OVERVIEW,
     ),
-    Role.GS: (Link(HOME, "Queue"), Link(f"{WEB_PREFIX}/network", "Overdue and escalated")),
+    Role.GS: (Link(HOME, "Queue"), _OVERVIEW, _ESCALATION),
     Role.UNIT: (Link(HOME, "Sent requests"),),
     Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"),),
     Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"),),
@@ -340,6 +347,7 @@ async def request_page(request: Request, request_id: uuid.UUID, signed_in: Signe
 
 _SECTIONS = {
     "roster": "roster.html",
+    "escalation": "escalation.html",
     "agreements": "agreements.html",
     "network": "network.html",
     "audit": "audit.html",
@@ -367,4 +375,17 @@ async def section_page(request: Request, section: str, signed_in: SignedIn) -> R
         return HTMLResponse("Not found", status_code=404)
     if signed_in is None:
         return _to_sign_in()
-    return _page(request, signed_in, template, page=section)
+    return _page(request, signed_in, template, page=section, **_may_change(request, signed_in))
+
+
+def _may_change(request: Request, signed_in: SignedInPage) -> dict[str, bool]:
+    """Whether the page shows its forms: what the policy lets this person change of the
+    country the page is about (its ``?country=``, else their own). The API decides again on
+    every call; this only spares a person controls that could not succeed."""
+    wanted = request.query_params.get("country", "")
+    country = wanted.upper() if len(wanted) == 2 and wanted.isalpha() else signed_in.actor.country
+    owner = policy.Owner(country=country)
+    return {
+        "may_manage_roster": policy.permits(signed_in.actor, policy.Action.MANAGE_ROSTER, owner),
+        "may_manage_policy": policy.permits(signed_in.actor, policy.Action.MANAGE_COUNTRY, owner),
+    }

@@ -89,7 +89,6 @@ async def test_the_ncb_sees_who_is_on_duty_and_the_gaps_in_red(
     last_day = days.nth(6)
     await expect(last_day.locator(".gap.layer-primary")).to_contain_text("No one on duty")
     await expect(last_day.locator(".shift")).to_have_count(0)
-    await screenshot(page, "roster")
 
     # On a phone the days stack, one under the other.
     await page.set_viewport_size({"width": 390, "height": 844})

@@ -12,7 +12,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", json, body, headers = {} } = {}) {
+// onResponse sees the response first (a page that needs its ETag for an If-Match).
+export async function api(path, { method = "GET", json, body, headers = {}, onResponse } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
   if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrfToken;
   if (json !== undefined) {
@@ -22,6 +23,7 @@ export async function api(path, { method = "GET", json, body, headers = {} } = {
     init.body = body;
   }
   const response = await fetch(path, init);
+  onResponse?.(response);
   if (response.status === 401) {
     window.location.assign(SIGN_IN);
     throw new ApiError(401, { detail: "your session has ended: sign in again" });

@@ -5,6 +5,7 @@
 import { watchForWork } from "./alerts.js";
 import { api, query, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
+import { instantOfWall, wallClock } from "./zoned.js";
 
 const DAYS = 7;
 const LAYER_ORDER = { primary: 0, backup: 1 };
@@ -14,33 +15,10 @@ const REFRESH_EVERY = 15 * 60 * 1000;
 // decides whether this person may see it.
 const country = (new URLSearchParams(window.location.search).get("country") ?? me.country).toUpperCase();
 
-// The parts of an instant's wall-clock time in a zone.
-function wallClock(instant, zone) {
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    timeZone: zone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  }).formatToParts(new Date(instant));
-  return Object.fromEntries(parts.map((part) => [part.type, Number(part.value)]));
-}
-
-// How far the zone's wall clock is ahead of UTC at an instant, in ms.
-function offsetAt(instant, zone) {
-  const w = wallClock(instant, zone);
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - Math.floor(instant / 1000) * 1000;
-}
-
 // The instant a local date's day begins in the zone. The offset is read twice because the
 // day may begin on the other side of a daylight-saving change than the guess.
 function startOfDay(year, month, day, zone) {
-  const wall = Date.UTC(year, month - 1, day);
-  const guess = wall - offsetAt(wall, zone);
-  return wall - offsetAt(guess, zone);
+  return instantOfWall(Date.UTC(year, month - 1, day), zone);
 }
 
 // The zone's days from today's on: [{ start, end }] as instants, ends exclusive.
@@ -168,4 +146,6 @@ async function load() {
 
 load();
 setInterval(load, REFRESH_EVERY);
+// An override added or cancelled on this page (roster-overrides.js) changes the shifts.
+document.addEventListener("roster-changed", load);
 watchForWork();
