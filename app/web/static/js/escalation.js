@@ -127,14 +127,17 @@ function responseRow(rule, i) {
   const field = `response_times[${i}]`;
   const anyType = { "": "Every type", ...Object.fromEntries(TYPES.map((t) => [t, words(t)])) };
   const anyPriority = { "": "Every priority", ...Object.fromEntries(PRIORITIES.map((p) => [p, p])) };
-  return el(
+  const row = el(
     "tr",
     { "data-field": field, id: `response-${i}` },
     el("td", { dataset: { label: "type" } }, select(`response-${i}-type`, "Type", `${field}.type`, anyType, rule.type, (v) => (rule.type = v))),
     el("td", { dataset: { label: "priority" } }, select(`response-${i}-priority`, "Priority", `${field}.priority`, anyPriority, rule.priority, (v) => (rule.priority = v))),
     el("td", { dataset: { label: "hours" } }, numberInput(`response-${i}-hours`, "Hours", `${field}.respond_within_hours`, rule.respond_within_hours, (v) => (rule.respond_within_hours = v))),
-    mayManage ? el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => (policy.response_times.splice(i, 1), render()) }, "Remove")) : null,
+    mayManage ? el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => (policy.response_times.splice(i, 1), render()), "aria-label": `Remove response time ${i + 1}` }, "Remove")) : null,
   );
+  // The columns' headings say it on a screen; the labels stay for screen readers and phones.
+  for (const label of row.querySelectorAll("label")) label.classList.add("visually-hidden");
+  return row;
 }
 
 function render() {
