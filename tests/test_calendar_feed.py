@@ -14,6 +14,7 @@ import icalendar
 import pytest
 
 from app.core.database import Database
+from app.core.observability.redaction import redact
 from app.models.enums import Cadence, Layer, OverrideKind, Role
 from tests.audit_trail import details, entries
 from tests.clients import http
@@ -222,3 +223,10 @@ async def test_a_feeds_link_never_reaches_the_log(
     secret = feed["token"].split("_", 2)[2]
     assert secret not in written
     assert "not-one" not in written
+
+
+def test_a_feeds_path_is_redacted_whatever_it_holds() -> None:
+    """Not only a well-formed link: a mistyped one is still most of a secret."""
+    line = '127.0.0.1:5 - "GET /v1/calendar/r247_0123456789ab_secret-part.ics?x=1 HTTP/1.1" 404'
+    assert redact(line) == '127.0.0.1:5 - "GET /v1/calendar/[redacted]?[redacted] HTTP/1.1" 404'
+    assert "almost" not in redact("GET /v1/calendar/almost-a-link.ics")
