@@ -25,7 +25,14 @@ from app.core.database.faults import is_unavailable
 from app.core.errors import DomainError, ForbiddenError, UnauthenticatedError
 from app.identity import policy, sessions
 from app.identity.auth import Actor, authenticate
-from app.models.enums import RequestAction, RequestStatus, Role
+from app.models.enums import (
+    EscalationTarget,
+    Priority,
+    RequestAction,
+    RequestStatus,
+    RequestType,
+    Role,
+)
 from app.requests import lifecycle
 from app.web.security import WEB_PREFIX
 
@@ -53,6 +60,12 @@ templates.env.globals["lifecycle"] = {
     "reason_required": [a.value for a in RequestAction if a in lifecycle.REASON_REQUIRED],
     "acknowledge_from": [s.value for s in lifecycle.states_allowing(RequestAction.ACKNOWLEDGE)],
     "receive_from": [s.value for s in lifecycle.states_allowing(RequestAction.RECEIVE)],
+}
+# The escalation policy's words, from their one declaration (static/js/escalation.js).
+templates.env.globals["policy_vocabulary"] = {
+    "targets": [target.value for target in EscalationTarget],
+    "priorities": [priority.value for priority in Priority],
+    "types": [request_type.value for request_type in RequestType],
 }
 router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 # The service's address itself opens the dashboard.

@@ -191,6 +191,17 @@ async def test_the_ncb_edits_the_escalation_policy_with_errors_at_the_field(
     await expect(page.locator("#policy-state")).to_contain_text("Version 2")
     await expect(page.get_by_label("Preserved data is kept (days)")).to_have_value("90")
     await expect(page.get_by_label("Extension a requester may ask for (days)")).to_have_value("30")
+
+    # Back to the network default, after asking.
+    await page.get_by_role("button", name="Use the network default instead…").click()
+    await page.get_by_role("button", name="Yes, use the default").click()
+    await expect(page.locator("#policy-state")).to_contain_text("network default")
+    await expect(page.locator("#policy-status")).to_have_text(
+        "DE follows the network default again."
+    )
+    await expect(emergency.locator(".step").nth(1).get_by_label("Alerts")).to_have_value(
+        "on_duty_backup"
+    )
     assert errors() == []
 
 

@@ -14,14 +14,17 @@ const form = document.getElementById("policy-form");
 const mayManage = form.dataset.mayManage === "true";
 const country = (new URLSearchParams(window.location.search).get("country") ?? me.country).toUpperCase();
 const path = `/v1/countries/${encodeURIComponent(country)}/escalation-policy`;
-const TARGETS = {
+// The service's vocabulary, as the page carries it (app/web/pages.py).
+const VOCABULARY = JSON.parse(document.getElementById("policy-vocabulary").textContent);
+const TARGET_NAMES = {
   on_duty_primary: "The on-duty primary",
   on_duty_backup: "The on-duty backup",
   ncb: "The NCB's duty desk",
   global_desk: "The global desk",
 };
-const PRIORITIES = ["emergency", "urgent", "routine"];
-const TYPES = ["preservation", "traffic_data", "subscriber_info", "emergency_disclosure", "mutual_assistance", "technical_assistance", "incident_support", "information_sharing"];
+const TARGETS = Object.fromEntries(VOCABULARY.targets.map((target) => [target, TARGET_NAMES[target] ?? words(target)]));
+const PRIORITIES = VOCABULARY.priorities;
+const TYPES = VOCABULARY.types;
 
 let policy = null; // the document being edited
 let etag = null; // of the version it was read from
@@ -152,7 +155,40 @@ function render() {
   }
 }
 
+// Dropping the country's own policy puts the network default back; asked twice.
+function offerRevert(read) {
+  const place = document.getElementById("policy-revert");
+  if (!place) return;
+  const ask = () =>
+    place.replaceChildren(
+      `Drop ${country}'s own policy, so the network default applies? `,
+      el("button", { type: "button", class: "danger", onclick: revert }, "Yes, use the default"),
+      " ",
+      el("button", { type: "button", class: "secondary", onclick: () => offerRevert(read) }, "Keep ours"),
+    );
+  place.replaceChildren(read.inherited ? "" : el("button", { type: "button", class: "secondary", onclick: ask }, "Use the network default instead…"));
+}
+
+async function revert() {
+  try {
+    await api(path, { method: "DELETE", headers: { "If-Match": etag } });
+    await load();
+    document.getElementById("policy-status").textContent = `${country} follows the network default again.`;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 412) conflict();
+    else showFieldErrors(form, error);
+  }
+}
+
+function conflict() {
+  document.getElementById("policy-conflict-text").textContent =
+    "Someone else changed this policy since you opened it. Reload it to see their change (yours is not saved), then redo yours.";
+  document.getElementById("policy-conflict").hidden = false;
+  document.getElementById("policy-reload").focus();
+}
+
 function showState(read) {
+  offerRevert(read);
   const since = new Date(read.updated_at).toLocaleString();
   document.getElementById("policy-title").textContent = `Escalation policy of ${country}`;
   document.getElementById("policy-state").textContent = read.inherited
@@ -193,14 +229,8 @@ async function save(event) {
     render();
     status.textContent = `Saved: version ${saved.version}. It applies to requests from now on.`;
   } catch (error) {
-    if (error instanceof ApiError && error.status === 412) {
-      document.getElementById("policy-conflict-text").textContent =
-        "Someone else changed this policy since you opened it. Reload it to see their change (yours is not saved), then redo yours.";
-      document.getElementById("policy-conflict").hidden = false;
-      document.getElementById("policy-reload").focus();
-    } else {
-      showFieldErrors(form, error);
-    }
+    if (error instanceof ApiError && error.status === 412) conflict();
+    else showFieldErrors(form, error);
   } finally {
     button.disabled = false;
   }
