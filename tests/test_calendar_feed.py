@@ -89,6 +89,8 @@ async def test_a_feed_holds_exactly_its_persons_shifts(
     assert issued.status_code == 201, issued.text
     assert issued.headers["cache-control"] == "no-store"
     feed = issued.json()
+    assert feed["active"] is True
+    assert datetime.fromisoformat(feed["created_at"]) <= datetime.now(UTC)
     assert feed["path"] == f"/v1/calendar/{feed['token']}.ics"
     assert feed["url"].endswith(feed["path"])
     assert feed["webcal_url"].startswith("webcal://")

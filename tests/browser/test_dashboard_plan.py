@@ -170,6 +170,15 @@ async def test_the_ncb_edits_the_escalation_policy_with_errors_at_the_field(
     assert targets == ["on_duty_primary", "ncb", "on_duty_backup", "global_desk"]
     await expect(steps.nth(2).get_by_label("Time to acknowledge (seconds)")).to_have_value("120")
 
+    # A message about a whole rule goes to the rule.
+    await emergency.get_by_role("button", name="Move step 4 up").click()
+    await page.get_by_role("button", name="Save the policy").click()
+    await expect(emergency.locator(":scope > .field-error")).to_contain_text(
+        "the last step must reach the global desk"
+    )
+    await emergency.get_by_role("button", name="Move step 3 down").click()
+    await expect(steps.nth(3).get_by_label("Alerts")).to_have_value("global_desk")
+
     # Someone else saves meanwhile: the page says so, and reloads on request.
     async with http(server.http) as client:
         current = await client.get("/v1/countries/DE/escalation-policy", headers=ncb.headers)

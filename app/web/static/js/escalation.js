@@ -114,7 +114,8 @@ function ruleSection(rule, r) {
     "section",
     { class: "rule", "data-field": `ack_steps[${r}]`, "aria-labelledby": headingId, dataset: { priority: rule.priority, type: rule.type ?? "" } },
     el("h3", { id: headingId }, title.charAt(0).toUpperCase() + title.slice(1)),
-    el("ol", { class: "steps plain", "data-field": `ack_steps[${r}].steps` }, ...rule.steps.map((step, s) => stepItem(rule, r, step, s))),
+    // A message about the list of steps as a whole ("ack_steps[0].steps") goes to the rule.
+    el("ol", { class: "steps plain" }, ...rule.steps.map((step, s) => stepItem(rule, r, step, s))),
     mayManage
       ? el(
           "p",
@@ -132,7 +133,7 @@ function responseRow(rule, i) {
   const anyPriority = { "": "Every priority", ...Object.fromEntries(PRIORITIES.map((p) => [p, p])) };
   const row = el(
     "tr",
-    { "data-field": field, id: `response-${i}` },
+    { id: `response-${i}` },
     el("td", { dataset: { label: "type" } }, select(`response-${i}-type`, "Type", `${field}.type`, anyType, rule.type, (v) => (rule.type = v))),
     el("td", { dataset: { label: "priority" } }, select(`response-${i}-priority`, "Priority", `${field}.priority`, anyPriority, rule.priority, (v) => (rule.priority = v))),
     el("td", { dataset: { label: "hours" } }, numberInput(`response-${i}-hours`, "Hours", `${field}.respond_within_hours`, rule.respond_within_hours, (v) => (rule.respond_within_hours = v))),
