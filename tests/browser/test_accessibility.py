@@ -73,10 +73,16 @@ async def test_every_page_passes_axe_and_logs_no_error_in_both_themes(
 
     request_page = f"/web/requests/{routine['id']}"
     pages_of: list[tuple[Party, list[str]]] = [
-        (world.desk("DE"), ["/web/", request_page, "/web/contacts"]),
+        (
+            world.desk("DE"),
+            ["/web/", request_page, "/web/contacts", "/web/roster", "/web/network"],
+        ),
         (world.unit("FR"), ["/web/", request_page]),
-        (world("DE", Role.NCB), ["/web/", "/web/roster", "/web/agreements", request_page]),
-        (world.gs, ["/web/", "/web/network", request_page]),
+        (
+            world("DE", Role.NCB),
+            ["/web/", "/web/roster", "/web/escalation", "/web/agreements", request_page],
+        ),
+        (world.gs, ["/web/", "/web/network", "/web/escalation?country=DE", request_page]),
         (world.auditor, ["/web/audit"]),
         (await make_national_auditor(database, world, "DE"), ["/web/audit"]),
     ]

@@ -3,7 +3,7 @@
 // hash of it and shows it this once: the page shows it with copy buttons until it is left,
 // and afterwards only that one exists, to replace or revoke.
 
-import { api } from "./api.js";
+import { api, attempt } from "./api.js";
 import { el, time } from "./dom.js";
 
 const section = document.getElementById("calendar-feed");
@@ -47,24 +47,21 @@ function render(feed, issued = null) {
   body.replaceChildren(...parts, buttons);
 }
 
+// A refusal is shown in the section, beside the buttons (api.js attempt).
 async function issue() {
-  try {
+  await attempt(section, async () => {
     const issued = await api(FEED, { method: "POST" });
     render(issued, issued);
     status("A new subscription link was made; the one before, if any, stopped working.");
-  } catch (error) {
-    status(error.message);
-  }
+  });
 }
 
 async function revoke() {
-  try {
+  await attempt(section, async () => {
     await api(FEED, { method: "DELETE" });
     render({ active: false });
     status("The subscription link was revoked: calendars using it get nothing more.");
-  } catch (error) {
-    status(error.message);
-  }
+  });
 }
 
 async function start() {

@@ -4,7 +4,7 @@
 // desk's time zone, whatever the browser's, and the service's refusals are shown next to the
 // field they concern. The week's shifts are read again after each change.
 
-import { allPages, api, showProblem } from "./api.js";
+import { allPages, api, attempt, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
 import { clearFieldErrors, showFieldErrors } from "./field-errors.js";
 import { instantOfLocal, localOfInstant } from "./zoned.js";
@@ -42,13 +42,12 @@ function cancelCell(override) {
 }
 
 async function cancel(override, cell) {
-  try {
+  // A refusal is shown in the row it was met in (api.js attempt).
+  await attempt(cell, async () => {
     await api(`${base}/${override.id}`, { method: "DELETE" });
     document.getElementById("override-status").textContent = `The ${override.kind} of ${who(override.principal_id)} was cancelled.`;
     await changed();
-  } catch (error) {
-    cell.append(el("p", { class: "field-error" }, error.message));
-  }
+  });
 }
 
 function row(override) {
