@@ -1,6 +1,8 @@
 // The public REST API, called as this signed-in person: the session cookie authenticates,
 // and every state-changing call carries the page's CSRF token.
 
+import { fieldAt } from "./dom.js";
+
 const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 export const SIGN_IN = "/web/sign-in";
 
@@ -107,9 +109,10 @@ export function showProblemAt(container, error) {
   showProblem(error, box);
   const problem = error instanceof ApiError ? error.problem : {};
   for (const item of problem.errors ?? []) {
+    // By its path (as field-errors.js places messages), else by its last name alone.
     const name = [...(item.loc ?? [item.field])].reverse().find((part) => typeof part === "string");
-    const field = name && container.querySelector(`[name="${CSS.escape(name)}"]`);
-    if (!field) continue;
+    const field = fieldAt(container, item.field) ?? (name && container.querySelector(`[name="${CSS.escape(name)}"]`));
+    if (!field?.matches("input, select, textarea")) continue;
     field.setAttribute("aria-invalid", "true");
     field.setAttribute("aria-describedby", [field.getAttribute("aria-describedby"), box.id].filter(Boolean).join(" "));
   }

@@ -16,6 +16,21 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// The control (or group) of ``container`` that a problem's field path names
+// ("ack_steps[0].steps[1].target", "reason"), by data-field or name, else the nearest path
+// above it that has one: where a message about that field belongs.
+export function fieldAt(container, path) {
+  let rest = path ?? "";
+  while (rest) {
+    const found =
+      container.querySelector(`[data-field="${CSS.escape(rest)}"]`) ?? container.querySelector(`[name="${CSS.escape(rest)}"]`);
+    if (found) return found;
+    const cut = Math.max(rest.lastIndexOf("."), rest.lastIndexOf("["));
+    rest = cut > 0 ? rest.slice(0, cut) : "";
+  }
+  return null;
+}
+
 export function words(value) {
   return value ? String(value).replaceAll("_", " ") : "";
 }

@@ -5,7 +5,7 @@
 // shown in the form's own problem box, never off-screen.
 
 import { ApiError } from "./api.js";
-import { el } from "./dom.js";
+import { el, fieldAt } from "./dom.js";
 
 let counter = 0;
 
@@ -22,18 +22,6 @@ export function clearFieldErrors(form) {
     box.hidden = true;
     box.textContent = "";
   }
-}
-
-// The element of the form for a path, or for the nearest path above it.
-function target(form, field) {
-  let path = field;
-  while (path) {
-    const found = form.querySelector(`[data-field="${CSS.escape(path)}"]`) ?? form.querySelector(`[name="${CSS.escape(path)}"]`);
-    if (found) return found;
-    const cut = Math.max(path.lastIndexOf("."), path.lastIndexOf("["));
-    path = cut > 0 ? path.slice(0, cut) : "";
-  }
-  return null;
 }
 
 function mark(control, text) {
@@ -58,7 +46,7 @@ export function showFieldErrors(form, error) {
   let first = null;
   for (const item of problem.errors ?? []) {
     const field = item.field ?? "";
-    const control = field && field !== "body" ? target(form, field) : null;
+    const control = field && field !== "body" ? fieldAt(form, field) : null;
     if (control) {
       const message = mark(control, item.message);
       first ??= control.matches("input, select, textarea") ? control : message;
