@@ -102,3 +102,20 @@ def _view(row: Row[Any]) -> AlertOut:
         last_status_code=row.last_status_code,
         last_attempt_at=row.last_attempt_at,
     )
+
+
+# The alerts of the escalation itself: to whoever held the request, as each step reached them.
+ESCALATION_REASONS = ("assigned", "escalated", "repeat", "overdue", "reminder")
+
+
+async def escalation_alerts(
+    session: AsyncSession, actor: Actor, request_id: uuid.UUID, *, limit: int
+) -> list[AlertOut]:
+    """The request's alerts to people on its escalation (not the requester's, nor withdrawals),
+    oldest first, at most ``limit``; the caller has checked the request is visible."""
+    m = OutboxMessage
+    query = _query(actor, request_id).where(
+        m.payload["alert"]["reason"].astext.in_(ESCALATION_REASONS)
+    )
+    rows = (await session.execute(query.order_by(m.created_at, m.id).limit(limit))).all()
+    return [_view(row) for row in rows]

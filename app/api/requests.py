@@ -18,8 +18,10 @@ from app.audit.schemas import StageReceiptList
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.core.preconditions import etag
 from app.core.primitives import CountryCode, Instant, Text
+from app.deadlines import chain
+from app.deadlines.chain_schemas import EscalationChainOut
 from app.models.enums import Attention, Priority, RequestAction, RequestStatus, RequestType
-from app.requests import actions, assignment, intake, lifecycle, views
+from app.requests import actions, assignment, detail, intake, lifecycle, views
 from app.requests.schemas import (
     AckOut,
     ActionInput,
@@ -147,7 +149,7 @@ async def get_request(
 ) -> RequestDetailOut:
     """The request, with its content if its handling code lets you read it (an audited read).
     The `ETag` is its `version`: send it back as `If-Match` with an action."""
-    shown = await views.get(
+    shown = await detail.get(
         session,
         actor,
         request_id,
@@ -264,6 +266,23 @@ async def request_alerts(
     (docs/alerts-and-webhooks.md). For whoever sees the request; a person's name only where
     you may see that person, else their role and country. Never an address nor content."""
     return await timeline.alerts_of(session, actor, request_id, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/{request_id}/escalation-chain",
+    response_model=EscalationChainOut,
+    responses=problems.responses(404),
+)
+async def escalation_chain(
+    request_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> EscalationChainOut:
+    """Every step of the target's escalation policy (the one in force now) as it applies to
+    the request: whom each step reaches (a person by name where you may see them, else by
+    role; or a desk: the NCB, the global desk), when it fired or will fire unless someone
+    acknowledges first (from the pending deadline and the policy's timeouts), which step
+    holds it now, and who was alerted at each (push, e-mail, gateway; once per person). For
+    whoever sees the request, auditors included: metadata only, never an audited read."""
+    return await chain.chain_of(session, actor, request_id)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from app.core.primitives import Text
+from app.directory.person_refs import PersonRef
 from app.models.enums import HandlingCode, OnwardUse, Side, SourceReliability
 
 TEXT_MAX_LENGTH = 20_000
@@ -86,6 +87,10 @@ class MessageOut(BaseModel):
     side: Side = Field(description="Which side of the request wrote it")
     author_principal_id: uuid.UUID
     author_agency_id: uuid.UUID
+    author: PersonRef = Field(
+        description="Who wrote it: by name (and phone) where you may see that person, else "
+        "by role, agency and country"
+    )
     created_at: datetime
     handling_code: HandlingCode
     onward_use: list[OnwardUse]

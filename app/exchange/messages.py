@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.core.pagination import PositionCursor
+from app.directory import person_refs
+from app.directory.person_refs import PersonRef
 from app.exchange.message_schemas import MessageCreate, MessageOut, MessagePage, Withheld
 from app.identity import policy
 from app.identity.auth import Actor
@@ -48,7 +50,7 @@ def _withheld(actor: Actor, message: Message, owner: policy.Owner) -> Withheld |
     return None
 
 
-def _view(message: Message, withheld: Withheld | None) -> MessageOut:
+def _view(message: Message, withheld: Withheld | None, author: PersonRef) -> MessageOut:
     return MessageOut(
         id=message.id,
         request_id=message.request_id,
@@ -56,6 +58,7 @@ def _view(message: Message, withheld: Withheld | None) -> MessageOut:
         side=message.side,
         author_principal_id=message.author_principal_id,
         author_agency_id=message.author_agency_id,
+        author=author,
         created_at=message.created_at,
         handling_code=message.handling_code,
         onward_use=[OnwardUse(code) for code in message.onward_use],
@@ -163,8 +166,9 @@ async def post(
         request_id=request.id,
         data=event_data(message),
     )
+    authors = await person_refs.describe(session, actor, [message.author_principal_id])
     # The author wrote the text: showing it back is no read of someone else's content.
-    return _view(message, None)
+    return _view(message, None, authors[message.author_principal_id])
 
 
 async def thread(
@@ -189,7 +193,11 @@ async def thread(
     )
     page, more = rows[:limit], len(rows) > limit
     owner = access.owner_of(request)
-    views = [_view(message, _withheld(actor, message, owner)) for message in page]
+    authors = await person_refs.describe(session, actor, {m.author_principal_id for m in page})
+    views = [
+        _view(message, _withheld(actor, message, owner), authors[message.author_principal_id])
+        for message in page
+    ]
     countries = access.countries_of(request)
     await audit.record_each(
         session,

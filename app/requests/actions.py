@@ -20,6 +20,7 @@ from app.core.errors import ConflictError, ForbiddenError, InvalidInputError
 from app.core.pagination import PositionCursor
 from app.core.preconditions import etag, require_current
 from app.deadlines import rows as deadline_rows
+from app.directory import person_refs
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import CooperationRequest, RequestTransition, table_of
@@ -294,6 +295,7 @@ async def history(
         await access.audit_request(
             session, actor, "request.history_read", request, {"reasons_shown": shown}
         )
+    actors = await person_refs.describe(session, actor, {row.actor_principal_id for row in page})
     items = [
         TransitionOut(
             id=row.id,
@@ -303,6 +305,7 @@ async def history(
             side=row.side,
             actor_principal_id=row.actor_principal_id,
             actor_agency_id=row.actor_agency_id,
+            actor=actors.get(row.actor_principal_id) if row.actor_principal_id else None,
             at=row.at,
             has_reason=row.reason is not None,
             reason=row.reason if shows_reasons else None,

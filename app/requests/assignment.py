@@ -11,12 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import ConflictError
 from app.identity import policy
 from app.identity.auth import Actor
-from app.models import Principal
+from app.models import CooperationRequest, Principal
 from app.models.enums import Assignment
 from app.realtime import audience, event_log
 from app.requests import access, lifecycle, views
 from app.requests.schemas import AssignmentOut
 from app.rosters.manage import check_contact_points
+
+
+def may_assign(actor: Actor, request: CooperationRequest) -> bool:
+    """What assign() allows, asked before: the page offers a hand-over only where it would
+    succeed (but for the choice of an inactive or foreign person, which assign() refuses)."""
+    return policy.permits(
+        actor, policy.Action.ASSIGN_REQUEST, access.owner_of(request)
+    ) and not lifecycle.is_final(request.status)
 
 
 async def assign(

@@ -9,6 +9,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.primitives import CountryCode, Text
+from app.directory.person_refs import PersonRef
 from app.models.enums import (
     Assignment,
     EscalationTarget,
@@ -228,8 +229,32 @@ class EscalationOut(BaseModel):
     )
 
 
+class RequesterOut(BaseModel):
+    """Who sent a request and how to call them back, as far as the reader may know."""
+
+    agency_id: uuid.UUID
+    agency_name: str
+    country: str
+    country_name: str
+    desk_phone: str | None = Field(
+        description="The sending country's 24/7 desk phone, for who may see desks' contacts "
+        "(contact points, NCBs, the global desk); else null"
+    )
+    sender: PersonRef = Field(
+        description="The principal that submitted it: by name and phone where you may see "
+        "that person, else by role and agency"
+    )
+
+
 class RequestDetailOut(RequestOut):
     """One request, with what only its own page shows."""
+
+    requester: RequesterOut
+    may_assign: bool = Field(
+        description="Whether you may hand the request to a contact point of its target desk "
+        "now (POST .../assign): the target's contact points, its NCB and the global desk, "
+        "while the request is open"
+    )
 
     escalations: list[EscalationOut] = Field(
         description="Every time nobody acknowledged in time and it moved on to the next step "
@@ -343,6 +368,10 @@ class TransitionOut(BaseModel):
     side: Side | None
     actor_principal_id: uuid.UUID | None
     actor_agency_id: uuid.UUID | None
+    actor: PersonRef | None = Field(
+        description="Who took the step: by name where you may see that person, else by role, "
+        "agency and country; null where the service did"
+    )
     at: datetime
     has_reason: bool = Field(description="Whether a reason was given (even when not shown)")
     reason: str | None = Field(

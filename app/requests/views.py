@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, tuple_
@@ -18,15 +18,11 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.models import AuditEntry, CooperationRequest
 from app.models.enums import Attention, Priority, RequestStatus, RequestType
-from app.requests import lifecycle
 from app.requests.access import (
     OBJECT_TYPE,
-    audit_request,
     countries_of,
-    find_visible,
     owner_of,
     reads_content,
-    side_of,
     visible_to,
 )
 from app.requests.schemas import (
@@ -35,7 +31,6 @@ from app.requests.schemas import (
     LegalHoldOut,
     RequestContentOut,
     RequestCreate,
-    RequestDetailOut,
     RequestOut,
     RequestPage,
     UnconfirmedRequest,
@@ -157,35 +152,6 @@ async def escalations(session: AsyncSession, request_id: uuid.UUID) -> list[Esca
         )
         for occurred_at, details in rows
     ]
-
-
-async def get(
-    session: AsyncSession,
-    actor: Actor,
-    request_id: uuid.UUID,
-    *,
-    reopen_window: timedelta,
-    with_content: bool = True,
-) -> RequestDetailOut:
-    request = await find_visible(session, actor, request_id)
-    reading = with_content and reads_content(actor, request)
-    if reading:
-        await audit_request(session, actor, "request.read", request)
-    allowed = lifecycle.allowed_for(
-        actor,
-        request,
-        side_of(actor, request),
-        owner_of(request),
-        datetime.now(UTC),
-        reopen_window,
-    )
-    return RequestDetailOut.model_validate(
-        {
-            **fields_of(request, actor, with_content=with_content),
-            "escalations": await escalations(session, request.id),
-            "allowed_actions": allowed,
-        }
-    )
 
 
 # A socket's welcome lists at most this many unconfirmed requests, the newest: a desk with
