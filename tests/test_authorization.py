@@ -376,6 +376,12 @@ TABLE: dict[tuple[str, str], Rule] = {
         dict.fromkeys(SEE_THE_REQUEST, 200),
         404,
     ),
+    # The escalation chain: metadata, for whoever sees the request (auditors included).
+    ("GET", "/v1/requests/{request_id}/escalation-chain"): Rule(
+        on(Scene.request, "/v1/requests/{id}/escalation-chain"),
+        dict.fromkeys(SEE_THE_REQUEST, 200),
+        404,
+    ),
     ("GET", "/v1/requests/{request_id}/receipts"): Rule(
         # The requester side and who oversees: DE, the target, sees the request, gets none.
         on(Scene.request, "/v1/requests/{id}/receipts"),

@@ -89,8 +89,15 @@ async def test_both_sides_write_and_read_the_thread_in_order(
     assert (first["handling_code"], first["onward_use"]) == ("AMBER", ["H2"])
     assert first["text_hash"] == hashlib.sha256(b"Which time zone is 20 Nov in?").hexdigest()
     assert first["withheld"] is None
-    assert thread == [first, answer]
-    assert located.json()["items"] == [first]
+    # Each author as the reader may know them: the desk reads its own officer's name, and the
+    # sender by role and agency only (its people are not the desk's to see).
+    assert [m["author"]["name"] for m in thread] == ["DE contact_point", None]
+    assert thread[1]["author"]["agency_name"] == "FR unit"
+    assert [{**m, "author": None} for m in thread] == [
+        {**first, "author": None},
+        {**answer, "author": None},
+    ]
+    assert located.json()["items"] == [{**first, "author": located.json()["items"][0]["author"]}]
     # A message is no change of the request.
     assert request_after["version"] == request["version"]
 

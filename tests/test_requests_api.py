@@ -36,10 +36,14 @@ async def test_submit_returns_the_request_and_where_it_lives(
     assert created.pop("warnings") == []
     # Only the single GET shows the escalation history, and what the reader may do now (the
     # target desk: acknowledge or decline; `receive` is its screen's own confirmation).
-    assert fetched.json() == {
+    shown = fetched.json()
+    assert shown.pop("requester")["agency_name"] == "FR unit"
+    assert shown == {
         **created,
         "escalations": [],
         "allowed_actions": ["receive", "acknowledge", "decline"],
+        "may_assign": True,
+        "may_take_part": True,
     }
 
 

@@ -139,7 +139,30 @@ _ACKNOWLEDGED = {
     "acknowledged_by": _DUTY_OFFICER,
 }
 
-DETAIL = {**_ACKNOWLEDGED, "escalations": [], "allowed_actions": ["start", "decline"]}
+DETAIL = {
+    **_ACKNOWLEDGED,
+    "escalations": [],
+    "allowed_actions": ["start", "decline"],
+    "requester": {
+        "agency_id": _AGENCY_FR,
+        "agency_name": "OFAC",
+        "country": "FR",
+        "country_name": "France",
+        "desk_phone": "+33 1 40 97 00 00",
+        "sender": {
+            "id": _UNIT_OFFICER,
+            "role": "unit",
+            "agency_id": _AGENCY_FR,
+            "agency_name": "OFAC",
+            "agency_kind": "unit",
+            "country": "FR",
+            "name": None,
+            "phone": None,
+        },
+    },
+    "may_assign": True,
+    "may_take_part": True,
+}
 
 PAGE = {"items": [_ACKNOWLEDGED], "next_cursor": "eyJhdCI6IjIwMjYtMDMtMTRUMDI6MTc6MDUifQ"}
 
@@ -172,6 +195,16 @@ MESSAGE = {
     "side": "target",
     "author_principal_id": _DUTY_OFFICER,
     "author_agency_id": _AGENCY_DE,
+    "author": {
+        "id": _DUTY_OFFICER,
+        "role": "contact_point",
+        "agency_id": _AGENCY_DE,
+        "agency_name": "BKA",
+        "agency_kind": "unit",
+        "country": "DE",
+        "name": "Insp. Anna Weber",
+        "phone": "+49 611 55-0",
+    },
     "created_at": "2026-03-14T02:41:12.003Z",
     "handling_code": "AMBER",
     "onward_use": ["H1"],

@@ -46,8 +46,20 @@ async def list_messages(
     actor: CurrentActor,
     cursor: Annotated[Annotated[str, Text(max_length=512)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    after_seq: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**31 - 1,
+            description="Only the messages after this `seq`: what a page that has shown the "
+            "thread up to it reads when told of a new one, without reading (and auditing) the "
+            "rest again. Not with `cursor`",
+        ),
+    ] = None,
 ) -> MessagePage:
     """The thread, oldest first. A text the caller may not read (by the message's TLP code;
     auditors read none) or that was purged is null, and `withheld` says why. Each text shown
     is an audited read."""
-    return await message_service.thread(session, actor, request_id, cursor=cursor, limit=limit)
+    return await message_service.thread(
+        session, actor, request_id, cursor=cursor, limit=limit, after_seq=after_seq
+    )

@@ -243,11 +243,23 @@ async def request_history(
     actor: CurrentActor,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    after_id: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            description="Only the steps after this `id`: what a page that has shown the "
+            "history up to it reads when told of a new step, without reading (and auditing) "
+            "the reasons again. Not with `cursor`",
+        ),
+    ] = None,
 ) -> HistoryPage:
     """Every step of the request's life, oldest first, from its submission (`action` null).
     `reason` is shown to who may read the request's content (by its handling code), and such a
-    read is audited; `has_reason` says whether there was one."""
-    return await actions.history(session, actor, request_id, cursor=cursor, limit=limit)
+    read is audited; `has_reason` says whether there was one. `actor` names who took it."""
+    return await actions.history(
+        session, actor, request_id, cursor=cursor, limit=limit, after_id=after_id
+    )
 
 
 @router.get(

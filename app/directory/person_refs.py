@@ -22,11 +22,11 @@ from app.models.enums import AgencyKind, Role
 class PersonRef(BaseModel):
     """A person as the reader may know them."""
 
-    id: uuid.UUID
-    role: Role
-    agency_id: uuid.UUID
-    agency_name: str = Field(description="Agencies are public to every principal")
-    agency_kind: AgencyKind
+    id: uuid.UUID = Field(description="The principal's id")
+    role: Role = Field(description="What it acts as: contact_point, ncb, unit, gs...")
+    agency_id: uuid.UUID = Field(description="The agency it acts for")
+    agency_name: str = Field(description="That agency's name (agencies are public)")
+    agency_kind: AgencyKind = Field(description="unit, ncb, gs or partner")
     country: str = Field(description="Where its agency sits (the global desk's too)")
     name: str | None = Field(
         description="Null where you may not see the person (as GET /v1/principals): the role, "

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app.core.errors import InvalidInputError
 from app.core.pagination import PositionCursor
 from app.directory import person_refs
 from app.directory.person_refs import PersonRef
@@ -178,11 +179,18 @@ async def thread(
     *,
     cursor: str | None,
     limit: int,
+    after_seq: int | None = None,
 ) -> MessagePage:
     """The thread, oldest first; each text shown only to who its handling code reaches (an
     audited read), else withheld with the reason."""
     request = await access.find_visible(session, actor, request_id)
-    after = PositionCursor.decode(cursor, request.id, largest=_SEQ_MAX) if cursor is not None else 0
+    if cursor is not None and after_seq is not None:
+        raise InvalidInputError("give cursor or after_seq, not both", field="after_seq")
+    after = (
+        PositionCursor.decode(cursor, request.id, largest=_SEQ_MAX)
+        if cursor is not None
+        else after_seq or 0
+    )
     rows = list(
         await session.scalars(
             select(Message)

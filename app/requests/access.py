@@ -94,6 +94,17 @@ def participant_side(actor: Actor, request: CooperationRequest, *, adding: str) 
     return side
 
 
+def takes_part(actor: Actor, request: CooperationRequest) -> bool:
+    """Whether participant_side() would let the actor add a message or a file now: the page
+    shows its forms only where they can succeed."""
+    return (
+        policy.permits(actor, policy.Action.TAKE_PART, owner_of(request))
+        and side_of(actor, request) is not None
+        and request.purged_at is None
+        and not lifecycle.is_final(request.status)
+    )
+
+
 def channels_of(request: CooperationRequest) -> list[str]:
     """Both sides' channels: the sender's agency, the target desk (which the NCB and the
     global desk follow) and the assignee's own."""

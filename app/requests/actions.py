@@ -279,14 +279,19 @@ async def history(
     *,
     cursor: str | None,
     limit: int,
+    after_id: int | None = None,
 ) -> HistoryPage:
     """Every step of the request's life, oldest first. Rows of one request are written under
     its row lock, so their ids ascend in commit order and a page never skips a late one."""
     request = await access.find_visible(session, actor, request_id)
     t = RequestTransition
     query = select(t).where(t.request_id == request.id)
+    if cursor is not None and after_id is not None:
+        raise InvalidInputError("give cursor or after_id, not both", field="after_id")
     if cursor is not None:
         query = query.where(t.id > PositionCursor.decode(cursor, request.id))
+    elif after_id is not None:
+        query = query.where(t.id > after_id)
     rows = list(await session.scalars(query.order_by(t.id).limit(limit + 1)))
     page, more = rows[:limit], len(rows) > limit
     shows_reasons = access.reads_content(actor, request)

@@ -16,7 +16,14 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.models import Agency, CooperationRequest, Country
 from app.requests import assignment, lifecycle
-from app.requests.access import audit_request, find_visible, owner_of, reads_content, side_of
+from app.requests.access import (
+    audit_request,
+    find_visible,
+    owner_of,
+    reads_content,
+    side_of,
+    takes_part,
+)
 from app.requests.schemas import RequestDetailOut, RequesterOut
 from app.requests.views import escalations, fields_of
 
@@ -74,5 +81,6 @@ async def get(
             "allowed_actions": allowed,
             "requester": await requester_of(session, actor, request),
             "may_assign": assignment.may_assign(actor, request),
+            "may_take_part": takes_part(actor, request),
         }
     )

@@ -232,10 +232,10 @@ class EscalationOut(BaseModel):
 class RequesterOut(BaseModel):
     """Who sent a request and how to call them back, as far as the reader may know."""
 
-    agency_id: uuid.UUID
-    agency_name: str
-    country: str
-    country_name: str
+    agency_id: uuid.UUID = Field(description="The sending agency")
+    agency_name: str = Field(description="Its name")
+    country: str = Field(description="Its country (ISO 3166-1)")
+    country_name: str = Field(description="That country's name")
     desk_phone: str | None = Field(
         description="The sending country's 24/7 desk phone, for who may see desks' contacts "
         "(contact points, NCBs, the global desk); else null"
@@ -249,11 +249,17 @@ class RequesterOut(BaseModel):
 class RequestDetailOut(RequestOut):
     """One request, with what only its own page shows."""
 
-    requester: RequesterOut
+    requester: RequesterOut = Field(
+        description="Who sent it and how to call them back, as far as you may know"
+    )
     may_assign: bool = Field(
         description="Whether you may hand the request to a contact point of its target desk "
         "now (POST .../assign): the target's contact points, its NCB and the global desk, "
         "while the request is open"
+    )
+    may_take_part: bool = Field(
+        description="Whether you may add a message or a file now (POST .../messages, "
+        ".../files): a side of the request, while it is open and not purged"
     )
 
     escalations: list[EscalationOut] = Field(

@@ -141,14 +141,15 @@ async def test_the_request_page_shows_content_thread_files_and_allowed_actions(
     ) as upload:
         await page.get_by_role("button", name="Upload").click()
     # The name is content: in a header, never in the URL that access logs write.
-    assert "?" not in (await upload.value).url
+    assert "Ordre" not in (await upload.value).url
     await expect(page.locator("#files")).to_contain_text("Ordre l'été (2).txt")
     await expect(page.locator("#history")).to_contain_text("acknowledge")
 
-    # A reason is asked for before a decline is even sent.
-    await page.get_by_role("button", name="Decline").click()
+    # A decline is confirmed, and its reason asked for before it is even sent.
+    await page.locator("#action-buttons").get_by_role("button", name="Decline").click()
+    await page.get_by_role("button", name="Decline the request").click()
     await expect(page.locator("#action-form [role=alert]")).to_contain_text("Say why")
-    await screenshot(page, "request")
+    await expect(page.locator("#request-status")).to_have_text("acknowledged")
 
 
 async def test_the_countdown_runs_out_and_the_escalation_shows(
