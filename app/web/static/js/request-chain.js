@@ -35,6 +35,12 @@ export function chasedDesk() {
   return step && DESK_TARGETS.has(step.target) ? step.label : null;
 }
 
+// Whom the step the request is at reaches: "DE backup", "NCB DE (…)".
+export function currentWhom() {
+  const step = chain?.steps[chain.current_step];
+  return step ? whom(step) : "";
+}
+
 // What comes next if nobody acknowledges: "then: NCB DE at 03:40", or the reminders.
 export function thenText() {
   if (!chain?.running) return "";
@@ -59,7 +65,7 @@ function alertedList(step) {
         alert.person.name ?? `${words(alert.person.role)}${alert.person.country ? `, ${alert.person.country}` : ""}`,
         ` (${alert.routes.map((route) => ROUTES[route] ?? words(route)).join(", ")}`,
         alert.count > 1 ? ` ×${alert.count}` : "",
-        alert.delivered ? ")" : ", not delivered)",
+        alert.delivered ? ")" : ", not delivered yet)",
       ),
     ),
   );
@@ -74,9 +80,8 @@ function when(step) {
       if (!step.due_at) return ["reached ", time(step.fired_at), "; overdue"];
       const { text, level } = countdown(step.due_at, step.fired_at);
       return [
-        "reached ", time(step.fired_at), "; acknowledge by ", clock(step.due_at), " (",
+        "reached ", time(step.fired_at), `; acknowledge by ${clock(step.due_at)}: `,
         el("span", { class: "deadline", dataset: { due: step.due_at, since: step.fired_at ?? "", level } }, text),
-        ")",
       ];
     }
     case "upcoming":

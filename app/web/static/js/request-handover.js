@@ -29,9 +29,12 @@ export async function renderHandover(request, onChanged) {
     const chosen = select.value;
     const others = people.filter((person) => person.id !== request.assigned_to && person.id !== me.principalId);
     select.replaceChildren(
-      el("option", { value: "" }, others.length ? "Choose a colleague" : "No other active contact point"),
+      el("option", { value: "" }, "Choose a colleague"),
       ...others.map((person) => el("option", { value: person.id, selected: person.id === chosen }, person.name)),
     );
+    // Nobody else to hand it to: no choice that cannot succeed.
+    for (const node of form.querySelectorAll(".handover-choice")) node.hidden = others.length === 0;
+    form.hidden = others.length === 0 && takeOver.hidden;
   } catch (error) {
     showProblem(error, problem);
   }

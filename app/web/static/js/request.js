@@ -12,7 +12,7 @@ import { RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { named } from "./named.js";
 import { holder } from "./people.js";
-import { chasedDesk, loadChain, thenText } from "./request-chain.js";
+import { chasedDesk, currentWhom, loadChain, thenText } from "./request-chain.js";
 import { renderHandover } from "./request-handover.js";
 import { holdsRed, loadFiles, loadMessages, setSpoken, showForms, startThread } from "./request-thread.js";
 
@@ -77,7 +77,7 @@ function renderMeta(request) {
   document.getElementById("deadlines").replaceChildren(
     ...term("Acknowledge by", request.acknowledged_at ? "acknowledged" : [deadline(request.ack_due_at, request.assigned_at), then ? el("span", { id: "then", class: "then" }, ` · ${then}`) : ""]),
     ...term("Respond by", request.responded_at ? "responded" : request.response_paused_at ? "paused: waiting for the requester" : deadline(request.response_due_at, request.created_at)),
-    ...term("Escalation", el("span", { id: "escalation-state" }, request.overdue_at ? `overdue since ${new Date(request.overdue_at).toLocaleString()}` : request.escalation_step > 0 ? `escalated to step ${request.escalation_step + 1}` : "not escalated")),
+    ...term("Escalation", el("span", { id: "escalation-state" }, request.overdue_at ? `overdue since ${new Date(request.overdue_at).toLocaleString()}` : request.escalation_step > 0 ? `escalated to step ${request.escalation_step + 1}: ${currentWhom()}` : "not escalated")),
   );
 }
 
