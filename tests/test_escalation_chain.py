@@ -212,3 +212,106 @@ async def test_authors_and_actors_are_named_where_the_reader_may_see_them(
     assert seen_by_unit["source_reliability"] == "B"
     assert [step["actor"]["name"] for step in history] == ["FR unit", None]
     assert history[1]["actor"]["country"] == "DE"
+
+
+async def request_reads(db: asyncpg.Connection, request_id: str) -> int:
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM audit_entries WHERE object_id = $1 AND action = 'request.read'",
+        request_id,
+    )
+    return count
+
+
+async def test_a_metadata_read_shows_no_content_and_writes_no_audit_entry(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    desk = world.desk("DE")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, world.unit("FR"), "DE"))["id"]
+        before = await request_reads(db, request_id)
+        glance = await client.get(
+            f"/v1/requests/{request_id}", params={"content": "false"}, headers=desk.headers
+        )
+        assert glance.status_code == 200, glance.text
+        assert glance.json()["content"] is None
+        assert glance.json()["allowed_actions"] == ["receive", "acknowledge", "decline"]
+        assert await request_reads(db, request_id) == before
+        read = await client.get(f"/v1/requests/{request_id}", headers=desk.headers)
+        assert read.json()["content"] is not None
+        assert await request_reads(db, request_id) == before + 1
+        bad = await client.get(
+            f"/v1/requests/{request_id}", params={"content": "maybe"}, headers=desk.headers
+        )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_page_reads_only_the_messages_and_steps_after_those_it_shows(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    desk, unit = world.desk("DE"), world.unit("FR")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, unit, "DE"))["id"]
+        base = f"/v1/requests/{request_id}"
+        for text in ("one", "two", "three"):
+            sent = await client.post(f"{base}/messages", json={"text": text}, headers=unit.headers)
+            assert sent.status_code == 201, sent.text
+        reads = await db.fetchval(
+            "SELECT count(*) FROM audit_entries WHERE action = 'message.read'"
+        )
+        newer = await client.get(f"{base}/messages", params={"after_seq": 2}, headers=desk.headers)
+        assert [m["text"] for m in newer.json()["items"]] == ["three"]
+        after = await db.fetchval(
+            "SELECT count(*) FROM audit_entries WHERE action = 'message.read'"
+        )
+        assert after - reads == 1  # the one message shown, not the thread again
+
+        await client.post(f"{base}/ack", headers=desk.headers)
+        steps = (await client.get(f"{base}/history", headers=desk.headers)).json()["items"]
+        later = await client.get(
+            f"{base}/history", params={"after_id": steps[0]["id"]}, headers=desk.headers
+        )
+        assert [s["action"] for s in later.json()["items"]] == [s["action"] for s in steps[1:]]
+
+        first = await client.get(f"{base}/messages", params={"limit": 1}, headers=desk.headers)
+        cursor = first.json()["next_cursor"]
+        refused = [
+            await client.get(f"{base}/messages", params=params, headers=desk.headers)
+            for params in (
+                {"after_seq": 1, "cursor": cursor},
+                {"after_seq": -1},
+                {"after_seq": "x\x00"},
+                {"after_seq": 2**40},
+            )
+        ] + [
+            await client.get(f"{base}/history", params=params, headers=desk.headers)
+            for params in ({"after_id": -5}, {"after_id": 2**70})
+        ]
+    assert [r.status_code for r in refused] == [422] * 6
+    assert {r.headers["content-type"] for r in refused} == {"application/problem+json"}
+
+
+async def test_forms_are_offered_only_while_they_can_succeed(
+    server: RunningServer, world: World
+) -> None:
+    desk, unit = world.desk("DE"), world.unit("FR")
+    async with http(server.http) as client:
+        request_id = (await submit_request(client, unit, "DE"))["id"]
+        base = f"/v1/requests/{request_id}"
+        before = (await client.get(base, headers=desk.headers)).json()
+        auditor = (await client.get(base, headers=world.auditor.headers)).json()
+        cancelled = await client.post(
+            f"{base}/actions/cancel", json={"reason": "Wrong country"}, headers=unit.headers
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        after = (await client.get(base, headers=desk.headers)).json()
+        refused = await client.post(
+            f"{base}/assign",
+            json={"principal_id": str(desk.principal_id)},
+            headers=desk.headers,
+        )
+    assert (before["may_take_part"], before["may_assign"]) == (True, True)
+    assert (auditor["may_take_part"], auditor["may_assign"]) == (False, False)
+    # Final: the service would refuse both, so the page is told not to offer them.
+    assert (after["may_take_part"], after["may_assign"]) == (False, False)
+    assert refused.status_code == 409
