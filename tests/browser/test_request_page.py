@@ -7,6 +7,7 @@ audited content read caused by a push."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import asyncpg
 from playwright.async_api import Page, expect
@@ -15,12 +16,14 @@ from app.core.database import Database
 from app.models.enums import Role
 from tests.browser import screenshot, sign_in
 from tests.browser.test_dashboard import WAIT_MS
+from tests.browser.test_dashboard_sections import collect_errors, open_section
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import World, make_contact_point, make_rotation, request_body
 from tests.test_alert_fanout import reachable
 from tests.test_escalation import backup_on_duty, use_policy
+from tests.waiting import eventually
 
 
 async def open_request(page: Page, server: RunningServer, request_id: str) -> None:
@@ -43,6 +46,7 @@ async def test_the_chain_shows_each_step_with_who_and_when_and_follows_the_escal
     backup = await backup_on_duty(database, world)
     for party in (officer, backup, world("DE", Role.NCB)):
         await reachable(db, party)
+    errors = collect_errors(page)  # filled as the page goes
     await sign_in(page, server, officer)
     async with http(server.http) as client:
         await use_policy(client, world, *[STEP_SECONDS] * 4)
@@ -85,6 +89,7 @@ async def test_the_chain_shows_each_step_with_who_and_when_and_follows_the_escal
     await expect(steps.nth(2)).to_have_attribute("data-state", "stopped", timeout=WAIT_MS)
     await expect(steps.nth(3)).to_have_attribute("data-state", "not_reached")
     await expect(page.locator("#then")).to_have_count(0)
+    assert errors == []  # no script error, no CSP refusal
 
 
 async def test_a_contact_point_hands_the_request_to_a_colleague_and_takes_it_back(
@@ -153,6 +158,7 @@ async def test_the_thread_names_authors_shows_evaluation_codes_and_the_desks_que
             headers=unit.headers,
         )
         assert posted.status_code == 201, posted.text
+    errors = collect_errors(page)  # filled as the page goes
     await sign_in(page, server, officer)
     await open_request(page, server, request_id)
 
@@ -191,6 +197,7 @@ async def test_the_thread_names_authors_shows_evaluation_codes_and_the_desks_que
     await expect(theirs.locator(".author")).to_have_text("unit, FR unit (FR)")
     await expect(page.locator("#history")).to_contain_text("request info by you")
     await screenshot(page, "request")
+    assert errors == []
 
 
 async def test_the_tlp_chooser_sends_the_chosen_code_and_offers_nothing_looser(
@@ -261,3 +268,35 @@ async def test_a_push_refreshes_the_page_without_an_audited_content_read(
     # Each message was read once, as it arrived: the first was not read again for the second.
     after = await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'message.read'")
     assert after - message_reads == 2
+
+
+async def test_the_ncb_reassigns_a_request_escalated_to_it(
+    server: RunningServer, world: World, database: Database, db: asyncpg.Connection, page: Page
+) -> None:
+    backup = await backup_on_duty(database, world)
+    async with http(server.http) as client:
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
+        request_id = (await submit_request(client, world.unit("FR"), "DE"))["id"]
+    # The primary, then the backup, let their time run out.
+    for step in (0, 1):
+        await bring_due(db, request_id, "ack", step)
+
+        async def moved_on(to: int = step + 1) -> bool:
+            at: int = await db.fetchval(
+                "SELECT escalation_step FROM requests WHERE id = $1", uuid.UUID(request_id)
+            )
+            return at == to
+
+        await eventually(moved_on)
+    errors = await open_section(page, server, world("DE", Role.NCB), f"requests/{request_id}")
+    await page.wait_for_selector("body[data-connection='live']", timeout=WAIT_MS)
+    await expect(page.locator("#held-by")).to_contain_text("being chased now")
+    await expect(page.locator("#take-over")).to_be_hidden()  # an NCB holds no request itself
+    await page.get_by_label("Hand over to").select_option(label="DE backup")
+    await page.get_by_role("button", name="Hand over", exact=True).click()
+    await expect(page.locator("#handover-done")).to_have_text("Handed over to DE backup.")
+    await expect(page.locator("#held-by")).to_have_text("DE backup", timeout=WAIT_MS)
+    assert (
+        await db.fetchval("SELECT assigned_to FROM requests WHERE id = $1", uuid.UUID(request_id))
+    ) == backup.principal_id
+    assert errors() == []

@@ -146,11 +146,11 @@ function choose(action) {
     return;
   }
   pending = action;
-  const words_ = CONFIRM[action] ?? { question: `${ACTION_LABELS[action]}?`, label: "Reason", button: "Confirm" };
-  document.getElementById("action-confirm-question").textContent = words_.question;
-  document.getElementById("action-reason-label").textContent = words_.label;
+  const wording = CONFIRM[action] ?? { question: `${ACTION_LABELS[action]}?`, label: "Reason", button: "Confirm" };
+  document.getElementById("action-confirm-question").textContent = wording.question;
+  document.getElementById("action-reason-label").textContent = wording.label;
   const button = document.getElementById("action-confirm-button");
-  button.textContent = words_.button;
+  button.textContent = wording.button;
   button.className = DANGER.has(action) ? "danger" : "";
   const reason = document.getElementById("action-reason");
   reason.required = REASON_REQUIRED.has(action);
