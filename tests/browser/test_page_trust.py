@@ -81,10 +81,12 @@ async def test_a_refusal_is_shown_beside_the_action_and_names_its_field(
     await page.goto(f"{server.http}/web/requests/{created['id']}")
     await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
 
-    await page.get_by_role("button", name="Decline").click()
+    # A decline is confirmed first; confirmed without its reason, it is refused right there.
+    await page.locator("#action-buttons").get_by_role("button", name="Decline").click()
+    await page.get_by_role("button", name="Decline the request").click()
     refusal = page.locator("#action-form [role='alert']")
     await expect(refusal).to_contain_text("Say why you decline")
-    reason = page.get_by_label("Reason")
+    reason = page.get_by_label("Why you decline")
     await expect(reason).to_have_attribute("aria-invalid", "true")
     await expect(reason).to_be_focused()
     await expect(page.locator("#problem")).to_be_hidden()  # not only in the banner off-screen
@@ -98,7 +100,7 @@ async def test_a_refusal_is_shown_beside_the_action_and_names_its_field(
     await expect(page.locator("#message-text")).to_have_attribute("aria-invalid", "true")
 
     await reason.fill("Not our case.")
-    await page.get_by_role("button", name="Decline").click()
+    await page.get_by_role("button", name="Decline the request").click()
     await expect(page.locator("#request-status")).to_have_text("declined", timeout=WAIT_MS)
     await expect(refusal).to_have_count(0)
     # Declined, the request takes no more messages nor files: their forms are gone.

@@ -134,7 +134,7 @@ async def test_the_requester_sees_no_hand_over_and_a_cancel_needs_confirm_and_re
     confirm = page.locator("#action-confirm")
     await expect(confirm).to_be_visible()
     await confirm.get_by_role("button", name="Cancel the request").click()
-    await expect(page.locator("#action-problem")).to_contain_text("Say why")
+    await expect(page.locator("#action-form [role=alert]")).to_contain_text("Say why")
     await expect(page.locator("#request-status")).to_have_text("submitted")  # nothing sent
     await confirm.get_by_label("Why you cancel").fill("Sent to the wrong country")
     await confirm.get_by_role("button", name="Cancel the request").click()
@@ -236,38 +236,49 @@ async def test_the_tlp_chooser_sends_the_chosen_code_and_offers_nothing_looser(
     await expect(page.locator("#files")).to_contain_text("TLP:AMBER+STRICT", timeout=WAIT_MS)
 
 
-async def test_a_push_refreshes_the_page_without_an_audited_content_read(
+async def test_new_messages_are_offered_and_shown_without_reading_the_others_again(
     server: RunningServer, world: World, db: asyncpg.Connection, page: Page
 ) -> None:
     officer, unit = world.desk("DE"), world.unit("FR")
+
+    async def message_reads() -> int:
+        count: int = await db.fetchval(
+            "SELECT count(*) FROM audit_entries WHERE action = 'message.read' "
+            "AND actor_principal_id = $1",
+            officer.principal_id,
+        )
+        return count
+
     async with http(server.http) as client:
         request_id = (await submit_request(client, unit, "DE"))["id"]
-        await sign_in(page, server, officer)
-        await open_request(page, server, request_id)
-        reads = await content_reads(db, request_id)
-        message_reads = await db.fetchval(
-            "SELECT count(*) FROM audit_entries WHERE action = 'message.read'"
-        )
-        # The other side acts (a message, then an acknowledgement by a colleague's token).
-        posted = await client.post(
+        first = await client.post(
             f"/v1/requests/{request_id}/messages", json={"text": "First"}, headers=unit.headers
         )
-        assert posted.status_code == 201
-        await expect(page.locator("#messages")).to_contain_text("First", timeout=WAIT_MS)
-        posted = await client.post(
-            f"/v1/requests/{request_id}/messages", json={"text": "Second"}, headers=unit.headers
-        )
-        await expect(page.locator("#messages")).to_contain_text("Second", timeout=WAIT_MS)
+        assert first.status_code == 201
+        await sign_in(page, server, officer)
+        await open_request(page, server, request_id)
+        await expect(page.locator("#messages")).to_contain_text("First")
+        reads, opened = await message_reads(), await content_reads(db, request_id)
+        for text in ("Second", "Third"):
+            sent = await client.post(
+                f"/v1/requests/{request_id}/messages", json={"text": text}, headers=unit.headers
+            )
+            assert sent.status_code == 201
         acked = await client.post(
             f"/v1/requests/{request_id}/ack", headers=world("DE", Role.NCB).headers
         )
         assert acked.status_code == 200
     await expect(page.locator("#request-status")).to_have_text("acknowledged", timeout=WAIT_MS)
+    show = page.get_by_role("button", name="New messages: show them")
+    await expect(show).to_be_visible(timeout=WAIT_MS)
+    assert await message_reads() == reads  # offered, not read
+    await show.click()
+    await expect(page.locator("#messages")).to_contain_text("Third", timeout=WAIT_MS)
+    await expect(page.locator("#messages li.message")).to_have_count(3)
+    # The two new ones were read, the first not again; the content not at all.
+    assert await message_reads() == reads + 2
+    assert await content_reads(db, request_id) == opened
     await expect(page.locator("#content")).to_contain_text(request_body("DE")["subject"])
-    assert await content_reads(db, request_id) == reads
-    # Each message was read once, as it arrived: the first was not read again for the second.
-    after = await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'message.read'")
-    assert after - message_reads == 2
 
 
 async def test_the_ncb_reassigns_a_request_escalated_to_it(

@@ -3,14 +3,13 @@
 // (`may_assign`), to the people the reader may see (GET /v1/principals: the desk's own
 // contact points and NCB see their country's, the global desk everyone's).
 
-import { allPages, api, clearProblem, showProblem } from "./api.js";
+import { ApiError, allPages, api, attempt, showProblemAt } from "./api.js";
 import { el, me } from "./dom.js";
 
 const form = document.getElementById("handover");
 const select = document.getElementById("handover-to");
 const takeOver = document.getElementById("take-over");
 const done = document.getElementById("handover-done");
-const problem = document.getElementById("handover-problem");
 let colleagues = null; // Promise<[{id, name}]>, read once per page
 let shown = null;
 
@@ -36,27 +35,25 @@ export async function renderHandover(request, onChanged) {
     for (const node of form.querySelectorAll(".handover-choice")) node.hidden = others.length === 0;
     form.hidden = others.length === 0 && takeOver.hidden;
   } catch (error) {
-    showProblem(error, problem);
+    showProblemAt(form, error);
   }
 }
 
+// Confirmation and refusal both beside the control (the refusal by api.js's showProblemAt).
 async function assign(principalId, what) {
-  clearProblem(problem);
   done.hidden = true;
-  try {
+  await attempt(form, async () => {
     await api(`/v1/requests/${shown.request.id}/assign`, { method: "POST", json: { principal_id: principalId } });
     done.textContent = what;
     done.hidden = false;
     await shown.onChanged();
-  } catch (error) {
-    showProblem(error, problem);
-  }
+  });
 }
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   if (!select.value) {
-    showProblem(new Error("Choose whom to hand the request to."), problem);
+    showProblemAt(form, new ApiError(422, { detail: "Choose whom to hand the request to.", errors: [{ loc: ["body", "principal_id"], msg: "required" }] }));
     select.focus();
     return;
   }

@@ -3,7 +3,7 @@
 // and `provide_info` (reasons in the history) in their place among them; and the forms to
 // write and upload, each with its own TLP chooser, shown only where they can succeed.
 
-import { allPages, api, clearProblem, showProblem } from "./api.js";
+import { allPages, api, attempt } from "./api.js";
 import { el, time, tlpBadge, words } from "./dom.js";
 import { namedAt } from "./named.js";
 
@@ -88,12 +88,24 @@ export function setSpoken(steps) {
 }
 
 // The whole thread (`fresh`: what the reader may read may have changed), or only what came
-// after the last message shown: a new message does not re-read (and re-audit) the others.
+// after the last message shown: showing new messages does not re-read (and re-audit) the
+// others.
 export async function loadMessages({ fresh = false } = {}) {
   const last = messages.length ? messages[messages.length - 1].seq : null;
   if (fresh || last === null) messages = await allPages(`/v1/requests/${requestId}/messages`);
   else messages = [...messages, ...(await allPages(`/v1/requests/${requestId}/messages`, { after_seq: last }))];
+  document.getElementById("messages-offer")?.remove();
   renderThread();
+}
+
+export function showsMessage(messageId) {
+  return messages.some((message) => message.id === messageId);
+}
+
+// The thread's texts leave the screen (the request changed hands): shown again on demand.
+export function hideThread(note) {
+  messages = [];
+  document.getElementById("messages").replaceChildren(el("li", { class: "empty" }, note));
 }
 
 export function holdsRed() {
@@ -121,33 +133,27 @@ export async function loadFiles() {
 
 document.getElementById("message-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const problem = document.getElementById("message-problem");
-  clearProblem(problem);
   const box = document.getElementById("message-text");
   const reliability = document.getElementById("message-reliability");
   const accuracy = document.getElementById("message-accuracy");
   const json = { text: box.value, handling_code: document.getElementById("message-tlp").value };
   if (reliability.value) json.source_reliability = reliability.value;
   if (accuracy.value) json.information_accuracy = Number(accuracy.value);
-  try {
+  await attempt(event.target, async () => {
     await api(`/v1/requests/${requestId}/messages`, { method: "POST", json });
     box.value = "";
     reliability.value = "";
     accuracy.value = "";
     await loadMessages();
-  } catch (error) {
-    showProblem(error, problem);
-  }
+  });
 });
 
 document.getElementById("file-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const problem = document.getElementById("file-problem");
-  clearProblem(problem);
   const input = document.getElementById("file-input");
   const file = input.files[0];
   if (!file) return;
-  try {
+  await attempt(event.target, async () => {
     // The name in a header, not the query: a name is content, and a query is written to
     // access logs (RFC 6266 / RFC 8187; ' ( ) * ! are not attr-chars, so they are escaped too).
     const encoded = encodeURIComponent(file.name).replace(
@@ -166,7 +172,5 @@ document.getElementById("file-form").addEventListener("submit", async (event) =>
     });
     input.value = "";
     await loadFiles();
-  } catch (error) {
-    showProblem(error, problem);
-  }
+  });
 });

@@ -1,12 +1,13 @@
 // One request's page, in the order an officer reads it: what is asked (an audited read), who
 // sent it and how to call them back, what they can do now (danger actions confirmed, with
 // their reason), the escalation chain, the thread and files, who was alerted, the history.
-// A push refreshes metadata only; content is read again only when it can have changed for
-// this reader (a change of holder of a TLP:RED request or item).
+// A push refreshes metadata only (the state without content, the chain, the files' list, who
+// was alerted): a content read is audited as this person's, so new messages, and a history
+// whose reasons are shown, are offered with a button; never read because an event arrived.
 
 import { alerts } from "./alerts.js";
 import { loadAlerted } from "./alerted.js";
-import { allPages, api, clearProblem, showProblem } from "./api.js";
+import { ApiError, allPages, api, attempt, clearProblemAt, showProblem, showProblemAt } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
 import { RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
@@ -14,7 +15,7 @@ import { named } from "./named.js";
 import { holder } from "./people.js";
 import { chasedDesk, currentWhom, loadChain, thenText } from "./request-chain.js";
 import { renderHandover } from "./request-handover.js";
-import { holdsRed, loadFiles, loadMessages, setSpoken, showForms, startThread } from "./request-thread.js";
+import { hideThread, holdsRed, loadFiles, loadMessages, setSpoken, showForms, showsMessage, startThread } from "./request-thread.js";
 
 const requestId = document.getElementById("request").dataset.requestId;
 // `receive` is the screen's own confirmation, sent by the socket, never a button.
@@ -131,16 +132,18 @@ function renderRequest(request, { withContent }) {
   if (RECEIVE_FROM.has(request.status) && request.target_country === me.country) feed?.confirmShown(request.id);
 }
 
+const actionForm = document.getElementById("action-form");
+
 function closeConfirm() {
   pending = null;
   document.getElementById("action-confirm").hidden = true;
   document.getElementById("action-reason").value = "";
+  clearProblemAt(actionForm);
 }
 
 // An action with a reason, or one that ends the request, is confirmed first, right here.
 function choose(action) {
-  const problem = document.getElementById("action-problem");
-  clearProblem(problem);
+  clearProblemAt(actionForm);
   if (!REASON_REQUIRED.has(action) && !DANGER.has(action)) {
     act(action, null);
     return;
@@ -159,23 +162,20 @@ function choose(action) {
 }
 
 async function act(action, reason) {
-  const problem = document.getElementById("action-problem");
-  clearProblem(problem);
-  try {
+  await attempt(actionForm, async () => {
     await api(`/v1/requests/${requestId}/actions/${action}`, { method: "POST", json: reason ? { reason } : {} });
     closeConfirm();
     await refreshAfterChange();
-  } catch (error) {
-    showProblem(error, problem);
-  }
+  });
 }
 
-document.getElementById("action-confirm").addEventListener("submit", (event) => {
+actionForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const box = document.getElementById("action-reason");
   const reason = box.value.trim();
   if (REASON_REQUIRED.has(pending) && !reason) {
-    showProblem(new Error(`Say why you ${words(pending)}: the reason is kept in the history.`), document.getElementById("action-problem"));
+    const detail = `Say why you ${words(pending)}: the reason is kept in the history.`;
+    showProblemAt(actionForm, new ApiError(422, { detail, errors: [{ loc: ["body", "reason"], msg: "required" }] }));
     box.focus();
     return;
   }
@@ -201,22 +201,28 @@ function renderHistory() {
   setSpoken(history);
 }
 
-// `content`: read the content again (an audited read) only when it can have changed for this
-// reader; otherwise the metadata alone.
+// `content`: read the content (an audited read), else the metadata alone (GET ?content=false:
+// no content read, nothing audited), leaving the content shown as it is.
 async function loadRequest({ content = true } = {}) {
   const request = await api(`/v1/requests/${requestId}${content ? "" : "?content=false"}`);
-  await loadChain(requestId).catch((error) => showProblem(error, document.getElementById("chain-problem")));
+  await loadChain(requestId).catch((error) => showProblemAt(document.getElementById("chain").closest("section"), error));
   renderRequest(request, { withContent: content });
+  if (content) document.getElementById("content-offer")?.remove();
 }
 // The whole history once; then only the steps after the last shown (a step's reason is
 // content: it is not read, nor audited, twice).
+let reasonsShown = false;
 async function loadHistory({ fresh = false } = {}) {
   const last = history.length ? history[history.length - 1].id : null;
   if (fresh || last === null) history = await allPages(`/v1/requests/${requestId}/history`);
   else history = [...history, ...(await allPages(`/v1/requests/${requestId}/history`, { after_id: last }))];
+  document.getElementById("history-offer")?.remove();
+  reasonsShown = history.some((step) => step.reason !== null && step.reason !== undefined);
   renderHistory();
 }
 
+// After the reader's own action: what changed is the state and the history's newest steps,
+// which their own action wrote.
 async function refreshAfterChange() {
   await Promise.all([loadRequest({ content: false }), loadHistory()]);
 }
@@ -229,27 +235,55 @@ async function guarded(load) {
   }
 }
 
+// A content read offered, not made: a button before the list, which reads on a click.
+function offer(listId, label, load) {
+  const id = `${listId}-offer`;
+  if (document.getElementById(id)) return;
+  const button = el("button", { type: "button", id, class: "secondary offer", onclick: async () => {
+    button.remove();
+    await guarded(load);
+  } }, label);
+  document.getElementById(listId).before(button);
+}
+
 // A change of holder can change who reads TLP:RED content: a page left open by the previous
-// holder must not keep showing the thread's texts and the files' names.
+// holder must not keep showing it (the content, the thread's texts, the files' names).
 const HOLDER_CHANGES = new Set(["request.assigned", "request.escalated"]);
+
+function shownRed() {
+  return current?.handling_code === "RED" || holdsRed();
+}
+
+function withdrawContent() {
+  document.getElementById("content").replaceChildren(el("p", { class: "empty" }, "The request changed hands: what you may read of it may have changed."));
+  hideThread("The request changed hands: the thread is hidden until you show it again.");
+  offer("content", "Show the content again (recorded in the audit trail)", () => loadRequest());
+  offer("messages", "Show the thread again (recorded in the audit trail)", () => loadMessages({ fresh: true }));
+}
 
 function onEvent(frame) {
   alerts.hear(frame);
   if (frame.data?.request_id !== requestId) return;
-  if (frame.event.startsWith("message.")) guarded(() => loadMessages());
-  else if (frame.event.startsWith("file.")) guarded(loadFiles);
-  else if (HOLDER_CHANGES.has(frame.event) && (current?.handling_code === "RED" || holdsRed())) {
-    guarded(async () => Promise.all([loadRequest({ content: current?.handling_code === "RED" }), loadMessages({ fresh: true }), loadFiles(), loadHistory()]));
-  } else guarded(refreshAfterChange);
+  if (frame.event.startsWith("message.")) {
+    if (!showsMessage(frame.data.message_id)) offer("messages", "New messages: show them (recorded in the audit trail)", () => loadMessages());
+  } else if (frame.event.startsWith("file.")) guarded(loadFiles);
+  else {
+    // The reader's own action was shown with its history when it was taken.
+    const seen = current && frame.data.version !== undefined && frame.data.version <= current.version;
+    if (HOLDER_CHANGES.has(frame.event) && shownRed()) withdrawContent();
+    guarded(async () => Promise.all([loadRequest({ content: false }), loadFiles()]));
+    // The history's reasons are content: its new steps are read at once only while none is
+    // shown (and then without the ones shown: `after_id`).
+    if (!seen && reasonsShown) offer("history", "New steps: show the history (recorded in the audit trail)", () => loadHistory());
+    else if (!seen) guarded(() => loadHistory());
+  }
   if (frame.event.startsWith("request.")) loadAlerted(requestId); // an event may alert someone
 }
 
 async function onStart() {
   await guarded(async () => {
-    // The first start reads everything; a resume after a lost connection, metadata and
-    // what was added meanwhile.
-    const first = current === null;
-    await Promise.all([loadRequest({ content: first }), loadMessages(), loadFiles(), loadHistory(), loadAlerted(requestId)]);
+    // Once, when the socket's heads are known: whatever changes later is pushed.
+    await Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory(), loadAlerted(requestId)]);
     document.body.dataset.loaded = "true";
   });
 }
