@@ -15,6 +15,7 @@ from playwright.async_api import Page, expect
 from app.core.database import Database
 from app.models.enums import Role
 from tests.browser import screenshot, sign_in
+from tests.browser.a11y import THEMES, accessibility_violations, use_system_theme
 from tests.browser.test_dashboard import WAIT_MS
 from tests.browser.test_dashboard_sections import collect_errors, open_section
 from tests.clients import http, submit_request
@@ -303,6 +304,18 @@ async def test_the_ncb_reassigns_a_request_escalated_to_it(
     await page.wait_for_selector("body[data-connection='live']", timeout=WAIT_MS)
     await expect(page.locator("#held-by")).to_contain_text("being chased now")
     await expect(page.locator("#take-over")).to_be_hidden()  # an NCB holds no request itself
+    # The chain at its current step and a danger action's confirmation, in both themes: no
+    # WCAG 2.2 AA violation (contrast included).
+    for theme in THEMES:
+        await use_system_theme(page, theme)
+        await page.reload()
+        await page.wait_for_selector("body[data-loaded='true']", timeout=WAIT_MS)
+        await expect(page.locator("#chain-step-2")).to_have_attribute("data-state", "current")
+        await page.locator("#action-buttons").get_by_role("button", name="Decline").click()
+        await page.get_by_role("button", name="Decline the request").click()
+        await expect(page.locator("#action-form [role=alert]")).to_be_visible()
+        assert await accessibility_violations(page) == [], theme
+    await page.get_by_role("button", name="Go back").click()
     await page.get_by_label("Hand over to").select_option(label="DE backup")
     await page.get_by_role("button", name="Hand over", exact=True).click()
     await expect(page.locator("#handover-done")).to_have_text("Handed over to DE backup.")
