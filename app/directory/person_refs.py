@@ -27,7 +27,9 @@ class PersonRef(BaseModel):
     agency_id: uuid.UUID = Field(description="The agency it acts for")
     agency_name: str = Field(description="That agency's name (agencies are public)")
     agency_kind: AgencyKind = Field(description="unit, ncb, gs or partner")
-    country: str = Field(description="Where its agency sits (the global desk's too)")
+    country: str | None = Field(
+        description="Its agency's country; null for the General Secretariat, which belongs to none"
+    )
     name: str | None = Field(
         description="Null where you may not see the person (as GET /v1/principals): the role, "
         "agency and country say who it was"
@@ -51,7 +53,7 @@ async def describe(
             Agency.id.label("agency_id"),
             Agency.name.label("agency_name"),
             Agency.kind.label("agency_kind"),
-            Agency.country_code,
+            Agency.owner_country.label("country"),
             principals.visible_to(actor).label("shows_name"),
         )
         .join(Agency, Agency.id == Principal.agency_id)
@@ -64,7 +66,7 @@ async def describe(
             agency_id=row.agency_id,
             agency_name=row.agency_name,
             agency_kind=row.agency_kind,
-            country=row.country_code,
+            country=row.country,
             name=row.name if row.shows_name else None,
             phone=row.phone if row.shows_name else None,
         )

@@ -7,7 +7,7 @@ export function named(person, { you = "you" } = {}) {
   if (!person) return "the service";
   if (person.id === me.principalId) return you;
   if (person.name) return person.name;
-  return `${words(person.role)}, ${person.agency_name} (${person.country})`;
+  return `${words(person.role)}, ${person.agency_name}${person.country ? ` (${person.country})` : ""}`;
 }
 
 // With the agency where the name alone would not say where they work.
