@@ -54,6 +54,13 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/webhook-endpoints/{endpoint_id}/messages": ("gs", "keyset"),
 }
 
+# A page's "only what came after the last one shown": a position in the request's sequence,
+# as large as its column holds.
+AFTER: dict[str, tuple[str, int]] = {
+    "/v1/requests/{request_id}/history": ("after_id", BIGINT),
+    "/v1/requests/{request_id}/messages": ("after_seq", MESSAGES_SEQ_MAX),
+}
+
 
 def _cursor(payload: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
@@ -70,7 +77,8 @@ def test_every_list_endpoint_is_covered() -> None:
         for parameter in operations.get("get", {}).get("parameters", []):
             schema = json.dumps(parameter.get("schema"))
             if parameter["name"] == "cursor" or '"integer"' in schema or '"number"' in schema:
-                assert parameter["name"] in ("cursor", "limit"), (path, parameter["name"])
+                allowed = ("cursor", "limit", AFTER.get(path, ("",))[0])
+                assert parameter["name"] in allowed, (path, parameter["name"])
                 found.add(path)
     assert found == set(ENDPOINTS)
 
@@ -169,3 +177,31 @@ async def test_cursors_and_limits_at_and_past_their_bounds(
             _problem(await _call(client, url, party, cursor=cursor), status, "cursor", case)
         for limit, status in LIMITS:
             _problem(await _call(client, url, party, limit=limit), status, "limit", limit)
+
+
+@pytest.mark.parametrize("path", list(AFTER))
+async def test_after_positions_at_and_past_their_bounds(
+    path: str, server: RunningServer, world: World
+) -> None:
+    name, largest = AFTER[path]
+    party = world.unit("FR")
+    async with http(server.http) as client:
+        request_id = str((await submit_request(client, party))["id"])
+        url = path.format(request_id=request_id)
+        cases = [
+            ("0", 200),
+            (str(largest), 200),
+            ("-1", 422),
+            (str(largest + 1), 422),
+            ("1" * 60, 422),
+            ("1.5", 422),
+            ("abc", 422),
+            ("\u0000", 422),
+            ("", 422),
+        ]
+        for value, status in cases:
+            _problem(await _call(client, url, party, **{name: value}), status, name, value)
+        first = await _call(client, url, party, limit="1")
+        cursor = first.json()["next_cursor"] or _cursor({"r": request_id, "p": 0})
+        both = await _call(client, url, party, cursor=cursor, **{name: "0"})
+        _problem(both, 422, name, "with a cursor")
