@@ -63,6 +63,7 @@ def request_body(target: str, index: int) -> dict[str, Any]:
         "type": "preservation",
         "priority": "urgent",
         "target_country": target,
+        "headline": "Ransomware negotiation: preserve a mailbox and its logins",
         "subject": f"Preserve mailbox and login records, case BENCH-{index:06d}",
         "details": (
             "Ransomware negotiation mailbox used between 2025-01-03 and 2025-02-11. Please "

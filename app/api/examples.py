@@ -50,6 +50,7 @@ PRESERVATION = {
     "type": "preservation",
     "priority": "urgent",
     "target_country": "DE",
+    "headline": "Ransomware on a hospital: preserve the negotiation mailbox",
     "subject": "Preserve a mailbox used in a ransom negotiation",
     "details": "The mailbox below was used to negotiate a ransom after an attack on a hospital; "
     "please preserve its content and connection logs pending a mutual legal assistance request.",
@@ -66,6 +67,7 @@ EMERGENCY = {
     "type": "emergency_disclosure",
     "priority": "emergency",
     "target_country": "US",
+    "headline": "School attack announced for tomorrow: who is behind the account",
     "subject": "Threat to life announced from an account",
     "details": "An account announced an attack on a school for tomorrow morning; we need the "
     "subscriber information and the last login addresses.",
@@ -93,6 +95,7 @@ _REQUEST: dict[str, Any] = {
     "requesting_agency_id": _AGENCY_FR,
     "requesting_country": "FR",
     "target_country": "DE",
+    "headline": PRESERVATION["headline"],
     "handling_code": "AMBER",
     "onward_use": ["H1"],
     "handling_note": None,

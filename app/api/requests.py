@@ -21,7 +21,7 @@ from app.core.primitives import CountryCode, Instant, Text
 from app.deadlines import chain
 from app.deadlines.chain_schemas import EscalationChainOut
 from app.models.enums import Attention, Priority, RequestAction, RequestStatus, RequestType
-from app.requests import actions, assignment, detail, intake, lifecycle, views
+from app.requests import actions, assignment, detail, intake, lifecycle, search
 from app.requests.schemas import (
     AckOut,
     ActionInput,
@@ -106,6 +106,26 @@ async def list_requests(
             "Repeat it for either."
         ),
     ] = None,
+    assigned_to_me: Annotated[
+        bool,
+        Query(description="true: only the requests assigned to you (that you hold)"),
+    ] = False,
+    q: Annotated[
+        Annotated[str, Text(max_length=search.QUERY_MAX)] | None,
+        Query(
+            description="Search: requests whose `headline` contains this text (any case), or, "
+            "when it is a request's id (a UUID), that request. Only among the requests you "
+            f"may see; at most {search.QUERY_MAX} characters; blank: no search"
+        ),
+    ] = None,
+    content: Annotated[
+        bool,
+        Query(
+            description="false: metadata only, `content` null for every item, and no audited "
+            "read (what a list that only glances at requests should ask for). true (the "
+            "default): each item's content where you may read it, each such read audited"
+        ),
+    ] = True,
     cursor: Annotated[Annotated[str, Text(max_length=512)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> RequestPage:
@@ -113,8 +133,9 @@ async def list_requests(
     apply; the values of one repeated filter are alternatives. `attention=escalated&
     attention=overdue&status=…` (the open statuses) is what the global desk watches: every
     open request of the network that escalated or ran late. A request keeps its escalation
-    and lateness once acknowledged: `status` says whether it is still open."""
-    filters = views.RequestFilter(
+    and lateness once acknowledged: `status` says whether it is still open. Pass the same
+    filters with `cursor` for the next page."""
+    filters = search.RequestFilter(
         statuses=status or [],
         types=type or [],
         priorities=priority or [],
@@ -123,8 +144,12 @@ async def list_requests(
         created_after=created_after,
         created_before=created_before,
         attention=attention or [],
+        assigned_to=actor.principal_id if assigned_to_me else None,
+        query=q.strip() if q and q.strip() else None,
     )
-    return await views.list_requests(session, actor, filters, cursor=cursor, limit=limit)
+    return await search.list_requests(
+        session, actor, filters, cursor=cursor, limit=limit, with_content=content
+    )
 
 
 @router.get(

@@ -42,6 +42,12 @@ class CooperationRequest(Base):
         Index("ix_requests_agency_created", "requesting_agency_id", "created_at", "id"),
         Index("ix_requests_created", "created_at", "id"),
         Index("ix_requests_assigned_created", "assigned_to", "created_at", "id"),
+        # The all-requests search: an NCB's requests sent from its country, and a status
+        # (closed, say) within a desk's country, newest first (migration 0016).
+        Index("ix_requests_sending_created", "requesting_country", "created_at", "id"),
+        Index(
+            "ix_requests_target_status_created", "target_country", "status", "created_at", "id"
+        ),
         # What a dashboard's welcome lists: requests no screen has confirmed yet (a few).
         Index(
             "ix_requests_unconfirmed",
@@ -84,6 +90,11 @@ class CooperationRequest(Base):
         CHAR(2), ForeignKey("countries.code"), nullable=False
     )
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), nullable=False)
+
+    # Metadata its sender writes, shown in queues and lists to whoever sees the request (its
+    # auditors too): what it is about, in a line, without reading its content. Not content:
+    # not in content_hash, not purged, and seeing it is no audited read.
+    headline: Mapped[str | None] = mapped_column(String(120))
 
     # The content: NULL once purged at the end of its retention (purged_at says when).
     subject: Mapped[str | None] = mapped_column(String(300))

@@ -52,6 +52,7 @@ _SUBMITTED_COLUMNS = (
     "requesting_country",
     "target_country",
     "created_by",
+    "headline",
     "subject",
     "details",
     "identifiers",
@@ -174,6 +175,14 @@ _SUBMIT = _submit_statement()
 # --- use cases ------------------------------------------------------------------------------
 
 
+def fingerprint(draft: RequestCreate) -> str:
+    """What an Idempotency-Key's body is compared by: every field, the headline included (a
+    replay with another headline is another body). A body without one hashes as it did before
+    the headline existed, so a key used just before an upgrade still replays after it."""
+    unset = {"headline"} if draft.headline is None else None
+    return sha256_hex(draft.model_dump(mode="json", exclude=unset))
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
     request: SubmittedRequest
@@ -212,7 +221,7 @@ async def submit(
             session,
             agency_id=actor.agency_id,
             key=idempotency_key,
-            fingerprint=sha256_hex(draft.model_dump(mode="json")),
+            fingerprint=fingerprint(draft),
             lifetime=api.idempotency_key_lifetime,
         )
         if stored is not None:
@@ -255,6 +264,8 @@ async def submit(
         "requesting_country": actor.country,
         "target_country": draft.target_country,
         "created_by": actor.principal_id,
+        # Metadata, outside the content and its hash: lists show it without a content read.
+        "headline": draft.headline,
         **content,
         "handling_code": draft.handling_code,
         "onward_use": list(draft.onward_use),

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from app.core.primitives import CountryCode, Text
 from app.directory.person_refs import PersonRef
@@ -39,6 +40,32 @@ _SUBJECT = "A one-line summary, shown in lists and notifications to who may read
 _DETAILS = "What happened and what is asked, in full"
 _IDENTIFIERS = "The selectors the request is about (addresses, accounts, hashes...)"
 _LEGAL_BASIS = "The provision the request rests on"
+HEADLINE_MAX = 120
+_HEADLINE = (
+    "What the request is about, in one line (at most 120 characters), shown in the target "
+    "desk's queue and in every list of requests. NOT protected as content: everyone who may "
+    "see the request's metadata reads it (the target desk, both countries' NCBs and auditors, "
+    "the global desk), it is not covered by the handling code, not purged with the content, "
+    "and seeing it is no audited read. So no names and no identifiers of persons (no "
+    "accounts, addresses, numbers): e.g. 'Ransomware on a hospital, preserve VPN logs'"
+)
+# A line: no line breaks, tabs or other control characters (C0, DEL, C1).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise PydanticCustomError(
+            "headline_not_one_line",
+            "must be one line of text: no line breaks, tabs or other control characters",
+        )
+    return value
+
+
+Headline = Annotated[
+    Annotated[str, Text(min_length=1, max_length=HEADLINE_MAX), AfterValidator(_one_line)] | None,
+    Field(description=_HEADLINE, examples=["Ransomware on a hospital, preserve VPN logs"]),
+]
 
 
 class _Input(BaseModel):
@@ -91,6 +118,7 @@ class RequestCreate(_Input):
     target_country: Annotated[
         CountryCode, Field(description="The country whose 24/7 desk is asked (ISO 3166-1)")
     ]
+    headline: Headline = None
     subject: Annotated[str, Text(min_length=1, max_length=300), Field(description=_SUBJECT)]
     details: Annotated[str, Text(min_length=1, max_length=20_000), Field(description=_DETAILS)]
     identifiers: Annotated[list[Identifier], Field(max_length=100, description=_IDENTIFIERS)] = []
@@ -142,6 +170,7 @@ class RequestOut(BaseModel):
     requesting_agency_id: uuid.UUID = Field(description="The agency that submitted it")
     requesting_country: str = Field(description="That agency's country (ISO 3166-1)")
     target_country: str = Field(description="The country whose desk is asked (ISO 3166-1)")
+    headline: str | None = Field(description=_HEADLINE)
     handling_code: HandlingCode = Field(description=_HANDLING_CODE)
     onward_use: list[OnwardUse] = Field(description=_ONWARD_USE)
     handling_note: str | None = Field(description=_HANDLING_NOTE)
@@ -337,6 +366,7 @@ class UnconfirmedRequest(BaseModel):
     priority: Priority
     requesting_country: str
     target_country: str
+    headline: str | None = Field(description=_HEADLINE)
     assigned_to: uuid.UUID | None = Field(description="Null: the whole desk holds it")
     assigned_at: datetime
 

@@ -1,26 +1,23 @@
 """What shows a request: its fields as the actor may see them (content only for who may read
 it), what a push carries (event_data), one request with its escalations and the actions
-allowed (get), the unconfirmed requests a socket's welcome lists, and the filtered list."""
+allowed (get) and the unconfirmed requests a socket's welcome lists. The filtered list is
+app/requests/search.py."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, tuple_
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
-from app.core.pagination import Cursor
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import AuditEntry, CooperationRequest
-from app.models.enums import Attention, Priority, RequestStatus, RequestType
+from app.models.enums import RequestStatus
 from app.requests.access import (
     OBJECT_TYPE,
-    countries_of,
     owner_of,
     reads_content,
     visible_to,
@@ -32,7 +29,6 @@ from app.requests.schemas import (
     RequestContentOut,
     RequestCreate,
     RequestOut,
-    RequestPage,
     UnconfirmedRequest,
 )
 
@@ -88,8 +84,8 @@ def fields_of(
     }
 
 
-def _view(request: CooperationRequest, actor: Actor) -> RequestOut:
-    return RequestOut.model_validate(fields_of(request, actor))
+def view(request: CooperationRequest, actor: Actor, *, with_content: bool = True) -> RequestOut:
+    return RequestOut.model_validate(fields_of(request, actor, with_content=with_content))
 
 
 def event_data(request: CooperationRequest) -> dict[str, Any]:
@@ -106,6 +102,8 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "requesting_country": request.requesting_country,
         "requesting_agency_id": str(request.requesting_agency_id),
         "target_country": request.target_country,
+        # Metadata its sender wrote for lists like the queue's rows (never content).
+        "headline": request.headline,
         "handling_code": request.handling_code.value,
         "created_at": iso(request.created_at),
         "delivered_at": iso(request.delivered_at),
@@ -185,6 +183,7 @@ async def unconfirmed(
             r.priority,
             r.requesting_country,
             r.target_country,
+            r.headline,
             r.assigned_to,
             r.assigned_at,
         )
@@ -204,84 +203,9 @@ async def unconfirmed(
             priority=row.priority,
             requesting_country=row.requesting_country,
             target_country=row.target_country,
+            headline=row.headline,
             assigned_to=row.assigned_to,
             assigned_at=row.assigned_at,
         )
         for row in rows
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class RequestFilter:
-    statuses: list[RequestStatus] = field(default_factory=list)
-    types: list[RequestType] = field(default_factory=list)
-    priorities: list[Priority] = field(default_factory=list)
-    target_country: str | None = None
-    requesting_country: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    attention: list[Attention] = field(default_factory=list)
-
-    def clauses(self) -> list[ColumnElement[bool]]:
-        r = CooperationRequest
-        clauses: list[ColumnElement[bool]] = []
-        if self.attention:
-            clauses.append(or_(*self._needing_attention()))
-        if self.statuses:
-            clauses.append(r.status.in_(self.statuses))
-        if self.types:
-            clauses.append(r.type.in_(self.types))
-        if self.priorities:
-            clauses.append(r.priority.in_(self.priorities))
-        if self.target_country:
-            clauses.append(r.target_country == self.target_country)
-        if self.requesting_country:
-            clauses.append(r.requesting_country == self.requesting_country)
-        if self.created_after:
-            clauses.append(r.created_at >= self.created_after)
-        if self.created_before:
-            clauses.append(r.created_at < self.created_before)
-        return clauses
-
-    def _needing_attention(self) -> list[ColumnElement[bool]]:
-        """Plain comparisons of the columns the deadline worker sets, one flat OR: nothing
-        computed per row, so a partial index on the same predicate serves it as it is."""
-        r = CooperationRequest
-        conditions: list[ColumnElement[bool]] = []
-        if Attention.ESCALATED in self.attention:
-            conditions.append(r.escalation_step > 0)
-        if Attention.OVERDUE in self.attention:
-            conditions += [r.overdue_at.is_not(None), r.response_breached_at.is_not(None)]
-        return conditions
-
-
-async def list_requests(
-    session: AsyncSession,
-    actor: Actor,
-    filters: RequestFilter,
-    *,
-    cursor: str | None,
-    limit: int,
-) -> RequestPage:
-    r = CooperationRequest
-    query = select(r).where(visible_to(actor), *filters.clauses())
-    if cursor is not None:
-        after = Cursor.decode(cursor)
-        query = query.where(tuple_(r.created_at, r.id) < tuple_(after.created_at, after.id))
-    rows = list(
-        await session.scalars(query.order_by(r.created_at.desc(), r.id.desc()).limit(limit + 1))
-    )
-    page, more = rows[:limit], len(rows) > limit
-    await audit.record_each(
-        session,
-        actor,
-        "request.read",
-        object_type=OBJECT_TYPE,
-        entries=[
-            audit.Entry(str(request.id), request.content_hash, countries=countries_of(request))
-            for request in page
-            if reads_content(actor, request)
-        ],
-    )
-    next_cursor = Cursor(page[-1].created_at, page[-1].id).encode() if more else None
-    return RequestPage(items=[_view(request, actor) for request in page], next_cursor=next_cursor)

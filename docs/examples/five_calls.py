@@ -44,6 +44,7 @@ def main() -> None:
             "type": "preservation",
             "priority": "urgent",
             "target_country": "DE",
+            "headline": "Ransomware negotiation: preserve a mailbox",
             "subject": "Preserve the negotiator mailbox",
             "details": "Used in the ransom negotiation of 20 Nov; preserve 90 days.",
             "identifiers": [

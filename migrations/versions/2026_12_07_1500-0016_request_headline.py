@@ -1,0 +1,48 @@
+"""A request's headline (metadata its sender writes, so a queue can say what a request is
+about without an audited content read), and the indexes the all-requests search reads.
+
+The search (GET /v1/requests with filters and ``q``) is keyset-paged newest first within the
+reader's scope. A desk's scope already has (target_country, created_at, id); an NCB also
+sees what its country sent, which had no index of its own, and "assigned to me" walks
+(assigned_to, created_at, id), which exists. ``q`` is a substring of the headline: no
+trigram index, since the embedded Postgres ships without pg_trgm; the headline is read from
+the rows the scope's index yields, which measured well under the 200 ms p99 budget at
+100,000 requests (docs/operations.md, ``python -m bench --only search``). A status filter
+within a country (closed ones, say) is answered by (target_country, status, created_at, id).
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-07 15:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("requests", sa.Column("headline", sa.String(length=120), nullable=True))
+    op.create_index(
+        "ix_requests_sending_created",
+        "requests",
+        ["requesting_country", "created_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_requests_target_status_created",
+        "requests",
+        ["target_country", "status", "created_at", "id"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_requests_target_status_created", table_name="requests")
+    op.drop_index("ix_requests_sending_created", table_name="requests")
+    op.drop_column("requests", "headline")
