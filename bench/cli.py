@@ -14,12 +14,15 @@
 6. The servers' logs are scanned for errors no client may have seen.
 7. Audit exports (bench/audit_export.py): a trail of a million sealed entries (--audit-entries)
    exported through the API on a server of its own and verified offline, with their floors.
+8. Last, after the floor: the all-requests search (bench/request_search.py), 100,000 requests
+   (--search-requests) written straight into Postgres, then filtered GET /v1/requests as
+   five roles, p50/p99 per query shape beside the same statement asked by asyncpg.
 
 ``--only files`` runs step 1 and the evidence files measurement alone; ``--only deadlines``
 step 1 and the deadlines measurement (with its floor); ``--only audit`` the audit chain's
 cost on intake and its sealing lag (bench/audit.py, with its floor; after the deadlines
 in a full run, on two servers and two databases of its own); ``--only audit_export`` step 1
-and the audit exports.
+and the audit exports; ``--only search`` the search (step 8) alone.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from bench.overload import run_overload
 from bench.proc import at_least, raise_open_files_limit
 from bench.progress import progress
 from bench.report import environment, ratios, warnings, write
+from bench.request_search import SEARCH_LOGS, run_search, search_ratios, search_warnings
 from bench.resume import run_resume
 from bench.stack import (
     BenchDatabase,
@@ -125,7 +129,7 @@ async def _intake_and_overload(
 
 async def _measure_service(
     config: BenchConfig, database: BenchDatabase, env: dict[str, str], log_dir: Path
-) -> tuple[dict[str, Any], ResumeSpan]:
+) -> tuple[dict[str, Any], ResumeSpan, dict[str, Any]]:
     await migrate(env)
     seeded = await seed(env)
     credentials = Credentials.from_seed(seeded)
@@ -196,7 +200,7 @@ async def _measure_service(
     sections["audit_export"] = await run_audit_export(
         env, log_dir, seeded, database.url, database.dsn, entries=config.audit_entries
     )
-    return sections, span
+    return sections, span, seeded
 
 
 async def _dashboard(
@@ -378,8 +382,24 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         env_section["duration_s"] = round(time.monotonic() - started, 1)
         env_section["started_at"] = started_at
         return {**report, "environment": env_section}
+    if config.only == "search":
+        with cli_environment(database) as env:
+            await migrate(env)
+            seeded = await seed(env)
+            report = {"search": await run_search(config, database, env, seeded)}
+        logs = [config.output.parent / name for name in SEARCH_LOGS]
+        report["server_logs"] = scan_all(logs)
+        report |= {
+            "config": config.as_json(),
+            "ratios": search_ratios(report["search"]),
+            "warnings": search_warnings(report["search"]),
+        }
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
     with cli_environment(database) as env:
-        sections, span = await _measure_service(config, database, env, config.output.parent)
+        sections, span, seeded = await _measure_service(config, database, env, config.output.parent)
     floor = await run_floor(
         database.dsn,
         request_body("DE", 0),
@@ -393,6 +413,9 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         resume=span,
         backfill_batch=RealtimeSettings().backfill_batch,
     )
+    # Last: its 100,000 requests would weigh on every measurement above and on the floor.
+    with cli_environment(database) as env:
+        sections["search"] = await run_search(config, database, env, seeded)
     # Others' work on a shared machine shows here: compare with load_average_at_start.
     env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     env_section["open_files_limit"] = open_files
@@ -406,6 +429,7 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         *DEADLINE_LOGS,
         *OUTBOX_LOGS,
         *AUDIT_LOGS,
+        *SEARCH_LOGS,
     )
     logs = [config.output.parent / name for name in names]
     report = {"config": config.as_json(), **sections, "floor": floor}
@@ -414,8 +438,13 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         ratios(report)
         | audit_export_ratios(report["audit_export"])
         | outbox_ratios(report["outbox"])
+        | search_ratios(report["search"])
     )
-    report["warnings"] = warnings(config, report) + audit_export_warnings(report["audit_export"])
+    report["warnings"] = (
+        warnings(config, report)
+        + audit_export_warnings(report["audit_export"])
+        + search_warnings(report["search"])
+    )
     report["environment"] = env_section
     return report
 

@@ -42,6 +42,8 @@ class BenchConfig:
     audit_entries: int  # sealed audit entries exported and verified (bench/audit_export.py)
     dashboard_requests: int  # POSTs whose row is timed into the dashboard page's DOM
     outbox_messages: int  # webhook messages written at once (bench/outbox.py)
+    search_requests: int  # requests the all-requests search runs over (bench/request_search.py)
+    search_rounds: int  # times each search shape is asked
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
@@ -72,6 +74,8 @@ _FULL = {
     "audit_entries": 1_000_000,
     "dashboard_requests": 200,
     "outbox_messages": 5000,
+    "search_requests": 100_000,
+    "search_rounds": 100,
 }
 _QUICK = {
     "requests": 300,
@@ -92,6 +96,8 @@ _QUICK = {
     "audit_entries": 20_000,
     "dashboard_requests": 50,
     "outbox_messages": 500,
+    "search_requests": 10_000,
+    "search_rounds": 20,
 }
 
 
@@ -140,9 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        choices=["files", "deadlines", "audit", "audit_export", "dashboard", "outbox"],
+        choices=["files", "deadlines", "audit", "audit_export", "dashboard", "outbox", "search"],
         help="run one measurement alone (with its floor): files, deadlines, audit, "
-        "audit_export, dashboard, outbox",
+        "audit_export, dashboard, outbox, search",
     )
     parser.add_argument(
         "--database",
@@ -153,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         "--outbox-messages",
         type=int,
         help="webhook messages sent at once (default 5000, quick 500)",
+    )
+    parser.add_argument(
+        "--search-requests",
+        type=int,
+        help="requests the all-requests search runs over (default 100000, quick 10000)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
@@ -193,6 +204,8 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         audit_entries=args.audit_entries or int(sizes["audit_entries"]),
         dashboard_requests=args.dashboard_requests or int(sizes["dashboard_requests"]),
         outbox_messages=args.outbox_messages or int(sizes["outbox_messages"]),
+        search_requests=args.search_requests or int(sizes["search_requests"]),
+        search_rounds=int(sizes["search_rounds"]),
         database=args.database,
         output=args.output,
         quick=args.quick,
@@ -216,6 +229,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         "takeover_deadlines",
         "audit_entries",
         "dashboard_requests",
+        "search_requests",
     ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):
