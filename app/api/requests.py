@@ -113,9 +113,11 @@ async def list_requests(
     q: Annotated[
         Annotated[str, Text(max_length=search.QUERY_MAX)] | None,
         Query(
-            description="Search: requests whose `headline` contains this text (any case), or, "
-            "when it is a request's id (a UUID), that request. Only among the requests you "
-            f"may see; at most {search.QUERY_MAX} characters; blank: no search"
+            description="Search: the requests whose `headline` has words starting with each "
+            "word of `q`, in any case (`ransom hosp` finds 'Ransomware on a hospital'); "
+            "text without letters or digits is looked for as it is, anywhere in the headline; "
+            "a request's id (a UUID) finds that request. Only among the requests you may see; "
+            f"at most {search.QUERY_MAX} characters; blank: no search"
         ),
     ] = None,
     content: Annotated[

@@ -91,19 +91,22 @@ _ESCALATION = Link(f"{WEB_PREFIX}/escalation", "Escalation policy")
 # The global desk's overview of the network; to a desk or an NCB, the same of its country
 # (GET /v1/requests shows each only what it may see).
 _OVERVIEW = Link(f"{WEB_PREFIX}/network", "Overdue and escalated")
+# Every role that sees requests (auditors: their metadata) finds any of them there.
+ALL_REQUESTS = Link(f"{WEB_PREFIX}/requests", "All requests")
 _NAVIGATION: dict[Role, tuple[Link, ...]] = {
-    Role.CONTACT_POINT: (Link(HOME, "Queue"), _ROSTER, _OVERVIEW),
+    Role.CONTACT_POINT: (Link(HOME, "Queue"), ALL_REQUESTS, _ROSTER, _OVERVIEW),
     Role.NCB: (
         Link(HOME, "Queue"),
+        ALL_REQUESTS,
         _ROSTER,
         _ESCALATION,
         Link(f"{WEB_PREFIX}/agreements", "Agreements"),
         _OVERVIEW,
     ),
-    Role.GS: (Link(HOME, "Queue"), _OVERVIEW, _ESCALATION),
-    Role.UNIT: (Link(HOME, "Sent requests"),),
-    Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"),),
-    Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"),),
+    Role.GS: (Link(HOME, "Queue"), ALL_REQUESTS, _OVERVIEW, _ESCALATION),
+    Role.UNIT: (Link(HOME, "Sent requests"), ALL_REQUESTS),
+    Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
+    Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
     Role.ADMIN: (Link(HOME, "Queue"),),
 }
 
@@ -356,6 +359,23 @@ async def request_page(request: Request, request_id: uuid.UUID, signed_in: Signe
     if signed_in is None:
         return _to_sign_in()
     return _page(request, signed_in, "request.html", page="request", request_id=request_id)
+
+
+@router.get("/requests", response_class=HTMLResponse)
+async def all_requests_page(request: Request, signed_in: SignedIn) -> Response:
+    """Every request the reader may see, searched and filtered (static/js/requests.js); the
+    choices offered are the API's own."""
+    if signed_in is None:
+        return _to_sign_in()
+    return _page(
+        request,
+        signed_in,
+        "requests.html",
+        page="requests",
+        statuses=[status.value for status in RequestStatus],
+        priorities=[priority.value for priority in Priority],
+        types=[kind.value for kind in RequestType],
+    )
 
 
 _SECTIONS = {

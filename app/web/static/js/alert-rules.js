@@ -28,6 +28,12 @@ function holders(data) {
   ];
 }
 
+// Whether the request, as it stands, is held by the reader: assigned to them, or at a step
+// that reaches their desk (a queue's "escalated to you").
+export function heldBy(data, reader) {
+  return holders(data).some((recipient) => matches(recipient, reader));
+}
+
 function recipients(event, data) {
   if (event === "request.assigned") return { reason: "assigned", who: holders(data) };
   if (event === "request.escalated") return { reason: "escalated", who: holders(data) };

@@ -2,13 +2,14 @@
 // read once from GET /v1/requests after the socket's welcome, then kept current by its
 // events (request-rows.js).
 
+import { heldBy } from "./alert-rules.js";
 import { alerts } from "./alerts.js";
 import { allPages, api, attempt, showProblem } from "./api.js";
 import { el, me, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { ACKNOWLEDGE_FROM, OPEN, RECEIVE_FROM } from "./lifecycle.js";
 import { holder } from "./people.js";
-import { PRIORITY_ORDER, RequestRows, deadlineCells, leadingCells } from "./request-rows.js";
+import { PRIORITY_ORDER, RequestRows, ageCell, deadlineCells, leadingCells } from "./request-rows.js";
 
 const TARGET_ROLES = new Set(["contact_point", "ncb", "gs", "admin"]);
 const baseTitle = document.title;
@@ -18,8 +19,25 @@ function isTargetSide(request) {
   return TARGET_ROLES.has(me.role) && (me.role === "gs" || request.target_country === me.country);
 }
 
+// What the request is to the reader, in words (never colour alone): new (nobody has
+// acknowledged it yet; the API's "submitted" and "delivered" both mean that to a reader),
+// yours (you hold it), escalated to you (its escalation policy moved it on to you or your desk).
+function badges(request) {
+  const found = [];
+  const unacknowledged = !request.acknowledged_at && ACKNOWLEDGE_FROM.has(request.status);
+  if (unacknowledged) {
+    found.push(el("span", { class: "badge badge-new" }, isTargetSide(request) ? "new" : "not yet acknowledged"));
+  }
+  if (request.assigned_to && request.assigned_to === me.principalId) found.push(el("span", { class: "badge badge-yours" }, "yours"));
+  if (request.escalation_step > 0 && heldBy(request, me)) {
+    found.push(el("span", { class: "badge badge-escalated" }, "escalated to you"));
+  }
+  return { found, unacknowledged };
+}
+
 function row(request) {
   const id = request.request_id;
+  const { found, unacknowledged } = badges(request);
   const flags = [];
   if (request.escalation_step > 0) flags.push(el("span", { class: "flag escalated" }, `escalated (step ${request.escalation_step + 1})`));
   if (request.overdue_at) flags.push(el("span", { class: "flag overdue" }, "overdue"));
@@ -32,7 +50,9 @@ function row(request) {
     "tr",
     { id: `request-${id}`, class: `priority-${request.priority}`, dataset: { requestId: id, status: request.status } },
     ...leadingCells(request),
-    el("td", { class: "status", dataset: { label: "status" } }, words(request.status), " ", flags),
+    el("td", { class: "headline", dataset: { label: "about" } }, request.headline || el("span", { class: "muted" }, "no headline")),
+    ageCell(request),
+    el("td", { class: "status", dataset: { label: "status" } }, found, unacknowledged ? null : [" ", words(request.status)], " ", flags),
     el("td", { dataset: { label: "held by" } }, holder(request)),
     ...deadlineCells(request),
     el("td", {}, acknowledge),
@@ -81,7 +101,8 @@ function onEvent(frame) {
 
 async function onStart() {
   try {
-    const items = await allPages("/v1/requests", { status: OPEN });
+    // Metadata only: the queue shows no content, so listing it reads (and audits) none.
+    const items = await allPages("/v1/requests", { status: OPEN, content: false });
     rows.renderAll(items.map((item) => ({ ...item, request_id: item.id })));
     document.body.dataset.loaded = "true";
   } catch (error) {

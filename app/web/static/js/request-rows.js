@@ -40,11 +40,32 @@ export function deadlineCells(request) {
   return [acknowledge, respond];
 }
 
+// How long a request has been there: "12 min", "3 h 5 min", "2 d 4 h" (no seconds: an age).
+export function age(ms) {
+  const minutes = Math.floor(Math.max(ms, 0) / 60000);
+  if (minutes < 1) return "under a minute";
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+// A request's age, kept current by tickDeadlines: "waiting 12 min" until someone
+// acknowledges it, then how old it is.
+export function ageCell(request) {
+  const waiting = !request.acknowledged_at;
+  return el("td", { class: "age", dataset: { since: request.created_at, waiting: String(waiting), label: "age" } });
+}
+
 export function tickDeadlines(root, now = Date.now()) {
   for (const cell of root.querySelectorAll("td.deadline")) {
     const { text, level } = countdown(cell.dataset.due, cell.dataset.since || null, now);
     cell.textContent = text;
     cell.dataset.level = level;
+  }
+  for (const cell of root.querySelectorAll("td.age")) {
+    const old = age(now - Date.parse(cell.dataset.since));
+    cell.textContent = cell.dataset.waiting === "true" ? `waiting ${old}` : `${old} old`;
   }
 }
 
