@@ -68,8 +68,20 @@ async def test_a_request_appears_and_is_acknowledged_with_one_click(
     await sign_in(page, server, world.desk("DE"))
     requester = await Dashboard.open(server.ws, world.unit("FR"))
     async with http(server.http) as client:
-        routine = await submit_request(client, world.unit("FR"), "DE", priority="routine")
-        emergency = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+        routine = await submit_request(
+            client,
+            world.unit("FR"),
+            "DE",
+            priority="routine",
+            headline="Phishing kit hosting: who runs the server",
+        )
+        emergency = await submit_request(
+            client,
+            world.unit("FR"),
+            "DE",
+            priority="emergency",
+            headline="Ransomware on a hospital: preserve the negotiation mailbox",
+        )
 
     row = page.locator(f"#request-{emergency['id']}")
     await row.wait_for(timeout=WAIT_MS)
@@ -77,6 +89,8 @@ async def test_a_request_appears_and_is_acknowledged_with_one_click(
     assert await queue_ids(page) == [emergency["id"], routine["id"]]  # emergencies first
     await expect(row).to_contain_text("emergency")
     await expect(row).to_contain_text("TLP:AMBER")
+    await expect(row).to_contain_text("Ransomware on a hospital")
+    await expect(row.locator(".badge-new")).to_have_text("new")
     await expect(row.locator("td.deadline").first).to_contain_text("in ")
     await expect(page).to_have_title("(2) Queue · relay247")
     await screenshot(page, "queue")
