@@ -43,6 +43,9 @@ QUERY_MAX = 120
 QUERY_WORDS = 8
 # Letters and digits: what Postgres' parser makes words of (its punctuation splits them).
 _WORD = re.compile(r"[^\W_]+")
+# Up to this many matches, a search's page is read by sorting the matches (a few ms); past it,
+# by walking the newest first, where one row in 50 or more matches.
+SPARSE = 2000
 
 
 _CONTENT_COLUMNS = (
@@ -75,11 +78,6 @@ def _headline_matches(text: str) -> ColumnElement[bool]:
     return headline_words().op("@@")(func.to_tsquery(literal_column("'simple'"), prefixes))
 
 
-# Up to this many matches, a search's page is read by sorting the matches (a few ms); past it,
-# by walking the newest first, where one row in 50 or more matches.
-SPARSE = 2000
-
-
 def _like_pattern(text: str) -> str:
     """``text`` anywhere, literally: LIKE's wildcards and its escape character escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -105,7 +103,7 @@ class RequestFilter:
     attention: list[Attention] = field(default_factory=list)
     # Only those held by this principal (the caller's own id: "assigned to me").
     assigned_to: uuid.UUID | None = None
-    # A substring of the headline, or a request's id (the API caps and checks it).
+    # Words of the headline, or a request's id (the API caps and checks it).
     query: str | None = None
 
     @property
