@@ -61,7 +61,9 @@ async def test_every_page_passes_axe_and_logs_no_error_in_both_themes(
 ) -> None:
     async with http(server.http) as client:
         await use_policy(client, world, *[STEP_SECONDS] * 4)  # DE's desk
-        late = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+        late = await submit_request(
+            client, world.unit("FR"), "DE", priority="emergency", headline="DDoS on a bank"
+        )
         routine = await submit_request(client, world.unit("FR"), "DE", priority="routine")
     await bring_due(db, late["id"], "ack")  # escalated: the network lists it
     watched = await watch(page)
@@ -75,15 +77,31 @@ async def test_every_page_passes_axe_and_logs_no_error_in_both_themes(
     pages_of: list[tuple[Party, list[str]]] = [
         (
             world.desk("DE"),
-            ["/web/", request_page, "/web/contacts", "/web/roster", "/web/network"],
+            [
+                "/web/",
+                request_page,
+                "/web/contacts",
+                "/web/roster",
+                "/web/network",
+                "/web/requests",
+            ],
         ),
-        (world.unit("FR"), ["/web/", request_page]),
+        (world.unit("FR"), ["/web/", request_page, "/web/requests?status=submitted"]),
         (
             world("DE", Role.NCB),
             ["/web/", "/web/roster", "/web/escalation", "/web/agreements", request_page],
         ),
-        (world.gs, ["/web/", "/web/network", "/web/escalation?country=DE", request_page]),
-        (world.auditor, ["/web/audit"]),
+        (
+            world.gs,
+            [
+                "/web/",
+                "/web/network",
+                "/web/escalation?country=DE",
+                request_page,
+                "/web/requests?q=ddos",
+            ],
+        ),
+        (world.auditor, ["/web/audit", "/web/requests"]),
         (await make_national_auditor(database, world, "DE"), ["/web/audit"]),
     ]
     for party, paths in pages_of:
@@ -140,8 +158,20 @@ async def test_dark_screens_of_the_queue_and_a_request(
     server: RunningServer, world: World, page: Page
 ) -> None:
     async with http(server.http) as client:
-        await submit_request(client, world.unit("FR"), "DE", priority="emergency")
-        created = await submit_request(client, world.unit("FR"), "DE", priority="urgent")
+        await submit_request(
+            client,
+            world.unit("FR"),
+            "DE",
+            priority="emergency",
+            headline="Ransomware on a hospital: preserve the negotiation mailbox",
+        )
+        created = await submit_request(
+            client,
+            world.unit("FR"),
+            "DE",
+            priority="urgent",
+            headline="Phishing kit hosting: who runs the server",
+        )
     await use_system_theme(page, "dark")
     await signed_in_as(page, server, world.desk("DE"))
     await page.wait_for_selector("body[data-loaded='true'][data-connection='live']")
