@@ -14,8 +14,11 @@ A trigram index would serve substrings, but the embedded Postgres ships without 
 the words go in a GIN full-text index (the ``simple`` configuration: lower case, no
 stemming, no stop words), which every Postgres has.
 
+0017 (calendar feeds) landed on main first, from 0015; this one follows it, so the chain
+stays one line (0015, 0017, 0016) without touching a migration that has landed.
+
 Revision ID: 0016
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-07 15:00:00
 """
 
@@ -25,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0015"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
