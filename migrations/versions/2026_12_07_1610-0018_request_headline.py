@@ -14,10 +14,7 @@ A trigram index would serve substrings, but the embedded Postgres ships without 
 the words go in a GIN full-text index (the ``simple`` configuration: lower case, no
 stemming, no stop words), which every Postgres has.
 
-0017 (calendar feeds) landed on main first, from 0015; this one follows it, so the chain
-stays one line (0015, 0017, 0016) without touching a migration that has landed.
-
-Revision ID: 0016
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-07 15:00:00
 """
@@ -27,7 +24,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
+revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
