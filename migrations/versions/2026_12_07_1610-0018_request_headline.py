@@ -16,7 +16,7 @@ stemming, no stop words), which every Postgres has.
 
 Revision ID: 0018
 Revises: 0017
-Create Date: 2026-12-07 15:00:00
+Create Date: 2026-12-07 16:10:00
 """
 
 from collections.abc import Sequence

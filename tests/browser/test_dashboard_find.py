@@ -208,3 +208,25 @@ async def test_an_auditor_finds_requests_by_their_metadata(
     found = page.locator(f"#found-{closed['id']}")
     await expect(found).to_contain_text("Sextortion campaign: subscriber data wanted")
     await expect(found).to_contain_text("closed")
+
+
+async def test_the_overview_reads_no_content_and_the_request_page_shows_the_headline(
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection, database: Database
+) -> None:
+    async with http(server.http) as client:
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
+        escalated = await submit_request(
+            client, world.unit("FR"), "DE", headline="Botnet C2 in Frankfurt", priority="emergency"
+        )
+    await bring_due(db, escalated["id"], "ack")
+    reads_before = len(await entries(database, "request.read"))
+    await follow_sign_in_link(page, server, world.gs)
+    await page.goto(f"{server.http}/web/network")
+    row = page.locator(f"#request-{escalated['id']}")
+    await row.wait_for(timeout=WAIT_MS)
+    # The global desk's overview of what escalated lists metadata alone: no audited read.
+    assert len(await entries(database, "request.read")) == reads_before
+
+    await page.goto(f"{server.http}/web/requests/{escalated['id']}")
+    await expect(page.locator("#request-headline")).to_have_text("Botnet C2 in Frankfurt")
+    await expect(page.locator("#request-meta")).to_contain_text("not protected as content")

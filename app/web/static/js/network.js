@@ -66,7 +66,7 @@ function onEvent(frame) {
 
 async function onStart() {
   try {
-    const items = await allPages("/v1/requests", { status: OPEN, attention: ["escalated", "overdue"] });
+    const items = await allPages("/v1/requests", { status: OPEN, attention: ["escalated", "overdue"], content: false });
     rows.renderAll(items.map((item) => ({ ...item, request_id: item.id })));
   } catch (error) {
     showProblem(error);

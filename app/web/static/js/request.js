@@ -66,6 +66,9 @@ function renderMeta(request) {
   document.getElementById("request-title").textContent =
     `${words(request.priority)} ${words(request.type)} request from ${request.requesting_country} to ${request.target_country}`;
   document.getElementById("request-meta").replaceChildren(
+    ...(request.headline
+      ? term("Headline", el("span", { id: "request-headline" }, request.headline), el("span", { class: "help" }, " (metadata: not protected as content)"))
+      : []),
     ...term("Status", el("span", { id: "request-status" }, words(request.status))),
     ...term("Priority", words(request.priority)),
     ...term("Handling", tlpBadge(request.handling_code), " ", (request.onward_use ?? []).join(", "), request.handling_note ? ` (${request.handling_note})` : ""),
