@@ -31,9 +31,9 @@ from app.models.enums import (
     RequestAction,
     RequestStatus,
     RequestType,
-    Role,
 )
 from app.requests import lifecycle
+from app.web import navigation
 from app.web.security import WEB_PREFIX
 
 _HERE = Path(__file__).parent
@@ -73,48 +73,9 @@ root_router = APIRouter(include_in_schema=False)
 
 SIGN_IN = f"{WEB_PREFIX}/sign-in"
 IDENTITY = f"{SIGN_IN}/identity"
-HOME = f"{WEB_PREFIX}/"
+HOME = navigation.HOME
 # A form carries one short field or two; anything longer is not ours.
 _MAX_FORM_BYTES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    href: str
-    label: str
-
-
-# What each role works from. The pages call the API, which decides what each person sees:
-# a link here is a convenience, never a permission.
-_ROSTER = Link(f"{WEB_PREFIX}/roster", "Roster")
-_ESCALATION = Link(f"{WEB_PREFIX}/escalation", "Escalation policy")
-# The global desk's overview of the network; to a desk or an NCB, the same of its country
-# (GET /v1/requests shows each only what it may see).
-_OVERVIEW = Link(f"{WEB_PREFIX}/network", "Overdue and escalated")
-# Every role that sees requests (auditors: their metadata) finds any of them there.
-ALL_REQUESTS = Link(f"{WEB_PREFIX}/requests", "All requests")
-_NAVIGATION: dict[Role, tuple[Link, ...]] = {
-    Role.CONTACT_POINT: (Link(HOME, "Queue"), ALL_REQUESTS, _ROSTER, _OVERVIEW),
-    Role.NCB: (
-        Link(HOME, "Queue"),
-        ALL_REQUESTS,
-        _ROSTER,
-        _ESCALATION,
-        Link(f"{WEB_PREFIX}/agreements", "Agreements"),
-        _OVERVIEW,
-    ),
-    Role.GS: (Link(HOME, "Queue"), ALL_REQUESTS, _OVERVIEW, _ESCALATION),
-    Role.UNIT: (Link(HOME, "Sent requests"), ALL_REQUESTS),
-    Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
-    Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
-    Role.ADMIN: (Link(HOME, "Queue"),),
-}
-
-
-# Every signed-in person manages where they are alerted.
-CONTACTS = Link(f"{WEB_PREFIX}/contacts", "Contact methods")
-# The roles some event alerts (app/alerts/rules.py): their pages offer the alert switch.
-_RECEIVES_WORK = frozenset({Role.CONTACT_POINT, Role.NCB, Role.GS, Role.UNIT, Role.ADMIN})
 
 
 class PageUnavailable(Exception):
@@ -190,8 +151,8 @@ def _page(request: Request, signed_in: SignedInPage, template: str, **context: o
         {
             "actor": actor,
             "csrf_token": signed_in.csrf_token,
-            "navigation": (*_NAVIGATION.get(actor.role, ()), CONTACTS),
-            "receives_work": actor.role in _RECEIVES_WORK,
+            "navigation": navigation.links(actor.role),
+            "receives_work": navigation.receives_work(actor.role),
             "home": HOME,
             **context,
         },
@@ -348,7 +309,7 @@ async def queue(request: Request, signed_in: SignedIn) -> Response:
     if signed_in is None:
         return _to_sign_in()
     # Who has no queue (an auditor) starts on the first page of their own.
-    landing = _NAVIGATION.get(signed_in.actor.role, (Link(HOME, ""),))[0].href
+    landing = navigation.landing(signed_in.actor.role)
     if landing != HOME:
         return RedirectResponse(landing, status_code=303)
     return _page(request, signed_in, "queue.html", page="queue")
