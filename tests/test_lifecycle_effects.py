@@ -169,6 +169,7 @@ async def test_the_pages_carry_the_declaration_for_their_scripts(
         "reason_required": ["request_info", "decline", "cancel", "reopen"],
         "acknowledge_from": ["submitted", "delivered"],
         "receive_from": ["submitted"],
+        "ends_unanswered": ["decline", "cancel"],
     }
     scripts = Path(__file__).parent.parent / "app" / "web" / "static" / "js"
     for script in scripts.glob("*.js"):

@@ -177,6 +177,13 @@ def is_final(state: S) -> bool:
     return state in FINAL
 
 
+def ends_unanswered() -> list[A]:
+    """The actions that end a request without an answer (decline, cancel): a page asks
+    before taking them, as the serious steps they are."""
+    ended = FINAL - {S.CLOSED}
+    return list(dict.fromkeys(action for (_, action), rule in TABLE.items() if rule.to in ended))
+
+
 def cancels(action: A, to: S) -> frozenset[DeadlineKind]:
     """The pending deadlines a step makes moot: all of them when it ends the request."""
     return ALL_KINDS if is_final(to) else EFFECTS[action].cancels

@@ -60,6 +60,7 @@ templates.env.globals["lifecycle"] = {
     "reason_required": [a.value for a in RequestAction if a in lifecycle.REASON_REQUIRED],
     "acknowledge_from": [s.value for s in lifecycle.states_allowing(RequestAction.ACKNOWLEDGE)],
     "receive_from": [s.value for s in lifecycle.states_allowing(RequestAction.RECEIVE)],
+    "ends_unanswered": [a.value for a in lifecycle.ends_unanswered()],
 }
 # The escalation policy's words, from their one declaration (static/js/escalation.js).
 templates.env.globals["policy_vocabulary"] = {

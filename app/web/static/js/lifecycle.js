@@ -11,3 +11,5 @@ export const REASON_REQUIRED = new Set(declared.reason_required);
 export const ACKNOWLEDGE_FROM = new Set(declared.acknowledge_from);
 // The states in which a screen of the target side showing the request confirms it received.
 export const RECEIVE_FROM = new Set(declared.receive_from);
+// The actions that end a request without an answer (decline, cancel): asked twice.
+export const ENDS_UNANSWERED = new Set(declared.ends_unanswered);

@@ -9,7 +9,7 @@ import { alerts } from "./alerts.js";
 import { loadAlerted } from "./alerted.js";
 import { ApiError, allPages, api, attempt, clearProblemAt, showProblem, showProblemAt } from "./api.js";
 import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
-import { RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
+import { ENDS_UNANSWERED, RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { named } from "./named.js";
 import { holder } from "./people.js";
@@ -31,8 +31,8 @@ const ACTION_LABELS = {
   cancel: "Cancel request",
   reopen: "Reopen",
 };
-// The serious ones: they end the request for both sides.
-const DANGER = new Set(["decline", "cancel"]);
+// The serious ones (ENDS_UNANSWERED): they end the request for both sides.
+const DANGER = ENDS_UNANSWERED;
 const CONFIRM = {
   decline: { question: "Decline this request? It ends here for both sides; the requester is told why.", label: "Why you decline (the requester reads it)", button: "Decline the request" },
   cancel: { question: "Cancel this request? It ends here for both sides; the desk is told why.", label: "Why you cancel (the desk reads it)", button: "Cancel the request" },
