@@ -27,7 +27,7 @@ from app.core.errors import NotFoundError
 from app.identity import policy
 from app.identity.auth import Actor, new_token, token_digest, token_prefix
 from app.models import Agency, CalendarFeed, Principal
-from app.rosters import resolution, store, views
+from app.rosters import views
 
 OBJECT_TYPE = "calendar_feed"
 PATH = "/v1/calendar/{token}.ics"
@@ -161,16 +161,8 @@ async def read(session: AsyncSession, token: str) -> bytes:
         raise NotFoundError(_UNKNOWN)
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     start, end = now - LOOK_BACK, now + LOOK_AHEAD
-    roster = await store.load(session, row.country_code, start, end)
-    found = await asyncio.to_thread(
-        resolution.shifts,
-        roster.zone,
-        roster.rotations,
-        roster.overrides,
-        start,
-        end,
-        unavailable=roster.unavailable,
-    )
+    # The link is the reader's credential, checked above: its person reads their own shifts.
+    roster, found = await views.resolved(session, row.country_code, start, end)
     mine = [shift for shift in found if shift.principal_id == row.id]
     return await asyncio.to_thread(
         views.ical, roster, mine, f"relay247: shifts of {row.name} ({row.country_code})"

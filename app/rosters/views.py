@@ -85,6 +85,14 @@ async def _resolved_shifts(
 ) -> tuple[store.Roster, list[resolution.Shift]]:
     _require_reader(actor, country)
     _check_window(start, end)
+    return await resolved(session, country, start, end)
+
+
+async def resolved(
+    session: AsyncSession, country: str, start: datetime, end: datetime
+) -> tuple[store.Roster, list[resolution.Shift]]:
+    """The country's roster and its shifts within [start, end), resolved off the event loop:
+    for a caller that has checked who may read them."""
     roster = await store.load(session, country, start, end)
     found = await asyncio.to_thread(
         resolution.shifts,
