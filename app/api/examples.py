@@ -112,6 +112,7 @@ _REQUEST: dict[str, Any] = {
     "assignment": "on_duty",
     "assigned_at": "2026-03-14T02:17:05.412Z",
     "escalation_step": 0,
+    "escalated_to": None,
     "escalated_at": None,
     "ack_due_at": "2026-03-14T02:32:05.412Z",
     "overdue_at": None,

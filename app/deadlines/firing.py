@@ -156,6 +156,7 @@ async def _escalate(
     from_step = request.escalation_step
     await _hand_to(batch, request, step.target)
     request.escalation_step = to_step
+    request.escalated_to = step.target
     request.escalated_at = request.updated_at = now
     request.ack_due_at = now + _seconds(step)
     request.version += 1

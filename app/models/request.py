@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base, created_at_column
 from app.models.enums import (
     Assignment,
+    EscalationTarget,
     HandlingCode,
     OnwardUse,
     Priority,
@@ -152,6 +153,11 @@ class CooperationRequest(Base):
     # acknowledge; overdue_at: when it passed the last step (the global desk) unacknowledged.
     escalation_step: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Whom the step it is at reaches, kept with escalation_step by the worker: lists say who
+    # is being chased (the NCB, the global desk) without reading the policy. None: step 0.
+    escalated_to: Mapped[EscalationTarget | None] = mapped_column(
+        db_enum(EscalationTarget, name="request_escalated_to")
+    )
     ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -202,6 +202,11 @@ class RequestOut(BaseModel):
     escalation_step: int = Field(
         description="The step of the target's escalation policy that holds it (0: the first)"
     )
+    escalated_to: EscalationTarget | None = Field(
+        description="Whom the escalation step it is at reaches (on_duty_backup, ncb, "
+        "global_desk, ...): with assigned_to null, the desk being chased now; null: never "
+        "escalated"
+    )
     escalated_at: datetime | None = Field(
         description="When it last moved on to a next step; null: never escalated"
     )

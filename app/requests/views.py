@@ -116,6 +116,7 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "version": request.version,
         "closed_at": iso(request.closed_at),
         "escalation_step": request.escalation_step,
+        "escalated_to": request.escalated_to.value if request.escalated_to else None,
         "ack_due_at": iso(request.ack_due_at),
         "overdue_at": iso(request.overdue_at),
         "response_due_at": iso(request.response_due_at),

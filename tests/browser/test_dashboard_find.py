@@ -15,6 +15,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from app.core.database import Database
+from app.models.enums import Role
 from tests.audit_trail import entries
 from tests.browser import follow_sign_in_link, screenshot, sign_in
 from tests.clients import http, submit_request
@@ -22,6 +23,7 @@ from tests.conftest import RunningServer
 from tests.deadlines import STEP_SECONDS, bring_due
 from tests.factories import Party, World
 from tests.test_escalation import use_policy
+from tests.waiting import eventually
 
 WAIT_MS = 10_000
 
@@ -230,3 +232,43 @@ async def test_the_overview_reads_no_content_and_the_request_page_shows_the_head
     await page.goto(f"{server.http}/web/requests/{escalated['id']}")
     await expect(page.locator("#request-headline")).to_have_text("Botnet C2 in Frankfurt")
     await expect(page.locator("#request-meta")).to_contain_text("not protected as content")
+
+
+async def test_the_queue_names_the_desk_being_chased_as_the_escalation_moves_on(
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection
+) -> None:
+    """Nobody on duty holds it in person: "Held by" says which desk the step reaches, live
+    and after a reload (the list carries escalated_to too)."""
+    async with http(server.http) as client:
+        await use_policy(client, world, *[STEP_SECONDS] * 4)
+        created = await submit_request(client, world.unit("FR"), "DE", priority="emergency")
+    await sign_in(page, server, world("DE", Role.NCB))
+    held_by = page.locator(f"#request-{created['id']} td[data-label='held by']")
+    await expect(held_by).to_have_text("DE desk", timeout=WAIT_MS)
+
+    async def escalate(to_step: int) -> None:
+        await bring_due(db, created["id"], "ack", to_step - 1)
+
+        async def moved() -> bool:
+            step = await db.fetchval(
+                "SELECT escalation_step FROM requests WHERE id = $1", created["id"]
+            )
+            return bool(step == to_step)
+
+        await eventually(moved)
+
+    await escalate(1)  # the backup: nobody on that layer, so the desk as a whole
+    await expect(held_by).to_have_text("DE desk")
+    await escalate(2)
+    await expect(held_by).to_have_text("NCB DE", timeout=WAIT_MS)
+    await page.reload()
+    await expect(held_by).to_have_text("NCB DE", timeout=WAIT_MS)
+
+    await escalate(3)
+    await expect(held_by).to_have_text("the global desk", timeout=WAIT_MS)
+    async with http(server.http) as client:
+        listed = await client.get(
+            "/v1/requests", params={"content": "false"}, headers=world.gs.headers
+        )
+    item = next(i for i in listed.json()["items"] if i["id"] == created["id"])
+    assert (item["escalation_step"], item["escalated_to"]) == (3, "global_desk")

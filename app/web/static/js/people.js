@@ -35,9 +35,16 @@ async function nameOf(principalId, country) {
 }
 
 // "You", the holder's name (filled in once read), or the desk when nobody holds it.
+// Held by nobody in person: the desk the escalation step it is at reaches (escalated_to).
+function chasedDesk(request) {
+  if (request.escalated_to === "ncb") return `NCB ${request.target_country}`;
+  if (request.escalated_to === "global_desk") return "the global desk";
+  return `${request.target_country} desk`;
+}
+
 export function holder(request, { you = "You", someone = "Another contact point" } = {}) {
   if (request.assigned_to === me.principalId) return el("strong", {}, you);
-  if (!request.assigned_to) return `${request.target_country} desk`;
+  if (!request.assigned_to) return chasedDesk(request);
   const node = el("span", { class: "holder", dataset: { principalId: request.assigned_to } }, someone);
   if (maySee(request.target_country)) {
     nameOf(request.assigned_to, request.target_country).then((name) => {
