@@ -27,8 +27,14 @@ LOOPBACK_TLS = ssl.create_default_context()
 DELIVERY_BOUND = 0.5
 
 
+# A guard against a hang, not a timing: on a loaded two-core machine a full run has shown
+# stalls of about 10 s (fixture setups of 9.8 and 10.2 s), which a 10 s timeout turned into a
+# ReadTimeout of a test that passes alone in under a second.
+_TIMEOUT_S = 30
+
+
 def http(base_url: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, timeout=10, verify=LOOPBACK_TLS)
+    return httpx.AsyncClient(base_url=base_url, timeout=_TIMEOUT_S, verify=LOOPBACK_TLS)
 
 
 async def submit_request(
