@@ -14,10 +14,39 @@ from app.core.database import Database
 from app.directory import agencies, principals
 from app.directory import countries as network
 from app.identity import tokens
-from app.models import AccessAgreement, RosterOverride, RosterRotation
-from app.models.enums import AgencyKind, Cadence, Layer, OverrideKind, Role
+from app.models import (
+    AccessAgreement,
+    DataCollection,
+    PartnerAgreement,
+    RosterOverride,
+    RosterRotation,
+)
+from app.models.enums import (
+    AgencyKind,
+    Cadence,
+    CollectionKind,
+    HandlingCode,
+    Layer,
+    OverrideKind,
+    Role,
+    UnmarkedObjects,
+)
 
 COUNTRY_NAMES = {"FR": "France", "DE": "Germany", "JP": "Japan", "BR": "Brazil"}
+# The STIX types the world's partners may submit (their agreements).
+PARTNER_OBJECT_TYPES = [
+    "indicator",
+    "ipv4-addr",
+    "ipv6-addr",
+    "domain-name",
+    "url",
+    "email-addr",
+    "file",
+    "malware",
+    "identity",
+    "relationship",
+    "marking-definition",
+]
 # Long before any test runs: the agreements make_world grants are in force from the start.
 SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -50,6 +79,10 @@ class World:
     def desk(self, country: str) -> Party:
         return self(country, Role.CONTACT_POINT)
 
+    def partner(self, country: str) -> Party:
+        """The private partner based in ``country`` (FR and DE have one each)."""
+        return self(country, Role.PARTNER)
+
     @property
     def gs(self) -> Party:
         return self("INT", Role.GS)
@@ -78,7 +111,9 @@ async def make_world(
     database: Database, countries: Iterable[str] = ("FR", "DE", "JP"), *, with_gs: bool = True
 ) -> World:
     """Per country a unit (with a case system and a contact point, and an access agreement of
-    every scope) and an NCB; plus, unless ``with_gs`` is False, the General Secretariat with
+    every scope) and an NCB; a private partner in FR and in DE, each with a partner agreement
+    (up to TLP:AMBER; FR's refuses unmarked objects, DE's marks them GREEN) and its inbox;
+    plus, unless ``with_gs`` is False, the General Secretariat with
     the global desk, an auditor and an admin (keyed 'INT')."""
     world = World()
     agency_ids: dict[tuple[str, AgencyKind], Any] = {}
@@ -101,6 +136,41 @@ async def make_world(
             gs = await agencies.create_agency(
                 session, country="FR", kind=AgencyKind.GS, name="General Secretariat"
             )
+    partner_countries = [code for code in ("FR", "DE") if code in countries]
+    async with database.transaction() as session:
+        for code in partner_countries:
+            agency = await agencies.create_agency(
+                session, country=code, kind=AgencyKind.PARTNER, name=f"{code} partner"
+            )
+            agency_ids[(code, AgencyKind.PARTNER)] = agency.id
+            refuses = code == "FR"
+            session.add(
+                PartnerAgreement(
+                    partner_agency_id=agency.id,
+                    object_types=PARTNER_OBJECT_TYPES,
+                    daily_object_limit=1_000_000,
+                    handling_ceiling=HandlingCode.AMBER,
+                    unmarked=UnmarkedObjects.REFUSE if refuses else UnmarkedObjects.DEFAULT,
+                    default_handling=None if refuses else HandlingCode.GREEN,
+                    retention_days=365,
+                    valid_from=SINCE_EVER,
+                )
+            )
+            session.add(
+                DataCollection(
+                    kind=CollectionKind.INBOX,
+                    title=f"{code} partner inbox",
+                    owner_agency_id=agency.id,
+                )
+            )
+    for code in partner_countries:
+        world.parties[(code, Role.PARTNER)] = await make_party(
+            database,
+            agency_id=agency_ids[(code, AgencyKind.PARTNER)],
+            country=code,
+            role=Role.PARTNER,
+            name=f"{code} partner",
+        )
     for code in countries:
         for role, kind in (
             (Role.UNIT, AgencyKind.UNIT),

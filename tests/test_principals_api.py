@@ -79,7 +79,7 @@ async def test_everyone_reads_the_agencies_page_by_page(
             cursor = page.json()["next_cursor"]
             if cursor is None:
                 break
-        assert len(seen) == len(set(seen)) == 7  # FR, DE, JP: unit and NCB; the GS
+        assert len(seen) == len(set(seen)) == 9  # FR, DE, JP: unit and NCB; the GS; 2 partners
         ncbs = await client.get(
             "/v1/agencies", params={"kind": "ncb"}, headers=world.auditor.headers
         )

@@ -49,6 +49,7 @@ ROLE_AGENCY_KINDS: dict[Role, frozenset[AgencyKind]] = {
     Role.AUDITOR: frozenset({AgencyKind.GS}),
     Role.NATIONAL_AUDITOR: frozenset({AgencyKind.NCB, AgencyKind.UNIT}),
     Role.ADMIN: frozenset(AgencyKind),
+    Role.PARTNER: frozenset({AgencyKind.PARTNER}),
 }
 
 

@@ -74,6 +74,15 @@ class Action(enum.StrEnum):
     MANAGE_WEBHOOKS = "manage its agency's webhook endpoints and their delivery log"
     # The audit trail: an entry belongs to every country it concerns (app/audit).
     READ_AUDIT = "list and export audit entries"
+    # Shared cybercrime data (app/sharing): a collection belongs to the agency that owns it
+    # (the gateway collection to none). Which shares a country reads is the collection's
+    # audience, decided in app/sharing/collections.py on top of these.
+    SUBMIT_DATA = "submit STIX or MISP data to a collection of its own agency"
+    READ_SHARED_DATA = "read shared data: the gateway, shares naming its country, its own"
+    TRIAGE_DATA = "triage partners' submissions: accept, reject, ask for more, give feedback"
+    MANAGE_SHARES = "create and change its agency's share collections"
+    READ_PARTNER_AGREEMENTS = "read partner agreements"
+    MANAGE_PARTNER_AGREEMENTS = "make, change and end partner agreements"
 
 
 _ANY = frozenset({Scope.ANY})
@@ -82,7 +91,8 @@ _AGENCY = frozenset({Scope.OWN_AGENCY})
 _SELF = frozenset({Scope.SELF})
 _SENDING_COUNTRY = frozenset({Scope.SENDING_COUNTRY})
 _HOLDER = frozenset({Scope.HOLDER})
-_EVERYONE = {role: _ANY for role in Role}
+# A private partner sees its own submissions and terms, nothing of the network's.
+_EVERYONE: dict[Role, frozenset[Scope]] = {role: _ANY for role in Role if role is not Role.PARTNER}
 
 RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
     Action.SUBMIT_REQUEST: {Role.UNIT: _AGENCY},
@@ -174,6 +184,7 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.AUDITOR: _SELF,
         Role.NATIONAL_AUDITOR: _SELF,
         Role.ADMIN: _ANY,
+        Role.PARTNER: _SELF,
     },
     # Everyone their own; an NCB its country's people (a desk's gateway, say), as it manages
     # them; the global desk and admins anyone.
@@ -208,6 +219,23 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
     # Auditors only: who runs the service does not audit it. A national auditor sees the
     # entries concerning its country, whoever acted.
     Action.READ_AUDIT: {Role.AUDITOR: _ANY, Role.NATIONAL_AUDITOR: _COUNTRY},
+    Action.SUBMIT_DATA: {
+        Role.PARTNER: _AGENCY,
+        Role.UNIT: _AGENCY,
+        Role.NCB: _AGENCY,
+        Role.GS: _AGENCY,
+    },
+    Action.READ_SHARED_DATA: {
+        Role.PARTNER: _AGENCY,
+        Role.UNIT: _ANY,
+        Role.CONTACT_POINT: _ANY,
+        Role.NCB: _ANY,
+        Role.GS: _ANY,
+    },
+    Action.TRIAGE_DATA: {Role.GS: _ANY},
+    Action.MANAGE_SHARES: {Role.UNIT: _AGENCY, Role.NCB: _AGENCY, Role.GS: _AGENCY},
+    Action.READ_PARTNER_AGREEMENTS: {Role.PARTNER: _AGENCY, Role.GS: _ANY, Role.ADMIN: _ANY},
+    Action.MANAGE_PARTNER_AGREEMENTS: {Role.GS: _ANY, Role.ADMIN: _ANY},
 }
 
 # The roles each manager may give a principal (on top of MANAGE_PRINCIPALS over its agency):

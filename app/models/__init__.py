@@ -24,6 +24,15 @@ from app.models.outbox import MessageStatus, OutboxAttempt, OutboxMessage, Route
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
 from app.models.roster import RosterOverride, RosterRotation
+from app.models.shared_data import (
+    DataCollection,
+    DataSubmission,
+    IndicatorValue,
+    PartnerAgreement,
+    RequestIdentifier,
+    RequestMatch,
+    StixObject,
+)
 from app.models.webhook import WebhookEndpoint
 
 __all__ = [
@@ -42,22 +51,29 @@ __all__ = [
     "ContactMethod",
     "CooperationRequest",
     "Country",
+    "DataCollection",
+    "DataSubmission",
     "DeadlineKind",
     "EscalationPolicy",
     "Event",
     "EvidenceFile",
     "IdempotencyKey",
+    "IndicatorValue",
     "Message",
     "MessageStatus",
     "OutboxAttempt",
     "OutboxMessage",
+    "PartnerAgreement",
     "Principal",
     "RequestDeadline",
+    "RequestIdentifier",
+    "RequestMatch",
     "RequestTransition",
     "RosterOverride",
     "RosterRotation",
     "Route",
     "SharePermission",
+    "StixObject",
     "WebhookEndpoint",
     "table_of",
 ]

@@ -22,6 +22,7 @@ class Role(enum.StrEnum):
     AUDITOR = "auditor"  # network-wide: the General Secretariat's
     NATIONAL_AUDITOR = "national_auditor"  # one country's: sees entries concerning it only
     ADMIN = "admin"
+    PARTNER = "partner"  # a private partner's system (Project Gateway): submits data only
 
 
 class RequestType(enum.StrEnum):
@@ -89,6 +90,46 @@ class IdentifierKind(enum.StrEnum):
     PHONE = "phone"
     CRYPTO_ADDRESS = "crypto_address"
     HASH = "hash"
+
+
+class CollectionKind(enum.StrEnum):
+    """What a TAXII collection of shared data holds (app/sharing)."""
+
+    INBOX = "inbox"  # a private partner's submissions, in quarantine until triaged
+    GATEWAY = "gateway"  # partner data the global desk accepted: the whole network reads it
+    SHARE = "share"  # a member agency's own shares, read by the countries it names
+
+
+class Triage(enum.StrEnum):
+    """Where a partner's submitted object stands with the global desk."""
+
+    QUARANTINED = "quarantined"  # waiting for an analyst
+    ACCEPTED = "accepted"  # copied into the gateway collection, with provenance
+    REJECTED = "rejected"
+    INFO_REQUESTED = "info_requested"  # the partner is asked for more; it stays out
+
+
+class UnmarkedObjects(enum.StrEnum):
+    """What a partner agreement says of an object that carries no TLP marking."""
+
+    REFUSE = "refuse"
+    DEFAULT = "default"  # it takes the agreement's default handling code
+
+
+class Feedback(enum.StrEnum):
+    """What the network tells a partner of its data, as a STIX sighting (MISP's three kinds)."""
+
+    SEEN = "seen"
+    FALSE_POSITIVE = "false_positive"
+    EXPIRED = "expired"
+
+
+class ObjectOrigin(enum.StrEnum):
+    """How a row of the shared-data store came to be."""
+
+    SUBMITTED = "submitted"  # as a partner or a member agency sent it
+    ACCEPTED = "accepted"  # a quarantined object's copy in the gateway collection
+    FEEDBACK = "feedback"  # a sighting the network wrote back to a partner
 
 
 class Layer(enum.StrEnum):
