@@ -12,6 +12,7 @@ mutated objects); False means only "not sure": the caller asks the validator.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from importlib.resources import files
 from typing import Any
 
 from app.stix.markings import TLP1_IDS, TLP2_IDS, marking_definition
-from app.stix.patterns import simple_comparisons
+from app.stix.patterns import is_simple
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 _REF = re.compile(rf"[a-z][a-z0-9-]+[a-z0-9]--{_UUID}")
@@ -40,6 +41,8 @@ _IPV6_SCHEMA = re.compile(
         (files("stix2validator") / "schemas-2.1/schemas/observables/ipv6-addr.json").read_text()
     )["allOf"][1]["properties"]["value"]["pattern"]
 )
+# _matches uses fullmatch; the validator applies the schema's pattern with re.search.
+_IPV6_SCHEMA_FULL = re.compile(f"(?s:.*?)(?:{_IPV6_SCHEMA.pattern})(?s:.*)")
 # Lowercase LDH labels without "--" (which IDNA reads as an encoded label), a letters-only TLD.
 _LABEL = r"[a-z0-9](?:[a-z0-9]|-(?!-)){0,61}(?<!-)"
 _DOMAIN = re.compile(rf"(?=.{{4,253}}\Z)(?:{_LABEL}\.)+[a-z]{{2,63}}")
@@ -79,6 +82,13 @@ def _time(value: Any, *, millis: bool) -> datetime | None:
     modified, at least milliseconds."""
     if type(value) is not str:
         return None
+    return _parsed_time(value, millis)
+
+
+# The objects of one bundle mostly share a few timestamps (created, modified, valid_from):
+# each is parsed once.
+@functools.lru_cache(maxsize=4096)
+def _parsed_time(value: str, millis: bool) -> datetime | None:
     match = _TIMESTAMP.fullmatch(value)
     if match is None:
         return None
@@ -94,60 +104,38 @@ def _time(value: Any, *, millis: bool) -> datetime | None:
         return None
 
 
+def _string(value: Any) -> bool:
+    return type(value) is str
+
+
 def _strings(value: Any) -> bool:
     return type(value) is list and len(value) > 0 and all(type(v) is str for v in value)
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_ref(value: str) -> bool:
+    # A bundle repeats a few references (its markings, its author) on every object.
+    return _REF.fullmatch(value) is not None
+
+
+def _ref(value: Any) -> bool:
+    return type(value) is str and _is_ref(value)
+
+
 def _refs(value: Any) -> bool:
-    return (
-        type(value) is list
-        and len(value) > 0
-        and all(type(v) is str and _REF.fullmatch(v) for v in value)
-    )
+    return type(value) is list and len(value) > 0 and all(_ref(v) for v in value)
 
 
-def _optional(obj: Mapping[str, Any]) -> bool:
-    """The optional common properties, where present (each check is that of the schema)."""
-    for key in ("name", "description", "identity_class", "contact_information"):
-        if key in obj and type(obj[key]) is not str:
-            return False
-    for key in ("labels", "indicator_types", "roles", "sectors"):
-        if key in obj and not _strings(obj[key]):
-            return False
-    if "object_marking_refs" in obj and not _refs(obj["object_marking_refs"]):
-        return False
-    if "created_by_ref" in obj and not (
-        type(obj["created_by_ref"]) is str and _REF.fullmatch(obj["created_by_ref"])
-    ):
-        return False
-    if "confidence" in obj:
-        confidence = obj["confidence"]
-        if type(confidence) is not int or not 0 <= confidence <= 100:
-            return False
-    return "revoked" not in obj or type(obj["revoked"]) is bool
+def _timestamp(value: Any) -> bool:
+    return _time(value, millis=False) is not None
 
 
-def _sdo(obj: Mapping[str, Any], object_type: str) -> bool:
-    if obj.get("spec_version") != "2.1":
-        return False
-    object_id = obj.get("id")
-    if type(object_id) is not str or not object_id.startswith(object_type + "--"):
-        return False
-    if not _REF.fullmatch(object_id):
-        return False
-    created = _time(obj.get("created"), millis=True)
-    modified = _time(obj.get("modified"), millis=True)
-    return created is not None and modified is not None and modified >= created
+def _timestamp_millis(value: Any) -> bool:
+    return _time(value, millis=True) is not None
 
 
-_INDICATOR_KEYS = frozenset(
-    {
-        "type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked",
-        "labels", "confidence", "object_marking_refs", "name", "description",
-        "indicator_types", "pattern", "pattern_type", "pattern_version", "valid_from",
-        "valid_until", "kill_chain_phases",
-    }
-)  # fmt: skip
+def _confidence(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= 100
 
 
 def _kill_chain_phases(value: Any) -> bool:
@@ -164,110 +152,125 @@ def _kill_chain_phases(value: Any) -> bool:
     )
 
 
-def _indicator(obj: Mapping[str, Any]) -> bool:
-    if not obj.keys() <= _INDICATOR_KEYS or not _sdo(obj, "indicator") or not _optional(obj):
+def _hashes(value: Any) -> bool:
+    if type(value) is not dict or not value:
         return False
-    if obj.get("pattern_type") != "stix" or obj.get("pattern_version", "2.1") != "2.1":
-        return False
-    pattern = obj.get("pattern")
-    if type(pattern) is not str or simple_comparisons(pattern) is None:
-        return False
-    if "kill_chain_phases" in obj and not _kill_chain_phases(obj["kill_chain_phases"]):
-        return False
-    valid_from = _time(obj.get("valid_from"), millis=False)
-    if valid_from is None:
-        return False
-    if "valid_until" in obj:
-        valid_until = _time(obj["valid_until"], millis=False)
-        return valid_until is not None and valid_until > valid_from
-    return True
-
-
-_IDENTITY_KEYS = frozenset(
-    {
-        "type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked",
-        "labels", "confidence", "object_marking_refs", "name", "description", "roles",
-        "identity_class", "sectors", "contact_information",
-    }
-)  # fmt: skip
-
-
-def _identity(obj: Mapping[str, Any]) -> bool:
-    return (
-        obj.keys() <= _IDENTITY_KEYS and "name" in obj and _sdo(obj, "identity") and _optional(obj)
-    )
-
-
-_SCO_KEYS = frozenset({"type", "spec_version", "id", "object_marking_refs"})
-
-
-def _sco(obj: Mapping[str, Any], object_type: str, keys: frozenset[str]) -> bool:
-    if not obj.keys() <= keys or obj.get("spec_version", "2.1") != "2.1":
-        return False
-    object_id = obj.get("id")
-    if type(object_id) is not str or not object_id.startswith(object_type + "--"):
-        return False
-    if not _REF.fullmatch(object_id):
-        return False
-    return "object_marking_refs" not in obj or _refs(obj["object_marking_refs"])
-
-
-def _value_sco(
-    pattern: re.Pattern[str], schema: re.Pattern[str] | None = None
-) -> Callable[[Mapping[str, Any]], bool]:
-    keys = _SCO_KEYS | {"value"}
-
-    def check(obj: Mapping[str, Any]) -> bool:
-        value = obj.get("value")
-        return (
-            type(value) is str
-            and pattern.fullmatch(value) is not None
-            and (schema is None or schema.search(value) is not None)
-            and _sco(obj, obj["type"], keys)
-        )
-
-    return check
-
-
-_FILE_KEYS = _SCO_KEYS | {"hashes", "name", "size"}
-
-
-def _file(obj: Mapping[str, Any]) -> bool:
-    hashes = obj.get("hashes")
-    if type(hashes) is not dict or not hashes:
-        return False
-    for algorithm, digest in hashes.items():
+    for algorithm, digest in value.items():
         check = _HASHES.get(algorithm)
         if check is None or type(digest) is not str or not check.fullmatch(digest):
             return False
-    if "name" in obj and type(obj["name"]) is not str:
-        return False
-    if "size" in obj and (type(obj["size"]) is not int or obj["size"] < 0):
-        return False
-    return _sco(obj, "file", _FILE_KEYS)
+    return True
 
 
-def _marking_definition(obj: Mapping[str, Any]) -> bool:
-    # Only the TLP definitions themselves, byte for byte as published.
-    return _TLP_BY_ID.get(obj.get("id")) == obj
+def _size(value: Any) -> bool:
+    return type(value) is int and value >= 0
 
 
-_CHECKS: dict[str, Callable[[Mapping[str, Any]], bool]] = {
-    "indicator": _indicator,
-    "identity": _identity,
-    "ipv4-addr": _value_sco(_IPV4),
-    "ipv6-addr": _value_sco(_IPV6, _IPV6_SCHEMA),
-    "domain-name": _value_sco(_DOMAIN),
-    "url": _value_sco(_URL),
-    "email-addr": _value_sco(_EMAIL),
-    "file": _file,
-    "marking-definition": _marking_definition,
+def _equals(expected: str) -> Callable[[Any], bool]:
+    return lambda value: value == expected
+
+
+def _matches(*patterns: re.Pattern[str]) -> Callable[[Any], bool]:
+    return lambda value: type(value) is str and all(p.fullmatch(value) for p in patterns)
+
+
+_Check = Callable[[Any], bool]
+# Each known property with the check of its value, as narrow as or narrower than the schema's.
+_SDO: dict[str, _Check] = {
+    "type": _string,  # the table is chosen by type
+    "spec_version": _equals("2.1"),
+    "id": _ref,  # and of the object's type: see _has_own_id
+    "created": _timestamp_millis,
+    "modified": _timestamp_millis,
+    "created_by_ref": _ref,
+    "revoked": lambda value: type(value) is bool,
+    "labels": _strings,
+    "confidence": _confidence,
+    "object_marking_refs": _refs,
+    "name": _string,
+    "description": _string,
 }
+_INDICATOR: dict[str, _Check] = {
+    **_SDO,
+    "indicator_types": _strings,
+    "pattern": lambda value: type(value) is str and is_simple(value),
+    "pattern_type": _equals("stix"),
+    "pattern_version": _equals("2.1"),
+    "valid_from": _timestamp,
+    "valid_until": _timestamp,
+    "kill_chain_phases": _kill_chain_phases,
+}
+_IDENTITY: dict[str, _Check] = {
+    **_SDO,
+    "roles": _strings,
+    "identity_class": _string,
+    "sectors": _strings,
+    "contact_information": _string,
+}
+_SCO: dict[str, _Check] = {
+    "type": _string,
+    "spec_version": _equals("2.1"),
+    "id": _ref,
+    "object_marking_refs": _refs,
+}
+_FILE: dict[str, _Check] = {**_SCO, "hashes": _hashes, "name": _string, "size": _size}
+
+
+def _value_sco(*patterns: re.Pattern[str]) -> dict[str, _Check]:
+    return {**_SCO, "value": _matches(*patterns)}
+
+
+# Per type: its property checks and the properties it must have.
+_SHAPES: dict[str, tuple[dict[str, _Check], frozenset[str]]] = {
+    "indicator": (
+        _INDICATOR,
+        frozenset({"spec_version", "id", "created", "modified", "pattern", "pattern_type",
+                   "valid_from"}),
+    ),
+    "identity": (_IDENTITY, frozenset({"spec_version", "id", "created", "modified", "name"})),
+    "ipv4-addr": (_value_sco(_IPV4), frozenset({"id", "value"})),
+    "ipv6-addr": (_value_sco(_IPV6, _IPV6_SCHEMA_FULL), frozenset({"id", "value"})),
+    "domain-name": (_value_sco(_DOMAIN), frozenset({"id", "value"})),
+    "url": (_value_sco(_URL), frozenset({"id", "value"})),
+    "email-addr": (_value_sco(_EMAIL), frozenset({"id", "value"})),
+    "file": (_FILE, frozenset({"id", "hashes"})),
+}  # fmt: skip
+
+
+def _in_order(obj: Mapping[str, Any]) -> bool:
+    """The validator's comparisons: modified >= created, valid_until > valid_from."""
+    if "created" in obj:
+        created, modified = _time(obj["created"], millis=True), _time(obj["modified"], millis=True)
+        if created is None or modified is None or modified < created:
+            return False
+    if "valid_until" in obj:
+        since, until = (
+            _time(obj["valid_from"], millis=False),
+            _time(obj["valid_until"], millis=False),
+        )
+        return since is not None and until is not None and until > since
+    return True
 
 
 def certainly_valid(obj: Any) -> bool:
     """True only for an object of a common shape that stix2-validator accepts."""
     if type(obj) is not dict:
         return False
-    check = _CHECKS.get(obj.get("type"))  # type: ignore[arg-type]
-    return check is not None and check(obj)
+    object_type = obj.get("type")
+    if type(object_type) is not str:
+        return False
+    if object_type == "marking-definition":
+        # Only the TLP definitions themselves, exactly as published.
+        object_id = obj.get("id")
+        return type(object_id) is str and _TLP_BY_ID.get(object_id) == obj
+    shape = _SHAPES.get(object_type)
+    if shape is None:
+        return False
+    checks, required = shape
+    if not required <= obj.keys():
+        return False
+    for key, value in obj.items():
+        check = checks.get(key)
+        if check is None or not check(value):
+            return False
+    return obj["id"].startswith(object_type + "--") and _in_order(obj)

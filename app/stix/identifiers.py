@@ -169,6 +169,8 @@ _EMAIL_REFS = {"from_ref", "sender_ref", "to_refs", "cc_refs", "bcc_refs"}
 
 def _sco_values(obj: Mapping[str, Any]) -> Iterator[tuple[IdentifierKind, Any]]:
     object_type = obj.get("type")
+    if not isinstance(object_type, str):
+        return
     if object_type in _VALUE_KINDS:
         yield _VALUE_KINDS[object_type], obj.get("value")
     elif object_type == "file":
@@ -180,7 +182,8 @@ def _sco_values(obj: Mapping[str, Any]) -> Iterator[tuple[IdentifierKind, Any]]:
         yield IdentifierKind.ACCOUNT, obj.get("account_login")
         yield IdentifierKind.ACCOUNT, obj.get("user_id")
     elif object_type == "x-misp-attribute":
-        kind = _MISP_KINDS.get(obj.get("x_misp_type"))  # type: ignore[arg-type]
+        misp_type = obj.get("x_misp_type")
+        kind = _MISP_KINDS.get(misp_type) if isinstance(misp_type, str) else None
         if kind is not None:
             yield kind, obj.get("x_misp_value")
 

@@ -34,7 +34,7 @@ def misp_event_to_bundle(event: Mapping[str, Any]) -> dict[str, Any]:
     parser = MISPtoSTIX21Parser()
     try:
         parser.parse_misp_event(json.loads(json.dumps(dict(event))))
-        bundle = json.loads(parser.bundle.serialize())
+        bundle: dict[str, Any] = json.loads(parser.bundle.serialize())
     except Exception as error:  # misp-stix raises whatever its input trips it on
         raise BundleError(
             f"The MISP event cannot be converted to STIX ({type(error).__name__})"
@@ -45,7 +45,7 @@ def misp_event_to_bundle(event: Mapping[str, Any]) -> dict[str, Any]:
         for message in messages
         if isinstance(message, str)
     ]
-    objects = bundle.get("objects") if isinstance(bundle, dict) else None
+    objects = bundle.get("objects")
     if load_errors or not isinstance(objects, list) or not objects:
         detail = f": {load_errors[0][:150]}" if load_errors else ""
         raise BundleError(f"The MISP event cannot be converted to STIX{detail}")

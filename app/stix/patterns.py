@@ -56,6 +56,14 @@ def _split_path(path: str) -> tuple[str, tuple[str, ...]]:
     return object_type, tuple(part.strip("'") for part in rest.split("."))
 
 
+def is_simple(pattern: str) -> bool:
+    """Whether a pattern is of the simple form (the cheap test of simple_comparisons)."""
+    if not SIMPLE_PATTERN.fullmatch(pattern):
+        return False
+    # Only hash values have a form of their own to check.
+    return "file:hashes." not in pattern or simple_comparisons(pattern) is not None
+
+
 def simple_comparisons(pattern: str) -> list[Comparison] | None:
     """The comparisons of a pattern of the simple form; None when it is not of that form.
 
