@@ -87,7 +87,7 @@ _KEYS = st.sampled_from(
         "extensions", "granular_markings", "external_references", "lang", "defanged",
     ]
 )  # fmt: skip
-_CHARACTERS = st.sampled_from(list("'\\\n ]-[.:/%@A9z_\x00\u0663é+*") + ["", "--", " AND "])
+_CHARACTERS = st.sampled_from([*"'\\\n ]-[.:/%@A9z_\x00\u0663é+*", "", "--", " AND "])
 
 
 @st.composite
@@ -155,18 +155,19 @@ def test_what_the_fast_path_accepts_among_generated_patterns_the_validator_accep
 _DOMAINS = st.from_regex(r"[a-z0-9-]{1,8}(\.[a-z0-9-]{1,8}){0,2}\.[a-z]{2,4}", fullmatch=True)
 
 
+_LOCAL_PARTS = st.from_regex(r"[a-zA-Z0-9_.+-]{1,6}", fullmatch=True)
+_URL_TAILS = st.text(alphabet=st.sampled_from(list("az09._~!$&'()*+,;=:@/-?#%")), max_size=8)
+_OBSERVABLES = st.one_of(
+    st.builds(lambda v: sco("domain-name", value=v), _DOMAINS),
+    st.builds(lambda a, d: sco("email-addr", value=f"{a}@{d}"), _LOCAL_PARTS, _DOMAINS),
+    st.builds(lambda d, t: sco("url", value=f"http://{d}/{t}"), _DOMAINS, _URL_TAILS),
+    st.builds(lambda v: sco("ipv6-addr", value=str(v)), st.ip_addresses(v=6)),
+    st.builds(lambda v: sco("ipv4-addr", value=str(v)), st.ip_addresses(v=4)),
+)
+
+
 @_SLOW
-@given(
-    st.one_of(
-        st.builds(lambda v: sco("domain-name", value=v), _DOMAINS),
-        st.builds(lambda v: sco("email-addr", value=v), st.builds("{}@{}".format,
-                  st.from_regex(r"[a-zA-Z0-9_.+-]{1,6}", fullmatch=True), _DOMAINS)),
-        st.builds(lambda v: sco("url", value=v), st.builds("http://{}/{}".format, _DOMAINS,
-                  st.text(alphabet=st.sampled_from(list("az09._~!$&'()*+,;=:@/-?#%")), max_size=8))),
-        st.builds(lambda v: sco("ipv6-addr", value=v), st.ip_addresses(v=6).map(str)),
-        st.builds(lambda v: sco("ipv4-addr", value=v), st.ip_addresses(v=4).map(str)),
-    )
-)  # fmt: skip
+@given(_OBSERVABLES)
 def test_what_the_fast_path_accepts_among_generated_observables_the_validator_accepts(
     obj: dict[str, Any],
 ) -> None:

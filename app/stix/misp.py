@@ -6,8 +6,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from misp_stix_converter import MISPtoSTIX21Parser
-
 from app.stix.errors import BundleError
 from app.stix.markings import CODE_OF_MARKING
 
@@ -31,6 +29,10 @@ def misp_event_to_bundle(event: Mapping[str, Any]) -> dict[str, Any]:
     inner = event.get("Event", event)
     if not isinstance(inner, Mapping) or not isinstance(inner.get("info"), str):
         raise BundleError("Not a MISP event: expected {'Event': {...}} with an 'info'")
+    # Imported on first use: misp-stix brings pymisp, STIX 1 tooling and lxml (a second of
+    # imports) that a server taking no MISP events need not load.
+    from misp_stix_converter import MISPtoSTIX21Parser
+
     parser = MISPtoSTIX21Parser()
     try:
         parser.parse_misp_event(json.loads(json.dumps(dict(event))))

@@ -23,8 +23,9 @@ def load_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
 
     - invalid UTF-8, lone surrogates, NaN/Infinity and numbers that overflow to infinity
       (orjson refuses all of them);
-    - nesting deeper than ``max_depth`` (arrays and objects), checked without recursion, so
-      10,000 levels are a clear error, not a RecursionError;
+    - nesting deeper than ``max_depth`` (arrays and objects), checked without recursion (and
+      orjson stops at 1,024 levels), so 10,000 levels are a clear error, not a
+      RecursionError;
     - a NUL character in any string or key: Postgres' jsonb and text cannot store it.
 
     Duplicate keys are accepted, the last one winning, as in orjson, Python's json and
@@ -35,9 +36,15 @@ def load_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as error:
+        if "depth limit" in str(error):  # orjson's own limit, at 1,024 levels
+            raise BundleError(_too_deep(max_depth)) from None
         raise BundleError(f"The body is not valid JSON: {error}") from None
     _check(value, max_depth, nul_possible=_ESCAPED_NUL in body)
     return value
+
+
+def _too_deep(max_depth: int) -> str:
+    return f"The body nests arrays and objects deeper than {max_depth} levels"
 
 
 def _check(value: Any, max_depth: int, *, nul_possible: bool) -> None:
@@ -58,7 +65,7 @@ def _check(value: Any, max_depth: int, *, nul_possible: bool) -> None:
         else:
             continue
         if depth > max_depth:
-            raise BundleError(f"The body nests arrays and objects deeper than {max_depth} levels")
+            raise BundleError(_too_deep(max_depth))
         for child in children:
             kind = type(child)
             if kind is dict or kind is list:

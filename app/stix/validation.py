@@ -6,19 +6,28 @@ sure of, and every rejection, goes through it, so the messages a partner reads a
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
-
-from stix2validator import ValidationOptions, validate_instance
 
 from app.stix.errors import BundleError
 from app.stix.fastpath import certainly_valid
 
-# STIX 2.1, the validator's MUSTs as errors, its SHOULDs as warnings which refuse nothing
-# (a missing description, a label outside a vocabulary, a custom property without an
-# extension: common in partners' data and harmless to store). Silent: it prints otherwise.
-_OPTIONS = ValidationOptions(version="2.1", strict=False, silent=True)
+
+@functools.cache
+def _validator() -> Callable[[dict[str, Any]], Any]:
+    # Imported on first use: stix2-validator loads jsonschema's format checkers (seconds of
+    # imports) and registers its own e-mail format on jsonschema's global checker.
+    from stix2validator import ValidationOptions, validate_instance
+
+    # STIX 2.1, the validator's MUSTs as errors, its SHOULDs as warnings which refuse nothing
+    # (a missing description, a label outside a vocabulary, a custom property without an
+    # extension: common in partners' data and harmless to store). Silent: it prints otherwise.
+    options = ValidationOptions(version="2.1", strict=False, silent=True)
+    return functools.partial(validate_instance, options=options)
+
+
 _MAX_PROBLEM = 200
 _BUNDLE_ID = re.compile(
     r"bundle--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-"
@@ -52,7 +61,7 @@ def problems(obj: Mapping[str, Any]) -> list[str]:
     if not isinstance(object_id, str) or not isinstance(obj.get("type"), str):
         return ["an object needs a string 'type' and a string 'id'"]
     try:
-        result = validate_instance(dict(obj), _OPTIONS)
+        result = _validator()(dict(obj))
     except Exception as error:  # the validator trips on some malformed shapes (an int where
         # it expects a dict): that is a problem of the object, not a failure of the intake
         return [_short(f"cannot be checked ({type(error).__name__}): {error}", object_id)]
