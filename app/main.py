@@ -38,6 +38,7 @@ from app.api import contact_methods as contact_method_routes
 from app.api import docs as api_docs
 from app.api import examples as api_examples
 from app.api import files as file_routes
+from app.api import matches as match_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
 from app.api import requests as request_routes
@@ -386,6 +387,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(message_routes.router)
     app.include_router(retention_routes.router)
     app.include_router(file_routes.router)
+    app.include_router(match_routes.router)
     app.include_router(me.router)
     app.include_router(push.router)
     app.include_router(agencies.router)

@@ -20,6 +20,8 @@ from app.deadlines import rows as deadline_rows
 from app.directory import agreements
 from app.identity import policy
 from app.identity.auth import Actor
+from app.matching import events as matching_events
+from app.matching import submit as matching_submit
 from app.models import (
     CooperationRequest,
     DeadlineKind,
@@ -87,6 +89,7 @@ def _submit_statement() -> Any:
             _requests.c.id,
             _requests.c.created_by,
             _requests.c.requesting_agency_id,
+            _requests.c.requesting_country,
             _requests.c.created_at,
             _requests.c.updated_at,
             _requests.c.assigned_at,
@@ -157,6 +160,9 @@ def _submit_statement() -> Any:
         )
         .cte("response_clock")
     )
+    # Matching (app/matching/submit.py): its identifiers kept, the store's objects that carry
+    # them found, in this same round trip.
+    identified, matched = matching_submit.ctes(written)
     return select(
         written.c.created_at,
         written.c.updated_at,
@@ -166,10 +172,17 @@ def _submit_statement() -> Any:
         written.c.escalation_step,
         written.c.ack_due_at,
         written.c.response_due_at,
-    ).add_cte(first_step, first_deadline, response_clock)
+        matching_submit.visible_count(matched).label("matches_seen"),
+    ).add_cte(first_step, first_deadline, response_clock, identified, matched)
 
 
 _SUBMIT = _submit_statement()
+
+
+def _split(row: Any) -> tuple[dict[str, Any], int]:
+    """The request's stamps, and how many matches its sender may see."""
+    stamps = row._asdict()
+    return stamps, stamps.pop("matches_seen")
 
 
 # --- use cases ------------------------------------------------------------------------------
@@ -282,17 +295,22 @@ async def submit(
     alert_repeat = deadline_rows.alert_repeat_interval(
         context.escalation, draft.type, draft.priority, 0
     )
-    stamps = (
-        await session.execute(
-            _SUBMIT,
-            values | {"ack_timeout": ack_timeout, "alert_repeat": alert_repeat} | response_clock,
-        )
-    ).one()
+    stamps, matches_seen = _split(
+        (
+            await session.execute(
+                _SUBMIT,
+                values
+                | {"ack_timeout": ack_timeout, "alert_repeat": alert_repeat}
+                | response_clock
+                | matching_submit.parameters(content["identifiers"]),
+            )
+        ).one()
+    )
     # The row is written; this transient object (never added to the session) only carries
     # its values to the view, the audit entry and the event.
     request = CooperationRequest(
         **values,
-        **stamps._asdict(),
+        **stamps,
         escalated_at=None,
         overdue_at=None,
         response_paused_at=None,
@@ -337,4 +355,8 @@ async def submit(
         request_id=request.id,
         data=event_data(request),
     )
+    if matches_seen:
+        await matching_events.tell_requesters(
+            session, [matching_events.Told(request.id, request.requesting_agency_id, matches_seen)]
+        )
     return Submission(request=view, replayed=False)

@@ -3,9 +3,10 @@
 Due: final (closed_at set), ``closed_at + retention_days`` past by the database's clock, not
 purged yet, not under a legal hold. For each, in the caller's transaction: the request's
 subject, details, identifiers, legal basis and H3 note, its messages' text and notes, its
-transitions' reasons, its files' names, notes and bytes, and the reasons of share permissions
-of its files or into it go; their metadata, their hashes, the transitions themselves and the
-audit trail stay, so what was exchanged, when and by whom can still be shown and verified.
+transitions' reasons, its files' names, notes and bytes, the reasons of share permissions
+of its files or into it, and its identifiers and matches with shared data (app/matching)
+go; their metadata, their hashes, the transitions themselves and the audit trail stay, so
+what was exchanged, when and by whom can still be shown and verified.
 Nothing else holds content: the Idempotency-Key rows hold the request's id, not its answer.
 
 Requests are claimed with FOR UPDATE SKIP LOCKED: two purges running at once (two instances,
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Interval,
+    delete,
     func,
     literal_column,
     null,
@@ -39,6 +41,8 @@ from app.models import (
     CooperationRequest,
     EvidenceFile,
     Message,
+    RequestIdentifier,
+    RequestMatch,
     RequestTransition,
     SharePermission,
 )
@@ -223,6 +227,12 @@ async def purge_due(
         execution_options={"synchronize_session": False},
     )
     await store.delete(session, unused)
+    # Matching's copies of the identifiers (app/matching/): request_identifiers, and each
+    # match's kind and value, are the request's content too. The matches go whole, not
+    # nulled: a match with no identifier says nothing but that one existed, and the audit
+    # trail keeps which objects were shown to whom (match.shown).
+    await session.execute(delete(RequestIdentifier).where(RequestIdentifier.request_id.in_(ids)))
+    await session.execute(delete(RequestMatch).where(RequestMatch.request_id.in_(ids)))
 
     by_id = {item.request_id: item for item in report.requests}
     await audit.record_each(

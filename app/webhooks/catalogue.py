@@ -25,6 +25,8 @@ EVENTS: dict[str, str] = {
     "request.breached": "The time to respond has passed.",
     "message.posted": "A message was written in a request's thread.",
     "file.added": "A file was added to a request.",
+    "request.matched": "Shared data carries one of a request's identifiers (to its sender; "
+    "GET /v1/requests/{id}/matches shows which).",
 }
 
 
