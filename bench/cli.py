@@ -17,12 +17,16 @@
 8. Last, after the floor: the all-requests search (bench/request_search.py), 100,000 requests
    (--search-requests) written straight into Postgres, then filtered GET /v1/requests as
    five roles, p50/p99 per query shape beside the same statement asked by asyncpg.
+9. Then matching (bench/matching.py): submit with and without identifiers over 1,000,000
+   stored indicator values, then the lookup of a request's identifiers among --indicators
+   (10,000,000) beside the same statement asked by asyncpg.
 
 ``--only files`` runs step 1 and the evidence files measurement alone; ``--only deadlines``
 step 1 and the deadlines measurement (with its floor); ``--only audit`` the audit chain's
 cost on intake and its sealing lag (bench/audit.py, with its floor; after the deadlines
 in a full run, on two servers and two databases of its own); ``--only audit_export`` step 1
-and the audit exports; ``--only search`` the search (step 8) alone.
+and the audit exports; ``--only search`` the search (step 8) alone; ``--only match`` step 9
+alone.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from bench.instances import run_instances
 from bench.intake import run_intake
 from bench.latency import run_latency
 from bench.logs import scan_all
+from bench.matching import MATCH_LOGS, matching_ratios, matching_warnings, run_matching
 from bench.memory import run_memory
 from bench.outbox import OUTBOX_LOGS, outbox_ratios, run_outbox
 from bench.overload import run_overload
@@ -314,6 +319,29 @@ async def _audit_export_only(
     }
 
 
+async def _matching(
+    config: BenchConfig,
+    database: BenchDatabase,
+    env: dict[str, str],
+    seeded: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """bench/matching.py: submit with and without matching, then the lookup at
+    ``--indicators``; on the given seeded database, or migrated and seeded here."""
+    if seeded is None:
+        await migrate(env)
+        seeded = await seed(env)
+    return await run_matching(
+        env,
+        config.output.parent,
+        database.url,
+        database.dsn,
+        seeded,
+        indicators=config.indicators,
+        quick=config.quick,
+        concurrency=config.concurrency,
+    )
+
+
 async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
@@ -382,6 +410,19 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         env_section["duration_s"] = round(time.monotonic() - started, 1)
         env_section["started_at"] = started_at
         return {**report, "environment": env_section}
+    if config.only == "match":
+        with cli_environment(database) as env:
+            report = {"matching": await _matching(config, database, env)}
+        report["server_logs"] = scan_all([config.output.parent / name for name in MATCH_LOGS])
+        report |= {
+            "config": config.as_json(),
+            "ratios": matching_ratios(report["matching"]),
+            "warnings": matching_warnings(report["matching"]),
+        }
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
     if config.only == "search":
         with cli_environment(database) as env:
             await migrate(env)
@@ -416,6 +457,8 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
     # Last: its 100,000 requests would weigh on every measurement above and on the floor.
     with cli_environment(database) as env:
         sections["search"] = await run_search(config, database, env, seeded)
+        # After the search, for the same reason: millions of indicator values.
+        sections["matching"] = await _matching(config, database, env, seeded)
     # Others' work on a shared machine shows here: compare with load_average_at_start.
     env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     env_section["open_files_limit"] = open_files
@@ -430,6 +473,7 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         *OUTBOX_LOGS,
         *AUDIT_LOGS,
         *SEARCH_LOGS,
+        *MATCH_LOGS,
     )
     logs = [config.output.parent / name for name in names]
     report = {"config": config.as_json(), **sections, "floor": floor}
@@ -439,11 +483,13 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
         | audit_export_ratios(report["audit_export"])
         | outbox_ratios(report["outbox"])
         | search_ratios(report["search"])
+        | matching_ratios(report["matching"])
     )
     report["warnings"] = (
         warnings(config, report)
         + audit_export_warnings(report["audit_export"])
         + search_warnings(report["search"])
+        + matching_warnings(report["matching"])
     )
     report["environment"] = env_section
     return report

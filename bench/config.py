@@ -44,6 +44,7 @@ class BenchConfig:
     outbox_messages: int  # webhook messages written at once (bench/outbox.py)
     search_requests: int  # requests the all-requests search runs over (bench/request_search.py)
     search_rounds: int  # times each search shape is asked
+    indicators: int  # indicator values the match lookup runs over (bench/matching.py)
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
@@ -76,6 +77,7 @@ _FULL = {
     "outbox_messages": 5000,
     "search_requests": 100_000,
     "search_rounds": 100,
+    "indicators": 10_000_000,
 }
 _QUICK = {
     "requests": 300,
@@ -98,6 +100,7 @@ _QUICK = {
     "outbox_messages": 500,
     "search_requests": 10_000,
     "search_rounds": 20,
+    "indicators": 200_000,
 }
 
 
@@ -146,9 +149,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        choices=["files", "deadlines", "audit", "audit_export", "dashboard", "outbox", "search"],
+        choices=[
+            "files",
+            "deadlines",
+            "audit",
+            "audit_export",
+            "dashboard",
+            "outbox",
+            "search",
+            "match",
+        ],
         help="run one measurement alone (with its floor): files, deadlines, audit, "
-        "audit_export, dashboard, outbox, search",
+        "audit_export, dashboard, outbox, search, match (submit_matching and match_lookup)",
     )
     parser.add_argument(
         "--database",
@@ -164,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
         "--search-requests",
         type=int,
         help="requests the all-requests search runs over (default 100000, quick 10000)",
+    )
+    parser.add_argument(
+        "--indicators",
+        type=int,
+        help="indicator values the match lookup runs over; submit_matching stores up to "
+        "1000000 of them (default 10000000, quick 200000)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
@@ -206,6 +224,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         outbox_messages=args.outbox_messages or int(sizes["outbox_messages"]),
         search_requests=args.search_requests or int(sizes["search_requests"]),
         search_rounds=int(sizes["search_rounds"]),
+        indicators=args.indicators or int(sizes["indicators"]),
         database=args.database,
         output=args.output,
         quick=args.quick,
@@ -230,6 +249,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         "audit_entries",
         "dashboard_requests",
         "search_requests",
+        "indicators",
     ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):

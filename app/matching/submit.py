@@ -25,6 +25,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.matching.readers import collections, member_reads, objects
 from app.models import IndicatorValue, RequestIdentifier, RequestMatch, table_of
@@ -53,11 +54,9 @@ def parameters(identifiers: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]
     }
 
 
-def ctes(written: CTE) -> tuple[CTE, CTE]:
-    """The statement's two CTEs over ``written`` (the request's INSERT ... RETURNING, with id,
-    requesting_agency_id and requesting_country): the identifiers kept, and the
-    matches found, RETURNING whether the requester may read each object (``visible``)."""
-    given = (
+def _given() -> Any:
+    """The identifiers bound as two parallel arrays, as a relation (kind, value)."""
+    return (
         func.unnest(
             bindparam("identifier_kinds", type_=ARRAY(String)),
             bindparam("identifier_values", type_=ARRAY(String)),
@@ -65,6 +64,53 @@ def ctes(written: CTE) -> tuple[CTE, CTE]:
         .table_valued("kind", "value")
         .render_derived(name="given")
     )
+
+
+def _carrying(left: Any, given: Any) -> Any:
+    """``left`` (holding ``given``) joined with the stored objects carrying its identifiers:
+    one probe of indicator_values' key (kind, value, object_row_id) per identifier."""
+    i = _indicators.c
+    return (
+        left.join(_indicators, and_(i.kind == given.c.kind, i.value == given.c.value))
+        .join(objects, objects.c.row_id == i.object_row_id)
+        .join(collections, collections.c.id == objects.c.collection_id)
+    )
+
+
+def _stored() -> ColumnElement[bool]:
+    """Objects of the store: not purged, not in quarantine."""
+    return and_(objects.c.purged_at.is_(None), collections.c.kind != CollectionKind.INBOX)
+
+
+def _lookup_statement() -> Any:
+    given = _given()
+    i = _indicators.c
+    return (
+        select(i.kind, i.value, i.object_row_id)
+        .select_from(_carrying(given, given))
+        .where(_stored())
+        .order_by(i.kind, i.value, i.object_row_id)
+    )
+
+
+LOOKUP = _lookup_statement()
+
+
+async def lookup(
+    session: AsyncSession, identifiers: Iterable[Mapping[str, Any]]
+) -> list[tuple[str, str, int]]:
+    """The stored objects carrying any of ``identifiers`` (kind, normalized value, row id),
+    whoever may read them: the probe the submit statement makes, on its own (what
+    bench/matching.py times). No reader's rules: not for showing."""
+    rows = await session.execute(LOOKUP, parameters(identifiers))
+    return [(row.kind, row.value, row.object_row_id) for row in rows]
+
+
+def ctes(written: CTE) -> tuple[CTE, CTE]:
+    """The statement's two CTEs over ``written`` (the request's INSERT ... RETURNING, with id,
+    requesting_agency_id and requesting_country): the identifiers kept, and the
+    matches found, RETURNING whether the requester may read each object (``visible``)."""
+    given = _given()
     kept = (
         insert(_identifiers)
         .from_select(
@@ -91,13 +137,8 @@ def ctes(written: CTE) -> tuple[CTE, CTE]:
                 # Told in the submit's own answer and event: notified now, if it may see it.
                 case((visible, func.now())),
             )
-            .select_from(
-                written.join(given, true())
-                .join(_indicators, and_(i.kind == given.c.kind, i.value == given.c.value))
-                .join(objects, objects.c.row_id == i.object_row_id)
-                .join(collections, collections.c.id == objects.c.collection_id)
-            )
-            .where(objects.c.purged_at.is_(None), collections.c.kind != CollectionKind.INBOX),
+            .select_from(_carrying(written.join(given, true()), given))
+            .where(_stored()),
         )
         # One object may carry two of the request's identifiers: one match, the first.
         .on_conflict_do_nothing()

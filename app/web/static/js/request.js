@@ -13,6 +13,7 @@ import { ENDS_UNANSWERED, RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { named } from "./named.js";
 import { holder } from "./people.js";
+import { loadMatches } from "./request-matches.js";
 import { chasedDesk, currentWhom, loadChain, thenText } from "./request-chain.js";
 import { renderHandover } from "./request-handover.js";
 import { hideThread, holdsRed, loadFiles, loadMessages, setSpoken, showForms, showsMessage, startThread } from "./request-thread.js";
@@ -41,6 +42,7 @@ const CONFIRM = {
   reopen: { question: "Reopen this request?", label: "Why you reopen it", button: "Reopen" },
 };
 let current = null;
+let contentRead = false; // the reader's last content read showed the content
 let history = [];
 let pending = null; // the action waiting for its confirmation
 let feed;
@@ -210,7 +212,11 @@ async function loadRequest({ content = true } = {}) {
   const request = await api(`/v1/requests/${requestId}${content ? "" : "?content=false"}`);
   await loadChain(requestId).catch((error) => showProblemAt(document.getElementById("chain").closest("section"), error));
   renderRequest(request, { withContent: content });
-  if (content) document.getElementById("content-offer")?.remove();
+  if (content) {
+    document.getElementById("content-offer")?.remove();
+    contentRead = Boolean(request.content);
+    await loadMatches(requestId, { readable: contentRead });
+  }
 }
 // The whole history once; then only the steps after the last shown (a step's reason is
 // content: it is not read, nor audited, twice).
@@ -267,7 +273,13 @@ function withdrawContent() {
 function onEvent(frame) {
   alerts.hear(frame);
   if (frame.data?.request_id !== requestId) return;
-  if (frame.event.startsWith("message.")) {
+  if (frame.event === "request.matched") {
+    // Its sender is told of new shared data; showing it is an audited read: on a click.
+    offer("shared-summary", "New shared data matches this request: show it (recorded in the audit trail)", () =>
+      loadMatches(requestId, { readable: contentRead }),
+    );
+    document.getElementById("shared-section").hidden = false;
+  } else if (frame.event.startsWith("message.")) {
     if (!showsMessage(frame.data.message_id)) offer("messages", "New messages: show them (recorded in the audit trail)", () => loadMessages());
   } else if (frame.event.startsWith("file.")) guarded(loadFiles);
   else {
