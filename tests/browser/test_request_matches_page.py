@@ -8,6 +8,7 @@ import asyncpg
 from playwright.async_api import Page, expect
 
 from app.core.database import Database
+from app.models.enums import Role
 from tests.browser import sign_in
 from tests.browser.a11y import THEMES, accessibility_violations, use_system_theme
 from tests.browser.test_dashboard import WAIT_MS
@@ -18,7 +19,7 @@ from tests.factories import World
 from tests.shared_store import sco, share
 
 IP = "203.0.113.7"
-HOSTILE_URL = "http://evil.example.org/<img src=x onerror=alert(1)>"
+HOSTILE_URL = "http://evil.example.org/<img/src=x/onerror=alert(1)>"
 
 
 async def shown_reads(db: asyncpg.Connection, request_id: str) -> int:
@@ -87,7 +88,7 @@ async def test_who_may_not_read_the_content_sees_no_panel(
         )["id"]
     # RED: the DE desk reads the content only while it holds the request; its colleague
     # at the NCB never does.
-    await sign_in(page, server, world("DE", world.desk("DE").role.__class__("ncb")))
+    await sign_in(page, server, world("DE", Role.NCB))
     await open_request(page, server, request_id)
     await expect(page.locator("#shared-section")).to_be_hidden()
     assert await shown_reads(db, request_id) == 0
