@@ -15,19 +15,9 @@ from app.core.canonical import sha256_hex
 from app.core.database import Database
 from app.matching import on_new_objects
 from app.models import DataCollection, IndicatorValue, StixObject, table_of
-from app.models.enums import CollectionKind, HandlingCode, IdentifierKind, ObjectOrigin
-from app.stix.identifiers import normalize
+from app.models.enums import CollectionKind, HandlingCode, ObjectOrigin
+from app.stix.identifiers import identifiers_of
 from tests.factories import Party
-
-# The SCOs whose ``value`` is an identifier (app/stix/identifiers.py identifiers_of reads
-# these and more; the tests need no more).
-_VALUE_KINDS = {
-    "ipv4-addr": IdentifierKind.IP,
-    "ipv6-addr": IdentifierKind.IP,
-    "domain-name": IdentifierKind.DOMAIN,
-    "url": IdentifierKind.URL,
-    "email-addr": IdentifierKind.EMAIL,
-}
 
 
 def sco(stix_type: str, value: str) -> dict[str, Any]:
@@ -38,12 +28,6 @@ def sco(stix_type: str, value: str) -> dict[str, Any]:
         "id": f"{stix_type}--{uuid.uuid4()}",
         "value": value,
     }
-
-
-def _identifiers(obj: dict[str, Any]) -> set[tuple[IdentifierKind, str]]:
-    kind = _VALUE_KINDS.get(obj["type"])
-    value = normalize(kind, obj["value"]) if kind else None
-    return {(kind, value)} if kind and value else set()
 
 
 async def share(
@@ -95,7 +79,7 @@ async def share(
         values = [
             {"kind": kind, "value": value, "object_row_id": row_id}
             for row_id, obj in zip(row_ids, objects, strict=True)
-            for kind, value in _identifiers(obj)
+            for kind, value in set(identifiers_of(obj))
         ]
         if values:
             await session.execute(insert(table_of(IndicatorValue)), values)
