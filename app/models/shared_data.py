@@ -201,6 +201,8 @@ class IndicatorValue(Base):
     quarantine: data nobody accepted matches nothing."""
 
     __tablename__ = "indicator_values"
+    # A row's values, found by row: what the purge of shared data and the cascade delete.
+    __table_args__ = (Index("ix_indicator_values_object", "object_row_id"),)
 
     kind: Mapped[IdentifierKind] = mapped_column(db_enum(IdentifierKind), primary_key=True)
     value: Mapped[str] = mapped_column(String(2048), primary_key=True)

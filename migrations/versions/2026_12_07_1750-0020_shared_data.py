@@ -398,6 +398,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("kind", "value", "object_row_id", name=op.f("pk_indicator_values")),
     )
+    op.create_index(
+        "ix_indicator_values_object", "indicator_values", ["object_row_id"], unique=False
+    )
     op.create_table(
         "request_matches",
         sa.Column("request_id", sa.Uuid(), nullable=False),
@@ -466,6 +469,7 @@ def downgrade() -> None:
     op.create_check_constraint(op.f("ck_principals_role"), "principals", _role_check(_ROLES))
     op.drop_index("ix_request_matches_object", table_name="request_matches")
     op.drop_table("request_matches")
+    op.drop_index("ix_indicator_values_object", table_name="indicator_values")
     op.drop_table("indicator_values")
     op.drop_index("ix_stix_objects_submission", table_name="stix_objects")
     op.drop_index("ix_stix_objects_stix_id", table_name="stix_objects")
