@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -44,6 +45,8 @@ from app.api import metrics as metrics_route
 from app.api import requests as request_routes
 from app.api import retention as retention_routes
 from app.api import rosters as roster_routes
+from app.api import shares as share_routes
+from app.api import taxii as taxii_routes
 from app.api import webhook_endpoints as webhook_routes
 from app.api.admission import Admission, AdmissionLimits
 from app.api.body_limit import BodySizeLimit
@@ -84,6 +87,18 @@ from app.web.security import WebSecurityHeaders
 from app.webhooks.courier import WebhookCourier
 
 log = logging.getLogger(__name__)
+# Routes that read their body themselves, against limits of their own: evidence uploads, TAXII
+# POSTs and MISP events (app/api/body_limit.py lets them through).
+_STREAMED_BODY = re.compile(
+    "|".join(
+        pattern.pattern
+        for pattern in (
+            file_routes.STREAMED_BODY,
+            taxii_routes.STREAMED_BODY,
+            share_routes.STREAMED_BODY,
+        )
+    )
+)
 # How often sockets are checked for a send stuck past RELAY247_WS_SEND_TIMEOUT.
 _STALL_SWEEP_SECONDS = 0.5
 
@@ -370,13 +385,11 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     )
     # Middlewares run in the reverse order of adding: the last-resort problem handler wraps
     # them all, then admission authenticates and refuses the excess before any body is read.
-    app.add_middleware(
-        BodySizeLimit, max_bytes=api.max_body_bytes, streamed=file_routes.STREAMED_BODY
-    )
+    app.add_middleware(BodySizeLimit, max_bytes=api.max_body_bytes, streamed=_STREAMED_BODY)
     app.add_middleware(
         Admission,
         metrics=metrics,
-        streamed=file_routes.STREAMED_BODY,
+        streamed=_STREAMED_BODY,
         static=(f"{web_pages.STATIC}/", web_pages.SERVICE_WORKER, *api_docs.STATIC_PREFIXES),
     )
     app.add_middleware(WebSecurityHeaders)
@@ -403,6 +416,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(audit_export_routes.router)
     app.include_router(websocket.router)
     app.include_router(ack_link_routes.router)
+    app.include_router(share_routes.router)
+    app.include_router(taxii_routes.router)
     app.include_router(contact_method_routes.router)
     app.include_router(ack_link_routes.pages)
     web_pages.install(app)

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.models.enums import RequestType
+from app.models.enums import HandlingCode, RequestType
 
 _PREFIX = "RELAY247_"
 
@@ -530,6 +530,39 @@ class OutboxSettings(BaseSettings):
         return self.secret_key_file or database.data_dir / "service-secret.key"
 
 
+class SharingSettings(BaseSettings):
+    """Shared cybercrime data: the TAXII 2.1 server and the intake of bundles (app/taxii,
+    app/sharing)."""
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    taxii_max_content_length: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest body a TAXII POST (or a MISP event) may have: the API root's "
+        "max_content_length; a larger one is refused with 413 before it is read.",
+    )
+    taxii_page_max: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Most objects (manifest entries, versions) one TAXII page returns, "
+        "whatever `limit` asks for.",
+    )
+    share_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36500,
+        description="Days a member agency's shared object is kept (a partner's: its "
+        "agreement's retention_days).",
+    )
+    share_unmarked_handling: HandlingCode = Field(
+        default=HandlingCode.AMBER,
+        description="The handling code a member agency's shared object without a TLP marking "
+        "takes (partners' unmarked objects follow their agreement).",
+    )
+
+
 # Read at the edges only (create_app, the CLI's commands), once per use case, and handed down
 # as arguments: nothing below them reads the environment, so a test passes the settings it
 # wants instead of changing the environment.
@@ -565,6 +598,10 @@ def outbox_settings() -> OutboxSettings:
     return OutboxSettings()
 
 
+def sharing_settings() -> SharingSettings:
+    return SharingSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every subsystem's settings: what create_app takes and keeps in ``app.state.settings``."""
@@ -577,6 +614,7 @@ class Settings:
     log: LogSettings
     overload: OverloadSettings
     outbox: OutboxSettings
+    sharing: SharingSettings
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -589,4 +627,5 @@ class Settings:
             log=log_settings(),
             overload=overload_settings(),
             outbox=outbox_settings(),
+            sharing=sharing_settings(),
         )
