@@ -1,0 +1,317 @@
+"""Bundles stored whole or not at all, under the submitter's terms; hostile bundles refused
+with a clear reason and nothing stored; who may read and write which collection (BOLA)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app.sharing.partner_terms import identity_id
+from tests.clients import http
+from tests.conftest import RunningServer
+from tests.factories import Party, World
+from tests.taxii_support import (
+    GATEWAY,
+    TAXII,
+    envelope,
+    headers,
+    inbox_of,
+    indicator,
+    make_share,
+    objects_url,
+    post,
+    stored,
+)
+
+
+async def _refused(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 202, response.text
+    status: dict[str, Any] = response.json()
+    assert status["status"] == "complete"
+    assert status["success_count"] == 0
+    assert status["failure_count"] == status["total_count"]
+    return status
+
+
+def _messages(status: dict[str, Any]) -> dict[str, str]:
+    return {failure["id"]: failure["message"] for failure in status["failures"]}
+
+
+async def test_a_partner_bundle_lands_quarantined_in_its_inbox_without_indicator_values(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    partner = world.partner("DE")
+    inbox = await inbox_of(db, partner)
+    objects = [indicator("198.51.100.1"), indicator("198.51.100.2", tlp=None)]
+    async with http(server.http) as client:
+        response = await post(client, partner, inbox, envelope(*objects))
+        again = await post(client, partner, inbox, envelope(*objects))
+    assert response.status_code == 202
+    assert response.headers["content-type"] == TAXII
+    assert (response.json()["success_count"], again.json()["success_count"]) == (2, 2)
+    rows = await db.fetch(
+        "SELECT triage, handling_code, purge_after - date_added AS kept FROM stix_objects "
+        "WHERE collection_id = $1 ORDER BY row_id",
+        uuid.UUID(inbox),
+    )
+    assert [(r["triage"], r["handling_code"]) for r in rows] == [
+        ("quarantined", "GREEN"),
+        ("quarantined", "GREEN"),  # DE's agreement: unmarked objects are GREEN
+    ]
+    assert rows[0]["kept"].days == 365
+    assert await db.fetchval("SELECT count(*) FROM indicator_values") == 0
+    actions = await db.fetch(
+        "SELECT action, details FROM audit_entries WHERE action LIKE 'data.%' ORDER BY id"
+    )
+    assert [a["action"] for a in actions] == ["data.submitted", "data.submitted"]
+    assert json.loads(actions[1]["details"])["stored"] == 0  # the re-send stored nothing
+
+
+async def test_a_member_share_is_stored_with_its_indicator_values(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    unit = world.unit("FR")
+    async with http(server.http) as client:
+        share = await make_share(client, unit, ["DE"])
+        response = await post(client, unit, share, envelope(indicator("203.0.113.9")))
+    assert response.json()["success_count"] == 1
+    row = await db.fetchrow("SELECT row_id, triage FROM stix_objects")
+    assert row["triage"] is None
+    values = await db.fetch("SELECT kind, value FROM indicator_values")
+    assert [(v["kind"], v["value"]) for v in values] == [("ip", "203.0.113.9")]
+
+
+async def _hostile(
+    client: httpx.AsyncClient, partner: Party, inbox: str, objects: list[dict[str, Any]]
+) -> dict[str, str]:
+    return _messages(await _refused(await post(client, partner, inbox, envelope(*objects))))
+
+
+async def test_hostile_bundles_are_refused_whole_with_a_reason_and_nothing_stored(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    fr, de = world.partner("FR"), world.partner("DE")
+    fr_inbox, de_inbox = await inbox_of(db, fr), await inbox_of(db, de)
+    good = indicator("192.0.2.1")
+    async with http(server.http) as client:
+        claimed = indicator(created_by_ref=identity_id(de.agency_id))
+        found = await _hostile(client, fr, fr_inbox, [good, claimed])
+        assert "another identity" in found[claimed["id"]]
+        assert found[good["id"]] == "not stored: the bundle was refused"
+
+        red = indicator(tlp="RED")
+        assert (
+            "above the agreement's ceiling"
+            in (await _hostile(client, fr, fr_inbox, [good, red]))[red["id"]]
+        )
+
+        unmarked = indicator(tlp=None)
+        assert (
+            "refuses unmarked" in (await _hostile(client, fr, fr_inbox, [unmarked]))[unmarked["id"]]
+        )
+
+        twin = {**good, "name": "other content, same id and version"}
+        assert (
+            "conflicts with another object"
+            in (await _hostile(client, fr, fr_inbox, [good, twin]))[good["id"]]
+        )
+
+        campaign = {
+            "type": "campaign",
+            "spec_version": "2.1",
+            "id": f"campaign--{uuid.uuid4()}",
+            "created": "2025-01-01T00:00:00.000Z",
+            "modified": "2025-01-01T00:00:00.000Z",
+            "name": "x",
+            "object_marking_refs": [indicator()["object_marking_refs"][0]],
+        }
+        assert (
+            "does not allow objects of type campaign"
+            in (await _hostile(client, fr, fr_inbox, [campaign]))[campaign["id"]]
+        )
+
+        broken = {**indicator(), "pattern": "not a pattern"}
+        assert "invalid STIX 2.1" in (await _hostile(client, fr, fr_inbox, [broken]))[broken["id"]]
+
+        own = indicator(created_by_ref=identity_id(fr.agency_id))
+        assert (await post(client, fr, fr_inbox, envelope(own))).json()["success_count"] == 1
+        changed = {**own, "name": "rewritten"}
+        assert (
+            "conflicts with the stored version"
+            in (await _hostile(client, fr, fr_inbox, [changed]))[own["id"]]
+        )
+        assert await stored(db, fr_inbox) == 1
+
+        for body in (
+            b'{"objects": [',
+            b"[" * 10_000 + b"]" * 10_000,
+            json.dumps(envelope({**indicator(), "name": "nul\u0000"})).encode(),
+        ):
+            response = await client.post(objects_url(de_inbox), content=body, headers=headers(de))
+            assert response.status_code == 400, response.text
+            assert response.headers["content-type"] == TAXII
+    assert await stored(db, de_inbox) == 0
+    assert (
+        await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'data.refused'") == 10
+    )
+
+
+async def test_a_bundle_over_the_daily_volume_is_refused_whole(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    partner = world.partner("DE")
+    inbox = await inbox_of(db, partner)
+    await db.execute(
+        "UPDATE partner_agreements SET daily_object_limit = 3 WHERE partner_agency_id = $1",
+        partner.agency_id,
+    )
+    async with http(server.http) as client:
+        fits = await post(
+            client, partner, inbox, envelope(indicator("192.0.2.1"), indicator("192.0.2.2"))
+        )
+        assert fits.json()["success_count"] == 2
+        over = await _refused(
+            await post(
+                client, partner, inbox, envelope(indicator("192.0.2.3"), indicator("192.0.2.4"))
+            )
+        )
+    assert all("daily volume of 3 objects" in f["message"] for f in over["failures"])
+    assert await stored(db, inbox) == 2
+
+
+async def test_an_ended_agreement_refuses_every_submit(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    partner = world.partner("DE")
+    inbox = await inbox_of(db, partner)
+    await db.execute(
+        "UPDATE partner_agreements SET valid_until = now() WHERE partner_agency_id = $1",
+        partner.agency_id,
+    )
+    async with http(server.http) as client:
+        response = await post(client, partner, inbox, envelope(indicator()))
+    assert response.status_code == 403
+    assert response.headers["content-type"] == TAXII
+    assert await stored(db, inbox) == 0
+
+
+async def test_who_reads_and_writes_which_collection(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    fr, de = world.partner("FR"), world.partner("DE")
+    de_inbox = await inbox_of(db, de)
+    async with http(server.http) as client:
+        to_de = await make_share(client, world.unit("FR"), ["DE"])
+        network = await make_share(client, world.unit("FR"), None)
+        posted = await post(client, de, de_inbox, envelope(indicator()))
+        status = posted.json()["id"]
+        for collection in (de_inbox, GATEWAY, to_de, network):
+            # A partner reads nothing but its own inbox: 404, as if none existed.
+            got = await client.get(objects_url(collection), headers=headers(fr))
+            assert got.status_code == 404, collection
+            put = await post(client, fr, collection, envelope(indicator()))
+            assert put.status_code == 404, collection
+        assert (
+            await client.get(f"/taxii2/api/status/{status}/", headers=headers(fr))
+        ).status_code == 404
+        assert (
+            await client.get(f"/taxii2/api/status/{status}/", headers=headers(de))
+        ).status_code == 200
+        assert (
+            await client.get(f"/taxii2/api/status/{status}/", headers=headers(world.gs))
+        ).status_code == 200
+        listed = await client.get("/taxii2/api/collections/", headers=headers(fr))
+        assert [c["title"] for c in listed.json()["collections"]] == ["FR partner inbox"]
+        # A unit reads the gateway but writes to no inbox; a country outside the audience: 404.
+        assert (
+            await post(client, world.unit("DE"), de_inbox, envelope(indicator()))
+        ).status_code == 404
+        assert (
+            await post(client, world.unit("DE"), GATEWAY, envelope(indicator()))
+        ).status_code == 403
+        assert (
+            await client.get(objects_url(to_de), headers=headers(world.unit("JP")))
+        ).status_code == 404
+        assert (
+            await client.get(objects_url(to_de), headers=headers(world.desk("DE")))
+        ).status_code == 200
+        assert (
+            await post(client, world.unit("DE"), to_de, envelope(indicator()))
+        ).status_code == 403
+        # The global desk reads every inbox and writes none.
+        assert (
+            await client.get(objects_url(de_inbox), headers=headers(world.gs))
+        ).status_code == 200
+        assert (await post(client, world.gs, de_inbox, envelope(indicator()))).status_code == 403
+        # Only members make shares; partners and desks may not.
+        for party in (fr, world.desk("FR"), world.auditor):
+            made = await client.post(
+                "/v1/shared-data/collections", json={"title": "x"}, headers=party.headers
+            )
+            assert made.status_code == 403, party
+    assert await db.fetchval("SELECT count(*) FROM audit_entries WHERE action = 'data.read'") == 2
+
+
+async def test_red_objects_are_read_by_their_submitter_and_the_global_desk_only(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    unit = world.unit("FR")
+    async with http(server.http) as client:
+        share = await make_share(client, unit, None)
+        await post(client, unit, share, envelope(indicator(tlp="RED"), indicator(tlp="AMBER")))
+        seen = {}
+        for name, party in (("FR", unit), ("DE", world.unit("DE")), ("GS", world.gs)):
+            got = await client.get(objects_url(share), headers=headers(party))
+            seen[name] = len(got.json().get("objects", []))
+    assert seen == {"FR": 2, "DE": 1, "GS": 2}
+
+
+async def test_a_misp_event_is_converted_and_stored_through_the_same_intake(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    unit = world.unit("FR")
+    event = {
+        "Event": {
+            "uuid": str(uuid.uuid4()),
+            "info": "Phishing campaign",
+            "date": "2025-03-14",
+            "timestamp": "1741949000",
+            "Orgc": {"name": "CERT-FR", "uuid": str(uuid.uuid4())},
+            "Tag": [{"name": "tlp:green"}],
+            "Attribute": [
+                {
+                    "uuid": str(uuid.uuid4()),
+                    "type": "ip-dst",
+                    "category": "Network activity",
+                    "value": "198.51.100.77",
+                    "to_ids": True,
+                    "timestamp": "1741949000",
+                }
+            ],
+        }
+    }
+    async with http(server.http) as client:
+        share = await make_share(client, unit, None)
+        response = await client.post(
+            "/v1/shared-data/misp-events",
+            params={"collection": share},
+            json=event,
+            headers=unit.headers,
+        )
+        refused = await client.post(
+            "/v1/shared-data/misp-events",
+            params={"collection": share},
+            json={"not": "an event"},
+            headers=unit.headers,
+        )
+    assert response.status_code == 202, response.text
+    assert response.json()["failure_count"] == 0, response.text
+    assert refused.status_code == 422
+    values = await db.fetch("SELECT value FROM indicator_values")
+    assert "198.51.100.77" in {v["value"] for v in values}
+    creators = await db.fetch("SELECT DISTINCT object->>'created_by_ref' AS c FROM stix_objects")
+    assert {row["c"] for row in creators} <= {identity_id(unit.agency_id), None}

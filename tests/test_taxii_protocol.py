@@ -1,0 +1,175 @@
+"""TAXII 2.1's HTTP rules, by hand: media types (406, 415), the body limit (413), 401, a
+forged `next`, unknown collections, objects and statuses (404); every refusal a TAXII error
+message with the TAXII media type."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from app.core.settings import Settings
+from tests.clients import http
+from tests.conftest import RunningServer, changed
+from tests.factories import World
+from tests.taxii_support import (
+    GATEWAY,
+    TAXII,
+    envelope,
+    headers,
+    inbox_of,
+    indicator,
+    make_share,
+    objects_url,
+    post,
+    stored,
+)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return changed(Settings.from_environment(), sharing={"taxii_max_content_length": 4096})
+
+
+def _is_taxii_error(response: object, status: int) -> None:
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == TAXII  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["http_status"] == str(status)
+    assert body["title"]
+    assert body["description"]
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [None, "application/json", "application/taxii+json;version=2.0", "text/html;q=1, */*;q=0"],
+)
+async def test_a_request_that_does_not_accept_taxii_2_1_is_406(
+    server: RunningServer, world: World, accept: str | None
+) -> None:
+    sent = {**world.unit("DE").headers, **({"Accept": accept} if accept else {})}
+    async with http(server.http) as client:
+        if accept is None:
+            client.headers.pop("accept", None)
+        response = await client.get("/taxii2/api/collections/", headers=sent)
+    _is_taxii_error(response, 406)
+
+
+@pytest.mark.parametrize(
+    "accept", [TAXII, "application/taxii+json", "application/taxii+json; version=2.1", "*/*"]
+)
+async def test_taxii_2_1_or_a_wildcard_is_served(
+    server: RunningServer, world: World, accept: str
+) -> None:
+    async with http(server.http) as client:
+        response = await client.get(
+            "/taxii2/api/", headers={**world.unit("DE").headers, "Accept": accept}
+        )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == TAXII
+
+
+async def test_without_a_token_is_401_as_taxii(server: RunningServer) -> None:
+    async with http(server.http) as client:
+        response = await client.get("/taxii2/api/collections/", headers={"Accept": TAXII})
+    _is_taxii_error(response, 401)
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_post_of_another_media_type_is_415(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    partner = world.partner("DE")
+    inbox = await inbox_of(db, partner)
+    async with http(server.http) as client:
+        response = await client.post(
+            objects_url(inbox),
+            json=envelope(indicator()),
+            headers=headers(partner, **{"Content-Type": "application/json"}),
+        )
+    _is_taxii_error(response, 415)
+    assert await stored(db, inbox) == 0
+
+
+async def test_a_body_over_max_content_length_is_413_before_it_is_read(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    partner = world.partner("DE")
+    inbox = await inbox_of(db, partner)
+    big = envelope(*[indicator(f"198.51.100.{n}") for n in range(20)])
+    async with http(server.http) as client:
+        declared = await post(client, partner, inbox, big)
+
+        async def chunks():  # no Content-Length: chunked, counted as it arrives
+            yield b'{"objects": ['
+            for _ in range(100):
+                yield b'"' + b"x" * 100 + b'",'
+            yield b"1]}"
+
+        chunked = await client.post(objects_url(inbox), content=chunks(), headers=headers(partner))
+    _is_taxii_error(declared, 413)
+    _is_taxii_error(chunked, 413)
+    assert await stored(db, inbox) == 0
+    api_root = None
+    async with http(server.http) as client:
+        api_root = (await client.get("/taxii2/api/", headers=headers(partner))).json()
+    assert api_root["max_content_length"] == 4096
+
+
+async def test_a_forged_or_carried_over_next_is_400(server: RunningServer, world: World) -> None:
+    unit = world.unit("FR")
+    async with http(server.http) as client:
+        share = await make_share(client, unit, None)
+        other = await make_share(client, unit, None)
+        added = await post(
+            client, unit, share, envelope(*[indicator(f"192.0.2.{n}") for n in range(3)])
+        )
+        assert added.status_code == 202
+        first = await client.get(objects_url(share), params={"limit": 1}, headers=headers(unit))
+        token = first.json()["next"]
+        assert first.json()["more"] is True
+        following = await client.get(
+            objects_url(share), params={"limit": 1, "next": token}, headers=headers(unit)
+        )
+        assert following.status_code == 200
+        tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        forged = await client.get(
+            objects_url(share), params={"next": tampered}, headers=headers(unit)
+        )
+        garbage = await client.get(
+            objects_url(share), params={"next": "x.y"}, headers=headers(unit)
+        )
+        elsewhere = await client.get(
+            objects_url(other), params={"next": token}, headers=headers(unit)
+        )
+        refiltered = await client.get(
+            objects_url(share),
+            params={"next": token, "match[type]": "indicator"},
+            headers=headers(unit),
+        )
+    for response in (forged, garbage, elsewhere, refiltered):
+        _is_taxii_error(response, 400)
+
+
+async def test_unknown_collection_object_status_and_path_are_404(
+    server: RunningServer, world: World
+) -> None:
+    unit = world.unit("FR")
+    async with http(server.http) as client:
+        share = await make_share(client, unit, None)
+        for path in (
+            "/taxii2/api/collections/not-a-uuid/",
+            "/taxii2/api/collections/00000000-0000-4000-8000-000000000000/objects/",
+            f"/taxii2/api/collections/{share}/objects/indicator--00000000-0000-4000-8000-000000000000/",
+            f"/taxii2/api/collections/{share}/objects/indicator--00000000-0000-4000-8000-000000000000/versions/",
+            "/taxii2/api/status/00000000-0000-4000-8000-000000000000/",
+            "/taxii2/api/nothing-here/",
+        ):
+            _is_taxii_error(await client.get(path, headers=headers(unit)), 404)
+        _is_taxii_error(
+            await client.get(
+                f"/taxii2/api/collections/{GATEWAY}/objects/",
+                params={"match[bogus]": "x"},
+                headers=headers(unit),
+            ),
+            400,
+        )
