@@ -71,6 +71,7 @@ from bench.progress import progress
 from bench.report import environment, ratios, warnings, write
 from bench.request_search import SEARCH_LOGS, run_search, search_ratios, search_warnings
 from bench.resume import run_resume
+from bench.shared_intake import run_shared_intake
 from bench.stack import (
     BenchDatabase,
     BenchError,
@@ -347,6 +348,23 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
     started = time.monotonic()
     database = await recreate_database(config.database)
     env_section = environment(database, event_loop)
+    if config.only == "shared_intake":
+        with cli_environment(database) as env:
+            section = await run_shared_intake(
+                database,
+                env,
+                config.output.parent,
+                objects=config.shared_objects,
+                workers=config.workers,
+            )
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        logs = scan_all([config.output.parent / "server-shared-intake.log"])
+        return {
+            "config": config.as_json(),
+            "shared_intake": section,
+            "server_logs": logs,
+            "environment": env_section,
+        }
     if config.only == "files":
         with cli_environment(database) as env:
             report = await _files_only(config, database, env, config.output.parent)

@@ -49,6 +49,9 @@ class BenchConfig:
     output: Path
     quick: bool
     only: str | None  # one measurement alone (--only), or None: all
+    shared_objects: int = (
+        1_000_000  # indicators of the shared_intake bench (bench/shared_intake.py)
+    )
 
     def as_json(self) -> dict[str, Any]:
         values = asdict(self)
@@ -148,6 +151,12 @@ def _parser() -> argparse.ArgumentParser:
         help="requests timed from POST into the dashboard page's DOM (default 200, quick 50)",
     )
     parser.add_argument(
+        "--shared-objects",
+        type=int,
+        default=1_000_000,
+        help="indicators of --only shared_intake, in bundles of 10,000 (default 1,000,000)",
+    )
+    parser.add_argument(
         "--only",
         choices=[
             "files",
@@ -158,9 +167,11 @@ def _parser() -> argparse.ArgumentParser:
             "outbox",
             "search",
             "match",
+            "shared_intake",
         ],
         help="run one measurement alone (with its floor): files, deadlines, audit, "
-        "audit_export, dashboard, outbox, search, match (submit_matching and match_lookup)",
+        "audit_export, dashboard, outbox, search, match (submit_matching and match_lookup), "
+        "shared_intake",
     )
     parser.add_argument(
         "--database",
@@ -229,6 +240,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         output=args.output,
         quick=args.quick,
         only=args.only,
+        shared_objects=args.shared_objects,
     )
     for name in (
         "rate",
