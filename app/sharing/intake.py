@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
+from app import audit, matching
 from app.core.settings import SharingSettings
 from app.identity import policy
 from app.identity.auth import Actor
@@ -119,7 +119,7 @@ def _misp_objects_of(body: bytes, author: str) -> list[dict[str, Any]]:
     the converted identity, which would claim another author, is left out)."""
     # Imported on the first MISP event: misp-stix brings STIX 1 and lxml along, which no other
     # path needs.
-    from app.stix.misp import misp_event_to_bundle  # noqa: PLC0415
+    from app.stix.misp import misp_event_to_bundle
 
     objects = bundle_objects(misp_event_to_bundle(load_json(body)))
     creators = {obj["created_by_ref"] for obj in objects if "created_by_ref" in obj}
@@ -195,9 +195,9 @@ async def store(
     if new:
         await bundle_rows.copy_objects(session, target, new)
     if new and to_store:
-        await bundle_rows.copy_identifiers(session, target, new)
-        # TODO(lead, at merge): await app.matching.on_new_objects(session, row_ids), with the
-        # row ids copy_identifiers returns: new store rows are matched against open requests.
+        row_ids = await bundle_rows.copy_identifiers(session, target, new)
+        # New store rows met open requests' identifiers, in this transaction.
+        await matching.on_new_objects(session, row_ids)
     await audit.record(
         session,
         actor,
