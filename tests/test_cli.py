@@ -109,6 +109,18 @@ async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data
         assert await submissions_seen_by("US") == 1
         assert await submissions_seen_by("BR") == 0
 
+        # The partner's feed writes to its own inbox over TAXII, and reads nothing else.
+        collections = await client.get(
+            "/taxii2/api/collections/",
+            headers={
+                "Authorization": f"Bearer {credentials['partner']['token']}",
+                "Accept": "application/taxii+json;version=2.1",
+            },
+        )
+        assert collections.status_code == 200, collections.text
+        [inbox] = collections.json()["collections"]
+        assert inbox["can_write"] is True
+
 
 async def test_tokens_create_makes_a_working_token(database_url: str) -> None:
     env = environment(DATABASE_URL=database_url)

@@ -1,5 +1,6 @@
 """The demo world: six countries with a national unit, an NCB and two contact points each,
-the global desk and an auditor. Each unit may send any request (an all-scope agreement) and
+the global desk and an auditor, and a private partner (Project Gateway) with its agreement and
+TAXII inbox. Each unit may send any request (an all-scope agreement) and
 each desk has a roster: the two contact points take turns as primary, daily at 08:00 local
 time, the other one being the backup, so a request goes to a person. Seeding is idempotent:
 a second run changes nothing and returns no tokens (they were shown once, the first time)."""
@@ -16,8 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.directory import agencies, principals
 from app.directory import countries as network
 from app.identity import tokens
-from app.models import AccessAgreement, Country, RosterRotation
-from app.models.enums import AgencyKind, Cadence, Layer, Role
+from app.models import (
+    AccessAgreement,
+    Country,
+    DataCollection,
+    PartnerAgreement,
+    RosterRotation,
+)
+from app.models.enums import (
+    AgencyKind,
+    Cadence,
+    CollectionKind,
+    HandlingCode,
+    Layer,
+    Role,
+    UnmarkedObjects,
+)
 
 DEMO_COUNTRIES = {
     "FR": "France",
@@ -40,6 +55,23 @@ ROSTER_START = datetime(2025, 1, 1, 8, 0)  # local wall-clock time: hand-offs at
 SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 GS_COUNTRY = "FR"  # the General Secretariat sits in Lyon
 GS_NAME = "INTERPOL General Secretariat"
+PARTNER_COUNTRY = "US"
+PARTNER_NAME = "Example Threat Intelligence Ltd"
+# What the demo partner may send: indicators and the observables they are about.
+PARTNER_TYPES = [
+    "indicator",
+    "ipv4-addr",
+    "ipv6-addr",
+    "domain-name",
+    "url",
+    "email-addr",
+    "file",
+    "malware",
+    "identity",
+    "relationship",
+    "report",
+    "marking-definition",
+]
 
 
 def _unit_name(name: str) -> str:
@@ -106,6 +138,10 @@ async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
         }
         _grant_and_staff(session, code, countries[code])
     gs = await agencies.create_agency(session, country=GS_COUNTRY, kind=AgencyKind.GS, name=GS_NAME)
+    partner = await agencies.create_agency(
+        session, country=PARTNER_COUNTRY, kind=AgencyKind.PARTNER, name=PARTNER_NAME
+    )
+    _agree_with_partner(session, partner.id)
     return {
         "countries": countries,
         "global_desk": {
@@ -116,7 +152,37 @@ async def seed_demo(session: AsyncSession) -> dict[str, Any] | None:
             "agency_id": str(gs.id),
             **await _principal_with_token(session, gs.id, Role.AUDITOR, "Auditor"),
         },
+        "partner": {
+            "agency_id": str(partner.id),
+            **await _principal_with_token(
+                session, partner.id, Role.PARTNER, f"{PARTNER_NAME} feed"
+            ),
+        },
     }
+
+
+def _agree_with_partner(session: AsyncSession, partner_id: uuid.UUID) -> None:
+    """The partner's terms (what it may send, up to TLP:AMBER, unmarked objects taken as
+    GREEN, kept a year) and the inbox its bundles wait in until the global desk triages them."""
+    session.add(
+        PartnerAgreement(
+            partner_agency_id=partner_id,
+            object_types=PARTNER_TYPES,
+            daily_object_limit=100_000,
+            handling_ceiling=HandlingCode.AMBER,
+            unmarked=UnmarkedObjects.DEFAULT,
+            default_handling=HandlingCode.GREEN,
+            retention_days=365,
+            valid_from=SINCE,
+        )
+    )
+    session.add(
+        DataCollection(
+            kind=CollectionKind.INBOX,
+            title=f"{PARTNER_NAME}: submissions",
+            owner_agency_id=partner_id,
+        )
+    )
 
 
 def _grant_and_staff(session: AsyncSession, code: str, country: dict[str, Any]) -> None:

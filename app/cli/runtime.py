@@ -117,6 +117,9 @@ def _print_demo(credentials: dict[str, Any], base_url: str | None) -> None:
             lines.append(f"{code:8} {'national_auditor':17} {country['national_auditor']['token']}")
     lines.append(f"{'*':8} {'gs':17} {credentials['global_desk']['token']}")
     lines.append(f"{'*':8} {'auditor':17} {credentials['auditor']['token']}")
+    partner = credentials.get("partner")  # absent from a demo seeded by an older version
+    if partner:
+        lines.append(f"{'US':8} {'partner':17} {partner['token']}")
     lines.append(f"(also saved in {_credentials_file()})")
     if base_url:
         fr, de = credentials["countries"]["FR"], credentials["countries"]["DE"]
@@ -138,6 +141,15 @@ def _print_demo(credentials: dict[str, Any], base_url: str | None) -> None:
             f"  the global desk:        {_sign_in_link(base_url, credentials['global_desk'])}",
             f"  the network's auditor:  {_sign_in_link(base_url, credentials['auditor'])}",
         ]
+        if partner:
+            lines += [
+                "",
+                "A private partner's TAXII 2.1 feed (collections it may write to):",
+                f"  curl -s {base_url}/taxii2/api/collections/ "
+                "-H 'Accept: application/taxii+json;version=2.1' \\",
+                f"    -H 'Authorization: Bearer {partner['token']}'",
+                f"  its submissions page: {_sign_in_link(base_url, partner)}",
+            ]
     typer.echo("\n".join(lines))
 
 
