@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -208,7 +209,7 @@ async def counts_by_submission(
         .where(s.submission_id.in_(ids), s.origin == ObjectOrigin.FEEDBACK)
         .group_by(s.submission_id)
     )
-    return {submission_id: count for submission_id, count in rows.tuples() if submission_id}
+    return {submission_id: count for submission_id, count in rows.all() if submission_id}
 
 
 async def of_objects(
@@ -221,7 +222,7 @@ async def of_objects(
     s = StixObject
     latest = await session.scalars(
         select(s.object)
-        .distinct(s.stix_id)
+        .ext(distinct_on(s.stix_id))
         .where(
             s.submission_id.in_(submissions),
             s.origin == ObjectOrigin.FEEDBACK,

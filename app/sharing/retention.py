@@ -79,7 +79,7 @@ async def purge_due_objects(session: AsyncSession, *, limit: int = BATCH) -> Sha
                 .join(Agency, Agency.id == DataCollection.owner_agency_id)
                 .where(DataCollection.id.in_({row.collection_id for row in claimed}))
             )
-        ).tuples()
+        ).all()
     )
     await audit.record_each(
         session,

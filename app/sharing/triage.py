@@ -250,7 +250,7 @@ async def _copy_to_gateway(session: AsyncSession, rows: Sequence[StixObject]) ->
             .on_conflict_do_nothing(index_elements=[s.collection_id, s.stix_id, s.version])
             .returning(s.source_row_id, s.row_id)
         )
-        copies.update({source: row_id for source, row_id in inserted.tuples() if source})
+        copies.update({source: row_id for source, row_id in inserted.all() if source})
     clashing = [row for row in rows if row.row_id not in copies]
     if clashing:
         named = ", ".join(f"{row.stix_id} ({_iso(row.version)})" for row in clashing[:5])
