@@ -20,7 +20,7 @@ async def _accepted(
     client: httpx.AsyncClient, world: World, database: Database, partner: Party
 ) -> tuple[int, int, str]:
     obj = indicator("203.0.113.99")
-    submission, [row_id] = await quarantine(database, partner, [obj])
+    _, [row_id] = await quarantine(database, partner, [obj])
     answer = await client.post(
         f"/v1/shared-data/objects/{row_id}/decision",
         json={"decision": "accept"},
@@ -54,9 +54,11 @@ async def test_feedback_is_a_valid_sighting_in_the_partners_inbox_versioned_per_
             headers=world.gs.headers,
         )
         assert expired.status_code == 201
+        submission = await db.fetchval(
+            "SELECT submission_id FROM stix_objects WHERE row_id = $1", row_id
+        )
         outcome = await client.get(
-            f"/v1/shared-data/submissions/{(await db.fetchval('SELECT submission_id FROM stix_objects WHERE row_id = $1', row_id))}/objects",
-            headers=partner.headers,
+            f"/v1/shared-data/submissions/{submission}/objects", headers=partner.headers
         )
     sighting = second.json()
     assert problems(sighting) == []
