@@ -10,7 +10,7 @@ import asyncpg
 
 from app.core.database import Database
 from app.retention.job import purge_shared_batch
-from tests.clients import http
+from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import World
 from tests.shared_data import indicator, quarantine
@@ -114,3 +114,27 @@ async def test_only_the_global_desk_holds_shared_data(
         )
         assert unknown.status_code == 404
     assert await db.fetchval("SELECT legal_hold_at FROM stix_objects") is None
+
+
+async def test_an_accepted_indicator_matches_an_open_request_until_it_is_purged(
+    server: RunningServer, world: World, database: Database, db: asyncpg.Connection
+) -> None:
+    """Accepting runs matching in the decision's transaction; the purge takes the match away
+    with the content that made it."""
+    async with http(server.http) as client:
+        request = await submit_request(client, world.unit("FR"), "DE")  # names 203.0.113.7
+        _, [row_id] = await quarantine(database, world.partner("DE"), [indicator("203.0.113.7")])
+        assert await db.fetchval("SELECT count(*) FROM request_matches") == 0
+        accepted = await client.post(
+            f"/v1/shared-data/objects/{row_id}/decision",
+            json={"decision": "accept"},
+            headers=world.gs.headers,
+        )
+    copy_id = accepted.json()["decided"][0]["gateway_row_id"]
+    match = await db.fetchrow("SELECT request_id, object_row_id FROM request_matches")
+    assert (str(match["request_id"]), match["object_row_id"]) == (request["id"], copy_id)
+    await db.execute("UPDATE stix_objects SET purge_after = now() - interval '1 second'")
+    report = await purge_shared_batch(database)
+    assert report is not None
+    assert report.matches == 1
+    assert await db.fetchval("SELECT count(*) FROM request_matches") == 0

@@ -28,6 +28,7 @@ from app import audit
 from app.core.errors import ConflictError, NotFoundError
 from app.identity import policy
 from app.identity.auth import Actor
+from app.matching import on_new_objects
 from app.models import Agency, DataCollection, DataSubmission, IndicatorValue, StixObject
 from app.models.enums import CollectionKind, ObjectOrigin, Triage
 from app.models.shared_data import GATEWAY_COLLECTION_ID
@@ -160,8 +161,9 @@ async def _decide(
         row.decision_note = body.note or None
     await session.flush()
     copies = await _copy_to_gateway(session, rows) if outcome is Triage.ACCEPTED else {}
-    # TODO(lead): await app.matching.on_new_objects(session, list(copies.values())) once the
-    # matching package lands: accepted copies are new store objects to match against requests.
+    if copies:
+        # New store objects: matched against open requests in this transaction.
+        await on_new_objects(session, list(copies.values()))
     countries = {
         collection: await _partner_country(session, collection)
         for collection in {row.collection_id for row in rows}
