@@ -45,6 +45,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/requests/{request_id}/messages": ("unit", "messages"),
     "/v1/requests/{request_id}/files": ("unit", "keyset"),
     "/v1/requests/{request_id}/alerts": ("unit", "keyset"),
+    "/v1/requests/{request_id}/matches": ("unit", "position"),
     "/v1/agencies": ("gs", "keyset"),
     "/v1/principals": ("gs", "keyset"),
     "/v1/principals/{principal_id}/tokens": ("gs", "keyset"),
