@@ -42,11 +42,14 @@ from app.api import files as file_routes
 from app.api import matches as match_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
+from app.api import partner_agreements as partner_agreement_routes
 from app.api import requests as request_routes
 from app.api import retention as retention_routes
 from app.api import rosters as roster_routes
+from app.api import shared_data as shared_data_routes
 from app.api import shares as share_routes
 from app.api import taxii as taxii_routes
+from app.api import triage as triage_routes
 from app.api import webhook_endpoints as webhook_routes
 from app.api.admission import Admission, AdmissionLimits
 from app.api.body_limit import BodySizeLimit
@@ -409,6 +412,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(countries.router)
     app.include_router(escalation.router)
     app.include_router(agreements.router)
+    app.include_router(partner_agreement_routes.router)
+    app.include_router(triage_routes.router)
+    app.include_router(shared_data_routes.router)
     app.include_router(roster_routes.router)
     app.include_router(calendar_feed_routes.router)
     webhook_routes.install(app)

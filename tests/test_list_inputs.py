@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.database import Database
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer
 from tests.factories import Party, World
+from tests.shared_data import indicator, quarantine
 
 SAFE = 2**53 - 1
 BIGINT = 2**63 - 1
@@ -43,6 +45,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/requests/{request_id}/messages": ("unit", "messages"),
     "/v1/requests/{request_id}/files": ("unit", "keyset"),
     "/v1/requests/{request_id}/alerts": ("unit", "keyset"),
+    "/v1/requests/{request_id}/matches": ("unit", "position"),
     "/v1/agencies": ("gs", "keyset"),
     "/v1/principals": ("gs", "keyset"),
     "/v1/principals/{principal_id}/tokens": ("gs", "keyset"),
@@ -52,6 +55,11 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/audit/entries": ("auditor", "sequence"),
     "/v1/webhook-endpoints": ("gs", "keyset"),
     "/v1/webhook-endpoints/{endpoint_id}/messages": ("gs", "keyset"),
+    "/v1/partner-agreements": ("gs", "keyset"),
+    "/v1/shared-data/quarantine": ("gs", "sequence"),
+    "/v1/shared-data/submissions": ("gs", "keyset"),
+    "/v1/shared-data/submissions/{submission_id}/objects": ("gs", "sequence"),
+    "/v1/shared-data/objects": ("gs", "sequence"),
 }
 
 # A page's "only what came after the last one shown": a position in the request's sequence,
@@ -75,6 +83,8 @@ def test_every_list_endpoint_is_covered() -> None:
     found = set()
     for path, operations in document["paths"].items():
         for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter["in"] != "query":
+                continue  # an object's own id (GET /v1/shared-data/objects/{row_id})
             schema = json.dumps(parameter.get("schema"))
             if parameter["name"] == "cursor" or '"integer"' in schema or '"number"' in schema:
                 allowed = ("cursor", "limit", AFTER.get(path, ("",))[0])
@@ -150,7 +160,7 @@ def _problem(response: httpx.Response, status: int, field: str, case: str) -> No
 
 @pytest.mark.parametrize("path", list(ENDPOINTS))
 async def test_cursors_and_limits_at_and_past_their_bounds(
-    path: str, server: RunningServer, world: World
+    path: str, server: RunningServer, world: World, database: Database
 ) -> None:
     who, kind = ENDPOINTS[path]
     party = _party(world, who)
@@ -165,7 +175,9 @@ async def test_cursors_and_limits_at_and_past_their_bounds(
             )
             assert made.status_code == 201, made.text
             endpoint_id = made.json()["id"]
+        submission_id, _ = await quarantine(database, world.partner("FR"), [indicator()])
         url = path.format(
+            submission_id=submission_id,
             request_id=request_id,
             principal_id=party.principal_id,
             cc="DE",

@@ -333,7 +333,14 @@ async def test_the_global_desk_hears_every_request_of_the_network_live(
     server: RunningServer, world: World
 ) -> None:
     global_desk = await Dashboard.open(server.ws, world.gs)
-    assert set(global_desk.welcome["channels"]) == {"global", "desk:DE", "desk:FR", "desk:JP"}
+    # "triage": the queue of partners' data, which the global desk triages.
+    assert set(global_desk.welcome["channels"]) == {
+        "global",
+        "triage",
+        "desk:DE",
+        "desk:FR",
+        "desk:JP",
+    }
     to_germany = await submit(server, world, target="DE")
     async with http(server.http) as client:
         to_france = (await submit_request(client, world.unit("JP"), "FR"))["id"]

@@ -22,6 +22,10 @@ from app.identity.auth import Actor
 from app.models import Channel, Country
 
 GLOBAL_DESK = "global"
+# The triage queue of partners' data (app/sharing/triage.py): counts for those who triage.
+# A channel of its own, not the global desk's: webhooks of the global desk's case system hear
+# that one, and this is no request event.
+TRIAGE_CHANNEL = "triage"
 DESK_PREFIX = "desk:"
 
 
@@ -50,6 +54,8 @@ async def channels_for(
         async with connect() as connection:
             countries = await connection.scalars(select(Country.code).order_by(Country.code))
             channels += [GLOBAL_DESK, *(desk_channel(code) for code in countries)]
+    if policy.permits(actor, policy.Action.TRIAGE_DATA):
+        channels.append(TRIAGE_CHANNEL)
     if policy.Scope.OWN_COUNTRY in granted:
         channels.append(desk_channel(actor.country))
     if policy.Scope.OWN_AGENCY in granted:

@@ -6,7 +6,8 @@ the next batch in a new transaction while batches come back full. An instance th
 lock taken skips its round: another one is purging. The first round waits one interval, so a
 restarting instance does not purge on its way up.
 
-Each round also deletes the Idempotency-Keys past RELAY247_IDEMPOTENCY_KEY_LIFETIME (which
+Each round also purges shared data (STIX objects past their purge_after: app/sharing/
+retention.py), and deletes the Idempotency-Keys past RELAY247_IDEMPOTENCY_KEY_LIFETIME (which
 are no longer honoured anyway), in batches under the same lock.
 """
 
@@ -23,6 +24,8 @@ from app.core.supervisor import Heartbeat
 from app.exchange.files.storage import BlobStore
 from app.requests import idempotency
 from app.retention.purge import PurgeReport, purge_due
+from app.sharing import retention as shared_retention
+from app.sharing.retention import SharedPurgeReport
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,17 @@ async def purge_batch(
         if not await session.scalar(select(func.pg_try_advisory_xact_lock(PURGE_LOCK))):
             return None
         return await purge_due(session, store, limit=limit, dry_run=False)
+
+
+async def purge_shared_batch(
+    database: Database, *, limit: int = shared_retention.BATCH
+) -> SharedPurgeReport | None:
+    """One batch of shared data (STIX objects past purge_after) in one transaction, if no
+    other instance is purging (else None)."""
+    async with database.transaction() as session:
+        if not await session.scalar(select(func.pg_try_advisory_xact_lock(PURGE_LOCK))):
+            return None
+        return await shared_retention.purge_due_objects(session, limit=limit)
 
 
 async def sweep_batch(
@@ -84,5 +98,17 @@ async def run(
                     report.files,
                 )
             if len(report.requests) < BATCH:
+                break
+        while (shared := await purge_shared_batch(database)) is not None:
+            beat()
+            if shared.objects:
+                log.info(
+                    "purged %d shared objects (%d indicator values, %d matches) at the end "
+                    "of their retention",
+                    shared.objects,
+                    shared.indicator_values,
+                    shared.matches,
+                )
+            if shared.objects < shared_retention.BATCH:
                 break
         beat()

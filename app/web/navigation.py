@@ -25,8 +25,13 @@ _ESCALATION = Link(f"{WEB_PREFIX}/escalation", "Escalation policy")
 _OVERVIEW = Link(f"{WEB_PREFIX}/network", "Overdue and escalated")
 # Every role that sees requests (auditors: their metadata) finds any of them there.
 ALL_REQUESTS = Link(f"{WEB_PREFIX}/requests", "All requests")
+# Shared cybercrime data: what a member country reads, what the global desk triages, and a
+# private partner's own submissions (a partner sees nothing else of the network).
+_SHARED_DATA = Link(f"{WEB_PREFIX}/shared-data", "Shared data")
+_TRIAGE = Link(f"{WEB_PREFIX}/triage", "Triage")
+_SUBMISSIONS = Link(f"{WEB_PREFIX}/submissions", "Submissions")
 _NAVIGATION: dict[Role, tuple[Link, ...]] = {
-    Role.CONTACT_POINT: (Link(HOME, "Queue"), ALL_REQUESTS, _ROSTER, _OVERVIEW),
+    Role.CONTACT_POINT: (Link(HOME, "Queue"), ALL_REQUESTS, _ROSTER, _OVERVIEW, _SHARED_DATA),
     Role.NCB: (
         Link(HOME, "Queue"),
         ALL_REQUESTS,
@@ -34,12 +39,14 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         _ESCALATION,
         Link(f"{WEB_PREFIX}/agreements", "Agreements"),
         _OVERVIEW,
+        _SHARED_DATA,
     ),
-    Role.GS: (Link(HOME, "Queue"), ALL_REQUESTS, _OVERVIEW, _ESCALATION),
-    Role.UNIT: (Link(HOME, "Sent requests"), ALL_REQUESTS),
+    Role.GS: (Link(HOME, "Queue"), ALL_REQUESTS, _OVERVIEW, _ESCALATION, _TRIAGE, _SHARED_DATA),
+    Role.UNIT: (Link(HOME, "Sent requests"), ALL_REQUESTS, _SHARED_DATA),
     Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
     Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
     Role.ADMIN: (Link(HOME, "Queue"),),
+    Role.PARTNER: (_SUBMISSIONS,),
 }
 
 

@@ -33,6 +33,7 @@ from app.models.enums import (
     RequestType,
 )
 from app.requests import lifecycle
+from app.sharing.agreement_schemas import STIX_TYPES
 from app.web import navigation
 from app.web.security import WEB_PREFIX
 
@@ -68,6 +69,8 @@ templates.env.globals["policy_vocabulary"] = {
     "priorities": [priority.value for priority in Priority],
     "types": [request_type.value for request_type in RequestType],
 }
+# The shared-data search's type filter (static/js/shared-data.js).
+STIX_TYPE_CHOICES = sorted(STIX_TYPES)
 router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 # The service's address itself opens the dashboard.
 root_router = APIRouter(include_in_schema=False)
@@ -347,6 +350,9 @@ _SECTIONS = {
     "network": "network.html",
     "audit": "audit.html",
     "contacts": "contacts.html",
+    "triage": "triage.html",
+    "submissions": "submissions.html",
+    "shared-data": "shared_data.html",
 }
 # The service worker is served from /web/ so that its scope covers every page (a worker's
 # scope can be no wider than its script's folder); a file of our own, under the pages' CSP.
@@ -370,7 +376,14 @@ async def section_page(request: Request, section: str, signed_in: SignedIn) -> R
         return HTMLResponse("Not found", status_code=404)
     if signed_in is None:
         return _to_sign_in()
-    return _page(request, signed_in, template, page=section, **_may_change(request, signed_in))
+    return _page(
+        request,
+        signed_in,
+        template,
+        page=section,
+        stix_types=STIX_TYPE_CHOICES,
+        **_may_change(request, signed_in),
+    )
 
 
 def _may_change(request: Request, signed_in: SignedInPage) -> dict[str, bool]:
