@@ -50,7 +50,11 @@ def _samples() -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize("obj", _samples(), ids=lambda obj: f"{obj['type']}:{obj['id'][:30]}")
+# Named by position and type: the samples' ids are random, and pytest-xdist's workers must
+# collect the same names.
+@pytest.mark.parametrize(
+    "obj", [pytest.param(obj, id=f"{n}-{obj['type']}") for n, obj in enumerate(_samples())]
+)
 def test_the_fast_path_decides_the_common_shapes_and_the_validator_agrees(
     obj: dict[str, Any],
 ) -> None:
