@@ -26,7 +26,7 @@ from app.core.errors import DomainError
 from app.core.settings import Settings
 from app.identity.auth import ensure_still_usable
 from app.models import DataCollection, DataSubmission
-from app.sharing import collections, intake, reads
+from app.sharing import collections, intake, reads, visibility
 from app.taxii import filters as taxii_filters
 from app.taxii import media, paging, resources
 from app.taxii.errors import TaxiiError, TaxiiResponse, error_response
@@ -108,8 +108,8 @@ def _collection(collection: DataCollection, actor: Any) -> dict[str, Any]:
         str(collection.id),
         collection.title,
         collection.description,
-        can_read=collections.can_read(actor, collection),
-        can_write=collections.can_write(actor, collection),
+        can_read=visibility.can_read(actor, collection),
+        can_write=visibility.can_write(actor, collection),
     )
 
 

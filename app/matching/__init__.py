@@ -5,7 +5,7 @@ A request's identifiers are kept normalized in request_identifiers while its con
 when either side arrives: at submit, against the store (app/matching/submit.py, folded into
 the submit statement); for new store rows, against open requests (:func:`on_new_objects`,
 which whoever adds rows to the store calls in its transaction). Who sees a match is decided
-when it is read (app/matching/shown.py), by both sides' rules (app/matching/readers.py).
+when it is read (app/matching/shown.py), by both sides' rules (app/sharing/visibility.py).
 """
 
 from app.matching.found import on_new_objects

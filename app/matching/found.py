@@ -26,7 +26,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.matching.events import Told, tell_requesters
-from app.matching.readers import collections, member_reads, objects
 from app.models import (
     CooperationRequest,
     IndicatorValue,
@@ -36,6 +35,7 @@ from app.models import (
 )
 from app.models.enums import CollectionKind
 from app.requests.lifecycle import FINAL
+from app.sharing.visibility import collections, member_reads, objects
 
 _requests = table_of(CooperationRequest)
 _identifiers = table_of(RequestIdentifier)

@@ -2,7 +2,7 @@
 
 Both sides' rules: the request's content (its identifiers are content: READ_REQUEST_CONTENT
 and stricter by its handling code, app/requests/handling.py; auditors read none) and each
-object (app/matching/readers.py: its collection, its TLP code, not purged). A match whose
+object (app/sharing/visibility.py: its collection, its TLP code, not purged). A match whose
 object the reader may not read is not shown and not counted. Every page shown is an audited
 read (``match.shown``: the object rows shown and their count) in the same transaction; a page
 showing none writes no entry, since nothing was shown (the request's own content read is
@@ -22,10 +22,10 @@ from app.core.errors import ForbiddenError
 from app.core.pagination import CURSOR_INT_MAX, PositionCursor
 from app.identity import policy
 from app.identity.auth import Actor
-from app.matching.readers import collections, objects, readable_by
 from app.matching.schemas import IdentifierReports, MatchOut, MatchPage
 from app.models import Agency, RequestMatch, table_of
 from app.requests import access
+from app.sharing.visibility import collections, matches_readable_by, objects
 
 ACTION = "match.shown"
 _matches = table_of(RequestMatch)
@@ -44,7 +44,7 @@ def _shown(actor: Actor, request_id: uuid.UUID) -> tuple[Any, ColumnElement[bool
     joined = _matches.join(objects, objects.c.row_id == m.object_row_id).join(
         collections, collections.c.id == objects.c.collection_id
     )
-    return joined, and_(m.request_id == request_id, readable_by(actor))
+    return joined, and_(m.request_id == request_id, matches_readable_by(actor))
 
 
 def _page(actor: Actor, request_id: uuid.UUID, after: int, limit: int) -> Select[Any]:

@@ -27,9 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.matching.readers import collections, member_reads, objects
 from app.models import IndicatorValue, RequestIdentifier, RequestMatch, table_of
 from app.models.enums import CollectionKind, IdentifierKind
+from app.sharing.visibility import collections, member_reads, objects
 from app.stix.identifiers import normalize
 
 _identifiers = table_of(RequestIdentifier)

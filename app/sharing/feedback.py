@@ -37,7 +37,7 @@ from app.identity.auth import Actor
 from app.models import DataCollection, StixObject
 from app.models.enums import Feedback, ObjectOrigin, Role, Triage
 from app.models.shared_data import GATEWAY_COLLECTION_ID
-from app.sharing.readers import readable, sees_everything
+from app.sharing.visibility import readable_objects, sees_everything
 from app.stix.markings import marking_ref
 from app.stix.validation import problems
 
@@ -90,7 +90,7 @@ async def _accepted_pair(
     row = await session.scalar(
         select(s)
         .join(DataCollection, DataCollection.id == s.collection_id)
-        .where(s.row_id == row_id, readable(actor))
+        .where(s.row_id == row_id, readable_objects(actor))
     )
     if row is None:
         raise NotFoundError(f"no shared object {row_id} that you may see")

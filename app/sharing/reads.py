@@ -1,12 +1,8 @@
 """Reading a collection's objects (TAXII GET objects, an object, its versions, the manifest)
 within the rules, and the status of a submission.
 
-What a reader of a collection sees of it (the collection itself is app/sharing/collections.py's
-to decide): objects not purged; TLP:CLEAR, GREEN and AMBER ones, all of them; TLP:AMBER+STRICT
-and RED ones only if the reader's agency submitted them, or the reader is the global desk.
-(AMBER+STRICT restricts to the recipient's organisation and RED to named recipients: relay247
-cannot tell which member organisations a partner meant, so it shows them to none but the
-global desk, which triages them.)
+What a reader of a collection sees of it: its objects not purged, within the handling codes
+app/sharing/visibility.py says the reader sees.
 
 Pages follow the order objects were added, (date_added, row_id), from a position a signed
 token carries (app/taxii/paging.py).
@@ -30,11 +26,9 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.identity.policy import Action
 from app.models import DataCollection, DataSubmission, StixObject
-from app.models.enums import HandlingCode, Role
+from app.sharing.visibility import codes_seen_in
 from app.taxii.filters import ALL, FIRST, LAST, Filters
 from app.taxii.paging import Position
-
-OPEN_CODES = (HandlingCode.CLEAR, HandlingCode.GREEN, HandlingCode.AMBER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +52,14 @@ class Page:
         return Position(self.items[-1].date_added, self.items[-1].row_id)
 
 
-def _visible(actor: Actor, row: Any) -> ColumnElement[bool]:
-    alive = row.purged_at.is_(None)
-    if actor.role is Role.GS:
-        return alive  # type: ignore[no-any-return]
-    own = exists(
-        select(DataSubmission.id).where(
-            DataSubmission.id == row.submission_id, DataSubmission.agency_id == actor.agency_id
-        )
-    )
-    return and_(alive, or_(row.handling_code.in_(OPEN_CODES), own))
+def _visible(actor: Actor, collection: DataCollection, row: Any) -> ColumnElement[bool]:
+    """Live objects of ``collection`` (read by ``actor``: the caller checked) that ``actor``
+    sees by their handling code; ``row`` is StixObject or an alias of it."""
+    return and_(row.purged_at.is_(None), codes_seen_in(actor, collection, row.handling_code))
 
 
-def _matching(actor: Actor, row: Any, collection_id: uuid.UUID, filters: Filters) -> list[Any]:
-    conditions = [row.collection_id == collection_id, _visible(actor, row)]
+def _matching(actor: Actor, row: Any, collection: DataCollection, filters: Filters) -> list[Any]:
+    conditions = [row.collection_id == collection.id, _visible(actor, collection, row)]
     if filters.types:
         conditions.append(row.type.in_(filters.types))
     if filters.ids:
@@ -82,7 +70,7 @@ def _matching(actor: Actor, row: Any, collection_id: uuid.UUID, filters: Filters
 
 
 def _version_selection(
-    actor: Actor, collection_id: uuid.UUID, filters: Filters
+    actor: Actor, collection: DataCollection, filters: Filters
 ) -> ColumnElement[bool] | None:
     """match[version]: an object's version is kept if any value selects it; None: all."""
     if ALL in filters.versions:
@@ -99,7 +87,7 @@ def _version_selection(
                     select(other.row_id).where(
                         other.stix_id == StixObject.stix_id,
                         beyond,
-                        *_matching(actor, other, collection_id, filters),
+                        *_matching(actor, other, collection, filters),
                     )
                 )
             )
@@ -118,9 +106,9 @@ async def page(
     with_objects: bool,
     all_versions: bool = False,
 ) -> Page:
-    conditions = _matching(actor, StixObject, collection.id, filters)
+    conditions = _matching(actor, StixObject, collection, filters)
     if not all_versions:
-        selection = _version_selection(actor, collection.id, filters)
+        selection = _version_selection(actor, collection, filters)
         if selection is not None:
             conditions.append(selection)
     if filters.added_after is not None:
@@ -155,7 +143,7 @@ async def exists_visible(
         .where(
             StixObject.collection_id == collection.id,
             StixObject.stix_id == stix_id,
-            _visible(actor, StixObject),
+            _visible(actor, collection, StixObject),
         )
         .limit(1)
     )

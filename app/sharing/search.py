@@ -1,5 +1,5 @@
 """Reading stored objects over REST: one object with its content, and a search of what the
-reader may read by identifier value, STIX id, type or collection (app/sharing/readers.py
+reader may read by identifier value, STIX id, type or collection (app/sharing/visibility.py
 decides what each may read). Every read of content is audited ("data.read"): one entry per
 object read alone, one per page of a search that showed any.
 """
@@ -20,8 +20,8 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.models import DataCollection, IndicatorValue, StixObject
 from app.models.enums import IdentifierKind
-from app.sharing.readers import readable
 from app.sharing.triage_schemas import StoredObject, StoredObjectPage
+from app.sharing.visibility import readable_objects
 from app.stix.identifiers import normalize
 
 OBJECT_TYPE = "stix_object"
@@ -54,7 +54,7 @@ def _readable_rows(actor: Actor) -> Any:
     return (
         select(StixObject, DataCollection.kind)
         .join(DataCollection, DataCollection.id == StixObject.collection_id)
-        .where(readable(actor))
+        .where(readable_objects(actor))
     )
 
 

@@ -22,7 +22,6 @@ from app.identity.auth import Actor
 from app.models import Agency, DataCollection, DataSubmission, StixObject
 from app.models.enums import Feedback, ObjectOrigin, Triage
 from app.sharing import feedback as feedback_service
-from app.sharing.readers import sees_everything
 from app.sharing.triage_schemas import (
     FeedbackOut,
     QueueCounts,
@@ -34,6 +33,7 @@ from app.sharing.triage_schemas import (
     SubmittedObjectPage,
     TriageCounts,
 )
+from app.sharing.visibility import sees_everything
 
 
 @dataclass(frozen=True, slots=True)
