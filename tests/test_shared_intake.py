@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 
 from app.sharing.partner_terms import identity_id
-from tests.clients import http
+from tests.clients import Dashboard, http
 from tests.conftest import RunningServer
 from tests.factories import Party, World
 from tests.taxii_support import (
@@ -69,6 +69,26 @@ async def test_a_partner_bundle_lands_quarantined_in_its_inbox_without_indicator
     )
     assert [a["action"] for a in actions] == ["data.submitted", "data.submitted"]
     assert json.loads(actions[1]["details"])["stored"] == 0  # the re-send stored nothing
+
+
+async def test_the_global_desk_hears_its_queue_grow_when_a_partner_submits(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    partner = world.partner("FR")
+    inbox = await inbox_of(db, partner)
+    desk = await Dashboard.open(server.ws, world.gs)
+    try:
+        async with http(server.http) as client:
+            response = await post(client, partner, inbox, envelope(indicator("198.51.100.9")))
+        assert response.status_code == 202, response.text
+        frame = await desk.receive_event("triage.changed")
+        assert frame["data"] == {
+            "quarantined": 1,
+            "info_requested": 0,
+            "submission_id": response.json()["id"],
+        }
+    finally:
+        await desk.close()
 
 
 async def test_a_member_share_is_stored_with_its_indicator_values(

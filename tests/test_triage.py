@@ -196,7 +196,7 @@ async def test_the_desk_hears_the_queue_change_counts_only(
                 json={"decision": "reject"},
                 headers=world.gs.headers,
             )
-        frame = await desk.receive_event("data.triaged")
+        frame = await desk.receive_event("triage.changed")
         assert frame["channel"] == "triage"
         assert frame["data"] == {
             "quarantined": 0,

@@ -45,7 +45,7 @@ from app.identity.auth import Actor
 from app.identity.policy import Action
 from app.models import DataCollection, DataSubmission, StixObject, table_of
 from app.models.enums import CollectionKind, Triage
-from app.sharing import bundle_rows, partner_terms
+from app.sharing import bundle_rows, partner_terms, triage
 from app.sharing.bundle_rows import Candidate, StoreTarget
 from app.sharing.collections import get_writable
 from app.sharing.partner_terms import identity_id
@@ -198,6 +198,11 @@ async def store(
         row_ids = await bundle_rows.copy_identifiers(session, target, new)
         # New store rows met open requests' identifiers, in this transaction.
         await matching.on_new_objects(session, row_ids)
+    elif new:
+        # The global desk's triage page hears that its queue grew (counts only).
+        await triage.publish_counts(
+            session, await triage.queue_counts(session), submission_id=str(submission_id)
+        )
     await audit.record(
         session,
         actor,

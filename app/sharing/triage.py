@@ -9,7 +9,7 @@ identifiers for matching: quarantined data matches nothing, accepted data does.
 
 A decision is final, but for ``request_info``, which waits for the partner and may be
 followed by accept or reject. Every decision is audited per object ("data.triaged") and the
-desk's pages hear "data.triaged" with the queue's counts, never content. One transaction: the
+desk's pages hear "triage.changed" with the queue's counts, never content. One transaction: the
 decision, the copies, their identifiers, the audit entries and the event commit together.
 """
 
@@ -43,6 +43,8 @@ from app.sharing.triage_schemas import (
 )
 from app.stix.identifiers import identifiers_of
 
+# The event on the triage channel when the queue changes (a decision, a quarantined bundle).
+QUEUE_CHANGED = "triage.changed"
 OBJECT_TYPE = "stix_object"
 # A statement carries at most 32,767 parameters (Postgres' wire protocol): a 10,000-object
 # bundle's copies go in statements of this many rows (12 parameters each).
@@ -211,7 +213,7 @@ async def publish_counts(session: AsyncSession, counts: TriageCounts, **what: An
     quarantines a bundle may say so the same way)."""
     await event_log.publish(
         session,
-        "data.triaged",
+        QUEUE_CHANGED,
         channels=[TRIAGE_CHANNEL],
         request_id=None,
         data={

@@ -1,7 +1,7 @@
 // The global desk's triage queue: partners' objects waiting, oldest first, with the queue's
 // counts and age. Decisions (accept, reject, ask for more) per object or for the whole
 // submission, each with a note the partner reads. The page re-reads the queue whenever the
-// socket says it changed ("data.triaged" on the triage channel: counts only), and every half
+// socket says it changed ("triage.changed" on the triage channel: counts only), and every half
 // minute for submissions that arrived meanwhile.
 
 import { alerts } from "./alerts.js";
@@ -84,7 +84,7 @@ async function load() {
 
 function onEvent(frame) {
   alerts.hear(frame);
-  if (frame.event === "data.triaged") load();
+  if (frame.event === "triage.changed") load();
 }
 
 new LiveFeed({ onStart: load, onEvent, onStatus: showConnection }).start();
