@@ -199,6 +199,7 @@ def uvicorn_options(
     trusted_proxies = [str(network) for network in api.trusted_proxies]
     return {
         "http": functools.partial(HttpProtocol, head_timeout=api.header_timeout.total_seconds()),
+        "timeout_keep_alive": api.keep_alive_timeout.total_seconds(),
         "ws": "websockets-sansio",
         "ws_max_size": 64 * 1024,
         # Frames are small JSON; deflating each one again for every socket costs more CPU
