@@ -168,6 +168,7 @@ class HttpProtocol(HttpToolsProtocol):
         self.head_timer: asyncio.TimerHandle | None = None
         self.lingering: asyncio.TimerHandle | None = None
         self.raw_transport: asyncio.Transport | None = None
+        self.upgraded = False
         self.stalls = stall_clock(self.loop)
         self.head_since: Since = (0.0, 0.0)
         self.idle_since: Since = (0.0, 0.0)
@@ -179,12 +180,24 @@ class HttpProtocol(HttpToolsProtocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self.lingering is None:
-            super().data_received(data)  # else the rest of a refused body: dropped
+        if self.lingering is not None:
+            return  # the rest of a refused body: dropped
+        super().data_received(data)
+        # Empty lines before a request (RFC 9112, 2.2) begin none, yet they stop uvicorn's
+        # keep-alive timer: the head's bound starts with them, or one "\r\n" after each
+        # answer would hold the connection for as long as its client likes.
+        if (
+            self.head_timer is None
+            and not self.upgraded
+            and (self.cycle is None or self.cycle.response_complete)
+            and not self.transport.is_closing()
+        ):
+            self._arm()
 
     def handle_websocket_upgrade(self) -> None:
         # A socket needs no staged close, and its frames skip the extra layer.
         assert self.raw_transport is not None
+        self.upgraded = True
         self.transport = self.raw_transport
         super().handle_websocket_upgrade()
 
