@@ -18,6 +18,7 @@ from tests.clients import http, submit_request
 from tests.conftest import RunningServer, serving_app
 from tests.factories import World
 from tests.scrape import samples, scrape, value
+from tests.test_server_stalls import HEAD, answer
 from tests.test_slow_clients import (
     BODY_TIMEOUT,
     SIGN_IN,
@@ -49,6 +50,23 @@ async def test_a_connection_must_send_its_request_head_in_time(database_url: str
         finally:
             for _, writer in (idle, partial, kept):
                 writer.close()
+
+
+async def test_empty_lines_after_an_answer_do_not_keep_a_connection(database_url: str) -> None:
+    """Empty lines may come before a request (RFC 9112, 2.2) and begin none, yet they stop
+    the wait between requests: the head's bound starts with them."""
+    api = ApiSettings(header_timeout=timedelta(seconds=0.5))
+    async with serving_app(create_app(database_url), api=api) as running:
+        port = int(running.http.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(HEAD)
+            assert await answer(reader) == b"HTTP/1.1 200 OK"
+            writer.write(b"\r\n")
+            async with asyncio.timeout(30):  # a guard against a hang, not a timing
+                assert await reader.read() == b""
+        finally:
+            writer.close()
 
 
 @pytest.fixture

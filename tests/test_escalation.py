@@ -138,8 +138,9 @@ async def test_escalation_walks_every_step_to_the_global_desk(
     again = await requester_socket.receive_event("request.overdue")
     assert (first["data"]["reminder"], again["data"]["reminder"]) == (0, 1)
 
-    # A client of its own: the first one's connection, idle for the five seconds of the walk,
-    # meets uvicorn's 5 s keep-alive timeout (a GET sent as the server closes it fails).
+    # A client of its own: the first one's connection sat idle through the walk, as long as
+    # uvicorn's default keep-alive and httpx's (5 s both), and a GET sent on it as the server
+    # closed it failed. RELAY247_KEEP_ALIVE_TIMEOUT now outlasts httpx's.
     async with http(server.http) as client:
         shown = (await client.get(f"/v1/requests/{request_id}", headers=ncb.headers)).json()
         assert shown["escalation_step"] == 3

@@ -105,6 +105,16 @@ class ApiSettings(BaseSettings):
         "request; past it the connection is closed unanswered, so that connections that send "
         "nothing cannot pile up until the process runs out of file descriptors.",
     )
+    keep_alive_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="How long a connection may stay idle between two requests before the "
+        "server closes it. Longer than the 5 s after which common HTTP clients (httpx among "
+        "them) stop reusing an idle connection, so that the client gives it up first: a "
+        "request sent as the server closes the connection fails, and for a POST the client "
+        "cannot retry blindly. Not longer than RELAY247_HEADER_TIMEOUT by default: an idle "
+        "connection then costs no more than one that has sent nothing.",
+    )
     shutdown_grace: Duration = Field(
         default=timedelta(seconds=10),
         description="On SIGTERM, how long HTTP calls in flight may take to finish; sockets are "
