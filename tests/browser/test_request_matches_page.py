@@ -9,7 +9,7 @@ from playwright.async_api import Page, expect
 
 from app.core.database import Database
 from app.models.enums import Role
-from tests.browser import sign_in
+from tests.browser import screenshot, sign_in
 from tests.browser.a11y import THEMES, accessibility_violations, use_system_theme
 from tests.browser.test_dashboard import WAIT_MS
 from tests.browser.test_request_page import open_request
@@ -69,6 +69,7 @@ async def test_the_panel_lists_matches_with_links_as_text_in_both_themes(
     assert await shown_reads(db, request_id) == 1
     await offer.click()
     await expect(page.locator("#shared-rows tr")).to_have_count(2)
+    await screenshot(page, "request-matches")
     assert await shown_reads(db, request_id) == 2
 
 

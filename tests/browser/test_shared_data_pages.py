@@ -10,6 +10,7 @@ from playwright.async_api import Page, expect
 
 from app.core.database import Database
 from app.models.enums import Role
+from tests.browser import screenshot
 from tests.browser.a11y import watch
 from tests.browser.test_accessibility import signed_in_as, visit_in_both_themes
 from tests.clients import http
@@ -40,6 +41,7 @@ async def test_the_desk_accepts_a_quarantined_object_and_the_count_drops(
     await first.get_by_role("button", name="indicator--").click()
     await expect(page.locator("#object-json")).to_contain_text(HOSTILE)
     assert await page.locator("#object-json img, #object-json script").count() == 0
+    await screenshot(page, "triage")
 
     await first.get_by_label("Note").fill("Seen by our own sensors")
     await first.get_by_role("button", name="Accept", exact=True).click()
@@ -86,6 +88,7 @@ async def test_a_partner_sees_its_submissions_outcome(
     await expect(asked.locator(".outcome")).to_have_text("More information asked")
     await expect(asked).to_contain_text("Which campaign? <b>now</b>")
     await expect(page.locator(f"#object-{rows[1]} .outcome")).to_have_text("Accepted")
+    await screenshot(page, "submissions")
     # A partner's navigation holds its submissions only.
     await expect(page.get_by_role("navigation", name="Sections").get_by_role("link")).to_have_text(
         ["Submissions", "Contact methods"]
@@ -119,6 +122,7 @@ async def test_a_desk_searches_and_finds_an_accepted_indicator(
     await expect(page.locator("#shared-rows tr")).to_have_count(1)
     await found.get_by_role("button", name="Show").click()
     await expect(page.locator("#object-json")).to_contain_text("198.51.100.23")
+    await screenshot(page, "shared-data")
     assert watched.errors == []
 
 
