@@ -29,7 +29,8 @@ DELIVERY_BOUND = 0.5
 
 # A guard against a hang, not a timing: on a loaded two-core machine a full run has shown
 # stalls of about 10 s (fixture setups of 9.8 and 10.2 s), which a 10 s timeout turned into a
-# ReadTimeout of a test that passes alone in under a second.
+# ReadTimeout of a test that passes alone in under a second. The same for a socket's opening
+# handshake (the websockets library waits 10 s by default).
 _TIMEOUT_S = 30
 
 
@@ -71,10 +72,12 @@ class Dashboard:
         cursors are empty (live from the welcome's heads) and the dashboard is returned once
         the server has said `resumed`; with it, the caller reads the replay itself."""
         if via_frame:
-            connection = await connect(ws_url)
+            connection = await connect(ws_url, open_timeout=_TIMEOUT_S)
             await connection.send(json.dumps({"type": "auth", "token": party.token}))
         else:
-            connection = await connect(ws_url, additional_headers=party.headers)
+            connection = await connect(
+                ws_url, additional_headers=party.headers, open_timeout=_TIMEOUT_S
+            )
         # Sent before the welcome is read: the protocol allows it, and it is what a client
         # that wants no gap does.
         await connection.send(json.dumps({"type": "resume", "cursors": resume or {}}))
@@ -126,7 +129,9 @@ async def close_of(
 ) -> tuple[int, str]:
     """Connect, authenticate with a header or a first frame, and return the close frame the
     server sent (a connection dropped without one fails the test)."""
-    async with connect(ws_url, additional_headers=headers or {}) as connection:
+    async with connect(
+        ws_url, additional_headers=headers or {}, open_timeout=_TIMEOUT_S
+    ) as connection:
         if frame is not None:
             await connection.send(frame)
         with pytest.raises(ConnectionClosed) as closed:

@@ -165,8 +165,12 @@ async def test_a_country_shows_its_agencies_and_its_people_to_those_who_may_see_
             assert response.status_code == 200
             people[name] = response.json()["contact_points"]
             agencies = response.json()["agencies"]
+        # A partner reads nothing of the network's directory.
+        refused = await client.get("/v1/countries/DE", headers=world.partner("DE").headers)
+        assert refused.status_code == 403, refused.text
     assert sorted((a["name"], a["kind"]) for a in agencies) == [
         ("DE ncb", "ncb"),
+        ("DE partner", "partner"),
         ("DE unit", "unit"),
     ]
     expected = [

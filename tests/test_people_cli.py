@@ -64,7 +64,7 @@ async def test_tokens_list_rotate_and_principals_disable_enable(
     assert code == 0, stderr
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["prefix", "state", "cc"]
-    assert len(lines) == 1 + 3, "DE's unit, desk and NCB"
+    assert len(lines) == 1 + 4, "DE's unit, desk, NCB and partner"
     assert any(line.startswith(prefix) and "active" in line for line in lines)
     assert desk.token.split("_", 2)[2] not in table
     code, table, _ = await invoke("tokens", "list", "--principal", str(desk.principal_id), env=env)
