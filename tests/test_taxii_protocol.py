@@ -173,3 +173,31 @@ async def test_unknown_collection_object_status_and_path_are_404(
             ),
             400,
         )
+
+
+@pytest.mark.parametrize(
+    ("where", "params"),
+    [
+        ("objects/", {"match[type]": "indicator\x00"}),
+        ("objects/", {"match[id]": "\x00"}),
+        ("objects/", {"match[spec_version]": "2.1\x00"}),
+        ("manifest/", {"match[type]": "\x00"}),
+        ("objects/", {"added_after": "2024-01-01T00:00:00\x00Z"}),
+        ("objects/", {"limit": "\u00b2"}),
+        ("objects/", {"limit": "\u0661"}),
+        ("objects/indicator--%00/", {}),
+        ("objects/indicator--%00/versions/", {}),
+        ("objects/indicator--x/", {"match[spec_version]": "\x00"}),
+    ],
+)
+async def test_a_nul_or_a_non_ascii_digit_in_a_filter_or_an_id_is_400_not_500(
+    server: RunningServer, world: World, where: str, params: dict[str, str]
+) -> None:
+    # Postgres text cannot hold NUL (a 500 from the driver); int() refuses "²" that
+    # str.isdigit() accepts.
+    unit = world.unit("FR")
+    async with http(server.http) as client:
+        response = await client.get(
+            f"/taxii2/api/collections/{GATEWAY}/{where}", params=params, headers=headers(unit)
+        )
+    _is_taxii_error(response, 400)

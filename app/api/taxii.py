@@ -153,7 +153,7 @@ async def _page(
         request.query_params, page_max=settings.sharing.taxii_page_max, allowed=allowed
     )
     if object_id is not None:
-        filters = dataclasses.replace(filters, ids=(object_id,))
+        filters = dataclasses.replace(filters, ids=(taxii_filters.object_id(object_id),))
     collection = await collections.get_readable(session, actor, _uuid(collection_id, "collection"))
     key = _paging_key(request)
     query = filters.query_key(f"{endpoint}:{collection.id}")

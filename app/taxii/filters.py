@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,11 @@ from app.taxii.errors import TaxiiError
 
 _MAX_VALUES = 100
 _MAX_VALUE_LENGTH = 256
+# Postgres text cannot hold NUL (the driver fails the query: a 500) and a lone surrogate is
+# no character: neither can name anything stored, so either is a 400 before any query.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# RFC 3339 in UTC, strictly: datetime.fromisoformat alone takes more (a NUL before the "Z").
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?[Zz]", re.ASCII)
 FIRST, LAST, ALL = "first", "last", "all"
 
 
@@ -52,7 +58,7 @@ class Filters:
 
 def timestamp(value: str, name: str) -> datetime:
     """A TAXII/STIX timestamp (RFC 3339, UTC, ``Z``)."""
-    if not value.endswith(("Z", "z")) or len(value) > 40:
+    if _TIMESTAMP.fullmatch(value) is None:
         raise _invalid(name, "must be a UTC timestamp such as 2024-01-31T12:00:00.000Z")
     try:
         parsed = datetime.fromisoformat(value[:-1] + "+00:00")
@@ -68,6 +74,13 @@ def render_timestamp(value: datetime) -> str:
 
 def _invalid(name: str, message: str) -> TaxiiError:
     return TaxiiError(400, "Invalid filter", f"{name} {message}")
+
+
+def object_id(value: str) -> str:
+    """An object id from a path, refused (400) if no stored id could be it."""
+    if _UNSTORABLE.search(value):
+        raise _invalid("the object id", "holds a NUL or an unpaired surrogate")
+    return value
 
 
 def _values(query: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -88,11 +101,14 @@ def parse(
     for name in query:
         if name.startswith("match[") and name not in allowed:
             raise _invalid(name, "is not a filter of this endpoint")
+        if _UNSTORABLE.search(query[name]):
+            raise _invalid(name, "holds a NUL or an unpaired surrogate")
     added_after = query.get("added_after")
     raw_limit = query.get("limit")
     limit = page_max
     if raw_limit is not None:
-        if not raw_limit.isdigit() or len(raw_limit) > 9:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if not (raw_limit.isascii() and raw_limit.isdigit()) or len(raw_limit) > 9:
             raise _invalid("limit", "must be a positive integer")
         limit = min(int(raw_limit), page_max) or page_max
     versions = _values(query, "match[version]") or (LAST,)
