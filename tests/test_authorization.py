@@ -803,3 +803,21 @@ async def test_a_revoked_or_forged_token_is_refused(server: RunningServer, world
         response = await client.get("/v1/requests", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("path", ["/v1/requests", "/taxii2/api/collections/"])
+async def test_two_authorization_headers_are_401_whichever_comes_first(
+    server: RunningServer, world: World, path: str
+) -> None:
+    # A proxy that reads the last and a service that reads the first would act for two
+    # different callers: neither guesses.
+    unit, other = world.unit("FR"), world.unit("DE")
+    sent = [
+        ("Accept", "application/taxii+json;version=2.1"),
+        ("Authorization", f"Bearer {unit.token}"),
+        ("Authorization", f"Bearer {other.token}"),
+    ]
+    async with http(server.http) as client:
+        response = await client.get(path, headers=sent)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"

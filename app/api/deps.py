@@ -51,6 +51,10 @@ def _credentials(request: Request, bearer: HTTPAuthorizationCredentials | None) 
     """The caller's token: the bearer token, else the dashboard's session cookie, which a
     state-changing call must back with the page's CSRF token (app/directory/
     sessions.py). Also whether it is the cookie."""
+    if len(request.headers.getlist("authorization")) > 1:
+        # Which one counts is ambiguous (a proxy may act on the last, this service on the
+        # first): neither is taken.
+        raise UnauthenticatedError("send one Authorization header, not several")
     if bearer is not None:
         return bearer.credentials, False
     cookie = request.cookies.get(sessions.COOKIE)
