@@ -27,7 +27,14 @@ from tests.taxii_support import (
 
 @pytest.fixture
 def settings() -> Settings:
-    return changed(Settings.from_environment(), sharing={"taxii_max_content_length": 4096})
+    return changed(
+        Settings.from_environment(),
+        sharing={
+            "taxii_max_content_length": 4096,
+            "intake_max_objects": 3,
+            "misp_max_attributes": 2,
+        },
+    )
 
 
 def _is_taxii_error(response: object, status: int) -> None:
@@ -201,3 +208,37 @@ async def test_a_nul_or_a_non_ascii_digit_in_a_filter_or_an_id_is_400_not_500(
             f"/taxii2/api/collections/{GATEWAY}/{where}", params=params, headers=headers(unit)
         )
     _is_taxii_error(response, 400)
+
+
+async def test_a_bundle_or_a_misp_event_over_its_count_is_refused_before_it_is_validated(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    # Validating a slow-path object takes milliseconds and converting a MISP attribute tens of
+    # them: a body of max_content_length would hold a CPU for minutes.
+    partner = world.partner("DE")
+    inbox = await inbox_of(db, partner)
+    attribute = {"type": "ip-dst", "category": "Network activity", "to_ids": True}
+    event = {
+        "Event": {
+            "info": "x",
+            "date": "2025-01-01",
+            "Orgc": {"name": "o"},
+            "Attribute": [{**attribute, "value": f"192.0.2.{n}"} for n in range(2)],
+            "Object": [{"name": "ip-port", "Attribute": [{**attribute, "value": "192.0.2.9"}]}],
+        }
+    }
+    async with http(server.http) as client:
+        bundle = await post(
+            client, partner, inbox, envelope(*[indicator(f"192.0.2.{n}") for n in range(4)])
+        )
+        misp = await client.post(
+            "/v1/shared-data/misp-events",
+            params={"collection": inbox},
+            json=event,
+            headers=partner.headers,
+        )
+    _is_taxii_error(bundle, 400)
+    assert "over 3 a POST may" in bundle.json()["description"]
+    assert misp.status_code == 422, misp.text
+    assert "over 2 an event may" in misp.json()["detail"]
+    assert await stored(db, inbox) == 0

@@ -559,6 +559,20 @@ class SharingSettings(BaseSettings):
         description="Most objects (manifest entries, versions) one TAXII page returns, "
         "whatever `limit` asks for.",
     )
+    intake_max_objects: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most objects one TAXII POST (a bundle or an envelope) may hold; more are "
+        "refused (400) before any is validated: validation takes up to milliseconds an "
+        "object, and a body of max_content_length holds a hundred thousand.",
+    )
+    misp_max_attributes: int = Field(
+        default=1_000,
+        ge=1,
+        description="Most attributes (the event's and its objects') one MISP event may hold; "
+        "more are refused (422) before it is converted: misp-stix takes tens of milliseconds "
+        "an attribute, and makes some five STIX objects of each.",
+    )
     share_retention_days: int = Field(
         default=365,
         ge=1,

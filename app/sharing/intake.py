@@ -80,7 +80,7 @@ async def submit_bundle(
 ) -> Outcome:
     collection = await get_writable(session, actor, collection_id)
     try:
-        objects = await asyncio.to_thread(_objects_of, body)
+        objects = await asyncio.to_thread(_objects_of, body, settings.intake_max_objects)
     except BundleError as exc:
         await _refused_unread(session, actor, collection, body_hash(body), str(exc))
         return Outcome(unreadable=str(exc))
@@ -89,8 +89,13 @@ async def submit_bundle(
     )
 
 
-def _objects_of(body: bytes) -> list[dict[str, Any]]:
-    return bundle_objects(load_json(body))
+def _objects_of(body: bytes, most: int) -> list[dict[str, Any]]:
+    objects = bundle_objects(load_json(body))
+    if len(objects) > most:
+        raise BundleError(
+            f"The bundle holds {len(objects)} objects, over {most} a POST may: send it in parts"
+        )
+    return objects
 
 
 async def submit_misp(
@@ -103,7 +108,9 @@ async def submit_misp(
     """A MISP event, converted to STIX 2.1 (app/stix/misp.py) and stored as a bundle is."""
     collection = await get_writable(session, actor, collection_id)
     try:
-        objects = await asyncio.to_thread(_misp_objects_of, body, identity_id(actor.agency_id))
+        objects = await asyncio.to_thread(
+            _misp_objects_of, body, identity_id(actor.agency_id), settings.misp_max_attributes
+        )
     except BundleError as exc:
         await _refused_unread(session, actor, collection, body_hash(body), str(exc))
         return Outcome(unreadable=str(exc))
@@ -112,7 +119,21 @@ async def submit_misp(
     )
 
 
-def _misp_objects_of(body: bytes, author: str) -> list[dict[str, Any]]:
+def _attribute_count(event: Any) -> int:
+    """The attributes of a MISP event, its own and its objects' (what conversion costs)."""
+    inner = event.get("Event", event) if isinstance(event, dict) else None
+    if not isinstance(inner, dict):
+        return 0
+
+    def attributes(holder: Any) -> int:
+        found = holder.get("Attribute") if isinstance(holder, dict) else None
+        return len(found) if isinstance(found, list) else 0
+
+    held = inner.get("Object")
+    return attributes(inner) + sum(map(attributes, held if isinstance(held, list) else []))
+
+
+def _misp_objects_of(body: bytes, author: str, most: int) -> list[dict[str, Any]]:
     """The converted event's objects, authored by the submitter: misp-stix makes an identity
     of the event's creator organisation (Orgc) and names it in every created_by_ref; the
     submitter is who vouches for the data here, so its own identity replaces that one (and
@@ -121,7 +142,12 @@ def _misp_objects_of(body: bytes, author: str) -> list[dict[str, Any]]:
     # path needs.
     from app.stix.misp import misp_event_to_bundle
 
-    objects = bundle_objects(misp_event_to_bundle(load_json(body)))
+    event = load_json(body)
+    if (count := _attribute_count(event)) > most:
+        raise BundleError(
+            f"The MISP event holds {count} attributes, over {most} an event may: send it in parts"
+        )
+    objects = bundle_objects(misp_event_to_bundle(event))
     creators = {obj["created_by_ref"] for obj in objects if "created_by_ref" in obj}
     kept = []
     for obj in objects:
