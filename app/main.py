@@ -397,6 +397,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     )
     app.add_middleware(WebSecurityHeaders)
     problems.install(app)
+    # Outside the last-resort handler that problems.install adds: its 500 too is re-said.
+    app.add_middleware(taxii_routes.TaxiiErrors)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)

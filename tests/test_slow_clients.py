@@ -63,6 +63,7 @@ async def slow_body(
     peer: str = "127.0.0.1",
     content_type: str = "application/json",
     cookie: str | None = None,
+    accept: str | None = None,
 ) -> SlowClient:
     """The attack: a POST's head and one byte of its body (one chunk of one byte, or one byte
     of a declared 1000), then nothing."""
@@ -70,6 +71,7 @@ async def slow_body(
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(peer, 0))
     token = f"Authorization: Bearer {party.token}\r\n" if party else ""
     token += f"Cookie: {cookie}\r\n" if cookie else ""
+    token += f"Accept: {accept}\r\n" if accept else ""
     framing = "Transfer-Encoding: chunked" if chunked else "Content-Length: 1000"
     writer.write(
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{token}Content-Type: {content_type}\r\n"
@@ -390,3 +392,33 @@ async def test_static_files_are_served_to_a_signed_in_browser_while_the_anonymou
     finally:
         await session.aclose()
     assert [answer.status_code for answer in answers] == [200] * len(assets)
+
+
+async def test_a_taxii_post_whose_body_stops_is_answered_408_as_a_taxii_error(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    # Admission answers before any route: on /taxii2 its refusal must still be what a TAXII
+    # client reads, not a problem+json.
+    limits(server)
+    partner = world.partner("DE")
+    inbox = await db.fetchval(
+        "SELECT id FROM data_collections WHERE owner_agency_id = $1 AND kind = 'inbox'",
+        partner.agency_id,
+    )
+    taxii = "application/taxii+json;version=2.1"
+    attacker = await slow_body(
+        server,
+        f"/taxii2/api/collections/{inbox}/objects/",
+        chunked=True,
+        party=partner,
+        content_type=taxii,
+        accept=taxii,
+    )
+    try:
+        status, headers, body = await attacker.answer()
+    finally:
+        attacker.close()
+    assert status == 408
+    assert headers["content-type"] == taxii
+    assert headers["connection"] == "close"
+    assert json.loads(body)["http_status"] == "408"

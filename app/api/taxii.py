@@ -10,6 +10,7 @@ whatever raised it (TaxiiRoute). Callers authenticate with their relay247 bearer
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import uuid
 from collections.abc import Callable, Coroutine
@@ -19,7 +20,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import ActorOnly, CurrentActor, DatabaseOf, Session, SettingsOf
 from app.core.errors import DomainError
@@ -65,6 +68,54 @@ class TaxiiRoute(APIRoute):
                 return error_response(TaxiiError(exc.status_code, "Error", str(exc.detail)))
 
         return taxii_handler
+
+
+class TaxiiErrors:
+    """What is refused before a TAXII route runs, or fails past it (admission's 408, 429 and
+    503, the last resort's 500), is a problem+json: on /taxii2 it is said again as a TAXII
+    error message, with its status and headers, since a TAXII client reads nothing else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(router.prefix):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        body = bytearray()
+
+        async def resay(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                media = Headers(raw=message["headers"]).get("content-type", "")
+                if media.startswith("application/problem+json"):
+                    start = message  # held until its body is complete
+                    return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            try:
+                problem = json.loads(body)
+            except ValueError:
+                problem = {}
+            kept = {
+                name: value
+                for name, value in Headers(raw=start["headers"]).items()
+                if name not in ("content-type", "content-length")
+            }
+            error = TaxiiError(
+                start["status"],
+                str(problem.get("title", "Error")),
+                str(problem.get("detail", "")),
+                headers=kept,
+            )
+            await error_response(error)(scope, receive, send)
+
+        await self.app(scope, receive, resay)
 
 
 async def _negotiate(request: Request) -> None:
