@@ -25,9 +25,11 @@ from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import Party, World, request_body
+from tests.shared_scene import TERMS, SharedDataScene, misp_event
 from tests.waiting import eventually
 
-# Who is asking, in a world where FR's unit has sent a request to DE.
+# Who is asking, in a world where FR's unit has sent a request to DE (and DE's partner
+# submits data to its inbox).
 WHO: dict[str, Callable[[World], Party]] = {
     "sender unit (FR)": lambda w: w.unit("FR"),
     "other unit (JP)": lambda w: w.unit("JP"),
@@ -41,13 +43,19 @@ WHO: dict[str, Callable[[World], Party]] = {
     "global desk": lambda w: w.gs,
     "auditor": lambda w: w.auditor,
     "admin": lambda w: w.admin,
+    "partner (DE)": lambda w: w.partner("DE"),
+    "other partner (FR)": lambda w: w.partner("FR"),
 }
 EVERYONE = dict.fromkeys(WHO, 200)
 DE_STAFF = ("target desk (DE)", "target NCB (DE)")
+PARTNERS = ("partner (DE)", "other partner (FR)")
+# A private partner reads nothing of the network's directory (READ_DIRECTORY, READ_PEOPLE).
+DIRECTORY_READERS = {**EVERYONE, **dict.fromkeys(PARTNERS, 403)}
 
 
-class Scene:
-    """Makes the objects a call acts on, as the global desk, over the public API."""
+class Scene(SharedDataScene):
+    """Makes the objects a call acts on, as the global desk (or the owner), over the public
+    API."""
 
     _codes = ("Q" + letter for letter in string.ascii_uppercase)  # ISO's user-assigned QA-QZ
 
@@ -188,10 +196,12 @@ class Rule:
     make: Make
     allowed: dict[str, int]
     refused: int  # the answer to everyone not in ``allowed``
-    # Lists are filtered, never refused: ``find`` makes (or names) an object before the call,
-    # and ``listed`` says who finds it in the list.
+    # Lists are filtered: ``find`` makes (or names) an object before the call, and ``listed``
+    # says who finds it (by ``key``) in the list; who gets 200 per ``allowed`` and
+    # ``refused`` is asked to find it, who gets another answer (a role refused) gets that.
     find: Callable[[Scene], Awaitable[str]] | None = None
     listed: frozenset[str] = field(default_factory=frozenset)
+    key: str = "id"
 
 
 async def _country_body(scene: Scene, caller: Party) -> tuple[str, Any]:
@@ -274,6 +284,15 @@ async def _webhook_endpoint(scene: Scene, caller: Party) -> tuple[str, Any]:
     return "/v1/webhook-endpoints", {"url": f"https://cases-{id(caller)}.invalid/hooks"}
 
 
+async def _share_body(scene: Scene, caller: Party) -> tuple[str, Any]:
+    return "/v1/shared-data/collections", {"title": f"Share {scene.serial()}", "audience": ["DE"]}
+
+
+async def _misp_event(scene: Scene, caller: Party) -> tuple[str, Any]:
+    """A MISP event for a fresh share of Germany's unit read by the whole network."""
+    return f"/v1/shared-data/misp-events?collection={await scene.network_share()}", misp_event()
+
+
 async def _de_principal(scene: Scene) -> str:
     return str(scene.world.desk("DE").principal_id)
 
@@ -310,6 +329,7 @@ OWN_ROSTER_READERS = {
     who: 200 for who in WHO if "desk" in who or "NCB" in who or who in ("global desk", "admin")
 }
 SEES_DE_PEOPLE = frozenset({*DE_STAFF, "global desk", "admin"})
+SEES_ANY_AGENCY = frozenset(WHO) - frozenset(PARTNERS)
 # Who may make webhook endpoints (for its own agency): units, NCBs and the global desk.
 WEBHOOK_MANAGERS = (
     "sender unit (FR)",
@@ -321,6 +341,20 @@ WEBHOOK_MANAGERS = (
     "global desk",
 )
 DE_NCB_ONLY = {"target NCB (DE)": 200}
+# Shared data (docs/shared-data.md, app/sharing/visibility.py): member countries' units, desks
+# and NCBs read the gateway and the shares naming their country; auditors and admins read no
+# shared data (403); a partner its own inbox; what one may not read is 404.
+UNITS = ("sender unit (FR)", "other unit (JP)", "target country's unit (DE)")
+DESKS = ("target desk (DE)", "sender's desk (FR)", "other desk (JP)")
+NCBS = ("target NCB (DE)", "other NCB (JP)", SENDER_NCB)
+MEMBERS = (*UNITS, *DESKS, *NCBS)
+NO_SHARED_DATA = {"auditor": 403, "admin": 403}
+# A share of Germany's unit read by Germany: that unit, Germany's desk and NCB, the global desk.
+READS_THE_DE_SHARE = ("target country's unit (DE)", *DE_STAFF, "global desk")
+# Who submits no data reads no submission (a submitter its own agency's, the global desk all).
+SUBMITS_NONE = dict.fromkeys((*DESKS, "auditor", "admin"), 403)
+TRIAGES = {"global desk": 200}
+PARTNER_TERMS_READERS = ("partner (DE)", "global desk", "admin")
 
 TABLE: dict[tuple[str, str], Rule] = {
     # --- requests ---------------------------------------------------------------------------
@@ -445,26 +479,29 @@ TABLE: dict[tuple[str, str], Rule] = {
         404,
     ),
     # --- who am I, countries, escalation policies -------------------------------------------
-    ("GET", "/v1/me"): Rule(at("/v1/me"), EVERYONE, 0),
+    # Who am I: a partner may not (it sees no people, not even itself: READ_PEOPLE). Nor may
+    # it list, rotate or revoke its own tokens, which MANAGE_TOKENS (self) grants it: the
+    # principal is looked up by READ_PEOPLE first (a gap reported to the lead, not a leak).
+    ("GET", "/v1/me"): Rule(at("/v1/me"), DIRECTORY_READERS, 0),
     ("GET", "/v1/push/vapid-public-key"): Rule(at("/v1/push/vapid-public-key"), EVERYONE, 0),
     ("GET", "/v1/audit/public-keys"): Rule(at("/v1/audit/public-keys"), EVERYONE, 0),
     # The trail is the auditors' alone (national auditors: tests/test_audit_entries.py).
     ("GET", "/v1/audit/entries"): Rule(at("/v1/audit/entries"), {"auditor": 200}, 403),
     ("GET", "/v1/audit/export"): Rule(at("/v1/audit/export"), {"auditor": 200}, 403),
-    ("GET", "/v1/countries"): Rule(at("/v1/countries"), EVERYONE, 0),
-    ("GET", "/v1/countries/{cc}"): Rule(at("/v1/countries/DE"), EVERYONE, 0),
+    ("GET", "/v1/countries"): Rule(at("/v1/countries"), DIRECTORY_READERS, 0),
+    ("GET", "/v1/countries/{cc}"): Rule(at("/v1/countries/DE"), DIRECTORY_READERS, 0),
     ("POST", "/v1/countries"): Rule(_country_body, {"global desk": 201, "admin": 201}, 403),
     ("PATCH", "/v1/countries/{cc}"): Rule(
         at("/v1/countries/DE", {"notes": "night line: use the desk phone"}),
         {"target NCB (DE)": 200, "global desk": 200},
         403,
     ),
-    ("GET", "/v1/escalation-policy"): Rule(at("/v1/escalation-policy"), EVERYONE, 0),
+    ("GET", "/v1/escalation-policy"): Rule(at("/v1/escalation-policy"), DIRECTORY_READERS, 0),
     ("PUT", "/v1/escalation-policy"): Rule(
         at("/v1/escalation-policy", POLICY), {"global desk": 200}, 403
     ),
     ("GET", "/v1/countries/{cc}/escalation-policy"): Rule(
-        at("/v1/countries/DE/escalation-policy"), EVERYONE, 0
+        at("/v1/countries/DE/escalation-policy"), DIRECTORY_READERS, 0
     ),
     ("PUT", "/v1/countries/{cc}/escalation-policy"): Rule(
         at("/v1/countries/DE/escalation-policy", POLICY),
@@ -482,10 +519,10 @@ TABLE: dict[tuple[str, str], Rule] = {
         EVERYONE,
         0,
         find=_de_unit_agency,
-        listed=frozenset(WHO),
+        listed=frozenset(WHO) - frozenset(PARTNERS),  # filtered by READ_DIRECTORY
     ),
     ("GET", "/v1/agencies/{agency_id}"): Rule(
-        on(_de_unit_agency, "/v1/agencies/{id}"), EVERYONE, 0
+        on(_de_unit_agency, "/v1/agencies/{id}"), dict.fromkeys(SEES_ANY_AGENCY, 200), 404
     ),
     ("POST", "/v1/agencies"): Rule(
         _agency, {"target NCB (DE)": 201, "global desk": 201, "admin": 201}, 403
@@ -541,10 +578,13 @@ TABLE: dict[tuple[str, str], Rule] = {
         404,
     ),
     # --- contact methods --------------------------------------------------------------------
-    ("GET", "/v1/me/contact-methods"): Rule(at("/v1/me/contact-methods"), EVERYONE, 0),
+    # A partner is alerted of nothing (no MANAGE_CONTACT_METHODS): not even itself is found.
+    ("GET", "/v1/me/contact-methods"): Rule(
+        at("/v1/me/contact-methods"), {**EVERYONE, **dict.fromkeys(PARTNERS, 404)}, 0
+    ),
     ("POST", "/v1/me/contact-methods"): Rule(
         at("/v1/me/contact-methods", {"kind": "email", "address": "me@police.example"}),
-        dict.fromkeys(WHO, 201),
+        {**dict.fromkeys(WHO, 201), **dict.fromkeys(PARTNERS, 404)},
         0,
     ),
     # Under /me, another person's method is nobody's: not found, whoever manages them.
@@ -718,6 +758,120 @@ TABLE: dict[tuple[str, str], Rule] = {
         {"target NCB (DE)": 202},
         404,
     ),
+    # --- shared data: shares, MISP, stored objects --------------------------------------------
+    ("POST", "/v1/shared-data/collections"): Rule(
+        _share_body, dict.fromkeys((*UNITS, *NCBS, "global desk"), 201), 403
+    ),
+    # Only the share's owner agency writes; who reads it but may not write is refused (403).
+    ("POST", "/v1/shared-data/misp-events"): Rule(
+        _misp_event,
+        {
+            **dict.fromkeys((*MEMBERS, "global desk"), 403),
+            "target country's unit (DE)": 202,
+        },
+        404,
+    ),
+    # A search: the DE partner's quarantined object, found by that partner and the desk.
+    ("GET", "/v1/shared-data/objects"): Rule(
+        at("/v1/shared-data/objects?limit=200"),
+        {**EVERYONE, **NO_SHARED_DATA},
+        0,
+        find=Scene.quarantined,
+        listed=frozenset({"partner (DE)", "global desk"}),
+        key="row_id",
+    ),
+    ("GET", "/v1/shared-data/objects/{row_id}"): Rule(
+        on(Scene.shared, "/v1/shared-data/objects/{id}"),
+        {**dict.fromkeys(READS_THE_DE_SHARE, 200), **NO_SHARED_DATA},
+        404,
+    ),
+    # Feedback on the gateway's copy of a partner's object: member countries (which read the
+    # gateway) report seen; partners, auditors and admins may not report at all.
+    ("POST", "/v1/shared-data/objects/{row_id}/feedback"): Rule(
+        on(Scene.accepted, "/v1/shared-data/objects/{id}/feedback", {"kind": "seen"}),
+        dict.fromkeys((*MEMBERS, "global desk"), 201),
+        403,
+    ),
+    ("PUT", "/v1/shared-data/objects/{row_id}/legal-hold"): Rule(
+        on(Scene.shared, "/v1/shared-data/objects/{id}/legal-hold"), TRIAGES, 403
+    ),
+    ("DELETE", "/v1/shared-data/objects/{row_id}/legal-hold"): Rule(
+        on(Scene.held, "/v1/shared-data/objects/{id}/legal-hold"), TRIAGES, 403
+    ),
+    # --- shared data: triage, and partners' submissions ---------------------------------------
+    ("GET", "/v1/shared-data/quarantine"): Rule(
+        at("/v1/shared-data/quarantine?limit=200"),
+        TRIAGES,
+        403,
+        find=Scene.quarantined,
+        listed=frozenset({"global desk"}),
+        key="row_id",
+    ),
+    ("POST", "/v1/shared-data/objects/{row_id}/decision"): Rule(
+        on(
+            Scene.quarantined,
+            "/v1/shared-data/objects/{id}/decision",
+            {"decision": "accept", "note": "Corroborated"},
+        ),
+        TRIAGES,
+        403,
+    ),
+    ("POST", "/v1/shared-data/submissions/{submission_id}/decision"): Rule(
+        on(
+            Scene.submission,
+            "/v1/shared-data/submissions/{id}/decision",
+            {"decision": "request_info", "note": "Where was it seen?"},
+        ),
+        TRIAGES,
+        403,
+    ),
+    # A submitter lists its own agency's submissions (none of the DE partner's), the desk all.
+    ("GET", "/v1/shared-data/submissions"): Rule(
+        at("/v1/shared-data/submissions?limit=200"),
+        {**EVERYONE, **SUBMITS_NONE},
+        0,
+        find=Scene.submission,
+        listed=frozenset({"partner (DE)", "global desk"}),
+    ),
+    ("GET", "/v1/shared-data/submissions/{submission_id}"): Rule(
+        on(Scene.submission, "/v1/shared-data/submissions/{id}"),
+        {"partner (DE)": 200, "global desk": 200, **SUBMITS_NONE},
+        404,
+    ),
+    ("GET", "/v1/shared-data/submissions/{submission_id}/objects"): Rule(
+        on(Scene.submission, "/v1/shared-data/submissions/{id}/objects"),
+        {"partner (DE)": 200, "global desk": 200, **SUBMITS_NONE},
+        404,
+    ),
+    # --- partner agreements: a partner reads its own; the desk and admins all -----------------
+    ("GET", "/v1/partner-agreements"): Rule(
+        at("/v1/partner-agreements?limit=200"),
+        dict.fromkeys((*PARTNERS, "global desk", "admin"), 200),
+        403,
+        find=Scene.de_partner_agency,
+        listed=frozenset(PARTNER_TERMS_READERS),
+        key="partner_agency_id",
+    ),
+    ("GET", "/v1/partner-agreements/{partner_agency_id}"): Rule(
+        on(Scene.de_partner_agency, "/v1/partner-agreements/{id}"),
+        {**dict.fromkeys(PARTNER_TERMS_READERS, 200), "other partner (FR)": 404},
+        403,
+    ),
+    ("PUT", "/v1/partner-agreements/{partner_agency_id}"): Rule(
+        on(Scene.partner_agency, "/v1/partner-agreements/{id}", TERMS),
+        {"global desk": 201, "admin": 201},
+        403,
+    ),
+    # --- matches: a share of Germany's unit (read by Germany) carries the request's address ---
+    # Who reads the request's content gets 200, and finds the match if it reads the share too.
+    ("GET", "/v1/requests/{request_id}/matches"): Rule(
+        on(Scene.matched_request, "/v1/requests/{id}/matches?limit=200"),
+        {**dict.fromkeys(("sender unit (FR)", *DE_STAFF, "global desk"), 200), **WATCH_ONLY},
+        404,
+        find=Scene.shared_request_address,
+        listed=frozenset({*DE_STAFF, "global desk"}),
+        key="object_row_id",
+    ),
 }
 # Probes and the scrape endpoint: for the internal network, they show no request data.
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
@@ -773,13 +927,13 @@ async def test_access(server: RunningServer, world: World, endpoint: tuple[str, 
             if unauthenticated.status_code != 401:
                 wrong[who] = f"without a token: {unauthenticated.status_code}"
                 continue
-            if sought is not None:
+            expected = rule.allowed.get(who, rule.refused)
+            if sought is not None and expected == 200:
                 expected_listed = who in rule.listed
-                listed = sought in _ids(response)
+                listed = sought in _ids(response, rule.key)
                 if response.status_code != 200 or listed != expected_listed:
                     wrong[who] = f"{response.status_code}, listed={listed}"
                 continue
-            expected = rule.allowed.get(who, rule.refused)
             if response.status_code != expected:
                 wrong[who] = f"{response.status_code} (expected {expected}): {response.text[:160]}"
             elif expected >= 400 and (
@@ -790,10 +944,10 @@ async def test_access(server: RunningServer, world: World, endpoint: tuple[str, 
     assert not wrong, wrong
 
 
-def _ids(response: httpx.Response) -> set[str]:
+def _ids(response: httpx.Response, key: str) -> set[str]:
     if response.status_code != 200:
         return set()
-    return {str(item["id"]) for item in response.json()["items"]}
+    return {str(item[key]) for item in response.json()["items"]}
 
 
 async def test_a_revoked_or_forged_token_is_refused(server: RunningServer, world: World) -> None:
