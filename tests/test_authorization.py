@@ -51,6 +51,7 @@ DE_STAFF = ("target desk (DE)", "target NCB (DE)")
 PARTNERS = ("partner (DE)", "other partner (FR)")
 # A private partner reads nothing of the network's directory (READ_DIRECTORY, READ_PEOPLE).
 DIRECTORY_READERS = {**EVERYONE, **dict.fromkeys(PARTNERS, 403)}
+NOT_ALERTED = dict.fromkeys(PARTNERS, 403)
 
 
 class Scene(SharedDataScene):
@@ -479,10 +480,9 @@ TABLE: dict[tuple[str, str], Rule] = {
         404,
     ),
     # --- who am I, countries, escalation policies -------------------------------------------
-    # Who am I: a partner may not (it sees no people, not even itself: READ_PEOPLE). Nor may
-    # it list, rotate or revoke its own tokens, which MANAGE_TOKENS (self) grants it: the
-    # principal is looked up by READ_PEOPLE first (a gap reported to the lead, not a leak).
-    ("GET", "/v1/me"): Rule(at("/v1/me"), DIRECTORY_READERS, 0),
+    # Who am I: everyone, a partner too (READ_PEOPLE: itself), which also lets it manage its
+    # own tokens (tests/test_tokens_api.py).
+    ("GET", "/v1/me"): Rule(at("/v1/me"), EVERYONE, 0),
     ("GET", "/v1/push/vapid-public-key"): Rule(at("/v1/push/vapid-public-key"), EVERYONE, 0),
     ("GET", "/v1/audit/public-keys"): Rule(at("/v1/audit/public-keys"), EVERYONE, 0),
     # The trail is the auditors' alone (national auditors: tests/test_audit_entries.py).
@@ -578,26 +578,28 @@ TABLE: dict[tuple[str, str], Rule] = {
         404,
     ),
     # --- contact methods --------------------------------------------------------------------
-    # A partner is alerted of nothing (no MANAGE_CONTACT_METHODS): not even itself is found.
+    # A partner is alerted of nothing (no MANAGE_CONTACT_METHODS), and told so.
     ("GET", "/v1/me/contact-methods"): Rule(
-        at("/v1/me/contact-methods"), {**EVERYONE, **dict.fromkeys(PARTNERS, 404)}, 0
+        at("/v1/me/contact-methods"), {**EVERYONE, **NOT_ALERTED}, 0
     ),
     ("POST", "/v1/me/contact-methods"): Rule(
         at("/v1/me/contact-methods", {"kind": "email", "address": "me@police.example"}),
-        {**dict.fromkeys(WHO, 201), **dict.fromkeys(PARTNERS, 404)},
+        {**dict.fromkeys(WHO, 201), **NOT_ALERTED},
         0,
     ),
     # Under /me, another person's method is nobody's: not found, whoever manages them.
     ("DELETE", "/v1/me/contact-methods/{method_id}"): Rule(
-        on(Scene.contact_method_id, "/v1/me/contact-methods/{id}"), {}, 404
+        on(Scene.contact_method_id, "/v1/me/contact-methods/{id}"), NOT_ALERTED, 404
     ),
     ("POST", "/v1/me/contact-methods/{method_id}/verify"): Rule(
         on(Scene.contact_method_id, "/v1/me/contact-methods/{id}/verify", {"code": "AAAA-AAAA"}),
-        {},
+        NOT_ALERTED,
         404,
     ),
     ("POST", "/v1/me/contact-methods/{method_id}/resend-verification"): Rule(
-        on(Scene.contact_method_id, "/v1/me/contact-methods/{id}/resend-verification"), {}, 404
+        on(Scene.contact_method_id, "/v1/me/contact-methods/{id}/resend-verification"),
+        NOT_ALERTED,
+        404,
     ),
     # Their own calendar feed: whoever reads its own country's roster.
     ("GET", "/v1/me/calendar-feed"): Rule(at("/v1/me/calendar-feed"), OWN_ROSTER_READERS, 403),

@@ -133,6 +133,32 @@ async def test_a_principal_manages_its_own_tokens_but_not_others(
         ).status_code == 200
 
 
+async def test_a_partner_rotates_its_own_token_and_sees_no_one_else(
+    server: RunningServer, world: World
+) -> None:
+    """A partner's feed rotates its credential like any system; it sees no other principal,
+    not even its own agency's NCB-less neighbours or the other partner."""
+    partner = world.partner("DE")
+    async with http(server.http) as client:
+        me = await client.get("/v1/me", headers=partner.headers)
+        assert (me.status_code, me.json()["role"]) == (200, "partner"), me.text
+        own = await client.get(
+            f"/v1/principals/{partner.principal_id}/tokens", headers=partner.headers
+        )
+        assert own.status_code == 200, own.text
+        rotated = await client.post(
+            f"/v1/tokens/{prefix_of(partner)}/rotate",
+            json={"overlap_seconds": 60},
+            headers=partner.headers,
+        )
+        assert rotated.status_code == 201, rotated.text
+        for other in (world.partner("FR"), world.unit("DE"), world.gs):
+            listed = await client.get(
+                f"/v1/principals/{other.principal_id}/tokens", headers=partner.headers
+            )
+            assert listed.status_code == 404, (other.role, listed.text)
+
+
 OVERLAP_SECONDS = 600
 
 

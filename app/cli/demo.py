@@ -57,9 +57,14 @@ GS_COUNTRY = "FR"  # the General Secretariat sits in Lyon
 GS_NAME = "INTERPOL General Secretariat"
 PARTNER_COUNTRY = "US"
 PARTNER_NAME = "Example Threat Intelligence Ltd"
-# What the demo partner may send: indicators and the observables they are about.
+# What the demo partner may send: indicators, the observables they are about, and what a MISP
+# event becomes (misp-stix: a report or grouping, observed data, MISP's own attribute types).
 PARTNER_TYPES = [
     "indicator",
+    "observed-data",
+    "grouping",
+    "network-traffic",
+    "x-misp-attribute",
     "ipv4-addr",
     "ipv6-addr",
     "domain-name",

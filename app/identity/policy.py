@@ -163,6 +163,7 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.ADMIN: _ANY,
     },
     Action.READ_PEOPLE: {
+        Role.PARTNER: _SELF,  # itself: who it is (/v1/me), its own tokens
         Role.UNIT: _SELF,
         Role.CONTACT_POINT: _COUNTRY | _SELF,
         Role.NCB: _COUNTRY | _SELF,

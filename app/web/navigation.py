@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.identity import policy
 from app.models.enums import Role
 from app.web.security import WEB_PREFIX
 
@@ -50,7 +51,8 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
 }
 
 
-# Every signed-in person manages where they are alerted.
+# Every signed-in person manages where they are alerted, but a partner, which is alerted of
+# nothing (app/identity/policy.py: MANAGE_CONTACT_METHODS).
 CONTACTS = Link(f"{WEB_PREFIX}/contacts", "Contact methods")
 # The roles some event alerts (app/alerts/rules.py): their pages offer the alert switch.
 _RECEIVES_WORK = frozenset({Role.CONTACT_POINT, Role.NCB, Role.GS, Role.UNIT, Role.ADMIN})
@@ -58,7 +60,8 @@ _RECEIVES_WORK = frozenset({Role.CONTACT_POINT, Role.NCB, Role.GS, Role.UNIT, Ro
 
 def links(role: Role) -> tuple[Link, ...]:
     """The sections of ``role``'s navigation, in order."""
-    return (*_NAVIGATION.get(role, ()), CONTACTS)
+    alerted = bool(policy.RULES[policy.Action.MANAGE_CONTACT_METHODS].get(role))
+    return (*_NAVIGATION.get(role, ()), *((CONTACTS,) if alerted else ()))
 
 
 def receives_work(role: Role) -> bool:

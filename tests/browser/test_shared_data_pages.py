@@ -91,7 +91,7 @@ async def test_a_partner_sees_its_submissions_outcome(
     await screenshot(page, "submissions")
     # A partner's navigation holds its submissions only.
     await expect(page.get_by_role("navigation", name="Sections").get_by_role("link")).to_have_text(
-        ["Submissions", "Contact methods"]
+        ["Submissions"]
     )
     assert watched.errors == []
 
