@@ -6,11 +6,17 @@ in the same run: a bare asyncpg COPY of the same rows (stix_objects, then indica
 into the same tables. The server's peak RSS (VmHWM of /proc/<pid>/status) shows memory is
 bounded by the bundle, not by the total.
 
+Then the same count again with two bundles in flight (``taxii_two_in_flight``: as a gateway
+fed by two partners' feeds at once), timed by the wall clock from the first POST to the last
+answer: one bundle's parsing and validation (the server's Python) then overlaps another's
+COPY (Postgres), where one bundle at a time leaves each waiting for the other.
+
 ``python -m bench --only shared_intake [--shared-objects N]``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -94,6 +100,39 @@ async def _through_taxii(
         "bundle_size": BUNDLE,
         "elapsed_s": round(elapsed, 3),
         "objects_per_s": round(stored / elapsed, 1),
+        "server_peak_rss_kib": _peak_rss_kib(pid),
+    }
+
+
+async def _two_in_flight(
+    url: str, pid: int, token: str, collection: str, run: str, count: int
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Accept": TAXII, "Content-Type": TAXII}
+    path = f"/taxii2/api/collections/{collection}/objects/"
+    firsts = iter(range(0, count, BUNDLE))
+    stored = 0
+
+    async def feed(client: httpx.AsyncClient) -> None:
+        nonlocal stored
+        for first in firsts:  # shared: each feed takes the next bundle
+            body = json.dumps(
+                {"objects": [indicator(run, i) for i in range(first, min(first + BUNDLE, count))]}
+            ).encode()
+            response = await client.post(path, content=body, headers=headers)
+            if response.status_code != 202 or response.json()["failure_count"]:
+                raise RuntimeError(f"bundle refused: {response.status_code} {response.text[:500]}")
+            stored += response.json()["success_count"]
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=300, trust_env=False) as client:
+        await asyncio.gather(feed(client), feed(client))
+    elapsed = time.perf_counter() - started
+    return {
+        "objects": stored,
+        "in_flight": 2,
+        "elapsed_s": round(elapsed, 3),
+        "objects_per_s": round(stored / elapsed, 1),
+        "timed": "wall clock, first POST to last answer, bodies built meanwhile",
         "server_peak_rss_kib": _peak_rss_kib(pid),
     }
 
@@ -211,11 +250,17 @@ async def run_shared_intake(
         taxii = await _through_taxii(
             server.url, server.pid, credentials.units[country], collection, run, objects
         )
-    progress(f"shared_intake: {taxii['objects_per_s']:.0f} objects/s; floor (COPY) next")
+        progress(f"shared_intake: {taxii['objects_per_s']:.0f} objects/s; two in flight next")
+        two = await _two_in_flight(
+            server.url, server.pid, credentials.units[country], collection, f"{run}-2", objects
+        )
+    progress(f"shared_intake: {two['objects_per_s']:.0f} objects/s two in flight; floor next")
     floor = await _floor(database.dsn, collection, run, objects)
     return {
         "taxii": taxii,
+        "taxii_two_in_flight": two,
         "floor": floor,
         "ratio_to_floor": round(taxii["objects_per_s"] / floor["objects_per_s"], 3),
+        "two_in_flight_ratio_to_floor": round(two["objects_per_s"] / floor["objects_per_s"], 3),
         "target_objects_per_s": 20_000,
     }
