@@ -14,6 +14,7 @@ from app.sharing.partner_terms import identity_id
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer
 from tests.factories import Party, World
+from tests.shared_scene import misp_event
 from tests.taxii_support import (
     GATEWAY,
     TAXII,
@@ -294,26 +295,7 @@ async def test_a_misp_event_is_converted_and_stored_through_the_same_intake(
     server: RunningServer, world: World, db: asyncpg.Connection
 ) -> None:
     unit = world.unit("FR")
-    event = {
-        "Event": {
-            "uuid": str(uuid.uuid4()),
-            "info": "Phishing campaign",
-            "date": "2025-03-14",
-            "timestamp": "1741949000",
-            "Orgc": {"name": "CERT-FR", "uuid": str(uuid.uuid4())},
-            "Tag": [{"name": "tlp:green"}],
-            "Attribute": [
-                {
-                    "uuid": str(uuid.uuid4()),
-                    "type": "ip-dst",
-                    "category": "Network activity",
-                    "value": "198.51.100.77",
-                    "to_ids": True,
-                    "timestamp": "1741949000",
-                }
-            ],
-        }
-    }
+    event = misp_event()
     async with http(server.http) as client:
         share = await make_share(client, unit, None)
         response = await client.post(

@@ -236,6 +236,22 @@ def _headers(page: reads.Page) -> dict[str, str]:
     return resources.page_headers(page.items[0].date_added, page.items[-1].date_added)
 
 
+async def _objects_response(
+    session: Session,
+    actor: CurrentActor,
+    collection: DataCollection,
+    page: reads.Page,
+    token: str | None,
+    what: str,
+) -> TaxiiResponse:
+    """An envelope of objects, their read audited (``what``: "objects" or "object")."""
+    await reads.record_read(session, actor, collection, len(page.items), what)
+    body = resources.envelope(
+        "objects", reads.items_of(page.items), more=page.more, next_token=token
+    )
+    return TaxiiResponse(body, headers=_headers(page))
+
+
 @router.get("/api/collections/{collection_id}/objects/")
 async def get_objects(
     request: Request,
@@ -247,11 +263,7 @@ async def get_objects(
     collection, page, token = await _page(
         request, session, actor, settings, collection_id, endpoint="objects", allowed=OBJECT_FILTERS
     )
-    await reads.record_read(session, actor, collection, len(page.items), "objects")
-    body = resources.envelope(
-        "objects", reads.items_of(page.items), more=page.more, next_token=token
-    )
-    return TaxiiResponse(body, headers=_headers(page))
+    return await _objects_response(session, actor, collection, page, token, "objects")
 
 
 @router.get("/api/collections/{collection_id}/objects/{object_id}/")
@@ -273,11 +285,7 @@ async def get_object(
         allowed=ONE_OBJECT_FILTERS,
         object_id=object_id,
     )
-    await reads.record_read(session, actor, collection, len(page.items), "object")
-    body = resources.envelope(
-        "objects", reads.items_of(page.items), more=page.more, next_token=token
-    )
-    return TaxiiResponse(body, headers=_headers(page))
+    return await _objects_response(session, actor, collection, page, token, "object")
 
 
 @router.get("/api/collections/{collection_id}/objects/{object_id}/versions/")

@@ -230,20 +230,15 @@ async def store(
         await triage.publish_counts(
             session, await triage.queue_counts(session), submission_id=str(submission_id)
         )
-    await audit.record(
+    await _record_submission(
         session,
         actor,
-        "data.submitted",
-        object_type=OBJECT_TYPE,
-        object_id=str(submission_id),
-        countries=collection.audience or [],
-        content_hash=content_hash,
-        details={
-            "collection": str(collection.id),
-            "format": fmt,
-            "objects": len(candidates),
-            "stored": len(new),
-        },
+        collection,
+        submission_id,
+        content_hash,
+        fmt,
+        len(candidates),
+        stored=len(new),
     )
     return Outcome(submission)
 
@@ -360,22 +355,41 @@ async def _refuse(
     submission = await _submission(
         session, actor, collection, submission_id, fmt, total=len(candidates), failures=listed
     )
+    await _record_submission(
+        session,
+        actor,
+        collection,
+        submission_id,
+        content_hash,
+        fmt,
+        len(candidates),
+        refused=len(failures),
+    )
+    return submission
+
+
+async def _record_submission(
+    session: AsyncSession,
+    actor: Actor,
+    collection: DataCollection,
+    submission_id: uuid.UUID,
+    content_hash: str,
+    fmt: str,
+    objects: int,
+    **counts: int,
+) -> None:
+    """The submission's audit entry: "data.refused" when ``refused`` is counted, else
+    "data.submitted" (counts and the body's hash, no content)."""
     await audit.record(
         session,
         actor,
-        "data.refused",
+        "data.refused" if "refused" in counts else "data.submitted",
         object_type=OBJECT_TYPE,
         object_id=str(submission_id),
         countries=collection.audience or [],
         content_hash=content_hash,
-        details={
-            "collection": str(collection.id),
-            "format": fmt,
-            "objects": len(candidates),
-            "refused": len(failures),
-        },
+        details={"collection": str(collection.id), "format": fmt, "objects": objects, **counts},
     )
-    return submission
 
 
 def _short(value: str | None) -> bool:
