@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.models.enums import IdentifierKind
 from app.requests.schemas import _identifier_problem
@@ -144,3 +148,23 @@ def test_each_identifier_once_and_nothing_from_other_patterns() -> None:
     assert identifiers_of(indicator(twice)) == [(DOMAIN, "evil.example")]
     assert identifiers_of(indicator("rule x { condition: true }", pattern_type="yara")) == []
     assert identifiers_of(indicator("[ipv4-addr:value = ")) == []
+
+
+_QUAD_PARTS = st.sampled_from(
+    ["0", "1", "9", "00", "01", "10", "99", "100", "199", "200", "249", "250", "255", "256", "1000"]
+)
+
+
+@given(
+    st.lists(_QUAD_PARTS, min_size=4, max_size=4).map(".".join)
+    | st.text(alphabet="0123456789.:abcdefx% ", max_size=45)
+)
+def test_the_ip_shortcuts_agree_with_ipaddress(address: str) -> None:
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        expected = None
+    else:
+        mapped = getattr(parsed, "ipv4_mapped", None)
+        expected = str(mapped or parsed)
+    assert normalize(IdentifierKind.IP, address) == expected

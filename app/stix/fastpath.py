@@ -13,13 +13,15 @@ mutated objects); False means only "not sure": the caller asks the validator.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
+from app.stix.identifiers import DOTTED_QUAD
 from app.stix.markings import TLP1_IDS, TLP2_IDS, marking_definition
 from app.stix.patterns import is_simple
 
@@ -28,18 +30,27 @@ _REF = re.compile(rf"[a-z][a-z0-9-]+[a-z0-9]--{_UUID}")
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z"
 )
-_IPV4 = re.compile(
-    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
-    r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-)
+_IPV4 = DOTTED_QUAD
 # Hex groups only (no zone, no prefix, no embedded IPv4), which must also pass the schema's
 # own regex, read from the validator's schema file and applied as it applies it (re.search).
 _H = "[0-9a-f]{1,4}"
 _IPV6 = re.compile(rf"(?:{_H}:){{7}}{_H}|(?:(?:{_H}:){{0,6}}{_H})?::(?:{_H}(?::{_H}){{0,6}})?")
+
+
+def _validator_schema(path: str) -> Any:
+    # Found without importing stix2validator, whose import builds jsonschema's format checkers
+    # (two seconds, at every start of relay247 and its commands); validation imports it on
+    # the first object that needs it.
+    spec = importlib.util.find_spec("stix2validator")
+    assert spec is not None
+    assert spec.submodule_search_locations
+    return json.loads((Path(spec.submodule_search_locations[0]) / path).read_text())
+
+
 _IPV6_SCHEMA = re.compile(
-    json.loads(
-        (files("stix2validator") / "schemas-2.1/schemas/observables/ipv6-addr.json").read_text()
-    )["allOf"][1]["properties"]["value"]["pattern"]
+    _validator_schema("schemas-2.1/schemas/observables/ipv6-addr.json")["allOf"][1]["properties"][
+        "value"
+    ]["pattern"]
 )
 # _matches uses fullmatch; the validator applies the schema's pattern with re.search.
 _IPV6_SCHEMA_FULL = re.compile(f"(?s:.*?)(?:{_IPV6_SCHEMA.pattern})(?s:.*)")

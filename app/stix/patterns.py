@@ -7,7 +7,9 @@ parser, some 50 times slower.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from stix2patterns.v21.pattern import Pattern
@@ -41,6 +43,7 @@ _COMPARISON = rf"({_PATH}) = {_STRING}"
 _OBSERVATION = rf"\[{_COMPARISON}(?: (?:AND|OR) {_COMPARISON})*\]"
 SIMPLE_PATTERN = re.compile(rf"{_OBSERVATION}(?: (?:AND|OR) {_OBSERVATION})*")
 _COMPARISON_RE = re.compile(_COMPARISON)
+_SINGLE = re.compile(rf"\[([a-z0-9-]+:[A-Za-z0-9_.'-]+) = {_STRING}\]")
 
 # (object type, property path, value): the path as stix2-patterns gives it, e.g.
 # ("file", ("hashes", "SHA-256"), "…"); list indexes are "*".
@@ -56,19 +59,29 @@ def _split_path(path: str) -> tuple[str, tuple[str, ...]]:
     return object_type, tuple(part.strip("'") for part in rest.split("."))
 
 
+_SPLIT_PATHS = {path: _split_path(path) for path in SIMPLE_PATHS}
+
+
 def is_simple(pattern: str) -> bool:
-    """Whether a pattern is of the simple form (the cheap test of simple_comparisons)."""
-    if not SIMPLE_PATTERN.fullmatch(pattern):
-        return False
-    # Only hash values have a form of their own to check.
-    return "file:hashes." not in pattern or simple_comparisons(pattern) is not None
+    """Whether a pattern is of the simple form (what the validation's fast path asks)."""
+    return simple_comparisons(pattern) is not None
 
 
-def simple_comparisons(pattern: str) -> list[Comparison] | None:
+# An intake reads each indicator's pattern twice, one right after the other: validation asks
+# whether it is simple, then the identifiers want its comparisons. The last few parses are
+# kept so the second reading costs a lookup (bench shared_intake).
+@functools.lru_cache(maxsize=32)
+def simple_comparisons(pattern: str) -> tuple[Comparison, ...] | None:
     """The comparisons of a pattern of the simple form; None when it is not of that form.
 
     A pattern of this form passes stix2-patterns' validation (tests/test_stix_validation.py
     shows it on generated patterns)."""
+    single = _SINGLE.fullmatch(pattern)
+    if single is not None:  # the commonest by far: one comparison, the path looked up
+        path, literal = single.group(1), single.group(2)
+        check = SIMPLE_PATHS.get(path)
+        value = unescape(literal)
+        return ((*_SPLIT_PATHS[path], value),) if check and check.fullmatch(value) else None
     if not SIMPLE_PATTERN.fullmatch(pattern):
         return None
     found: list[Comparison] = []
@@ -77,11 +90,11 @@ def simple_comparisons(pattern: str) -> list[Comparison] | None:
         value = unescape(literal)
         if not SIMPLE_PATHS[path].fullmatch(value):
             return None
-        found.append((*_split_path(path), value))
-    return found
+        found.append((*_SPLIT_PATHS[path], value))
+    return tuple(found)
 
 
-def equality_comparisons(pattern: str) -> list[Comparison]:
+def equality_comparisons(pattern: str) -> Sequence[Comparison]:
     """The equality comparisons on string values anywhere in a STIX pattern (other operators,
     negations and non-string literals are left out); [] when it does not parse."""
     simple = simple_comparisons(pattern)
