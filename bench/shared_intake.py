@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.cpu import CpuMeter
 from bench.progress import progress
 from bench.stack import BenchDatabase, migrate, seed, serving
 from bench.workload import Credentials
@@ -74,13 +76,27 @@ def _peak_rss_kib(pid: int) -> int | None:
     return None
 
 
+def _cpu_per_object(meter: CpuMeter, objects: int) -> dict[str, float | None]:
+    """CPU microseconds per object of the server and of Postgres' backends: what each costs
+    whatever else the machine runs (the objects/s figure is the wall clock's)."""
+    spent = meter.seconds()
+    per_object: dict[str, float | None] = {}
+    for party in ("server", "postgres"):
+        seconds = spent[party]
+        per_object[party] = round(seconds * 1e6 / objects, 1) if seconds and objects else None
+    return per_object
+
+
 async def _through_taxii(
-    url: str, pid: int, token: str, collection: str, run: str, count: int
+    url: str, pid: int, dsn: str, token: str, collection: str, run: str, count: int
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}", "Accept": TAXII, "Content-Type": TAXII}
     path = f"/taxii2/api/collections/{collection}/objects/"
     bundles, stored, elapsed = 0, 0, 0.0
-    async with httpx.AsyncClient(base_url=url, timeout=300, trust_env=False) as client:
+    async with (
+        CpuMeter(pid, dsn) as meter,
+        httpx.AsyncClient(base_url=url, timeout=300, trust_env=False) as client,
+    ):
         for first in range(0, count, BUNDLE):
             body = json.dumps(
                 {"objects": [indicator(run, i) for i in range(first, min(first + BUNDLE, count))]}
@@ -100,6 +116,7 @@ async def _through_taxii(
         "bundle_size": BUNDLE,
         "elapsed_s": round(elapsed, 3),
         "objects_per_s": round(stored / elapsed, 1),
+        "cpu_us_per_object": _cpu_per_object(meter, stored),
         "server_peak_rss_kib": _peak_rss_kib(pid),
     }
 
@@ -180,13 +197,24 @@ async def _floor(dsn: str, collection: str, run: str, count: int) -> dict[str, A
             )
             for obj in objects
         ]
+        meter = CpuMeter(os.getpid(), dsn)
+        await meter.__aenter__()
         started = time.perf_counter()
         for first in range(0, count, BUNDLE):
+            chunk = rows[first : first + BUNDLE]
             async with connection.transaction():
+                # Row ids drawn first, as the intake does, so the values name their rows
+                # without reading them back.
+                row_ids = await connection.fetchval(
+                    "SELECT array(SELECT nextval(pg_get_serial_sequence('stix_objects', "
+                    "'row_id')) FROM generate_series(1, $1))",
+                    len(chunk),
+                )
                 await connection.copy_records_to_table(
                     "stix_objects",
-                    records=rows[first : first + BUNDLE],
+                    records=[(row_id, *row) for row_id, row in zip(row_ids, chunk, strict=True)],
                     columns=(
+                        "row_id",
                         "collection_id",
                         "submission_id",
                         "origin",
@@ -202,27 +230,22 @@ async def _floor(dsn: str, collection: str, run: str, count: int) -> dict[str, A
                         "purge_after",
                     ),
                 )
-                ids = await connection.fetch(
-                    "SELECT row_id, stix_id FROM stix_objects WHERE submission_id = $1 "
-                    "AND stix_id = ANY($2::text[])",
-                    submission,
-                    [row[3] for row in rows[first : first + BUNDLE]],
-                )
-                by_id = {record["stix_id"]: record["row_id"] for record in ids}
                 values = [
-                    (("ip", "domain", "url")[(first + n) % 3], f"v{first + n}", by_id[row[3]])
-                    for n, row in enumerate(rows[first : first + BUNDLE])
+                    (("ip", "domain", "url")[(first + n) % 3], f"v{first + n}", row_id)
+                    for n, row_id in enumerate(row_ids)
                 ]
                 await connection.copy_records_to_table(
                     "indicator_values", records=values, columns=("kind", "value", "object_row_id")
                 )
         elapsed = time.perf_counter() - started
+        await meter.__aexit__(None, None, None)
     finally:
         await connection.close()
     return {
         "objects": count,
         "elapsed_s": round(elapsed, 3),
         "objects_per_s": round(count / elapsed, 1),
+        "postgres_cpu_us_per_object": _cpu_per_object(meter, count)["postgres"],
         "how": "asyncpg COPY of the same rows into stix_objects and indicator_values, "
         f"one transaction per {BUNDLE}",
     }
@@ -248,7 +271,13 @@ async def run_shared_intake(
             collection = made.json()["id"]
         progress(f"shared_intake: {objects} indicators in bundles of {BUNDLE} through TAXII")
         taxii = await _through_taxii(
-            server.url, server.pid, credentials.units[country], collection, run, objects
+            server.url,
+            server.pid,
+            database.dsn,
+            credentials.units[country],
+            collection,
+            run,
+            objects,
         )
         progress(f"shared_intake: {taxii['objects_per_s']:.0f} objects/s; two in flight next")
         two = await _two_in_flight(

@@ -9,7 +9,9 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from app.sharing import bundle_rows
 from app.sharing.partner_terms import identity_id
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer
@@ -104,6 +106,45 @@ async def test_a_member_share_is_stored_with_its_indicator_values(
     assert row["triage"] is None
     values = await db.fetch("SELECT kind, value FROM indicator_values")
     assert [(v["kind"], v["value"]) for v in values] == [("ip", "203.0.113.9")]
+
+
+async def test_a_bundle_is_written_a_chunk_at_a_time_and_refused_whole_from_a_late_chunk(
+    server: RunningServer, world: World, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of two: the refusal in the third chunk comes after two chunks were copied, and
+    still nothing is stored; a duplicate across chunks is written once."""
+    monkeypatch.setattr(bundle_rows, "CHUNK", 2)
+    unit = world.unit("FR")
+    first, second, third, fourth = (indicator(f"198.51.100.{n}") for n in (11, 12, 13, 14))
+    twin = {**second, "name": "other content, same id and version"}
+    async with http(server.http) as client:
+        share = await make_share(client, unit, ["DE"])
+        status = await _refused(
+            await post(client, unit, share, envelope(first, second, third, first, fourth, twin))
+        )
+        assert _messages(status) == {
+            first["id"]: "not stored: the bundle was refused",
+            second[
+                "id"
+            ]: "conflicts with another object of this bundle with the same id and version",
+            third["id"]: "not stored: the bundle was refused",
+            fourth["id"]: "not stored: the bundle was refused",
+        }
+        assert await stored(db, share) == 0
+        assert await db.fetchval("SELECT count(*) FROM indicator_values") == 0
+
+        response = await post(client, unit, share, envelope(first, second, third, first, fourth))
+    assert response.json()["success_count"] == 5
+    rows = await db.fetch(
+        "SELECT o.stix_id, v.value FROM stix_objects o JOIN indicator_values v "
+        "ON v.object_row_id = o.row_id WHERE o.collection_id = $1",
+        uuid.UUID(share),
+    )
+    # Each value names its own object's row (row ids are drawn before the rows are copied).
+    assert sorted((r["stix_id"], r["value"]) for r in rows) == sorted(
+        (obj["id"], f"198.51.100.{n}")
+        for obj, n in ((first, 11), (second, 12), (third, 13), (fourth, 14))
+    )
 
 
 async def _hostile(

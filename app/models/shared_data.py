@@ -145,10 +145,11 @@ class StixObject(Base):
 
     __tablename__ = "stix_objects"
     __table_args__ = (
+        # Also how an id is found across collections (search): each collection a reader may
+        # see is one probe of this key, so no index of stix_id alone is kept up at intake.
         UniqueConstraint("collection_id", "stix_id", "version"),
         # TAXII's paging: a collection's objects in the order they were added.
         Index("ix_stix_objects_added", "collection_id", "date_added", "row_id"),
-        Index("ix_stix_objects_stix_id", "stix_id"),
         Index(
             "ix_stix_objects_quarantined",
             "date_added",

@@ -1,16 +1,19 @@
-"""A submitted bundle's objects made ready to store (pure, CPU only: run off the event loop),
-and written with COPY: the intake's fast path (bench `shared_intake`).
+"""A submitted bundle's objects made ready to store, and written: the intake's fast path
+(bench `shared_intake`).
 
 Each object is checked (app/stix/validation.py), hashed (SHA-256 of its RFC 8785 form, what
 the audit trail names), its TLP marking read, and, for the store, its identifiers
-(app/stix/identifiers.py) taken. Rows go in with asyncpg's binary COPY on the transaction's
-own connection: one round trip for ten thousand rows, in the same transaction as the rest.
+(app/stix/identifiers.py) taken: pure CPU work, done off the event loop. ``write`` does it a
+chunk at a time and copies each chunk's rows (asyncpg's binary COPY, on the transaction's own
+connection) while the next chunk is prepared in a thread, so the server's Python and
+Postgres work on a bundle at the same time instead of each waiting for the other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +30,7 @@ from app.stix.validation import problems
 _MAX_PROBLEMS = 3
 
 STIX_COLUMNS = (
+    "row_id",
     "collection_id",
     "submission_id",
     "origin",
@@ -103,10 +107,13 @@ def _candidate(index: int, obj: dict[str, Any], *, with_identifiers: bool) -> Ca
     )
 
 
-def prepare(objects: Sequence[dict[str, Any]], *, with_identifiers: bool) -> list[Candidate]:
+def prepare(
+    objects: Sequence[dict[str, Any]], *, with_identifiers: bool, start: int = 0
+) -> list[Candidate]:
+    """The candidates of ``objects``, the bundle's objects from index ``start`` on."""
     return [
         _candidate(index, obj, with_identifiers=with_identifiers)
-        for index, obj in enumerate(objects)
+        for index, obj in enumerate(objects, start)
     ]
 
 
@@ -124,13 +131,81 @@ class StoreTarget:
     triage: str | None
     date_added: datetime
     purge_after: datetime
+    with_identifiers: bool  # store rows (a share) carry their indicator_values
 
 
-async def copy_objects(
-    session: AsyncSession, target: StoreTarget, rows: Sequence[Candidate]
-) -> None:
+class Refused(Exception):
+    """An object of the bundle is refused: nothing of it may be stored (the caller rolls
+    back what was copied and lists every refusal)."""
+
+
+# Objects prepared, judged and copied at a time: large enough that a COPY's round trip is
+# small beside its rows, small enough that the first chunk's preparation, which nothing
+# overlaps, is a small part of a bundle.
+CHUNK = 2_000
+
+# Row ids drawn before the rows are copied, so that each indicator value names its object's
+# row without reading the rows back (COPY writes the given value into an identity column).
+_DRAW_ROW_IDS = (
+    "SELECT array(SELECT nextval(pg_get_serial_sequence('stix_objects', 'row_id')) "
+    "FROM generate_series(1, $1))"
+)
+
+
+async def write(
+    session: AsyncSession,
+    target: StoreTarget,
+    objects: Sequence[dict[str, Any]],
+    judge: Callable[[int, Candidate], str | None],
+) -> list[int]:
+    """Prepare, judge and copy ``objects`` into ``target``; the row ids written. Raises
+    Refused at the first object ``judge`` refuses (rows of earlier chunks are copied by
+    then: the caller runs this in a savepoint)."""
+    driver = await _driver(session)
+    row_ids: list[int] = await driver.fetchval(_DRAW_ROW_IDS, len(objects))
+    written: list[int] = []
+    starts = range(0, len(objects), CHUNK)
+    pending = _prepare_soon(objects, starts[0], target) if starts else None
+    try:
+        for start in starts:
+            assert pending is not None
+            candidates = await pending
+            following = start + CHUNK
+            pending = (
+                _prepare_soon(objects, following, target) if following < len(objects) else None
+            )
+            rows: list[tuple[int, Candidate]] = []
+            for index, row in enumerate(candidates, start):
+                if judge(index, row) is not None:
+                    raise Refused
+                if not row.skip:
+                    rows.append((row_ids[index], row))
+            if rows:
+                await _copy(driver, target, rows)
+                written.extend(row_id for row_id, _ in rows)
+    finally:
+        if pending is not None:
+            pending.cancel()  # its thread finishes on its own; its result is not wanted
+    return written
+
+
+def _prepare_soon(
+    objects: Sequence[dict[str, Any]], start: int, target: StoreTarget
+) -> asyncio.Future[list[Candidate]]:
+    return asyncio.ensure_future(
+        asyncio.to_thread(
+            prepare,
+            objects[start : start + CHUNK],
+            with_identifiers=target.with_identifiers,
+            start=start,
+        )
+    )
+
+
+async def _copy(driver: Any, target: StoreTarget, rows: Sequence[tuple[int, Candidate]]) -> None:
     records = [
         (
+            row_id,
             target.collection_id,
             target.submission_id,
             "submitted",
@@ -145,29 +220,13 @@ async def copy_objects(
             target.triage,
             target.purge_after,
         )
-        for row in rows
+        for row_id, row in rows
     ]
-    driver = await _driver(session)
     await driver.copy_records_to_table("stix_objects", records=records, columns=STIX_COLUMNS)
-
-
-async def copy_identifiers(
-    session: AsyncSession, target: StoreTarget, rows: Sequence[Candidate]
-) -> list[int]:
-    """indicator_values of the rows just copied (store rows only); their row ids."""
-    driver = await _driver(session)
-    stored = await driver.fetch(
-        "SELECT row_id, stix_id, version FROM stix_objects WHERE submission_id = $1",
-        target.submission_id,
-    )
-    row_ids = {(record["stix_id"], record["version"]): record["row_id"] for record in stored}
     values = [
-        (kind.value, value, row_ids[(row.stix_id, row.version or target.date_added)])
-        for row in rows
-        for kind, value in row.identifiers
+        (kind.value, value, row_id) for row_id, row in rows for kind, value in row.identifiers
     ]
     if values:
         await driver.copy_records_to_table(
             "indicator_values", records=values, columns=("kind", "value", "object_row_id")
         )
-    return list(row_ids.values())

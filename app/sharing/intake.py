@@ -1,17 +1,10 @@
 """Storing a submitted bundle (TAXII POST, or a MISP event converted): all or nothing.
 
 One transaction: the collection must be writable by the submitter; the body is parsed
-(bounded depth, no NUL: app/stix/parsing.py), each object validated (STIX 2.1), held to the
-submitter's terms (app/sharing/partner_terms.py), and checked against the bundle itself and
-the collection's stored objects:
-
-- the same id and version twice with the same content counts once; with other content, both
-  are refused ("conflicts with another object of this bundle");
-- an id and version already stored with other content is refused ("conflicts with the stored
-  version"); the exact same object again is a success that writes no row (a re-send is
-  idempotent). An object without ``modified`` or ``created`` (an SCO) is the same object if a
-  stored version of its id has the same content; otherwise it is a new version, dated when
-  it is added.
+(bounded depth, no NUL: app/stix/parsing.py), and each object judged
+(app/sharing/bundle_judge.py: valid STIX 2.1, within the submitter's terms, no conflict with
+the bundle's other objects or the stored ones; the same object again is skipped, so a re-send
+is idempotent) as it is written (app/sharing/bundle_rows.py, a chunk at a time).
 
 Any refusal refuses the whole bundle and nothing is stored: the status resource lists each
 refused object with its reason, and every other one as failed with "not stored: the bundle
@@ -32,11 +25,10 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit, matching
@@ -44,10 +36,11 @@ from app.core.settings import SharingSettings
 from app.identity import policy
 from app.identity.auth import Actor
 from app.identity.policy import Action
-from app.models import DataCollection, DataSubmission, StixObject, table_of
+from app.models import DataCollection, DataSubmission, table_of
 from app.models.enums import CollectionKind, Triage
-from app.sharing import bundle_rows, partner_terms, triage
-from app.sharing.bundle_rows import Candidate, StoreTarget
+from app.sharing import bundle_judge, bundle_rows, partner_terms, triage
+from app.sharing.bundle_judge import Judge
+from app.sharing.bundle_rows import Refused, StoreTarget
 from app.sharing.collections import get_writable
 from app.sharing.partner_terms import identity_id
 from app.stix.errors import BundleError
@@ -189,43 +182,44 @@ async def store(
     or not at all."""
     policy.require(actor, Action.SUBMIT_DATA, policy.Owner(agency_id=actor.agency_id))
     to_store = collection.kind is CollectionKind.SHARE
-    candidates = await asyncio.to_thread(bundle_rows.prepare, objects, with_identifiers=to_store)
-    now = await session.scalar(select(func.now()))
-    assert now is not None
+    now, date_added = (await session.execute(select(func.now(), func.clock_timestamp()))).one()
     terms = await partner_terms.terms_for(session, actor, settings, now=now)
-    failures = _judge(terms, candidates)
-    volume = partner_terms.volume_refusal(terms, len(candidates))
-    if volume is not None:
-        failures = {index: volume for index in range(len(candidates))}
-    if not failures:
-        failures = await _against_store(session, collection.id, candidates)
     submission_id = uuid.uuid4()
-    if failures:
+    volume = partner_terms.volume_refusal(terms, len(objects))
+    if volume is not None:
         return Outcome(
             await _refuse(
-                session, actor, collection, submission_id, candidates, failures, fmt, content_hash
+                session, actor, collection, submission_id, objects, fmt, content_hash, volume=volume
             )
         )
-    date_added = await session.scalar(select(func.clock_timestamp()))
-    assert date_added is not None
-    submission = await _submission(
-        session, actor, collection, submission_id, fmt, total=len(candidates), failures=[]
-    )
-    new = [row for row in candidates if not row.skip]
+    judge = Judge(terms, await bundle_judge.stored_versions(session, collection.id, objects))
     target = StoreTarget(
         collection_id=collection.id,
         submission_id=submission_id,
         triage=None if to_store else Triage.QUARANTINED.value,
         date_added=date_added,
         purge_after=date_added + timedelta(days=terms.retention_days),
+        with_identifiers=to_store,
     )
-    if new:
-        await bundle_rows.copy_objects(session, target, new)
-    if new and to_store:
-        row_ids = await bundle_rows.copy_identifiers(session, target, new)
+    try:
+        async with session.begin_nested():
+            submission = await _submission(
+                session, actor, collection, submission_id, fmt, total=len(objects), failures=[]
+            )
+            written = await bundle_rows.write(session, target, objects, judge)
+    except Refused:
+        # Rolled back to before the submission row: judge the whole bundle again, to list
+        # every refusal (the rare path; the write stopped at the first).
+        fresh = Judge(terms, judge.stored)
+        return Outcome(
+            await _refuse(
+                session, actor, collection, submission_id, objects, fmt, content_hash, judge=fresh
+            )
+        )
+    if written and to_store:
         # New store rows met open requests' identifiers, in this transaction.
-        await matching.on_new_objects(session, row_ids)
-    elif new:
+        await matching.on_new_objects(session, written)
+    elif written:
         # The global desk's triage page hears that its queue grew (counts only).
         await triage.publish_counts(
             session, await triage.queue_counts(session), submission_id=str(submission_id)
@@ -237,74 +231,10 @@ async def store(
         submission_id,
         content_hash,
         fmt,
-        len(candidates),
-        stored=len(new),
+        len(objects),
+        stored=len(written),
     )
     return Outcome(submission)
-
-
-def _judge(terms: partner_terms.Terms, candidates: list[Candidate]) -> dict[int, str]:
-    """Each object against STIX and the terms, and against the bundle's other objects."""
-    failures: dict[int, str] = {}
-    seen: dict[tuple[str, datetime | None], int] = {}
-    for index, row in enumerate(candidates):
-        if row.problem is not None:
-            failures[index] = row.problem
-            continue
-        refusal, row.handling = partner_terms.object_refusal(terms, row.obj, row.marked)
-        if refusal is not None:
-            failures[index] = refusal
-            continue
-        key = (row.stix_id, row.version)
-        first = seen.setdefault(key, index)
-        if first == index:
-            continue
-        if candidates[first].object_hash == row.object_hash:
-            row.skip = True
-        else:
-            message = "conflicts with another object of this bundle with the same id and version"
-            failures[index] = failures[first] = message
-    return failures
-
-
-async def _against_store(
-    session: AsyncSession, collection_id: uuid.UUID, candidates: list[Candidate]
-) -> dict[int, str]:
-    """One query for every stored version of the bundle's ids in the collection."""
-    ids = list({row.stix_id for row in candidates if not row.skip})
-    stored: dict[str, list[tuple[datetime, str]]] = {}
-    if ids:
-        # The ids as one array joined to the store, not "IN" ten thousand parameters: with a
-        # large collection Postgres planned that as a scan testing each row against the whole
-        # list (two minutes for a bundle against a million objects); joined, each id is one
-        # probe of the (collection_id, stix_id, version) key.
-        wanted = (
-            func.unnest(bindparam("ids", ids, type_=ARRAY(String)))
-            .table_valued("stix_id")
-            .render_derived()
-        )
-        result = await session.execute(
-            select(StixObject.stix_id, StixObject.version, StixObject.object_hash)
-            .join(wanted, wanted.c.stix_id == StixObject.stix_id)
-            .where(StixObject.collection_id == collection_id)
-        )
-        for stix_id, version, object_hash in result:
-            stored.setdefault(stix_id, []).append((version, object_hash))
-    failures: dict[int, str] = {}
-    for index, row in enumerate(candidates):
-        versions = stored.get(row.stix_id)
-        if row.skip or not versions:
-            continue
-        if row.version is None:
-            row.skip = any(object_hash == row.object_hash for _, object_hash in versions)
-            continue
-        for version, object_hash in versions:
-            if version == row.version:
-                if object_hash == row.object_hash:
-                    row.skip = True
-                else:
-                    failures[index] = "conflicts with the stored version of this id and version"
-    return failures
 
 
 async def _submission(
@@ -339,11 +269,21 @@ async def _refuse(
     actor: Actor,
     collection: DataCollection,
     submission_id: uuid.UUID,
-    candidates: list[Candidate],
-    failures: dict[int, str],
+    objects: Sequence[dict[str, Any]],
     fmt: str,
     content_hash: str,
+    *,
+    judge: Judge | None = None,
+    volume: str | None = None,
 ) -> DataSubmission:
+    """The refused submission's status: each object with its reason (every object with
+    ``volume``'s, when the bundle is over the daily volume), the others as not stored."""
+    candidates = await asyncio.to_thread(bundle_rows.prepare, objects, with_identifiers=False)
+    if volume is not None:
+        failures = dict.fromkeys(range(len(candidates)), volume)
+    else:
+        assert judge is not None
+        failures = bundle_judge.refusals(judge, candidates)
     listed = [
         {
             "id": row.label,
