@@ -69,13 +69,20 @@ from app.core.observability.metrics import Metrics
 from app.core.observability.request_id import RequestId
 from app.core.service_secret import ServiceSecret
 from app.core.serving import ConnectionAbort
-from app.core.settings import ApiSettings, ExchangeSettings, RealtimeSettings, Settings
+from app.core.settings import (
+    ApiSettings,
+    ExchangeSettings,
+    RealtimeSettings,
+    Settings,
+    SharingSettings,
+)
 from app.core.supervisor import LoopHealth, Supervisor
 from app.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
 from app.deadlines.worker import DeadlineWorker
 from app.exchange.files.storage import blob_store
 from app.identity.refusals import RefusalTrail
 from app.identity.token_usage import TokenUsage
+from app.matching import sweeper as match_sweeper
 from app.models.outbox import Route
 from app.outbound.http import OutboundHttp
 from app.outbox import SIGNAL as OUTBOX_SIGNAL
@@ -121,6 +128,7 @@ def _supervise(
     sealer: Sealer | None,
     checkpointer: Checkpointer,
     sender: Sender | None,
+    sharing: SharingSettings,
 ) -> Supervisor:
     """Every background loop of an instance, each with the time after which silence means
     it is stuck."""
@@ -173,6 +181,12 @@ def _supervise(
     supervisor.add("audit.checkpointer", checkpointer.run, stall_after=checkpointer.stall_bound())
     if sender is not None:
         supervisor.add("outbox.sender", sender.run, stall_after=sender.stall_bound())
+    sweep = sharing.match_sweep_interval.total_seconds()
+    supervisor.add(
+        "matching.sweep",
+        functools.partial(match_sweeper.run, database=database, interval=sweep),
+        stall_after=4 * sweep + 60,
+    )
     return supervisor
 
 
@@ -342,6 +356,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 sealer,
                 checkpointer,
                 sending,
+                settings.sharing,
             )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database

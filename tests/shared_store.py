@@ -5,7 +5,7 @@ STIX objects and their indicator values in one transaction, then matching
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ async def share(
     audience: Sequence[str] | None = None,
     *,
     handling: HandlingCode = HandlingCode.GREEN,
+    before_commit: Callable[[], Awaitable[None]] | None = None,
 ) -> list[int]:
     """A share of ``agency_party``'s agency read by ``audience`` (None: the whole network),
     holding ``objects`` under ``handling``; their row ids, matched against open requests."""
@@ -84,4 +85,6 @@ async def share(
         if values:
             await session.execute(insert(table_of(IndicatorValue)), values)
         await on_new_objects(session, row_ids)
+        if before_commit is not None:  # what others commit while this one is still open
+            await before_commit()
     return row_ids

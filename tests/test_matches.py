@@ -4,6 +4,7 @@ the requester (metadata only), shown only to who may see both sides, audited, pu
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,7 @@ import httpx
 
 from app.core.database import Database
 from app.exchange.files.storage import blob_store
+from app.matching import sweeper
 from app.models.enums import HandlingCode, Role
 from app.retention.purge import purge_due
 from tests.audit_trail import entries
@@ -88,6 +90,37 @@ async def test_a_new_share_matches_an_open_request_and_tells_its_sender_without_
     assert event["data"] == {"request_id": created["id"], "matches": 1}
     assert "example.com" not in str(event).lower()
     assert [item["value"] for item in page["items"]] == ["evil.example.com"]
+
+
+async def test_a_request_and_a_share_committing_together_are_matched_by_the_sweep(
+    server: RunningServer, world: World, database: Database
+) -> None:
+    """The request is submitted while the share's transaction is open (after its matching
+    ran): neither sees the other, and the sweep finds the pair once both have committed."""
+    created: dict[str, Any] = {}
+
+    async def submit_meanwhile() -> None:
+        async with http(server.http) as client:
+            created.update(
+                await submit_request(client, world.unit("FR"), identifiers=only("ip", IP))
+            )
+
+    sender = await Dashboard.open(server.ws, world.unit("FR"))
+    try:
+        await share(
+            database, world.unit("DE"), [sco("ipv4-addr", IP)], before_commit=submit_meanwhile
+        )
+        async with http(server.http) as client:
+            assert (await matches(client, created["id"], world.unit("FR"))).json()["total"] == 0
+
+            assert await sweeper.sweep_once(database, within=timedelta(minutes=2)) == 1
+            told = await sender.receive_event("request.matched")
+            assert told["data"] == {"request_id": created["id"], "matches": 1}
+            assert (await matches(client, created["id"], world.unit("FR"))).json()["total"] == 1
+            # Swept again: the pair is matched already, nothing new is found or told.
+            assert await sweeper.sweep_once(database, within=timedelta(minutes=2)) == 0
+    finally:
+        await sender.close()
 
 
 async def test_identifiers_written_differently_match_across_the_two_sides(

@@ -552,6 +552,14 @@ class SharingSettings(BaseSettings):
         description="Largest body a TAXII POST (or a MISP event) may have: the API root's "
         "max_content_length; a larger one is refused with 413 before it is read.",
     )
+    match_sweep_interval: Duration = Field(
+        default=timedelta(seconds=30),
+        gt=timedelta(0),
+        le=timedelta(minutes=10),
+        description="How often an instance matches the requests submitted lately against the "
+        "whole store, for the pairs a request and a bundle committed at the same moment let "
+        "pass (app/matching/sweeper.py).",
+    )
     taxii_page_max: int = Field(
         default=1000,
         ge=1,
