@@ -4,9 +4,14 @@ message with the TAXII media type."""
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import asyncpg
 import pytest
 
+from app.core.canonical import sha256_hex
+from app.core.database.urls import asyncpg_dsn
 from app.core.settings import Settings
 from tests.clients import http
 from tests.conftest import RunningServer, changed
@@ -242,3 +247,46 @@ async def test_a_bundle_or_a_misp_event_over_its_count_is_refused_before_it_is_v
     assert misp.status_code == 422, misp.text
     assert "over 2 an event may" in misp.json()["detail"]
     assert await stored(db, inbox) == 0
+
+
+async def test_a_poller_never_passes_an_object_whose_writer_is_still_open(
+    server: RunningServer, world: World, db: asyncpg.Connection, database_url: str
+) -> None:
+    """An object dated earlier but committed later than another: a poller following
+    X-TAXII-Date-Added-Last with added_after still gets both (app/sharing/added_order.py)."""
+    sharer, reader = world.unit("FR"), world.unit("DE")
+    early, late = indicator("198.51.100.21"), indicator("198.51.100.22")
+    writer = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with http(server.http) as client:
+            share = await make_share(client, sharer, ["DE"])
+            opened = writer.transaction()
+            await opened.start()
+            await writer.execute("LOCK TABLE stix_objects IN ROW EXCLUSIVE MODE")
+            await writer.execute(
+                "INSERT INTO stix_objects (collection_id, origin, stix_id, type, spec_version, "
+                "version, object, object_hash, handling_code, purge_after) VALUES ($1, "
+                "'submitted', $2, 'indicator', '2.1', now(), $3::jsonb, $4, 'GREEN', "
+                "now() + interval '1 day')",
+                uuid.UUID(share),
+                early["id"],
+                json.dumps(early),
+                sha256_hex(early),
+            )
+            assert (await post(client, sharer, share, envelope(late))).status_code == 202
+
+            polled = await client.get(objects_url(share), headers=headers(reader))
+            assert polled.status_code == 200, polled.text
+            # The later object waits for the earlier one's writer: nothing to pass yet.
+            assert polled.json().get("objects", []) == []
+
+            await opened.commit()
+            polled = await client.get(objects_url(share), headers=headers(reader))
+            assert [o["id"] for o in polled.json()["objects"]] == [early["id"], late["id"]]
+            last = polled.headers["X-TAXII-Date-Added-Last"]
+            again = await client.get(
+                objects_url(share), headers=headers(reader), params={"added_after": last}
+            )
+            assert again.json().get("objects", []) == []
+    finally:
+        await writer.close()

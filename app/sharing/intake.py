@@ -38,7 +38,7 @@ from app.identity.auth import Actor
 from app.identity.policy import Action
 from app.models import DataCollection, DataSubmission, table_of
 from app.models.enums import CollectionKind, Triage
-from app.sharing import bundle_judge, bundle_rows, partner_terms, triage
+from app.sharing import added_order, bundle_judge, bundle_rows, partner_terms, triage
 from app.sharing.bundle_judge import Judge
 from app.sharing.bundle_rows import Refused, StoreTarget
 from app.sharing.collections import get_writable
@@ -182,6 +182,7 @@ async def store(
     or not at all."""
     policy.require(actor, Action.SUBMIT_DATA, policy.Owner(agency_id=actor.agency_id))
     to_store = collection.kind is CollectionKind.SHARE
+    await added_order.lock_for_writing(session)  # before date_added is taken: readers wait
     now, date_added = (await session.execute(select(func.now(), func.clock_timestamp()))).one()
     terms = await partner_terms.terms_for(session, actor, settings, now=now)
     submission_id = uuid.uuid4()

@@ -26,6 +26,7 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.identity.policy import Action
 from app.models import DataCollection, DataSubmission, StixObject
+from app.sharing import added_order
 from app.sharing.visibility import codes_seen_in
 from app.taxii.filters import ALL, FIRST, LAST, Filters
 from app.taxii.paging import Position
@@ -111,6 +112,8 @@ async def page(
         selection = _version_selection(actor, collection, filters)
         if selection is not None:
             conditions.append(selection)
+    # Never past an object whose writer is still open (app/sharing/added_order.py).
+    conditions.append(StixObject.date_added < await added_order.horizon(session))
     if filters.added_after is not None:
         conditions.append(StixObject.date_added > filters.added_after)
     if after is not None:
