@@ -11,11 +11,13 @@ import asyncpg
 import httpx
 import pytest
 
+from app.core.database import Database
+from app.models.enums import Role
 from app.sharing import bundle_rows
 from app.sharing.partner_terms import identity_id
 from tests.clients import Dashboard, http
 from tests.conftest import RunningServer
-from tests.factories import Party, World
+from tests.factories import Party, World, end_agreements, make_agreement
 from tests.shared_scene import misp_event
 from tests.taxii_support import (
     GATEWAY,
@@ -358,3 +360,32 @@ async def test_a_misp_event_is_converted_and_stored_through_the_same_intake(
     assert "198.51.100.77" in {v["value"] for v in values}
     creators = await db.fetch("SELECT DISTINCT object->>'created_by_ref' AS c FROM stix_objects")
     assert {row["c"] for row in creators} <= {identity_id(unit.agency_id), None}
+
+
+async def test_a_unit_shares_only_within_its_access_agreements(
+    server: RunningServer, world: World, database: Database, db: asyncpg.Connection
+) -> None:
+    unit = world.unit("FR")
+    async with http(server.http) as client:
+        kept = await make_share(client, unit, ["DE"])
+        await end_agreements(database, unit)
+        await make_agreement(database, unit, target_countries=["DE"])
+
+        assert await make_share(client, unit, ["DE"])
+        for audience, outside in ((["DE", "ES"], "ES"), (None, "the whole network")):
+            refused = await client.post(
+                "/v1/shared-data/collections",
+                json={"title": "too wide", "audience": audience},
+                headers=unit.headers,
+            )
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["reason"] == "target_not_in_scope"
+            assert f"covers sharing with {outside}" in refused.json()["detail"]
+
+        await end_agreements(database, unit)
+        # The share made under an agreement takes nothing once none is in force.
+        response = await post(client, unit, kept, envelope(indicator("198.51.100.31")))
+        assert response.status_code == 403, response.text
+        assert await stored(db, kept) == 0
+        # An NCB, which grants agreements, shares with the whole network without one.
+        assert await make_share(client, world("FR", Role.NCB), None)

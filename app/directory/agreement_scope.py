@@ -140,3 +140,41 @@ def refusal(
         + " and ".join(phrase for _, phrase in failures),
         terms.agreement_id,
     )
+
+
+def share_refusal(
+    agreements: Sequence[AgreementTerms], *, audience: Sequence[str] | None, now: datetime
+) -> Refusal | None:
+    """None when an agreement in force lets a unit share data with every country of
+    ``audience`` (None: the whole network, which takes an agreement without a list of target
+    countries); else why not. Sharing is cooperation with those countries: a unit shares with
+    the countries it may send requests to, whatever the request's type or priority."""
+    if not agreements:
+        return Refusal(
+            RefusalReason.NO_AGREEMENT,
+            "your agency has no access agreement to share data: ask your country's NCB",
+        )
+    in_force = [terms for terms in agreements if _time_failure(terms, now) is None]
+    if not in_force:
+        reason, phrase = min(
+            (failure for terms in agreements if (failure := _time_failure(terms, now))),
+            key=lambda failure: _TIME_RANK[failure[0]],
+        )
+        return Refusal(reason, f"no access agreement of your agency is in force: one {phrase}")
+    wanted = None if audience is None else set(audience)
+    for terms in in_force:
+        if terms.target_countries is None or (
+            wanted is not None and wanted <= terms.target_countries
+        ):
+            return None
+    covered = set().union(*(terms.target_countries or set() for terms in in_force))
+    outside = (
+        "the whole network"
+        if wanted is None
+        else ", ".join(sorted(wanted - covered)) or ("these countries together")
+    )
+    return Refusal(
+        RefusalReason.TARGET_NOT_IN_SCOPE,
+        f"no access agreement of your agency in force covers sharing with {outside} "
+        f"(they cover {', '.join(sorted(covered))})",
+    )

@@ -7,16 +7,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.core.errors import ForbiddenError, InvalidInputError, NotFoundError
+from app.directory.agreement_scope import share_refusal
+from app.directory.agreements import terms_of_agency
 from app.identity import policy
 from app.identity.auth import Actor
 from app.identity.policy import Action, Owner
 from app.models import Country, DataCollection
-from app.models.enums import CollectionKind
+from app.models.enums import CollectionKind, Role
 from app.sharing.visibility import can_read, can_write, readable_collections
 
 OBJECT_TYPE = "data_collection"
@@ -53,6 +55,25 @@ async def get_writable(
     return collection
 
 
+async def require_share_agreement(
+    session: AsyncSession, actor: Actor, audience: Sequence[str] | None
+) -> None:
+    """A unit shares within its access agreements (``share_refusal``: the countries it may
+    send requests to); an NCB, which grants them, and the global desk are not bound."""
+    if actor.role is not Role.UNIT:
+        return
+    now = await session.scalar(select(func.now()))
+    assert now is not None
+    refused = share_refusal(
+        await terms_of_agency(session, actor.agency_id), audience=audience, now=now
+    )
+    if refused is not None:
+        raise ForbiddenError(
+            f"refused by access agreements ({refused.reason}): {refused.detail}",
+            reason=str(refused.reason),
+        )
+
+
 async def create_share(
     session: AsyncSession,
     actor: Actor,
@@ -65,6 +86,7 @@ async def create_share(
     network)."""
     policy.require(actor, Action.MANAGE_SHARES, Owner(agency_id=actor.agency_id))
     countries = sorted(set(audience)) if audience is not None else None
+    await require_share_agreement(session, actor, countries)
     if countries:
         known = set(await session.scalars(select(Country.code).where(Country.code.in_(countries))))
         unknown = [code for code in countries if code not in known]

@@ -41,7 +41,7 @@ from app.models.enums import CollectionKind, Triage
 from app.sharing import added_order, bundle_judge, bundle_rows, partner_terms, triage
 from app.sharing.bundle_judge import Judge
 from app.sharing.bundle_rows import Refused, StoreTarget
-from app.sharing.collections import get_writable
+from app.sharing.collections import get_writable, require_share_agreement
 from app.sharing.partner_terms import identity_id
 from app.stix.errors import BundleError
 from app.stix.parsing import load_json
@@ -182,6 +182,8 @@ async def store(
     or not at all."""
     policy.require(actor, Action.SUBMIT_DATA, policy.Owner(agency_id=actor.agency_id))
     to_store = collection.kind is CollectionKind.SHARE
+    if to_store:  # the agreements that let a unit make the share may have ended since
+        await require_share_agreement(session, actor, collection.audience)
     await added_order.lock_for_writing(session)  # before date_added is taken: readers wait
     now, date_added = (await session.execute(select(func.now(), func.clock_timestamp()))).one()
     terms = await partner_terms.terms_for(session, actor, settings, now=now)
