@@ -33,7 +33,7 @@ async def schedule_drills(
     )
 
 
-@router.get("", response_model=DrillPage)
+@router.get("", response_model=DrillPage, responses=problems.responses(403))
 async def list_drills(
     session: Session,
     actor: CurrentActor,
@@ -48,7 +48,7 @@ async def list_drills(
     return await outcomes.list_drills(session, actor, country=country, cursor=cursor, limit=limit)
 
 
-@router.get("/results", response_model=DrillResults)
+@router.get("/results", response_model=DrillResults, responses=problems.responses(403))
 async def drill_results(
     session: Session,
     actor: CurrentActor,
