@@ -16,6 +16,7 @@ import pytest
 
 from app.core.database import Database
 from app.core.settings import ExchangeSettings
+from app.drills import sending
 from app.drills.worker import send_due
 from app.models.enums import Role
 from tests.clients import http
@@ -219,3 +220,54 @@ async def test_racing_workers_send_each_due_drill_once(
     assert await db.fetchval(
         "SELECT count(*) FROM events WHERE type = 'request.assigned' AND channel LIKE 'desk:%'"
     ) == len(ids)
+
+
+async def _due_drill(db: asyncpg.Connection, world: World, country: str) -> uuid.UUID:
+    """A drill of ``country``'s desk, due now, as the global desk would have scheduled it."""
+    drill_id = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO drills (id, target_country, priority, scheduled_by, scheduled_by_agency_id,"
+        " window_start, window_end, due_at) VALUES ($1, $2, 'urgent', $3, $4, now(), now(), now())",
+        drill_id,
+        country,
+        world.gs.principal_id,
+        world.gs.agency_id,
+    )
+    return drill_id
+
+
+async def test_a_drill_that_fails_to_send_is_put_off_and_holds_back_no_other(
+    world: World, database: Database, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No server here: the test's own claimer is the only worker."""
+    poison = await _due_drill(db, world, "DE")
+    await db.execute(
+        "UPDATE drills SET due_at = due_at - interval '1 second', "
+        "window_start = window_start - interval '1 second' WHERE id = $1",
+        poison,
+    )
+    healthy = await _due_drill(db, world, "JP")
+    send = sending.send
+
+    async def failing(session: Any, drill: Any, **kwargs: Any) -> Any:
+        if drill.id == poison:
+            raise RuntimeError("a bug met by this drill only")
+        return await send(session, drill, **kwargs)
+
+    monkeypatch.setattr(sending, "send", failing)
+    exchange = ExchangeSettings()
+    assert await send_due(database, exchange) is None  # the poison, put off
+    sent = await send_due(database, exchange)
+    assert sent is not None
+    assert sent[0] == healthy
+    row = await db.fetchrow(
+        "SELECT failures, retry_at > now() AS later, fired_at FROM drills WHERE id = $1", poison
+    )
+    assert (row["failures"], row["later"], row["fired_at"]) == (1, True, None)
+    assert await send_due(database, exchange) is None  # not before its retry time
+
+    monkeypatch.setattr(sending, "send", send)
+    await db.execute("UPDATE drills SET retry_at = now() WHERE id = $1", poison)
+    retried = await send_due(database, exchange)
+    assert retried is not None
+    assert retried[0] == poison

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Index, text
+from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column
@@ -23,10 +23,11 @@ class Drill(Base):
     __table_args__ = (
         CheckConstraint("window_start <= window_end", name="window_ordered"),
         CheckConstraint("due_at BETWEEN window_start AND window_end", name="due_in_window"),
-        # What the drill worker claims: the due ones not yet sent, nearest first.
+        # What the drill worker claims: the due ones not yet sent, nearest first (a drill
+        # that failed to send, at its next attempt).
         Index(
             "ix_drills_pending_due",
-            "due_at",
+            text("coalesce(retry_at, due_at)"),
             postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
         ),
         # A desk's results over time.
@@ -51,3 +52,7 @@ class Drill(Base):
     # When the worker sent its request; None: not yet.
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A drill whose sending failed (not for want of a database) is tried again at retry_at,
+    # backing off, so that it cannot hold back the drills due after it.
+    failures: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

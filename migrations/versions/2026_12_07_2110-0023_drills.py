@@ -47,6 +47,8 @@ def upgrade() -> None:
         ),
         sa.Column("fired_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.SmallInteger(), server_default="0", nullable=False),
+        sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("window_start <= window_end", name=op.f("ck_drills_window_ordered")),
         sa.CheckConstraint(
             "due_at BETWEEN window_start AND window_end", name=op.f("ck_drills_due_in_window")
@@ -67,7 +69,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_drills_pending_due",
         "drills",
-        ["due_at"],
+        [sa.text("coalesce(retry_at, due_at)")],
         postgresql_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
     )
     op.create_index("ix_drills_country_due", "drills", ["target_country", "due_at", "id"])
