@@ -124,3 +124,23 @@ async def test_the_drills_page_passes_axe_in_both_themes(
         await signed_in_as(page, server, party)
         problems += await visit_in_both_themes(page, server, "/web/drills", watched)
     assert problems == []
+
+
+async def test_the_page_follows_a_drill_under_way_live(
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        (drill_id,) = await scheduled(client, world.gs, "DE")
+    errors = await open_section(page, server, world.gs, "drills")
+    row = page.locator(f"#drill-{drill_id}")
+    await expect(row).to_contain_text("Scheduled")
+
+    await bring_due(db, drill_id)
+    await expect(row).to_contain_text("Sent: waiting", timeout=WAIT_MS)
+    request_id = await request_of(db, drill_id)
+    async with http(server.http) as client:
+        ack = await client.post(f"/v1/requests/{request_id}/ack", headers=world.desk("DE").headers)
+        assert ack.status_code == 200, ack.text
+    await expect(row).to_contain_text("Acknowledged", timeout=WAIT_MS)
+    await expect(page.locator("#drill-result-DE td").nth(2)).to_have_text("1")
+    assert errors() == []

@@ -1,11 +1,13 @@
 // Readiness drills (GET /v1/drills, /v1/drills/results; POST and DELETE /v1/drills): each
 // desk's results, the drills one by one with the measured time to acknowledge, a form to
 // schedule more and a button to call off one not yet sent. The API decides who sees and
-// schedules what; this page only shows it.
+// schedules what; this page only shows it. Read again when the socket says a drill moved
+// (sent, delivered, acknowledged, escalated, failed), so a drill under way is watched live.
 
-import { watchForWork } from "./alerts.js";
+import { alerts } from "./alerts.js";
 import { allPages, api, attempt, showProblem } from "./api.js";
 import { el, time, words } from "./dom.js";
+import { LiveFeed, showConnection } from "./live.js";
 
 const STATE_TEXT = {
   scheduled: "Scheduled",
@@ -100,5 +102,15 @@ form.addEventListener("submit", (event) => {
   });
 });
 
-watchForWork();
-load();
+// A burst of events (a drill sent to many desks at once) is read once, after it.
+const RELOAD_AFTER_MS = 300;
+let reload = null;
+
+function onEvent(frame) {
+  alerts.hear(frame);
+  if (!frame.data?.drill_id) return;
+  clearTimeout(reload);
+  reload = setTimeout(load, RELOAD_AFTER_MS);
+}
+
+new LiveFeed({ onStart: load, onEvent, onStatus: showConnection }).start();
