@@ -312,7 +312,12 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 on_failure=app.state.metrics.deadline_failures.inc,
             )
             hub.on_signal(DEADLINES_WAKE_CHANNEL, deadlines.wake)
-            drills = DrillWorker(database, exchange)
+            drills = DrillWorker(
+                database,
+                exchange,
+                on_sent=app.state.metrics.drills_sent.inc,
+                on_failure=app.state.metrics.drill_failures.inc,
+            )
             hub.on_signal(DRILLS_WAKE_CHANNEL, drills.wake)
             sealer = None
             if audit.audit_sealer:

@@ -256,8 +256,14 @@ async def test_a_drill_that_fails_to_send_is_put_off_and_holds_back_no_other(
 
     monkeypatch.setattr(sending, "send", failing)
     exchange = ExchangeSettings()
-    assert await send_due(database, exchange) is None  # the poison, put off
-    sent = await send_due(database, exchange)
+    failures: list[int] = []
+
+    def count_failure() -> None:
+        failures.append(1)
+
+    assert await send_due(database, exchange, count_failure) is None  # the poison, put off
+    assert failures == [1]
+    sent = await send_due(database, exchange, count_failure)
     assert sent is not None
     assert sent[0] == healthy
     row = await db.fetchrow(

@@ -26,6 +26,7 @@ from tests.conftest import RunningServer
 from tests.deadlines import STEP_SECONDS, fire_next
 from tests.drills import bring_due, drill, request_of, scheduled
 from tests.factories import World
+from tests.scrape import scrape, value
 from tests.test_escalation import use_policy
 
 
@@ -72,6 +73,7 @@ async def test_a_drill_is_sent_when_due_marked_on_the_socket_and_its_ack_is_meas
         assert shown["content"]["identifiers"] == []
         result_now = await drill(client, ncb_party, drill_id)
         results = await client.get("/v1/drills/results", headers=world.gs.headers)
+        metrics = await scrape(client)
     await desk.close()
 
     assert result_now["status"] == "acknowledged"
@@ -94,6 +96,8 @@ async def test_a_drill_is_sent_when_due_marked_on_the_socket_and_its_ack_is_meas
     )
     assert len(audited) == 1
     assert audited[0]["actor_principal_id"] is None
+    assert value(metrics, "relay247_drills_sent_total") == 1
+    assert value(metrics, "relay247_loop_up", loop="drills.worker") == 1
 
 
 async def test_every_alert_of_a_drill_says_drill_first(

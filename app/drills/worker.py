@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import func, select, update
 
@@ -57,7 +59,9 @@ _TIMER_SLACK = 0.002
 
 
 async def send_due(
-    database: Database, exchange: ExchangeSettings
+    database: Database,
+    exchange: ExchangeSettings,
+    on_failure: Callable[[], None] = lambda: None,
 ) -> tuple[uuid.UUID, uuid.UUID] | None:
     """Claim the nearest due drill nobody holds and send it, in one transaction: (drill id,
     request id), or None when none is due. An error rolls it back, unsent; one that is not
@@ -75,6 +79,7 @@ async def send_due(
         if not claimed or is_unavailable(exc):
             raise  # the supervisor restarts the loop: nothing is wrong with the drill
         await _put_off(database, claimed[0], exc)
+        on_failure()
         return None
 
 
@@ -102,9 +107,18 @@ async def _put_off(database: Database, drill_id: uuid.UUID, error: Exception) ->
 
 
 class DrillWorker:
-    def __init__(self, database: Database, exchange: ExchangeSettings) -> None:
+    def __init__(
+        self,
+        database: Database,
+        exchange: ExchangeSettings,
+        *,
+        on_sent: Callable[[], None] = lambda: None,
+        on_failure: Callable[[], None] = lambda: None,
+    ) -> None:
         self._database = database
         self._exchange = exchange
+        self._on_sent = on_sent
+        self._on_failure = on_failure
         self._poll_interval = exchange.deadline_poll_interval.total_seconds()
         self._woken = asyncio.Event()
 
@@ -120,8 +134,10 @@ class DrillWorker:
         beat()
         while True:
             self._woken.clear()
-            while (sent := await send_due(self._database, self._exchange)) is not None:
+            send = functools.partial(send_due, self._database, self._exchange, self._on_failure)
+            while (sent := await send()) is not None:
                 log.info("drill %s sent as request %s", *sent)
+                self._on_sent()
                 beat()
             # A drill put off just now is found by the look below, at its retry time.
             async with self._database.engine.connect() as connection:
