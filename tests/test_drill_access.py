@@ -277,3 +277,18 @@ async def test_a_drill_that_fails_to_send_is_put_off_and_holds_back_no_other(
     retried = await send_due(database, exchange)
     assert retried is not None
     assert retried[0] == poison
+
+
+async def test_the_drilled_countrys_auditor_learns_nothing_before_the_drill_is_sent(
+    server: RunningServer, world: World, db: asyncpg.Connection
+) -> None:
+    async with http(server.http) as client:
+        (by_gs,) = await scheduled(client, world.gs, "DE")
+        (by_ncb,) = await scheduled(client, world("JP", Role.NCB), "JP")
+    concerned = {
+        row["object_id"]: list(row["countries"])
+        for row in await db.fetch(
+            "SELECT object_id, countries FROM audit_entries WHERE action = 'drill.scheduled'"
+        )
+    }
+    assert concerned == {by_gs: [], by_ncb: ["JP"]}

@@ -101,8 +101,9 @@ async def schedule(
     ]
     session.add_all(drills)
     await session.flush()
-    # The drill's time is not content, but the drilled desk must not learn it: the trail
-    # keeps it for the scheduler's and the network's auditors.
+    # The drill's time is not content, but the drilled country must not learn it from
+    # anyone: the entry concerns the scheduler's own country (an NCB's, added by the trail)
+    # and the network's auditors, not the drilled country's when another scheduled it.
     await audit.record_each(
         session,
         actor,
@@ -117,7 +118,6 @@ async def schedule(
                     "priority": drill.priority.value,
                     "due_at": drill.due_at.isoformat(),
                 },
-                (drill.target_country,),
             )
             for drill in drills
         ],
@@ -143,5 +143,5 @@ async def cancel(session: AsyncSession, actor: Actor, drill_id: uuid.UUID) -> No
         "drill.cancelled",
         object_type=OBJECT_TYPE,
         object_id=str(drill_id),
-        countries=(drill.drill.target_country,),
+        countries=(),  # as its scheduling: the scheduler's country and the network's
     )
