@@ -144,3 +144,26 @@ async def test_the_page_follows_a_drill_under_way_live(
     await expect(row).to_contain_text("Acknowledged", timeout=WAIT_MS)
     await expect(page.locator("#drill-result-DE td").nth(2)).to_have_text("1")
     assert errors() == []
+
+
+async def test_the_desk_sees_a_drill_arrive_marked_and_acknowledges_it_from_its_queue(
+    server: RunningServer, world: World, page: Page, db: asyncpg.Connection
+) -> None:
+    desk = world.desk("DE")
+    async with http(server.http) as client:
+        (drill_id,) = await scheduled(client, world.gs, "DE")
+    errors = await open_section(page, server, desk, "")
+    await bring_due(db, drill_id)
+    request_id = await request_of(db, drill_id)
+    row = page.locator(f"#request-{request_id}")
+    await expect(row.locator(".flag.drill")).to_have_text("DRILL", timeout=WAIT_MS)
+    await expect(row).to_contain_text("DRILL: readiness test")
+    await screenshot(page, "drills-queue")
+    await row.get_by_role("button", name="Acknowledge").click()
+    await expect(row.get_by_role("button", name="Acknowledge")).to_have_count(0, timeout=WAIT_MS)
+    async with http(server.http) as client:
+        shown = (await client.get(f"/v1/drills/{drill_id}", headers=world.gs.headers)).json()
+    assert shown["status"] == "acknowledged"
+    assert shown["acknowledged_by"] == str(desk.principal_id)
+    assert shown["seconds_to_acknowledge"] is not None
+    assert errors() == []
