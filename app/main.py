@@ -38,6 +38,7 @@ from app.api import audit_export as audit_export_routes
 from app.api import calendar_feed as calendar_feed_routes
 from app.api import contact_methods as contact_method_routes
 from app.api import docs as api_docs
+from app.api import drills as drill_routes
 from app.api import examples as api_examples
 from app.api import files as file_routes
 from app.api import matches as match_routes
@@ -79,6 +80,8 @@ from app.core.settings import (
 from app.core.supervisor import LoopHealth, Supervisor
 from app.deadlines.rows import WAKE_CHANNEL as DEADLINES_WAKE_CHANNEL
 from app.deadlines.worker import DeadlineWorker
+from app.drills.scheduling import WAKE_CHANNEL as DRILLS_WAKE_CHANNEL
+from app.drills.worker import DrillWorker
 from app.exchange.files.storage import blob_store
 from app.identity.refusals import RefusalTrail
 from app.identity.token_usage import TokenUsage
@@ -125,6 +128,7 @@ def _supervise(
     api: ApiSettings,
     exchange: ExchangeSettings,
     deadlines: DeadlineWorker,
+    drills: DrillWorker,
     sealer: Sealer | None,
     checkpointer: Checkpointer,
     sender: Sender | None,
@@ -175,6 +179,7 @@ def _supervise(
         stall_after=2 * purge + 600,
     )
     supervisor.add("deadlines.worker", deadlines.run, stall_after=deadlines.stall_bound())
+    supervisor.add("drills.worker", drills.run, stall_after=drills.stall_bound())
     # RELAY247_AUDIT_SEALER off: no loop, so /readyz and /metrics list no audit.sealer.
     if sealer is not None:
         supervisor.add("audit.sealer", sealer.run, stall_after=sealer.stall_bound())
@@ -307,6 +312,13 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 on_failure=app.state.metrics.deadline_failures.inc,
             )
             hub.on_signal(DEADLINES_WAKE_CHANNEL, deadlines.wake)
+            drills = DrillWorker(
+                database,
+                exchange,
+                on_sent=app.state.metrics.drills_sent.inc,
+                on_failure=app.state.metrics.drill_failures.inc,
+            )
+            hub.on_signal(DRILLS_WAKE_CHANNEL, drills.wake)
             sealer = None
             if audit.audit_sealer:
                 sealer = Sealer(
@@ -353,6 +365,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 api,
                 exchange,
                 deadlines,
+                drills,
                 sealer,
                 checkpointer,
                 sending,
@@ -424,6 +437,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
+    app.include_router(drill_routes.router)
     app.include_router(message_routes.router)
     app.include_router(retention_routes.router)
     app.include_router(file_routes.router)

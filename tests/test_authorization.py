@@ -13,6 +13,7 @@ import itertools
 import string
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -144,6 +145,12 @@ class Scene(SharedDataScene):
         }
         return str((await self._post("/v1/countries/DE/roster/overrides", body))["id"])
 
+    async def drill(self) -> str:
+        """A drill of Germany's desk, scheduled by Germany's NCB (which sees it before it is
+        sent: its own agency scheduled it)."""
+        made = await self._post("/v1/drills", _drill_body(), as_=self.world("DE", Role.NCB))
+        return str(made["items"][0]["id"])
+
     async def webhook_endpoint(self) -> str:
         """An endpoint of Germany's NCB's agency (made by that NCB: agencies manage their own)."""
         body = {"url": "https://cases.invalid/hooks"}
@@ -211,6 +218,14 @@ async def _country_body(scene: Scene, caller: Party) -> tuple[str, Any]:
 
 async def _submission(scene: Scene, caller: Party) -> tuple[str, Any]:
     return "/v1/requests", request_body("DE" if caller.country != "DE" else "FR")
+
+
+def _drill_body() -> dict[str, Any]:
+    return {"countries": ["DE"], "at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+
+
+async def _drill_schedule(scene: Scene, caller: Party) -> tuple[str, Any]:
+    return "/v1/drills", _drill_body()
 
 
 async def _agency(scene: Scene, caller: Party) -> tuple[str, Any]:
@@ -357,7 +372,33 @@ SUBMITS_NONE = dict.fromkeys((*DESKS, "auditor", "admin"), 403)
 TRIAGES = {"global desk": 200}
 PARTNER_TERMS_READERS = ("partner (DE)", "global desk", "admin")
 
+# Readiness drills: the global desk any desk's, an NCB its own country's; nobody else.
+DRILL_READERS = {**dict.fromkeys(NCBS, 200), "global desk": 200}
+OTHER_NCBS_MISS = {"other NCB (JP)": 404, SENDER_NCB: 404}
+
 TABLE: dict[tuple[str, str], Rule] = {
+    # --- readiness drills (a drill of DE's desk) ------------------------------------------
+    ("POST", "/v1/drills"): Rule(
+        _drill_schedule, {"target NCB (DE)": 201, "global desk": 201}, 403
+    ),
+    ("GET", "/v1/drills"): Rule(
+        at("/v1/drills?limit=200"),
+        DRILL_READERS,
+        403,
+        find=Scene.drill,
+        listed=frozenset({"target NCB (DE)", "global desk"}),
+    ),
+    ("GET", "/v1/drills/results"): Rule(at("/v1/drills/results"), DRILL_READERS, 403),
+    ("GET", "/v1/drills/{drill_id}"): Rule(
+        on(Scene.drill, "/v1/drills/{id}"),
+        {"target NCB (DE)": 200, "global desk": 200, **OTHER_NCBS_MISS},
+        403,
+    ),
+    ("DELETE", "/v1/drills/{drill_id}"): Rule(
+        on(Scene.drill, "/v1/drills/{id}"),
+        {"target NCB (DE)": 204, "global desk": 204, **OTHER_NCBS_MISS},
+        403,
+    ),
     # --- requests ---------------------------------------------------------------------------
     ("POST", "/v1/requests"): Rule(
         _submission,

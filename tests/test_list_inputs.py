@@ -41,6 +41,7 @@ MESSAGES_SEQ_MAX = 2**31 - 1  # messages.seq is an INTEGER
 # "sequence" (the audit trail's position).
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/requests": ("unit", "keyset"),
+    "/v1/drills": ("gs", "keyset"),
     "/v1/requests/{request_id}/history": ("unit", "position"),
     "/v1/requests/{request_id}/messages": ("unit", "messages"),
     "/v1/requests/{request_id}/files": ("unit", "keyset"),

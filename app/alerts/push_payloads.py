@@ -30,6 +30,7 @@ _TYPES: dict[str, str] = {
     RequestType.INCIDENT_SUPPORT: "Incident support",
     RequestType.INFORMATION_SHARING: "Information sharing",
 }
+DRILL_LINE = "A drill, not a real request: acknowledge it, nothing else"
 # The reasons of the people who hold the request, who may acknowledge it from the alert.
 ACKNOWLEDGEABLE = frozenset({"assigned", "escalated", "repeat", "overdue", "reminder"})
 _REASONS = {
@@ -69,8 +70,14 @@ def alert(
     label, due = deadline(data)
     reason = str((data.get("alert") or {}).get("reason", ""))
     urgency = "EMERGENCY " if priority == Priority.EMERGENCY.value else ""
-    title = f"{urgency}{kind} request {countries[0]} \u2192 {countries[1]}"
+    drill = bool(data.get("drill_id"))
+    if drill:
+        # A readiness drill (app/drills/): said first, so no one mistakes it for a request.
+        title = f"DRILL: readiness test of the {countries[1]} desk"
+    else:
+        title = f"{urgency}{kind} request {countries[0]} \u2192 {countries[1]}"
     lines = [
+        DRILL_LINE if drill else None,
         _REASONS.get(reason, reason),
         " \u00b7 ".join(
             part for part in (priority.capitalize(), tlp, _due_text(label, due)) if part
@@ -85,6 +92,7 @@ def alert(
         "priority": priority,
         "countries": countries,
         "tlp": tlp,
+        "drill": drill,
         "deadline": due,
         "title": title,
         "body": "\n".join(line for line in lines if line),

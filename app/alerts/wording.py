@@ -26,6 +26,17 @@ _REASONS = {
     "asked_for_information": "The other side asks your agency for information",
     "responded": "The other side has responded to your agency's request",
 }
+# A drill's alert starts with these: it must never be taken for a real request.
+_DRILL_LINES = (
+    "DRILL. This is a readiness drill of the 24/7 network, not a real request.",
+    "Acknowledge it as you would a real one; nothing else is asked.",
+    "",
+)
+# What a drill's alert says, by reason: overdue means the drill failed.
+_DRILL_REASONS = {
+    "overdue": "A drill failed: nobody acknowledged it in time",
+    "reminder": "A failed drill is still not acknowledged",
+}
 # The alerts of the side that must acknowledge: only they carry an acknowledge link.
 _ACKNOWLEDGED_BY_LINK = frozenset({"assigned", "escalated", "repeat", "overdue", "reminder"})
 _DEADLINES = (
@@ -50,9 +61,13 @@ class Alert:
     deadlines: list[tuple[str, str]]
     request_url: str
     ack_url: str | None  # None: nothing to acknowledge by link (the requester's alerts)
+    # A readiness drill (app/drills/): said first in the subject and the text.
+    drill: bool = False
 
     @property
     def subject(self) -> str:
+        if self.drill:
+            return f"[relay247] DRILL {self.target_country} desk: {self.headline}"
         return (
             f"[relay247] {self.priority.upper()} {self.type.replace('_', ' ')} "
             f"{self.requesting_country} to {self.target_country}: {self.headline}"
@@ -60,6 +75,7 @@ class Alert:
 
     def lines(self, ack_link_lifetime_minutes: int) -> list[str]:
         lines = [
+            *(_DRILL_LINES if self.drill else ()),
             f"{self.headline}.",
             "",
             f"Request:  {self.request_id}",
@@ -98,6 +114,7 @@ class Alert:
             "deadlines": {label: at for label, at in self.deadlines},
             "request_url": self.request_url,
             "ack_url": self.ack_url,
+            "drill": self.drill,
         }
 
 
@@ -125,9 +142,11 @@ def alert(message: Leased, settings: OutboxSettings, secret: ServiceSecret) -> A
     reason = str(payload.get("alert", {}).get("reason", "assigned"))
     request_id = str(payload.get("request_id") or message.request_id)
     acknowledgeable = reason in _ACKNOWLEDGED_BY_LINK and not payload.get("acknowledged_at")
+    drill = bool(payload.get("drill_id"))
+    headline = _REASONS.get(reason, "A request needs you")
     return Alert(
         reason=reason,
-        headline=_REASONS.get(reason, "A request needs you"),
+        headline=_DRILL_REASONS.get(reason, headline) if drill else headline,
         request_id=request_id,
         type=str(payload.get("type", "request")),
         priority=str(payload.get("priority", "")),
@@ -143,4 +162,5 @@ def alert(message: Leased, settings: OutboxSettings, secret: ServiceSecret) -> A
         ack_url=ack_links.url(settings, ack_links.token(secret, message.id))
         if acknowledgeable
         else None,
+        drill=drill,
     )

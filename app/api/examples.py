@@ -92,6 +92,7 @@ _REQUEST: dict[str, Any] = {
     "type": "preservation",
     "priority": "urgent",
     "status": "submitted",
+    "drill_id": None,
     "requesting_agency_id": _AGENCY_FR,
     "requesting_country": "FR",
     "target_country": "DE",

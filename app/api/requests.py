@@ -120,6 +120,14 @@ async def list_requests(
             f"at most {search.QUERY_MAX} characters; blank: no search"
         ),
     ] = None,
+    drill: Annotated[
+        bool | None,
+        Query(
+            description="Readiness drills (`drill_id` set): true only drills, false none; "
+            "absent: both. A list by `requesting_country` never shows drills, which are "
+            "nobody's requests"
+        ),
+    ] = None,
     content: Annotated[
         bool,
         Query(
@@ -148,6 +156,7 @@ async def list_requests(
         attention=attention or [],
         assigned_to=actor.principal_id if assigned_to_me else None,
         query=q.strip() if q and q.strip() else None,
+        drills=drill,
     )
     return await search.list_requests(
         session, actor, filters, cursor=cursor, limit=limit, with_content=content

@@ -26,6 +26,7 @@ from app.alerts import rules
 from app.deadlines import rows
 from app.deadlines.escalation_policies import effective_documents
 from app.deadlines.escalation_policy import EscalationPolicyDocument, EscalationStep
+from app.drills import outcomes as drill_outcomes
 from app.models import CooperationRequest, DeadlineKind, Principal, RequestDeadline
 from app.models.enums import Assignment, EscalationTarget, Layer
 from app.outbox import fanout
@@ -192,6 +193,8 @@ async def _remind(
     if request.overdue_at is None:
         request.overdue_at = request.updated_at = now
         request.version += 1
+        if request.drill_id is not None:
+            await drill_outcomes.tell_failed(batch.session, request)
     batch.add_deadline(request, DeadlineKind.REMINDER, reminder + 1, now + _seconds(steps[-1]))
     batch.audit("request.overdue", request, {"reminder": reminder, "step": request.escalation_step})
     await event_log.publish(

@@ -56,6 +56,9 @@ class Action(enum.StrEnum):
     HOLD_REQUEST = "set and lift a legal hold on a request"
     READ_RECEIPTS = "get the service's signed receipts of a request's stages (requester side)"
     RECEIVE_PUSHES = "receive pushes on a WebSocket"
+    # Readiness drills (app/drills/): a drill belongs to the drilled country.
+    SCHEDULE_DRILL = "schedule and cancel readiness drills of a desk"
+    READ_DRILLS = "see readiness drills and their results"
     # The directory.
     READ_DIRECTORY = "read the directory (countries, agencies, profiles, policies)"
     READ_DESK_CONTACTS = "see a desk's phone and e-mail"
@@ -155,6 +158,10 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.NCB: _COUNTRY,
         Role.GS: _ANY,
     },
+    # The global desk drills any desk, an NCB its own country's; the drilled desk itself does
+    # not see them coming (its NCB sees the drills it did not schedule once they are sent).
+    Action.SCHEDULE_DRILL: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.READ_DRILLS: {Role.NCB: _COUNTRY, Role.GS: _ANY},
     Action.READ_DIRECTORY: _EVERYONE,
     Action.READ_DESK_CONTACTS: {
         Role.CONTACT_POINT: _ANY,

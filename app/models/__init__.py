@@ -10,6 +10,7 @@ from app.models.calendar_feed import CalendarFeed
 from app.models.contact import AckLink, ContactKind, ContactMethod
 from app.models.country import Country
 from app.models.deadline import DeadlineKind, RequestDeadline
+from app.models.drill import Drill
 from app.models.escalation_policy import EscalationPolicy
 from app.models.event import Channel, Event
 from app.models.exchange import (
@@ -54,6 +55,7 @@ __all__ = [
     "DataCollection",
     "DataSubmission",
     "DeadlineKind",
+    "Drill",
     "EscalationPolicy",
     "Event",
     "EvidenceFile",

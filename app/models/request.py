@@ -38,7 +38,13 @@ class CooperationRequest(Base):
 
     __tablename__ = "requests"
     __table_args__ = (
-        CheckConstraint("requesting_country <> target_country", name="not_to_own_country"),
+        # A drill (drill_id set) is sent to its desk from the network, not from another
+        # country: it counts as its own country's, so nobody but that country and the global
+        # desk ever sees it (app/drills/).
+        CheckConstraint(
+            "requesting_country <> target_country OR drill_id IS NOT NULL",
+            name="not_to_own_country",
+        ),
         # Keyset pagination for each way of seeing requests: by target desk, by sender, all.
         Index("ix_requests_target_created", "target_country", "created_at", "id"),
         Index("ix_requests_agency_created", "requesting_agency_id", "created_at", "id"),
@@ -168,3 +174,7 @@ class CooperationRequest(Base):
     response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     response_paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     response_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # The readiness drill this request is (app/drills/); None: a real request. The one
+    # predicate that keeps drills out of statistics: ``drill_id IS NULL``.
+    drill_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drills.id"), unique=True)

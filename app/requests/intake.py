@@ -17,6 +17,7 @@ from app.core.canonical import sha256_hex
 from app.core.errors import ForbiddenError, InvalidInputError
 from app.core.settings import ApiSettings, ExchangeSettings
 from app.deadlines import rows as deadline_rows
+from app.deadlines.escalation_policy import EscalationPolicyDocument
 from app.directory import agreements
 from app.identity import policy
 from app.identity.auth import Actor
@@ -66,6 +67,8 @@ _SUBMITTED_COLUMNS = (
     "assigned_to",
     "assignment",
     "retention_days",
+    # None but for a readiness drill's request (app/drills/).
+    "drill_id",
 )
 
 
@@ -185,6 +188,71 @@ def _split(row: Any) -> tuple[dict[str, Any], int]:
     return stamps, stamps.pop("matches_seen")
 
 
+# --- sending: what a submission and a drill (app/drills/) do alike --------------------------
+
+
+async def write(
+    session: AsyncSession,
+    values: dict[str, Any],
+    escalation: EscalationPolicyDocument,
+    *,
+    exchange: ExchangeSettings,
+) -> tuple[CooperationRequest, int]:
+    """Write the request ``values`` describe (every column of _SUBMITTED_COLUMNS) with its
+    first step, its first ack deadline from ``escalation`` (the target's policy), its response
+    clock and its first alert repeat, and wake the deadline workers if one is near. Returns
+    the request as written (a transient object, never added to the session) and how many
+    matches its sender may see."""
+    request_type, priority = values["type"], values["priority"]
+    ack_timeout = deadline_rows.first_ack_timeout(escalation, request_type, priority)
+    response_clock = deadline_rows.response_clock_offsets(
+        deadline_rows.response_time(escalation, request_type, priority)
+    )
+    alert_repeat = deadline_rows.alert_repeat_interval(escalation, request_type, priority, 0)
+    stamps, matches_seen = _split(
+        (
+            await session.execute(
+                _SUBMIT,
+                values
+                | {"ack_timeout": ack_timeout, "alert_repeat": alert_repeat}
+                | response_clock
+                | matching_submit.parameters(values["identifiers"]),
+            )
+        ).one()
+    )
+    # The row is written; this transient object (never added to the session) only carries
+    # its values to the view, the audit entry and the event.
+    request = CooperationRequest(
+        **values,
+        **stamps,
+        escalated_at=None,
+        overdue_at=None,
+        response_paused_at=None,
+        response_breached_at=None,
+    )
+    deadline_rows.wake_if_near(
+        session,
+        min(ack_timeout, *response_clock.values()),
+        poll_interval=exchange.deadline_poll_interval,
+    )
+    return request, matches_seen
+
+
+async def announce(session: AsyncSession, request: CooperationRequest) -> None:
+    """The whole desk (and the NCB and the global desk, who follow it) sees every arrival;
+    the assignee hears it on their own channel too. The alerts follow from this event."""
+    channels = [audience.desk_channel(request.target_country)]
+    if request.assigned_to is not None:
+        channels.append(audience.principal_channel(request.assigned_to))
+    await event_log.publish(
+        session,
+        "request.assigned",
+        channels=channels,
+        request_id=request.id,
+        data=event_data(request),
+    )
+
+
 # --- use cases ------------------------------------------------------------------------------
 
 
@@ -287,41 +355,9 @@ async def submit(
         "assigned_to": assignee,
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
         "retention_days": retention.retention_days(draft.type, exchange.retention_days),
+        "drill_id": None,
     }
-    ack_timeout = deadline_rows.first_ack_timeout(context.escalation, draft.type, draft.priority)
-    response_clock = deadline_rows.response_clock_offsets(
-        deadline_rows.response_time(context.escalation, draft.type, draft.priority)
-    )
-    alert_repeat = deadline_rows.alert_repeat_interval(
-        context.escalation, draft.type, draft.priority, 0
-    )
-    stamps, matches_seen = _split(
-        (
-            await session.execute(
-                _SUBMIT,
-                values
-                | {"ack_timeout": ack_timeout, "alert_repeat": alert_repeat}
-                | response_clock
-                | matching_submit.parameters(content["identifiers"]),
-            )
-        ).one()
-    )
-    # The row is written; this transient object (never added to the session) only carries
-    # its values to the view, the audit entry and the event.
-    request = CooperationRequest(
-        **values,
-        **stamps,
-        escalated_at=None,
-        overdue_at=None,
-        response_paused_at=None,
-        response_breached_at=None,
-    )
-    deadline_rows.wake_if_near(
-        session,
-        min(ack_timeout, *response_clock.values()),
-        poll_interval=exchange.deadline_poll_interval,
-    )
-
+    request, matches_seen = await write(session, values, context.escalation, exchange=exchange)
     view = SubmittedRequest.model_validate(
         {**fields_of(request, actor), "warnings": routing.warnings(context.target, draft.type)}
     )
@@ -340,21 +376,10 @@ async def submit(
         {
             "target_country": request.target_country,
             "type": request.type.value,
-            "assigned_to": str(assignee) if assignee else None,
+            "assigned_to": str(request.assigned_to) if request.assigned_to else None,
         },
     )
-    # The whole desk (and the NCB and the global desk, who follow it) sees every arrival;
-    # the assignee hears it on their own channel too.
-    channels = [audience.desk_channel(request.target_country)]
-    if assignee is not None:
-        channels.append(audience.principal_channel(assignee))
-    await event_log.publish(
-        session,
-        "request.assigned",
-        channels=channels,
-        request_id=request.id,
-        data=event_data(request),
-    )
+    await announce(session, request)
     if matches_seen:
         await matching_events.tell_requesters(
             session, [matching_events.Told(request.id, request.requesting_agency_id, matches_seen)]

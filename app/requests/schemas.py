@@ -68,6 +68,12 @@ Headline = Annotated[
 ]
 
 
+_DRILL = (
+    "The readiness drill this request is (GET /v1/drills/{id}); null: a real request. A "
+    "drill is acknowledged like any request, and counts in no statistics"
+)
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -167,6 +173,7 @@ class RequestOut(BaseModel):
     type: RequestType = Field(description=_TYPE)
     priority: Priority = Field(description=_PRIORITY)
     status: RequestStatus = Field(description="Where it is in its life (see POST .../actions)")
+    drill_id: uuid.UUID | None = Field(description=_DRILL)
     requesting_agency_id: uuid.UUID = Field(description="The agency that submitted it")
     requesting_country: str = Field(description="That agency's country (ISO 3166-1)")
     target_country: str = Field(description="The country whose desk is asked (ISO 3166-1)")
@@ -374,6 +381,7 @@ class UnconfirmedRequest(BaseModel):
     headline: str | None = Field(description=_HEADLINE)
     assigned_to: uuid.UUID | None = Field(description="Null: the whole desk holds it")
     assigned_at: datetime
+    drill_id: uuid.UUID | None = Field(default=None, description=_DRILL)
 
 
 class ActionInput(_Input):

@@ -105,6 +105,8 @@ class RequestFilter:
     assigned_to: uuid.UUID | None = None
     # Words of the headline, or a request's id (the API caps and checks it).
     query: str | None = None
+    # Readiness drills (app/drills/): True only drills, False none, None both.
+    drills: bool | None = None
 
     @property
     def searches_words(self) -> bool:
@@ -130,6 +132,11 @@ class RequestFilter:
             clauses.append(r.target_country == self.target_country)
         if self.requesting_country:
             clauses.append(r.requesting_country == self.requesting_country)
+        if self.requesting_country or self.drills is False:
+            # A drill is nobody's request: a list of what a country sent never shows one.
+            clauses.append(r.drill_id.is_(None))
+        elif self.drills:
+            clauses.append(r.drill_id.is_not(None))
         if self.created_after:
             clauses.append(r.created_at >= self.created_after)
         if self.created_before:

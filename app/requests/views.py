@@ -122,6 +122,8 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "response_due_at": iso(request.response_due_at),
         "response_paused_at": iso(request.response_paused_at),
         "response_breached_at": iso(request.response_breached_at),
+        # A readiness drill's (app/drills/): every screen and alert marks it as a drill.
+        "drill_id": str(request.drill_id) if request.drill_id else None,
     }
 
 
@@ -187,6 +189,7 @@ async def unconfirmed(
             r.headline,
             r.assigned_to,
             r.assigned_at,
+            r.drill_id,
         )
         .where(
             r.status == RequestStatus.SUBMITTED,
@@ -207,6 +210,7 @@ async def unconfirmed(
             headline=row.headline,
             assigned_to=row.assigned_to,
             assigned_at=row.assigned_at,
+            drill_id=row.drill_id,
         )
         for row in rows
     ]

@@ -29,6 +29,8 @@ ALL_REQUESTS = Link(f"{WEB_PREFIX}/requests", "All requests")
 # Shared cybercrime data: what a member country reads, what the global desk triages, and a
 # private partner's own submissions (a partner sees nothing else of the network).
 _SHARED_DATA = Link(f"{WEB_PREFIX}/shared-data", "Shared data")
+# Readiness drills: the global desk's of the network, an NCB's of its own desk.
+_DRILLS = Link(f"{WEB_PREFIX}/drills", "Drills")
 _TRIAGE = Link(f"{WEB_PREFIX}/triage", "Triage")
 _SUBMISSIONS = Link(f"{WEB_PREFIX}/submissions", "Submissions")
 _NAVIGATION: dict[Role, tuple[Link, ...]] = {
@@ -40,9 +42,18 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         _ESCALATION,
         Link(f"{WEB_PREFIX}/agreements", "Agreements"),
         _OVERVIEW,
+        _DRILLS,
         _SHARED_DATA,
     ),
-    Role.GS: (Link(HOME, "Queue"), ALL_REQUESTS, _OVERVIEW, _ESCALATION, _TRIAGE, _SHARED_DATA),
+    Role.GS: (
+        Link(HOME, "Queue"),
+        ALL_REQUESTS,
+        _OVERVIEW,
+        _DRILLS,
+        _ESCALATION,
+        _TRIAGE,
+        _SHARED_DATA,
+    ),
     Role.UNIT: (Link(HOME, "Sent requests"), ALL_REQUESTS, _SHARED_DATA),
     Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
     Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),

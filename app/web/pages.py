@@ -348,6 +348,7 @@ _SECTIONS = {
     "escalation": "escalation.html",
     "agreements": "agreements.html",
     "network": "network.html",
+    "drills": "drills.html",
     "audit": "audit.html",
     "contacts": "contacts.html",
     "triage": "triage.html",

@@ -199,6 +199,18 @@ class Metrics:
             "put off and tried again later, and logged at ERROR with its id.",
             registry=registry,
         )
+        # Readiness drills (app/drills/worker.py).
+        self.drills_sent = Counter(
+            "relay247_drills_sent_total",
+            "Readiness drills this instance sent to their desks.",
+            registry=registry,
+        )
+        self.drill_failures = Counter(
+            "relay247_drill_failures_total",
+            "Drills whose sending failed on its own (not for want of the database): each is put "
+            "off and tried again later, and logged at ERROR with its id.",
+            registry=registry,
+        )
 
         # The outbox: webhooks and alerts (app/outbox/sender.py).
         self.outbox_queued = Gauge(

@@ -122,7 +122,7 @@ class Alerts {
 
   announce(reason, request) {
     const id = request.request_id;
-    const headline = HEADLINES[reason](request);
+    const headline = `${request.drill_id ? "DRILL: " : ""}${HEADLINES[reason](request)}`;
     // What waits for an acknowledgement rings until it comes; a question or an answer to
     // the requester (acknowledged long since) rings once and stays listed until silenced.
     const repeats = ACKNOWLEDGE_FROM.has(request.status);

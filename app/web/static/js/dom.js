@@ -48,6 +48,12 @@ export function tlpBadge(code) {
   return el("span", { class: `tlp tlp-${name}`, title: `Traffic Light Protocol ${code}` }, `TLP:${code}`);
 }
 
+// A readiness drill (app/drills/): said on every screen that shows a request, first.
+export function drillBadge(request) {
+  if (!request.drill_id) return [];
+  return [el("span", { class: "flag drill", title: "A readiness drill, not a real request: acknowledge it" }, "DRILL"), " "];
+}
+
 export function time(value) {
   if (!value) return "";
   const date = new Date(value);

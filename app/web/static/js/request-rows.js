@@ -3,7 +3,7 @@
 // to its newer version (never an older one), to its place in the order, or out of the table.
 // So a request listed and pushed at once appears once, and an event redraws one row.
 
-import { countdown, el, tlpBadge, words } from "./dom.js";
+import { countdown, drillBadge, el, tlpBadge, words } from "./dom.js";
 
 export const PRIORITY_ORDER = { emergency: 0, urgent: 1, routine: 2 };
 
@@ -12,7 +12,7 @@ export function leadingCells(request) {
   const id = request.request_id;
   return [
     el("td", {}, el("span", { class: `priority priority-${request.priority}` }, request.priority)),
-    el("td", {}, el("a", { href: `/web/requests/${id}` }, words(request.type))),
+    el("td", {}, ...drillBadge(request), el("a", { href: `/web/requests/${id}` }, words(request.type))),
     el("td", { dataset: { label: "from" } }, request.requesting_country),
     el("td", { dataset: { label: "to" } }, request.target_country),
     el("td", {}, tlpBadge(request.handling_code)),

@@ -8,7 +8,7 @@
 import { alerts } from "./alerts.js";
 import { loadAlerted } from "./alerted.js";
 import { ApiError, allPages, api, attempt, clearProblemAt, showProblem, showProblemAt } from "./api.js";
-import { countdown, el, me, time, tlpBadge, words } from "./dom.js";
+import { countdown, drillBadge, el, me, time, tlpBadge, words } from "./dom.js";
 import { ENDS_UNANSWERED, RECEIVE_FROM, REASON_REQUIRED } from "./lifecycle.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { named } from "./named.js";
@@ -65,8 +65,12 @@ function heldBy(request) {
 }
 
 function renderMeta(request) {
-  document.getElementById("request-title").textContent =
-    `${words(request.priority)} ${words(request.type)} request from ${request.requesting_country} to ${request.target_country}`;
+  document.getElementById("request-title").replaceChildren(
+    ...drillBadge(request),
+    request.drill_id
+      ? `Readiness drill of the ${request.target_country} desk: acknowledge it, nothing else`
+      : `${words(request.priority)} ${words(request.type)} request from ${request.requesting_country} to ${request.target_country}`,
+  );
   document.getElementById("request-meta").replaceChildren(
     ...(request.headline
       ? term("Headline", el("span", { id: "request-headline" }, request.headline), el("span", { class: "help" }, " (metadata: not protected as content)"))

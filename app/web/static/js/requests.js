@@ -6,7 +6,7 @@
 
 import { watchForWork } from "./alerts.js";
 import { api, clearProblem, query, showProblem } from "./api.js";
-import { el, time, tlpBadge, words } from "./dom.js";
+import { drillBadge, el, time, tlpBadge, words } from "./dom.js";
 import { holder } from "./people.js";
 
 const PAGE_SIZE = 50;
@@ -76,7 +76,7 @@ function row(request) {
     "tr",
     { id: `found-${request.id}`, class: `priority-${request.priority}`, dataset: { requestId: request.id, status: request.status } },
     el("td", { dataset: { label: "Priority" } }, el("span", { class: `priority priority-${request.priority}` }, request.priority)),
-    el("td", { class: "headline", dataset: { label: "About" } }, el("a", { href: link }, request.headline || "(no headline)")),
+    el("td", { class: "headline", dataset: { label: "About" } }, ...drillBadge(request), el("a", { href: link }, request.headline || "(no headline)")),
     el("td", { dataset: { label: "Type" } }, words(request.type)),
     el("td", { dataset: { label: "From" } }, request.requesting_country),
     el("td", { dataset: { label: "To" } }, request.target_country),
