@@ -28,6 +28,7 @@ from app.models.enums import (
     Priority,
     RequestStatus,
     RequestType,
+    Role,
     db_enum,
 )
 from app.models.ownership import OwnerColumns
@@ -168,3 +169,11 @@ class CooperationRequest(Base):
     response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     response_paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     response_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Four-eyes (app/approvals/): when a second officer approved it before it was sent, and
+    # in which role (a unit officer of the sending agency, or its country's NCB); the target
+    # sees both. NULL: it needed no approval.
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by_role: Mapped[Role | None] = mapped_column(
+        db_enum(Role, name="request_approved_by_role")
+    )
