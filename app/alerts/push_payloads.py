@@ -40,6 +40,9 @@ _REASONS = {
     "reminder": "Still overdue",
     "asked_for_information": "The other side asks for information",
     "responded": "The other side responded",
+    "approval_needed": "Waits for your approval (four-eyes)",
+    "approval_refused": "Refused approval",
+    "approval_expired": "Expired unapproved",
 }
 
 

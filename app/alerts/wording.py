@@ -25,6 +25,9 @@ _REASONS = {
     "reminder": "A request is still overdue",
     "asked_for_information": "The other side asks your agency for information",
     "responded": "The other side has responded to your agency's request",
+    "approval_needed": "An emergency disclosure waits for your approval (four-eyes)",
+    "approval_refused": "Your emergency disclosure was refused approval",
+    "approval_expired": "Your emergency disclosure expired unapproved",
 }
 # The alerts of the side that must acknowledge: only they carry an acknowledge link.
 _ACKNOWLEDGED_BY_LINK = frozenset({"assigned", "escalated", "repeat", "overdue", "reminder"})
@@ -32,6 +35,7 @@ _DEADLINES = (
     ("ack_due_at", "Acknowledge by"),
     ("overdue_at", "Overdue at"),
     ("response_due_at", "Response due"),
+    ("expires_at", "Approve by"),
 )
 
 

@@ -56,6 +56,10 @@ class Action(enum.StrEnum):
     HOLD_REQUEST = "set and lift a legal hold on a request"
     READ_RECEIPTS = "get the service's signed receipts of a request's stages (requester side)"
     RECEIVE_PUSHES = "receive pushes on a WebSocket"
+    # Four-eyes (app/approvals/): a held emergency disclosure belongs to its sending agency
+    # and was sent from its country. Never one's own: app/approvals/rules.py adds that.
+    READ_APPROVALS = "see emergency disclosures held for approval, with their content"
+    DECIDE_APPROVAL = "approve or refuse an emergency disclosure held for approval"
     # The directory.
     READ_DIRECTORY = "read the directory (countries, agencies, profiles, policies)"
     READ_DESK_CONTACTS = "see a desk's phone and e-mail"
@@ -149,6 +153,9 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.AUDITOR: _ANY,
         Role.NATIONAL_AUDITOR: _SENDING_COUNTRY,
     },
+    # A second officer of the sending agency, or its country's NCB.
+    Action.READ_APPROVALS: {Role.UNIT: _AGENCY, Role.NCB: _SENDING_COUNTRY},
+    Action.DECIDE_APPROVAL: {Role.UNIT: _AGENCY, Role.NCB: _SENDING_COUNTRY},
     Action.RECEIVE_PUSHES: {
         Role.UNIT: _AGENCY,
         Role.CONTACT_POINT: _COUNTRY | _SELF,

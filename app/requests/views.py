@@ -122,6 +122,13 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "response_due_at": iso(request.response_due_at),
         "response_paused_at": iso(request.response_paused_at),
         "response_breached_at": iso(request.response_breached_at),
+        # Four-eyes (app/approvals/): only on a request a second officer approved, so the
+        # target sees it was approved, and in which role, before it reads anything.
+        **(
+            {"approved_at": iso(request.approved_at), "approved_by_role": request.approved_by_role}
+            if request.approved_at is not None
+            else {}
+        ),
     }
 
 
