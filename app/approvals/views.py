@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.approvals import rules
 from app.approvals.schemas import ApprovalOut
 from app.identity.auth import Actor
-from app.models import Approval
-from app.models.enums import ApprovalStatus
+from app.models import Agency, Approval
+from app.models.enums import AgencyKind, ApprovalStatus
 from app.realtime import audience, event_log
 from app.requests.schemas import RequestContentOut, RequestCreate
 from app.requests.views import content_of
@@ -99,15 +100,21 @@ async def record(
 async def announce(
     session: AsyncSession, event_type: str, approval: Approval, **extra: Any
 ) -> None:
-    """Its event, on its sending agency's channel and its sending country's desk (which its
-    NCB follows); the alert rules (app/alerts/rules.py) read ``approvers`` and ``created_by``
-    from it to tell the approvers, or the requester."""
+    """Its event, on its sending agency's channel and its country's NCB's (not on a desk: the
+    desks, and the global desk that follows them all, have nothing to do with it); the alert
+    rules (app/alerts/rules.py) read ``approvers`` and ``created_by`` from it to tell the
+    approvers, or the requester."""
+    ncbs = await session.scalars(
+        select(Agency.id).where(
+            Agency.country_code == approval.requesting_country, Agency.kind == AgencyKind.NCB
+        )
+    )
     await event_log.publish(
         session,
         event_type,
         channels=[
             audience.agency_channel(approval.requesting_agency_id),
-            audience.desk_channel(approval.requesting_country),
+            *(audience.agency_channel(ncb) for ncb in ncbs),
         ],
         request_id=approval.id,
         data=event_data(approval) | extra,

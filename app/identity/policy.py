@@ -159,7 +159,9 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
     Action.RECEIVE_PUSHES: {
         Role.UNIT: _AGENCY,
         Role.CONTACT_POINT: _COUNTRY | _SELF,
-        Role.NCB: _COUNTRY,
+        # Its own agency's channel too: what is addressed to the NCB itself (four-eyes
+        # approvals of its country's emergency disclosures), as its webhooks hear it.
+        Role.NCB: _COUNTRY | _AGENCY,
         Role.GS: _ANY,
     },
     Action.READ_DIRECTORY: _EVERYONE,

@@ -9,6 +9,7 @@ import asyncpg
 from playwright.async_api import Page, expect
 
 from app.core.database import Database
+from app.models.enums import Role
 from tests.browser.a11y import accessibility_violations
 from tests.browser.test_dashboard import WAIT_MS
 from tests.browser.test_dashboard_sections import open_section
@@ -67,4 +68,31 @@ async def test_a_second_officer_approves_on_the_page_and_the_target_sees_it_appr
     # The target's page says it was approved, and in which role.
     errors = await open_section(page, server, world.desk("DE"), f"requests/{held['id']}")
     await expect(page.locator("#request-approved")).to_contain_text("unit", timeout=WAIT_MS)
+    assert errors() == []
+
+
+async def test_the_sender_sees_a_refusal_and_its_reason_arrive_live(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    requester = world.unit("FR")
+    async with http(server.http) as client:
+        await country_policy(client, world)
+        held = await hold(client, requester)
+        errors = await open_section(
+            page, server, requester, "approvals", search=f"?id={held['id']}"
+        )
+        await page.wait_for_selector("body[data-connection='live']", timeout=WAIT_MS)
+        await expect(page.locator("#approval-status")).to_have_text("Awaiting approval")
+        refused = await client.post(
+            f"/v1/approvals/{held['id']}/refuse",
+            json={"reason": "Not an emergency: use a production order"},
+            headers=world("FR", Role.NCB).headers,
+        )
+        assert refused.status_code == 200, refused.text
+    await expect(page.locator("#approval-status")).to_have_text("Refused", timeout=WAIT_MS)
+    await expect(page.locator("#approval-reason-shown")).to_have_text(
+        "Not an emergency: use a production order"
+    )
+    await expect(page.locator(f"#approval-{held['id']}")).to_contain_text("Refused")
+    await expect(page.get_by_role("button", name="Withdraw it")).to_be_hidden()
     assert errors() == []

@@ -3,9 +3,10 @@
 // audited read, on a click); an approver approves it (it is sent at once) or refuses it with
 // a reason; its sender's agency may withdraw it. Whoever comes second is told by the API's 409.
 
-import { watchForWork } from "./alerts.js";
+import { alerts } from "./alerts.js";
 import { allPages, api, attempt, showProblem } from "./api.js";
 import { el, me, time, tlpBadge, words } from "./dom.js";
+import { LiveFeed, showConnection } from "./live.js";
 
 const STATUS_TEXT = {
   awaiting_approval: "Awaiting approval",
@@ -74,10 +75,10 @@ function render(approval) {
   document.getElementById("approval").hidden = false;
 }
 
-async function open(id) {
+async function open(id, { focus = true } = {}) {
   try {
     render(await api(`/v1/approvals/${id}`));
-    document.getElementById("approval-title").focus();
+    if (focus) document.getElementById("approval-title").focus();
   } catch (error) {
     showProblem(error);
   }
@@ -108,7 +109,18 @@ async function load() {
   }
 }
 
-async function start() {
+// Live: a held request's events (metadata) refresh the list; the one opened is read again
+// (its content is an audited read) only once it was decided, which drops its content.
+async function onEvent(frame) {
+  alerts.hear(frame);
+  if (!frame.event.startsWith("approval.")) return;
+  await load();
+  if (opened && frame.data.approval_id === opened.id && frame.data.status !== "awaiting_approval") {
+    await open(opened.id, { focus: false });
+  }
+}
+
+async function onStart() {
   await load();
   // Opened from an alert's link, or from a request page whose request is still held.
   const wanted = new URLSearchParams(window.location.search).get("id");
@@ -116,5 +128,4 @@ async function start() {
   document.body.dataset.loaded = "true";
 }
 
-start();
-watchForWork();
+new LiveFeed({ onStart, onEvent, onStatus: showConnection }).start();
