@@ -16,7 +16,7 @@ from app.core.settings import Settings
 from app.models.enums import Role
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, changed
-from tests.factories import World
+from tests.factories import World, end_agreements
 from tests.four_eyes import (
     country_policy,
     decisions,
@@ -52,6 +52,11 @@ async def test_a_held_request_reaches_the_target_only_once_approved_and_marked_s
         await reachable(db, party)
     target_desk = await Dashboard.open(server.ws, world.desk("DE"))
     sending_ncb = await Dashboard.open(server.ws, ncb)
+    # Nothing of a held request is for a desk: not the sending country's, not the global one.
+    bystanders = [
+        await Dashboard.open(server.ws, world.desk("FR")),
+        await Dashboard.open(server.ws, world.gs),
+    ]
     async with http(server.http) as client:
         await country_policy(client, world)
         held = await hold(client, requester)
@@ -60,6 +65,9 @@ async def test_a_held_request_reaches_the_target_only_once_approved_and_marked_s
 
         # Held: nothing of it exists on the target's side, and nothing is pushed there.
         await target_desk.assert_silent()
+        for bystander in bystanders:
+            await bystander.assert_silent(0.1)  # the target's wait covered delivery
+            await bystander.close()
         assert await sent_at_all(db, held["id"]) == {
             "requests": 0,
             "deadlines": 0,
@@ -95,6 +103,16 @@ async def test_a_held_request_reaches_the_target_only_once_approved_and_marked_s
         assert approved.json()["request_id"] == held["id"]
         assert approved.json()["decided_role"] == "unit"
 
+        # Decided: the approvers' alerts not yet sent are cancelled (the outbox's sender is
+        # off here: all of them), and none of the target's is.
+        statuses = await db.fetch(
+            "SELECT payload->'alert'->>'reason' AS reason, status FROM outbox_messages "
+            "WHERE request_id = $1 AND route = 'email'",
+            uuid.UUID(held["id"]),
+        )
+        assert {(row["reason"], row["status"]) for row in statuses} == {
+            ("approval_needed", "cancelled")
+        }
         # Now it arrives, as an ordinary submission would, carrying the approval.
         arrived = await target_desk.receive_event("request.assigned")
         assert arrived["data"]["request_id"] == held["id"]
@@ -343,3 +361,24 @@ async def test_four_eyes_switches_may_not_be_null(server: RunningServer, world: 
         )
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_approval_checks_the_senders_agreements_again(
+    server: RunningServer, world: World, database: Database, db: asyncpg.Connection
+) -> None:
+    """Sent as a submit would send it: an agreement ended while it waited refuses it, and it
+    stays held (to be refused, or to expire)."""
+    approver = await second_officer(database, world)
+    async with http(server.http) as client:
+        await country_policy(client, world)
+        held = await hold(client, world.unit("FR"))
+        await end_agreements(database, world.unit("FR"))
+        answer = await client.post(f"/v1/approvals/{held['id']}/approve", headers=approver.headers)
+        assert answer.status_code == 403, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "access agreements" in answer.json()["detail"]
+        seen = (await client.get(f"/v1/approvals/{held['id']}", headers=approver.headers)).json()
+    assert seen["status"] == "awaiting_approval"
+    assert seen["content"] is not None
+    assert await decisions(db, held["id"]) == []
+    assert (await sent_at_all(db, held["id"]))["requests"] == 0
