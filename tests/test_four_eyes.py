@@ -10,13 +10,14 @@ import uuid
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 
 from app.core.database import Database
 from app.core.settings import Settings
 from app.models.enums import Role
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, changed
-from tests.factories import World, end_agreements
+from tests.factories import World, end_agreements, request_body
 from tests.four_eyes import (
     country_policy,
     decisions,
@@ -382,3 +383,35 @@ async def test_an_approval_checks_the_senders_agreements_again(
     assert seen["content"] is not None
     assert await decisions(db, held["id"]) == []
     assert (await sent_at_all(db, held["id"]))["requests"] == 0
+
+
+async def test_only_an_emergency_disclosure_pays_a_four_eyes_query_on_submit(
+    server: RunningServer, world: World
+) -> None:
+    """The submit hot path: any other type runs the statements it ran before four-eyes
+    (a comparison in Python decides); an emergency disclosure without four-eyes one more."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = server.app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with http(server.http) as client:
+            counted: dict[str, list[str]] = {}
+            for kind, body in (
+                ("preservation", request_body("DE")),
+                ("emergency", emergency_body("DE")),
+            ):
+                statements.clear()
+                answer = await client.post(
+                    "/v1/requests", json=body, headers=world.unit("FR").headers
+                )
+                assert answer.status_code == 201, answer.text
+                # (The deadline workers' look at approvals' expiry runs beside, unrelated.)
+                counted[kind] = [s for s in statements if "four_eyes" in s]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert counted["preservation"] == []
+    assert len(counted["emergency"]) == 1
