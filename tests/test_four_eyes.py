@@ -10,14 +10,13 @@ import uuid
 
 import asyncpg
 import pytest
-from sqlalchemy import event
 
 from app.core.database import Database
 from app.core.settings import Settings
 from app.models.enums import Role
 from tests.clients import Dashboard, http, submit_request
 from tests.conftest import RunningServer, changed
-from tests.factories import World, end_agreements, request_body
+from tests.factories import World, end_agreements
 from tests.four_eyes import (
     country_policy,
     decisions,
@@ -302,68 +301,6 @@ async def test_a_replayed_held_submission_is_answered_with_the_same_approval(
     assert await db.fetchval("SELECT count(*) FROM approvals") == 1
 
 
-@pytest.mark.parametrize(
-    ("method", "suffix", "body", "status"),
-    [
-        ("POST", "/refuse", {}, 422),
-        ("POST", "/refuse", {"reason": "   "}, 422),
-        ("POST", "/refuse", {"reason": "x" * 501}, 422),
-        ("POST", "/approve", {"reason": "ok", "extra": 1}, 422),
-        ("POST", "/approve", [1, 2], 422),
-        ("POST", "/cancel", {"reason": 5}, 422),
-    ],
-    ids=["no-reason", "blank-reason", "long-reason", "extra-field", "not-an-object", "bad-type"],
-)
-async def test_bad_input_is_a_problem(
-    server: RunningServer,
-    world: World,
-    database: Database,
-    method: str,
-    suffix: str,
-    body: object,
-    status: int,
-) -> None:
-    approver = await second_officer(database, world)
-    async with http(server.http) as client:
-        await country_policy(client, world)
-        held = await hold(client, world.unit("FR"))
-        answer = await client.request(
-            method, f"/v1/approvals/{held['id']}{suffix}", json=body, headers=approver.headers
-        )
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.json()["detail"]
-
-
-@pytest.mark.parametrize(
-    ("path", "status"),
-    [
-        ("/v1/approvals/not-a-uuid", 422),
-        (f"/v1/approvals/{uuid.UUID(int=7)}", 404),
-        ("/v1/approvals?status=pending", 422),
-        ("/v1/approvals?cursor=forged", 422),
-        ("/v1/approvals?limit=0", 422),
-    ],
-    ids=["bad-id", "unknown-id", "bad-status", "forged-cursor", "bad-limit"],
-)
-async def test_bad_reads_are_problems(
-    server: RunningServer, world: World, path: str, status: int
-) -> None:
-    async with http(server.http) as client:
-        answer = await client.get(path, headers=world("FR", Role.NCB).headers)
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-
-
-async def test_four_eyes_switches_may_not_be_null(server: RunningServer, world: World) -> None:
-    async with http(server.http) as client:
-        answer = await client.patch(
-            "/v1/countries/FR", json={"four_eyes": None}, headers=world("FR", Role.NCB).headers
-        )
-    assert answer.status_code == 422, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-
-
 async def test_an_approval_checks_the_senders_agreements_again(
     server: RunningServer, world: World, database: Database, db: asyncpg.Connection
 ) -> None:
@@ -383,35 +320,3 @@ async def test_an_approval_checks_the_senders_agreements_again(
     assert seen["content"] is not None
     assert await decisions(db, held["id"]) == []
     assert (await sent_at_all(db, held["id"]))["requests"] == 0
-
-
-async def test_only_an_emergency_disclosure_pays_a_four_eyes_query_on_submit(
-    server: RunningServer, world: World
-) -> None:
-    """The submit hot path: any other type runs the statements it ran before four-eyes
-    (a comparison in Python decides); an emergency disclosure without four-eyes one more."""
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    engine = server.app.state.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        async with http(server.http) as client:
-            counted: dict[str, list[str]] = {}
-            for kind, body in (
-                ("preservation", request_body("DE")),
-                ("emergency", emergency_body("DE")),
-            ):
-                statements.clear()
-                answer = await client.post(
-                    "/v1/requests", json=body, headers=world.unit("FR").headers
-                )
-                assert answer.status_code == 201, answer.text
-                # (The deadline workers' look at approvals' expiry runs beside, unrelated.)
-                counted[kind] = [s for s in statements if "four_eyes" in s]
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    assert counted["preservation"] == []
-    assert len(counted["emergency"]) == 1

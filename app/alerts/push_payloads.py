@@ -53,7 +53,11 @@ def _when(value: str | None) -> str | None:
 
 
 def deadline(data: dict[str, Any]) -> tuple[str, str | None]:
-    """The deadline that matters now: acknowledgement, then the response."""
+    """The deadline that matters now: acknowledgement, then the response (for a request held
+    for four-eyes: its approval's, while it waits)."""
+    if "approval_id" in data:
+        waiting = data.get("status") == "awaiting_approval"
+        return "approve by", data.get("expires_at") if waiting else None
     if not data.get("acknowledged_at"):
         return "acknowledge by", data.get("ack_due_at")
     return "respond by", data.get("response_due_at")

@@ -142,6 +142,8 @@ def alert(message: Leased, settings: OutboxSettings, secret: ServiceSecret) -> A
             (label, when)
             for key, label in _DEADLINES
             if (when := _when(payload.get(key))) is not None
+            # A held request's approval time matters only while it waits.
+            and (key != "expires_at" or payload.get("status") == "awaiting_approval")
         ],
         request_url=request_url(settings, request_id),
         ack_url=ack_links.url(settings, ack_links.token(secret, message.id))

@@ -53,6 +53,8 @@ def event_data(approval: Approval) -> dict[str, Any]:
     authorized GET)."""
     return {
         "approval_id": str(approval.id),
+        # The id its request takes once approved: what alerts link to and are tagged by.
+        "request_id": str(approval.id),
         "status": approval.status.value,
         "required_by": approval.required_by.value,
         "type": approval.type.value,

@@ -138,6 +138,7 @@ async def send_approved(
     """Send a held request its approver approved, exactly as its submit would have: the
     sender's agreements checked again (they may have ended meanwhile), then routed to whoever
     is on duty now, its deadlines counted from now."""
+    policy.require(requester, policy.Action.SUBMIT_REQUEST)  # still a unit officer
     context = await _checked_context(session, requester, draft)
     return await _send(session, requester, draft, context, exchange=exchange, approved=approved)
 
