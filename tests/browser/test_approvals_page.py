@@ -96,3 +96,22 @@ async def test_the_sender_sees_a_refusal_and_its_reason_arrive_live(
     await expect(page.locator(f"#approval-{held['id']}")).to_contain_text("Refused")
     await expect(page.get_by_role("button", name="Withdraw it")).to_be_hidden()
     assert errors() == []
+
+
+async def test_the_senders_queue_shows_its_request_once_approved(
+    server: RunningServer, world: World, page: Page
+) -> None:
+    requester = world.unit("FR")
+    async with http(server.http) as client:
+        await country_policy(client, world)
+        errors = await open_section(page, server, requester, "")
+        await page.wait_for_selector("body[data-connection='live']", timeout=WAIT_MS)
+        held = await hold(client, requester)
+        row = page.locator(f"#request-{held['id']}")
+        approved = await client.post(
+            f"/v1/approvals/{held['id']}/approve", headers=world("FR", Role.NCB).headers
+        )
+        assert approved.status_code == 200, approved.text
+    await expect(row).to_have_count(1, timeout=WAIT_MS)
+    await expect(row).to_contain_text("Kidnapping: account of the caller")
+    assert errors() == []

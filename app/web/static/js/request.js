@@ -276,7 +276,7 @@ function withdrawContent() {
 
 function onEvent(frame) {
   alerts.hear(frame);
-  if (frame.data?.request_id !== requestId) return;
+  if (frame.data?.request_id !== requestId || frame.event.startsWith("approval.")) return;
   if (frame.event === "request.matched") {
     // Its sender is told of new shared data; showing it is an audited read: on a click.
     offer("shared-summary", "New shared data matches this request: show it (recorded in the audit trail)", () =>
