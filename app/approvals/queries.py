@@ -11,6 +11,7 @@ from app.approvals import views
 from app.approvals.schemas import ApprovalOut, ApprovalPage
 from app.core.errors import NotFoundError
 from app.core.pagination import Cursor
+from app.directory import person_refs
 from app.identity import policy
 from app.identity.auth import Actor
 from app.models import Approval
@@ -44,7 +45,8 @@ async def get(
     reads = with_content and approval.draft is not None
     if reads:
         await views.record(session, actor, "approval.read", approval)
-    return views.view(approval, actor, with_content=reads)
+    people = await person_refs.describe(session, actor, [approval.created_by, approval.decided_by])
+    return views.view(approval, actor, with_content=reads, people=people)
 
 
 async def list_approvals(

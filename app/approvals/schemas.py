@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.primitives import Text
+from app.directory.person_refs import PersonRef
 from app.models.enums import (
     ApprovalRequirement,
     ApprovalStatus,
@@ -77,6 +78,14 @@ class ApprovalOut(BaseModel):
         description="The request it was sent as, once approved; null otherwise"
     )
     may_decide: bool = Field(description="Whether you may approve or refuse it now")
+    sender: PersonRef | None = Field(
+        default=None,
+        description="Who sent it, as you may know them (GET /v1/approvals/{id} only)",
+    )
+    decider: PersonRef | None = Field(
+        default=None,
+        description="Who decided it, as you may know them (GET /v1/approvals/{id} only)",
+    )
     content: RequestContentOut | None = Field(
         default=None,
         description="What it asks for, while it waits, for who may decide it or sent it; null "

@@ -3,6 +3,7 @@ entries and events: the same for holding, deciding, cancelling and expiring it."
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app.approvals import rules
 from app.approvals.schemas import ApprovalOut
+from app.directory.person_refs import PersonRef
 from app.identity.auth import Actor
 from app.models import Agency, Approval
 from app.models.enums import AgencyKind, ApprovalStatus
@@ -22,7 +24,13 @@ from app.requests.views import content_of
 OBJECT_TYPE = "approval"
 
 
-def view(approval: Approval, actor: Actor, *, with_content: bool = False) -> ApprovalOut:
+def view(
+    approval: Approval,
+    actor: Actor,
+    *,
+    with_content: bool = False,
+    people: dict[uuid.UUID, PersonRef] | None = None,
+) -> ApprovalOut:
     """``with_content``: the caller has been allowed to read it (queries.get checks and audits
     that); the content shows only while the request waits, since it is not kept after."""
     content = (
@@ -35,8 +43,10 @@ def view(approval: Approval, actor: Actor, *, with_content: bool = False) -> App
             **{
                 name: getattr(approval, name)
                 for name in ApprovalOut.model_fields
-                if name not in ("request_id", "may_decide", "content")
+                if name not in ("request_id", "may_decide", "content", "sender", "decider")
             },
+            "sender": (people or {}).get(approval.created_by),
+            "decider": (people or {}).get(approval.decided_by) if approval.decided_by else None,
             "request_id": approval.id if approval.status is ApprovalStatus.APPROVED else None,
             "may_decide": rules.may_decide(actor, approval),
             "content": content,

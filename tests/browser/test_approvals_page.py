@@ -10,6 +10,7 @@ from playwright.async_api import Page, expect
 
 from app.core.database import Database
 from app.models.enums import Role
+from tests.browser import screenshot
 from tests.browser.a11y import accessibility_violations
 from tests.browser.test_dashboard import WAIT_MS
 from tests.browser.test_dashboard_sections import open_section
@@ -33,6 +34,7 @@ async def test_a_second_officer_approves_on_the_page_and_the_target_sees_it_appr
     await page.wait_for_url(f"**/web/approvals?id={held['id']}", timeout=WAIT_MS)
     await page.wait_for_selector("body[data-loaded='true']", timeout=WAIT_MS)
     await expect(page.locator("#approval-status")).to_have_text("Awaiting approval")
+    await expect(page.locator("#approval-sender")).to_have_text("you")
     await expect(page.get_by_role("button", name="Withdraw it")).to_be_visible()
     await expect(page.get_by_role("button", name="Approve and send")).to_be_hidden()
     assert errors() == []
@@ -47,12 +49,15 @@ async def test_a_second_officer_approves_on_the_page_and_the_target_sees_it_appr
     await expect(page.locator("#approval-content h3")).to_have_text(
         "Preserve the mailbox of a ransomware negotiator"
     )
+    # A unit officer does not see its colleagues by name: the sender by role and agency.
+    await expect(page.locator("#approval-sender")).to_have_text("unit, FR unit (FR)")
     assert await db.fetchval(
         "SELECT count(*) FROM audit_entries WHERE action = 'approval.read' "
         "AND object_id = $1 AND actor_principal_id = $2",
         held["id"],
         approver.principal_id,
     )
+    await screenshot(page, "approvals")
     # Refusing needs a reason: the API's 422 is shown at the form, nothing is decided.
     await page.get_by_role("button", name="Refuse").click()
     await expect(page.locator("#approval-form [role=alert]")).to_contain_text("reason")

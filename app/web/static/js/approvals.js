@@ -7,6 +7,7 @@ import { alerts } from "./alerts.js";
 import { allPages, api, attempt, showProblem } from "./api.js";
 import { el, me, time, tlpBadge, words } from "./dom.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { named } from "./named.js";
 
 const STATUS_TEXT = {
   awaiting_approval: "Awaiting approval",
@@ -43,14 +44,20 @@ function term(label, ...value) {
 
 function render(approval) {
   opened = approval;
-  document.getElementById("approval-title").textContent = `${words(approval.priority)} ${words(approval.type)} to ${approval.target_country}`;
+  const kind = words(approval.type);
+  document.getElementById("approval-title").textContent = `${kind[0].toUpperCase()}${kind.slice(1)} to ${approval.target_country}`;
   document.getElementById("approval-meta").replaceChildren(
     ...term("Status", el("span", { id: "approval-status" }, statusText(approval))),
     ...term("Why held", approval.required_by === "agreement" ? "the sending agency's access agreement" : "the sending country's policy"),
-    ...term("Sent by", approval.created_by === me.principalId ? "you" : el("code", {}, approval.created_by)),
+    ...term("Priority", words(approval.priority)),
+    ...term("Sent by", el("span", { id: "approval-sender" }, approval.created_by === me.principalId ? "you" : named(approval.sender))),
     ...term("Held since", time(approval.created_at)),
     ...(approval.status === "awaiting_approval" ? term("Approve by", time(approval.expires_at)) : []),
-    ...(approval.decided_role ? term("Decided by", `${words(approval.decided_role)} officer`, " at ", time(approval.decided_at)) : []),
+    ...(approval.decided_role
+      ? term("Decided by", approval.decider ? named(approval.decider) : `${words(approval.decided_role)} officer`, ` (${words(approval.decided_role)}) at `, time(approval.decided_at))
+      : approval.status === "expired"
+        ? term("Expired", time(approval.decided_at))
+        : []),
     ...(approval.reason ? term("Reason", el("span", { id: "approval-reason-shown" }, approval.reason)) : []),
     ...(approval.request_id ? term("Request", el("a", { href: `/web/requests/${approval.request_id}` }, "Open the request")) : []),
   );
@@ -87,7 +94,8 @@ async function open(id, { focus = true } = {}) {
 async function decide(action, body) {
   const done = await attempt(form, () => api(`/v1/approvals/${opened.id}/${action}`, { method: "POST", json: body }));
   if (!done) return;
-  render(done);
+  // Read again for the people's names (decided, it has no content left: nothing audited).
+  await open(done.id, { focus: false });
   reason.value = "";
   const said = document.getElementById("approval-done");
   said.textContent = `${statusText(done)}.`;
