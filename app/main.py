@@ -24,6 +24,7 @@ from app.api import ack_links as ack_link_routes
 from app.api import (
     agencies,
     agreements,
+    approvals,
     countries,
     escalation,
     health,
@@ -450,6 +451,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(countries.router)
     app.include_router(escalation.router)
     app.include_router(agreements.router)
+    app.include_router(approvals.router)
     app.include_router(partner_agreement_routes.router)
     app.include_router(triage_routes.router)
     app.include_router(shared_data_routes.router)

@@ -94,6 +94,7 @@ async def test_an_ncb_grants_its_unit_an_agreement_and_it_is_audited(
         "priorities": scope["priorities"],
         "valid_from": entry.details["scope"]["valid_from"],
         "valid_until": "2099-01-01T00:00:00+00:00",
+        "four_eyes": False,  # no second officer's approval asked (docs/four-eyes.md)
     }
 
 

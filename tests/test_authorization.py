@@ -26,6 +26,7 @@ from app.models.enums import Role
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import Party, World, request_body
+from tests.four_eyes import hold
 from tests.shared_scene import TERMS, SharedDataScene, misp_event
 from tests.waiting import eventually
 
@@ -81,6 +82,14 @@ class Scene(SharedDataScene):
     async def request(self) -> str:
         sent = await self._post("/v1/requests", request_body("DE"), as_=self.world.unit("FR"))
         return str(sent["id"])
+
+    async def approval(self) -> str:
+        """An emergency disclosure France's unit sent to DE, held for four-eyes approval by
+        France's policy (which the global desk sets)."""
+        await self.client.patch(
+            "/v1/countries/FR", json={"four_eyes": True}, headers=self.world.gs.headers
+        )
+        return str((await hold(self.client, self.world.unit("FR")))["id"])
 
     async def file(self, *, onward_use: tuple[str, ...] = ("H2",)) -> str:
         """A file France's unit added to a fresh request it sent to DE."""
@@ -375,6 +384,9 @@ PARTNER_TERMS_READERS = ("partner (DE)", "global desk", "admin")
 # Readiness drills: the global desk any desk's, an NCB its own country's; nobody else.
 DRILL_READERS = {**dict.fromkeys(NCBS, 200), "global desk": 200}
 OTHER_NCBS_MISS = {"other NCB (JP)": 404, SENDER_NCB: 404}
+# Four-eyes (docs/four-eyes.md): a held request is seen by its sending agency and its NCB
+# only; the NCB decides it, its own sender may not (403), its sending agency cancels it.
+APPROVAL_READERS = {"sender unit (FR)": 200, SENDER_NCB: 200}
 
 TABLE: dict[tuple[str, str], Rule] = {
     # --- readiness drills (a drill of DE's desk) ------------------------------------------
@@ -398,6 +410,32 @@ TABLE: dict[tuple[str, str], Rule] = {
         on(Scene.drill, "/v1/drills/{id}"),
         {"target NCB (DE)": 204, "global desk": 204, **OTHER_NCBS_MISS},
         403,
+    ),
+    # --- four-eyes --------------------------------------------------------------------------
+    ("GET", "/v1/approvals"): Rule(
+        at("/v1/approvals?limit=200"),
+        {**dict.fromkeys(UNITS, 200), **dict.fromkeys(NCBS, 200)},
+        403,
+        find=Scene.approval,
+        listed=frozenset({"sender unit (FR)", SENDER_NCB}),
+    ),
+    ("GET", "/v1/approvals/{approval_id}"): Rule(
+        on(Scene.approval, "/v1/approvals/{id}"), APPROVAL_READERS, 404
+    ),
+    ("POST", "/v1/approvals/{approval_id}/approve"): Rule(
+        on(Scene.approval, "/v1/approvals/{id}/approve"),
+        {"sender unit (FR)": 403, SENDER_NCB: 200},
+        404,
+    ),
+    ("POST", "/v1/approvals/{approval_id}/refuse"): Rule(
+        on(Scene.approval, "/v1/approvals/{id}/refuse", {"reason": "Wrong provider"}),
+        {"sender unit (FR)": 403, SENDER_NCB: 200},
+        404,
+    ),
+    ("POST", "/v1/approvals/{approval_id}/cancel"): Rule(
+        on(Scene.approval, "/v1/approvals/{id}/cancel"),
+        {"sender unit (FR)": 200, SENDER_NCB: 403},
+        404,
     ),
     # --- requests ---------------------------------------------------------------------------
     ("POST", "/v1/requests"): Rule(

@@ -41,6 +41,9 @@ _REASONS = {
     "reminder": "Still overdue",
     "asked_for_information": "The other side asks for information",
     "responded": "The other side responded",
+    "approval_needed": "Waits for your approval (four-eyes)",
+    "approval_refused": "Refused approval",
+    "approval_expired": "Expired unapproved",
 }
 
 
@@ -51,7 +54,11 @@ def _when(value: str | None) -> str | None:
 
 
 def deadline(data: dict[str, Any]) -> tuple[str, str | None]:
-    """The deadline that matters now: acknowledgement, then the response."""
+    """The deadline that matters now: acknowledgement, then the response (for a request held
+    for four-eyes: its approval's, while it waits)."""
+    if "approval_id" in data:
+        waiting = data.get("status") == "awaiting_approval"
+        return "approve by", data.get("expires_at") if waiting else None
     if not data.get("acknowledged_at"):
         return "acknowledge by", data.get("ack_due_at")
     return "respond by", data.get("response_due_at")

@@ -67,7 +67,20 @@ def recipients(event_type: str, data: dict[str, Any]) -> list[Recipient]:
         ]
     if event_type == "request.updated" and data.get("action") in _REQUESTER_ALERTED:
         return _requester(data, _REQUESTER_ALERTED[data["action"]])
+    # Four-eyes (app/approvals/): the officers who may approve, named by the event (never
+    # its sender); then its sender, when it is refused or expires.
+    if event_type == "approval.requested":
+        return [Recipient("approval_needed", principal_id=uuid.UUID(p)) for p in data["approvers"]]
+    if event_type in _SENDER_ALERTED:
+        return [Recipient(_SENDER_ALERTED[event_type], principal_id=uuid.UUID(data["created_by"]))]
     return []
+
+
+_SENDER_ALERTED = {"approval.refused": "approval_refused", "approval.expired": "approval_expired"}
+# A held request decided either way: nobody needs telling it waits any more.
+_APPROVAL_DECIDED = frozenset(
+    {"approval.approved", "approval.refused", "approval.expired", "approval.cancelled"}
+)
 
 
 # The events after which nobody needs alerting about the request any more: its alerts not
@@ -78,6 +91,8 @@ _FINAL_STATUSES = frozenset(
 
 
 def ends_alerts(event_type: str, data: dict[str, Any]) -> bool:
-    return event_type == "request.acknowledged" or (
-        event_type.startswith("request.") and data.get("status") in _FINAL_STATUSES
+    return (
+        event_type == "request.acknowledged"
+        or event_type in _APPROVAL_DECIDED
+        or (event_type.startswith("request.") and data.get("status") in _FINAL_STATUSES)
     )

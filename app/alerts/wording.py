@@ -25,6 +25,9 @@ _REASONS = {
     "reminder": "A request is still overdue",
     "asked_for_information": "The other side asks your agency for information",
     "responded": "The other side has responded to your agency's request",
+    "approval_needed": "An emergency disclosure waits for your approval (four-eyes)",
+    "approval_refused": "Your emergency disclosure was refused approval",
+    "approval_expired": "Your emergency disclosure expired unapproved",
 }
 # A drill's alert starts with these: it must never be taken for a real request.
 _DRILL_LINES = (
@@ -43,6 +46,7 @@ _DEADLINES = (
     ("ack_due_at", "Acknowledge by"),
     ("overdue_at", "Overdue at"),
     ("response_due_at", "Response due"),
+    ("expires_at", "Approve by"),
 )
 
 
@@ -157,6 +161,8 @@ def alert(message: Leased, settings: OutboxSettings, secret: ServiceSecret) -> A
             (label, when)
             for key, label in _DEADLINES
             if (when := _when(payload.get(key))) is not None
+            # A held request's approval time matters only while it waits.
+            and (key != "expires_at" or payload.get("status") == "awaiting_approval")
         ],
         request_url=request_url(settings, request_id),
         ack_url=ack_links.url(settings, ack_links.token(secret, message.id))

@@ -6,12 +6,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from app.alerts import timeline
 from app.alerts.schemas import AlertPage
 from app.api import problems
 from app.api.deps import CurrentActor, Session, SettingsOf
 from app.api.preconditions import IfMatch, with_etag
+from app.approvals.schemas import ApprovalOut
 from app.audit import receipts
 from app.audit.keys import KeyHolder
 from app.audit.schemas import StageReceiptList
@@ -55,7 +58,17 @@ IdempotencyKey = Annotated[
 
 
 @router.post(
-    "", status_code=201, response_model=SubmittedRequest, responses=problems.responses(403, 409)
+    "",
+    status_code=201,
+    response_model=SubmittedRequest,
+    responses={
+        202: {
+            "model": ApprovalOut,
+            "description": "Held for a second officer's approval (four-eyes): not sent yet; "
+            "follow it at Location, /v1/approvals/{id}",
+        },
+        **problems.responses(403, 409),
+    },
 )
 async def submit_request(
     body: RequestCreate,
@@ -64,14 +77,16 @@ async def submit_request(
     response: Response,
     settings: SettingsOf,
     idempotency_key: IdempotencyKey = None,
-) -> SubmittedRequest:
+) -> SubmittedRequest | JSONResponse:
     """Submit a request to another country's 24/7 desk, within the sending agency's access
     agreements (else 403, with the `reason`). It goes to the desk's on-duty primary, or to the
     whole desk and its NCB when nobody is on duty (`assigned_to`, `assignment`). `warnings`
     says what the sender should know about how the desk can handle this type. A replay of an
     Idempotency-Key (within RELAY247_IDEMPOTENCY_KEY_LIFETIME) answers 201 again with the request
     it made as it stands now (purged: `content` null, `purged_at` set), with the header
-    `Idempotent-Replayed: true`."""
+    `Idempotent-Replayed: true`. An emergency disclosure that the sending agency's agreement
+    or its country's policy puts under four-eyes is answered 202 with the held request
+    (docs/four-eyes.md): it is sent, as the request of the same id, once approved."""
     submission = await intake.submit(
         session,
         actor,
@@ -80,9 +95,16 @@ async def submit_request(
         api=settings.api,
         exchange=settings.exchange,
     )
+    replayed = {"Idempotent-Replayed": "true"} if submission.replayed else {}
+    if submission.request is None:
+        assert submission.held is not None
+        return JSONResponse(
+            jsonable_encoder(submission.held),
+            status_code=202,
+            headers={"Location": f"/v1/approvals/{submission.held.id}", **replayed},
+        )
     response.headers["Location"] = f"/v1/requests/{submission.request.id}"
-    if submission.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    response.headers.update(replayed)
     return submission.request
 
 

@@ -187,6 +187,13 @@ class ExchangeSettings(BaseSettings):
         "woken when a nearer one is written on any instance, and looks again at least this "
         "often in case a wake-up was lost.",
     )
+    four_eyes_expiry: Duration = Field(
+        default=timedelta(minutes=30),
+        gt=timedelta(0),
+        le=timedelta(days=1),
+        description="How long an emergency disclosure held for a second officer's approval "
+        "(four-eyes) waits: undecided by then, it expires and its sender is told.",
+    )
     deadline_concurrency: int = Field(
         default=4,
         ge=1,

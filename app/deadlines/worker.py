@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, select, update
 
+from app.approvals import expiry as approval_expiry
 from app.core.database import Database
 from app.core.database.faults import is_unavailable
 from app.core.observability.redaction import traceback_without_messages
@@ -73,8 +74,17 @@ def _claim(*criteria: ColumnElement[bool], limit: int) -> Claim:
 
 
 _CLAIM_BATCH = _claim(limit=CLAIM_BATCH)
-_NEAREST = select(func.extract("epoch", func.min(_next_attempt) - func.clock_timestamp())).where(
-    *_pending
+# The nearest of the request deadlines and the four-eyes expiries (app/approvals/expiry.py),
+# which the workers fire too; least() skips whichever has none.
+_NEAREST = select(
+    func.extract(
+        "epoch",
+        func.least(
+            select(func.min(_next_attempt)).where(*_pending).scalar_subquery(),
+            approval_expiry.NEAREST,
+        )
+        - func.clock_timestamp(),
+    )
 )
 # 1, 2, 4 ... seconds, at most _MAX_RETRY_SECONDS. The exponent is capped before power():
 # 2 ** 1024 overflows a double, and a deadline failing for days would then fail to be put
@@ -206,6 +216,9 @@ class DeadlineWorker:
                     fired.step,
                     fired.request_id,
                 )
+            beat()
+        # Four-eyes approvals whose time ran out: expired here like any deadline.
+        while await approval_expiry.expire_due(self._database):
             beat()
 
     async def run(self, beat: Heartbeat) -> None:

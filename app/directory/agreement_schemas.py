@@ -35,6 +35,10 @@ Priorities = Annotated[list[Priority], Field(max_length=len(Priority)), AfterVal
 _ALL_TYPES = "null: every request type"
 _ALL_TARGETS = "null: every country of the network but the agency's own"
 _ALL_PRIORITIES = "null: every priority"
+_FOUR_EYES = (
+    "true: an emergency disclosure this agreement covers waits for a second officer of the "
+    "agency or of its NCB to approve it before it is sent (docs/four-eyes.md)"
+)
 
 
 class _Input(BaseModel):
@@ -49,6 +53,7 @@ class AgreementCreate(_Input):
     valid_from: Instant | None = Field(default=None, description="null: now")
     valid_until: Instant | None = Field(default=None, description="null: until ended")
     conditions: Conditions = ""
+    four_eyes: bool = Field(default=False, description=_FOUR_EYES)
 
     @model_validator(mode="after")
     def _until_after_from(self) -> Self:
@@ -66,12 +71,20 @@ class AgreementChange(_Input):
     priorities: Priorities | None = Field(default=None, description=_ALL_PRIORITIES)
     valid_until: Instant | None = None
     conditions: Conditions | None = None
+    four_eyes: bool | None = Field(default=None, description=_FOUR_EYES)
 
     @field_validator("conditions", mode="before")
     @classmethod
     def _conditions_not_null(cls, value: Any) -> Any:
         if value is None:
             raise ValueError('may not be null: send "" for none')
+        return value
+
+    @field_validator("four_eyes", mode="before")
+    @classmethod
+    def _four_eyes_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: send true or false")
         return value
 
     @model_validator(mode="after")
@@ -105,6 +118,7 @@ class AgreementOut(BaseModel):
     valid_from: datetime
     valid_until: datetime | None
     conditions: str
+    four_eyes: bool = Field(description=_FOUR_EYES)
     state: AgreementState = Field(description="Computed with the database clock")
     created_by: uuid.UUID | None
     created_at: datetime

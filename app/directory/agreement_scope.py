@@ -178,3 +178,27 @@ def share_refusal(
         f"no access agreement of your agency in force covers sharing with {outside} "
         f"(they cover {', '.join(sorted(covered))})",
     )
+
+
+def covering(
+    agreements: Sequence[AgreementTerms],
+    *,
+    request_type: RequestType,
+    target_country: str,
+    priority: Priority,
+    now: datetime,
+) -> list[uuid.UUID]:
+    """The ids of the agreements that cover this request at ``now`` (those that let
+    :func:`refusal` answer None): four-eyes asks whether one of them requires approval."""
+    return [
+        terms.agreement_id
+        for terms in agreements
+        if terms.agreement_id is not None
+        and _time_failure(terms, now) is None
+        and not _scope_failures(
+            terms,
+            request_type=str(request_type),
+            target_country=target_country,
+            priority=str(priority),
+        )
+    ]

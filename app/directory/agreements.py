@@ -36,6 +36,7 @@ from app.directory.agreement_schemas import (
 from app.directory.agreement_scope import AgreementTerms as AgreementTerms
 from app.directory.agreement_scope import Refusal as Refusal
 from app.directory.agreement_scope import RefusalReason as RefusalReason
+from app.directory.agreement_scope import covering as covering
 from app.directory.agreement_scope import refusal as refusal
 from app.identity import policy
 from app.identity.auth import Actor
@@ -111,6 +112,7 @@ def _scope(agreement: AccessAgreement) -> dict[str, Any]:
         "priorities": agreement.priorities,
         "valid_from": _iso(agreement.valid_from),
         "valid_until": _iso(agreement.valid_until),
+        "four_eyes": agreement.four_eyes,
     }
 
 
@@ -246,6 +248,7 @@ async def grant(session: AsyncSession, actor: Actor, draft: AgreementCreate) -> 
         valid_from=valid_from,
         valid_until=draft.valid_until,
         conditions=draft.conditions,
+        four_eyes=draft.four_eyes,
         created_by=actor.principal_id,
         created_at=now,
         updated_at=now,

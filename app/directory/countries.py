@@ -49,6 +49,7 @@ def _view(country: Country, actor: Actor) -> dict[str, Any]:
         "desk_phone": country.desk_phone if sees_desk else None,
         "desk_email": country.desk_email if sees_desk else None,
         "notes": country.notes,
+        "four_eyes": country.four_eyes,
         "updated_at": country.updated_at,
     }
 

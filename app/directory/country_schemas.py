@@ -96,6 +96,12 @@ class CountryCreate(_Input):
         return _iana(value)
 
 
+FOUR_EYES = (
+    "The country's policy: true, every emergency disclosure it sends waits for a second "
+    "officer of the sending agency or of the NCB to approve it (docs/four-eyes.md)"
+)
+
+
 class CountryProfileChange(_Input):
     """The fields to change; those left out stay as they are. `desk_phone` and `desk_email`
     may be null (no desk line, no desk address); the others may not."""
@@ -125,8 +131,11 @@ class CountryProfileChange(_Input):
     desk_phone: DeskPhone | None = None
     desk_email: DeskEmail | None = None
     notes: Notes | None = None
+    four_eyes: bool | None = Field(default=None, description=FOUR_EYES)
 
-    @field_validator("time_zone", "languages", "direct_types", "mla_types", "notes", mode="before")
+    @field_validator(
+        "time_zone", "languages", "direct_types", "mla_types", "notes", "four_eyes", mode="before"
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -192,6 +201,7 @@ class CountryOut(BaseModel):
         description="null when the desk has none, or when you may not see desk contacts"
     )
     notes: str
+    four_eyes: bool = Field(description=FOUR_EYES)
     updated_at: datetime
 
 

@@ -65,6 +65,8 @@ async def send(
         "assigned_to": assignee,
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
         "retention_days": retention.retention_days(REQUEST_TYPE, exchange.retention_days),
+        "approved_at": None,  # a drill needs no second officer
+        "approved_by_role": None,
         "drill_id": drill.id,
     }
     request, _ = await intake.write(session, values, context.escalation, exchange=exchange)

@@ -59,6 +59,10 @@ class Action(enum.StrEnum):
     # Readiness drills (app/drills/): a drill belongs to the drilled country.
     SCHEDULE_DRILL = "schedule and cancel readiness drills of a desk"
     READ_DRILLS = "see readiness drills and their results"
+    # Four-eyes (app/approvals/): a held emergency disclosure belongs to its sending agency
+    # and was sent from its country. Never one's own: app/approvals/rules.py adds that.
+    READ_APPROVALS = "see emergency disclosures held for approval, with their content"
+    DECIDE_APPROVAL = "approve or refuse an emergency disclosure held for approval"
     # The directory.
     READ_DIRECTORY = "read the directory (countries, agencies, profiles, policies)"
     READ_DESK_CONTACTS = "see a desk's phone and e-mail"
@@ -152,10 +156,15 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
         Role.AUDITOR: _ANY,
         Role.NATIONAL_AUDITOR: _SENDING_COUNTRY,
     },
+    # A second officer of the sending agency, or its country's NCB.
+    Action.READ_APPROVALS: {Role.UNIT: _AGENCY, Role.NCB: _SENDING_COUNTRY},
+    Action.DECIDE_APPROVAL: {Role.UNIT: _AGENCY, Role.NCB: _SENDING_COUNTRY},
     Action.RECEIVE_PUSHES: {
         Role.UNIT: _AGENCY,
         Role.CONTACT_POINT: _COUNTRY | _SELF,
-        Role.NCB: _COUNTRY,
+        # Its own agency's channel too: what is addressed to the NCB itself (four-eyes
+        # approvals of its country's emergency disclosures), as its webhooks hear it.
+        Role.NCB: _COUNTRY | _AGENCY,
         Role.GS: _ANY,
     },
     # The global desk drills any desk, an NCB its own country's; the drilled desk itself does

@@ -1,6 +1,7 @@
-"""A new request's side of matching, folded into the submit statement (app/requests/intake.py)
-so that submit keeps its one round trip: its identifiers, normalized, into
-request_identifiers, and each stored object carrying one of them into request_matches.
+"""A new request's side of matching, folded into the submit statement
+(app/requests/submit_statement.py) so that submit keeps its one round trip: its identifiers,
+normalized, into request_identifiers, and each stored object carrying one of them into
+request_matches.
 
 The identifiers travel as two parallel arrays (kinds, values), normalized and each pair once
 (the table's key): ``Example.ORG`` and ``example.org`` are one identifier.

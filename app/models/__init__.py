@@ -3,6 +3,7 @@
 from app.models.agency import Agency
 from app.models.agreement import AccessAgreement
 from app.models.api_token import ApiToken
+from app.models.approval import Approval
 from app.models.audit import AuditEntry
 from app.models.audit_checkpoint import AuditCheckpoint, AuditSigningKey
 from app.models.base import Base, table_of
@@ -41,6 +42,7 @@ __all__ = [
     "AckLink",
     "Agency",
     "ApiToken",
+    "Approval",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditSigningKey",

@@ -4,7 +4,16 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CHAR, CheckConstraint, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    CHAR,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,6 +51,9 @@ class AccessAgreement(Base):
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     conditions: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # Four-eyes: an emergency disclosure it covers waits for a second officer's approval
+    # before it is sent (app/approvals/).
+    four_eyes: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()

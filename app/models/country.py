@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CHAR, String, Text
+from sqlalchemy import CHAR, Boolean, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,4 +33,7 @@ class Country(Base):
     desk_phone: Mapped[str | None] = mapped_column(String(40))
     desk_email: Mapped[str | None] = mapped_column(String(254))
     notes: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # The country's policy: every emergency disclosure it sends waits for a second officer's
+    # approval (app/approvals/), whatever its agencies' agreements say.
+    four_eyes: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     updated_at: Mapped[datetime] = created_at_column()

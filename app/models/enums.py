@@ -213,3 +213,20 @@ class SourceReliability(enum.StrEnum):
     B = "B"  # information from it has in most instances proved reliable
     C = "C"  # information from it has in most instances proved unreliable
     X = "X"  # its reliability cannot be judged
+
+
+class ApprovalStatus(enum.StrEnum):
+    """Where a request held for a second officer's approval stands (app/approvals/)."""
+
+    AWAITING = "awaiting_approval"  # held: not routed, not delivered, no deadline counts
+    APPROVED = "approved"  # sent on through the normal routing, as the request of its id
+    REFUSED = "refused"  # ended by an approver, with a reason the requester reads
+    EXPIRED = "expired"  # nobody decided within RELAY247_FOUR_EYES_EXPIRY
+    CANCELLED = "cancelled"  # withdrawn by its sender before anyone decided
+
+
+class ApprovalRequirement(enum.StrEnum):
+    """What made a request need a second officer's approval."""
+
+    AGREEMENT = "agreement"  # the sending agency's access agreement says so
+    COUNTRY_POLICY = "country_policy"  # the sending country's policy says so

@@ -30,6 +30,9 @@ class IdempotencyKey(Base):
     body_hash: Mapped[str] = mapped_column(CHAR(64), nullable=False)
     # NULL only inside the transaction that claimed the key, until it has made the request.
     request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("requests.id"))
+    # Or the emergency disclosure it held for four-eyes approval (app/approvals/): sent once
+    # approved as the request of the same id.
+    approval_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("approvals.id"))
     # What the first answer told the sender about the target desk (routing.warnings): words
     # of the directory, not of the request.
     warnings: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default="[]")

@@ -28,6 +28,7 @@ from app.models.enums import (
     Priority,
     RequestStatus,
     RequestType,
+    Role,
     db_enum,
 )
 from app.models.ownership import OwnerColumns
@@ -178,3 +179,10 @@ class CooperationRequest(Base):
     # The readiness drill this request is (app/drills/); None: a real request. The one
     # predicate that keeps drills out of statistics: ``drill_id IS NULL``.
     drill_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drills.id"), unique=True)
+    # Four-eyes (app/approvals/): when a second officer approved it before it was sent, and
+    # in which role (a unit officer of the sending agency, or its country's NCB); the target
+    # sees both. NULL: it needed no approval.
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by_role: Mapped[Role | None] = mapped_column(
+        db_enum(Role, name="request_approved_by_role")
+    )

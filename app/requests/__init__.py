@@ -5,7 +5,8 @@
   channels its events go to, and its entries in the audit trail;
 - views.py: what shows a request: its fields as the actor may see them, what a push carries,
   one request (get), the unconfirmed requests a socket's welcome lists, the filtered list;
-- intake.py: submission: the one statement that writes a request, and submit;
+- intake.py: submission: submit (or, for four-eyes, hold: app/approvals/) and send_approved;
+  submit_statement.py: the one statement that writes a request;
 - lifecycle.py: the state machine, one table, and what each action does (EFFECTS);
   actions.py: the actions and their history;
 - assignment.py: who holds a request at the target; handling.py: TLP and H codes;

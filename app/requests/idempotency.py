@@ -35,8 +35,9 @@ _keys = table_of(IdempotencyKey)
 class FirstAnswer:
     """What the first use of the key made: the request, and the warnings it was told."""
 
-    request_id: uuid.UUID
+    request_id: uuid.UUID  # or the id of the approval that held it (``held``)
     warnings: list[str]
+    held: bool = False
 
 
 async def claim(
@@ -80,9 +81,12 @@ async def claim(
             "use a new key for a new request",
             idempotency_key=key,
         )
-    # Set in the same transaction as the claim: a committed row always has it.
-    assert stored.request_id is not None
-    return FirstAnswer(request_id=stored.request_id, warnings=list(stored.warnings))
+    # Set in the same transaction as the claim: a committed row always has one.
+    made = stored.request_id or stored.approval_id
+    assert made is not None
+    return FirstAnswer(
+        request_id=made, warnings=list(stored.warnings), held=stored.request_id is None
+    )
 
 
 async def store(
@@ -91,7 +95,10 @@ async def store(
     await session.execute(
         update(_keys)
         .where(_keys.c.agency_id == agency_id, _keys.c.key == key)
-        .values(request_id=answer.request_id, warnings=answer.warnings)
+        .values(
+            {"approval_id" if answer.held else "request_id": answer.request_id}
+            | {"warnings": answer.warnings}
+        )
     )
 
 

@@ -1,6 +1,7 @@
-"""Submission: the one statement that writes a request, the first step of its history and
-its first deadlines; and submit, which checks the sender's access agreements, routes the
-request and answers an Idempotency-Key retry with the first answer."""
+"""Submission: submit, which checks the sender's access agreements, routes the request (or
+holds an emergency disclosure for four-eyes approval, app/approvals/) and answers an
+Idempotency-Key retry with the first answer; and send_approved, which sends a held request
+once approved, the same way. The statement that writes a request is submit_statement.py's."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, func, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Interval
 
 from app import retention
+from app.approvals import holding
+from app.approvals import queries as approval_queries
+from app.approvals import rules as four_eyes
+from app.approvals.schemas import ApprovalOut
 from app.core.canonical import sha256_hex
 from app.core.errors import ForbiddenError, InvalidInputError
 from app.core.settings import ApiSettings, ExchangeSettings
@@ -23,170 +26,14 @@ from app.identity import policy
 from app.identity.auth import Actor
 from app.matching import events as matching_events
 from app.matching import submit as matching_submit
-from app.models import (
-    CooperationRequest,
-    DeadlineKind,
-    Principal,
-    RequestDeadline,
-    RequestTransition,
-    table_of,
-)
-from app.models.enums import Assignment, RequestStatus, Side
+from app.models import CooperationRequest
+from app.models.enums import Assignment, RequestStatus, Role
 from app.realtime import audience, event_log
-from app.requests import handling, idempotency
+from app.requests import handling, idempotency, submit_statement
 from app.requests.access import audit_request, reads_content
 from app.requests.schemas import RequestCreate, SubmittedRequest
 from app.requests.views import content_of, event_data, fields_of
 from app.rosters import routing
-
-_requests = table_of(CooperationRequest)
-_transitions = table_of(RequestTransition)
-_deadlines = table_of(RequestDeadline)
-
-
-# Every column submit writes, as a named parameter: the statement is built once, and each
-# submit only binds values (building it per call cost a millisecond of CPU per request).
-_SUBMITTED_COLUMNS = (
-    "id",
-    "type",
-    "priority",
-    "status",
-    "requesting_agency_id",
-    "requesting_country",
-    "target_country",
-    "created_by",
-    "headline",
-    "subject",
-    "details",
-    "identifiers",
-    "legal_basis",
-    "handling_code",
-    "onward_use",
-    "handling_note",
-    "content_hash",
-    "assigned_to",
-    "assignment",
-    "retention_days",
-    # None but for a readiness drill's request (app/drills/).
-    "drill_id",
-)
-
-
-def _submit_statement() -> Any:
-    """One statement, one round trip: the request, the first step of its history and the
-    deadline of the first escalation step (on the database clock, like created_at)."""
-    written = (
-        insert(_requests)
-        .values(
-            {name: bindparam(name, type_=_requests.c[name].type) for name in _SUBMITTED_COLUMNS}
-            # The assignee's agency: with the sender, the agencies that may read TLP:RED.
-            | {
-                "assigned_agency_id": select(Principal.agency_id)
-                .where(Principal.id == bindparam("assigned_to", type_=Uuid))
-                .scalar_subquery(),
-                "ack_due_at": func.now() + bindparam("ack_timeout", type_=Interval),
-                "response_due_at": func.now() + bindparam("breach", type_=Interval),
-            }
-        )
-        .returning(
-            _requests.c.id,
-            _requests.c.created_by,
-            _requests.c.requesting_agency_id,
-            _requests.c.requesting_country,
-            _requests.c.created_at,
-            _requests.c.updated_at,
-            _requests.c.assigned_at,
-            _requests.c.assigned_agency_id,
-            _requests.c.version,
-            _requests.c.escalation_step,
-            _requests.c.ack_due_at,
-            _requests.c.response_due_at,
-        )
-        .cte("written")
-    )
-    first_step = (
-        insert(_transitions)
-        .from_select(
-            ["request_id", "to_status", "side", "actor_principal_id", "actor_agency_id", "at"],
-            select(
-                written.c.id,
-                literal(RequestStatus.SUBMITTED.value),
-                literal(Side.REQUESTER.value),
-                written.c.created_by,
-                written.c.requesting_agency_id,
-                written.c.created_at,
-            ),
-        )
-        .cte("first_step")
-    )
-    first_deadline = (
-        insert(_deadlines)
-        .from_select(
-            ["request_id", "kind", "step", "due_at"],
-            select(
-                written.c.id,
-                literal(DeadlineKind.ACK.value),
-                written.c.escalation_step,
-                written.c.ack_due_at,
-            ),
-        )
-        .cte("first_deadline")
-    )
-    # The legal response clock: its warnings and its breach, at fixed shares of the time to
-    # respond (deadline_rows.response_clock_offsets binds them).
-    warnings = [
-        select(
-            written.c.id,
-            literal(DeadlineKind.RESPONSE_WARNING.value),
-            literal(percent),
-            written.c.created_at + bindparam(f"warn_{percent}", type_=Interval),
-        )
-        for percent in deadline_rows.WARNING_PERCENTS
-    ]
-    breach = select(
-        written.c.id,
-        literal(DeadlineKind.RESPONSE_BREACH.value),
-        literal(deadline_rows.BREACH_STEP),
-        written.c.response_due_at,
-    )
-    # Whoever it reaches is alerted again until someone acknowledges (app/alerts/).
-    first_repeat = select(
-        written.c.id,
-        literal(DeadlineKind.ALERT_REPEAT.value),
-        literal(1),
-        written.c.created_at + bindparam("alert_repeat", type_=Interval),
-    )
-    response_clock = (
-        insert(_deadlines)
-        .from_select(
-            ["request_id", "kind", "step", "due_at"], union_all(*warnings, breach, first_repeat)
-        )
-        .cte("response_clock")
-    )
-    # Matching (app/matching/submit.py): its identifiers kept, the store's objects that carry
-    # them found, in this same round trip.
-    identified, matched = matching_submit.ctes(written)
-    return select(
-        written.c.created_at,
-        written.c.updated_at,
-        written.c.assigned_at,
-        written.c.assigned_agency_id,
-        written.c.version,
-        written.c.escalation_step,
-        written.c.ack_due_at,
-        written.c.response_due_at,
-        matching_submit.visible_count(matched).label("matches_seen"),
-    ).add_cte(first_step, first_deadline, response_clock, identified, matched)
-
-
-_SUBMIT = _submit_statement()
-
-
-def _split(row: Any) -> tuple[dict[str, Any], int]:
-    """The request's stamps, and how many matches its sender may see."""
-    stamps = row._asdict()
-    return stamps, stamps.pop("matches_seen")
-
 
 # --- sending: what a submission and a drill (app/drills/) do alike --------------------------
 
@@ -198,7 +45,7 @@ async def write(
     *,
     exchange: ExchangeSettings,
 ) -> tuple[CooperationRequest, int]:
-    """Write the request ``values`` describe (every column of _SUBMITTED_COLUMNS) with its
+    """Write the request ``values`` describe (every column of submit_statement's columns) with its
     first step, its first ack deadline from ``escalation`` (the target's policy), its response
     clock and its first alert repeat, and wake the deadline workers if one is near. Returns
     the request as written (a transient object, never added to the session) and how many
@@ -209,10 +56,10 @@ async def write(
         deadline_rows.response_time(escalation, request_type, priority)
     )
     alert_repeat = deadline_rows.alert_repeat_interval(escalation, request_type, priority, 0)
-    stamps, matches_seen = _split(
+    stamps, matches_seen = submit_statement.split(
         (
             await session.execute(
-                _SUBMIT,
+                submit_statement.SUBMIT,
                 values
                 | {"ack_timeout": ack_timeout, "alert_repeat": alert_repeat}
                 | response_clock
@@ -266,23 +113,37 @@ def fingerprint(draft: RequestCreate) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    request: SubmittedRequest
+    request: SubmittedRequest | None  # None: held for a second officer's approval (``held``)
     replayed: bool  # True: an Idempotency-Key retry, answered with the request it made
+    held: ApprovalOut | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Approved:
+    """A held request's approval, which the request carries to its target (app/approvals/)."""
+
+    request_id: uuid.UUID  # the approval's id, which the request takes
+    role: Role  # the approving officer's
 
 
 async def _replayed(
     session: AsyncSession, actor: Actor, first: idempotency.FirstAnswer
-) -> SubmittedRequest:
+) -> Submission:
     """The request the key's first use made, as it stands now: its content is not kept with
     the key, so once purged the retry gets the purged request (``content`` null,
     ``purged_at`` set), still the proof that the submission was made and must not be sent
-    again under a new key. Showing the content is a read, audited as a GET's."""
-    request = await session.get_one(CooperationRequest, first.request_id)
+    again under a new key. Showing the content is a read, audited as a GET's. A submission
+    held for approval and not sent (yet, or ever) is answered with its approval."""
+    request = await session.get(CooperationRequest, first.request_id)
+    if request is None:
+        held = await approval_queries.get(session, actor, first.request_id, with_content=False)
+        return Submission(request=None, replayed=True, held=held)
     if reads_content(actor, request):
         await audit_request(session, actor, "request.read", request)
-    return SubmittedRequest.model_validate(
+    view = SubmittedRequest.model_validate(
         {**fields_of(request, actor), "warnings": first.warnings}
     )
+    return Submission(request=view, replayed=True)
 
 
 async def submit(
@@ -295,7 +156,9 @@ async def submit(
     exchange: ExchangeSettings,
 ) -> Submission:
     """Check the sender's access agreements, write the request, and route it to the target
-    desk's on-duty primary (or, with nobody on duty, to the whole desk)."""
+    desk's on-duty primary (or, with nobody on duty, to the whole desk). An emergency
+    disclosure that its agreement or country says a second officer must approve is held
+    instead, unrouted (app/approvals/), and sent by :func:`send_approved` once approved."""
     policy.require(actor, policy.Action.SUBMIT_REQUEST)
     if idempotency_key is not None:
         stored = await idempotency.claim(
@@ -306,8 +169,50 @@ async def submit(
             lifetime=api.idempotency_key_lifetime,
         )
         if stored is not None:
-            return Submission(request=await _replayed(session, actor, stored), replayed=True)
+            return await _replayed(session, actor, stored)
 
+    context = await _checked_context(session, actor, draft)
+    # Four-eyes: the one check every other request type pays, a comparison.
+    if draft.type is four_eyes.HELD_TYPE:
+        held = await holding.hold_if_required(session, actor, draft, context, exchange=exchange)
+        if held is not None:
+            if idempotency_key is not None:
+                answer = idempotency.FirstAnswer(request_id=held.id, warnings=[], held=True)
+                await idempotency.store(
+                    session, agency_id=actor.agency_id, key=idempotency_key, answer=answer
+                )
+            return Submission(request=None, replayed=False, held=held)
+    view = await _send(session, actor, draft, context, exchange=exchange)
+    if idempotency_key is not None:
+        await idempotency.store(
+            session,
+            agency_id=actor.agency_id,
+            key=idempotency_key,
+            answer=idempotency.FirstAnswer(request_id=view.id, warnings=view.warnings),
+        )
+    return Submission(request=view, replayed=False)
+
+
+async def send_approved(
+    session: AsyncSession,
+    requester: Actor,
+    draft: RequestCreate,
+    approved: Approved,
+    *,
+    exchange: ExchangeSettings,
+) -> SubmittedRequest:
+    """Send a held request its approver approved, exactly as its submit would have: the
+    sender's agreements checked again (they may have ended meanwhile), then routed to whoever
+    is on duty now, its deadlines counted from now."""
+    policy.require(requester, policy.Action.SUBMIT_REQUEST)  # still a unit officer
+    context = await _checked_context(session, requester, draft)
+    return await _send(session, requester, draft, context, exchange=exchange, approved=approved)
+
+
+async def _checked_context(
+    session: AsyncSession, actor: Actor, draft: RequestCreate
+) -> routing.RoutingContext:
+    """The routing context, once the request is known to be one its sender may send."""
     handling.check_note(draft.onward_use, draft.handling_note)
     if draft.target_country == actor.country:
         raise InvalidInputError(
@@ -333,11 +238,28 @@ async def submit(
         raise ForbiddenError(
             f"refused by access agreements ({reason}): {refused.detail}", reason=reason
         )
+    return context
+
+
+async def _send(
+    session: AsyncSession,
+    actor: Actor,
+    draft: RequestCreate,
+    context: routing.RoutingContext,
+    *,
+    exchange: ExchangeSettings,
+    approved: Approved | None = None,
+) -> SubmittedRequest:
+    """Write the request and route it: its deadlines, its audit entry, its event."""
+    # _checked_context made sure of these.
+    assert context.roster is not None
+    assert context.escalation is not None
+    assert context.target is not None
     assignee = routing.on_duty_primary(context.roster, context.now)
 
     content = content_of(draft)
     values: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        "id": approved.request_id if approved else uuid.uuid4(),
         "type": draft.type,
         "priority": draft.priority,
         "status": RequestStatus.SUBMITTED,
@@ -355,19 +277,14 @@ async def submit(
         "assigned_to": assignee,
         "assignment": Assignment.ON_DUTY if assignee else Assignment.DESK,
         "retention_days": retention.retention_days(draft.type, exchange.retention_days),
+        "approved_at": context.now if approved else None,
+        "approved_by_role": approved.role if approved else None,
         "drill_id": None,
     }
     request, matches_seen = await write(session, values, context.escalation, exchange=exchange)
     view = SubmittedRequest.model_validate(
         {**fields_of(request, actor), "warnings": routing.warnings(context.target, draft.type)}
     )
-    if idempotency_key is not None:
-        await idempotency.store(
-            session,
-            agency_id=actor.agency_id,
-            key=idempotency_key,
-            answer=idempotency.FirstAnswer(request_id=request.id, warnings=view.warnings),
-        )
     await audit_request(
         session,
         actor,
@@ -377,11 +294,12 @@ async def submit(
             "target_country": request.target_country,
             "type": request.type.value,
             "assigned_to": str(request.assigned_to) if request.assigned_to else None,
-        },
+        }
+        | ({"approved_by_role": approved.role.value} if approved else {}),
     )
     await announce(session, request)
     if matches_seen:
         await matching_events.tell_requesters(
             session, [matching_events.Told(request.id, request.requesting_agency_id, matches_seen)]
         )
-    return Submission(request=view, replayed=False)
+    return view

@@ -21,6 +21,7 @@ from app.models.enums import (
     RequestAction,
     RequestStatus,
     RequestType,
+    Role,
     Side,
 )
 
@@ -240,6 +241,15 @@ class RequestOut(BaseModel):
     )
     closed_at: datetime | None = Field(
         description="When it became final (closed, declined, cancelled); null while open"
+    )
+    approved_at: datetime | None = Field(
+        default=None,
+        description="Four-eyes: when a second officer of the sending agency or its NCB "
+        "approved it before it was sent; null: it needed no approval (docs/four-eyes.md)",
+    )
+    approved_by_role: Role | None = Field(
+        default=None,
+        description="The approving officer's role: unit (of the sending agency) or ncb",
     )
     retention_days: int = Field(
         description="Days its content is kept once final (by type, fixed at its creation)"

@@ -124,6 +124,13 @@ def event_data(request: CooperationRequest) -> dict[str, Any]:
         "response_breached_at": iso(request.response_breached_at),
         # A readiness drill's (app/drills/): every screen and alert marks it as a drill.
         "drill_id": str(request.drill_id) if request.drill_id else None,
+        # Four-eyes (app/approvals/): only on a request a second officer approved, so the
+        # target sees it was approved, and in which role, before it reads anything.
+        **(
+            {"approved_at": iso(request.approved_at), "approved_by_role": request.approved_by_role}
+            if request.approved_at is not None
+            else {}
+        ),
     }
 
 

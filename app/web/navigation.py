@@ -33,6 +33,8 @@ _SHARED_DATA = Link(f"{WEB_PREFIX}/shared-data", "Shared data")
 _DRILLS = Link(f"{WEB_PREFIX}/drills", "Drills")
 _TRIAGE = Link(f"{WEB_PREFIX}/triage", "Triage")
 _SUBMISSIONS = Link(f"{WEB_PREFIX}/submissions", "Submissions")
+# Four-eyes: emergency disclosures held for a second officer of the sending side.
+_APPROVALS = Link(f"{WEB_PREFIX}/approvals", "Approvals")
 _NAVIGATION: dict[Role, tuple[Link, ...]] = {
     Role.CONTACT_POINT: (Link(HOME, "Queue"), ALL_REQUESTS, _ROSTER, _OVERVIEW, _SHARED_DATA),
     Role.NCB: (
@@ -41,6 +43,7 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         _ROSTER,
         _ESCALATION,
         Link(f"{WEB_PREFIX}/agreements", "Agreements"),
+        _APPROVALS,
         _OVERVIEW,
         _DRILLS,
         _SHARED_DATA,
@@ -54,7 +57,7 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         _TRIAGE,
         _SHARED_DATA,
     ),
-    Role.UNIT: (Link(HOME, "Sent requests"), ALL_REQUESTS, _SHARED_DATA),
+    Role.UNIT: (Link(HOME, "Sent requests"), ALL_REQUESTS, _APPROVALS, _SHARED_DATA),
     Role.AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
     Role.NATIONAL_AUDITOR: (Link(f"{WEB_PREFIX}/audit", "Audit trail"), ALL_REQUESTS),
     Role.ADMIN: (Link(HOME, "Queue"),),

@@ -353,6 +353,7 @@ _SECTIONS = {
     "contacts": "contacts.html",
     "triage": "triage.html",
     "submissions": "submissions.html",
+    "approvals": "approvals.html",
     "shared-data": "shared_data.html",
 }
 # The service worker is served from /web/ so that its scope covers every page (a worker's

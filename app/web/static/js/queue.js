@@ -95,6 +95,14 @@ async function acknowledgeRequest(id, cell) {
 
 function onEvent(frame) {
   alerts.hear(frame);
+  // Four-eyes: a sender's held request, once approved, is a request of its own: its
+  // metadata read (no content: nothing audited), as its arrival is pushed only to the target.
+  if (frame.event === "approval.approved" && frame.data.requesting_agency_id === me.agencyId) {
+    api(`/v1/requests/${frame.data.request_id}?content=false`)
+      .then((request) => rows.update({ ...request, request_id: request.id }))
+      .catch(showProblem);
+    return;
+  }
   if (!RequestRows.isRequestEvent(frame)) return; // messages and files: the request's page shows them
   rows.update(frame.data);
 }

@@ -141,7 +141,8 @@ export class RequestRows {
   }
 
   // Only events about a request's state carry it whole; messages and files do not.
+  // A four-eyes event (approval.*) names the id its request will take: not a request's state.
   static isRequestEvent(frame) {
-    return Boolean(frame.data?.request_id && frame.data.status);
+    return Boolean(frame.data?.request_id && frame.data.status) && !frame.event.startsWith("approval.");
   }
 }

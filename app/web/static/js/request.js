@@ -79,6 +79,10 @@ function renderMeta(request) {
     ...term("Priority", words(request.priority)),
     ...term("Handling", tlpBadge(request.handling_code), " ", (request.onward_use ?? []).join(", "), request.handling_note ? ` (${request.handling_note})` : ""),
     ...term("Submitted", time(request.created_at)),
+    // Four-eyes: the target sees it was approved before it was sent, and by which role.
+    ...(request.approved_at
+      ? term("Approved", el("span", { id: "request-approved" }, `by a second officer (${words(request.approved_by_role)}) at `, time(request.approved_at)))
+      : []),
     ...term("Held by", heldBy(request)),
     ...term("Acknowledged", request.acknowledged_at ? time(request.acknowledged_at) : "not yet"),
     ...term("Content hash", el("code", {}, request.content_hash)),
@@ -276,7 +280,7 @@ function withdrawContent() {
 
 function onEvent(frame) {
   alerts.hear(frame);
-  if (frame.data?.request_id !== requestId) return;
+  if (frame.data?.request_id !== requestId || frame.event.startsWith("approval.")) return;
   if (frame.event === "request.matched") {
     // Its sender is told of new shared data; showing it is an audited read: on a click.
     offer("shared-summary", "New shared data matches this request: show it (recorded in the audit trail)", () =>
@@ -299,10 +303,25 @@ function onEvent(frame) {
   if (frame.event.startsWith("request.")) loadAlerted(requestId); // an event may alert someone
 }
 
+// A request still held for four-eyes approval is no request yet: an alert's link to it opens
+// the approvals page, for who may see held requests (its sending agency's units, its NCB).
+const SEE_HELD = new Set(["unit", "ncb"]);
+async function heldForApproval(error) {
+  if (!(error instanceof ApiError) || error.status !== 404 || !SEE_HELD.has(me.role)) return false;
+  window.location.replace(`/web/approvals?id=${encodeURIComponent(requestId)}`);
+  return true;
+}
+
 async function onStart() {
+  try {
+    await loadRequest();
+  } catch (error) {
+    if (!(await heldForApproval(error))) showProblem(error);
+    return;
+  }
   await guarded(async () => {
     // Once, when the socket's heads are known: whatever changes later is pushed.
-    await Promise.all([loadRequest(), loadMessages(), loadFiles(), loadHistory(), loadAlerted(requestId)]);
+    await Promise.all([loadMessages(), loadFiles(), loadHistory(), loadAlerted(requestId)]);
     document.body.dataset.loaded = "true";
   });
 }
