@@ -98,10 +98,10 @@ class Receivers:
             sys.executable,
             "-m",
             "bench.outbox_receivers",
-            "--push-key",
-            _b64url(private),
-            "--push-auth",
-            _b64url(self.auth),
+            # One argument each: a base64url value may begin with "-", which argparse would
+            # take for an option of its own (the run failed so, one time in 32).
+            f"--push-key={_b64url(private)}",
+            f"--push-auth={_b64url(self.auth)}",
             stdout=asyncio.subprocess.PIPE,
         )
         assert self.process.stdout is not None
