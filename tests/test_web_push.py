@@ -402,6 +402,13 @@ async def test_a_push_service_that_fails_is_tried_again_with_the_same_message(
         )
         await eventually(lambda: _count(receiver, phone, 1))
         [push] = receiver.received(phone.token)
+
+        async def recorded() -> bool:
+            # The push service has the message before the sender commits what it answered.
+            listed = (await alerts_of(client, request_id, desk)).json()["items"]
+            return bool(listed) and listed[0]["status"] != "pending"
+
+        await eventually(recorded)
         listed = (await alerts_of(client, request_id, desk)).json()["items"]
     [alert] = listed
     assert alert["id"] == push.payload["id"]
