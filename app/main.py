@@ -34,6 +34,7 @@ from app.api import (
     push,
     tokens,
 )
+from app.api import analytics as analytics_routes
 from app.api import audit as audit_routes
 from app.api import audit_export as audit_export_routes
 from app.api import calendar_feed as calendar_feed_routes
@@ -439,6 +440,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
     app.include_router(drill_routes.router)
+    app.include_router(analytics_routes.router)
     app.include_router(message_routes.router)
     app.include_router(retention_routes.router)
     app.include_router(file_routes.router)
