@@ -1,0 +1,66 @@
+"""Response analytics as the service keeps them: each request's figures are written by the
+action that makes it final, in its transaction, removed by a reopen, and are exactly what
+`relay247 analytics rebuild` recomputes from scratch, row for row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app.models.enums import RequestAction
+from tests.clients import http, submit_request
+from tests.conftest import RunningServer
+from tests.factories import Party, World
+from tests.outcomes import outcome_rows
+from tests.test_analytics import rebuild
+
+REASON = "Outside what our law lets us preserve"
+
+
+async def act(
+    client: httpx.AsyncClient, party: Party, request_id: str, action: RequestAction, **body: Any
+) -> None:
+    response = await client.post(
+        f"/v1/requests/{request_id}/actions/{action.value}", json=body or None,
+        headers=party.headers,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+
+
+async def answered_and_closed(client: httpx.AsyncClient, world: World, target: str) -> str:
+    sender = world.unit("FR")
+    request_id = str((await submit_request(client, sender, target))["id"])
+    acked = await client.post(f"/v1/requests/{request_id}/ack", headers=world.desk(target).headers)
+    assert acked.status_code == 200, acked.text
+    await act(client, world.desk(target), request_id, RequestAction.RESPOND)
+    await act(client, sender, request_id, RequestAction.CLOSE)
+    return request_id
+
+
+async def test_the_service_writes_what_the_rebuild_recomputes(
+    server: RunningServer, db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    async with http(server.http) as client:
+        closed = await answered_and_closed(client, world, "DE")
+        declined = str((await submit_request(client, world.unit("JP"), "DE"))["id"])
+        await act(client, world.desk("DE"), declined, RequestAction.DECLINE, reason=REASON)
+        cancelled = str((await submit_request(client, world.unit("DE"), "FR"))["id"])
+        await act(client, world.unit("DE"), cancelled, RequestAction.CANCEL, reason=REASON)
+        reopened = await answered_and_closed(client, world, "JP")
+        still_open = str((await submit_request(client, world.unit("FR"), "JP"))["id"])
+        written = await outcome_rows(db)
+        assert {str(key) for key in written} == {closed, declined, cancelled, reopened}
+        assert written[next(k for k in written if str(k) == closed)]["clock"] == "met"
+
+        await act(client, world.unit("FR"), reopened, RequestAction.REOPEN, reason=REASON)
+    after_reopen = await outcome_rows(db)
+    assert {str(key) for key in after_reopen} == {closed, declined, cancelled}
+    assert still_open not in {str(key) for key in after_reopen}
+
+    code, output = await rebuild(database_url, "--check")
+    assert (code, output.strip()) == (0, "request_outcomes matches the records")
+    code, output = await rebuild(database_url)
+    assert code == 0, output
+    assert await outcome_rows(db) == after_reopen
