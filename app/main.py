@@ -20,6 +20,7 @@ from app.alerts import email as email_alerts
 from app.alerts import gateway as gateway_alerts
 from app.alerts.vapid import Vapid
 from app.alerts.web_push import WebPushCourier
+from app.analytics.metrics import OutcomeMetrics
 from app.api import ack_links as ack_link_routes
 from app.api import (
     agencies,
@@ -373,6 +374,13 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 sending,
                 settings.sharing,
             )
+            outcome_metrics: OutcomeMetrics = app.state.outcome_metrics
+            outcome_metrics.attach(
+                database, interval=exchange.analytics_metrics_interval.total_seconds()
+            )
+            supervisor.add(
+                "analytics.metrics", outcome_metrics.run, stall_after=outcome_metrics.stall_bound()
+            )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database
             app.state.hub = hub
@@ -407,6 +415,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     )
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
+    # The final requests' response figures, counted by a loop the lifespan starts.
+    app.state.outcome_metrics = OutcomeMetrics()
+    metrics.registry.register(app.state.outcome_metrics)
     app.state.settings = settings
     app.state.max_in_flight = overload.in_flight_limit(db_settings)
     app.state.admission = AdmissionLimits(

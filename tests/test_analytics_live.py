@@ -11,10 +11,12 @@ import httpx
 
 from app.models.enums import RequestAction
 from tests.clients import http, submit_request
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, running_server
 from tests.factories import Party, World
 from tests.outcomes import outcome_rows
-from tests.test_analytics import rebuild
+from tests.scrape import samples, scrape, value
+from tests.test_analytics import rebuild, set_the_scene
+from tests.waiting import beats
 
 REASON = "Outside what our law lets us preserve"
 
@@ -64,3 +66,30 @@ async def test_the_service_writes_what_the_rebuild_recomputes(
     code, output = await rebuild(database_url)
     assert code == 0, output
     assert await outcome_rows(db) == after_reopen
+
+
+async def test_metrics_show_the_figures_as_histograms_without_request_labels(
+    db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    await set_the_scene(db, world)
+    await rebuild(database_url)
+    # The loop's first count is at start: the scene is there by then.
+    async with running_server(database_url) as server, http(server.http) as client:
+        if server.app.state.supervisor.health["analytics.metrics"].last_beat is None:
+            await beats(server.app, "analytics.metrics", 1)
+        text = await scrape(client)
+    # Urgent: late_night (acknowledged in 2,700 s) and cancelled_early (never acknowledged).
+    name = "relay247_request_response_seconds"
+    urgent_ack = {"stage": "acknowledge", "priority": "urgent"}
+    assert value(text, f"{name}_bucket", **urgent_ack, le="1800.0") == 0
+    assert value(text, f"{name}_bucket", **urgent_ack, le="3600.0") == 1
+    assert value(text, f"{name}_count", **urgent_ack) == 1
+    assert value(text, f"{name}_sum", **urgent_ack) == 2700
+    close = {"stage": "close", "priority": "routine"}  # after_dst 93,600 s, ignored 7,200 s
+    assert value(text, f"{name}_bucket", **close, le="86400.0") == 1
+    assert value(text, f"{name}_count", **close) == 2
+    assert value(text, "relay247_requests_escalated_total", priority="urgent") == 1
+    assert value(text, "relay247_request_clocks_total", priority="routine", outcome="breached") == 2
+    assert value(text, "relay247_request_clocks_total", priority="urgent", outcome="met") == 1
+    labels = {key for labels, _ in samples(text, f"{name}_bucket") for key in labels}
+    assert labels == {"stage", "priority", "le"}
