@@ -99,6 +99,7 @@ from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
 from app.retention import job as purge_job
+from app.web import analytics_page
 from app.web import pages as web_pages
 from app.web.security import WebSecurityHeaders
 from app.webhooks.courier import WebhookCourier
@@ -479,6 +480,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(taxii_routes.router)
     app.include_router(contact_method_routes.router)
     app.include_router(ack_link_routes.pages)
+    # Before the pages' own router, whose /web/{section} would take /web/analytics.
+    app.include_router(analytics_page.router)
     web_pages.install(app)
     api_docs.install(app)
     log_redaction.allow_query_names(_query_names(app))

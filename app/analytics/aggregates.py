@@ -63,7 +63,8 @@ def _share(flag: Any) -> ColumnElement[Any]:
     return func.avg(case((flag, 1.0), (~flag, 0.0)))
 
 
-def _statement(actor: Actor, query: Query) -> Any:
+def statement(actor: Actor, query: Query) -> Any:
+    """The aggregates as one SELECT (bench/analytics.py times it bare, as its floor)."""
     keys = [_key(dimension, query.period) for dimension in query.group_by]
     figures: list[ColumnElement[Any]] = [func.count().label("count")]
     for stage, column in _DURATIONS.items():
@@ -88,10 +89,10 @@ def _statement(actor: Actor, query: Query) -> Any:
         conditions.append(_O.target_country == query.target_country)
     if query.requesting_country is not None:
         conditions.append(_O.requesting_country == query.requesting_country)
-    statement = select(*keys, *figures).where(*conditions)
+    selected = select(*keys, *figures).where(*conditions)
     if keys:
-        statement = statement.group_by(*keys).order_by(*keys)
-    return statement.limit(MAX_GROUPS + 1)
+        selected = selected.group_by(*keys).order_by(*keys)
+    return selected.limit(MAX_GROUPS + 1)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -137,7 +138,7 @@ async def aggregate(session: AsyncSession, actor: Actor, query: Query) -> Analyt
     requests at all."""
     query.check()
     policy.require(actor, policy.Action.READ_REQUEST)
-    rows = list(await session.execute(_statement(actor, query)))
+    rows = list(await session.execute(statement(actor, query)))
     if len(rows) > MAX_GROUPS:
         raise InvalidInputError(
             f"more than {MAX_GROUPS} groups: narrow `from`/`to` or group by less",
