@@ -84,7 +84,7 @@ _FULL = {
     "search_rounds": 100,
     "indicators": 10_000_000,
     "final_requests": 1_000_000,
-    "analytics_rounds": 50,
+    "analytics_rounds": 20,
 }
 _QUICK = {
     "requests": 300,

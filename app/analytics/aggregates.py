@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Float, case, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,6 +32,10 @@ _DURATIONS: dict[Stage, Any] = {
     Stage.RESPOND: _O.respond_seconds,
     Stage.CLOSE: _O.close_seconds,
 }
+_PERCENTILES = literal([0.5, 0.9], ARRAY(Float))
+# The sorts of the percentiles stay in memory up to this (Postgres' default, 4 MB, spills a
+# million durations to disk); for the analytics transaction only (SET LOCAL).
+WORK_MEM = "64MB"
 # More groups than anyone reads: a query that would give more is refused, not cut short.
 MAX_GROUPS = 5000
 
@@ -68,10 +73,10 @@ def statement(actor: Actor, query: Query) -> Any:
     keys = [_key(dimension, query.period) for dimension in query.group_by]
     figures: list[ColumnElement[Any]] = [func.count().label("count")]
     for stage, column in _DURATIONS.items():
+        # Both percentiles from one sort: the array form of percentile_cont.
         figures += [
             func.count(column).label(f"{stage}_n"),
-            func.percentile_cont(0.5).within_group(column).label(f"{stage}_p50"),
-            func.percentile_cont(0.9).within_group(column).label(f"{stage}_p90"),
+            func.percentile_cont(_PERCENTILES).within_group(column).label(f"{stage}_p"),
         ]
     figures += [
         func.count().filter(_O.escalation_steps > 0).label("escalated"),
@@ -109,8 +114,8 @@ def _group(row: Any, query: Query) -> GroupOut:
         durations={
             stage: DurationOut(
                 count=values[f"{stage}_n"],
-                p50_seconds=_seconds(values[f"{stage}_p50"]),
-                p90_seconds=_seconds(values[f"{stage}_p90"]),
+                p50_seconds=_seconds(_nth(values[f"{stage}_p"], 0)),
+                p90_seconds=_seconds(_nth(values[f"{stage}_p"], 1)),
             )
             for stage in Stage
         },
@@ -122,6 +127,10 @@ def _group(row: Any, query: Query) -> GroupOut:
         ack_within_policy_share=_float(values["ack_within_policy_share"]),
         ack_in_working_hours_share=_float(values["ack_in_working_hours_share"]),
     )
+
+
+def _nth(values: list[float | None] | None, index: int) -> float | None:
+    return None if values is None else values[index]
 
 
 def _seconds(value: float | None) -> float | None:
@@ -138,6 +147,7 @@ async def aggregate(session: AsyncSession, actor: Actor, query: Query) -> Analyt
     requests at all."""
     query.check()
     policy.require(actor, policy.Action.READ_REQUEST)
+    await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     rows = list(await session.execute(statement(actor, query)))
     if len(rows) > MAX_GROUPS:
         raise InvalidInputError(

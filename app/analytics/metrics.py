@@ -63,7 +63,7 @@ class Counted:
 
 
 class OutcomeMetrics(Collector):
-    def __init__(self, database: Database | None = None, *, interval: float = 60.0) -> None:
+    def __init__(self, database: Database | None = None, *, interval: float = 300.0) -> None:
         self._database = database
         self._interval = interval
         self._counted: dict[str, Counted] = {}

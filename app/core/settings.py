@@ -180,10 +180,11 @@ class ExchangeSettings(BaseSettings):
         description="How often an instance looks for requests whose retention has ended.",
     )
     analytics_metrics_interval: Duration = Field(
-        default=timedelta(seconds=60),
+        default=timedelta(minutes=5),
         gt=timedelta(0),
         description="How often an instance recounts the response figures of final requests "
-        "that /metrics shows as histograms (app/analytics/metrics.py).",
+        "that /metrics shows as histograms (app/analytics/metrics.py): each count reads the "
+        "whole rollup (about a second per million final requests).",
     )
     deadline_poll_interval: Duration = Field(
         default=timedelta(seconds=5),
