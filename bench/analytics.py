@@ -202,6 +202,8 @@ async def run_analytics(
     results: dict[str, Any] = {}
     connection = await asyncpg.connect(database.dsn)
     try:
+        # As the service runs the statement (app/analytics/aggregates.py WORK_MEM).
+        await connection.execute(f"SET work_mem = '{aggregates.WORK_MEM}'")
         count_ms = summarize_ms(
             await _time_sql(connection, "SELECT count(*) FROM request_outcomes", rounds)
         )
