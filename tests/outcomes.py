@@ -96,3 +96,12 @@ async def write(db: asyncpg.Connection, world: World, records: Records) -> uuid.
 async def outcome_rows(db: asyncpg.Connection) -> dict[uuid.UUID, dict[str, Any]]:
     rows = await db.fetch(f"SELECT {OUTCOME_COLUMNS} FROM request_outcomes")  # noqa: S608
     return {row["request_id"]: dict(row) for row in rows}
+
+
+async def rollup_rows(
+    db: asyncpg.Connection,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rollup's cells and buckets, sorted: to compare what the service kept with a rebuild."""
+    cells = await db.fetch("SELECT * FROM request_outcome_rollups")
+    buckets = await db.fetch("SELECT * FROM request_outcome_histograms")
+    return sorted(tuple(row) for row in cells), sorted(tuple(row) for row in buckets)

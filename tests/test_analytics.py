@@ -36,6 +36,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.analytics import rollup
 from app.models.enums import Priority, RequestStatus, RequestType, Role
 from tests.cli_runner import invoke
 from tests.clients import http
@@ -126,7 +127,10 @@ async def test_each_final_request_gets_the_figures_worked_out_by_hand(
         assert tuple(row[figure] for figure in FIGURES) == expected, name
         assert row["created_at"] == at(SCENE[name].created)
     code, output = await rebuild(database_url, "--check")
-    assert (code, output.strip()) == (0, "request_outcomes matches the records")
+    assert (code, output.strip()) == (
+        0,
+        "request_outcomes matches the records; the rollup, request_outcomes",
+    )
 
 
 async def test_the_check_finds_a_row_the_records_do_not_give(
@@ -143,8 +147,35 @@ async def test_the_check_finds_a_row_the_records_do_not_give(
     assert "1 row(s) the records do not give, 2 row(s) they give" in output
 
 
+async def test_the_check_finds_a_rollup_that_differs_from_the_figures(
+    db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    await set_the_scene(db, world)
+    assert (await rebuild(database_url))[0] == 0
+    await db.execute(
+        "UPDATE request_outcome_histograms SET requests = requests + 1 WHERE stage = 'respond' "
+        "AND bucket = 244"
+    )
+    code, output = await rebuild(database_url, "--check")
+    assert code == 1
+    assert output.strip() == (
+        "the rollup differs from request_outcomes: 1 row(s) it does not give, 1 row(s) it "
+        "gives that the rollup lacks"
+    )
+
+
 async def responses(client: httpx.AsyncClient, party: Party, **params: Any) -> httpx.Response:
     return await client.get("/v1/analytics/responses", params=params, headers=party.headers)
+
+
+def by_hand(bucket: int, before: int, inside: int, rank: float) -> float:
+    """The documented interpolation (docs/analytics.md), to the millisecond the API gives."""
+    low, high = 2 ** ((bucket - 1) / 16), 2 ** (bucket / 16)
+    return round(low + (high - low) * (rank - before) / inside, 3)
+
+
+def stage_figures(count: int, p50: float, p90: float) -> dict[str, float]:
+    return {"count": count, "p50_seconds": p50, "p90_seconds": p90}
 
 
 def by(groups: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -163,13 +194,29 @@ async def test_aggregates_by_target_match_the_hand_computed_figures(
     assert set(groups) == {("DE",), ("FR",)}
     germany = groups[("DE",)]
     assert germany["count"] == 4
-    # Deliver 10, 30, 60, 120: the median between the middle two, p90 at 2.7 of 0..3.
+    # Each duration's bucket is ceil(16 * log2(seconds)), bounds (2^((b-1)/16), 2^(b/16)]; a
+    # percentile q of n is at rank q * n, interpolated in the bucket that reaches it.
+    # Deliver 10, 30, 60, 120 s: buckets 54, 79, 95, 111. p50, rank 2: bucket 79, one
+    # below it, its upper bound; p90, rank 3.6: bucket 111, three below, 0.6 of the way.
+    # Acknowledge 300, 1200, 2700: buckets 132, 164, 183; p50 rank 1.5, p90 rank 2.7.
+    # Respond 37800, 86400: buckets 244, 263; p50 rank 1 (bucket 244 whole), p90 rank 1.8.
+    # Close 300, 41400, 86400, 93600: buckets 132, 246, 263, 265; p50 rank 2, p90 rank 3.6.
     assert germany["durations"] == {
-        "deliver": {"count": 4, "p50_seconds": 45.0, "p90_seconds": 102.0},
-        "acknowledge": {"count": 3, "p50_seconds": 1200.0, "p90_seconds": 2400.0},
-        "respond": {"count": 2, "p50_seconds": 62100.0, "p90_seconds": 81540.0},
-        "close": {"count": 4, "p50_seconds": 63900.0, "p90_seconds": 91440.0},
+        "deliver": stage_figures(4, by_hand(79, 1, 1, 2), by_hand(111, 3, 1, 3.6)),
+        "acknowledge": stage_figures(3, by_hand(164, 1, 1, 1.5), by_hand(183, 2, 1, 2.7)),
+        "respond": stage_figures(2, by_hand(244, 0, 1, 1), by_hand(263, 1, 1, 1.8)),
+        "close": stage_figures(4, by_hand(246, 1, 1, 2), by_hand(265, 3, 1, 3.6)),
     }
+    assert germany["durations"]["deliver"]["p90_seconds"] == 120.495
+    # Within the documented bound of the nearest-rank percentile (the ceil(q * n)-th value).
+    nearest = {
+        "deliver": (30, 120), "acknowledge": (1200, 2700), "respond": (37800, 86400),
+        "close": (41400, 93600),
+    }  # fmt: skip
+    for stage, (p50, p90) in nearest.items():
+        figures = germany["durations"][stage]
+        assert figures["p50_seconds"] == pytest.approx(p50, rel=rollup.RELATIVE_ERROR), stage
+        assert figures["p90_seconds"] == pytest.approx(p90, rel=rollup.RELATIVE_ERROR), stage
     assert (germany["escalated"], germany["escalation_rate"]) == (1, 0.25)
     assert (germany["clock_met"], germany["clock_breached"], germany["breach_rate"]) == (1, 1, 0.5)
     assert germany["ack_within_policy_share"] == pytest.approx(2 / 3)
@@ -177,7 +224,8 @@ async def test_aggregates_by_target_match_the_hand_computed_figures(
     france = groups[("FR",)]
     assert france["count"] == 1
     assert france["durations"]["deliver"] == {"count": 0, "p50_seconds": None, "p90_seconds": None}
-    assert france["durations"]["close"]["p50_seconds"] == 7200.0
+    # 7,200 s is in bucket 206; alone, its median is the middle of the bucket (rank 0.5).
+    assert france["durations"]["close"]["p50_seconds"] == by_hand(206, 0, 1, 0.5)
     assert (france["escalation_rate"], france["breach_rate"]) == (1.0, 1.0)
     assert france["ack_within_policy_share"] == 0.0
     assert france["ack_in_working_hours_share"] is None
@@ -272,7 +320,7 @@ async def test_csv_has_a_line_per_group(
     assert (germany["target_country"], germany["count"], germany["deliver_p90_seconds"]) == (
         "DE",
         "4",
-        "102.0",
+        "120.495",
     )
     assert germany["breach_rate"] == "0.5"
     assert len(lines) == 3
@@ -286,10 +334,22 @@ async def test_csv_has_a_line_per_group(
         ({"period": "year"}, "period"),
         ({"from": "2026-03-02T00:00:00"}, "from"),
         ({"from": "2026-03-02T00:00:00Z", "to": "2026-03-01T00:00:00Z"}, "to"),
+        ({"from": "2026-03-02T10:00:00Z"}, "from"),
+        ({"to": "2026-03-02T00:00:00+01:00"}, "to"),
         ({"format": "xml"}, "format"),
         ({"target_country": "germany"}, "target_country"),
     ],
-    ids=["unknown-dimension", "twice", "period", "no-offset", "reversed", "format", "country"],
+    ids=[
+        "unknown-dimension",
+        "twice",
+        "period",
+        "no-offset",
+        "reversed",
+        "from-inside-a-day",
+        "to-not-utc-midnight",
+        "format",
+        "country",
+    ],
 )
 async def test_bad_parameters_are_problems(
     server: RunningServer, world: World, params: dict[str, str], field: str

@@ -13,7 +13,7 @@ from app.models.enums import RequestAction
 from tests.clients import http, submit_request
 from tests.conftest import RunningServer, running_server
 from tests.factories import Party, World
-from tests.outcomes import outcome_rows
+from tests.outcomes import outcome_rows, rollup_rows
 from tests.scrape import samples, scrape, value
 from tests.test_analytics import rebuild, set_the_scene
 from tests.waiting import beats
@@ -62,10 +62,19 @@ async def test_the_service_writes_what_the_rebuild_recomputes(
     assert still_open not in {str(key) for key in after_reopen}
 
     code, output = await rebuild(database_url, "--check")
-    assert (code, output.strip()) == (0, "request_outcomes matches the records")
+    assert (code, output.strip()) == (
+        0,
+        "request_outcomes matches the records; the rollup, request_outcomes",
+    )
+    kept = await rollup_rows(db)
+    # The reopened request's cell (the only JP-bound one) is gone, not left at zero.
+    assert kept[0]
+    assert all(cell[1] != "JP" for cell in kept[0])
+    assert sum(cell[6] for cell in kept[0]) == 3  # requests counted
     code, output = await rebuild(database_url)
     assert code == 0, output
     assert await outcome_rows(db) == after_reopen
+    assert await rollup_rows(db) == kept
 
 
 async def test_metrics_show_the_figures_as_histograms_without_request_labels(

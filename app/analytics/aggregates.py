@@ -1,8 +1,13 @@
 """Aggregates of request outcomes, grouped as the caller asks, over the requests it may see.
 
-Visibility is the requests' own rule (app/identity/policy.py READ_REQUEST), applied to
-request_outcomes through the same owner columns: a country's NCB counts the requests its
-country sent or received, a unit its agency's, a desk its country's, the global desk all.
+They read the rollup only (app/analytics/rollup.py: counts and duration histograms per UTC
+day and cell), so the percentiles are estimated from histogram buckets, within the error
+bound documented there; from/to are UTC midnights.
+
+Visibility is the requests' own rule (app/identity/policy.py READ_REQUEST), applied to the
+rollup through the same owner columns (its cells are keyed by them): a country's NCB counts
+the requests its country sent or received, a unit its agency's, a desk its country's, the
+global desk all.
 """
 
 from __future__ import annotations
@@ -11,151 +16,171 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import Float, case, func, literal, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import DateTime, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.analytics import rollup
 from app.analytics.schemas import AnalyticsOut, Dimension, DurationOut, GroupOut, Period, Stage
 from app.core.errors import InvalidInputError
 from app.identity import policy
 from app.identity.auth import Actor
-from app.models import ClockOutcome, RequestOutcome
+from app.models import RequestOutcomeHistogram, RequestOutcomeRollup
 
-_O = RequestOutcome
-_DURATIONS: dict[Stage, Any] = {
-    Stage.DELIVER: _O.deliver_seconds,
-    Stage.ACKNOWLEDGE: _O.acknowledge_seconds,
-    Stage.RESPOND: _O.respond_seconds,
-    Stage.CLOSE: _O.close_seconds,
-}
-_PERCENTILES = literal([0.5, 0.9], ARRAY(Float))
-# The sorts of the percentiles stay in memory up to this (Postgres' default, 4 MB, spills a
-# million durations to disk); for the analytics transaction only (SET LOCAL).
-WORK_MEM = "64MB"
+_Cell = RequestOutcomeRollup
+_Bucket = RequestOutcomeHistogram
 # More groups than anyone reads: a query that would give more is refused, not cut short.
 MAX_GROUPS = 5000
+
+
+def _is_midnight(value: datetime) -> bool:
+    return value.astimezone(UTC).time() == time(0)
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
     group_by: Sequence[Dimension]
     period: Period = Period.MONTH
-    start: datetime | None = None  # submitted at or after
-    end: datetime | None = None  # submitted before
+    start: datetime | None = None  # submitted at or after (a UTC midnight)
+    end: datetime | None = None  # submitted before (a UTC midnight)
     target_country: str | None = None
     requesting_country: str | None = None
 
     def check(self) -> None:
         if len(set(self.group_by)) != len(self.group_by):
             raise InvalidInputError("name each dimension once", field="group_by")
+        # The rollup counts requests per UTC day: a bound inside a day cannot be answered.
+        for field, value in (("from", self.start), ("to", self.end)):
+            if value is not None and not _is_midnight(value):
+                raise InvalidInputError(
+                    "analytics are kept per UTC day: give a UTC midnight "
+                    "(e.g. 2026-03-02T00:00:00Z)",
+                    field=field,
+                )
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise InvalidInputError("must be after `from`", field="to")
 
 
-def _key(dimension: Dimension, period: Period) -> ColumnElement[Any]:
+def _key(model: Any, dimension: Dimension, period: Period) -> ColumnElement[Any]:
     if dimension is Dimension.PERIOD:
-        # Periods of the network's one common calendar: UTC.
-        return func.date_trunc(period.value, _O.created_at, "UTC").label("period")
-    return getattr(_O, dimension.value).label(dimension.value)  # type: ignore[no-any-return]
+        # Periods of the network's one common calendar, UTC: the day as a UTC timestamp,
+        # truncated (a plain timestamp, so the session's time zone plays no part).
+        truncated = func.date_trunc(period.value, cast(model.day, DateTime()))
+        return func.timezone("UTC", truncated).label("period")
+    return getattr(model, dimension.value).label(dimension.value)  # type: ignore[no-any-return]
 
 
-def _share(flag: Any) -> ColumnElement[Any]:
-    # avg ignores NULLs: a request the flag does not apply to is in neither part.
-    return func.avg(case((flag, 1.0), (~flag, 0.0)))
-
-
-def statement(actor: Actor, query: Query) -> Any:
-    """The aggregates as one SELECT (bench/analytics.py times it bare, as its floor)."""
-    keys = [_key(dimension, query.period) for dimension in query.group_by]
-    figures: list[ColumnElement[Any]] = [func.count().label("count")]
-    for stage, column in _DURATIONS.items():
-        # Both percentiles from one sort: the array form of percentile_cont.
-        figures += [
-            func.count(column).label(f"{stage}_n"),
-            func.percentile_cont(_PERCENTILES).within_group(column).label(f"{stage}_p"),
-        ]
-    figures += [
-        func.count().filter(_O.escalation_steps > 0).label("escalated"),
-        func.count().filter(_O.clock == ClockOutcome.MET).label("clock_met"),
-        func.count().filter(_O.clock == ClockOutcome.BREACHED).label("clock_breached"),
-        _share(_O.ack_within_policy).label("ack_within_policy_share"),
-        _share(_O.ack_in_working_hours).label("ack_in_working_hours_share"),
-    ]
-    conditions = [policy.where(actor, policy.Action.READ_REQUEST, RequestOutcome)]
+def _conditions(model: Any, actor: Actor, query: Query) -> list[ColumnElement[bool]]:
+    # The same predicate as over the requests: the rollup keeps their owner columns.
+    conditions = [policy.where(actor, policy.Action.READ_REQUEST, model)]
     if query.start is not None:
-        conditions.append(_O.created_at >= query.start)
+        conditions.append(model.day >= query.start.astimezone(UTC).date())
     if query.end is not None:
-        conditions.append(_O.created_at < query.end)
+        conditions.append(model.day < query.end.astimezone(UTC).date())
     if query.target_country is not None:
-        conditions.append(_O.target_country == query.target_country)
+        conditions.append(model.target_country == query.target_country)
     if query.requesting_country is not None:
-        conditions.append(_O.requesting_country == query.requesting_country)
-    selected = select(*keys, *figures).where(*conditions)
+        conditions.append(model.requesting_country == query.requesting_country)
+    return conditions
+
+
+_COUNTS = (
+    "requests",
+    "escalated",
+    "clock_met",
+    "clock_breached",
+    "ack_within_policy",
+    "ack_policy_known",
+    "ack_in_working_hours",
+    "ack_hours_known",
+)
+
+
+def statements(actor: Actor, query: Query) -> tuple[Select[Any], Select[Any]]:
+    """The aggregates as two SELECTs over the rollup (bench/analytics.py times them bare, as
+    the floor): the groups' counts, and their durations' histograms per stage and bucket."""
+    keys = [_key(_Cell, dimension, query.period) for dimension in query.group_by]
+    counts = select(*keys, *(func.sum(getattr(_Cell, name)).label(name) for name in _COUNTS))
+    counts = counts.where(*_conditions(_Cell, actor, query))
+    bucket_keys = [_key(_Bucket, dimension, query.period) for dimension in query.group_by]
+    buckets = select(
+        *bucket_keys, _Bucket.stage, _Bucket.bucket, func.sum(_Bucket.requests).label("n")
+    ).where(*_conditions(_Bucket, actor, query))
+    buckets = buckets.group_by(*bucket_keys, _Bucket.stage, _Bucket.bucket)
     if keys:
-        selected = selected.group_by(*keys).order_by(*keys)
-    return selected.limit(MAX_GROUPS + 1)
+        counts = counts.group_by(*keys).order_by(*keys)
+    return counts.limit(MAX_GROUPS + 1), buckets
 
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _group(row: Any, query: Query) -> GroupOut:
-    values = row._mapping
-    keys = {dimension.value: values[dimension.value] for dimension in query.group_by}
-    met, breached = values["clock_met"], values["clock_breached"]
-    return GroupOut(
-        **keys,
-        count=values["count"],
-        durations={
-            stage: DurationOut(
-                count=values[f"{stage}_n"],
-                p50_seconds=_seconds(_nth(values[f"{stage}_p"], 0)),
-                p90_seconds=_seconds(_nth(values[f"{stage}_p"], 1)),
-            )
-            for stage in Stage
-        },
-        escalated=values["escalated"],
-        escalation_rate=_rate(values["escalated"], values["count"]),
-        clock_met=met,
-        clock_breached=breached,
-        breach_rate=_rate(breached, met + breached),
-        ack_within_policy_share=_float(values["ack_within_policy_share"]),
-        ack_in_working_hours_share=_float(values["ack_in_working_hours_share"]),
-    )
-
-
-def _nth(values: list[float | None] | None, index: int) -> float | None:
-    return None if values is None else values[index]
-
-
 def _seconds(value: float | None) -> float | None:
-    # Interpolation leaves float noise (102.00000000000001): milliseconds are plenty.
+    # Milliseconds are plenty (and the interpolation's float noise goes).
     return None if value is None else round(value, 3)
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+Histograms = dict[Stage, dict[int, int]]
+
+
+def _group(values: Any, query: Query, histograms: Histograms) -> GroupOut:
+    keys = {dimension.value: values[dimension.value] for dimension in query.group_by}
+    count = int(values["requests"] or 0)
+    met, breached = int(values["clock_met"] or 0), int(values["clock_breached"] or 0)
+    escalated = int(values["escalated"] or 0)
+    return GroupOut(
+        **keys,
+        count=count,
+        durations={
+            stage: DurationOut(
+                count=sum(histograms.get(stage, {}).values()),
+                p50_seconds=_seconds(rollup.percentile(histograms.get(stage, {}), 0.5)),
+                p90_seconds=_seconds(rollup.percentile(histograms.get(stage, {}), 0.9)),
+            )
+            for stage in Stage
+        },
+        escalated=escalated,
+        escalation_rate=_rate(escalated, count),
+        clock_met=met,
+        clock_breached=breached,
+        breach_rate=_rate(breached, met + breached),
+        ack_within_policy_share=_rate(
+            int(values["ack_within_policy"] or 0), int(values["ack_policy_known"] or 0)
+        ),
+        ack_in_working_hours_share=_rate(
+            int(values["ack_in_working_hours"] or 0), int(values["ack_hours_known"] or 0)
+        ),
+    )
 
 
 async def aggregate(session: AsyncSession, actor: Actor, query: Query) -> AnalyticsOut:
-    """The aggregates of the outcomes the actor may see; a 403 for a role that sees no
-    requests at all."""
+    """The aggregates of the final requests the actor may see, from the rollup; a 403 for a
+    role that sees no requests at all."""
     query.check()
     policy.require(actor, policy.Action.READ_REQUEST)
-    await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-    rows = list(await session.execute(statement(actor, query)))
+    counts, buckets = statements(actor, query)
+    rows = [row._mapping for row in await session.execute(counts)]
     if len(rows) > MAX_GROUPS:
         raise InvalidInputError(
             f"more than {MAX_GROUPS} groups: narrow `from`/`to` or group by less",
             field="group_by",
         )
+    names = [dimension.value for dimension in query.group_by]
+    histograms: dict[tuple[Any, ...], Histograms] = {}
+    for bucket in await session.execute(buckets):
+        values = bucket._mapping
+        group = histograms.setdefault(tuple(values[name] for name in names), {})
+        group.setdefault(Stage(values["stage"]), {})[values["bucket"]] = int(values["n"])
     # A query without keys over nothing still gives its one row of zeros: a group of none.
-    groups = [_group(row, query) for row in rows if row._mapping["count"] or not query.group_by]
+    groups = [
+        _group(row, query, histograms.get(tuple(row[name] for name in names), {}))
+        for row in rows
+        if row["requests"] or not query.group_by
+    ]
     return AnalyticsOut(
         group_by=list(query.group_by),
         period=query.period,

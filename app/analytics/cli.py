@@ -44,11 +44,13 @@ def rebuild(
 ) -> None:
     """Recompute every final request's figures (request_outcomes) from the records they are
     derived from: the requests' times, escalation and legal clock, their first
-    acknowledgement deadline and the target's time zone.
+    acknowledgement deadline and the target's time zone; then the rollup the aggregates
+    read (counts and duration histograms per day and cell) from those figures.
 
     The service writes each request's figures as it becomes final; this rebuilds them all
     in one transaction (after the upgrade that added them, say). With --check it only
-    says how many rows differ from what the records give."""
+    says how many rows differ from what the records give (and the rollup's from the
+    figures)."""
     try:
         result = asyncio.run(_run(database_url(), check=check))
     except SchemaOutOfDateError as exc:
@@ -58,10 +60,16 @@ def rebuild(
         typer.echo(f"rebuilt: {result} request outcome{'' if result == 1 else 's'}")
         return
     if result.none:
-        typer.echo("request_outcomes matches the records")
+        typer.echo("request_outcomes matches the records; the rollup, request_outcomes")
         return
-    typer.echo(
-        f"request_outcomes differs from the records: {result.extra} row(s) the records do not "
-        f"give, {result.missing} row(s) they give that the table lacks"
-    )
+    if result.extra or result.missing:
+        typer.echo(
+            f"request_outcomes differs from the records: {result.extra} row(s) the records do "
+            f"not give, {result.missing} row(s) they give that the table lacks"
+        )
+    if result.rollup_extra or result.rollup_missing:
+        typer.echo(
+            f"the rollup differs from request_outcomes: {result.rollup_extra} row(s) it does "
+            f"not give, {result.rollup_missing} row(s) it gives that the rollup lacks"
+        )
     raise typer.Exit(1)

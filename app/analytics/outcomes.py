@@ -22,6 +22,7 @@ from datetime import time
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import rollup
 from app.requests import lifecycle
 
 # No record says when a desk works: countries keep a time zone (countries.time_zone) and
@@ -127,22 +128,29 @@ _REFRESH_INSERT = text(
 async def refresh(session: AsyncSession, request_id: uuid.UUID) -> None:
     """Make the request's outcome row what its records say now, in the caller's transaction:
     written when it became final, gone when it was reopened. Called by the action that moved
-    it to or from a final state (app/requests/actions.py), after its change was flushed."""
+    it to or from a final state (app/requests/actions.py), after its change was flushed. The
+    rollup (app/analytics/rollup.py) follows in the same transaction: the old row's
+    contribution subtracted, the new one's added."""
+    await rollup.subtract(session, request_id)
     await session.execute(_REFRESH_DELETE, {"request_id": request_id})
     await session.execute(_REFRESH_INSERT, {"request_id": request_id})
+    await rollup.add(session, request_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Differences:
     """Rows of request_outcomes that the records do not give (stale or foreign) and rows
-    the records give that the table lacks or holds otherwise."""
+    the records give that the table lacks or holds otherwise; then the same of the rollup
+    against request_outcomes."""
 
     extra: int
     missing: int
+    rollup_extra: int = 0
+    rollup_missing: int = 0
 
     @property
     def none(self) -> bool:
-        return self.extra == 0 and self.missing == 0
+        return not (self.extra or self.missing or self.rollup_extra or self.rollup_missing)
 
 
 _TABLE = f"SELECT {_COLUMN_LIST} FROM request_outcomes"  # noqa: S608
@@ -154,16 +162,24 @@ _REBUILD = text(f"INSERT INTO request_outcomes ({_COLUMN_LIST}) {_DERIVATION}")
 
 async def differences(session: AsyncSession) -> Differences:
     """Compare request_outcomes row for row (EXCEPT ALL, both ways) with the derivation from
-    scratch."""
+    scratch, and the rollup with request_outcomes."""
     extra = await session.scalar(_EXTRA)
     missing = await session.scalar(_MISSING)
-    return Differences(extra=int(extra or 0), missing=int(missing or 0))
+    rollup_extra, rollup_missing = await rollup.differences(session)
+    return Differences(
+        extra=int(extra or 0),
+        missing=int(missing or 0),
+        rollup_extra=rollup_extra,
+        rollup_missing=rollup_missing,
+    )
 
 
 async def rebuild(session: AsyncSession) -> int:
     """Recompute every outcome from the records, in the caller's transaction; the number of
-    rows written. The table is locked for the rebuild, so no action's refresh interleaves."""
+    rows written; then the rollup from them. The tables are locked for the rebuild (in the
+    order a refresh writes them), so no action's refresh interleaves."""
     await session.execute(text("LOCK TABLE request_outcomes IN EXCLUSIVE MODE"))
     await session.execute(text("DELETE FROM request_outcomes"))
     written = await session.execute(_REBUILD)
+    await rollup.rebuild(session)
     return int(written.rowcount)  # type: ignore[attr-defined]

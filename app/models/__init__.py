@@ -24,6 +24,7 @@ from app.models.exchange import (
 from app.models.idempotency import IdempotencyKey
 from app.models.outbox import MessageStatus, OutboxAttempt, OutboxMessage, Route
 from app.models.outcome import ClockOutcome, RequestOutcome
+from app.models.outcome_rollup import RequestOutcomeHistogram, RequestOutcomeRollup
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
 from app.models.roster import RosterOverride, RosterRotation
@@ -75,6 +76,8 @@ __all__ = [
     "RequestIdentifier",
     "RequestMatch",
     "RequestOutcome",
+    "RequestOutcomeHistogram",
+    "RequestOutcomeRollup",
     "RequestTransition",
     "RosterOverride",
     "RosterRotation",

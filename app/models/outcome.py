@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CHAR, Boolean, DateTime, Double, ForeignKey, Index, SmallInteger
+from sqlalchemy import CHAR, Boolean, DateTime, Double, ForeignKey, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -27,16 +27,10 @@ class RequestOutcome(Base):
     from anything else, so ``relay247 analytics rebuild`` gives the same row from scratch.
 
     Written in the transaction that makes the request final, deleted by the one that reopens
-    it. Aggregates (app/analytics/aggregates.py) read this table only."""
+    it. Aggregates read the rollup kept from it (RequestOutcomeRollup, app/analytics/
+    rollup.py), not this table: no index serves them here."""
 
     __tablename__ = "request_outcomes"
-    __table_args__ = (
-        # Each way of seeing requests (app/identity/policy.py READ_REQUEST), by period.
-        Index("ix_request_outcomes_created", "created_at"),
-        Index("ix_request_outcomes_target_created", "target_country", "created_at"),
-        Index("ix_request_outcomes_sending_created", "requesting_country", "created_at"),
-        Index("ix_request_outcomes_agency_created", "requesting_agency_id", "created_at"),
-    )
     # The same owners as the request it describes: aggregates obey the request's visibility.
     owner_columns: ClassVar[OwnerColumns] = OwnerColumns(
         country="target_country",

@@ -1,7 +1,9 @@
 """Response analytics: one row of figures per final request (app/analytics/outcomes.py),
-written in the transaction that makes it final, read by the aggregates.
+written in the transaction that makes it final, and the rollup the aggregates read (counts and
+duration histograms per day, country pair, agency, type and priority), kept in that same
+transaction.
 
-Requests that were final before this revision get theirs from ``relay247 analytics rebuild``
+Requests that were final before this revision get theirs (and the rollup) from ``relay247 analytics rebuild``
 (the migration does not restate the derivation, which lives in the application only).
 
 Revision ID: 0022
@@ -73,21 +75,68 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("request_id", name="pk_request_outcomes"),
     )
-    op.create_index("ix_request_outcomes_created", "request_outcomes", ["created_at"])
-    op.create_index(
-        "ix_request_outcomes_target_created", "request_outcomes", ["target_country", "created_at"]
+    _rollups()
+
+
+def _cell_key() -> list[sa.Column[object]]:
+    """A rollup cell: final requests submitted on one UTC day, from one agency (one country)
+    to one target country, of one type and priority."""
+    return [
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("target_country", sa.CHAR(2), nullable=False),
+        sa.Column("requesting_country", sa.CHAR(2), nullable=False),
+        sa.Column("requesting_agency_id", sa.Uuid(), nullable=False),
+        sa.Column("type", _enum("requesttype", *_TYPES), nullable=False),
+        sa.Column("priority", _enum("priority", "emergency", "urgent", "routine"), nullable=False),
+    ]
+
+
+_KEY = ("day", "target_country", "requesting_country", "requesting_agency_id", "type", "priority")
+_COUNTS = (
+    "requests",
+    "escalated",
+    "overdue",
+    "clock_met",
+    "clock_breached",
+    "ack_within_policy",
+    "ack_policy_known",
+    "ack_in_working_hours",
+    "ack_hours_known",
+)
+
+
+def _owner_indexes(table: str) -> None:
+    for name, column in (("target", "target_country"), ("sending", "requesting_country")):
+        op.create_index(f"ix_{table}_{name}_day", table, [column, "day"])
+    op.create_index(f"ix_{table}_agency_day", table, ["requesting_agency_id", "day"])
+
+
+def _rollups() -> None:
+    """The aggregates' rollup (app/analytics/rollup.py): counts per cell, and per cell and
+    stage the non-empty buckets of a log-spaced histogram of the durations."""
+    op.create_table(
+        "request_outcome_rollups",
+        *_cell_key(),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        sa.PrimaryKeyConstraint(*_KEY, name="pk_request_outcome_rollups"),
     )
-    op.create_index(
-        "ix_request_outcomes_sending_created",
-        "request_outcomes",
-        ["requesting_country", "created_at"],
+    _owner_indexes("request_outcome_rollups")
+    op.create_table(
+        "request_outcome_histograms",
+        *_cell_key(),
+        sa.Column("stage", sa.String(16), nullable=False),
+        sa.Column("bucket", sa.SmallInteger(), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "stage IN ('deliver', 'acknowledge', 'respond', 'close')",
+            name="ck_request_outcome_histograms_stage",
+        ),
+        sa.PrimaryKeyConstraint(*_KEY, "stage", "bucket", name="pk_request_outcome_histograms"),
     )
-    op.create_index(
-        "ix_request_outcomes_agency_created",
-        "request_outcomes",
-        ["requesting_agency_id", "created_at"],
-    )
+    _owner_indexes("request_outcome_histograms")
 
 
 def downgrade() -> None:
+    op.drop_table("request_outcome_histograms")
+    op.drop_table("request_outcome_rollups")
     op.drop_table("request_outcomes")
