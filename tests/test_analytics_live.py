@@ -4,6 +4,7 @@ action that makes it final, in its transaction, removed by a reopen, and are exa
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -102,3 +103,23 @@ async def test_metrics_show_the_figures_as_histograms_without_request_labels(
     assert value(text, "relay247_request_clocks_total", priority="urgent", outcome="met") == 1
     labels = {key for labels, _ in samples(text, f"{name}_bucket") for key in labels}
     assert labels == {"stage", "priority", "le"}
+
+
+async def test_requests_made_final_at_once_in_one_cell_are_all_counted(
+    server: RunningServer, db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    # Same sender, target, type, priority and day: one cell, whose row each cancel updates
+    # under its lock, the others waiting for its commit (no update lost, no deadlock).
+    async with http(server.http) as client:
+        ids = [str((await submit_request(client, world.unit("FR"), "DE"))["id"]) for _ in range(6)]
+        await asyncio.gather(
+            *(
+                act(client, world.unit("FR"), request_id, RequestAction.CANCEL, reason=REASON)
+                for request_id in ids
+            )
+        )
+    cells, buckets = await rollup_rows(db)
+    assert sum(cell[6] for cell in cells) == 6
+    assert sum(row[8] for row in buckets if row[6] == "close") == 6
+    code, output = await rebuild(database_url, "--check")
+    assert code == 0, output
