@@ -96,7 +96,7 @@ async def _load(dsn: str, seeded: Mapping[str, Any], count: int) -> float:
         async with connection.transaction():
             for statement in rollup.REBUILD_STATEMENTS:
                 await connection.execute(statement)
-        await connection.execute("ANALYZE request_outcome_rollups, request_outcome_histograms")
+        await connection.execute(f"ANALYZE {', '.join(rollup.ROLLUP_TABLES)}")
     finally:
         await connection.close()
     return time.monotonic() - started

@@ -261,6 +261,25 @@ async def test_aggregates_by_period_type_and_priority(
     }
 
 
+async def test_the_month_grain_answers_as_the_days_do(
+    server: RunningServer, db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    """By country pair over whole months the aggregates read the month cells; from a day that
+    is not a month's first (2 March: the scene's first) they read the day cells. Over the
+    same requests the answers are the same, to the last bucket."""
+    await set_the_scene(db, world)
+    await rebuild(database_url)
+    from_march = {"from": "2026-03-01T00:00:00Z", "to": "2026-05-01T00:00:00Z"}
+    from_the_2nd = {"from": "2026-03-02T00:00:00Z", "to": "2026-04-03T00:00:00Z"}
+    async with http(server.http) as client:
+        for group_by in ("target_country", "requesting_country,target_country", "period"):
+            months = await responses(client, world.gs, group_by=group_by, **from_march)
+            days = await responses(client, world.gs, group_by=group_by, **from_the_2nd)
+            assert months.status_code == days.status_code == 200
+            assert months.json()["groups"] == days.json()["groups"], group_by
+            assert months.json()["groups"], group_by
+
+
 @pytest.mark.parametrize(
     ("country", "role", "pairs"),
     [

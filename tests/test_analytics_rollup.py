@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import math
 import random
+import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
-from app.analytics import rollup
+from app.analytics import aggregates, rollup
+from app.analytics.schemas import Dimension, Period
+from app.identity.auth import Actor
+from app.models.enums import AgencyKind, Role
 
 
 async def test_the_bucket_postgres_gives_is_the_one_whose_bounds_hold_the_duration(
@@ -58,3 +63,34 @@ def test_an_estimate_is_within_the_bound_of_the_nearest_rank_percentile(q: float
     estimate = rollup.percentile(histogram, q)
     assert estimate is not None
     assert abs(estimate - nearest) < rollup.RELATIVE_ERROR * nearest
+
+
+@pytest.mark.parametrize(
+    ("group_by", "period", "start", "grain"),
+    [
+        ([Dimension.TARGET_COUNTRY], Period.MONTH, None, "month"),
+        ([Dimension.REQUESTING_COUNTRY, Dimension.PERIOD], Period.MONTH, "2026-03-01", "month"),
+        ([Dimension.TARGET_COUNTRY], Period.MONTH, "2026-03-02", "day"),
+        ([Dimension.PERIOD], Period.WEEK, None, "day"),
+        ([Dimension.TARGET_COUNTRY, Dimension.PRIORITY], Period.MONTH, None, "day"),
+        ([Dimension.TYPE], Period.MONTH, "2026-03-01", "day"),
+    ],
+    ids=["pair", "pair-by-month", "mid-month", "by-week", "priority", "type"],
+)
+def test_a_query_reads_the_coarsest_grain_that_answers_it(
+    group_by: list[Dimension], period: Period, start: str | None, grain: str
+) -> None:
+    actor = Actor(
+        principal_id=uuid.uuid4(), token_id=uuid.uuid4(), agency_id=uuid.uuid4(),
+        country="FR", role=Role.NCB, name="NCB", agency_kind=AgencyKind.NCB,
+    )  # fmt: skip
+    begin = None if start is None else datetime.fromisoformat(start).replace(tzinfo=UTC)
+    query = aggregates.Query(group_by=group_by, period=period, start=begin)
+    tables = {
+        str(statement.get_final_froms()[0]) for statement in aggregates.statements(actor, query)
+    }
+    expected = {
+        "month": {"request_outcome_month_rollups", "request_outcome_month_histograms"},
+        "day": {"request_outcome_rollups", "request_outcome_histograms"},
+    }
+    assert tables == expected[grain]

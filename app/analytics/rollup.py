@@ -38,8 +38,9 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 SUBDIVISIONS = 16  # buckets per doubling
@@ -85,12 +86,6 @@ def percentile(histogram: Mapping[int, int], q: float) -> float | None:
     raise AssertionError("unreachable: the last bucket reaches every rank")
 
 
-KEY = ("day", "target_country", "requesting_country", "requesting_agency_id", "type", "priority")
-_KEY_LIST = ", ".join(KEY)
-_KEY_OF_OUTCOME = (
-    "(o.created_at AT TIME ZONE 'UTC')::date, o.target_country, o.requesting_country, "
-    "o.requesting_agency_id, o.type, o.priority"
-)
 # Each count of a cell, as what one request_outcomes row (o) adds to it.
 COUNTS = {
     "requests": "1",
@@ -111,98 +106,161 @@ _STAGES = (
     "('close', o.close_seconds)) AS s(stage, seconds)"
 )
 _BUCKET = BUCKET_OF_SECONDS.format(s="s.seconds")
+_UTC_DAY = "(o.created_at AT TIME ZONE 'UTC')::date"
+_OWNERS = ("target_country", "requesting_country", "requesting_agency_id")
 
-# One request's contribution, times :sign (1 to add, -1 to subtract), in one statement. The
-# buckets' INSERT reads the cell's CTE (an init plan) so that the cell's row is always locked
-# first, then its buckets: every writer of a cell takes the same locks in the same order.
-_APPLY = text(f"""
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One grain of the rollup: its two tables and what keys a cell, each key column with
+    its value from a request_outcomes row (o)."""
+
+    cells: str
+    buckets: str
+    key: tuple[tuple[str, str], ...]
+
+    @property
+    def columns(self) -> str:
+        return ", ".join(name for name, _ in self.key)
+
+    def of_outcome(self, *, named: bool = False) -> str:
+        return ", ".join(f"{value} AS {name}" if named else value for name, value in self.key)
+
+
+# The cells the aggregates read by default: one UTC day, agency, target, type and priority.
+DAY = Level(
+    "request_outcome_rollups",
+    "request_outcome_histograms",
+    (("day", _UTC_DAY), *((name, f"o.{name}") for name in (*_OWNERS, "type", "priority"))),
+)
+# Coarser, for what needs neither type, priority nor a day's grain (a whole month, by
+# country pair): 24 months of 30 pairs hold some 385,000 bucket rows where the days hold
+# 3.6 million (bench, 1,000,000 requests).
+MONTH = Level(
+    "request_outcome_month_rollups",
+    "request_outcome_month_histograms",
+    (
+        ("month", f"date_trunc('month', {_UTC_DAY})::date"),
+        *((name, f"o.{name}") for name in _OWNERS),
+    ),
+)
+LEVELS = (DAY, MONTH)
+
+
+def _apply(level: Level) -> TextClause:
+    """One request's contribution, times :sign (1 to add, -1 to subtract), in one statement.
+    The buckets' INSERT reads the cell's CTE (an init plan) so that the cell's row is always
+    locked first, then its buckets: every writer of a cell takes its locks in one order."""
+    key, of_outcome = level.columns, level.of_outcome()
+    signed = ", ".join(f":sign * {expression}" for expression in COUNTS.values())
+    added = ", ".join(f"{c} = {level.cells}.{c} + excluded.{c}" for c in COUNTS)
+    return text(f"""
 WITH cell AS (
-    INSERT INTO request_outcome_rollups ({_KEY_LIST}, {_COUNT_LIST})
-    SELECT {_KEY_OF_OUTCOME}, {", ".join(f":sign * {e}" for e in COUNTS.values())}
-    FROM request_outcomes o WHERE o.request_id = :request_id
-    ON CONFLICT ({_KEY_LIST}) DO UPDATE SET
-        {", ".join(f"{c} = request_outcome_rollups.{c} + excluded.{c}" for c in COUNTS)}
+    INSERT INTO {level.cells} ({key}, {_COUNT_LIST})
+    SELECT {of_outcome}, {signed} FROM request_outcomes o WHERE o.request_id = :request_id
+    ON CONFLICT ({key}) DO UPDATE SET {added}
     RETURNING 1
 )
-INSERT INTO request_outcome_histograms ({_KEY_LIST}, stage, bucket, requests)
-SELECT {_KEY_OF_OUTCOME}, s.stage, {_BUCKET}, :sign
+INSERT INTO {level.buckets} ({key}, stage, bucket, requests)
+SELECT {of_outcome}, s.stage, {_BUCKET}, :sign
 FROM request_outcomes o {_STAGES}
 WHERE o.request_id = :request_id AND s.seconds IS NOT NULL AND (SELECT count(*) FROM cell) > 0
-ON CONFLICT ({_KEY_LIST}, stage, bucket) DO UPDATE SET
-    requests = request_outcome_histograms.requests + excluded.requests
+ON CONFLICT ({key}, stage, bucket) DO UPDATE SET
+    requests = {level.buckets}.requests + excluded.requests
 """)  # noqa: S608 (this module's constants only)
 
-_SAME_CELL = " AND ".join(f"t.{k} = c.{k}" for k in KEY)
-# After a subtraction: a cell or bucket that counts nobody is no row (as the rebuild gives);
-# the cell first again (read by the main DELETE, the CTE runs before it).
-_PRUNE = text(f"""
+
+def _prune(level: Level) -> TextClause:
+    """After a subtraction: a cell or bucket that counts nobody is no row (as the rebuild
+    gives); the cell first again (read by the main DELETE, the CTE runs before it)."""
+    same = " AND ".join(f"t.{name} = c.{name}" for name, _ in level.key)
+    return text(f"""
 WITH c AS (
-    SELECT {_KEY_OF_OUTCOME.replace("::date,", "::date AS day,", 1)}
-    FROM request_outcomes o WHERE o.request_id = :request_id
+    SELECT {level.of_outcome(named=True)} FROM request_outcomes o
+    WHERE o.request_id = :request_id
 ),
 emptied AS (
-    DELETE FROM request_outcome_rollups t USING c WHERE {_SAME_CELL} AND t.requests = 0
-    RETURNING 1
+    DELETE FROM {level.cells} t USING c WHERE {same} AND t.requests = 0 RETURNING 1
 )
-DELETE FROM request_outcome_histograms t USING c
-WHERE {_SAME_CELL} AND t.requests = 0 AND (SELECT count(*) FROM emptied) >= 0
+DELETE FROM {level.buckets} t USING c
+WHERE {same} AND t.requests = 0 AND (SELECT count(*) FROM emptied) >= 0
 """)  # noqa: S608
+
+
+_APPLY = {level: _apply(level) for level in LEVELS}
+_PRUNE = {level: _prune(level) for level in LEVELS}
 
 
 async def subtract(session: AsyncSession, request_id: uuid.UUID) -> None:
     """Take the request's request_outcomes row (if any) out of the rollup: call before the
-    row is deleted."""
-    await session.execute(_APPLY, {"request_id": request_id, "sign": -1})
-    await session.execute(_PRUNE, {"request_id": request_id})
+    row is deleted. Levels in one order (day, then month), as every writer."""
+    for level in LEVELS:
+        await session.execute(_APPLY[level], {"request_id": request_id, "sign": -1})
+        await session.execute(_PRUNE[level], {"request_id": request_id})
 
 
 async def add(session: AsyncSession, request_id: uuid.UUID) -> None:
     """Count the request's request_outcomes row (if any) in the rollup: call after it is
     written."""
-    await session.execute(_APPLY, {"request_id": request_id, "sign": 1})
+    for level in LEVELS:
+        await session.execute(_APPLY[level], {"request_id": request_id, "sign": 1})
 
 
-_SUMS = ", ".join(f"sum({e})::int" for e in COUNTS.values())
-_DERIVED_CELLS = " ".join(  # this module's constants only
-    ("SELECT", _KEY_OF_OUTCOME, ",", _SUMS, "FROM request_outcomes o GROUP BY", _KEY_OF_OUTCOME)
-)
-_DERIVED_BUCKETS = " ".join(
-    (
-        f"SELECT {_KEY_OF_OUTCOME}, s.stage, {_BUCKET}, count(*)::int",
-        f"FROM request_outcomes o {_STAGES} WHERE s.seconds IS NOT NULL",
-        f"GROUP BY {_KEY_OF_OUTCOME}, s.stage, {_BUCKET}",
+def _derived_cells(level: Level) -> str:
+    sums = ", ".join(f"sum({expression})::int" for expression in COUNTS.values())
+    of_outcome = level.of_outcome()
+    return f"SELECT {of_outcome}, {sums} FROM request_outcomes o GROUP BY {of_outcome}"  # noqa: S608
+
+
+def _derived_buckets(level: Level) -> str:
+    of_outcome = level.of_outcome()
+    return " ".join(
+        (
+            f"SELECT {of_outcome}, s.stage, {_BUCKET}, count(*)::int",
+            f"FROM request_outcomes o {_STAGES} WHERE s.seconds IS NOT NULL",
+            f"GROUP BY {of_outcome}, s.stage, {_BUCKET}",
+        )
     )
-)
-_CELLS = f"SELECT {_KEY_LIST}, {_COUNT_LIST} FROM request_outcome_rollups"  # noqa: S608
-_BUCKETS = f"SELECT {_KEY_LIST}, stage, bucket, requests FROM request_outcome_histograms"  # noqa: S608
 
 
-def _differing(table: str, derived: str) -> tuple[str, str]:
+def _tables(level: Level) -> tuple[str, str]:
     return (
-        f"SELECT count(*) FROM ({table} EXCEPT ALL {derived}) AS x",  # noqa: S608
-        f"SELECT count(*) FROM ({derived} EXCEPT ALL {table}) AS x",  # noqa: S608
+        f"SELECT {level.columns}, {_COUNT_LIST} FROM {level.cells}",  # noqa: S608
+        f"SELECT {level.columns}, stage, bucket, requests FROM {level.buckets}",  # noqa: S608
     )
 
 
 async def differences(session: AsyncSession) -> tuple[int, int]:
     """Compare the rollup's rows with what request_outcomes gives (EXCEPT ALL both ways),
-    cells and buckets together: (rows it should not hold, rows it lacks)."""
+    every level's cells and buckets together: (rows it should not hold, rows it lacks)."""
     extra = missing = 0
-    for table, derived in ((_CELLS, _DERIVED_CELLS), (_BUCKETS, _DERIVED_BUCKETS)):
-        extra_sql, missing_sql = _differing(table, derived)
-        extra += int(await session.scalar(text(extra_sql)) or 0)
-        missing += int(await session.scalar(text(missing_sql)) or 0)
+    for level in LEVELS:
+        cells, buckets = _tables(level)
+        for table, derived in ((cells, _derived_cells(level)), (buckets, _derived_buckets(level))):
+            extra_sql = f"SELECT count(*) FROM ({table} EXCEPT ALL {derived}) AS x"  # noqa: S608
+            missing_sql = f"SELECT count(*) FROM ({derived} EXCEPT ALL {table}) AS x"  # noqa: S608
+            extra += int(await session.scalar(text(extra_sql)) or 0)
+            missing += int(await session.scalar(text(missing_sql)) or 0)
     return extra, missing
 
 
-REBUILD_STATEMENTS = (
-    "LOCK TABLE request_outcome_rollups, request_outcome_histograms IN EXCLUSIVE MODE",
-    "DELETE FROM request_outcome_histograms",
-    "DELETE FROM request_outcome_rollups",
-    f"INSERT INTO request_outcome_rollups ({_KEY_LIST}, {_COUNT_LIST}) {_DERIVED_CELLS}",
-    f"INSERT INTO request_outcome_histograms ({_KEY_LIST}, stage, bucket, requests) "
-    f"{_DERIVED_BUCKETS}",
-)
+def _rebuild_statements() -> tuple[str, ...]:
+    tables = [table for level in LEVELS for table in (level.cells, level.buckets)]
+    statements = [f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE"]
+    for level in LEVELS:
+        statements += [f"DELETE FROM {level.buckets}", f"DELETE FROM {level.cells}"]  # noqa: S608
+        statements.append(
+            f"INSERT INTO {level.cells} ({level.columns}, {_COUNT_LIST}) {_derived_cells(level)}"
+        )
+        statements.append(
+            f"INSERT INTO {level.buckets} ({level.columns}, stage, bucket, requests) "
+            f"{_derived_buckets(level)}"
+        )
+    return tuple(statements)
+
+
+REBUILD_STATEMENTS = _rebuild_statements()
+ROLLUP_TABLES = tuple(table for level in LEVELS for table in (level.cells, level.buckets))
 
 
 async def rebuild(session: AsyncSession) -> None:

@@ -24,7 +24,12 @@ from app.models.exchange import (
 from app.models.idempotency import IdempotencyKey
 from app.models.outbox import MessageStatus, OutboxAttempt, OutboxMessage, Route
 from app.models.outcome import ClockOutcome, RequestOutcome
-from app.models.outcome_rollup import RequestOutcomeHistogram, RequestOutcomeRollup
+from app.models.outcome_rollup import (
+    RequestOutcomeHistogram,
+    RequestOutcomeMonthHistogram,
+    RequestOutcomeMonthRollup,
+    RequestOutcomeRollup,
+)
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
 from app.models.roster import RosterOverride, RosterRotation
@@ -77,6 +82,8 @@ __all__ = [
     "RequestMatch",
     "RequestOutcome",
     "RequestOutcomeHistogram",
+    "RequestOutcomeMonthHistogram",
+    "RequestOutcomeMonthRollup",
     "RequestOutcomeRollup",
     "RequestTransition",
     "RosterOverride",

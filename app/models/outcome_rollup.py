@@ -79,3 +79,44 @@ class RequestOutcomeHistogram(Base):
     stage: Mapped[str] = mapped_column(String(16), primary_key=True)
     bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     requests: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class RequestOutcomeMonthRollup(Base):
+    """RequestOutcomeRollup's counts, coarser: per UTC month (its first day), requesting
+    agency (and country) and target country, any type and priority. Read by the aggregates
+    that need no finer grain (app/analytics/aggregates.py)."""
+
+    __tablename__ = "request_outcome_month_rollups"
+    owner_columns: ClassVar[OwnerColumns] = _OWNERS
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    target_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
+    requesting_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
+    requesting_agency_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False)
+    escalated: Mapped[int] = mapped_column(Integer, nullable=False)
+    overdue: Mapped[int] = mapped_column(Integer, nullable=False)
+    clock_met: Mapped[int] = mapped_column(Integer, nullable=False)
+    clock_breached: Mapped[int] = mapped_column(Integer, nullable=False)
+    ack_within_policy: Mapped[int] = mapped_column(Integer, nullable=False)
+    ack_policy_known: Mapped[int] = mapped_column(Integer, nullable=False)
+    ack_in_working_hours: Mapped[int] = mapped_column(Integer, nullable=False)
+    ack_hours_known: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class RequestOutcomeMonthHistogram(Base):
+    """RequestOutcomeHistogram, per cell of RequestOutcomeMonthRollup."""
+
+    __tablename__ = "request_outcome_month_histograms"
+    __table_args__ = (
+        CheckConstraint("stage IN ('deliver', 'acknowledge', 'respond', 'close')", name="stage"),
+    )
+    owner_columns: ClassVar[OwnerColumns] = _OWNERS
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    target_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
+    requesting_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
+    requesting_agency_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False)

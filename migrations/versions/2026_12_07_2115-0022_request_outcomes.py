@@ -134,9 +134,46 @@ def _rollups() -> None:
         sa.PrimaryKeyConstraint(*_KEY, "stage", "bucket", name="pk_request_outcome_histograms"),
     )
     _owner_indexes("request_outcome_histograms")
+    _month_rollups()
+
+
+def _month_rollups() -> None:
+    """The same, coarser: per month and country pair (and agency), without type or priority."""
+
+    def month_key() -> list[sa.Column[object]]:
+        return [
+            sa.Column("month", sa.Date(), nullable=False),
+            sa.Column("target_country", sa.CHAR(2), nullable=False),
+            sa.Column("requesting_country", sa.CHAR(2), nullable=False),
+            sa.Column("requesting_agency_id", sa.Uuid(), nullable=False),
+        ]
+
+    names = ("month", "target_country", "requesting_country", "requesting_agency_id")
+    op.create_table(
+        "request_outcome_month_rollups",
+        *month_key(),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        sa.PrimaryKeyConstraint(*names, name="pk_request_outcome_month_rollups"),
+    )
+    op.create_table(
+        "request_outcome_month_histograms",
+        *month_key(),
+        sa.Column("stage", sa.String(16), nullable=False),
+        sa.Column("bucket", sa.SmallInteger(), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "stage IN ('deliver', 'acknowledge', 'respond', 'close')",
+            name="ck_request_outcome_month_histograms_stage",
+        ),
+        sa.PrimaryKeyConstraint(
+            *names, "stage", "bucket", name="pk_request_outcome_month_histograms"
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("request_outcome_month_histograms")
+    op.drop_table("request_outcome_month_rollups")
     op.drop_table("request_outcome_histograms")
     op.drop_table("request_outcome_rollups")
     op.drop_table("request_outcomes")
