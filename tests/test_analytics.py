@@ -396,3 +396,26 @@ async def test_nothing_to_count_is_one_empty_group(server: RunningServer, world:
     assert whole.json()["groups"][0]["count"] == 0
     assert whole.json()["groups"][0]["escalation_rate"] is None
     assert grouped.json()["groups"] == []
+
+
+async def test_a_drill_is_kept_out_of_the_figures(
+    db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    ids = await set_the_scene(db, world)
+    # late_night, had it been a drill of Germany's desk: no row, no cell, no bucket.
+    gs = world.gs
+    drill = await db.fetchval(
+        "INSERT INTO drills (id, target_country, priority, scheduled_by, scheduled_by_agency_id,"
+        " window_start, window_end, due_at) VALUES (gen_random_uuid(), 'DE', 'urgent', $1, $2,"
+        " $3, $3, $3) RETURNING id",
+        gs.principal_id,
+        gs.agency_id,
+        at(SCENE["late_night"].created),
+    )
+    await db.execute("UPDATE requests SET drill_id = $2 WHERE id = $1", ids["late_night"], drill)
+    code, output = await rebuild(database_url)
+    assert code == 0, output
+    assert "rebuilt: 4 request outcomes" in output, output
+    assert ids["late_night"] not in await outcome_rows(db)
+    assert await db.fetchval("SELECT sum(requests) FROM request_outcome_rollups") == 4
+    assert await db.fetchval("SELECT sum(requests) FROM request_outcome_month_rollups") == 4
