@@ -20,6 +20,7 @@ from app.alerts import email as email_alerts
 from app.alerts import gateway as gateway_alerts
 from app.alerts.vapid import Vapid
 from app.alerts.web_push import WebPushCourier
+from app.analytics.metrics import OutcomeMetrics
 from app.api import ack_links as ack_link_routes
 from app.api import (
     agencies,
@@ -34,6 +35,7 @@ from app.api import (
     push,
     tokens,
 )
+from app.api import analytics as analytics_routes
 from app.api import audit as audit_routes
 from app.api import audit_export as audit_export_routes
 from app.api import calendar_feed as calendar_feed_routes
@@ -97,6 +99,7 @@ from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
 from app.retention import job as purge_job
+from app.web import analytics_page
 from app.web import pages as web_pages
 from app.web.security import WebSecurityHeaders
 from app.webhooks.courier import WebhookCourier
@@ -372,6 +375,13 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 sending,
                 settings.sharing,
             )
+            outcome_metrics: OutcomeMetrics = app.state.outcome_metrics
+            outcome_metrics.attach(
+                database, interval=exchange.analytics_metrics_interval.total_seconds()
+            )
+            supervisor.add(
+                "analytics.metrics", outcome_metrics.run, stall_after=outcome_metrics.stall_bound()
+            )
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database
             app.state.hub = hub
@@ -406,6 +416,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     )
     metrics = Metrics(database_pool=lambda: _pool_of(app))
     app.state.metrics = metrics
+    # The final requests' response figures, counted by a loop the lifespan starts.
+    app.state.outcome_metrics = OutcomeMetrics()
+    metrics.registry.register(app.state.outcome_metrics)
     app.state.settings = settings
     app.state.max_in_flight = overload.in_flight_limit(db_settings)
     app.state.admission = AdmissionLimits(
@@ -439,6 +452,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(metrics_route.router)
     app.include_router(request_routes.router)
     app.include_router(drill_routes.router)
+    app.include_router(analytics_routes.router)
     app.include_router(message_routes.router)
     app.include_router(retention_routes.router)
     app.include_router(file_routes.router)
@@ -466,6 +480,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(taxii_routes.router)
     app.include_router(contact_method_routes.router)
     app.include_router(ack_link_routes.pages)
+    # Before the pages' own router, whose /web/{section} would take /web/analytics.
+    app.include_router(analytics_page.router)
     web_pages.install(app)
     api_docs.install(app)
     log_redaction.allow_query_names(_query_names(app))

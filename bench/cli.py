@@ -26,7 +26,8 @@ step 1 and the deadlines measurement (with its floor); ``--only audit`` the audi
 cost on intake and its sealing lag (bench/audit.py, with its floor; after the deadlines
 in a full run, on two servers and two databases of its own); ``--only audit_export`` step 1
 and the audit exports; ``--only search`` the search (step 8) alone; ``--only match`` step 9
-alone.
+alone; ``--only analytics`` the response analytics query over --final-requests final requests
+(bench/analytics.py, 1,000,000 by default) with its floors, alone (not in a full run).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import asyncpg
 import httpx
 
 from app.core.settings import RealtimeSettings
+from bench.analytics import ANALYTICS_LOGS, analytics_ratios, analytics_warnings, run_analytics
 from bench.audit import AUDIT_LOGS, run_audit, run_audit_only
 from bench.audit_export import audit_export_ratios, audit_export_warnings, run_audit_export
 from bench.config import BenchConfig, parse_args
@@ -436,6 +438,21 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
             "config": config.as_json(),
             "ratios": matching_ratios(report["matching"]),
             "warnings": matching_warnings(report["matching"]),
+        }
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
+    if config.only == "analytics":
+        with cli_environment(database) as env:
+            await migrate(env)
+            seeded = await seed(env)
+            report = {"analytics": await run_analytics(config, database, env, seeded)}
+        report["server_logs"] = scan_all([config.output.parent / n for n in ANALYTICS_LOGS])
+        report |= {
+            "config": config.as_json(),
+            "ratios": analytics_ratios(report["analytics"]),
+            "warnings": analytics_warnings(report["analytics"]),
         }
         env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         env_section["duration_s"] = round(time.monotonic() - started, 1)

@@ -45,6 +45,8 @@ class BenchConfig:
     search_requests: int  # requests the all-requests search runs over (bench/request_search.py)
     search_rounds: int  # times each search shape is asked
     indicators: int  # indicator values the match lookup runs over (bench/matching.py)
+    final_requests: int  # final requests' outcomes the analytics query runs over
+    analytics_rounds: int  # times each analytics query shape is asked
     database: str  # dropped and recreated on the server of DATABASE_URL
     output: Path
     quick: bool
@@ -81,6 +83,8 @@ _FULL = {
     "search_requests": 100_000,
     "search_rounds": 100,
     "indicators": 10_000_000,
+    "final_requests": 1_000_000,
+    "analytics_rounds": 20,
 }
 _QUICK = {
     "requests": 300,
@@ -104,6 +108,8 @@ _QUICK = {
     "search_requests": 10_000,
     "search_rounds": 20,
     "indicators": 200_000,
+    "final_requests": 20_000,
+    "analytics_rounds": 10,
 }
 
 
@@ -168,10 +174,11 @@ def _parser() -> argparse.ArgumentParser:
             "search",
             "match",
             "shared_intake",
+            "analytics",
         ],
         help="run one measurement alone (with its floor): files, deadlines, audit, "
         "audit_export, dashboard, outbox, search, match (submit_matching and match_lookup), "
-        "shared_intake",
+        "shared_intake, analytics",
     )
     parser.add_argument(
         "--database",
@@ -193,6 +200,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="indicator values the match lookup runs over; submit_matching stores up to "
         "1000000 of them (default 10000000, quick 200000)",
+    )
+    parser.add_argument(
+        "--final-requests",
+        type=int,
+        help="final requests the analytics query runs over (default 1000000, quick 20000)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--quick", action="store_true", help="a small run, for smoke tests")
@@ -236,6 +248,8 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         search_requests=args.search_requests or int(sizes["search_requests"]),
         search_rounds=int(sizes["search_rounds"]),
         indicators=args.indicators or int(sizes["indicators"]),
+        final_requests=args.final_requests or int(sizes["final_requests"]),
+        analytics_rounds=int(sizes["analytics_rounds"]),
         database=args.database,
         output=args.output,
         quick=args.quick,
@@ -262,6 +276,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         "dashboard_requests",
         "search_requests",
         "indicators",
+        "final_requests",
     ):
         _positive(parser, f"--{name.replace('_', '-')}", getattr(config, name))
     for name, value in (("--wrk-seconds", config.wrk_s), ("--overload-seconds", config.overload_s)):

@@ -520,6 +520,11 @@ TABLE: dict[tuple[str, str], Rule] = {
         find=Scene.request,
         listed=frozenset(SEE_THE_REQUEST),
     ),
+    # Response analytics count what the caller sees (the visibility tests: test_analytics.py);
+    # whoever sees no request at all is refused.
+    ("GET", "/v1/analytics/responses"): Rule(
+        at("/v1/analytics/responses"), {**EVERYONE, "admin": 403, **dict.fromkeys(PARTNERS, 403)}, 0
+    ),
     # --- evidence files ---------------------------------------------------------------------
     ("POST", "/v1/requests/{request_id}/files"): Rule(
         # An empty body: a file of no bytes, which is a file all the same.

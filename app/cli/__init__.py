@@ -12,6 +12,7 @@ trail's hash chain.
 from __future__ import annotations
 
 from app.alerts import cli as contacts
+from app.analytics import cli as analytics
 from app.audit import cli as audit
 from app.cli import runtime
 from app.cli.app import cli
@@ -19,7 +20,17 @@ from app.directory import cli as directory
 from app.retention import cli as retention
 from app.webhooks import cli as webhooks
 
-__all__ = ["audit", "cli", "contacts", "directory", "main", "retention", "runtime", "webhooks"]
+__all__ = [
+    "analytics",
+    "audit",
+    "cli",
+    "contacts",
+    "directory",
+    "main",
+    "retention",
+    "runtime",
+    "webhooks",
+]
 
 
 def main() -> None:

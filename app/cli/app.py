@@ -41,6 +41,7 @@ ORDER = [
     "webhooks",
     "audit",
     "purge",
+    "analytics",
     "policy",
     "lifecycle",
 ]

@@ -179,6 +179,13 @@ class ExchangeSettings(BaseSettings):
         gt=timedelta(0),
         description="How often an instance looks for requests whose retention has ended.",
     )
+    analytics_metrics_interval: Duration = Field(
+        default=timedelta(minutes=5),
+        gt=timedelta(0),
+        description="How often an instance recounts the response figures of final requests "
+        "that /metrics shows as histograms (app/analytics/metrics.py): each count reads the "
+        "whole rollup (about a second per million final requests).",
+    )
     deadline_poll_interval: Duration = Field(
         default=timedelta(seconds=5),
         gt=timedelta(0),

@@ -23,6 +23,13 @@ from app.models.exchange import (
 )
 from app.models.idempotency import IdempotencyKey
 from app.models.outbox import MessageStatus, OutboxAttempt, OutboxMessage, Route
+from app.models.outcome import ClockOutcome, RequestOutcome
+from app.models.outcome_rollup import (
+    RequestOutcomeHistogram,
+    RequestOutcomeMonthHistogram,
+    RequestOutcomeMonthRollup,
+    RequestOutcomeRollup,
+)
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
 from app.models.roster import RosterOverride, RosterRotation
@@ -50,6 +57,7 @@ __all__ = [
     "BlobChunk",
     "CalendarFeed",
     "Channel",
+    "ClockOutcome",
     "ContactKind",
     "ContactMethod",
     "CooperationRequest",
@@ -72,6 +80,11 @@ __all__ = [
     "RequestDeadline",
     "RequestIdentifier",
     "RequestMatch",
+    "RequestOutcome",
+    "RequestOutcomeHistogram",
+    "RequestOutcomeMonthHistogram",
+    "RequestOutcomeMonthRollup",
+    "RequestOutcomeRollup",
     "RequestTransition",
     "RosterOverride",
     "RosterRotation",

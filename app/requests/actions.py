@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import outcomes
 from app.core.errors import ConflictError, ForbiddenError, InvalidInputError
 from app.core.pagination import PositionCursor
 from app.core.preconditions import etag, require_current
@@ -144,6 +145,9 @@ async def _take(
     cancels = lifecycle.cancels(action, rule.to)
     if cancels:
         await deadline_rows.cancel_pending(session, request.id, now, cancels)
+    # Its figures for analytics come to be (or go, on a reopen) with the final state itself.
+    if lifecycle.is_final(rule.to) or lifecycle.is_final(from_status):
+        await outcomes.refresh(session, request.id)
 
     await session.execute(
         insert(_transitions).values(

@@ -35,6 +35,8 @@ _TRIAGE = Link(f"{WEB_PREFIX}/triage", "Triage")
 _SUBMISSIONS = Link(f"{WEB_PREFIX}/submissions", "Submissions")
 # Four-eyes: emergency disclosures held for a second officer of the sending side.
 _APPROVALS = Link(f"{WEB_PREFIX}/approvals", "Approvals")
+# Response figures: the global desk's of the network, an NCB's of its country both ways.
+_ANALYTICS = Link(f"{WEB_PREFIX}/analytics", "Analytics")
 _NAVIGATION: dict[Role, tuple[Link, ...]] = {
     Role.CONTACT_POINT: (Link(HOME, "Queue"), ALL_REQUESTS, _ROSTER, _OVERVIEW, _SHARED_DATA),
     Role.NCB: (
@@ -46,6 +48,7 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         _APPROVALS,
         _OVERVIEW,
         _DRILLS,
+        _ANALYTICS,
         _SHARED_DATA,
     ),
     Role.GS: (
@@ -53,6 +56,7 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         ALL_REQUESTS,
         _OVERVIEW,
         _DRILLS,
+        _ANALYTICS,
         _ESCALATION,
         _TRIAGE,
         _SHARED_DATA,

@@ -399,3 +399,10 @@ def _may_change(request: Request, signed_in: SignedInPage) -> dict[str, bool]:
         "may_manage_roster": policy.permits(signed_in.actor, policy.Action.MANAGE_ROSTER, owner),
         "may_manage_policy": policy.permits(signed_in.actor, policy.Action.MANAGE_COUNTRY, owner),
     }
+
+
+# For the pages other modules serve (app/web/analytics_page.py): the same sign-in, database
+# handling and page frame as these.
+to_sign_in = _to_sign_in
+transaction = _transaction
+render = _page
