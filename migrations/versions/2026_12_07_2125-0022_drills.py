@@ -3,7 +3,7 @@ a window, and ``requests.drill_id``, which marks the request it became. A drill 
 desk from the network, so its request counts as its own country's: the check that a request
 goes to another country holds for real requests only.
 
-Revision ID: 0023
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-07 21:10:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023"
+revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -6,8 +6,8 @@ transaction.
 Requests that were final before this revision get theirs (and the rollup) from ``relay247 analytics rebuild``
 (the migration does not restate the derivation, which lives in the application only).
 
-Revision ID: 0022
-Revises: 0020
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07 21:15:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0020"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
