@@ -21,26 +21,26 @@ _OWNERS = OwnerColumns(
 )
 
 
-class RequestOutcomeRollup(Base):
-    """The counts of one cell of final requests: submitted on one UTC day, from one agency (and
-    so one country) to one target country, of one type and priority. Maintained in the
-    transaction that writes or deletes each request_outcomes row (app/analytics/rollup.py),
-    rebuilt from request_outcomes by ``relay247 analytics rebuild``."""
+class _Cell:
+    """The key columns every cell has after its period: who sent to whom (the owners above)."""
 
-    __tablename__ = "request_outcome_rollups"
-    __table_args__ = (
-        Index("ix_request_outcome_rollups_target_day", "target_country", "day"),
-        Index("ix_request_outcome_rollups_sending_day", "requesting_country", "day"),
-        Index("ix_request_outcome_rollups_agency_day", "requesting_agency_id", "day"),
-    )
     owner_columns: ClassVar[OwnerColumns] = _OWNERS
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     target_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
     requesting_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
     requesting_agency_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class _TypeAndPriority:
+    """The day grain's finer key: the request's type and priority."""
+
     type: Mapped[RequestType] = mapped_column(db_enum(RequestType), primary_key=True)
     priority: Mapped[Priority] = mapped_column(db_enum(Priority), primary_key=True)
+
+
+class _Counts:
+    """A cell's counts, the same at every grain."""
+
     requests: Mapped[int] = mapped_column(Integer, nullable=False)
     escalated: Mapped[int] = mapped_column(Integer, nullable=False)
     overdue: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -54,7 +54,34 @@ class RequestOutcomeRollup(Base):
     ack_hours_known: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-class RequestOutcomeHistogram(Base):
+class _Bucket:
+    """One non-empty bucket of one stage's durations in a cell."""
+
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+_STAGES = "stage IN ('deliver', 'acknowledge', 'respond', 'close')"
+
+
+class RequestOutcomeRollup(Base, _Cell, _TypeAndPriority, _Counts):
+    """The counts of one cell of final requests: submitted on one UTC day, from one agency (and
+    so one country) to one target country, of one type and priority. Maintained in the
+    transaction that writes or deletes each request_outcomes row (app/analytics/rollup.py),
+    rebuilt from request_outcomes by ``relay247 analytics rebuild``."""
+
+    __tablename__ = "request_outcome_rollups"
+    __table_args__ = (
+        Index("ix_request_outcome_rollups_target_day", "target_country", "day"),
+        Index("ix_request_outcome_rollups_sending_day", "requesting_country", "day"),
+        Index("ix_request_outcome_rollups_agency_day", "requesting_agency_id", "day"),
+    )
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class RequestOutcomeHistogram(Base, _Cell, _TypeAndPriority, _Bucket):
     """One non-empty bucket of one stage's durations in one cell (the key of
     RequestOutcomeRollup): how many of the cell's requests reached the stage in a time within
     the bucket's bounds (app/analytics/rollup.py). Sparse: a bucket nobody fell in has no
@@ -63,60 +90,29 @@ class RequestOutcomeHistogram(Base):
 
     __tablename__ = "request_outcome_histograms"
     __table_args__ = (
-        CheckConstraint("stage IN ('deliver', 'acknowledge', 'respond', 'close')", name="stage"),
+        CheckConstraint(_STAGES, name="stage"),
         Index("ix_request_outcome_histograms_target_day", "target_country", "day"),
         Index("ix_request_outcome_histograms_sending_day", "requesting_country", "day"),
         Index("ix_request_outcome_histograms_agency_day", "requesting_agency_id", "day"),
     )
-    owner_columns: ClassVar[OwnerColumns] = _OWNERS
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    target_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
-    requesting_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
-    requesting_agency_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    type: Mapped[RequestType] = mapped_column(db_enum(RequestType), primary_key=True)
-    priority: Mapped[Priority] = mapped_column(db_enum(Priority), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-class RequestOutcomeMonthRollup(Base):
+class RequestOutcomeMonthRollup(Base, _Cell, _Counts):
     """RequestOutcomeRollup's counts, coarser: per UTC month (its first day), requesting
     agency (and country) and target country, any type and priority. Read by the aggregates
     that need no finer grain (app/analytics/aggregates.py)."""
 
     __tablename__ = "request_outcome_month_rollups"
-    owner_columns: ClassVar[OwnerColumns] = _OWNERS
 
     month: Mapped[date] = mapped_column(Date, primary_key=True)
-    target_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
-    requesting_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
-    requesting_agency_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer, nullable=False)
-    escalated: Mapped[int] = mapped_column(Integer, nullable=False)
-    overdue: Mapped[int] = mapped_column(Integer, nullable=False)
-    clock_met: Mapped[int] = mapped_column(Integer, nullable=False)
-    clock_breached: Mapped[int] = mapped_column(Integer, nullable=False)
-    ack_within_policy: Mapped[int] = mapped_column(Integer, nullable=False)
-    ack_policy_known: Mapped[int] = mapped_column(Integer, nullable=False)
-    ack_in_working_hours: Mapped[int] = mapped_column(Integer, nullable=False)
-    ack_hours_known: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-class RequestOutcomeMonthHistogram(Base):
+class RequestOutcomeMonthHistogram(Base, _Cell, _Bucket):
     """RequestOutcomeHistogram, per cell of RequestOutcomeMonthRollup."""
 
     __tablename__ = "request_outcome_month_histograms"
-    __table_args__ = (
-        CheckConstraint("stage IN ('deliver', 'acknowledge', 'respond', 'close')", name="stage"),
-    )
-    owner_columns: ClassVar[OwnerColumns] = _OWNERS
+    __table_args__ = (CheckConstraint(_STAGES, name="stage"),)
 
     month: Mapped[date] = mapped_column(Date, primary_key=True)
-    target_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
-    requesting_country: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
-    requesting_agency_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer, nullable=False)
