@@ -38,6 +38,7 @@ from app.identity.auth import Actor
 from app.models.enums import AgencyKind, Role
 from bench.config import BenchConfig
 from bench.progress import progress
+from bench.request_search import actor_of
 from bench.stack import BenchDatabase, serving
 from bench.stats import summarize_ms
 
@@ -102,26 +103,14 @@ async def _load(dsn: str, seeded: Mapping[str, Any], count: int) -> float:
     return time.monotonic() - started
 
 
-def _actor(party: Mapping[str, Any], role: Role, country: str, kind: AgencyKind) -> Actor:
-    return Actor(
-        principal_id=uuid.UUID(party["principal_id"]),
-        token_id=uuid.uuid4(),
-        agency_id=uuid.UUID(party["agency_id"]),
-        country=country,
-        role=role,
-        name=party["name"],
-        agency_kind=kind,
-    )
-
-
 def _shapes(seeded: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each query: who asks, the query string, and the same as an aggregates.Query."""
     de, fr = seeded["countries"]["DE"], seeded["countries"]["FR"]
-    gs = (seeded["global_desk"], _actor(seeded["global_desk"], Role.GS, "FR", AgencyKind.GS))
-    ncb = (fr["ncb"], _actor(fr["ncb"], Role.NCB, "FR", AgencyKind.NCB))
+    gs = (seeded["global_desk"], actor_of(seeded["global_desk"], Role.GS, "FR", AgencyKind.GS))
+    ncb = (fr["ncb"], actor_of(fr["ncb"], Role.NCB, "FR", AgencyKind.NCB))
     desk = (
         de["contact_points"][0],
-        _actor(de["contact_points"][0], Role.CONTACT_POINT, "DE", AgencyKind.UNIT),
+        actor_of(de["contact_points"][0], Role.CONTACT_POINT, "DE", AgencyKind.UNIT),
     )
     # The rollup is per UTC day: "the last 90 days" from a midnight, as the page asks.
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

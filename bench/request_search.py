@@ -133,7 +133,8 @@ async def _load(dsn: str, seeded: Mapping[str, Any], count: int) -> float:
     return time.monotonic() - started
 
 
-def _actor(party: Mapping[str, Any], role: Role, country: str, kind: AgencyKind) -> Actor:
+def actor_of(party: Mapping[str, Any], role: Role, country: str, kind: AgencyKind) -> Actor:
+    """The Actor a seeded party is, for a floor that runs the service's own statement."""
     return Actor(
         principal_id=uuid.UUID(party["principal_id"]),
         token_id=uuid.uuid4(),
@@ -152,12 +153,12 @@ def _shapes(seeded: Mapping[str, Any]) -> list[dict[str, Any]]:
     gs = seeded["global_desk"]
     desk = (
         de["contact_points"][0],
-        _actor(de["contact_points"][0], Role.CONTACT_POINT, "DE", AgencyKind.UNIT),
+        actor_of(de["contact_points"][0], Role.CONTACT_POINT, "DE", AgencyKind.UNIT),
     )
-    ncb = (fr["ncb"], _actor(fr["ncb"], Role.NCB, "FR", AgencyKind.NCB))
-    global_desk = (gs, _actor(gs, Role.GS, "FR", AgencyKind.GS))
-    unit = (us["unit"], _actor(us["unit"], Role.UNIT, "US", AgencyKind.UNIT))
-    auditor = (seeded["auditor"], _actor(seeded["auditor"], Role.AUDITOR, "FR", AgencyKind.GS))
+    ncb = (fr["ncb"], actor_of(fr["ncb"], Role.NCB, "FR", AgencyKind.NCB))
+    global_desk = (gs, actor_of(gs, Role.GS, "FR", AgencyKind.GS))
+    unit = (us["unit"], actor_of(us["unit"], Role.UNIT, "US", AgencyKind.UNIT))
+    auditor = (seeded["auditor"], actor_of(seeded["auditor"], Role.AUDITOR, "FR", AgencyKind.GS))
     now = datetime.now(UTC)
     month_from, month_to = now - timedelta(days=120), now - timedelta(days=90)
     iso = {"created_after": month_from.isoformat(), "created_before": month_to.isoformat()}
