@@ -3,15 +3,19 @@ with a clear reason and nothing stored; who may read and write which collection 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from app.core.canonical import sha256_hex
 from app.core.database import Database
+from app.core.database.urls import asyncpg_dsn
 from app.models.enums import Role
 from app.sharing import bundle_rows
 from app.sharing.partner_terms import identity_id
@@ -31,6 +35,7 @@ from tests.taxii_support import (
     post,
     stored,
 )
+from tests.waiting import eventually
 
 
 async def _refused(response: httpx.Response) -> dict[str, Any]:
@@ -147,6 +152,76 @@ async def test_a_bundle_is_written_a_chunk_at_a_time_and_refused_whole_from_a_la
         (obj["id"], f"198.51.100.{n}")
         for obj, n in ((first, 11), (second, 12), (third, 13), (fourth, 14))
     )
+
+
+async def test_objects_found_stored_by_the_key_in_a_late_chunk_are_skipped_not_doubled(
+    server: RunningServer,
+    world: World,
+    db: asyncpg.Connection,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first write is told of no versioned id's stored versions: the store's key finds
+    the stored ones as the third chunk is copied, after two chunks of new objects, and the
+    bundle is written again knowing them. A sender racing another that stores the same
+    object meets it on the key the same way: written again knowing the other's rows.
+    """
+    monkeypatch.setattr(bundle_rows, "CHUNK", 2)
+    unit = world.unit("FR")
+    old = [indicator(f"198.51.100.{n}") for n in (21, 22)]
+    new = [indicator(f"198.51.100.{n}") for n in (23, 24, 25, 26)]
+    async with http(server.http) as client:
+        share = await make_share(client, unit, ["DE"])
+        assert (await post(client, unit, share, envelope(*old))).json()["success_count"] == 2
+        response = await post(client, unit, share, envelope(*new, *old))
+        assert response.status_code == 202
+        assert response.json()["success_count"] == 6
+        assert await stored(db, share) == 6
+        assert await db.fetchval("SELECT count(*) FROM indicator_values") == 6
+        entry = await db.fetchval(
+            "SELECT details FROM audit_entries WHERE action = 'data.submitted' ORDER BY id DESC"
+        )
+        assert json.loads(entry)["stored"] == 4
+
+        # Another writer holds the same id and version, not committed yet: the copy waits
+        # on the key, then finds it stored, and the bundle is written again knowing it.
+        raced, fresh = indicator("198.51.101.1"), indicator("198.51.101.2")
+        holder = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            held = holder.transaction()
+            await held.start()
+            await holder.execute(
+                "INSERT INTO stix_objects (collection_id, origin, stix_id, type, spec_version, "
+                "version, date_added, object, object_hash, handling_code, purge_after) "
+                "VALUES ($1, 'submitted', $2, 'indicator', '2.1', $3, now(), $4, $5, 'GREEN', "
+                "now() + interval '1 day')",
+                uuid.UUID(share),
+                raced["id"],
+                datetime(2025, 3, 14, 10, 40, tzinfo=UTC),
+                json.dumps(raced),
+                sha256_hex(raced),
+            )
+            posting = asyncio.create_task(post(client, unit, share, envelope(fresh, raced)))
+
+            async def copy_waits_on_the_key() -> bool:
+                return bool(
+                    await db.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY%'"
+                    )
+                )
+
+            await eventually(copy_waits_on_the_key)
+            await held.commit()
+            answer = await posting
+        finally:
+            await holder.close()
+    assert (answer.status_code, answer.json()["success_count"]) == (202, 2), answer.text
+    rows = await db.fetch(
+        "SELECT stix_id FROM stix_objects WHERE stix_id = ANY($1::text[])",
+        [raced["id"], fresh["id"]],
+    )
+    assert sorted(r["stix_id"] for r in rows) == sorted([raced["id"], fresh["id"]])
 
 
 async def _hostile(

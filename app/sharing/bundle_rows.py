@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -139,6 +140,18 @@ class Refused(Exception):
     back what was copied and lists every refusal)."""
 
 
+class AlreadyStored(Exception):
+    """An object's id and version is already in the collection, which the judge was not
+    told of (it is told of the stored versions of only the unversioned objects' ids, at
+    first, since a new bundle's ids are nearly always new: the store's unique key checks
+    the versioned ones during the copy, at no cost beyond the index it updates anyway).
+    The caller rolls back what was copied and writes the bundle again with every id's
+    stored versions: the same object skipped, another refused as a conflict."""
+
+
+_STORED_KEY = "uq_stix_objects_collection_id_stix_id_version"
+
+
 # Objects prepared, judged and copied at a time: large enough that a COPY's round trip is
 # small beside its rows, small enough that the first chunk's preparation, which nothing
 # overlaps, is a small part of a bundle.
@@ -159,8 +172,9 @@ async def write(
     judge: Callable[[int, Candidate], str | None],
 ) -> list[int]:
     """Prepare, judge and copy ``objects`` into ``target``; the row ids written. Raises
-    Refused at the first object ``judge`` refuses (rows of earlier chunks are copied by
-    then: the caller runs this in a savepoint)."""
+    Refused at the first object ``judge`` refuses, AlreadyStored at the first chunk that
+    holds an id and version stored (rows of earlier chunks are copied by then: the caller
+    runs this in a savepoint)."""
     driver = await _driver(session)
     row_ids: list[int] = await driver.fetchval(_DRAW_ROW_IDS, len(objects))
     written: list[int] = []
@@ -181,7 +195,12 @@ async def write(
                 if not row.skip:
                     rows.append((row_ids[index], row))
             if rows:
-                await _copy(driver, target, rows)
+                try:
+                    await _copy(driver, target, rows)
+                except asyncpg.UniqueViolationError as exc:
+                    if exc.constraint_name != _STORED_KEY:
+                        raise
+                    raise AlreadyStored from exc
                 written.extend(row_id for row_id, _ in rows)
     finally:
         if pending is not None:

@@ -32,6 +32,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit, matching
+from app.core.errors import UnavailableError
 from app.core.settings import SharingSettings
 from app.identity import policy
 from app.identity.auth import Actor
@@ -40,7 +41,7 @@ from app.models import DataCollection, DataSubmission, table_of
 from app.models.enums import CollectionKind, Triage
 from app.sharing import added_order, bundle_judge, bundle_rows, partner_terms, triage
 from app.sharing.bundle_judge import Judge
-from app.sharing.bundle_rows import Refused, StoreTarget
+from app.sharing.bundle_rows import AlreadyStored, Refused, StoreTarget
 from app.sharing.collections import get_writable, require_share_agreement
 from app.sharing.partner_terms import identity_id
 from app.stix.errors import BundleError
@@ -59,6 +60,11 @@ class Outcome:
 
     submission: DataSubmission | None = None
     unreadable: str | None = None
+
+
+# Writes of one bundle before it gives up to a race (see store): the first told only of the
+# unversioned ids' stored versions, each next of every id's, read after the one before lost.
+_WRITE_ATTEMPTS = 3
 
 
 def body_hash(body: bytes) -> str:
@@ -195,7 +201,6 @@ async def store(
                 session, actor, collection, submission_id, objects, fmt, content_hash, volume=volume
             )
         )
-    judge = Judge(terms, await bundle_judge.stored_versions(session, collection.id, objects))
     target = StoreTarget(
         collection_id=collection.id,
         submission_id=submission_id,
@@ -204,20 +209,51 @@ async def store(
         purge_after=date_added + timedelta(days=terms.retention_days),
         with_identifiers=to_store,
     )
-    try:
-        async with session.begin_nested():
-            submission = await _submission(
-                session, actor, collection, submission_id, fmt, total=len(objects), failures=[]
+    # First told only of the unversioned objects' stored versions (a new bundle's ids are
+    # nearly always new, and the store's key checks the others as they are copied); told of
+    # every id's when the key finds one stored, or when the bundle must be listed refused.
+    for attempt in range(_WRITE_ATTEMPTS):
+        judge = Judge(
+            terms,
+            await bundle_judge.stored_versions(
+                session, collection.id, objects, unversioned_only=attempt == 0
+            ),
+        )
+        try:
+            async with session.begin_nested():
+                submission = await _submission(
+                    session, actor, collection, submission_id, fmt, total=len(objects), failures=[]
+                )
+                written = await bundle_rows.write(session, target, objects, judge)
+            break
+        except AlreadyStored:
+            continue  # rolled back to before the submission row
+        except Refused:
+            # Rolled back to before the submission row: judge the whole bundle again, to
+            # list every refusal (the rare path; the write stopped at the first).
+            stored = (
+                judge.stored
+                if attempt
+                else await bundle_judge.stored_versions(session, collection.id, objects)
             )
-            written = await bundle_rows.write(session, target, objects, judge)
-    except Refused:
-        # Rolled back to before the submission row: judge the whole bundle again, to list
-        # every refusal (the rare path; the write stopped at the first).
-        fresh = Judge(terms, judge.stored)
-        return Outcome(
-            await _refuse(
-                session, actor, collection, submission_id, objects, fmt, content_hash, judge=fresh
+            return Outcome(
+                await _refuse(
+                    session,
+                    actor,
+                    collection,
+                    submission_id,
+                    objects,
+                    fmt,
+                    content_hash,
+                    judge=Judge(terms, stored),
+                )
             )
+    else:
+        # Another submission wrote the same ids between each look and write: rare enough
+        # that the sender's retry is the answer.
+        raise UnavailableError(
+            "other submissions were storing the same objects at the same time: send the "
+            "bundle again"
         )
     if written and to_store:
         # New store rows met open requests' identifiers, in this transaction.
