@@ -4,6 +4,7 @@ with a clear reason and nothing stored; who may read and write which collection 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime
@@ -113,6 +114,16 @@ async def test_a_member_share_is_stored_with_its_indicator_values(
     assert row["triage"] is None
     values = await db.fetch("SELECT kind, value FROM indicator_values")
     assert [(v["kind"], v["value"]) for v in values] == [("ip", "203.0.113.9")]
+
+
+def test_chunks_start_small_and_double_up_to_the_chunk_size() -> None:
+    bounds = bundle_rows.chunk_bounds(10_000)
+    sizes = [end - start for start, end in bounds]
+    assert sizes[:5] == [250, 500, 1000, 2000, 2000]
+    assert sum(sizes) == 10_000
+    assert all(end == following for (_, end), (following, _) in itertools.pairwise(bounds))
+    assert bundle_rows.chunk_bounds(0) == []
+    assert bundle_rows.chunk_bounds(3) == [(0, 3)]
 
 
 async def test_a_bundle_is_written_a_chunk_at_a_time_and_refused_whole_from_a_late_chunk(

@@ -153,9 +153,22 @@ _STORED_KEY = "uq_stix_objects_collection_id_stix_id_version"
 
 
 # Objects prepared, judged and copied at a time: large enough that a COPY's round trip is
-# small beside its rows, small enough that the first chunk's preparation, which nothing
-# overlaps, is a small part of a bundle.
+# small beside its rows, small enough that memory is bounded by it, not by the bundle.
 CHUNK = 2_000
+# The first chunk's preparation is the one nothing overlaps: chunks start this small and
+# double up to CHUNK, each copied while the next, twice its size, is prepared (preparing an
+# object costs about half of what Postgres spends copying it).
+FIRST_CHUNK = 250
+
+
+def chunk_bounds(count: int) -> list[tuple[int, int]]:
+    """The (start, end) of each chunk of a bundle of ``count`` objects."""
+    bounds, start, size = [], 0, min(FIRST_CHUNK, CHUNK)
+    while start < count:
+        bounds.append((start, min(start + size, count)))
+        start, size = start + size, min(size * 2, CHUNK)
+    return bounds
+
 
 # Row ids drawn before the rows are copied, so that each indicator value names its object's
 # row without reading the rows back (COPY writes the given value into an identity column).
@@ -178,16 +191,12 @@ async def write(
     driver = await _driver(session)
     row_ids: list[int] = await driver.fetchval(_DRAW_ROW_IDS, len(objects))
     written: list[int] = []
-    starts = range(0, len(objects), CHUNK)
-    pending = _prepare_soon(objects, starts[0], target) if starts else None
+    chunks = iter(chunk_bounds(len(objects)))
+    pending = _prepare_soon(objects, next(chunks, None), target)
     try:
-        for start in starts:
-            assert pending is not None
-            candidates = await pending
-            following = start + CHUNK
-            pending = (
-                _prepare_soon(objects, following, target) if following < len(objects) else None
-            )
+        while pending is not None:
+            candidates, start = await pending
+            pending = _prepare_soon(objects, next(chunks, None), target)
             rows: list[tuple[int, Candidate]] = []
             for index, row in enumerate(candidates, start):
                 if judge(index, row) is not None:
@@ -209,16 +218,20 @@ async def write(
 
 
 def _prepare_soon(
-    objects: Sequence[dict[str, Any]], start: int, target: StoreTarget
-) -> asyncio.Future[list[Candidate]]:
-    return asyncio.ensure_future(
-        asyncio.to_thread(
-            prepare,
-            objects[start : start + CHUNK],
-            with_identifiers=target.with_identifiers,
-            start=start,
-        )
-    )
+    objects: Sequence[dict[str, Any]], bounds: tuple[int, int] | None, target: StoreTarget
+) -> asyncio.Future[tuple[list[Candidate], int]] | None:
+    """The chunk ``bounds`` of ``objects`` prepared in a thread, with its start; None when
+    there is no chunk left."""
+    if bounds is None:
+        return None
+    start, end = bounds
+
+    def prepared() -> tuple[list[Candidate], int]:
+        return prepare(
+            objects[start:end], with_identifiers=target.with_identifiers, start=start
+        ), start
+
+    return asyncio.ensure_future(asyncio.to_thread(prepared))
 
 
 async def _copy(driver: Any, target: StoreTarget, rows: Sequence[tuple[int, Candidate]]) -> None:
