@@ -93,7 +93,9 @@ def vertical_bars(title: str, labels: list[str], values: list[float]) -> Drawing
 def horizontal_bars(
     title: str, labels: list[str], series: list[list[float]], names: list[str] | None = None
 ) -> Drawing:
-    labels, series = labels[:MOST_ROWS], [values[:MOST_ROWS] for values in series]
+    # ReportLab draws the first category at the bottom: reversed, the list reads top down.
+    labels = labels[:MOST_ROWS][::-1]
+    series = [values[:MOST_ROWS][::-1] for values in series]
     height = 40 + 14 * max(len(labels), 1) * len(series)
     drawing = Drawing(WIDTH, height)
     drawing.add(String(0, height - 12, title, fontName="Helvetica-Bold", fontSize=10))
@@ -108,6 +110,10 @@ def horizontal_bars(
     chart.categoryAxis.categoryNames = labels
     chart.categoryAxis.labels.fontSize = 7
     chart.valueAxis.labels.fontSize = 7
+    chart.barLabelFormat = "%.3g"  # each bar's value at its end
+    chart.barLabels.fontSize = 6
+    chart.barLabels.boxAnchor = "w"
+    chart.barLabels.dx = 3
     drawing.add(chart)
     if names:
         legend = Legend()
