@@ -130,31 +130,46 @@ async def _matched(
     return [CollectionCount(str(kind), title, count) for kind, title, count in rows]
 
 
+def queries(start_day: date, end_day: date) -> dict[str, aggregates.Query]:
+    """The aggregates a report over [start_day, end_day) asks, by the section they fill
+    (bench/reports.py times their bare statements as the generation's floor)."""
+    start, end = periods.midnight(start_day), periods.midnight(end_day)
+    before = [periods.midnight(day) for day in periods.previous(start_day, end_day)]
+    by = Dimension
+    return {
+        "totals": aggregates.Query([], start=start, end=end),
+        "previous": aggregates.Query([], start=before[0], end=before[1]),
+        "by_type": aggregates.Query([by.TYPE], start=start, end=end),
+        "by_priority": aggregates.Query([by.PRIORITY], start=start, end=end),
+        "by_pair": aggregates.Query(
+            [by.TARGET_COUNTRY, by.REQUESTING_COUNTRY], start=start, end=end
+        ),
+        "by_target": aggregates.Query([by.TARGET_COUNTRY], start=start, end=end),
+        "trend": aggregates.Query(
+            [by.PERIOD], period=trend_period(start_day, end_day), start=start, end=end
+        ),
+    }
+
+
 async def gather(
     session: AsyncSession, scope: str, kind: ReportKind, start_day: date, end_day: date
 ) -> Content:
     """Everything the report of ``scope`` over [start_day, end_day) shows."""
     reader = reader_for(scope)
+    asked = {
+        name: (await aggregates.aggregate(session, reader, query)).groups
+        for name, query in queries(start_day, end_day).items()
+    }
     start, end = periods.midnight(start_day), periods.midnight(end_day)
-    before = [periods.midnight(day) for day in periods.previous(start_day, end_day)]
-    unit = trend_period(start_day, end_day)
-    content = Content(scope, kind, start, end, unit)
-    by = Dimension
-
-    async def groups(query: aggregates.Query) -> list[GroupOut]:
-        return (await aggregates.aggregate(session, reader, query)).groups
-
-    totals = await groups(aggregates.Query([], start=start, end=end))
-    content.totals = totals[0] if totals else None
-    earlier = await groups(aggregates.Query([], start=before[0], end=before[1]))
-    content.previous_count = earlier[0].count if earlier else 0
-    content.by_type = await groups(aggregates.Query([by.TYPE], start=start, end=end))
-    content.by_priority = await groups(aggregates.Query([by.PRIORITY], start=start, end=end))
-    content.by_pair = await groups(
-        aggregates.Query([by.TARGET_COUNTRY, by.REQUESTING_COUNTRY], start=start, end=end)
-    )
-    content.by_target = await groups(aggregates.Query([by.TARGET_COUNTRY], start=start, end=end))
-    content.trend = await groups(aggregates.Query([by.PERIOD], period=unit, start=start, end=end))
+    content = Content(scope, kind, start, end, trend_period(start_day, end_day))
+    # A query without keys gives its one row, of zeros over nothing.
+    content.totals = asked["totals"][0] if asked["totals"] else None
+    content.previous_count = asked["previous"][0].count if asked["previous"] else 0
+    content.by_type = asked["by_type"]
+    content.by_priority = asked["by_priority"]
+    content.by_pair = asked["by_pair"]
+    content.by_target = asked["by_target"]
+    content.trend = asked["trend"]
     country = None if scope == NETWORK else scope
     content.drills = (
         await drills.results(session, reader, country=country, since=start, until=end)
