@@ -4,6 +4,8 @@ verify them offline. The list is app/reports/commands.py's, under the reader's o
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -13,6 +15,11 @@ from app.reports import commands
 from app.reports.schemas import ReportOut
 from app.web import pages
 from app.web.security import WEB_PREFIX
+
+def last_day(end: datetime) -> str:
+    """The last day a period covers, for a person (``period_end`` is the midnight after)."""
+    return (end - timedelta(days=1)).date().isoformat()
+
 
 router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 SHOWN = 100
@@ -41,4 +48,5 @@ async def reports_page(
         page="reports",
         reports=reports,
         problem_text=problem,
+        last_day=last_day,
     )
