@@ -16,6 +16,7 @@ from app.reports.schemas import ReportOut
 from app.web import pages
 from app.web.security import WEB_PREFIX
 
+
 def last_day(end: datetime) -> str:
     """The last day a period covers, for a person (``period_end`` is the midnight after)."""
     return (end - timedelta(days=1)).date().isoformat()

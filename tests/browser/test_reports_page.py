@@ -30,7 +30,7 @@ async def test_the_global_desk_lists_and_downloads_reports_and_an_ncb_its_own(
     await expect(page.locator("tr[data-report]")).to_have_count(2)
     row = page.locator(f"tr[data-report='{network['id']}']")
     await expect(row.locator("th")).to_have_text("Network")
-    await expect(row.locator("td[data-label=Period]")).to_have_text("2026-03-01 – 2026-04-30")
+    await expect(row.locator("td[data-label=Period]")).to_have_text("2026-03-01 \u2013 2026-04-30")
     await expect(page.locator(f"tr[data-report='{german['id']}'] th")).to_have_text("DE")
     async with page.expect_download() as started:
         await row.get_by_role("link", name="PDF").click()
