@@ -27,6 +27,7 @@ from app.reports import worker
 from tests.cli_runner import invoke
 from tests.clients import http
 from tests.conftest import RunningServer
+from tests.drills import bring_due, request_of, scheduled
 from tests.factories import Party, World
 from tests.processes import environment
 from tests.test_analytics import rebuild, set_the_scene
@@ -335,3 +336,71 @@ async def _race(instances: list[Database], key_path: Path, today: date) -> list[
             *(worker.make_due(instance, KeyHolder(key_path), today) for instance in instances)
         )
     )
+
+
+async def test_drills_have_their_section_and_stay_out_of_the_request_figures(
+    server: RunningServer, db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    async with http(server.http) as client:
+        german, japanese = await scheduled(client, world.gs, "DE", "JP")
+        await bring_due(db, german, japanese)
+        request_id = await request_of(db, german)
+        await request_of(db, japanese)
+        acked = await client.post(
+            f"/v1/requests/{request_id}/ack", headers=world.desk("DE").headers
+        )
+        assert acked.status_code == 200, acked.text
+        # Even a drill made final is no real request: the rollup leaves it out.
+        await db.execute(
+            "UPDATE requests SET status = 'closed', closed_at = now() WHERE drill_id IS NOT NULL"
+        )
+        assert (await rebuild(database_url))[0] == 0
+        today = _today()
+        period = {"from": str(today), "to": str(today + timedelta(days=1))}
+        germany = world("DE", Role.NCB)
+        ours = figures(
+            await download(client, germany, await generate(client, germany, "DE", **period), "csv")
+        )
+        network = await generate(client, world.gs, "network", **period)
+        everything = figures(await download(client, world.gs, network, "csv"))
+    assert ours[("total", "", "count")] == "0"
+    assert everything[("total", "", "count")] == "0"
+    assert ours[("drills", "country=DE", "sent")] == "1"
+    assert ours[("drills", "country=DE", "acknowledged")] == "1"
+    assert not [key for key in ours if key[1] == "country=JP"]
+    assert everything[("drills", "country=JP", "sent")] == "1"
+    assert everything[("drills", "country=JP", "acknowledged")] == "0"
+
+
+async def test_the_command_generates_a_report_that_verifies_offline(
+    world: World, database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    env = environment(DATABASE_URL=database_url, RELAY247_DATA_DIR=str(tmp_path / "data"))
+    out = tmp_path / "out"
+    code, stdout, stderr = await invoke(
+        "report", "generate", "--scope", "DE", "--from", "2026-03-01", "--to", "2026-04-01",
+        "--out", str(out), env=env,
+    )  # fmt: skip
+    assert code == 0, stdout + stderr
+    files = sorted(out.iterdir())
+    assert [path.name for path in files] == [
+        "relay247-report-DE-2026-03-01.csv",
+        "relay247-report-DE-2026-03-01.manifest.json",
+        "relay247-report-DE-2026-03-01.pdf",
+    ]
+    csv_file, manifest, pdf_file = files
+    key = await db.fetchval("SELECT public_key FROM audit_signing_keys ORDER BY valid_from DESC")
+    code, output = await verify(pdf_file, csv_file, manifest, key=base64.b64encode(key).decode())
+    assert code == 0, output
+    entry = await db.fetchrow(
+        "SELECT actor_principal_id, countries FROM audit_entries WHERE action = 'report.generated'"
+    )
+    assert entry["actor_principal_id"] is None
+    assert entry["countries"] == ["DE"]
+    # A period no report covers is refused before anything is made.
+    code, _, stderr = await invoke(
+        "report", "generate", "--scope", "DE", "--from", "2026-04-01", "--to", "2026-03-01",
+        env=env,
+    )  # fmt: skip
+    assert code == 2
+    assert "must be after `from`" in stderr
