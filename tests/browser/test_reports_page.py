@@ -16,7 +16,7 @@ from tests.browser.test_dashboard_sections import open_section
 from tests.clients import http
 from tests.conftest import RunningServer
 from tests.factories import World
-from tests.test_reports import download, generate
+from tests.reports import download, generate
 
 
 async def test_the_global_desk_lists_and_downloads_reports_and_an_ncb_its_own(
