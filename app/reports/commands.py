@@ -90,10 +90,12 @@ async def generate(
     end: date,
 ) -> Report:
     """Make, sign, store and audit the report (no authorization: the caller decided)."""
+    found = await report_content.gather(session, scope, kind, start, end)
+    # The key once the figures are read: its lock (shared with every signer, exclusive to a
+    # rotation) is held for the drawing and the writing only, not the seconds of reading.
     key = await _key(session, keys)
     generated_at = (await session.execute(_NOW)).scalar_one()
     stamp = utc_timestamp(generated_at)
-    found = await report_content.gather(session, scope, kind, start, end)
     report_id = uuid.uuid4()
     # Drawing is CPU work of tens of milliseconds: off the event loop.
     files = await asyncio.to_thread(_render, found, str(report_id), stamp)
