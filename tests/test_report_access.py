@@ -165,3 +165,12 @@ async def _race(instances: list[Database], key_path: Path, today: date) -> list[
             *(worker.make_due(instance, KeyHolder(key_path), today) for instance in instances)
         )
     )
+
+
+async def test_a_stored_report_is_never_rewritten(
+    server: RunningServer, db: asyncpg.Connection, world: World
+) -> None:
+    async with http(server.http) as client:
+        report = await generate(client, world.gs, "network")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="written once"):
+        await db.execute("UPDATE reports SET csv = 'forged' WHERE id = $1", uuid.UUID(report["id"]))

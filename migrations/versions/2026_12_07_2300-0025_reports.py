@@ -1,5 +1,6 @@
 """Cyber analytical reports (app/reports/): each report's PDF and CSV and the manifest the
-service signed over their hashes; one periodic report per scope, kind and period.
+service signed over their hashes; one periodic report per scope, kind and period; a report
+never updated.
 
 Revision ID: 0025
 Revises: 0024
@@ -61,9 +62,27 @@ def upgrade() -> None:
         postgresql_where=sa.text("kind <> 'on_demand'"),
     )
     op.create_index("ix_reports_scope_created", "reports", ["scope", "created_at", "id"])
+    # A report is written once: what was signed and served is never rewritten in place (a
+    # report to be withdrawn will be deleted, by a rule yet to come, never changed).
+    op.execute(
+        """
+        CREATE FUNCTION reports_refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'reports are written once: UPDATE of report % refused', OLD.id
+                USING ERRCODE = 'insufficient_privilege';
+        END
+        $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER reports_written_once BEFORE UPDATE ON reports "
+        "FOR EACH ROW EXECUTE FUNCTION reports_refuse_update()"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER reports_written_once ON reports")
+    op.execute("DROP FUNCTION reports_refuse_update()")
     op.drop_index("ix_reports_scope_created", table_name="reports")
     op.drop_index("uq_reports_periodic", table_name="reports")
     op.drop_table("reports")
