@@ -48,6 +48,7 @@ from app.api import matches as match_routes
 from app.api import messages as message_routes
 from app.api import metrics as metrics_route
 from app.api import partner_agreements as partner_agreement_routes
+from app.api import reports as report_routes
 from app.api import requests as request_routes
 from app.api import retention as retention_routes
 from app.api import rosters as roster_routes
@@ -98,8 +99,9 @@ from app.realtime import websocket
 from app.realtime.hub import Hub
 from app.realtime.notifier import Notifier
 from app.realtime.registry import SocketRegistry
+from app.reports.worker import ReportWorker
 from app.retention import job as purge_job
-from app.web import analytics_page
+from app.web import analytics_page, reports_page
 from app.web import pages as web_pages
 from app.web.security import WebSecurityHeaders
 from app.webhooks.courier import WebhookCourier
@@ -382,6 +384,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             supervisor.add(
                 "analytics.metrics", outcome_metrics.run, stall_after=outcome_metrics.stall_bound()
             )
+            reports = ReportWorker(
+                database, signing_keys, interval=exchange.reports_interval.total_seconds()
+            )
+            supervisor.add("reports.worker", reports.run, stall_after=reports.stall_bound())
             _observe(app.state.metrics, sockets, supervisor)
             app.state.database = database
             app.state.hub = hub
@@ -453,6 +459,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(request_routes.router)
     app.include_router(drill_routes.router)
     app.include_router(analytics_routes.router)
+    app.include_router(report_routes.router)
     app.include_router(message_routes.router)
     app.include_router(retention_routes.router)
     app.include_router(file_routes.router)
@@ -482,6 +489,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     app.include_router(ack_link_routes.pages)
     # Before the pages' own router, whose /web/{section} would take /web/analytics.
     app.include_router(analytics_page.router)
+    app.include_router(reports_page.router)
     web_pages.install(app)
     api_docs.install(app)
     log_redaction.allow_query_names(_query_names(app))

@@ -71,6 +71,7 @@ from bench.overload import run_overload
 from bench.proc import at_least, raise_open_files_limit
 from bench.progress import progress
 from bench.report import environment, ratios, warnings, write
+from bench.reports import REPORTS_LOGS, reports_ratios, run_reports
 from bench.request_search import SEARCH_LOGS, run_search, search_ratios, search_warnings
 from bench.resume import run_resume
 from bench.shared_intake import run_shared_intake
@@ -453,6 +454,21 @@ async def run(config: BenchConfig, event_loop: str, open_files: int) -> dict[str
             "config": config.as_json(),
             "ratios": analytics_ratios(report["analytics"]),
             "warnings": analytics_warnings(report["analytics"]),
+        }
+        env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        env_section["duration_s"] = round(time.monotonic() - started, 1)
+        env_section["started_at"] = started_at
+        return {**report, "environment": env_section}
+    if config.only == "reports":
+        with cli_environment(database) as env:
+            await migrate(env)
+            seeded = await seed(env)
+            report = {"reports": await run_reports(config, database, env, seeded)}
+        report["server_logs"] = scan_all([config.output.parent / n for n in REPORTS_LOGS])
+        report |= {
+            "config": config.as_json(),
+            "ratios": reports_ratios(report["reports"]),
+            "warnings": [],
         }
         env_section["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         env_section["duration_s"] = round(time.monotonic() - started, 1)

@@ -175,10 +175,11 @@ def _parser() -> argparse.ArgumentParser:
             "match",
             "shared_intake",
             "analytics",
+            "reports",
         ],
         help="run one measurement alone (with its floor): files, deadlines, audit, "
         "audit_export, dashboard, outbox, search, match (submit_matching and match_lookup), "
-        "shared_intake, analytics",
+        "shared_intake, analytics, reports (the network's report generated)",
     )
     parser.add_argument(
         "--database",

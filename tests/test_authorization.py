@@ -160,6 +160,11 @@ class Scene(SharedDataScene):
         made = await self._post("/v1/drills", _drill_body(), as_=self.world("DE", Role.NCB))
         return str(made["items"][0]["id"])
 
+    async def report(self) -> str:
+        """A report of Germany, made on demand by Germany's NCB."""
+        made = await self._post("/v1/reports", _report_body(), as_=self.world("DE", Role.NCB))
+        return str(made["id"])
+
     async def webhook_endpoint(self) -> str:
         """An endpoint of Germany's NCB's agency (made by that NCB: agencies manage their own)."""
         body = {"url": "https://cases.invalid/hooks"}
@@ -231,6 +236,15 @@ async def _submission(scene: Scene, caller: Party) -> tuple[str, Any]:
 
 def _drill_body() -> dict[str, Any]:
     return {"countries": ["DE"], "at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+
+
+def _report_body() -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    return {"scope": "DE", "from": str(today - timedelta(days=7)), "to": str(today)}
+
+
+async def _report_generate(scene: Scene, caller: Party) -> tuple[str, Any]:
+    return "/v1/reports", _report_body()
 
 
 async def _drill_schedule(scene: Scene, caller: Party) -> tuple[str, Any]:
@@ -389,6 +403,25 @@ OTHER_NCBS_MISS = {"other NCB (JP)": 404, SENDER_NCB: 404}
 APPROVAL_READERS = {"sender unit (FR)": 200, SENDER_NCB: 200}
 
 TABLE: dict[tuple[str, str], Rule] = {
+    # --- cyber analytical reports (a report of DE) -----------------------------------------
+    ("POST", "/v1/reports"): Rule(
+        _report_generate, {"target NCB (DE)": 201, "global desk": 201}, 403
+    ),
+    ("GET", "/v1/reports"): Rule(
+        at("/v1/reports?limit=200"),
+        DRILL_READERS,
+        403,
+        find=Scene.report,
+        listed=frozenset({"target NCB (DE)", "global desk"}),
+    ),
+    **{
+        ("GET", f"/v1/reports/{{report_id}}{part}"): Rule(
+            on(Scene.report, f"/v1/reports/{{id}}{part}"),
+            {"target NCB (DE)": 200, "global desk": 200, **OTHER_NCBS_MISS},
+            403,
+        )
+        for part in ("", "/pdf", "/csv", "/manifest")
+    },
     # --- readiness drills (a drill of DE's desk) ------------------------------------------
     ("POST", "/v1/drills"): Rule(
         _drill_schedule, {"target NCB (DE)": 201, "global desk": 201}, 403

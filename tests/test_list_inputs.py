@@ -42,6 +42,7 @@ MESSAGES_SEQ_MAX = 2**31 - 1  # messages.seq is an INTEGER
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/requests": ("unit", "keyset"),
     "/v1/drills": ("gs", "keyset"),
+    "/v1/reports": ("gs", "keyset"),
     "/v1/approvals": ("unit", "keyset"),
     "/v1/requests/{request_id}/history": ("unit", "position"),
     "/v1/requests/{request_id}/messages": ("unit", "messages"),

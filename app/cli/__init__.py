@@ -17,6 +17,7 @@ from app.audit import cli as audit
 from app.cli import runtime
 from app.cli.app import cli
 from app.directory import cli as directory
+from app.reports import cli as report
 from app.retention import cli as retention
 from app.webhooks import cli as webhooks
 
@@ -27,6 +28,7 @@ __all__ = [
     "contacts",
     "directory",
     "main",
+    "report",
     "retention",
     "runtime",
     "webhooks",

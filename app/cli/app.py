@@ -42,6 +42,7 @@ ORDER = [
     "audit",
     "purge",
     "analytics",
+    "report",
     "policy",
     "lifecycle",
 ]

@@ -186,6 +186,13 @@ class ExchangeSettings(BaseSettings):
         "that /metrics shows as histograms (app/analytics/metrics.py): each count reads the "
         "whole rollup (about a second per million final requests).",
     )
+    reports_interval: Duration = Field(
+        default=timedelta(minutes=15),
+        gt=timedelta(0),
+        description="How often an instance looks for weekly and monthly cyber analytical "
+        "reports not yet made (app/reports/worker.py); its first look is one interval after "
+        "it starts. Each report is made once, by whichever instance gets there first.",
+    )
     deadline_poll_interval: Duration = Field(
         default=timedelta(seconds=5),
         gt=timedelta(0),

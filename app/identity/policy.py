@@ -63,6 +63,10 @@ class Action(enum.StrEnum):
     # and was sent from its country. Never one's own: app/approvals/rules.py adds that.
     READ_APPROVALS = "see emergency disclosures held for approval, with their content"
     DECIDE_APPROVAL = "approve or refuse an emergency disclosure held for approval"
+    # Cyber analytical reports (app/reports/): a country's report belongs to that country, the
+    # network's to none (so only an ``any`` scope, the global desk's, reaches it).
+    GENERATE_REPORT = "generate a cyber analytical report on demand"
+    READ_REPORTS = "list and download cyber analytical reports"
     # The directory.
     READ_DIRECTORY = "read the directory (countries, agencies, profiles, policies)"
     READ_DESK_CONTACTS = "see a desk's phone and e-mail"
@@ -171,6 +175,10 @@ RULES: dict[Action, dict[Role, frozenset[Scope]]] = {
     # not see them coming (its NCB sees the drills it did not schedule once they are sent).
     Action.SCHEDULE_DRILL: {Role.NCB: _COUNTRY, Role.GS: _ANY},
     Action.READ_DRILLS: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+    # The global desk the network's and every country's; an NCB its own country's. Units,
+    # desks, auditors and partners none: a report aggregates over a whole country.
+    Action.GENERATE_REPORT: {Role.NCB: _COUNTRY, Role.GS: _ANY},
+    Action.READ_REPORTS: {Role.NCB: _COUNTRY, Role.GS: _ANY},
     Action.READ_DIRECTORY: _EVERYONE,
     Action.READ_DESK_CONTACTS: {
         Role.CONTACT_POINT: _ANY,

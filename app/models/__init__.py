@@ -31,6 +31,7 @@ from app.models.outcome_rollup import (
     RequestOutcomeRollup,
 )
 from app.models.principal import Principal
+from app.models.report import Report
 from app.models.request import CooperationRequest
 from app.models.roster import RosterOverride, RosterRotation
 from app.models.shared_data import (
@@ -77,6 +78,7 @@ __all__ = [
     "OutboxMessage",
     "PartnerAgreement",
     "Principal",
+    "Report",
     "RequestDeadline",
     "RequestIdentifier",
     "RequestMatch",

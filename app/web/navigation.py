@@ -37,6 +37,8 @@ _SUBMISSIONS = Link(f"{WEB_PREFIX}/submissions", "Submissions")
 _APPROVALS = Link(f"{WEB_PREFIX}/approvals", "Approvals")
 # Response figures: the global desk's of the network, an NCB's of its country both ways.
 _ANALYTICS = Link(f"{WEB_PREFIX}/analytics", "Analytics")
+# Cyber analytical reports: the global desk's of the network and each country, an NCB's own.
+_REPORTS = Link(f"{WEB_PREFIX}/reports", "Reports")
 _NAVIGATION: dict[Role, tuple[Link, ...]] = {
     Role.CONTACT_POINT: (Link(HOME, "Queue"), ALL_REQUESTS, _ROSTER, _OVERVIEW, _SHARED_DATA),
     Role.NCB: (
@@ -49,6 +51,7 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         _OVERVIEW,
         _DRILLS,
         _ANALYTICS,
+        _REPORTS,
         _SHARED_DATA,
     ),
     Role.GS: (
@@ -57,6 +60,7 @@ _NAVIGATION: dict[Role, tuple[Link, ...]] = {
         _OVERVIEW,
         _DRILLS,
         _ANALYTICS,
+        _REPORTS,
         _ESCALATION,
         _TRIAGE,
         _SHARED_DATA,

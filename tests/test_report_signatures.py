@@ -1,0 +1,114 @@
+"""Reports' signatures: the files verify offline with `relay247 report verify` and the
+published keys, and a byte changed in any of them, a rewritten manifest or an unknown key is
+caught; `relay247 report generate` makes a report that verifies too."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app.audit.keys import SigningKey
+from tests.cli_runner import invoke
+from tests.clients import http
+from tests.conftest import RunningServer
+from tests.factories import Party, World
+from tests.processes import environment
+from tests.reports import download, generate, verify
+
+
+async def _files(
+    client: httpx.AsyncClient, party: Party, report: dict[str, Any], folder: Path
+) -> list[Path]:
+    paths = []
+    for part, name in (("pdf", "report.pdf"), ("csv", "report.csv"), ("manifest", "manifest.json")):
+        path = folder / name
+        path.write_bytes(await download(client, party, report, part))
+        paths.append(path)
+    return paths
+
+
+async def test_the_files_verify_offline_and_any_changed_byte_is_caught(
+    server: RunningServer, world: World, tmp_path: Path
+) -> None:
+    async with http(server.http) as client:
+        report = await generate(client, world.gs, "network")
+        paths = await _files(client, world.gs, report, tmp_path)
+        keys = await client.get("/v1/audit/public-keys", headers=world.gs.headers)
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_bytes(keys.content)
+    code, output = await verify(*paths, key=str(keys_file))
+    assert code == 0, output
+    assert f"report verified: {report['id']}" in output
+    assert "report of the network" in output
+
+    faults = {
+        "report.pdf": "the PDF is not the one the manifest names",
+        "report.csv": "the CSV is not the one the manifest names",
+        "manifest.json": "the manifest",
+    }
+    for path in paths:
+        original = path.read_bytes()
+        for offset in (0, len(original) // 2, len(original) - 1):
+            changed = bytearray(original)
+            changed[offset] ^= 0x01
+            path.write_bytes(bytes(changed))
+            code, output = await verify(*paths, key=str(keys_file))
+            assert code == 1, (path.name, offset, output)
+            assert "report FAULT" in output
+            assert faults[path.name] in output, output
+        path.write_bytes(original)
+    # A member of the manifest rewritten, the JSON still valid: the signature fails.
+    manifest = paths[2].read_bytes()
+    paths[2].write_bytes(manifest.replace(b'"scope":"network"', b'"scope":"DE"'))
+    code, output = await verify(*paths, key=str(keys_file))
+    assert code == 1
+    assert "signature does not verify" in output
+    paths[2].write_bytes(manifest)
+
+    # The right files under a key the service never had.
+    stranger = base64.b64encode(SigningKey.generate().public_key).decode()
+    code, output = await verify(*paths, key=stranger)
+    assert code == 1
+    assert "none of the keys given" in output
+    # The service's raw public key works too, and a key that is no key is a usage error.
+    published = keys.json()["items"][0]["public_key"]
+    assert (await verify(*paths, key=published))[0] == 0
+    assert (await verify(*paths, key="not a key"))[0] == 2
+
+
+async def test_the_command_generates_a_report_that_verifies_offline(
+    world: World, database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    env = environment(DATABASE_URL=database_url, RELAY247_DATA_DIR=str(tmp_path / "data"))
+    out = tmp_path / "out"
+    code, stdout, stderr = await invoke(
+        "report", "generate", "--scope", "DE", "--from", "2026-03-01", "--to", "2026-04-01",
+        "--out", str(out), env=env,
+    )  # fmt: skip
+    assert code == 0, stdout + stderr
+    files = sorted(out.iterdir())
+    assert [path.name for path in files] == [
+        "relay247-report-DE-2026-03-01.csv",
+        "relay247-report-DE-2026-03-01.manifest.json",
+        "relay247-report-DE-2026-03-01.pdf",
+    ]
+    csv_file, manifest, pdf_file = files
+    key = await db.fetchval("SELECT public_key FROM audit_signing_keys ORDER BY valid_from DESC")
+    code, output = await verify(pdf_file, csv_file, manifest, key=base64.b64encode(key).decode())
+    assert code == 0, output
+    entry = await db.fetchrow(
+        "SELECT actor_principal_id, countries FROM audit_entries WHERE action = 'report.generated'"
+    )
+    assert entry["actor_principal_id"] is None
+    assert entry["countries"] == ["DE"]
+    # A period no report covers is refused before anything is made.
+    code, _, stderr = await invoke(
+        "report", "generate", "--scope", "DE", "--from", "2026-04-01", "--to", "2026-03-01",
+        env=env,
+    )  # fmt: skip
+    assert code == 2
+    assert "must be after `from`" in stderr
