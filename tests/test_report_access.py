@@ -174,3 +174,27 @@ async def test_a_stored_report_is_never_rewritten(
         report = await generate(client, world.gs, "network")
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="written once"):
         await db.execute("UPDATE reports SET csv = 'forged' WHERE id = $1", uuid.UUID(report["id"]))
+
+
+async def test_reports_that_cannot_be_made_fail_the_look_after_every_one_is_tried(
+    db: asyncpg.Connection, world: World, database_url: str, tmp_path: Path
+) -> None:
+    """A key file that cannot be read fails each report: every due report is tried, none is
+    half-stored, and the look raises (the supervisor counts it) instead of only logging."""
+    broken = tmp_path / "audit-signing-key.pem"
+    broken.write_text("not a key")
+    instance = Database(database_url, pool_size=1, max_overflow=0)
+    try:
+        countries = await db.fetchval("SELECT count(*) FROM countries")
+        with pytest.raises(worker.ReportsNotMade) as failure:
+            await worker.make_due(instance, KeyHolder(broken), today())
+        assert (failure.value.made, failure.value.failed) == (0, 2 * (countries + 1))
+        assert await db.fetchval("SELECT count(*) FROM reports") == 0
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM audit_entries WHERE action = 'report.generated'"
+            )
+            == 0
+        )
+    finally:
+        await instance.dispose()

@@ -141,5 +141,9 @@ def make_due() -> None:
     yet (what every instance's worker does every RELAY247_REPORTS_INTERVAL)."""
     url = database_url()
     check_schema(url)
-    made = asyncio.run(_make_due(url))
+    try:
+        made = asyncio.run(_make_due(url))
+    except worker.ReportsNotMade as exc:
+        typer.echo(f"made {exc.made}; {exc.failed} could not be made (see the log)", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"made {made} report{'' if made == 1 else 's'}")

@@ -6,7 +6,8 @@ not rush to the database) it takes the last complete ISO week and calendar month
 which scopes lack their report in one query, and makes each missing one in a transaction of
 its own, under the lock of its scope, kind and period (commands.generate_periodic): two
 instances looking at once make each report once, and a report that fails (its key file
-retired, say) is tried again at the next look without holding back the others."""
+retired, say) is tried again at the next look without holding back the others, and then
+fails the look, which the supervisor counts and /readyz shows."""
 
 from __future__ import annotations
 
@@ -50,10 +51,20 @@ async def missing(database: Database, today: date) -> list[tuple[str, ReportKind
     ]
 
 
+class ReportsNotMade(Exception):
+    """Some due reports could not be made (each is logged): raised once every one was tried,
+    so that the supervisor counts the failure (/readyz, /metrics) instead of a log alone."""
+
+    def __init__(self, made: int, failed: int) -> None:
+        super().__init__(f"{failed} due reports not made ({made} made)")
+        self.made, self.failed = made, failed
+
+
 async def make_due(database: Database, keys: KeyHolder, today: date | None = None) -> int:
-    """Make every periodic report due and missing; the number this call made."""
+    """Make every periodic report due and missing; the number this call made. Raises
+    ReportsNotMade after trying them all when any failed."""
     today = today or datetime.now(UTC).date()
-    made = 0
+    made = failed = 0
     for scope, kind, start, end in await missing(database, today):
         try:
             async with database.transaction() as session:
@@ -69,10 +80,13 @@ async def make_due(database: Database, keys: KeyHolder, today: date | None = Non
                 start,
                 traceback_without_messages(exc),
             )
+            failed += 1
             continue
         if report is not None:
             made += 1
             log.info("%s report of %s from %s made: %s", kind, scope, start, report.id)
+    if failed:
+        raise ReportsNotMade(made, failed)
     return made
 
 
