@@ -29,6 +29,8 @@ from app.models.outcome_rollup import (
     RequestOutcomeMonthHistogram,
     RequestOutcomeMonthRollup,
     RequestOutcomeRollup,
+    RequestOutcomeTotal,
+    RequestOutcomeTotalHistogram,
 )
 from app.models.principal import Principal
 from app.models.request import CooperationRequest
@@ -85,6 +87,8 @@ __all__ = [
     "RequestOutcomeMonthHistogram",
     "RequestOutcomeMonthRollup",
     "RequestOutcomeRollup",
+    "RequestOutcomeTotal",
+    "RequestOutcomeTotalHistogram",
     "RequestTransition",
     "RosterOverride",
     "RosterRotation",
