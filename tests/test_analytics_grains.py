@@ -155,3 +155,24 @@ async def test_metrics_from_the_totals_are_what_the_rows_give(
             ] + [("+Inf", len(seconds))]
             assert figures.buckets[stage] == expected, (priority, stage)
             assert figures.sums[stage] == pytest.approx(sum(seconds), abs=1e-6)
+
+
+async def test_the_check_covers_the_all_time_cells(
+    db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    for records in spread(10):
+        await write(db, world, records)
+    assert (await rebuild(database_url))[0] == 0
+    assert (await rebuild(database_url, "--check"))[0] == 0
+    await db.execute(
+        "UPDATE request_outcome_totals SET close_micros = close_micros + 1 WHERE ctid = "
+        "(SELECT min(ctid) FROM request_outcome_totals)"
+    )
+    code, output = await rebuild(database_url, "--check")
+    assert code == 1
+    assert output.strip() == (
+        "the rollup differs from request_outcomes: 1 row(s) it does not give, 1 row(s) it "
+        "gives that the rollup lacks"
+    )
+    assert (await rebuild(database_url))[0] == 0
+    assert (await rebuild(database_url, "--check"))[0] == 0

@@ -289,6 +289,9 @@ async def differences(session: AsyncSession) -> tuple[int, int]:
     return extra, missing
 
 
+DAY_RANGE_INDEX = "ix_request_outcome_histograms_day"
+
+
 def _rebuild_statements() -> tuple[str, ...]:
     tables = [table for level in LEVELS for table in (level.cells, level.buckets)]
     statements = [f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE"]
@@ -302,6 +305,10 @@ def _rebuild_statements() -> tuple[str, ...]:
             f"INSERT INTO {level.buckets} ({level.columns}, stage, bucket, requests) "
             f"{_derived_buckets(level, ordered=True)}"
         )
+    # The day buckets' block range index (app/models/outcome_rollup.py) covers the pages just
+    # written only once summarized (autovacuum would, later): until then a range of days would
+    # read every page of the table.
+    statements.append(f"SELECT brin_summarize_new_values('{DAY_RANGE_INDEX}')")
     return tuple(statements)
 
 

@@ -1,7 +1,8 @@
 """Response analytics over all time: the rollup's third grain (app/analytics/rollup.py TOTAL),
 per requesting agency (and country), target country, type and priority, any day; its cells
 also carry what /metrics shows (per stage: requests at or under each fixed bound, those that
-reached the stage, the sum of their durations in microseconds).
+reached the stage, the sum of their durations in microseconds). And a block range index on
+the day buckets' day, for a range of days over every owner.
 
 Backfilled here, from request_outcomes, by the statements below (a frozen copy of what
 ``relay247 analytics rebuild`` runs for this grain today): the aggregates and /metrics read
@@ -125,8 +126,17 @@ def upgrade() -> None:
         ),
     )
     _backfill()
+    # The day buckets of a range of days, over every owner: their rows lie in day order.
+    op.create_index(
+        "ix_request_outcome_histograms_day",
+        "request_outcome_histograms",
+        ["day"],
+        postgresql_using="brin",
+        postgresql_with={"autosummarize": "on"},
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_request_outcome_histograms_day", "request_outcome_histograms")
     op.drop_table("request_outcome_total_histograms")
     op.drop_table("request_outcome_totals")
