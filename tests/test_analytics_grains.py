@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import make_url
 
 from app.analytics import aggregates
 from app.analytics.metrics import BUCKETS, OutcomeMetrics
@@ -20,9 +21,11 @@ from app.analytics.schemas import Dimension, Period, Stage
 from app.core.database import Database
 from app.identity.auth import Actor
 from app.models.enums import AgencyKind, Priority, RequestStatus, RequestType, Role
+from tests.conftest import TEST_DATABASE
 from tests.factories import Party, World
 from tests.outcomes import Records, write
 from tests.test_analytics import rebuild
+from tests.test_audit_chain import service_role_sql
 
 D = Dimension
 KINDS = {Role.GS: AgencyKind.GS, Role.NCB: AgencyKind.NCB, Role.UNIT: AgencyKind.UNIT}
@@ -175,4 +178,27 @@ async def test_the_check_covers_the_all_time_cells(
         "gives that the rollup lacks"
     )
     assert (await rebuild(database_url))[0] == 0
+    assert (await rebuild(database_url, "--check"))[0] == 0
+
+
+async def test_the_service_role_rebuilds_though_it_may_not_summarize_the_day_index(
+    db: asyncpg.Connection, world: World, database_url: str
+) -> None:
+    """The rebuild summarizes the day buckets' block range index, which only its owner may:
+    as the documented service role (docs/audit-chain.md) it rebuilds all the same."""
+    for records in spread(10):
+        await write(db, world, records)
+    role = f"{TEST_DATABASE}_analytics"  # roles are per server: one per test database name
+    if await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+        await db.execute(f'DROP OWNED BY "{role}"')
+        await db.execute(f'DROP ROLE "{role}"')
+    for statement in service_role_sql(role, TEST_DATABASE):
+        await db.execute(statement)
+    url = make_url(database_url).set(username=role, password="change-me")
+    try:
+        code, output = await rebuild(url.render_as_string(hide_password=False))
+        assert (code, output.strip()) == (0, "rebuilt: 10 request outcomes")
+    finally:
+        await db.execute(f'DROP OWNED BY "{role}"')
+        await db.execute(f'DROP ROLE "{role}"')
     assert (await rebuild(database_url, "--check"))[0] == 0

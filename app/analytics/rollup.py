@@ -306,9 +306,13 @@ def _rebuild_statements() -> tuple[str, ...]:
             f"{_derived_buckets(level, ordered=True)}"
         )
     # The day buckets' block range index (app/models/outcome_rollup.py) covers the pages just
-    # written only once summarized (autovacuum would, later): until then a range of days would
-    # read every page of the table.
-    statements.append(f"SELECT brin_summarize_new_values('{DAY_RANGE_INDEX}')")
+    # written only once summarized: until then a range of days would read every page of the
+    # table. Only the index's owner may summarize it; as the service's role (docs/audit-
+    # chain.md), which owns nothing, autovacuum does it later (the index's autosummarize).
+    statements.append(
+        f"DO $$ BEGIN PERFORM brin_summarize_new_values('{DAY_RANGE_INDEX}'); "
+        "EXCEPTION WHEN insufficient_privilege THEN NULL; END $$"
+    )
     return tuple(statements)
 
 
