@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -68,15 +69,22 @@ def test_an_estimate_is_within_the_bound_of_the_nearest_rank_percentile(q: float
 @pytest.mark.parametrize(
     ("group_by", "period", "start", "grain"),
     [
-        ([Dimension.TARGET_COUNTRY], Period.MONTH, None, "month"),
+        ([Dimension.TARGET_COUNTRY], Period.MONTH, None, "total"),
+        ([Dimension.TARGET_COUNTRY, Dimension.PRIORITY], Period.MONTH, None, "total"),
+        ([Dimension.TYPE, Dimension.PRIORITY], Period.MONTH, None, "total"),
+        ([Dimension.PERIOD], Period.MONTH, None, "month"),
         ([Dimension.REQUESTING_COUNTRY, Dimension.PERIOD], Period.MONTH, "2026-03-01", "month"),
+        ([Dimension.TARGET_COUNTRY], Period.MONTH, "2026-03-01", "month"),
         ([Dimension.TARGET_COUNTRY], Period.MONTH, "2026-03-02", "day"),
         ([Dimension.PERIOD], Period.WEEK, None, "day"),
-        ([Dimension.TARGET_COUNTRY, Dimension.PRIORITY], Period.MONTH, None, "day"),
+        ([Dimension.TARGET_COUNTRY, Dimension.PRIORITY], Period.MONTH, "2026-03-01", "day"),
         ([Dimension.TYPE], Period.MONTH, "2026-03-01", "day"),
     ],
-    ids=["pair", "pair-by-month", "mid-month", "by-week", "priority", "type"],
-)
+    ids=[
+        "pair-all-time", "priority-all-time", "type-all-time", "by-month", "pair-by-month",
+        "pair-from-a-month", "mid-month", "by-week", "priority-from-a-month", "type",
+    ],
+)  # fmt: skip
 def test_a_query_reads_the_coarsest_grain_that_answers_it(
     group_by: list[Dimension], period: Period, start: str | None, grain: str
 ) -> None:
@@ -87,9 +95,12 @@ def test_a_query_reads_the_coarsest_grain_that_answers_it(
     begin = None if start is None else datetime.fromisoformat(start).replace(tzinfo=UTC)
     query = aggregates.Query(group_by=group_by, period=period, start=begin)
     tables = {
-        str(statement.get_final_froms()[0]) for statement in aggregates.statements(actor, query)
+        table
+        for statement in aggregates.statements(actor, query)
+        for table in re.findall(r"\brequest_outcome_\w+", str(statement))
     }
     expected = {
+        "total": {"request_outcome_totals", "request_outcome_total_histograms"},
         "month": {"request_outcome_month_rollups", "request_outcome_month_histograms"},
         "day": {"request_outcome_rollups", "request_outcome_histograms"},
     }

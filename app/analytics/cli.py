@@ -45,7 +45,8 @@ def rebuild(
     """Recompute every final request's figures (request_outcomes) from the records they are
     derived from: the requests' times, escalation and legal clock, their first
     acknowledgement deadline and the target's time zone; then the rollup the aggregates
-    read (counts and duration histograms per day and cell) from those figures.
+    and /metrics read (counts and duration histograms per day and cell, per month and
+    country pair, and over all time) from those figures.
 
     The service writes each request's figures as it becomes final; this rebuilds them all
     in one transaction (after the upgrade that added them, say). With --check it only

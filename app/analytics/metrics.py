@@ -1,9 +1,10 @@
 """The response figures in /metrics: histograms of the times to deliver, acknowledge, respond
 and close, and counts of escalations and of legal clocks met and breached, by priority.
 
-They are counted from request_outcomes (the whole network's final requests), not observed as
-requests close: every instance shows the same network-wide figures, a restart loses nothing,
-and nothing depends on which instance took the action. Aggregate them across instances with
+They are counted from the rollup's all-time cells (the whole network's final requests, kept
+from request_outcomes in the transaction that writes it), not observed as requests close:
+every instance shows the same network-wide figures, a restart loses nothing, and nothing
+depends on which instance took the action. Aggregate them across instances with
 ``max``, not ``sum``. No label names a request, a country or a principal: stage, priority and
 the clock's outcome, a few series each.
 
@@ -25,31 +26,32 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
+from app.analytics.rollup import TOTAL
 from app.analytics.schemas import Stage
 from app.core.database import Database
 from app.core.supervisor import Heartbeat
 from app.models import ClockOutcome
 from app.models.enums import Priority
+from app.models.outcome_rollup import METRIC_BOUNDS
 
 # From a minute (a desk at its screen) to a month (a mutual assistance request's answer).
-BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 864000, 2592000)
+BUCKETS = METRIC_BOUNDS
 
-_BUCKET_COUNTS = ", ".join(
-    f"count(*) FILTER (WHERE {stage}_seconds <= {bound}) AS {stage}_le_{bound}"
-    for stage in Stage
-    for bound in BUCKETS
+# Read from the rollup's all-time cells (app/analytics/rollup.py TOTAL), which carry these
+# figures per agency, target, type and priority: a fixed number of rows however long the
+# history, where request_outcomes grows by every final request.
+_SUMS = ", ".join(
+    f"sum({column})::bigint AS {column}"
+    for column in (
+        *(f"{stage}_le_{bound}" for stage in Stage for bound in BUCKETS),
+        *(f"{stage}_count" for stage in Stage),
+        *(f"{stage}_micros" for stage in Stage),
+        "escalated",
+        "clock_met",
+        "clock_breached",
+    )
 )
-_TOTALS = ", ".join(
-    f"count({stage}_seconds) AS {stage}_count, coalesce(sum({stage}_seconds), 0) AS {stage}_sum"
-    for stage in Stage
-)
-_COUNT = text(
-    f"SELECT priority, {_BUCKET_COUNTS}, {_TOTALS}, "  # noqa: S608 (this module's constants)
-    "count(*) FILTER (WHERE escalation_steps > 0) AS escalated, "
-    "count(*) FILTER (WHERE clock = 'met') AS clock_met, "
-    "count(*) FILTER (WHERE clock = 'breached') AS clock_breached "
-    "FROM request_outcomes GROUP BY priority"
-)
+_COUNT = text(f"SELECT priority, {_SUMS} FROM {TOTAL.cells} GROUP BY priority")  # noqa: S608
 
 
 @dataclass(slots=True)
@@ -85,7 +87,7 @@ class OutcomeMetrics(Collector):
                 figures.buckets[stage] = [
                     (str(float(bound)), values[f"{stage}_le_{bound}"]) for bound in BUCKETS
                 ] + [("+Inf", values[f"{stage}_count"])]
-                figures.sums[stage] = float(values[f"{stage}_sum"])
+                figures.sums[stage] = values[f"{stage}_micros"] / 1_000_000
             figures.clocks = {
                 ClockOutcome.MET: values["clock_met"],
                 ClockOutcome.BREACHED: values["clock_breached"],

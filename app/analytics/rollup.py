@@ -1,7 +1,9 @@
 """The rollup the aggregates read: per cell (final requests submitted on one UTC day, from one
 agency, so one country, to one target country, of one type and priority) their counts
 (request_outcome_rollups) and, per stage, a histogram of their durations over fixed
-log-spaced buckets (request_outcome_histograms, one row per non-empty bucket).
+log-spaced buckets (request_outcome_histograms, one row per non-empty bucket). The same at
+two coarser grains (:data:`LEVELS`): per month and country pair (and agency), and over all
+time per the day's key less the day (whose cells also carry what /metrics shows).
 
 Kept in the transaction that writes or deletes a request's request_outcomes row
 (:func:`subtract` before, :func:`add` after, app/analytics/outcomes.py ``refresh``), derived
@@ -11,7 +13,10 @@ and ``--check`` compares it (:func:`differences`).
 Contention, on purpose: every request made final on the same day for the same cell updates
 the same rows, and the first to do so holds their lock until it commits. A second one waits
 for the first's commit (milliseconds); cells are narrow (one agency, one target, one type and
-priority), so this only meets requests of one sender to one country on one day.
+priority), so this only meets requests of one sender to one country on one day. The
+coarser grains' cells are wider in time (a month; all time for one type and priority), so
+their rows are shared by more requests, still of one sending agency to one country; every
+writer locks the levels in one order (day, month, total), cell before buckets.
 
 **Buckets.** Bucket 0 holds every duration up to 1 s; bucket ``i`` (1 to :data:`LAST`)
 holds durations in ``(2^((i-1)/16), 2^(i/16)]`` seconds, 16 buckets per doubling, each 4.4%
@@ -42,6 +47,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.outcome_rollup import metric_columns
 
 SUBDIVISIONS = 16  # buckets per doubling
 GROWTH = 2 ** (1 / SUBDIVISIONS)  # each bucket's upper bound over its lower: 1.0443
@@ -98,7 +105,22 @@ COUNTS = {
     "ack_in_working_hours": "CASE WHEN o.ack_in_working_hours THEN 1 ELSE 0 END",
     "ack_hours_known": "CASE WHEN o.ack_in_working_hours IS NOT NULL THEN 1 ELSE 0 END",
 }
-_COUNT_LIST = ", ".join(COUNTS)
+
+
+def _metric_count(name: str) -> str:
+    """What one row adds to a metric column of app/models/outcome_rollup.py metric_columns:
+    ``{stage}_le_{bound}``, ``{stage}_count`` or ``{stage}_micros`` (its duration in whole
+    microseconds: durations are differences of timestamps, so exact)."""
+    stage, _, figure = name.partition("_")
+    seconds = f"o.{stage}_seconds"
+    if figure == "count":
+        return f"CASE WHEN {seconds} IS NOT NULL THEN 1 ELSE 0 END"
+    if figure == "micros":
+        return f"coalesce(round({seconds} * 1000000)::bigint, 0)"
+    return f"CASE WHEN {seconds} <= {int(figure.removeprefix('le_'))} THEN 1 ELSE 0 END"
+
+
+METRIC_COUNTS = {name: _metric_count(name) for name in metric_columns()}
 # The stages' durations of one row, one row each (NULL: the request never reached it).
 _STAGES = (
     "CROSS JOIN LATERAL (VALUES ('deliver', o.deliver_seconds), "
@@ -118,10 +140,16 @@ class Level:
     cells: str
     buckets: str
     key: tuple[tuple[str, str], ...]
+    # Each count column of a cell, with what one row adds to it.
+    counts: tuple[tuple[str, str], ...] = tuple(COUNTS.items())
 
     @property
     def columns(self) -> str:
         return ", ".join(name for name, _ in self.key)
+
+    @property
+    def count_list(self) -> str:
+        return ", ".join(name for name, _ in self.counts)
 
     def of_outcome(self, *, named: bool = False) -> str:
         return ", ".join(f"{value} AS {name}" if named else value for name, value in self.key)
@@ -144,7 +172,16 @@ MONTH = Level(
         *((name, f"o.{name}") for name in _OWNERS),
     ),
 )
-LEVELS = (DAY, MONTH)
+# All time, by the day's key less the day: for what has no `from`/`to` and no period (some
+# 190,000 bucket rows at the bench's 1,000,000 requests, and a fixed number of cells however
+# long the history, so /metrics reads it too: its cells carry the metric columns).
+TOTAL = Level(
+    "request_outcome_totals",
+    "request_outcome_total_histograms",
+    tuple((name, f"o.{name}") for name in (*_OWNERS, "type", "priority")),
+    tuple(COUNTS.items()) + tuple(METRIC_COUNTS.items()),
+)
+LEVELS = (DAY, MONTH, TOTAL)
 
 
 def _apply(level: Level) -> TextClause:
@@ -152,11 +189,11 @@ def _apply(level: Level) -> TextClause:
     The buckets' INSERT reads the cell's CTE (an init plan) so that the cell's row is always
     locked first, then its buckets: every writer of a cell takes its locks in one order."""
     key, of_outcome = level.columns, level.of_outcome()
-    signed = ", ".join(f":sign * {expression}" for expression in COUNTS.values())
-    added = ", ".join(f"{c} = {level.cells}.{c} + excluded.{c}" for c in COUNTS)
+    signed = ", ".join(f":sign * {expression}" for _, expression in level.counts)
+    added = ", ".join(f"{c} = {level.cells}.{c} + excluded.{c}" for c, _ in level.counts)
     return text(f"""
 WITH cell AS (
-    INSERT INTO {level.cells} ({key}, {_COUNT_LIST})
+    INSERT INTO {level.cells} ({key}, {level.count_list})
     SELECT {of_outcome}, {signed} FROM request_outcomes o WHERE o.request_id = :request_id
     ON CONFLICT ({key}) DO UPDATE SET {added}
     RETURNING 1
@@ -193,7 +230,7 @@ _PRUNE = {level: _prune(level) for level in LEVELS}
 
 async def subtract(session: AsyncSession, request_id: uuid.UUID) -> None:
     """Take the request's request_outcomes row (if any) out of the rollup: call before the
-    row is deleted. Levels in one order (day, then month), as every writer."""
+    row is deleted. Levels in one order (day, month, total), as every writer."""
     for level in LEVELS:
         await session.execute(_APPLY[level], {"request_id": request_id, "sign": -1})
         await session.execute(_PRUNE[level], {"request_id": request_id})
@@ -206,26 +243,34 @@ async def add(session: AsyncSession, request_id: uuid.UUID) -> None:
         await session.execute(_APPLY[level], {"request_id": request_id, "sign": 1})
 
 
-def _derived_cells(level: Level) -> str:
-    sums = ", ".join(f"sum({expression})::int" for expression in COUNTS.values())
-    of_outcome = level.of_outcome()
-    return f"SELECT {of_outcome}, {sums} FROM request_outcomes o GROUP BY {of_outcome}"  # noqa: S608
+_TYPES = {name: kind for name, kind in metric_columns().items() if kind != "integer"}
 
 
-def _derived_buckets(level: Level) -> str:
+def _derived_cells(level: Level, *, ordered: bool = False) -> str:
+    """The level's cells from request_outcomes; ``ordered``: in the key's order (the
+    rebuild's, so that a table is written in the order of its key: a range of days, the
+    key's first column, then lies on adjacent pages, not on every page of the table)."""
+    sums = ", ".join(f"sum({e})::{_TYPES.get(name, 'int')}" for name, e in level.counts)
     of_outcome = level.of_outcome()
+    order = f" ORDER BY {of_outcome}" if ordered else ""
+    return f"SELECT {of_outcome}, {sums} FROM request_outcomes o GROUP BY {of_outcome}{order}"  # noqa: S608
+
+
+def _derived_buckets(level: Level, *, ordered: bool = False) -> str:
+    of_outcome = level.of_outcome()
+    group = f"{of_outcome}, s.stage, {_BUCKET}"
     return " ".join(
         (
             f"SELECT {of_outcome}, s.stage, {_BUCKET}, count(*)::int",
             f"FROM request_outcomes o {_STAGES} WHERE s.seconds IS NOT NULL",
-            f"GROUP BY {of_outcome}, s.stage, {_BUCKET}",
+            f"GROUP BY {group}" + (f" ORDER BY {group}" if ordered else ""),
         )
     )
 
 
 def _tables(level: Level) -> tuple[str, str]:
     return (
-        f"SELECT {level.columns}, {_COUNT_LIST} FROM {level.cells}",  # noqa: S608
+        f"SELECT {level.columns}, {level.count_list} FROM {level.cells}",  # noqa: S608
         f"SELECT {level.columns}, stage, bucket, requests FROM {level.buckets}",  # noqa: S608
     )
 
@@ -244,18 +289,30 @@ async def differences(session: AsyncSession) -> tuple[int, int]:
     return extra, missing
 
 
+DAY_RANGE_INDEX = "ix_request_outcome_histograms_day"
+
+
 def _rebuild_statements() -> tuple[str, ...]:
     tables = [table for level in LEVELS for table in (level.cells, level.buckets)]
     statements = [f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE"]
     for level in LEVELS:
         statements += [f"DELETE FROM {level.buckets}", f"DELETE FROM {level.cells}"]  # noqa: S608
         statements.append(
-            f"INSERT INTO {level.cells} ({level.columns}, {_COUNT_LIST}) {_derived_cells(level)}"
+            f"INSERT INTO {level.cells} ({level.columns}, {level.count_list}) "
+            f"{_derived_cells(level, ordered=True)}"
         )
         statements.append(
             f"INSERT INTO {level.buckets} ({level.columns}, stage, bucket, requests) "
-            f"{_derived_buckets(level)}"
+            f"{_derived_buckets(level, ordered=True)}"
         )
+    # The day buckets' block range index (app/models/outcome_rollup.py) covers the pages just
+    # written only once summarized: until then a range of days would read every page of the
+    # table. Only the index's owner may summarize it; as the service's role (docs/audit-
+    # chain.md), which owns nothing, autovacuum does it later (the index's autosummarize).
+    statements.append(
+        f"DO $$ BEGIN PERFORM brin_summarize_new_values('{DAY_RANGE_INDEX}'); "
+        "EXCEPTION WHEN insufficient_privilege THEN NULL; END $$"
+    )
     return tuple(statements)
 
 

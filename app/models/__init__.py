@@ -29,6 +29,8 @@ from app.models.outcome_rollup import (
     RequestOutcomeMonthHistogram,
     RequestOutcomeMonthRollup,
     RequestOutcomeRollup,
+    RequestOutcomeTotal,
+    RequestOutcomeTotalHistogram,
 )
 from app.models.principal import Principal
 from app.models.report import Report
@@ -87,6 +89,8 @@ __all__ = [
     "RequestOutcomeMonthHistogram",
     "RequestOutcomeMonthRollup",
     "RequestOutcomeRollup",
+    "RequestOutcomeTotal",
+    "RequestOutcomeTotalHistogram",
     "RequestTransition",
     "RosterOverride",
     "RosterRotation",

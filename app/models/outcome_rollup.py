@@ -4,7 +4,16 @@ import uuid
 from datetime import date
 from typing import ClassVar
 
-from sqlalchemy import CHAR, CheckConstraint, Date, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -94,6 +103,15 @@ class RequestOutcomeHistogram(Base, _Cell, _TypeAndPriority, _Bucket):
         Index("ix_request_outcome_histograms_target_day", "target_country", "day"),
         Index("ix_request_outcome_histograms_sending_day", "requesting_country", "day"),
         Index("ix_request_outcome_histograms_agency_day", "requesting_agency_id", "day"),
+        # A range of days over every owner (the global desk's): the rows lie in day order
+        # (app/analytics/rollup.py), so a block range index finds their pages, a few KB
+        # where the primary key's 300 MB made the planner scan the whole table instead.
+        Index(
+            "ix_request_outcome_histograms_day",
+            "day",
+            postgresql_using="brin",
+            postgresql_with={"autosummarize": "on"},
+        ),
     )
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -116,3 +134,45 @@ class RequestOutcomeMonthHistogram(Base, _Cell, _Bucket):
     __table_args__ = (CheckConstraint(_STAGES, name="stage"),)
 
     month: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+# What the Prometheus histograms of /metrics count (app/analytics/metrics.py), per stage: the
+# requests at or under each fixed bound (1 min to 30 days), those that reached the stage, and
+# their durations' sum in whole microseconds (exact: integers add up in any order, so the
+# kept sum equals a rebuild's, where a float sum would differ in its last bits).
+METRIC_STAGES = ("deliver", "acknowledge", "respond", "close")
+METRIC_BOUNDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 864000, 2592000)
+
+
+def metric_columns() -> dict[str, str]:
+    """Each metric column's name and SQL type (the total grain's cells carry them)."""
+    columns: dict[str, str] = {}
+    for stage in METRIC_STAGES:
+        columns |= {f"{stage}_le_{bound}": "integer" for bound in METRIC_BOUNDS}
+        columns |= {f"{stage}_count": "integer", f"{stage}_micros": "bigint"}
+    return columns
+
+
+class _MetricCounts:
+    """The metric columns (metric_columns), set on this mixin below: too many to spell out."""
+
+
+for _name, _kind in metric_columns().items():
+    _type = BigInteger if _kind == "bigint" else Integer
+    setattr(_MetricCounts, _name, mapped_column(_type, nullable=False))
+
+
+class RequestOutcomeTotal(Base, _Cell, _TypeAndPriority, _Counts, _MetricCounts):
+    """RequestOutcomeRollup's counts over all time: per requesting agency (and country),
+    target country, type and priority, any day. Read by the aggregates with no `from`/`to`
+    and no period (app/analytics/aggregates.py), and by /metrics, whose columns it also
+    carries: a fixed number of cells however long the history."""
+
+    __tablename__ = "request_outcome_totals"
+
+
+class RequestOutcomeTotalHistogram(Base, _Cell, _TypeAndPriority, _Bucket):
+    """RequestOutcomeHistogram, per cell of RequestOutcomeTotal."""
+
+    __tablename__ = "request_outcome_total_histograms"
+    __table_args__ = (CheckConstraint(_STAGES, name="stage"),)
