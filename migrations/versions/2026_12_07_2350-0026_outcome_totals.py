@@ -10,7 +10,7 @@ it as soon as the upgrade is done. ``relay247 analytics rebuild --check`` compar
 request_outcomes like the other grains.
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-07 23:50:00
 """
 
