@@ -156,3 +156,21 @@ async def test_hostile_files_and_keys_are_answered_with_a_message_never_a_traceb
             assert code == 2, (name, output)
             assert "relay247: --public-key" in output, output
     assert (await verify(pdf, csv, manifest, key=str(keys_file)))[0] == 0
+
+
+async def test_an_out_folder_that_cannot_be_made_is_refused_before_a_report_is_made(
+    world: World, database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """--out naming a file (or a folder that cannot be made) was a traceback once the report
+    was already stored, its files lost: now a usage error, and nothing is made."""
+    env = environment(DATABASE_URL=database_url, RELAY247_DATA_DIR=str(tmp_path / "data"))
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    for out in (taken, taken / "below"):
+        code, stdout, stderr = await invoke(
+            "report", "generate", "--scope", "DE", "--from", "2026-03-01", "--to", "2026-04-01",
+            "--out", str(out), env=env,
+        )  # fmt: skip
+        assert code == 2, stdout + stderr
+        assert f"relay247: cannot write the report's files to {out}" in stderr
+    assert await db.fetchval("SELECT count(*) FROM reports") == 0
