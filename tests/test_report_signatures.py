@@ -138,23 +138,32 @@ async def test_hostile_files_and_keys_are_answered_with_a_message_never_a_traceb
     def keys_with(**changes: str) -> dict[str, Any]:
         return {"items": [{**keys["items"][0], **changes}]}
 
-    unreadable: dict[str, str | bytes] = {
-        "deep.json": "[" * 100_000,
-        "number.json": '{"items": ' + "1" * 5000 + "}",
-        "naive-from.json": json.dumps(keys_with(valid_from="2026-01-01T00:00:00")),
-        "naive-retired.json": json.dumps(keys_with(retired_at="2999-01-01T00:00:00")),
-        "latin1.txt": b"\xff\xfe not UTF-8",
+    unreadable: dict[str, tuple[str | bytes, str]] = {
+        "deep.json": ("[" * 100_000, "not JSON"),
+        "number.json": ('{"items": ' + "1" * 5000 + "}", "not JSON"),
+        "naive-from.json": (
+            json.dumps(keys_with(valid_from="2026-01-01T00:00:00")),
+            "has no UTC offset",
+        ),
+        "naive-retired.json": (
+            json.dumps(keys_with(retired_at="2999-01-01T00:00:00")),
+            "has no UTC offset",
+        ),
+        "latin1.txt": (b"\xff\xfe not UTF-8", "not UTF-8 text"),
     }
-    for name, content in unreadable.items():
+    for name, (content, reason) in unreadable.items():
         path = tmp_path / name
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
             path.write_text(content)
-        for given in (str(path), path.read_text(errors="replace")):
-            code, output = await verify(pdf, csv, manifest, key=given)
-            assert code == 2, (name, output)
-            assert "relay247: --public-key" in output, output
+        code, output = await verify(pdf, csv, manifest, key=str(path))
+        assert code == 2, (name, output)
+        assert "relay247: --public-key" in output, output
+        assert reason in output, (name, output)
+        # The same document given inline (the bytes that are not UTF-8: not base64 either).
+        code, output = await verify(pdf, csv, manifest, key=path.read_text(errors="replace"))
+        assert code == 2, (name, output)
     assert (await verify(pdf, csv, manifest, key=str(keys_file)))[0] == 0
 
 

@@ -348,10 +348,11 @@ def parse_public_keys(values: Iterable[str]) -> dict[str, PublishedKey]:
                 text = _read_key_file(Path(text))
             if text.startswith(("{", "[")):
                 try:
-                    found = _published(json.loads(text))
+                    document = json.loads(text)
                 # Nested too deep, or a number too long to convert: not a keys document.
                 except (ValueError, RecursionError):
                     raise PublicKeyError("not JSON") from None
+                found = _published(document)
             else:
                 found = [_raw_key(text)]
         except PublicKeyError as exc:
