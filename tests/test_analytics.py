@@ -419,3 +419,26 @@ async def test_a_drill_is_kept_out_of_the_figures(
     assert ids["late_night"] not in await outcome_rows(db)
     assert await db.fetchval("SELECT sum(requests) FROM request_outcome_rollups") == 4
     assert await db.fetchval("SELECT sum(requests) FROM request_outcome_month_rollups") == 4
+
+
+async def test_the_page_answers_days_at_the_end_of_the_calendar_with_a_problem(
+    server: RunningServer, world: World
+) -> None:
+    """/web/analytics?to=9999-12-31 asks up to the midnight after the calendar's last day,
+    which no time can hold: the page says so (it gave a 500)."""
+    async with http(server.http) as client:
+        signed_in = await client.post(
+            "/web/sign-in",
+            content=f"token={world.gs.token}",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": str(client.base_url).rstrip("/"),
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        for days in ("from=9999-12-31&to=9999-12-31", "from=2026-03-01&to=9999-12-31"):
+            page = await client.get(f"/web/analytics?{days}")
+            assert page.status_code == 200, page.text
+            assert 'class="problem"' in page.text
+            assert "9999-12-31" in page.text
+        assert (await client.get("/web/analytics?from=2026-03-01&to=2026-04-30")).status_code == 200

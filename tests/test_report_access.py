@@ -46,6 +46,22 @@ async def test_generation_and_each_download_are_audited(
     assert all(row["countries"] == ["DE"] for row in rows)
 
 
+async def test_each_download_is_kept_by_no_cache_and_never_sniffed(
+    server: RunningServer, world: World
+) -> None:
+    """Each download is audited: a copy a cache kept would be read with no entry. Like an
+    evidence file's, it is no-store, nosniff, and a sandbox were a browser to render it."""
+    germany = world("DE", Role.NCB)
+    async with http(server.http) as client:
+        report = await generate(client, germany, "DE")
+        for part in ("pdf", "csv", "manifest"):
+            response = await client.get(report["links"][part], headers=germany.headers)
+            assert response.status_code == 200, response.text
+            assert response.headers["cache-control"] == "no-store", part
+            assert response.headers["x-content-type-options"] == "nosniff", part
+            assert response.headers["content-security-policy"].startswith("sandbox"), part
+
+
 async def test_a_country_never_reaches_another_countrys_report_nor_the_networks(
     server: RunningServer, world: World
 ) -> None:

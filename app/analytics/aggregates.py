@@ -17,7 +17,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Select, cast, func, select
@@ -51,6 +51,16 @@ MAX_GROUPS = 5000
 
 def _is_midnight(value: datetime) -> bool:
     return value.astimezone(UTC).time() == time(0)
+
+
+def days(first: date, last: date) -> tuple[datetime, datetime]:
+    """Whole UTC days [first, last] as the bounds a Query takes: first's midnight and the one
+    after last. A 422 for the calendar's last day, which no midnight follows."""
+    if last >= date.max:
+        raise InvalidInputError(f"must be before {date.max.isoformat()}", field="to")
+    return datetime.combine(first, time(), UTC), datetime.combine(
+        last + timedelta(days=1), time(), UTC
+    )
 
 
 @dataclass(frozen=True, slots=True)

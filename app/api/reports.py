@@ -12,6 +12,7 @@ from app.api.deps import CurrentActor, Session
 from app.audit.keys import KeyHolder
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.core.primitives import Text
+from app.exchange.files import serving
 from app.reports import commands
 from app.reports.schemas import ReportKind, ReportOut, ReportPage, ReportRequest
 
@@ -81,7 +82,12 @@ async def _download(
     return Response(
         data,
         media_type=_MEDIA[part],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        # Each download is audited: no cache keeps a copy to be read without an entry.
+        headers={
+            **serving.HEADERS,
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

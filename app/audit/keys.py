@@ -312,10 +312,22 @@ def _published(document: Any) -> list[PublishedKey]:
             retired_at = datetime.fromisoformat(retired) if retired else None
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise PublicKeyError("a key of the list lacks public_key or valid_from") from None
+        # A time without an offset cannot be compared with the signing time (a UTC instant).
+        if valid_from.tzinfo is None or (retired_at is not None and retired_at.tzinfo is None):
+            raise PublicKeyError("a key's valid_from or retired_at has no UTC offset")
         if key_id_of(raw) != item.get("key_id"):
             raise PublicKeyError(f"key {item.get('key_id')} is not the SHA-256 of its public key")
         keys.append(PublishedKey(key_id_of(raw), raw, valid_from, retired_at))
     return keys
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise PublicKeyError(f"cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PublicKeyError("a file that is not UTF-8 text") from None
 
 
 def _is_file(text: str) -> bool:
@@ -331,14 +343,16 @@ def parse_public_keys(values: Iterable[str]) -> dict[str, PublishedKey]:
     keys: dict[str, PublishedKey] = {}
     for value in values:
         text = value.strip()
-        if not text.startswith(("{", "[")) and _is_file(text):
-            text = Path(text).read_text(encoding="utf-8").strip()
         try:
+            if not text.startswith(("{", "[")) and _is_file(text):
+                text = _read_key_file(Path(text))
             if text.startswith(("{", "[")):
                 try:
-                    found = _published(json.loads(text))
-                except json.JSONDecodeError:
+                    document = json.loads(text)
+                # Nested too deep, or a number too long to convert: not a keys document.
+                except (ValueError, RecursionError):
                     raise PublicKeyError("not JSON") from None
+                found = _published(document)
             else:
                 found = [_raw_key(text)]
         except PublicKeyError as exc:

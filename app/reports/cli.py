@@ -114,6 +114,12 @@ def generate(
     except DomainError as exc:
         echo_err(f"relay247: {exc.detail}")
         raise typer.Exit(2) from None
+    # Before the report is made: a folder that cannot be made would lose its files.
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        echo_err(f"relay247: cannot write the report's files to {out}: {exc.strerror}")
+        raise typer.Exit(2) from None
     url = database_url()
     check_schema(url)
     try:
@@ -121,7 +127,6 @@ def generate(
     except SigningKeyError as exc:
         echo_err(f"relay247: {exc}")
         raise typer.Exit(1) from None
-    out.mkdir(parents=True, exist_ok=True)
     for suffix, data in files.items():
         (out / f"relay247-report-{scope}-{start.date().isoformat()}.{suffix}").write_bytes(data)
     typer.echo(f"report {report_id} written to {out}")

@@ -60,7 +60,8 @@ class Verified:
 def _manifest(data: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # Not UTF-8, not JSON, nested too deep, or a number too long to convert.
+    except (ValueError, RecursionError):
         raise ReportFault("the manifest is not JSON") from None
     if not isinstance(manifest, dict) or set(manifest) != _MEMBERS:
         raise ReportFault("the manifest is not a relay247 report manifest (members differ)")

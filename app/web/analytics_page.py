@@ -9,7 +9,7 @@ gives it (the page links the same query as CSV)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -180,12 +180,11 @@ async def analytics_page(
     last = _day(request.query_params.get("to"), today)
     if last < first:
         first, last = last, first
-    start = datetime.combine(first, time(), UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), UTC)
     sections: list[Section] = []
     problem = None
     weekly = None
     try:
+        start, end = aggregates.days(first, last)
         async with pages.transaction(database) as session:
             for key, title, label, query in _queries(actor.role, actor.country, start, end):
                 result = await aggregates.aggregate(session, actor, query)
