@@ -62,6 +62,19 @@ async def test_a_countrys_report_holds_the_hand_computed_figures_and_no_other_pa
     assert not [key for key in data if "JP" in key[1]]
     days = {g: v for (s, g, m), v in data.items() if s == "trend_day" and m == "count"}
     assert sum(int(v) for v in days.values()) == 4
+    # Volumes count the submitted requests, the one still open too (in progress, an urgent
+    # preservation like late_night and cancelled_early).
+    submitted = {(g, m): v for (s, g, m), v in data.items() if s == "submitted"}
+    pair = "target_country=DE;requesting_country=FR"
+    assert submitted == {
+        (f"{pair};type=preservation;priority=urgent", "count"): "3",
+        (f"{pair};type=preservation;priority=urgent", "open"): "1",
+        (f"{pair};type=subscriber_info;priority=routine", "count"): "1",
+        (f"{pair};type=subscriber_info;priority=routine", "open"): "0",
+        (f"{pair};type=emergency_disclosure;priority=emergency", "count"): "1",
+        (f"{pair};type=emergency_disclosure;priority=emergency", "open"): "0",
+    }
+    assert data[("report", "", "previous_period_submitted")] == "0"
 
 
 async def test_the_network_and_the_other_side_see_their_own_pairs(
@@ -112,6 +125,7 @@ async def test_drills_have_their_section_and_stay_out_of_the_request_figures(
         everything = figures(await download(client, world.gs, network, "csv"))
     assert ours[("total", "", "count")] == "0"
     assert everything[("total", "", "count")] == "0"
+    assert not [key for key in {**ours, **everything} if key[0] == "submitted"]
     assert ours[("drills", "country=DE", "sent")] == "1"
     assert ours[("drills", "country=DE", "acknowledged")] == "1"
     assert not [key for key in ours if key[1] == "country=JP"]

@@ -5,7 +5,9 @@ hold: every figure comes from the same public functions the API answers with
 (app/analytics/aggregates.py, app/drills/outcomes.py, app/sharing/visibility.py), called as a
 reader standing for the scope, whoever asked for the report.
 
-Request figures are the response analytics' (final requests, counted by the UTC day they were
+Volumes count every request submitted in the period that the reader sees, open or final (a
+monthly report made on the 1st would otherwise miss the month's requests still being worked).
+Response figures are the response analytics' (final requests, counted by the UTC day they were
 submitted, drills left out by the rollup); drills have their own section."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.analytics import aggregates
 from app.analytics.schemas import Dimension, GroupOut, Period
@@ -28,6 +31,7 @@ from app.models import CooperationRequest, RequestMatch, table_of
 from app.models.enums import AgencyKind, CollectionKind, Role
 from app.reports import periods
 from app.reports.schemas import NETWORK, ReportKind
+from app.requests.lifecycle import FINAL
 from app.sharing.visibility import (
     collections,
     matches_readable_by,
@@ -50,6 +54,33 @@ def reader_for(scope: str) -> Actor:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitted:
+    """Requests submitted in the period with these keys, and how many of them are still open
+    (not closed, declined or cancelled) when the report is made."""
+
+    target_country: str
+    requesting_country: str
+    type: str
+    priority: str
+    count: int
+    open: int
+
+
+def submitted_by(rows: list[Submitted], *keys: str) -> list[tuple[tuple[str, ...], int, int]]:
+    """``rows`` summed by ``keys`` (attribute names), busiest first: (key values, count,
+    open)."""
+    sums: dict[tuple[str, ...], list[int]] = {}
+    for row in rows:
+        both = sums.setdefault(tuple(getattr(row, key) for key in keys), [0, 0])
+        both[0] += row.count
+        both[1] += row.open
+    return sorted(
+        ((key, count, still) for key, (count, still) in sums.items()),
+        key=lambda item: (-item[1], item[0]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class CollectionCount:
     kind: str
     title: str
@@ -63,6 +94,8 @@ class Content:
     start: datetime
     end: datetime
     trend_period: Period
+    submitted: list[Submitted] = field(default_factory=list)
+    previous_submitted: int = 0
     totals: GroupOut | None = None
     previous_count: int = 0
     by_type: list[GroupOut] = field(default_factory=list)
@@ -78,6 +111,43 @@ class Content:
 def trend_period(start: date, end: date) -> Period:
     """Bars a person can read: days up to two months, weeks beyond."""
     return Period.DAY if end - start <= timedelta(days=62) else Period.WEEK
+
+
+def _seen_submitted(reader: Actor, start: datetime, end: datetime) -> ColumnElement[bool]:
+    r = _requests.c
+    return and_(
+        policy.where(reader, policy.Action.READ_REQUEST, CooperationRequest),
+        real_requests(),
+        r.created_at >= start,
+        r.created_at < end,
+    )
+
+
+async def _submitted(
+    session: AsyncSession, reader: Actor, start: datetime, end: datetime
+) -> list[Submitted]:
+    r = _requests.c
+    keys = (r.target_country, r.requesting_country, r.type, r.priority)
+    still_open = func.count().filter(r.status.not_in([status.value for status in FINAL]))
+    rows = await session.execute(
+        select(*keys, func.count(), still_open)
+        .where(_seen_submitted(reader, start, end))
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    return [
+        Submitted(target, requesting, str(kind), str(priority), count, still)
+        for target, requesting, kind, priority, count, still in rows
+    ]
+
+
+async def _submitted_count(
+    session: AsyncSession, reader: Actor, start: datetime, end: datetime
+) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(_requests).where(_seen_submitted(reader, start, end))
+    )
+    return int(found or 0)
 
 
 async def _shared(
@@ -171,6 +241,9 @@ async def gather(
     content.by_target = asked["by_target"]
     content.trend = asked["trend"]
     country = None if scope == NETWORK else scope
+    content.submitted = await _submitted(session, reader, start, end)
+    before = [periods.midnight(day) for day in periods.previous(start_day, end_day)]
+    content.previous_submitted = await _submitted_count(session, reader, before[0], before[1])
     content.drills = (
         await drills.results(session, reader, country=country, since=start, until=end)
     ).items

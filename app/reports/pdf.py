@@ -19,7 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from app.analytics.schemas import GroupOut, Stage
-from app.reports.content import CollectionCount, Content
+from app.reports.content import CollectionCount, Content, submitted_by
 from app.reports.schemas import NETWORK
 
 WIDTH = int(A4[0] - 36 * mm)  # the frame's width, in points
@@ -145,12 +145,14 @@ _FIGURES = ("", "final", "ack p50", "ack p90", "resp. p50", "resp. p90", "escal.
 
 
 def _trend(content: Content) -> str:
-    now = content.totals.count if content.totals else 0
-    before = content.previous_count
+    now = sum(row.count for row in content.submitted)
+    still = sum(row.open for row in content.submitted)
+    before = content.previous_submitted
+    said = f"{now} requests submitted, {still} of them still open"
     if before == 0:
-        return f"{now} final requests (none in the period before)."
+        return f"{said} (none in the period before)."
     change = (now - before) / before * 100
-    return f"{now} final requests, {change:+.0f}% on the period before ({before})."
+    return f"{said}; {change:+.0f}% on the period before ({before})."
 
 
 def _story(content: Content, report_id: str, generated_at: str) -> list[Flowable]:
@@ -163,31 +165,40 @@ def _story(content: Content, report_id: str, generated_at: str) -> list[Flowable
             f"{generated_at}; report {report_id}."
         ),
         _paragraph(
-            "Requests counted once final (closed, declined, cancelled), by the UTC day they "
-            "were submitted; readiness drills are counted apart. Verify this file with "
-            "`relay247 report verify` and the signed manifest."
+            "Volumes count every request submitted in the period, open or final; response "
+            "figures count the requests once final (closed, declined, cancelled), by the UTC "
+            "day they were submitted. Readiness drills are counted apart. Verify this file "
+            "with `relay247 report verify` and the signed manifest."
         ),
         Spacer(0, 4 * mm),
         _paragraph("Volumes", "Heading2"),
         _paragraph(_trend(content)),
     ]
+    by_type = submitted_by(content.submitted, "type")
+    story.append(horizontal_bars(
+        "Requests submitted by type", [key[0] for key, _, _ in by_type],
+        [[float(count) for _, count, _ in by_type], [float(still) for _, _, still in by_type]],
+        ["submitted", "still open"],
+    ))  # fmt: skip
+    story.append(_table(["priority", "submitted", "still open"], [
+        [key[0], str(count), str(still)]
+        for key, count, still in submitted_by(content.submitted, "priority")
+    ]))  # fmt: skip
+    story.append(Spacer(0, 3 * mm))
+    story.append(_paragraph("Country pairs (target, requesting), busiest first", "Heading3"))
+    story.append(_table(["target", "from", "submitted", "still open"], [
+        [*key, str(count), str(still)]
+        for key, count, still in submitted_by(
+            content.submitted, "target_country", "requesting_country"
+        )
+    ]))  # fmt: skip
     trend_labels = [g.period.date().isoformat()[5:] if g.period else "" for g in content.trend]
     story.append(vertical_bars(
-        f"Final requests per {content.trend_period.value}", trend_labels,
+        f"Final requests per {content.trend_period.value} of submission", trend_labels,
         [float(g.count) for g in content.trend],
     ))  # fmt: skip
-    story.append(horizontal_bars(
-        "Final requests by type", [str(g.type) for g in content.by_type],
-        [[float(g.count) for g in content.by_type]],
-    ))  # fmt: skip
-    story.append(
-        _table(
-            ["priority", "final"], [[str(g.priority), str(g.count)] for g in content.by_priority]
-        )
-    )
-    story.append(Spacer(0, 3 * mm))
     pairs = sorted(content.by_pair, key=lambda g: -g.count)
-    story.append(_paragraph("Country pairs (target, requesting), busiest first", "Heading3"))
+    story.append(_paragraph("Final requests by country pair", "Heading3"))
     story.append(_table(["target", "from", *_FIGURES[1:]], [
         [str(g.target_country), *_figures_row(str(g.requesting_country), g)] for g in pairs
     ]))  # fmt: skip

@@ -2,7 +2,10 @@
 the PDF, from one place so that the two say the same.
 
 The CSV is long: ``section,group,metric,value``, one figure a line; ``group`` names the
-group's keys (``target_country=DE;requesting_country=FR``), empty for a section's total."""
+group's keys (``target_country=DE;requesting_country=FR``), empty for a section's total.
+Section ``submitted`` counts every request submitted in the period (``count``) and those still
+open (``open``) by country pair, type and priority; the other request sections count the
+final ones, with their response figures."""
 
 from __future__ import annotations
 
@@ -61,7 +64,15 @@ def rows(content: Content, report_id: str, generated_at: str) -> Iterator[tuple[
         ("report", "", "period_end", _text(content.end)),
         ("report", "", "generated_at", generated_at),
         ("report", "", "previous_period_count", str(content.previous_count)),
+        ("report", "", "previous_period_submitted", str(content.previous_submitted)),
     )
+    for row in content.submitted:
+        keys = (
+            f"target_country={row.target_country};requesting_country={row.requesting_country};"
+            f"type={row.type};priority={row.priority}"
+        )
+        yield "submitted", keys, "count", str(row.count)
+        yield "submitted", keys, "open", str(row.open)
     sections: list[tuple[str, list[GroupOut]]] = [
         ("total", [content.totals] if content.totals else []),
         ("by_type", content.by_type),
