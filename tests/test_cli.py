@@ -58,6 +58,24 @@ async def test_serve_refuses_an_out_of_date_schema(server_url: str) -> None:
     assert "run `relay247 migrate`" in stderr
 
 
+@pytest.mark.parametrize(
+    ("database", "told"),
+    [
+        ("postgresql://someone:hunter2@127.0.0.1:1/none", "cannot be reached"),
+        ("{server}/relay247_no_such_database", "does not exist"),
+    ],
+)
+async def test_a_database_that_cannot_be_used_is_a_message_not_a_traceback(
+    server_url: str, database: str, told: str
+) -> None:
+    url = database.format(server=server_url.rsplit("/", 1)[0])
+    code, out, err = await invoke("report", "make-due", env=environment(DATABASE_URL=url))
+    assert code == 2, out + err
+    assert told in err
+    assert "Traceback" not in out + err
+    assert "hunter2" not in out + err
+
+
 async def test_seed_demo_prints_working_credentials_once_and_again_from_the_data_dir(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import typer
 
 from app.core.database import Database
@@ -22,7 +23,9 @@ from app.core.database.embedded import (
     ensure_database,
     start_embedded_server,
 )
+from app.core.database.faults import caused_by, is_unavailable
 from app.core.database.migrate import SchemaOutOfDateError, assert_schema_current
+from app.core.database.urls import sqlalchemy_url
 from app.core.errors import DomainError
 from app.core.settings import database_settings
 
@@ -86,6 +89,26 @@ def check_schema(url: str) -> None:
     except SchemaOutOfDateError as exc:
         echo_err(f"relay247: {exc}")
         raise typer.Exit(1) from exc
+    except Exception as exc:
+        reason = _unusable_database(exc)
+        if reason is None:
+            raise
+        # Where, without the password; why, by the error's class (its message may quote
+        # the URL).
+        where = sqlalchemy_url(url).render_as_string(hide_password=True)
+        echo_err(f"relay247: {reason} ({where}: {type(exc).__name__})")
+        raise typer.Exit(2) from None
+
+
+def _unusable_database(exc: BaseException) -> str | None:
+    """What a person is told when the database cannot be used at all, else None (a bug)."""
+    if is_unavailable(exc):
+        return "the database cannot be reached: is Postgres running, and DATABASE_URL right?"
+    if caused_by(exc, asyncpg.InvalidCatalogNameError):
+        return "the database named in DATABASE_URL does not exist"
+    if caused_by(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        return "the database refused DATABASE_URL's user or password"
+    return None
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]

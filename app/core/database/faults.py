@@ -46,6 +46,13 @@ def is_deadlock(exc: BaseException) -> bool:
     return any(isinstance(current, asyncpg.DeadlockDetectedError) for current in _chain(exc))
 
 
+def caused_by(
+    exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]
+) -> bool:
+    """True when ``exc`` or what it wraps is a ``kind``."""
+    return any(isinstance(current, kind) for current in _chain(exc))
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and what it wraps, each once: SQLAlchemy keeps the driver's error as .orig,
     and its asyncpg adapter raises from it."""
