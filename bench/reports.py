@@ -5,9 +5,11 @@ CSV, sign the manifest, store it all and audit it, in one transaction.
 
 Two periods: the last complete month (what the worker makes every month) and the last 366
 days (the longest an on-demand report covers). The floor, measured in the same run on the
-same rows: the aggregate statements the report asks (app/reports/content.py ``queries``, as
-app/analytics/aggregates.py compiles them for the global desk), run bare by asyncpg one after
-another; the ratio says what the drawing, signing and storing add to reading the figures.
+same rows: the statements the report asks (app/reports/content.py ``queries``, as
+app/analytics/aggregates.py compiles them for the global desk, and the volumes' count of
+submitted requests, over as many requests written as the search bench writes them), run bare
+by asyncpg one after another; the ratio says what the drawing, signing and storing add to
+reading the figures.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from app.reports.schemas import ReportKind
 from bench.analytics import _load
 from bench.config import BenchConfig
 from bench.progress import progress
-from bench.request_search import actor_of
+from bench.request_search import actor_of, load_requests
 from bench.stack import BenchDatabase, serving
 from bench.stats import summarize_ms
 
@@ -83,10 +85,17 @@ async def _time_statements(
 def _statements(seeded: Mapping[str, Any], start: date, end: date) -> list[str]:
     actor = actor_of(seeded["global_desk"], Role.GS, "FR", AgencyKind.GS)
     dialect = postgresql.dialect()
+    statements = [
+        *(
+            statement
+            for query in content.queries(start, end).values()
+            for statement in aggregates.statements(actor, query)
+        ),
+        content.submitted_statement(actor, periods.midnight(start), periods.midnight(end)),
+    ]
     return [
         str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-        for query in content.queries(start, end).values()
-        for statement in aggregates.statements(actor, query)
+        for statement in statements
     ]
 
 
@@ -96,7 +105,10 @@ async def run_reports(
     count, rounds = config.final_requests, config.analytics_rounds
     progress(f"reports: writing {count} final requests' outcomes (COPY)")
     load_s = await _load(database.dsn, seeded, count)
-    progress(f"reports: {count} outcomes written in {load_s:.1f}s")
+    progress(f"reports: {count} outcomes written in {load_s:.1f}s; {count} requests next")
+    # The volumes count submitted requests themselves (open or final): as many, spread over
+    # two years, as the search bench writes them.
+    load_s += await load_requests(database.dsn, seeded, count)
     today = datetime.now(UTC).date()
     results: dict[str, Any] = {}
     connection = await asyncpg.connect(database.dsn)

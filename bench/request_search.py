@@ -110,7 +110,7 @@ JOIN c AS t ON t.n = routed.dst
 """
 
 
-async def _load(dsn: str, seeded: Mapping[str, Any], count: int) -> float:
+async def load_requests(dsn: str, seeded: Mapping[str, Any], count: int) -> float:
     """Write ``count`` requests; the seconds it took (with ANALYZE)."""
     countries = seeded["countries"]
     codes = list(countries)
@@ -299,7 +299,7 @@ async def run_request_search(
     """On a migrated and seeded database: load ``count`` requests, serve, and time every
     shape and its floor. Last in a full run: the rows it writes would weigh on the others."""
     progress(f"search: writing {count} requests")
-    load_s = await _load(dsn, seeded, count)
+    load_s = await load_requests(dsn, seeded, count)
     progress(f"search: {count} requests written in {load_s:.1f}s")
     shapes = _shapes(seeded)
     results: dict[str, Any] = {}

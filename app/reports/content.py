@@ -15,8 +15,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -123,18 +124,24 @@ def _seen_submitted(reader: Actor, start: datetime, end: datetime) -> ColumnElem
     )
 
 
-async def _submitted(
-    session: AsyncSession, reader: Actor, start: datetime, end: datetime
-) -> list[Submitted]:
+def submitted_statement(reader: Actor, start: datetime, end: datetime) -> Select[Any]:
+    """The requests submitted in [start, end) that ``reader`` sees, by country pair, type and
+    priority: how many, and how many still open."""
     r = _requests.c
     keys = (r.target_country, r.requesting_country, r.type, r.priority)
     still_open = func.count().filter(r.status.not_in([status.value for status in FINAL]))
-    rows = await session.execute(
+    return (
         select(*keys, func.count(), still_open)
         .where(_seen_submitted(reader, start, end))
         .group_by(*keys)
         .order_by(*keys)
     )
+
+
+async def _submitted(
+    session: AsyncSession, reader: Actor, start: datetime, end: datetime
+) -> list[Submitted]:
+    rows = await session.execute(submitted_statement(reader, start, end))
     return [
         Submitted(target, requesting, str(kind), str(priority), count, still)
         for target, requesting, kind, priority, count, still in rows
