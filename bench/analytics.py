@@ -174,7 +174,7 @@ async def _time_http(
     return samples, groups
 
 
-async def _time_sql(
+async def time_statements(
     connection: asyncpg.Connection, statements: list[str], rounds: int
 ) -> list[float]:
     samples: list[float] = []
@@ -208,7 +208,7 @@ async def run_analytics(
     connection = await asyncpg.connect(database.dsn)
     try:
         count_ms = summarize_ms(
-            await _time_sql(connection, ["SELECT count(*) FROM request_outcomes"], rounds)
+            await time_statements(connection, ["SELECT count(*) FROM request_outcomes"], rounds)
         )
         progress(f"analytics floor count(*): p99 {count_ms['p99']} ms")
         async with (
@@ -221,7 +221,7 @@ async def run_analytics(
                     client, party["token"], _params(shape), rounds
                 )
                 sql = _sql(actor, _query(shape))
-                floor_ms = summarize_ms(await _time_sql(connection, sql, rounds))
+                floor_ms = summarize_ms(await time_statements(connection, sql, rounds))
                 http_ms = summarize_ms(http_samples)
                 results[shape["name"]] = {
                     "role": actor.role.value,

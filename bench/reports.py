@@ -28,7 +28,7 @@ from app.analytics import aggregates
 from app.models.enums import AgencyKind, Role
 from app.reports import content, periods
 from app.reports.schemas import ReportKind
-from bench.analytics import _load
+from bench.analytics import _load, time_statements
 from bench.config import BenchConfig
 from bench.progress import progress
 from bench.request_search import actor_of, load_requests
@@ -67,19 +67,6 @@ async def _time_generation(
                 got.raise_for_status()
                 sizes[f"{part}_bytes"] = len(got.content)
     return samples, sizes
-
-
-async def _time_statements(
-    connection: asyncpg.Connection, statements: list[str], rounds: int
-) -> list[float]:
-    samples: list[float] = []
-    for index in range(WARMUP + rounds):
-        started = time.perf_counter()
-        for sql in statements:
-            await connection.fetch(sql)
-        if index >= WARMUP:
-            samples.append(time.perf_counter() - started)
-    return samples
 
 
 def _statements(seeded: Mapping[str, Any], start: date, end: date) -> list[str]:
@@ -122,7 +109,7 @@ async def run_reports(
                     client, seeded["global_desk"]["token"], start, end, rounds
                 )
                 floor = summarize_ms(
-                    await _time_statements(connection, _statements(seeded, start, end), rounds)
+                    await time_statements(connection, _statements(seeded, start, end), rounds)
                 )
                 generation = summarize_ms(samples)
                 results[name] = {

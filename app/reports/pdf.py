@@ -19,6 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from app.analytics.schemas import GroupOut, Stage
+from app.analytics.wording import duration, share
 from app.reports.content import CollectionCount, Content, submitted_by
 from app.reports.schemas import NETWORK
 
@@ -26,20 +27,6 @@ WIDTH = int(A4[0] - 36 * mm)  # the frame's width, in points
 MOST_ROWS = 30  # rows of a table or bars of a chart: the CSV holds every group
 _STYLES = getSampleStyleSheet()
 _BLUE, _ORANGE = colors.HexColor("#1f5fa8"), colors.HexColor("#d9822b")
-
-
-def hours(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def share(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
 
 
 def _escape(text: str) -> str:
@@ -130,10 +117,10 @@ def _figures_row(label: str, group: GroupOut) -> list[str]:
     return [
         label,
         str(group.count),
-        hours(ack.p50_seconds),
-        hours(ack.p90_seconds),
-        hours(respond.p50_seconds),
-        hours(respond.p90_seconds),
+        duration(ack.p50_seconds),
+        duration(ack.p90_seconds),
+        duration(respond.p50_seconds),
+        duration(respond.p90_seconds),
         share(group.escalation_rate),
         share(group.breach_rate),
         share(group.ack_within_policy_share),
@@ -222,7 +209,7 @@ def _story(content: Content, report_id: str, generated_at: str) -> list[Flowable
     story.append(_table(
         ["desk", "sent", "acknowledged", "failed", "waiting", "ack p50", "ack p90"],
         [[d.country, str(d.sent), str(d.acknowledged), str(d.failed), str(d.waiting),
-          hours(d.median_seconds_to_acknowledge), hours(d.p90_seconds_to_acknowledge)]
+          duration(d.median_seconds_to_acknowledge), duration(d.p90_seconds_to_acknowledge)]
          for d in content.drills],
     ) if content.drills else _paragraph("No drill was sent in the period."))  # fmt: skip
     story.append(_paragraph("Shared data and matches", "Heading2"))

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.analytics import aggregates
 from app.analytics.schemas import AnalyticsOut, Dimension, GroupOut, Period, Stage
+from app.analytics.wording import duration, share
 from app.api.deps import DatabaseOf
 from app.core.errors import DomainError
 from app.models.enums import Role
@@ -29,23 +30,6 @@ router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 DEFAULT_DAYS = 90
 BAR_WIDTH = 360  # px of the longest bar
 ROW_HEIGHT = 24
-
-
-def duration(seconds: float | None) -> str:
-    """A time for a person: 45 s, 12 min, 3.5 h, 2.1 d."""
-    if seconds is None:
-        return "—"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 36 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def share(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
 
 
 @dataclass(frozen=True, slots=True)
