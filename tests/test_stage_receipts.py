@@ -143,3 +143,4 @@ async def test_a_retired_key_on_this_instance_is_a_clear_503_not_a_500(
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["type"] == "urn:relay247:problem:unavailable"
     assert "signing key is retired" in refused.json()["detail"]
+    assert refused.headers["retry-after"] == "5"

@@ -77,6 +77,8 @@ class UnavailableError(DomainError):
     status = 503
     slug = "unavailable"
     title = "Service unavailable"
+    # A 503 always says when to come back (RFC 9110 15.6.4), as the database's do.
+    retry_after = 5
 
 
 class BodyTooLargeError(DomainError):
